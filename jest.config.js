@@ -1,0 +1,11 @@
+/** Unit, infra, workflow and CLI tests: no root, no namespaces, run in parallel. */
+/** @type {import('jest').Config} */
+module.exports = {
+  testEnvironment: 'node',
+  roots: ['<rootDir>/test'],
+  testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/lab/'],
+  transform: { '^.+\\.ts$': ['ts-jest', { isolatedModules: true }] },
+  testMatch: ['**/*.test.ts'],
+  setupFiles: ['<rootDir>/lab/engine/polyfill.ts'],
+  testTimeout: 60000,
+};

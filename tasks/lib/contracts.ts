@@ -1,0 +1,147 @@
+/**
+ * What each task receives and returns: the shape of the state data. workflows/ build the
+ * Payload of each Task from these, tasks/ implement them. Keep both sides in step.
+ *
+ * The join execution's state object grows as it goes:
+ *   { event, instance, computer, join, joinStatus, verify, verifyStatus, record }
+ * Every task result is written under its own ResultPath, so the Step Functions console shows
+ * each step's output on its own. No task ever returns a secret or a one-time password.
+ */
+import type { CommandStatus } from './ports';
+
+/** The EventBridge event that started the execution (EC2 state-change notification). */
+export interface Ec2StateEvent {
+  version?: string;
+  id?: string;
+  'detail-type': string; // 'EC2 Instance State-change Notification'
+  source: string; // 'aws.ec2'
+  account: string;
+  region: string;
+  time?: string;
+  resources?: string[];
+  detail: { 'instance-id': string; state: string };
+}
+
+/** Where an instance lives (every task after the first carries this). */
+export interface InstanceRef {
+  instanceId: string;
+  account: string;
+  region: string;
+}
+
+// ---- join ---------------------------------------------------------------------------------
+
+/** "Read instance" — Payload: { event: $.event, executionName: $$.Execution.Name } */
+export interface ReadInstanceInput {
+  event: Ec2StateEvent;
+  executionName: string;
+}
+/** Result at $.instance. The Choice "Opted in?" reads $.instance.outcome. */
+export interface ReadInstanceOutput extends InstanceRef {
+  /** proceed: join it. skipped: not opted in / opted out / not running / windows-unsupported.
+   *  already-joined: our status tag says joined. in-progress: another execution holds the claim. */
+  outcome: 'proceed' | 'skipped' | 'already-joined' | 'in-progress';
+  /** Readable reason, shown as the execution output when it ends early. */
+  reason: string;
+  platform: 'linux' | 'windows';
+  /** Login groups for this instance (tag value, validated, or the configured default). */
+  loginGroups: string[];
+}
+
+/** "Wait for SSM Online" — Payload: { instance: $.instance }. Throws SsmAgentNotOnline (retried), InstanceGone. */
+export interface CheckSsmAgentOutput {
+  pingStatus: 'Online';
+}
+
+/** "Prepare computer object" — Payload: { instance: $.instance, executionName: $$.Execution.Name } */
+export interface PrepareComputerOutput {
+  name: string;
+  dn: string;
+  fqdn: string;
+  /** created: new object; reused: an object with our marker got a fresh one-time password. */
+  action: 'created' | 'reused';
+  /** Parameter Store name holding the one-time password (the value is never in state data). */
+  secretName: string;
+}
+
+/**
+ * "Run join document" — Payload:
+ *   { instance: $.instance, computer: $.computer, previous: $.joinStatus (absent first time),
+ *     redriveCount: $$.Execution.RedriveCount, executionName: $$.Execution.Name }
+ * Sends the join document. When `previous` is a finished, failed command of the same redrive
+ * round, it throws JoinCommandFailed with that command's output as Cause: the execution fails
+ * *here*, and a redrive (redriveCount + 1) sends a fresh command.
+ * "Verify NSS" has the same shape with computer and previous: $.verifyStatus, and throws
+ * VerificationFailed.
+ */
+export interface RunCommandInput {
+  instance: ReadInstanceOutput;
+  computer: PrepareComputerOutput;
+  previous?: CheckCommandOutput;
+  redriveCount: number;
+  executionName: string;
+}
+/** Result at $.join (or $.verify). */
+export interface CommandRef {
+  commandId: string;
+  document: 'join' | 'verify';
+  sentAt: string; // ISO time
+  redriveCount: number;
+}
+
+/** "Check join command" / "Check verification" — Payload: { instance: $.instance, command: $.join } */
+export interface CheckCommandInput {
+  instance: InstanceRef;
+  command: CommandRef;
+}
+/** Result at $.joinStatus (or $.verifyStatus). The Choice reads .state. */
+export interface CheckCommandOutput {
+  commandId: string;
+  document: 'join' | 'verify';
+  redriveCount: number;
+  /** running: wait and check again. succeeded / failed: finished. */
+  state: 'running' | 'succeeded' | 'failed';
+  status: CommandStatus;
+  exitCode?: number;
+  /** Last lines of stdout/stderr (bounded, secrets never present). */
+  output: string;
+}
+
+/** "Record result" — Payload: { instance, computer, executionName }. Tags the instance, deletes the secret. */
+export interface RecordResultOutput {
+  outcome: 'joined';
+  computerName: string;
+  tags: Record<string, string>;
+}
+
+/** "Remove what the join made" (compensation) — Payload: { instance: $.instance, error: $.error } */
+export interface CompensationOutput {
+  outcome: 'abandoned';
+  reason: string;
+  deleted: string[]; // DNs
+}
+
+// ---- leave --------------------------------------------------------------------------------
+
+/** "Find computer objects" — Payload: { event: $.event } */
+export interface FindObjectsOutput extends InstanceRef {
+  /** delete: the instance is gone and these objects carry its marker. nothing: none found.
+   *  instance-alive: EC2 says the instance is not terminated: nothing is touched. */
+  outcome: 'delete' | 'nothing' | 'instance-alive';
+  reason: string;
+  objects: { dn: string; name: string }[];
+}
+
+/** "Delete computer object" (a Map item, also used by reconcile) — Payload: { item, instance } */
+export interface DeleteObjectInput {
+  object: { dn: string; name: string };
+  instance: InstanceRef;
+  /** reconcile passes the grace period; the task re-checks every safety rule before deleting. */
+  graceSeconds?: number;
+}
+export interface DeleteObjectOutput {
+  dn: string;
+  deleted: boolean;
+  dnsRecordsRemoved: number;
+  reason: string;
+}

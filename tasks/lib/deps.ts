@@ -1,0 +1,20 @@
+/**
+ * What every domain function receives: settings and ports. Handlers get a `DepsProvider`;
+ * production handlers use tasks/adapters/default-deps.ts (real LDAPS + AWS SDK), the lab and
+ * the workflow tests pass their own to each task's `makeHandler`.
+ */
+import type { Logger } from '@aws-lambda-powertools/logger';
+import type { Clock, Directory, FleetFor, Random } from './ports';
+import type { Settings } from './settings';
+
+export interface Deps {
+  settings: Settings;
+  directory: Directory;
+  fleetFor: FleetFor;
+  clock: Clock;
+  random: Random;
+  logger: Logger;
+}
+
+/** Built once per cold start (or per lab world), then reused. */
+export type DepsProvider = () => Promise<Deps>;

@@ -1,0 +1,150 @@
+/**
+ * The one error catalogue. Every error a task throws is one of these; Step Functions sees the
+ * `name` (a string literal, never a class name: bundling renames classes). Workflows import
+ * `Errors` for `ErrorEquals`, so no error name is ever retyped.
+ *
+ * Messages are what the operator reads as the execution's Cause at 3 a.m.: say what happened,
+ * to what, and what to check. Never put a secret or a one-time password in a message.
+ */
+
+export abstract class AdjoinError extends Error {
+  abstract override readonly name: string;
+  /** Retried by the state machine (transient) or not (an operator must act). */
+  abstract readonly transient: boolean;
+}
+
+/** Configuration is missing or malformed. Names every bad key. */
+export class ConfigurationError extends AdjoinError {
+  override readonly name = 'ConfigurationError';
+  readonly transient = false;
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration: ${problems.join('; ')}`);
+  }
+}
+
+/** The execution input (event, tag value, parameter) is malformed or hostile. Nothing was done. */
+export class InvalidInput extends AdjoinError {
+  override readonly name = 'InvalidInput';
+  readonly transient = false;
+}
+
+/** The directory did not answer (connect, timeout, busy, unavailable). Retried. */
+export class DirectoryUnavailable extends AdjoinError {
+  override readonly name = 'DirectoryUnavailable';
+  readonly transient = true;
+}
+
+/** The directory refused our credentials or our TLS trust settings failed. An operator must act. */
+export class DirectoryAuthFailed extends AdjoinError {
+  override readonly name = 'DirectoryAuthFailed';
+  readonly transient = false;
+}
+
+/** The directory refused an operation (access rights, constraint, unwilling to perform). */
+export class DirectoryRefused extends AdjoinError {
+  override readonly name = 'DirectoryRefused';
+  readonly transient = false;
+}
+
+/** Every candidate computer name is held by an object that is not ours. */
+export class ComputerNameConflict extends AdjoinError {
+  override readonly name = 'ComputerNameConflict';
+  readonly transient = false;
+}
+
+/** The instance is terminated, shutting down or unknown to EC2: the join is abandoned. */
+export class InstanceGone extends AdjoinError {
+  override readonly name = 'InstanceGone';
+  readonly transient = false;
+}
+
+/** The SSM agent is not (yet) Online. Retried with backoff up to the SSM-online deadline. */
+export class SsmAgentNotOnline extends AdjoinError {
+  override readonly name = 'SsmAgentNotOnline';
+  readonly transient = true;
+}
+
+/** An AWS API throttled us past the SDK's own adaptive retries. Retried by the state machine. */
+export class Throttled extends AdjoinError {
+  override readonly name = 'Throttled';
+  readonly transient = true;
+}
+
+/** An AWS API failed with a server-side or network error. Retried. */
+export class AwsUnavailable extends AdjoinError {
+  override readonly name = 'AwsUnavailable';
+  readonly transient = true;
+}
+
+/** An AWS API refused us (access denied, unknown document, validation). An operator must act. */
+export class AwsRefused extends AdjoinError {
+  override readonly name = 'AwsRefused';
+  readonly transient = false;
+}
+
+/** The join document ran and failed; the Cause carries its output (never a password). */
+export class JoinCommandFailed extends AdjoinError {
+  override readonly name = 'JoinCommandFailed';
+  readonly transient = false;
+}
+
+/** A command did not finish before its deadline. */
+export class CommandTimedOut extends AdjoinError {
+  override readonly name = 'CommandTimedOut';
+  readonly transient = false;
+}
+
+/** Directory users do not resolve on the instance; the Cause carries getent/id output. */
+export class VerificationFailed extends AdjoinError {
+  override readonly name = 'VerificationFailed';
+  readonly transient = false;
+}
+
+/** Reconcile would delete more than the configured cap; the Cause lists what. Nothing deleted. */
+export class DeletionCapExceeded extends AdjoinError {
+  override readonly name = 'DeletionCapExceeded';
+  readonly transient = false;
+}
+
+/** A delete was refused by a safety rule (no full marker, outside the managed OU, instance alive). */
+export class UnsafeDeleteRefused extends AdjoinError {
+  override readonly name = 'UnsafeDeleteRefused';
+  readonly transient = false;
+}
+
+/** The error names, for `ErrorEquals` in workflows. */
+export const Errors = {
+  ConfigurationError: 'ConfigurationError',
+  InvalidInput: 'InvalidInput',
+  DirectoryUnavailable: 'DirectoryUnavailable',
+  DirectoryAuthFailed: 'DirectoryAuthFailed',
+  DirectoryRefused: 'DirectoryRefused',
+  ComputerNameConflict: 'ComputerNameConflict',
+  InstanceGone: 'InstanceGone',
+  SsmAgentNotOnline: 'SsmAgentNotOnline',
+  Throttled: 'Throttled',
+  AwsUnavailable: 'AwsUnavailable',
+  AwsRefused: 'AwsRefused',
+  JoinCommandFailed: 'JoinCommandFailed',
+  CommandTimedOut: 'CommandTimedOut',
+  VerificationFailed: 'VerificationFailed',
+  DeletionCapExceeded: 'DeletionCapExceeded',
+  UnsafeDeleteRefused: 'UnsafeDeleteRefused',
+} as const;
+
+export type ErrorName = (typeof Errors)[keyof typeof Errors];
+
+/** Transient errors: the only ones workflows retry (besides Lambda's own service errors). */
+export const TransientErrors: ErrorName[] = [
+  Errors.DirectoryUnavailable,
+  Errors.Throttled,
+  Errors.AwsUnavailable,
+];
+
+/** Lambda service errors that Step Functions recommends retrying on every Lambda task. */
+export const LambdaServiceErrors = [
+  'Lambda.ServiceException',
+  'Lambda.AWSLambdaException',
+  'Lambda.SdkClientException',
+  'Lambda.TooManyRequestsException',
+];

@@ -1,0 +1,128 @@
+/**
+ * Ports: the outside systems a task talks to. Domain functions take them explicitly; handlers
+ * build the real adapters once at module scope (tasks/adapters/), the lab and the tests pass
+ * their own. Nothing here imports the AWS SDK or ldapts.
+ */
+
+/** Who an object belongs to: stored on the computer object, matched by leave and reconcile. */
+export interface Marker {
+  account: string; // 12 digits
+  region: string; // e.g. eu-west-1
+  instanceId: string; // i- followed by 8 or 17 hex digits
+}
+
+export interface ComputerObject {
+  dn: string;
+  /** The computer name, without the trailing `$` of sAMAccountName. */
+  name: string;
+  /** Present only when the object carries our complete, parseable marker. */
+  marker?: Marker;
+  description?: string;
+  dnsHostName?: string;
+  whenCreated: Date;
+}
+
+export interface NewComputer {
+  /** The OU DN to create the object in (a managed OU). */
+  ou: string;
+  name: string; // <= 15 characters, validated by tasks/lib/naming
+  fqdn: string;
+  marker: Marker;
+  description: string;
+  /** One-time password; the adapter encodes it and never logs it. */
+  password: string;
+  osName?: string;
+}
+
+export interface Directory {
+  /** Objects carrying this exact marker, in the managed OU(s) only. */
+  findByMarker(marker: Marker): Promise<ComputerObject[]>;
+  /** The computer whose sAMAccountName is `name$`, anywhere in the domain (for collisions). */
+  findByName(name: string): Promise<ComputerObject | undefined>;
+  /** Create a computer object in one add (attribute set: LAB-NOTES.md). */
+  createComputer(spec: NewComputer): Promise<ComputerObject>;
+  /** Reset the password of an object we own (reuse with a fresh one-time password). */
+  resetPassword(dn: string, password: string): Promise<void>;
+  /** Delete with the tree-delete control. Absent object: resolves (idempotent). */
+  deleteComputer(dn: string): Promise<void>;
+  /** Remove A/AAAA records of this host from AD-integrated DNS; returns how many were removed. */
+  deleteDnsRecords(hostname: string): Promise<number>;
+  /** Every object with a marker attribute in the managed OU(s), page by page (page size <= 1000). */
+  listManaged(): AsyncIterable<ComputerObject[]>;
+}
+
+export type InstanceState =
+  | 'pending'
+  | 'running'
+  | 'stopping'
+  | 'stopped'
+  | 'shutting-down'
+  | 'terminated';
+
+export interface InstanceInfo {
+  instanceId: string;
+  state: InstanceState;
+  platform: 'linux' | 'windows';
+  tags: Record<string, string>;
+  privateDnsName?: string;
+  launchTime?: Date;
+}
+
+export type PingStatus = 'Online' | 'ConnectionLost' | 'Inactive' | 'NotRegistered';
+
+export type CommandStatus =
+  | 'Pending'
+  | 'InProgress'
+  | 'Delayed'
+  | 'Success'
+  | 'Failed'
+  | 'TimedOut'
+  | 'Cancelled'
+  | 'Cancelling'
+  | 'Undeliverable'
+  | 'Terminated';
+
+export interface CommandResult {
+  status: CommandStatus;
+  exitCode?: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface SendCommandRequest {
+  instanceId: string;
+  /** Which of our documents: the adapter maps this to the deployed document name. */
+  document: 'join' | 'verify';
+  /** Document parameters. A secret is passed only as `{{ssm-secure:NAME}}`, never as a value. */
+  parameters: Record<string, string>;
+  /** Shown in Run Command history: execution name and step, never a secret. */
+  comment: string;
+  timeoutSeconds: number;
+}
+
+/** EC2 + SSM for one account and Region. */
+export interface Fleet {
+  /** undefined when EC2 does not know the instance (InvalidInstanceID.NotFound). */
+  describeInstance(instanceId: string): Promise<InstanceInfo | undefined>;
+  /** Batched describe (reconcile). Instances EC2 does not know are absent from the map. Any error throws. */
+  describeInstances(instanceIds: string[]): Promise<Map<string, InstanceInfo>>;
+  tagInstance(instanceId: string, tags: Record<string, string>): Promise<void>;
+  ssmPingStatus(instanceId: string): Promise<PingStatus>;
+  /** Store a one-time password as a SecureString parameter; returns the parameter name. */
+  putJoinSecret(instanceId: string, value: string): Promise<string>;
+  deleteJoinSecret(instanceId: string): Promise<void>;
+  sendCommand(request: SendCommandRequest): Promise<string>;
+  getCommand(commandId: string, instanceId: string): Promise<CommandResult>;
+}
+
+/** The fleet of a given account and Region (member accounts are reached through a role). */
+export type FleetFor = (target: { account: string; region: string }) => Fleet;
+
+export interface Clock {
+  now(): Date;
+}
+
+/** Cryptographic randomness for one-time passwords (a port so tests are deterministic). */
+export interface Random {
+  bytes(n: number): Buffer;
+}

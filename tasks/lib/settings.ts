@@ -1,0 +1,178 @@
+/**
+ * Runtime settings of every task Lambda: one JSON document in the environment variable
+ * ADJOIN_SETTINGS, written by infra/ from the validated configuration (infra/config.ts), and by
+ * the lab for its own world. Parsed once at cold start; a bad value throws ConfigurationError
+ * naming every bad key.
+ */
+import { ConfigurationError } from './errors';
+
+export type DirectoryKind = 'aws-managed' | 'entra-ds' | 'self-managed';
+
+export type IdMapping = { mode: 'sid'; domainSid: string } | { mode: 'rfc2307' };
+
+export interface Settings {
+  directory: {
+    kind: DirectoryKind;
+    /** DNS domain, e.g. corp.example.com. The realm is its upper case. */
+    domain: string;
+    /** NetBIOS domain name, e.g. CORP. */
+    netbiosName: string;
+    baseDn: string;
+    /** Where new computer objects are created. Must be one of managedOus. */
+    computerOu: string;
+    /** The only OUs whose objects leave and reconcile may ever delete. */
+    managedOus: string[];
+    /** ldaps://host:636 (tried in order). ldap:// only with insecure=true. */
+    ldapUrls: string[];
+    /** Host name the DC certificate is issued to, when the URL holds an IP. */
+    tlsServerName?: string;
+    /** PEM of the CA that issued the DC certificates (inline), or where to read it. */
+    caPem?: string;
+    caFile?: string;
+    caParameterName?: string;
+    /** Plain LDAP / unverified TLS. Only for labs; never the default. */
+    insecure: boolean;
+    /** Secrets Manager secret id holding {"username": "...", "password": "..."} (bind credentials). */
+    bindSecretId?: string;
+    /** Lab only: the bind DN and a file holding its password (never inline). */
+    bindDn?: string;
+    bindPasswordFile?: string;
+    /** IPs of the domain controllers, written into the instance's resolver by the join document. */
+    dcIps: string[];
+    idMapping: IdMapping;
+    /** Groups allowed to log in (simple access provider), when the instance has no group tag. */
+    loginGroups: string[];
+    /** Users whose resolution proves the join (getent passwd / id). */
+    probeUsers: string[];
+  };
+  tags: {
+    /** key=value that opts an instance in (e.g. Domain:Join=true). */
+    optIn: { key: string; value: string };
+    /** key=value that opts an instance out even when opted in (e.g. autoadjoin=false). */
+    optOut: { key: string; value: string };
+    /** Tag whose value is the instance's login group(s), comma separated (e.g. adGroupName). */
+    loginGroupKey: string;
+    /** Prefix of the tags we write: <prefix>status, <prefix>computer-name, <prefix>execution. */
+    statusPrefix: string;
+  };
+  naming: {
+    /** Up to 4 characters put before the name derived from the instance ID. */
+    prefix: string;
+  };
+  documents: { join: string; verify: string };
+  timings: {
+    settleSeconds: number;
+    ssmOnlineDeadlineSeconds: number;
+    commandDeadlineSeconds: number;
+    /** A join claimed by another execution less than this long ago is left to it. */
+    claimLeaseSeconds: number;
+  };
+  reconcile: {
+    graceSeconds: number;
+    maxDeletions: number;
+    dryRun: boolean;
+  };
+  /** Role assumed in member accounts (cross-account fleets). */
+  memberRoleName?: string;
+}
+
+/** Reads ADJOIN_SETTINGS (or the given text) and validates it. */
+export function loadSettings(text: string | undefined = process.env.ADJOIN_SETTINGS): Settings {
+  if (text === undefined || text.trim() === '') {
+    throw new ConfigurationError(['ADJOIN_SETTINGS: not set']);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    throw new ConfigurationError(['ADJOIN_SETTINGS: not valid JSON']);
+  }
+  return validateSettings(raw);
+}
+
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Validates a parsed settings object; throws ConfigurationError listing every bad key. */
+export function validateSettings(raw: unknown): Settings {
+  const problems: string[] = [];
+  const at = (path: string): unknown =>
+    path.split('.').reduce<unknown>((o, k) => (isObj(o) ? o[k] : undefined), raw);
+  const str = (path: string, re?: RegExp): void => {
+    const v = at(path);
+    if (typeof v !== 'string' || v === '') problems.push(`${path}: must be a non-empty string`);
+    else if (re && !re.test(v)) problems.push(`${path}: ${JSON.stringify(v)} is not valid`);
+  };
+  const strList = (path: string, min: number): void => {
+    const v = at(path);
+    if (!Array.isArray(v) || v.length < min || v.some((x) => typeof x !== 'string' || x === ''))
+      problems.push(`${path}: must be a list of at least ${min} non-empty string(s)`);
+  };
+  const num = (path: string, min: number, max: number): void => {
+    const v = at(path);
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max)
+      problems.push(`${path}: must be a whole number from ${min} to ${max}`);
+  };
+  const bool = (path: string): void => {
+    if (typeof at(path) !== 'boolean') problems.push(`${path}: must be true or false`);
+  };
+  if (!isObj(raw)) throw new ConfigurationError(['settings: must be a JSON object']);
+
+  const kind = at('directory.kind');
+  if (kind !== 'aws-managed' && kind !== 'entra-ds' && kind !== 'self-managed')
+    problems.push('directory.kind: must be aws-managed, entra-ds or self-managed');
+  str('directory.domain', /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/i);
+  str('directory.netbiosName', /^[A-Za-z0-9][A-Za-z0-9-]{0,14}$/);
+  str('directory.baseDn', /^(DC=[^,=]+)(,DC=[^,=]+)*$/i);
+  str('directory.computerOu');
+  strList('directory.managedOus', 1);
+  strList('directory.ldapUrls', 1);
+  bool('directory.insecure');
+  strList('directory.dcIps', 1);
+  strList('directory.loginGroups', 0);
+  strList('directory.probeUsers', 1);
+  const urls = at('directory.ldapUrls');
+  if (Array.isArray(urls) && at('directory.insecure') !== true) {
+    for (const u of urls)
+      if (typeof u === 'string' && !u.startsWith('ldaps://'))
+        problems.push(`directory.ldapUrls: ${JSON.stringify(u)} is not ldaps:// (plain LDAP needs directory.insecure=true)`);
+  }
+  const managed = at('directory.managedOus');
+  const computerOu = at('directory.computerOu');
+  const baseDn = at('directory.baseDn');
+  if (Array.isArray(managed) && typeof baseDn === 'string') {
+    for (const ou of managed)
+      if (typeof ou === 'string' && !ou.toLowerCase().endsWith(baseDn.toLowerCase()))
+        problems.push(`directory.managedOus: ${JSON.stringify(ou)} is not inside ${baseDn}`);
+  }
+  if (Array.isArray(managed) && typeof computerOu === 'string' && !managed.some((ou) => typeof ou === 'string' && ou.toLowerCase() === computerOu.toLowerCase()))
+    problems.push('directory.computerOu: must be one of directory.managedOus');
+  if (at('directory.caPem') === undefined && at('directory.caFile') === undefined && at('directory.caParameterName') === undefined && at('directory.insecure') !== true)
+    problems.push('directory: one of caPem, caFile or caParameterName is needed to verify LDAPS (or insecure=true)');
+  if (at('directory.bindSecretId') === undefined && (at('directory.bindDn') === undefined || at('directory.bindPasswordFile') === undefined))
+    problems.push('directory: bindSecretId (or, in the lab, bindDn and bindPasswordFile) is needed');
+  const mode = at('directory.idMapping.mode');
+  if (mode === 'sid') str('directory.idMapping.domainSid', /^S-1-5-21-\d+-\d+-\d+$/);
+  else if (mode !== 'rfc2307') problems.push('directory.idMapping.mode: must be sid or rfc2307');
+
+  str('tags.optIn.key');
+  str('tags.optIn.value');
+  str('tags.optOut.key');
+  str('tags.optOut.value');
+  str('tags.loginGroupKey');
+  str('tags.statusPrefix', /^[A-Za-z0-9:_.\-/]{1,32}$/);
+  const prefix = at('naming.prefix');
+  if (typeof prefix !== 'string' || !/^[A-Za-z0-9]{0,4}$/.test(prefix))
+    problems.push('naming.prefix: must be 0 to 4 letters or digits');
+  str('documents.join');
+  str('documents.verify');
+  num('timings.settleSeconds', 0, 3600);
+  num('timings.ssmOnlineDeadlineSeconds', 30, 86400);
+  num('timings.commandDeadlineSeconds', 30, 7200);
+  num('timings.claimLeaseSeconds', 60, 86400);
+  num('reconcile.graceSeconds', 0, 30 * 86400);
+  num('reconcile.maxDeletions', 0, 10000);
+  bool('reconcile.dryRun');
+
+  if (problems.length > 0) throw new ConfigurationError(problems);
+  return raw as unknown as Settings;
+}

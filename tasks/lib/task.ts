@@ -1,0 +1,64 @@
+/**
+ * The shape of every task handler: validate the input, add log context, call one domain
+ * function with its ports, return plain JSON. Handlers stay a few lines:
+ *
+ *   export const makeHandler = (deps: DepsProvider) =>
+ *     makeTask({ workflow: 'join', step: 'Read instance' }, deps, parseReadInstanceInput, readInstance);
+ *   export const handler = makeHandler(defaultDeps);
+ *
+ * The lab and the workflow tests call `makeHandler` with their own ports.
+ */
+import type { Deps, DepsProvider } from './deps';
+import { AdjoinError } from './errors';
+
+export interface TaskMeta {
+  workflow: 'join' | 'leave' | 'reconcile';
+  /** The state name, as the operator reads it in the console. */
+  step: string;
+}
+
+/** Lambda's context, only the parts we read (absent when the lab calls a handler). */
+export interface LambdaContextLike {
+  awsRequestId?: string;
+}
+
+/** Input fields every Payload may carry for log context. */
+interface LogContextFields {
+  executionName?: unknown;
+  instance?: { instanceId?: unknown };
+  event?: { detail?: { 'instance-id'?: unknown } };
+}
+
+export function makeTask<I, O>(
+  meta: TaskMeta,
+  deps: DepsProvider,
+  parse: (raw: unknown) => I,
+  run: (input: I, deps: Deps) => Promise<O>,
+): (event: unknown, context?: LambdaContextLike) => Promise<O> {
+  return async (event, context) => {
+    const d = await deps();
+    const fields = (typeof event === 'object' && event !== null ? event : {}) as LogContextFields;
+    const instanceId = fields.instance?.instanceId ?? fields.event?.detail?.['instance-id'];
+    d.logger.resetKeys();
+    d.logger.appendKeys({
+      workflow: meta.workflow,
+      step: meta.step,
+      ...(typeof fields.executionName === 'string' ? { executionName: fields.executionName } : {}),
+      ...(typeof instanceId === 'string' && /^i-[0-9a-f]{8,17}$/.test(instanceId) ? { instanceId } : {}),
+      ...(context?.awsRequestId ? { requestId: context.awsRequestId } : {}),
+    });
+    try {
+      const input = parse(event);
+      const output = await run(input, d);
+      d.logger.info('Step finished');
+      return output;
+    } catch (err) {
+      if (err instanceof AdjoinError) {
+        d.logger.warn('Step failed', { error: err.name, cause: err.message, transient: err.transient });
+      } else {
+        d.logger.error('Step failed with an unexpected error', { error: err instanceof Error ? err.name : String(err) });
+      }
+      throw err;
+    }
+  };
+}

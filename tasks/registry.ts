@@ -1,0 +1,29 @@
+/**
+ * Every task Lambda: its id (file name in tasks/, function name suffix) and what it is for.
+ * infra/ makes one NodejsFunction per entry; lab/ maps each function ARN to the module's
+ * `makeHandler`. One list, so neither side can forget a task.
+ */
+export const TaskIds = [
+  // join
+  'read-instance',
+  'check-ssm-agent',
+  'prepare-computer-object',
+  'run-join-document',
+  'check-command',
+  'verify-nss',
+  'record-result',
+  'remove-join-artifacts',
+  // leave
+  'find-computer-objects',
+  'delete-computer-object',
+  'record-leave',
+  // reconcile
+  'find-stale-objects',
+  'check-deletion-cap',
+  'report-reconcile',
+] as const;
+
+export type TaskId = (typeof TaskIds)[number];
+
+/** The fixed Lambda function name of a task (fixed names make the ASL extractable and readable). */
+export const functionName = (prefix: string, id: TaskId): string => `${prefix}-${id}`;
