@@ -1,0 +1,103 @@
+/**
+ * The execution input the CLI starts with: exactly the EventBridge "EC2 Instance State-change
+ * Notification" that starts join and leave in production, so a CLI-started execution walks the
+ * same path. Also: execution names that carry the instance ID, and reading it back.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { Ec2StateEvent } from '../tasks/lib/contracts';
+import type { Workflow } from './backend';
+import { usage } from './exit';
+
+const INSTANCE_ID = /^i-(?:[0-9a-f]{8}|[0-9a-f]{17})$/;
+const ACCOUNT = /^\d{12}$/;
+const REGION = /^[a-z]{2}(?:-[a-z]+)+-\d{1,2}$/;
+
+export function validateInstanceId(value: string): string {
+  if (!INSTANCE_ID.test(value)) {
+    throw usage(
+      `Not an EC2 instance ID: ${JSON.stringify(value)}`,
+      'An instance ID is i- followed by 8 or 17 lower-case hex digits, e.g. i-0123456789abcdef0.',
+    );
+  }
+  return value;
+}
+
+export function validateAccount(value: string): string {
+  if (!ACCOUNT.test(value)) throw usage(`Not an AWS account ID (12 digits): ${JSON.stringify(value)}`);
+  return value;
+}
+
+export function validateRegion(value: string): string {
+  if (!REGION.test(value)) throw usage(`Not an AWS Region name: ${JSON.stringify(value)}`);
+  return value;
+}
+
+export interface EventTarget {
+  instanceId: string;
+  state: 'running' | 'terminated';
+  account: string;
+  region: string;
+  partition?: string;
+  time?: Date;
+  /** Event id; a UUID by default (EventBridge's own ids are UUIDs). */
+  id?: string;
+}
+
+/** The EventBridge EC2 state-change event, field for field. */
+export function ec2StateEvent(t: EventTarget): Ec2StateEvent {
+  const partition = t.partition ?? 'aws';
+  return {
+    version: '0',
+    id: t.id ?? randomUUID(),
+    'detail-type': 'EC2 Instance State-change Notification',
+    source: 'aws.ec2',
+    account: t.account,
+    time: (t.time ?? new Date()).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    region: t.region,
+    resources: [`arn:${partition}:ec2:${t.region}:${t.account}:instance/${t.instanceId}`],
+    detail: { 'instance-id': t.instanceId, state: t.state },
+  };
+}
+
+/** The state an event must carry to start a workflow. */
+export const eventStateFor = (workflow: Workflow): 'running' | 'terminated' =>
+  workflow === 'leave' ? 'terminated' : 'running';
+
+/**
+ * Execution names the CLI uses: `<workflow>-<instance>-<UTC time>-<4 hex>` (reconcile: `cli`
+ * in place of the instance). Allowed characters and ≤ 80 characters, as Step Functions requires.
+ */
+export function executionName(workflow: Workflow, instanceId: string | undefined, now: Date = new Date()): string {
+  const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}Z$/, 'Z');
+  return `${workflow}-${instanceId ?? 'cli'}-${stamp}-${randomBytes(2).toString('hex')}`;
+}
+
+const ID_IN_TEXT = /\bi-(?:[0-9a-f]{17}|[0-9a-f]{8})(?![0-9a-f])/;
+
+/** The instance ID in an execution name, when the name carries one. */
+export function instanceFromName(name: string): string | undefined {
+  return ID_IN_TEXT.exec(name)?.[0];
+}
+
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** The instance ID in an execution input (an EC2 event, or anything with instance.instanceId). */
+export function instanceFromInput(input: unknown): string | undefined {
+  if (!isObj(input)) return undefined;
+  const detail = input.detail;
+  if (isObj(detail) && typeof detail['instance-id'] === 'string') return detail['instance-id'];
+  const instance = input.instance;
+  if (isObj(instance) && typeof instance.instanceId === 'string') return instance.instanceId;
+  if (typeof input.instanceId === 'string') return input.instanceId;
+  return undefined;
+}
+
+/** JSON.parse that never throws: the raw text when it is not JSON. */
+export function parseJson(text: string | undefined): unknown {
+  if (text === undefined) return undefined;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return text;
+  }
+}

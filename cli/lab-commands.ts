@@ -1,0 +1,200 @@
+/**
+ * `adjoin lab …`: the local lab world (a real Samba AD DC and Linux instances in namespaces) and
+ * the EC2 events it emits. `launch` emits "running" (a join runs on the local engine, as on
+ * AWS), `terminate` emits "terminated" (a leave runs). Needs root, like the lab itself.
+ */
+import type { Command } from 'commander';
+import type { Backend, ExecutionSummary } from './backend';
+import { mapLimit } from './concurrency';
+import { validateInstanceId } from './ec2-event';
+import { Exit, usage, type ExitCode } from './exit';
+import { absolute, table, type Style } from './format';
+import type { LabWorld } from './lab-link';
+import { statusText } from './render';
+
+export interface LabControl {
+  world: LabWorld;
+  /** The lab backend (execution store + runtime) that runs the workflows for the events. */
+  backend(): Promise<Backend>;
+}
+
+export interface LabCommandDeps {
+  io: { out(t: string): void; err(t: string): void };
+  control(cmd: Command): Promise<LabControl>;
+  context(cmd: Command): { style: Style; json: boolean; print(human: () => string, data: unknown): void };
+  setExit(code: ExitCode): void;
+}
+
+const examples = (...lines: string[]): string => `\nExamples:\n${lines.map((l) => `  $ ${l}`).join('\n')}\n`;
+
+const TAG = /^([^=]{1,128})=(.{0,256})$/s;
+
+function collectTag(value: string, previous: Record<string, string>): Record<string, string> {
+  const m = TAG.exec(value);
+  if (!m) throw usage(`--tag: expected key=value, got ${JSON.stringify(value)}`);
+  return { ...previous, [m[1] ?? '']: m[2] ?? '' };
+}
+
+const count = (text: string): number => {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1 || n > 20) throw usage(`--count must be a whole number from 1 to 20, got ${JSON.stringify(text)}`);
+  return n;
+};
+
+const runLine = (e: ExecutionSummary, style: Style): string =>
+  `${e.workflow} ${style.bold(e.name)}  ${statusText(e.status, style)}${e.failedState ? `  failed in ${style.red(e.failedState)}${e.error ? ` (${e.error})` : ''}` : ''}`;
+
+const outcome = (runs: ExecutionSummary[]): ExitCode => (runs.every((r) => r.status === 'SUCCEEDED') ? Exit.ok : Exit.failed);
+
+export function addLabCommands(program: Command, deps: LabCommandDeps): void {
+  const lab = program
+    .command('lab')
+    .description('The local lab: a real Samba AD DC and Linux instances in network namespaces (needs root).')
+    .addHelpText('after', examples('adjoin lab up', 'adjoin lab launch --count 2 --tag Domain:Join=true', 'adjoin lab exec i-0123456789abcdef0 -- getent passwd alice', 'adjoin lab down'));
+
+  lab
+    .command('up')
+    .description('Provision the lab domain controller (idempotent: an up lab is left as is).')
+    .addHelpText('after', examples('adjoin lab up', 'adjoin lab up --json'))
+    .action(async (_opts: unknown, cmd: Command) => {
+      const c = deps.context(cmd);
+      const { world } = await deps.control(cmd);
+      const status = await world.up({ log: (line) => deps.io.err(c.style.dim(`  ${line}`)) });
+      c.print(() => labStatusText(status, c.style), status);
+    });
+
+  lab
+    .command('down')
+    .description('Tear the lab down: processes, namespaces, mounts and state (works after a crash).')
+    .option('--keep-state', 'keep the state file (and the execution store)')
+    .addHelpText('after', examples('adjoin lab down'))
+    .action(async (opts: { keepState?: boolean }, cmd: Command) => {
+      const c = deps.context(cmd);
+      const { world } = await deps.control(cmd);
+      const report = await world.down({ keepState: opts.keepState === true });
+      c.print(
+        () => `Lab down: ${report.netns.length} namespace(s) removed, ${report.killed} process(es) stopped, ${report.unmounted} mount(s) released.${report.problems.length ? `\nProblems: ${report.problems.join('; ')}` : ''}`,
+        report,
+      );
+      if (report.problems.length > 0) deps.setExit(Exit.failed);
+    });
+
+  lab
+    .command('status')
+    .description('The lab domain and its instances.')
+    .addHelpText('after', examples('adjoin lab status', 'adjoin lab status --json'))
+    .action(async (_opts: unknown, cmd: Command) => {
+      const c = deps.context(cmd);
+      const { world } = await deps.control(cmd);
+      const status = await world.status();
+      c.print(() => labStatusText(status, c.style), status);
+      if (!status.up) deps.setExit(Exit.notFound);
+    });
+
+  lab
+    .command('launch')
+    .description('Launch lab instances; each emits the EC2 "running" event and a join runs on the local engine.')
+    .option('--count <n>', 'how many (1-20)', count, 1)
+    .option('--tag <key=value>', 'a tag (repeat for more), e.g. Domain:Join=true', collectTag, {})
+    .option('--no-join', 'do not emit the "running" event (no join execution)')
+    .addHelpText('after', examples('adjoin lab launch --tag Domain:Join=true', 'adjoin lab launch --count 3 --tag Domain:Join=true --tag adGroupName=linux-admins --json'))
+    .action(async (opts: { count: number; tag: Record<string, string>; join: boolean }, cmd: Command) => {
+      const c = deps.context(cmd);
+      const control = await deps.control(cmd);
+      const launched: Awaited<ReturnType<LabWorld['launch']>>[] = [];
+      for (let i = 0; i < opts.count; i++) {
+        const inst = await control.world.launch({ tags: opts.tag });
+        launched.push(inst);
+        if (!c.json) deps.io.err(`launched ${inst.instanceId} (${inst.ip}, ${inst.hostname})`);
+      }
+      let runs: ExecutionSummary[] = [];
+      if (opts.join) {
+        const backend = await control.backend();
+        runs = await mapLimit(launched, 4, async (inst) => (await backend.start({ workflow: 'join', instanceId: inst.instanceId })).execution);
+      }
+      c.print(
+        () =>
+          launched
+            .map((inst, i) => {
+              const run = runs[i];
+              return `${c.style.bold(inst.instanceId)}  ${inst.ip}  ${Object.entries(inst.tags).map(([k, v]) => `${k}=${v}`).join(' ')}${run ? `\n  ${runLine(run, c.style)}` : ''}`;
+            })
+            .join('\n'),
+        { instances: launched, executions: runs },
+      );
+      deps.setExit(outcome(runs));
+    });
+
+  lab
+    .command('terminate')
+    .argument('<instance-id>', 'lab instance ID')
+    .description('Terminate a lab instance; it emits the EC2 "terminated" event and a leave runs on the local engine.')
+    .option('--no-leave', 'do not emit the "terminated" event (no leave execution)')
+    .addHelpText('after', examples('adjoin lab terminate i-0123456789abcdef0'))
+    .action(async (instanceId: string, opts: { leave: boolean }, cmd: Command) => {
+      validateInstanceId(instanceId);
+      const c = deps.context(cmd);
+      const control = await deps.control(cmd);
+      await control.world.terminate(instanceId);
+      const run = opts.leave ? (await (await control.backend()).start({ workflow: 'leave', instanceId })).execution : undefined;
+      c.print(() => `${c.style.bold(instanceId)} terminated${run ? `\n  ${runLine(run, c.style)}` : ''}`, { instanceId, state: 'terminated', execution: run });
+      deps.setExit(outcome(run ? [run] : []));
+    });
+
+  lab
+    .command('exec')
+    .argument('<instance-id>', 'lab instance ID')
+    .argument('<command...>', 'the command and its arguments (after --)')
+    .description('Run a command inside a lab instance; exits with the command\u2019s own exit code.')
+    .option('--timeout <seconds>', 'kill the command after this long', (t) => {
+      const n = Number(t);
+      if (!Number.isInteger(n) || n < 1 || n > 3600) throw usage(`--timeout must be 1-3600 seconds, got ${JSON.stringify(t)}`);
+      return n;
+    }, 60)
+    .addHelpText('after', examples('adjoin lab exec i-0123456789abcdef0 -- getent passwd alice', 'adjoin lab exec i-0123456789abcdef0 -- adcli testjoin'))
+    .action(async (instanceId: string, argv: string[], opts: { timeout: number }, cmd: Command) => {
+      validateInstanceId(instanceId);
+      const c = deps.context(cmd);
+      const { world } = await deps.control(cmd);
+      const res = await world.exec(instanceId, argv, { timeoutMs: opts.timeout * 1000 });
+      if (c.json) {
+        c.print(() => '', res);
+      } else {
+        if (res.stdout !== '') deps.io.out(res.stdout.replace(/\n$/, ''));
+        if (res.stderr !== '') deps.io.err(res.stderr.replace(/\n$/, ''));
+      }
+      deps.setExit(Math.min(255, Math.max(0, res.exitCode)) as ExitCode);
+    });
+}
+
+interface LabStatusLike {
+  up: boolean;
+  dir: string;
+  account: string;
+  region: string;
+  upSeconds?: number;
+  domain?: { realm: string; dcFqdn: string; dcIp: string; managedOu: string; loginGroup: string; users: string[] };
+  instances: { instanceId: string; state: string; ip: string; hostname: string; launchTime: string; computerName?: string; tags: Record<string, string> }[];
+}
+
+export function labStatusText(s: LabStatusLike, style: Style): string {
+  const out: string[] = [];
+  out.push(`lab ${s.up ? style.green('up') : style.yellow('down')}  ${style.dim(s.dir)}  account ${s.account}  ${s.region}`);
+  if (s.domain) {
+    out.push(`  domain    ${s.domain.realm}  DC ${s.domain.dcFqdn} (${s.domain.dcIp})`);
+    out.push(`  managed   ${s.domain.managedOu}`);
+    out.push(`  login     ${s.domain.loginGroup}  users: ${s.domain.users.join(', ')}`);
+  }
+  if (s.instances.length > 0) {
+    out.push('');
+    out.push(
+      table(
+        ['INSTANCE', 'STATE', 'IP', 'HOSTNAME', 'COMPUTER', 'LAUNCHED', 'TAGS'],
+        s.instances.map((i) => [i.instanceId, i.state, i.ip, i.hostname, i.computerName ?? '-', absolute(new Date(i.launchTime)), Object.entries(i.tags).map(([k, v]) => `${k}=${v}`).join(' ')]),
+        style,
+      ),
+    );
+  }
+  return out.join('\n');
+}
+

@@ -1,0 +1,40 @@
+/**
+ * The one boundary between the CLI and the lab: the lab world (engineer C's lab/world: up,
+ * down, status, launch, terminate, exec), the execution store (engineer D's lab/engine store,
+ * readable without root), and the lab runtime: the local engine wired to the lab world's ports,
+ * which runs an execution for an EC2 event and redrives a recorded one.
+ */
+import * as world from '../lab/world';
+import type { ExecutionRecord } from '../lab/engine';
+import { ExecutionStore } from '../lab/engine';
+import type { Workflow } from './backend';
+import { failed } from './exit';
+
+/** Runs the product's ASL on the local engine against the lab world. */
+export interface LabRuntime {
+  /** Starts an execution and resolves when it ends, with its record (also saved to the store). */
+  start(workflow: Workflow, input: unknown, name: string): Promise<ExecutionRecord>;
+  /** Redrives a recorded execution from its failed state (the lab's emulation of RedriveExecution). */
+  redrive(record: ExecutionRecord): Promise<ExecutionRecord>;
+}
+
+export type LabWorld = Pick<typeof world, 'up' | 'down' | 'status' | 'launch' | 'terminate' | 'exec' | 'dcLdapSearch' | 'isUp'>;
+
+export const labWorld: LabWorld = world;
+
+export const labStore = (): ExecutionStore => new ExecutionStore();
+
+/** The account and Region the lab's instances live in. */
+export const labIdentity = { account: world.LAB_ACCOUNT, region: world.LAB_REGION };
+
+/**
+ * Loads the lab runtime (engine + lab deps + the ASL synthesized from infra/). It needs the lab
+ * up (its settings come from the lab's state); when it is not, this fails with a clear message.
+ */
+export async function loadLabRuntime(): Promise<LabRuntime> {
+  if (!(await world.isUp().catch(() => false))) {
+    throw failed('The lab is not up.', 'Run `adjoin lab up` first (as root).');
+  }
+  const { makeLabRuntime } = await import('./lab-runtime');
+  return makeLabRuntime({ store: labStore() });
+}

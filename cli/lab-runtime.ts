@@ -1,0 +1,58 @@
+/**
+ * The lab runtime the CLI uses for `--local` start / redrive and `lab launch` / `lab terminate`:
+ * the ASL synthesized from infra/ (timings matched to the lab's settings), the lab's deps (real
+ * LDAPS to the lab DC, the LabFleet that runs the real SSM documents in the instance), and the
+ * local engine recording every execution in the lab's execution store. Wiring only: every piece
+ * is owned by its engineer (infra/asl.ts, lab/fleet.ts, lab/engine).
+ *
+ * Loaded lazily (it pulls in aws-cdk-lib to synthesize): listing and showing never load it.
+ */
+import { synthesizeDefinitions } from '../infra/asl';
+import { LocalEngine, type ExecutionStore } from '../lab/engine';
+import { LAB_ACCOUNT, LAB_REGION, labDepsProvider, labSettings } from '../lab/fleet';
+import type { DepsProvider } from '../tasks/lib/deps';
+import type { Settings } from '../tasks/lib/settings';
+import type { LabRuntime } from './lab-link';
+
+export interface RuntimeParts {
+  store: ExecutionStore;
+  /** Default: the lab's (needs the lab up). Tests pass simulated deps. */
+  deps?: DepsProvider;
+  settings?: Settings;
+  /** Passed to the engine (a VirtualClock in tests). */
+  clock?: ConstructorParameters<typeof LocalEngine>[1]['clock'];
+  account?: string;
+  region?: string;
+}
+
+/** Builds the engine over the three workflows and exposes start / redrive. */
+export function makeLabRuntime(parts: RuntimeParts): LabRuntime {
+  const settings = parts.settings ?? labSettings();
+  const account = parts.account ?? LAB_ACCOUNT;
+  const region = parts.region ?? LAB_REGION;
+  const defs = synthesizeDefinitions(
+    {
+      timings: {
+        settleSeconds: settings.timings.settleSeconds,
+        ssmOnlineDeadlineSeconds: settings.timings.ssmOnlineDeadlineSeconds,
+        commandDeadlineSeconds: settings.timings.commandDeadlineSeconds,
+        claimLeaseSeconds: settings.timings.claimLeaseSeconds,
+      },
+    },
+    { account, region },
+  );
+  const definitions: Record<string, unknown> = { join: defs.join };
+  if (defs.leave) definitions.leave = defs.leave;
+  if (defs.reconcile) definitions.reconcile = defs.reconcile;
+  const engine = new LocalEngine(definitions, {
+    deps: parts.deps ?? labDepsProvider(),
+    store: parts.store,
+    account,
+    region,
+    ...(parts.clock ? { clock: parts.clock } : {}),
+  });
+  return {
+    start: (workflow, input, name) => engine.start(workflow, input, { name }),
+    redrive: (record) => engine.redrive(record),
+  };
+}

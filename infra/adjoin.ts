@@ -1,0 +1,239 @@
+/**
+ * `Adjoin`: everything adjoin deploys in the directory (orchestrator) account, as one Construct
+ * a user can add to their own CDK app. AdjoinStack (infra/stacks.ts) is just a Stack holding it.
+ *
+ *   CA bundle parameter · SSM documents · one Lambda per task · join / leave / reconcile
+ *   state machines · EventBridge rules (running → join, terminated → leave, schedule →
+ *   reconcile) with retries and an encrypted dead-letter queue · alarms to an encrypted topic ·
+ *   an instance policy (read the one-time password) · event-bus access for member accounts.
+ */
+import { Aws, Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import * as ssm from 'aws-cdk-lib/aws-ssm';
+import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import { Construct } from 'constructs';
+import type { Settings } from '../tasks/lib/settings';
+import type { TaskFunctions, Workflow, WorkflowProps } from '../workflows/common';
+import { JoinWorkflow } from '../workflows/join';
+import { LeaveWorkflow } from '../workflows/leave';
+import { ReconcileWorkflow } from '../workflows/reconcile';
+import { resourceNames, toSettings, type ResolvedConfig } from './config';
+import { JoinDocuments } from './documents';
+import { acknowledgeStateMachineRole } from './nag';
+import { TaskFunctionSet } from './functions';
+import type { PermissionContext } from './permissions';
+
+export interface AdjoinProps {
+  /** The validated configuration (resolveConfig / loadConfigFile / configFromContext). */
+  readonly config: ResolvedConfig;
+}
+
+/** EC2 state-change events, for the given states. */
+export const ec2StatePattern = (states: string[]): events.EventPattern => ({
+  source: ['aws.ec2'],
+  detailType: ['EC2 Instance State-change Notification'],
+  detail: { state: states },
+});
+
+export class Adjoin extends Construct {
+  readonly settings: Settings;
+  readonly functions: TaskFunctions;
+  readonly join: Workflow;
+  readonly leave: Workflow;
+  readonly reconcile: Workflow;
+  readonly deadLetterQueue: sqs.Queue;
+  readonly alarmTopic: sns.ITopic;
+  /** Attach to the instance profiles of joining instances: reads its one-time password parameter. */
+  readonly instancePolicy: iam.ManagedPolicy;
+
+  constructor(scope: Construct, id: string, props: AdjoinProps) {
+    super(scope, id);
+    const config = props.config;
+    const prefix = config.resourcePrefix;
+    const names = resourceNames(prefix);
+    this.settings = toSettings(config);
+
+    // ---- what the tasks read: the CA bundle, the documents ----
+    if (config.directory.caPem) {
+      new ssm.StringParameter(this, 'CaBundle', {
+        parameterName: names.caParameter,
+        description: 'adjoin: PEM of the CA that issued the domain controllers\' LDAPS certificates',
+        stringValue: config.directory.caPem,
+        tier: Buffer.byteLength(config.directory.caPem) > 4096 ? ssm.ParameterTier.ADVANCED : ssm.ParameterTier.STANDARD,
+      });
+    }
+    new JoinDocuments(this, 'Documents', {
+      joinName: names.joinDocument,
+      verifyName: names.verifyDocument,
+      commandDeadlineSeconds: config.timings.commandDeadlineSeconds,
+    });
+
+    // ---- the task Lambdas ----
+    const permissions: PermissionContext = {
+      resourcePrefix: prefix,
+      statusPrefix: config.tags.statusPrefix,
+      optIn: config.tags.optIn,
+      restrictCommandsToOptedIn: config.tags.restrictCommandsToOptedIn,
+      joinDocument: names.joinDocument,
+      verifyDocument: names.verifyDocument,
+      serviceAccountSecret: config.directory.serviceAccountSecret,
+      ...(config.directory.serviceAccountSecretKmsKeyArn ? { serviceAccountSecretKmsKeyArn: config.directory.serviceAccountSecretKmsKeyArn } : {}),
+      ...(this.settings.directory.caParameterName ? { caParameterName: this.settings.directory.caParameterName } : {}),
+      memberAccounts: config.memberAccounts,
+      memberRoleName: config.memberRoleName,
+    };
+    this.functions = new TaskFunctionSet(this, 'Tasks', {
+      resourcePrefix: prefix,
+      settings: this.settings,
+      network: config.network,
+      logRetentionDays: config.logRetentionDays,
+      permissions,
+    }).functions;
+
+    // ---- the state machines ----
+    const workflowProps = (workflow: 'join' | 'leave' | 'reconcile'): WorkflowProps => ({
+      functions: this.functions,
+      settings: this.settings,
+      stateMachineName: names.stateMachine(workflow),
+      logGroup: new logs.LogGroup(this, `${workflow}-logs`, {
+        logGroupName: `/aws/vendedlogs/states/${names.stateMachine(workflow)}`,
+        retention: config.logRetentionDays as logs.RetentionDays,
+        removalPolicy: RemovalPolicy.RETAIN,
+      }),
+    });
+    this.join = new JoinWorkflow(this, 'Join', workflowProps('join'));
+    this.leave = new LeaveWorkflow(this, 'Leave', workflowProps('leave'));
+    this.reconcile = new ReconcileWorkflow(this, 'Reconcile', workflowProps('reconcile'));
+    for (const workflow of [this.join, this.leave, this.reconcile]) acknowledgeStateMachineRole(workflow.stateMachine, this.functions);
+
+    // ---- alarms: encrypted topic (or the user's), failed executions, dead letters ----
+    const key = new kms.Key(this, 'Key', {
+      description: 'adjoin: encrypts the alarm topic',
+      enableKeyRotation: true,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    key.addToResourcePolicy(new iam.PolicyStatement({
+      sid: 'CloudWatchAlarmsPublish',
+      principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+      actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+      resources: ['*'],
+      conditions: { StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID } },
+    }));
+    if (config.alarms.topicArn) {
+      this.alarmTopic = sns.Topic.fromTopicArn(this, 'AlarmTopic', config.alarms.topicArn);
+    } else {
+      const topic = new sns.Topic(this, 'AlarmTopic', { topicName: `${prefix}-alarms`, displayName: 'adjoin alarms', masterKey: key, enforceSSL: true });
+      if (config.alarms.email) topic.addSubscription(new subscriptions.EmailSubscription(config.alarms.email));
+      this.alarmTopic = topic;
+    }
+    this.deadLetterQueue = new sqs.Queue(this, 'DeadLetters', {
+      queueName: `${prefix}-dead-letters`,
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    Validations.of(this.deadLetterQueue).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason: 'This queue IS the dead-letter queue of the EventBridge rule targets; a DLQ of a DLQ would only hide events.',
+    });
+
+    const alarm = (cid: string, metric: cloudwatch.IMetric, description: string): void => {
+      new cloudwatch.Alarm(this, cid, {
+        alarmName: `${prefix}-${cid}`,
+        alarmDescription: description,
+        metric,
+        threshold: 1,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }).addAlarmAction(new cwActions.SnsAction(this.alarmTopic));
+    };
+    const machines: [string, sfn.StateMachine][] = [
+      ['join', this.join.stateMachine],
+      ['leave', this.leave.stateMachine],
+      ['reconcile', this.reconcile.stateMachine],
+    ];
+    for (const [name, machine] of machines) {
+      alarm(`${name}-failed`, machine.metricFailed({ period: Duration.minutes(5), statistic: 'Sum' }),
+        `adjoin ${name}: an execution failed. Open it in the console (or \`adjoin executions describe\`), fix the cause, then redrive.`);
+      alarm(`${name}-timed-out`, machine.metricTimedOut({ period: Duration.minutes(5), statistic: 'Sum' }),
+        `adjoin ${name}: an execution timed out.`);
+    }
+    alarm('dead-letters', this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: 'Maximum' }),
+      'adjoin: EventBridge could not start an execution; the event waits in the dead-letter queue.');
+
+    // ---- events: running → join, terminated → leave, schedule → reconcile ----
+    const target = (machine: sfn.StateMachine, input?: events.RuleTargetInput) =>
+      new targets.SfnStateMachine(machine, {
+        deadLetterQueue: this.deadLetterQueue,
+        retryAttempts: 20,
+        maxEventAge: Duration.hours(6),
+        ...(input ? { input } : {}),
+      });
+    new events.Rule(this, 'InstanceRunning', {
+      ruleName: `${prefix}-instance-running`,
+      description: 'adjoin: an EC2 instance is running: join it (the join reads the opt-in tag)',
+      eventPattern: ec2StatePattern(['running']),
+      targets: [target(this.join.stateMachine)],
+    });
+    new events.Rule(this, 'InstanceTerminated', {
+      ruleName: `${prefix}-instance-terminated`,
+      description: 'adjoin: an EC2 instance is terminated: delete its computer objects',
+      eventPattern: ec2StatePattern(['terminated']),
+      targets: [target(this.leave.stateMachine)],
+    });
+    if (config.reconcile.enabled) {
+      new events.Rule(this, 'ReconcileSchedule', {
+        ruleName: `${prefix}-reconcile`,
+        description: 'adjoin: find and delete stale computer objects (guarded, capped)',
+        schedule: events.Schedule.expression(config.reconcile.schedule),
+        targets: [target(this.reconcile.stateMachine, events.RuleTargetInput.fromObject({}))],
+      });
+    }
+
+    // Member accounts forward their EC2 events to this account's default bus.
+    const defaultBus = events.EventBus.fromEventBusName(this, 'DefaultBus', 'default');
+    config.memberAccounts.forEach((account) => {
+      new events.EventBusPolicy(this, `Member${account}`, {
+        eventBus: defaultBus,
+        statementId: `${prefix}-member-${account}`,
+        statement: new iam.PolicyStatement({
+          sid: `${prefix}-member-${account}`,
+          principals: [new iam.AccountPrincipal(account)],
+          actions: ['events:PutEvents'],
+          resources: [defaultBus.eventBusArn],
+        }),
+      });
+    });
+
+    this.instancePolicy = Adjoin.instancePolicy(this, prefix);
+  }
+
+  /** The policy joining instances need: read their one-time password (the SSM agent resolves {{ssm-secure:…}}). */
+  static instancePolicy(scope: Construct, prefix: string): iam.ManagedPolicy {
+    const otpPrefix = resourceNames(prefix).otpParameterPrefix;
+    const policy = new iam.ManagedPolicy(scope, 'InstancePolicy', {
+      managedPolicyName: `${prefix}-instance-join`,
+      description: 'adjoin: lets a joining instance read its one-time password parameter (attach to the instance role)',
+      statements: [new iam.PolicyStatement({
+        sid: 'ReadOneTimePassword',
+        actions: ['ssm:GetParameter', 'ssm:GetParameters'],
+        resources: [`arn:${Aws.PARTITION}:ssm:${Aws.REGION}:${Aws.ACCOUNT_ID}:parameter${otpPrefix}*`],
+      })],
+    });
+    Validations.of(policy).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:parameter${otpPrefix}*]`,
+      reason: 'One-time passwords are named per instance under this prefix; each lives minutes and is single-use (adcli rotates the machine password on join).',
+    });
+    return policy;
+  }
+}

@@ -1,0 +1,490 @@
+/**
+ * The user's configuration: typed, validated once at synth time, with each directory kind's
+ * defaults. It comes from cdk.json context `adjoin:config` (an object) or from the JSON file
+ * named by context `adjoin:configFile`. A bad configuration throws ConfigurationError naming
+ * EVERY bad key (unknown keys too, so a typo is not silently ignored).
+ *
+ * resolveConfig() gives a ResolvedConfig (all defaults filled in); toSettings() turns it into
+ * the runtime Settings of every task Lambda (checked again with validateSettings).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { ConfigurationError } from '../tasks/lib/errors';
+import { validateSettings, type DirectoryKind, type IdMapping, type Settings } from '../tasks/lib/settings';
+
+// ---- what the user writes --------------------------------------------------------------------
+
+export interface DomainControllerInput {
+  /** Host name the DC's LDAPS certificate is issued to, e.g. dc1.corp.example.com. */
+  hostName: string;
+  /** Its IP address (written into the instance's resolver by the join document). */
+  ip: string;
+}
+
+export interface AdjoinConfigInput {
+  directory: {
+    kind: DirectoryKind;
+    domain: string;
+    netbiosName: string;
+    domainControllers: DomainControllerInput[];
+    ldapUrls?: string[];
+    tlsServerName?: string;
+    caBundleFile?: string;
+    insecure?: boolean;
+    serviceAccountSecret: string;
+    serviceAccountSecretKmsKeyArn?: string;
+    computerOu?: string;
+    managedOus?: string[];
+    loginGroups?: string[];
+    probeUsers?: string[];
+    idMapping?: { mode: 'sid'; domainSid: string } | { mode: 'rfc2307' };
+  };
+  tags?: {
+    optIn?: string;
+    optOut?: string;
+    loginGroupKey?: string;
+    statusPrefix?: string;
+    restrictCommandsToOptedIn?: boolean;
+  };
+  naming?: { prefix?: string };
+  timings?: {
+    settleSeconds?: number;
+    ssmOnlineDeadlineSeconds?: number;
+    commandDeadlineSeconds?: number;
+    claimLeaseSeconds?: number;
+  };
+  reconcile?: {
+    enabled?: boolean;
+    schedule?: string;
+    graceSeconds?: number;
+    maxDeletions?: number;
+    dryRun?: boolean;
+  };
+  network: {
+    vpcId: string;
+    subnetIds: string[];
+    securityGroupIds: string[];
+    availabilityZones?: string[];
+  };
+  alarms?: { email?: string; topicArn?: string };
+  resourcePrefix?: string;
+  memberAccounts?: string[];
+  memberRoleName?: string;
+  logRetentionDays?: number;
+  env?: { account?: string; region?: string };
+}
+
+// ---- what the rest of infra/ reads ---------------------------------------------------------
+
+export interface ResolvedConfig {
+  directory: {
+    kind: DirectoryKind;
+    domain: string;
+    netbiosName: string;
+    baseDn: string;
+    domainControllers: DomainControllerInput[];
+    ldapUrls: string[];
+    tlsServerName?: string;
+    /** The CA bundle (PEM), read at synth from caBundleFile. Absent only when insecure. */
+    caPem?: string;
+    insecure: boolean;
+    serviceAccountSecret: string;
+    serviceAccountSecretKmsKeyArn?: string;
+    computerOu: string;
+    managedOus: string[];
+    loginGroups: string[];
+    probeUsers: string[];
+    idMapping: IdMapping;
+  };
+  tags: {
+    optIn: { key: string; value: string };
+    optOut: { key: string; value: string };
+    loginGroupKey: string;
+    statusPrefix: string;
+    restrictCommandsToOptedIn: boolean;
+  };
+  naming: { prefix: string };
+  timings: { settleSeconds: number; ssmOnlineDeadlineSeconds: number; commandDeadlineSeconds: number; claimLeaseSeconds: number };
+  reconcile: { enabled: boolean; schedule: string; graceSeconds: number; maxDeletions: number; dryRun: boolean };
+  network: { vpcId: string; subnetIds: string[]; securityGroupIds: string[]; availabilityZones?: string[] };
+  alarms: { email?: string; topicArn?: string };
+  resourcePrefix: string;
+  memberAccounts: string[];
+  memberRoleName: string;
+  logRetentionDays: number;
+  env: { account?: string; region?: string };
+}
+
+/** Defaults that do not depend on the directory kind. */
+export const Defaults = {
+  optIn: 'Domain:Join=true',
+  optOut: 'autoadjoin=false',
+  loginGroupKey: 'adGroupName',
+  statusPrefix: 'adjoin:',
+  settleSeconds: 60,
+  ssmOnlineDeadlineSeconds: 600,
+  commandDeadlineSeconds: 600,
+  reconcileSchedule: 'rate(6 hours)',
+  graceSeconds: 86400,
+  maxDeletions: 25,
+  resourcePrefix: 'adjoin',
+  logRetentionDays: 90,
+} as const;
+
+/** CloudWatch Logs retention values (days). */
+const RetentionDays = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
+
+/** Where parameters and names live, derived from the resource prefix. */
+export const resourceNames = (prefix: string) => ({
+  joinDocument: `${prefix}-join`,
+  verifyDocument: `${prefix}-verify`,
+  caParameter: `/${prefix}/ca-bundle`,
+  otpParameterPrefix: `/${prefix}/otp/`,
+  stateMachine: (workflow: 'join' | 'leave' | 'reconcile') => `${prefix}-${workflow}`,
+});
+
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Collects every problem, then throws once. */
+class Checker {
+  readonly problems: string[] = [];
+  constructor(private readonly root: Record<string, unknown>) {}
+
+  get(key: string): unknown {
+    return key.split('.').reduce<unknown>((o, k) => (isObj(o) ? o[k] : undefined), this.root);
+  }
+  bad(key: string, why: string): undefined {
+    this.problems.push(`${key}: ${why}`);
+    return undefined;
+  }
+  /** Reports keys not in `allowed` under the object at `key` ('' = root). */
+  known(key: string, allowed: string[]): void {
+    const v = key === '' ? this.root : this.get(key);
+    if (v === undefined) return;
+    if (!isObj(v)) {
+      this.bad(key, 'must be an object');
+      return;
+    }
+    for (const k of Object.keys(v)) if (!allowed.includes(k)) this.bad(key === '' ? k : `${key}.${k}`, 'unknown key');
+  }
+  str(key: string, opts: { def?: string; re?: RegExp; hint?: string } = {}): string | undefined {
+    const v = this.get(key);
+    if (v === undefined) return opts.def ?? this.bad(key, 'is required');
+    if (typeof v !== 'string' || v.trim() === '') return this.bad(key, 'must be a non-empty string');
+    if (opts.re && !opts.re.test(v)) return this.bad(key, `${JSON.stringify(v)} is not valid${opts.hint ? ` (${opts.hint})` : ''}`);
+    return v;
+  }
+  optStr(key: string, re?: RegExp, hint?: string): string | undefined {
+    return this.get(key) === undefined ? undefined : this.str(key, { ...(re ? { re } : {}), ...(hint ? { hint } : {}) });
+  }
+  list(key: string, opts: { def?: string[]; min?: number; re?: RegExp; hint?: string } = {}): string[] | undefined {
+    const v = this.get(key);
+    if (v === undefined) {
+      if (opts.def !== undefined) return opts.def;
+      return this.bad(key, 'is required');
+    }
+    const min = opts.min ?? 0;
+    if (!Array.isArray(v) || v.length < min || v.some((x) => typeof x !== 'string' || x.trim() === ''))
+      return this.bad(key, `must be a list of at least ${min} non-empty string(s)`);
+    const bad = opts.re ? (v as string[]).filter((x) => !opts.re!.test(x)) : [];
+    if (bad.length > 0) return this.bad(key, `${bad.map((x) => JSON.stringify(x)).join(', ')} not valid${opts.hint ? ` (${opts.hint})` : ''}`);
+    return v as string[];
+  }
+  int(key: string, def: number, min: number, max: number): number | undefined {
+    const v = this.get(key);
+    if (v === undefined) return def;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) return this.bad(key, `must be a whole number from ${min} to ${max}`);
+    return v;
+  }
+  bool(key: string, def: boolean): boolean | undefined {
+    const v = this.get(key);
+    if (v === undefined) return def;
+    if (typeof v !== 'boolean') return this.bad(key, 'must be true or false');
+    return v;
+  }
+  /** "key=value" tag spec. */
+  tag(key: string, def: string): { key: string; value: string } | undefined {
+    const s = this.str(key, { def, re: /^[^=]{1,128}=[^=]{1,256}$/, hint: 'write it as key=value' });
+    if (s === undefined) return undefined;
+    const i = s.indexOf('=');
+    return { key: s.slice(0, i), value: s.slice(i + 1) };
+  }
+}
+
+const DOMAIN_RE = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/i;
+const IPV4_RE = /^((25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
+const SECRET_RE = /^(arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+|[A-Za-z0-9/_+=.@-]{1,512})$/;
+
+/** DC=corp,DC=example,DC=com from corp.example.com. */
+export const baseDnOf = (domain: string): string =>
+  domain.split('.').map((label) => `DC=${label}`).join(',');
+
+/** The computer OU a directory kind uses when none is given. */
+export function defaultComputerOu(kind: DirectoryKind, domain: string, netbiosName: string): string | undefined {
+  const base = baseDnOf(domain);
+  if (kind === 'aws-managed') return `OU=Computers,OU=${netbiosName},${base}`;
+  if (kind === 'entra-ds') return `OU=AADDC Computers,${base}`;
+  return undefined;
+}
+
+export interface ResolveOptions {
+  /** Folder that relative file names (caBundleFile) are read from. Default: the working directory. */
+  baseDir?: string;
+}
+
+/** Validates the user's configuration and fills in every default. Throws ConfigurationError. */
+export function resolveConfig(raw: unknown, options: ResolveOptions = {}): ResolvedConfig {
+  if (!isObj(raw)) throw new ConfigurationError(['config: must be a JSON object']);
+  const c = new Checker(raw);
+  c.known('', ['directory', 'tags', 'naming', 'timings', 'reconcile', 'network', 'alarms', 'resourcePrefix', 'memberAccounts', 'memberRoleName', 'logRetentionDays', 'env', '$comment']);
+  c.known('directory', ['kind', 'domain', 'netbiosName', 'domainControllers', 'ldapUrls', 'tlsServerName', 'caBundleFile', 'insecure',
+    'serviceAccountSecret', 'serviceAccountSecretKmsKeyArn', 'computerOu', 'managedOus', 'loginGroups', 'probeUsers', 'idMapping']);
+  c.known('tags', ['optIn', 'optOut', 'loginGroupKey', 'statusPrefix', 'restrictCommandsToOptedIn']);
+  c.known('naming', ['prefix']);
+  c.known('timings', ['settleSeconds', 'ssmOnlineDeadlineSeconds', 'commandDeadlineSeconds', 'claimLeaseSeconds']);
+  c.known('reconcile', ['enabled', 'schedule', 'graceSeconds', 'maxDeletions', 'dryRun']);
+  c.known('network', ['vpcId', 'subnetIds', 'securityGroupIds', 'availabilityZones']);
+  c.known('alarms', ['email', 'topicArn']);
+  c.known('env', ['account', 'region']);
+  if (!isObj(raw.directory)) c.bad('directory', 'is required (an object)');
+  if (!isObj(raw.network)) c.bad('network', 'is required (an object: vpcId, subnetIds, securityGroupIds)');
+
+  // ---- directory ----
+  const kindRaw = c.get('directory.kind');
+  const kind: DirectoryKind | undefined =
+    kindRaw === 'aws-managed' || kindRaw === 'entra-ds' || kindRaw === 'self-managed'
+      ? kindRaw
+      : c.bad('directory.kind', 'must be aws-managed, entra-ds or self-managed');
+  const domain = c.str('directory.domain', { re: DOMAIN_RE, hint: 'a DNS domain such as corp.example.com' })?.toLowerCase();
+  const netbiosName = c.str('directory.netbiosName', { re: /^[A-Za-z0-9][A-Za-z0-9-]{0,14}$/, hint: '1 to 15 letters, digits or hyphens' })?.toUpperCase();
+  const baseDn = domain ? baseDnOf(domain) : undefined;
+
+  const dcsRaw = c.get('directory.domainControllers');
+  let domainControllers: DomainControllerInput[] | undefined;
+  if (!Array.isArray(dcsRaw) || dcsRaw.length === 0) {
+    c.bad('directory.domainControllers', 'must list at least one {hostName, ip}');
+  } else {
+    domainControllers = [];
+    dcsRaw.forEach((dc: unknown, i) => {
+      const key = `directory.domainControllers[${i}]`;
+      if (!isObj(dc)) return void c.bad(key, 'must be an object {hostName, ip}');
+      for (const k of Object.keys(dc)) if (k !== 'hostName' && k !== 'ip') c.bad(`${key}.${k}`, 'unknown key');
+      const hostName = typeof dc.hostName === 'string' && DOMAIN_RE.test(dc.hostName) ? dc.hostName.toLowerCase() : c.bad(`${key}.hostName`, 'must be a DNS host name');
+      const ip = typeof dc.ip === 'string' && IPV4_RE.test(dc.ip) ? dc.ip : c.bad(`${key}.ip`, 'must be an IPv4 address');
+      if (hostName && ip) domainControllers?.push({ hostName, ip });
+    });
+  }
+
+  const insecure = c.bool('directory.insecure', false);
+  if (insecure === true && kind === 'entra-ds') c.bad('directory.insecure', 'Microsoft Entra Domain Services needs LDAPS: insecure is not allowed');
+  const ldapUrls = c.list('directory.ldapUrls', {
+    def: domainControllers?.map((dc) => `ldaps://${dc.hostName}:636`) ?? [],
+    min: 1,
+    re: insecure ? /^ldaps?:\/\/[^\s/]+$/ : /^ldaps:\/\/[^\s/]+$/,
+    hint: insecure ? 'ldap://host[:port] or ldaps://host[:port]' : 'ldaps://host[:port]; plain LDAP needs directory.insecure=true',
+  });
+  const tlsServerName = c.optStr('directory.tlsServerName', DOMAIN_RE, 'a DNS host name');
+
+  let caPem: string | undefined;
+  const caFile = c.get('directory.caBundleFile');
+  if (caFile === undefined) {
+    if (insecure !== true) c.bad('directory.caBundleFile', 'is required to verify LDAPS (a PEM file of the CA that issued the DC certificates)');
+  } else if (typeof caFile !== 'string' || caFile === '') {
+    c.bad('directory.caBundleFile', 'must be a file name');
+  } else {
+    const file = path.resolve(options.baseDir ?? process.cwd(), caFile);
+    try {
+      caPem = fs.readFileSync(file, 'utf8');
+      if (!caPem.includes('-----BEGIN CERTIFICATE-----')) caPem = c.bad('directory.caBundleFile', `${file} holds no PEM certificate`);
+      else if (Buffer.byteLength(caPem) > 8192) caPem = c.bad('directory.caBundleFile', `${file} is over 8 KB (an SSM parameter's limit); keep only the issuing CA chain`);
+    } catch {
+      c.bad('directory.caBundleFile', `cannot read ${file}`);
+    }
+  }
+
+  const serviceAccountSecret = c.str('directory.serviceAccountSecret', { re: SECRET_RE, hint: 'a Secrets Manager secret ARN or name' });
+  const serviceAccountSecretKmsKeyArn = c.optStr('directory.serviceAccountSecretKmsKeyArn', /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/, 'a KMS key ARN');
+
+  const kindOu = kind && domain && netbiosName ? defaultComputerOu(kind, domain, netbiosName) : undefined;
+  const computerOuRaw = c.get('directory.computerOu');
+  const computerOu = computerOuRaw === undefined && kind === 'self-managed'
+    ? c.bad('directory.computerOu', 'is required for a self-managed directory')
+    : c.str('directory.computerOu', { ...(kindOu ? { def: kindOu } : {}), re: /^OU=[^,]+(,(OU|CN|DC)=[^,]+)*$/i, hint: 'an OU DN' });
+  const managedOus = c.list('directory.managedOus', { ...(computerOu ? { def: [computerOu] } : {}), min: 1, re: /^OU=[^,]+(,(OU|CN|DC)=[^,]+)*$/i, hint: 'OU DNs' });
+  if (computerOu && managedOus && !managedOus.some((ou) => ou.toLowerCase() === computerOu.toLowerCase()))
+    c.bad('directory.managedOus', `must include directory.computerOu (${computerOu})`);
+  if (baseDn && computerOu && !computerOu.toLowerCase().endsWith(baseDn.toLowerCase()))
+    c.bad('directory.computerOu', `${computerOu} is not inside ${baseDn}`);
+  for (const ou of managedOus ?? [])
+    if (baseDn && !ou.toLowerCase().endsWith(baseDn.toLowerCase())) c.bad('directory.managedOus', `${ou} is not inside ${baseDn}`);
+
+  const loginGroups = c.list('directory.loginGroups', { def: [] });
+  // AWS Managed Microsoft AD always has the user "Admin": a safe probe by default.
+  const probeUsers = c.list('directory.probeUsers', { ...(kind === 'aws-managed' ? { def: ['Admin'] } : {}), min: 1 });
+
+  let idMapping: IdMapping | undefined;
+  c.known('directory.idMapping', ['mode', 'domainSid']);
+  const mode = c.get('directory.idMapping.mode') ?? 'sid';
+  if (mode === 'sid') {
+    const domainSid = c.str('directory.idMapping.domainSid', { re: /^S-1-5-21-\d+-\d+-\d+$/, hint: 'S-1-5-21-x-y-z; with the default sid mapping it pins the UID range' });
+    if (domainSid) idMapping = { mode: 'sid', domainSid };
+  } else if (mode === 'rfc2307') {
+    if (c.get('directory.idMapping.domainSid') !== undefined) c.bad('directory.idMapping.domainSid', 'must not be set with rfc2307 (SSSD refuses it)');
+    idMapping = { mode: 'rfc2307' };
+  } else c.bad('directory.idMapping.mode', 'must be sid or rfc2307');
+
+  // ---- tags, naming ----
+  const optIn = c.tag('tags.optIn', Defaults.optIn);
+  const optOut = c.tag('tags.optOut', Defaults.optOut);
+  const loginGroupKey = c.str('tags.loginGroupKey', { def: Defaults.loginGroupKey, re: /^[^=]{1,128}$/ });
+  const statusPrefix = c.str('tags.statusPrefix', { def: Defaults.statusPrefix, re: /^(?!aws:)[A-Za-z0-9:_.\-/]{1,32}$/i, hint: 'up to 32 of A-Z a-z 0-9 : _ . - /, not aws:' });
+  const restrictCommandsToOptedIn = c.bool('tags.restrictCommandsToOptedIn', true);
+  const namingPrefix = c.get('naming.prefix') === '' ? '' : c.str('naming.prefix', { def: '', re: /^[A-Za-z0-9]{1,4}$/, hint: '0 to 4 letters or digits' });
+
+  // ---- timings, reconcile ----
+  const settleSeconds = c.int('timings.settleSeconds', Defaults.settleSeconds, 0, 3600);
+  const ssmOnlineDeadlineSeconds = c.int('timings.ssmOnlineDeadlineSeconds', Defaults.ssmOnlineDeadlineSeconds, 30, 86400);
+  const commandDeadlineSeconds = c.int('timings.commandDeadlineSeconds', Defaults.commandDeadlineSeconds, 30, 7200);
+  const executionSeconds = (ssmOnlineDeadlineSeconds ?? 0) + 2 * (commandDeadlineSeconds ?? 0) + 1800;
+  const claimLeaseSeconds = c.int('timings.claimLeaseSeconds', Math.min(executionSeconds, 86400), 60, 86400);
+  const reconcileEnabled = c.bool('reconcile.enabled', true);
+  const schedule = c.str('reconcile.schedule', {
+    def: Defaults.reconcileSchedule,
+    re: /^(rate\([1-9]\d* (minute|minutes|hour|hours|day|days)\)|cron\([^)]+\))$/,
+    hint: 'rate(6 hours) or cron(...)',
+  });
+  const graceSeconds = c.int('reconcile.graceSeconds', Defaults.graceSeconds, 0, 30 * 86400);
+  const maxDeletions = c.int('reconcile.maxDeletions', Defaults.maxDeletions, 0, 10000);
+  const dryRun = c.bool('reconcile.dryRun', false);
+
+  // ---- network, alarms, names, accounts ----
+  const vpcId = c.str('network.vpcId', { re: /^vpc-[0-9a-f]{8,17}$/, hint: 'vpc-…' });
+  const subnetIds = c.list('network.subnetIds', { min: 1, re: /^subnet-[0-9a-f]{8,17}$/, hint: 'subnet-…' });
+  const securityGroupIds = c.list('network.securityGroupIds', { min: 1, re: /^sg-[0-9a-f]{8,17}$/, hint: 'sg-… that reach the DCs on 636 (and 53, 88)' });
+  const availabilityZones = c.get('network.availabilityZones') === undefined ? undefined : c.list('network.availabilityZones', { min: 1 });
+  const email = c.optStr('alarms.email', /^[^@\s]+@[^@\s]+\.[^@\s]+$/, 'an e-mail address');
+  const topicArn = c.optStr('alarms.topicArn', /^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$/, 'an SNS topic ARN');
+  const resourcePrefix = c.str('resourcePrefix', { def: Defaults.resourcePrefix, re: /^[a-z][a-z0-9-]{1,19}$/, hint: '2 to 20 of a-z 0-9 -, starting with a letter' });
+  const memberAccounts = c.list('memberAccounts', { def: [], re: /^\d{12}$/, hint: '12-digit account IDs' });
+  const memberRoleName = c.str('memberRoleName', { def: `${resourcePrefix ?? Defaults.resourcePrefix}-member`, re: /^[\w+=,.@-]{1,64}$/ });
+  const logRetentionDays = c.int('logRetentionDays', Defaults.logRetentionDays, 1, 3653);
+  if (logRetentionDays !== undefined && !RetentionDays.includes(logRetentionDays))
+    c.bad('logRetentionDays', `must be one of ${RetentionDays.join(', ')}`);
+  const account = c.optStr('env.account', /^\d{12}$/, '12 digits');
+  const region = c.optStr('env.region', /^[a-z]{2}(-[a-z]+)+-\d$/, 'e.g. eu-west-1');
+
+  if (memberAccounts && memberAccounts.length > 0) {
+    if (!account) c.bad('env.account', 'is required when memberAccounts are given (the orchestrator account they forward to)');
+    else if (memberAccounts.includes(account)) c.bad('memberAccounts', `must not include the orchestrator account ${account}`);
+  }
+
+  if (c.problems.length > 0) throw new ConfigurationError(c.problems);
+  const must = <T>(v: T | undefined): T => v as T; // every undefined above was reported
+  return {
+    directory: {
+      kind: must(kind),
+      domain: must(domain),
+      netbiosName: must(netbiosName),
+      baseDn: must(baseDn),
+      domainControllers: must(domainControllers),
+      ldapUrls: must(ldapUrls),
+      ...(tlsServerName ? { tlsServerName } : {}),
+      ...(caPem ? { caPem } : {}),
+      insecure: must(insecure),
+      serviceAccountSecret: must(serviceAccountSecret),
+      ...(serviceAccountSecretKmsKeyArn ? { serviceAccountSecretKmsKeyArn } : {}),
+      computerOu: must(computerOu),
+      managedOus: must(managedOus),
+      loginGroups: must(loginGroups),
+      probeUsers: must(probeUsers),
+      idMapping: must(idMapping),
+    },
+    tags: { optIn: must(optIn), optOut: must(optOut), loginGroupKey: must(loginGroupKey), statusPrefix: must(statusPrefix), restrictCommandsToOptedIn: must(restrictCommandsToOptedIn) },
+    naming: { prefix: must(namingPrefix) },
+    timings: {
+      settleSeconds: must(settleSeconds),
+      ssmOnlineDeadlineSeconds: must(ssmOnlineDeadlineSeconds),
+      commandDeadlineSeconds: must(commandDeadlineSeconds),
+      claimLeaseSeconds: must(claimLeaseSeconds),
+    },
+    reconcile: { enabled: must(reconcileEnabled), schedule: must(schedule), graceSeconds: must(graceSeconds), maxDeletions: must(maxDeletions), dryRun: must(dryRun) },
+    network: { vpcId: must(vpcId), subnetIds: must(subnetIds), securityGroupIds: must(securityGroupIds), ...(availabilityZones ? { availabilityZones } : {}) },
+    alarms: { ...(email ? { email } : {}), ...(topicArn ? { topicArn } : {}) },
+    resourcePrefix: must(resourcePrefix),
+    memberAccounts: must(memberAccounts),
+    memberRoleName: must(memberRoleName),
+    logRetentionDays: must(logRetentionDays),
+    env: { ...(account ? { account } : {}), ...(region ? { region } : {}) },
+  };
+}
+
+/** The runtime Settings every task Lambda gets (ADJOIN_SETTINGS), validated with validateSettings. */
+export function toSettings(config: ResolvedConfig): Settings {
+  const d = config.directory;
+  const names = resourceNames(config.resourcePrefix);
+  const settings: Settings = {
+    directory: {
+      kind: d.kind,
+      domain: d.domain,
+      netbiosName: d.netbiosName,
+      baseDn: d.baseDn,
+      computerOu: d.computerOu,
+      managedOus: d.managedOus,
+      ldapUrls: d.ldapUrls,
+      ...(d.tlsServerName ? { tlsServerName: d.tlsServerName } : {}),
+      ...(d.caPem ? { caParameterName: names.caParameter } : {}),
+      insecure: d.insecure,
+      bindSecretId: d.serviceAccountSecret,
+      dcIps: d.domainControllers.map((dc) => dc.ip),
+      idMapping: d.idMapping,
+      loginGroups: d.loginGroups,
+      probeUsers: d.probeUsers,
+    },
+    tags: {
+      optIn: config.tags.optIn,
+      optOut: config.tags.optOut,
+      loginGroupKey: config.tags.loginGroupKey,
+      statusPrefix: config.tags.statusPrefix,
+    },
+    naming: { prefix: config.naming.prefix },
+    documents: { join: names.joinDocument, verify: names.verifyDocument },
+    timings: { ...config.timings },
+    reconcile: { graceSeconds: config.reconcile.graceSeconds, maxDeletions: config.reconcile.maxDeletions, dryRun: config.reconcile.dryRun },
+    ...(config.memberAccounts.length > 0 ? { memberRoleName: config.memberRoleName } : {}),
+  };
+  return validateSettings(settings);
+}
+
+/** Reads the configuration from CDK context: `adjoin:config` (object) or `adjoin:configFile` (JSON file). */
+export function configFromContext(tryGetContext: (key: string) => unknown): ResolvedConfig {
+  const inline = tryGetContext('adjoin:config');
+  if (inline !== undefined) {
+    const parsed = typeof inline === 'string' ? parseJson(inline, 'adjoin:config') : inline;
+    return resolveConfig(parsed);
+  }
+  const file = tryGetContext('adjoin:configFile');
+  if (typeof file !== 'string' || file === '') {
+    throw new ConfigurationError(['adjoin:config / adjoin:configFile: set one in cdk.json context (or with -c)']);
+  }
+  return loadConfigFile(file);
+}
+
+/** Reads and resolves a JSON config file; relative names inside it are relative to the file. */
+export function loadConfigFile(file: string): ResolvedConfig {
+  const full = path.resolve(file);
+  let text: string;
+  try {
+    text = fs.readFileSync(full, 'utf8');
+  } catch {
+    throw new ConfigurationError([`adjoin:configFile: cannot read ${full}`]);
+  }
+  return resolveConfig(parseJson(text, full), { baseDir: path.dirname(full) });
+}
+
+function parseJson(text: string, what: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new ConfigurationError([`${what}: not valid JSON (${err instanceof Error ? err.message : String(err)})`]);
+  }
+}

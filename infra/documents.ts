@@ -1,0 +1,117 @@
+/**
+ * The SSM Command documents (schemaVersion 2.2, aws:runShellScript) built from the scripts in
+ * infra/documents/*.sh. Each script declares its parameters in header lines:
+ *
+ *   # param: Name | description                 (required: no default)
+ *   # param: Name | description | default       (optional; the default may be empty)
+ *   # param: Name | description | default | ^allowed-pattern$
+ *
+ * Every parameter is passed with interpolationType ENV_VAR (the script reads $SSM_<Name>, so a
+ * value is never pasted into shell text by the agent).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as ssm from 'aws-cdk-lib/aws-ssm';
+import { Construct } from 'constructs';
+import { ConfigurationError } from '../tasks/lib/errors';
+
+export const DocumentsDir = path.join(__dirname, 'documents');
+
+export interface DocumentParameter {
+  type: 'String';
+  description: string;
+  default?: string;
+  allowedPattern?: string;
+  interpolationType: 'ENV_VAR';
+}
+
+export interface CommandDocumentContent {
+  schemaVersion: '2.2';
+  description: string;
+  parameters: Record<string, DocumentParameter>;
+  mainSteps: {
+    action: 'aws:runShellScript';
+    name: string;
+    precondition: { StringEquals: [string, string] };
+    inputs: { runCommand: string[]; timeoutSeconds: string };
+  }[];
+}
+
+/** Reads the `# param:` header lines of a script. */
+export function parseParams(script: string, file = 'script'): Record<string, DocumentParameter> {
+  const params: Record<string, DocumentParameter> = {};
+  const problems: string[] = [];
+  for (const line of script.split('\n')) {
+    const m = /^#\s*param:\s*(.*)$/.exec(line.trim());
+    if (!m || m[1] === undefined) continue;
+    const fields = m[1].split('|').map((f) => f.trim());
+    const [name, description, def, pattern] = fields;
+    if (!name || !/^[A-Za-z][A-Za-z0-9]{0,63}$/.test(name)) {
+      problems.push(`${file}: "# param:" line with a bad name: ${JSON.stringify(line)}`);
+      continue;
+    }
+    if (params[name]) problems.push(`${file}: parameter ${name} is declared twice`);
+    params[name] = {
+      type: 'String',
+      description: description || name,
+      ...(def !== undefined ? { default: def } : {}),
+      ...(pattern ? { allowedPattern: pattern } : {}),
+      interpolationType: 'ENV_VAR',
+    };
+  }
+  if (problems.length > 0) throw new ConfigurationError(problems);
+  return params;
+}
+
+/** The document content for a script, as SSM wants it. */
+export function commandDocument(script: string, options: { name: string; description: string; timeoutSeconds: number; file?: string }): CommandDocumentContent {
+  return {
+    schemaVersion: '2.2',
+    description: options.description,
+    parameters: parseParams(script, options.file),
+    mainSteps: [{
+      action: 'aws:runShellScript',
+      name: options.name,
+      precondition: { StringEquals: ['platformType', 'Linux'] },
+      inputs: { runCommand: script.split('\n'), timeoutSeconds: String(options.timeoutSeconds) },
+    }],
+  };
+}
+
+export function readScript(file: string): string {
+  const full = path.join(DocumentsDir, file);
+  try {
+    return fs.readFileSync(full, 'utf8');
+  } catch {
+    throw new ConfigurationError([`documents: cannot read ${full}`]);
+  }
+}
+
+export interface JoinDocumentsProps {
+  /** Document names (Settings.documents). */
+  joinName: string;
+  verifyName: string;
+  /** The command deadline: the documents time out with it. */
+  commandDeadlineSeconds: number;
+}
+
+/** Both documents, with fixed names (updated in place as new versions). */
+export class JoinDocuments extends Construct {
+  readonly join: ssm.CfnDocument;
+  readonly verify: ssm.CfnDocument;
+
+  constructor(scope: Construct, id: string, props: JoinDocumentsProps) {
+    super(scope, id);
+    const make = (cid: string, name: string, file: string, description: string): ssm.CfnDocument =>
+      new ssm.CfnDocument(this, cid, {
+        name,
+        documentType: 'Command',
+        documentFormat: 'JSON',
+        updateMethod: 'NewVersion',
+        targetType: '/AWS::EC2::Instance',
+        content: commandDocument(readScript(file), { name: cid.toLowerCase(), description, timeoutSeconds: props.commandDeadlineSeconds, file }),
+      });
+    this.join = make('Join', props.joinName, 'join.sh', 'adjoin: join this Linux instance to Active Directory with a one-time password (adcli + SSSD)');
+    this.verify = make('Verify', props.verifyName, 'verify.sh', 'adjoin: check that directory users resolve on this instance (getent passwd / id)');
+  }
+}

@@ -1,0 +1,140 @@
+/**
+ * Least privilege, one task at a time: what each task Lambda may do, as data (`TaskNeeds`),
+ * and the IAM statements each need becomes. The member-account role gets the union of the
+ * fleet needs (EC2 + SSM), since tasks reach member accounts through it.
+ */
+import { ArnFormat, Aws, Stack } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type { Construct } from 'constructs';
+import type { TaskId } from '../tasks/registry';
+
+/** Tag on every task role; a member account's role trusts only principals that carry it. */
+export const TaskRoleTag = { key: 'adjoin:component', value: 'task' } as const;
+
+/** One capability a task needs. */
+export type Need =
+  | 'directory' // bind secret + CA parameter (LDAPS to the DCs)
+  | 'describe' // ec2:DescribeInstances
+  | 'tag' // ec2:CreateTags/DeleteTags, only keys with our status prefix
+  | 'ssm-ping' // ssm:DescribeInstanceInformation
+  | 'otp-write' // ssm:PutParameter on /<prefix>/otp/*
+  | 'otp-delete' // ssm:DeleteParameter on /<prefix>/otp/*
+  | 'send-join' // ssm:SendCommand with the join document
+  | 'send-verify' // ssm:SendCommand with the verify document
+  | 'command-read'; // ssm:GetCommandInvocation
+
+export const TaskNeeds: Record<TaskId, readonly Need[]> = {
+  'read-instance': ['describe', 'tag'],
+  'check-ssm-agent': ['describe', 'ssm-ping'],
+  'prepare-computer-object': ['directory', 'describe', 'otp-write'],
+  'run-join-document': ['describe', 'send-join', 'command-read'],
+  'check-command': ['describe', 'command-read'],
+  'verify-nss': ['describe', 'send-verify', 'command-read'],
+  'record-result': ['describe', 'tag', 'otp-delete'],
+  'remove-join-artifacts': ['directory', 'describe', 'tag', 'otp-delete'],
+  'find-computer-objects': ['directory', 'describe'],
+  'delete-computer-object': ['directory', 'describe'],
+  'record-leave': [],
+  'find-stale-objects': ['directory', 'describe'],
+  'check-deletion-cap': [],
+  'report-reconcile': [],
+};
+
+/** Needs served by the fleet (EC2/SSM): in member accounts they go through the member role. */
+export const FleetNeeds: readonly Need[] = ['describe', 'tag', 'ssm-ping', 'otp-write', 'otp-delete', 'send-join', 'send-verify', 'command-read'];
+
+export interface PermissionContext {
+  resourcePrefix: string;
+  statusPrefix: string;
+  optIn: { key: string; value: string };
+  restrictCommandsToOptedIn: boolean;
+  joinDocument: string;
+  verifyDocument: string;
+  /** Bind secret: ARN (complete or partial) or name. */
+  serviceAccountSecret?: string;
+  serviceAccountSecretKmsKeyArn?: string;
+  caParameterName?: string;
+  memberAccounts: string[];
+  memberRoleName: string;
+}
+
+/** The secret's ARN pattern for IAM: a name or partial ARN gets Secrets Manager's 6-character suffix. */
+export function secretArnPattern(scope: Construct, secret: string): string {
+  const stack = Stack.of(scope);
+  if (secret.startsWith('arn:')) {
+    return /-[A-Za-z0-9]{6}$/.test(secret) ? secret : `${secret}-??????`;
+  }
+  return stack.formatArn({ service: 'secretsmanager', resource: 'secret', resourceName: `${secret}-??????`, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
+}
+
+/** The IAM statements for a set of needs, in this account. */
+export function statementsFor(scope: Construct, needs: readonly Need[], ctx: PermissionContext, account: string = Aws.ACCOUNT_ID): iam.PolicyStatement[] {
+  const p = Aws.PARTITION;
+  const r = Aws.REGION;
+  const instances = `arn:${p}:ec2:${r}:${account}:instance/*`;
+  const otp = `arn:${p}:ssm:${r}:${account}:parameter/${ctx.resourcePrefix}/otp/*`;
+  const document = (name: string) => `arn:${p}:ssm:${r}:${account}:document/${name}`;
+  const out: iam.PolicyStatement[] = [];
+  const has = (n: Need) => needs.includes(n);
+
+  if (has('directory')) {
+    if (ctx.serviceAccountSecret) {
+      out.push(new iam.PolicyStatement({ sid: 'ReadBindSecret', actions: ['secretsmanager:GetSecretValue'], resources: [secretArnPattern(scope, ctx.serviceAccountSecret)] }));
+    }
+    if (ctx.serviceAccountSecretKmsKeyArn) {
+      out.push(new iam.PolicyStatement({
+        sid: 'DecryptBindSecret',
+        actions: ['kms:Decrypt'],
+        resources: [ctx.serviceAccountSecretKmsKeyArn],
+        conditions: { StringEquals: { 'kms:ViaService': `secretsmanager.${r}.amazonaws.com` } },
+      }));
+    }
+    if (ctx.caParameterName) {
+      out.push(new iam.PolicyStatement({ sid: 'ReadCaBundle', actions: ['ssm:GetParameter'], resources: [`arn:${p}:ssm:${r}:${account}:parameter${ctx.caParameterName}`] }));
+    }
+  }
+  if (has('describe')) {
+    out.push(new iam.PolicyStatement({ sid: 'DescribeInstances', actions: ['ec2:DescribeInstances'], resources: ['*'] }));
+  }
+  if (has('tag')) {
+    out.push(new iam.PolicyStatement({
+      sid: 'TagWithStatusPrefixOnly',
+      actions: ['ec2:CreateTags', 'ec2:DeleteTags'],
+      resources: [instances],
+      conditions: { 'ForAllValues:StringLike': { 'aws:TagKeys': [`${ctx.statusPrefix}*`] } },
+    }));
+  }
+  if (has('ssm-ping')) {
+    out.push(new iam.PolicyStatement({ sid: 'SsmPing', actions: ['ssm:DescribeInstanceInformation'], resources: ['*'] }));
+  }
+  if (has('otp-write')) {
+    out.push(new iam.PolicyStatement({ sid: 'WriteOneTimePassword', actions: ['ssm:PutParameter'], resources: [otp] }));
+  }
+  if (has('otp-delete')) {
+    out.push(new iam.PolicyStatement({ sid: 'DeleteOneTimePassword', actions: ['ssm:DeleteParameter'], resources: [otp] }));
+  }
+  const docs = [...(has('send-join') ? [ctx.joinDocument] : []), ...(has('send-verify') ? [ctx.verifyDocument] : [])];
+  if (docs.length > 0) {
+    out.push(new iam.PolicyStatement({ sid: 'SendOurDocuments', actions: ['ssm:SendCommand'], resources: docs.map(document) }));
+    out.push(new iam.PolicyStatement({
+      sid: 'SendToInstances',
+      actions: ['ssm:SendCommand'],
+      resources: [instances],
+      ...(ctx.restrictCommandsToOptedIn ? { conditions: { StringEquals: { [`ssm:resourceTag/${ctx.optIn.key}`]: ctx.optIn.value } } } : {}),
+    }));
+  }
+  if (has('command-read')) {
+    out.push(new iam.PolicyStatement({ sid: 'ReadCommandResults', actions: ['ssm:GetCommandInvocation'], resources: ['*'] }));
+  }
+  return out;
+}
+
+/** sts:AssumeRole on the member accounts' role, for tasks that touch the fleet. */
+export function assumeMemberRoles(ctx: PermissionContext): iam.PolicyStatement | undefined {
+  if (ctx.memberAccounts.length === 0) return undefined;
+  return new iam.PolicyStatement({
+    sid: 'AssumeMemberRole',
+    actions: ['sts:AssumeRole'],
+    resources: ctx.memberAccounts.map((a) => `arn:${Aws.PARTITION}:iam::${a}:role/${ctx.memberRoleName}`),
+  });
+}

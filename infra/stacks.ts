@@ -1,0 +1,120 @@
+/**
+ * The stacks: AdjoinStack (the directory/orchestrator account: the Adjoin construct) and
+ * AdjoinMemberStack (each member account: forward EC2 state changes to the orchestrator's bus,
+ * the documents, and a role the orchestrator's task Lambdas assume for EC2/SSM there).
+ * createStacks() builds them all from one configuration; app.ts and asl.ts both use it.
+ */
+import { App, Aws, Duration, Stack, Tags, Validations, type StackProps } from 'aws-cdk-lib';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import type { Construct } from 'constructs';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { Adjoin, ec2StatePattern } from './adjoin';
+import { resourceNames, type ResolvedConfig } from './config';
+import { JoinDocuments } from './documents';
+import { FleetNeeds, statementsFor, TaskRoleTag } from './permissions';
+
+export interface AdjoinStackProps extends StackProps {
+  readonly config: ResolvedConfig;
+}
+
+export class AdjoinStack extends Stack {
+  readonly adjoin: Adjoin;
+
+  constructor(scope: Construct, id: string, props: AdjoinStackProps) {
+    super(scope, id, { description: 'adjoin: automatic Active Directory join and leave for EC2 (orchestrator)', ...props });
+    this.adjoin = new Adjoin(this, 'Adjoin', { config: props.config });
+  }
+}
+
+export interface AdjoinMemberStackProps extends StackProps {
+  readonly config: ResolvedConfig;
+  /** The account that runs the state machines (config env.account). */
+  readonly orchestratorAccount: string;
+}
+
+/** What a member account needs: the event forwarder, the documents, and the role to assume. */
+export class AdjoinMemberStack extends Stack {
+  readonly role: iam.Role;
+
+  constructor(scope: Construct, id: string, props: AdjoinMemberStackProps) {
+    super(scope, id, { description: 'adjoin: member account (forwards EC2 events, grants the orchestrator EC2/SSM access)', ...props });
+    const config = props.config;
+    const prefix = config.resourcePrefix;
+    const names = resourceNames(prefix);
+
+    const deadLetters = new sqs.Queue(this, 'DeadLetters', {
+      queueName: `${prefix}-forward-dead-letters`,
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    Validations.of(deadLetters).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason: 'This queue IS the dead-letter queue of the forwarding rule target.',
+    });
+    new events.Rule(this, 'ForwardInstanceStates', {
+      ruleName: `${prefix}-forward-instance-states`,
+      description: 'adjoin: forward EC2 running/terminated events to the orchestrator account',
+      eventPattern: ec2StatePattern(['running', 'terminated']),
+      targets: [new targets.EventBus(
+        events.EventBus.fromEventBusArn(this, 'OrchestratorBus', `arn:${Aws.PARTITION}:events:${Aws.REGION}:${props.orchestratorAccount}:event-bus/default`),
+        { deadLetterQueue: deadLetters },
+      )],
+    });
+
+    new JoinDocuments(this, 'Documents', {
+      joinName: names.joinDocument,
+      verifyName: names.verifyDocument,
+      commandDeadlineSeconds: config.timings.commandDeadlineSeconds,
+    });
+
+    this.role = new iam.Role(this, 'OrchestratorRole', {
+      roleName: config.memberRoleName,
+      description: 'adjoin: assumed by the orchestrator\'s task Lambdas for EC2/SSM in this account',
+      assumedBy: new iam.AccountPrincipal(props.orchestratorAccount).withConditions({
+        StringEquals: { [`aws:PrincipalTag/${TaskRoleTag.key}`]: TaskRoleTag.value },
+      }),
+      maxSessionDuration: Duration.hours(1),
+    });
+    for (const statement of statementsFor(this, FleetNeeds, {
+      resourcePrefix: prefix,
+      statusPrefix: config.tags.statusPrefix,
+      optIn: config.tags.optIn,
+      restrictCommandsToOptedIn: config.tags.restrictCommandsToOptedIn,
+      joinDocument: names.joinDocument,
+      verifyDocument: names.verifyDocument,
+      memberAccounts: [],
+      memberRoleName: config.memberRoleName,
+    })) this.role.addToPolicy(statement);
+    Validations.of(this.role).acknowledge(
+      { id: 'AwsSolutions-IAM5[Resource::*]', reason: 'ec2:DescribeInstances, ssm:DescribeInstanceInformation and ssm:GetCommandInvocation do not support resource-level permissions.' },
+      { id: 'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:instance/*]', reason: 'Tags: only keys with the status prefix (aws:TagKeys condition). SendCommand: only to instances carrying the opt-in tag, and only our documents.' },
+      { id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:parameter/${prefix}/otp/*]`, reason: 'One-time passwords are per-instance parameters under this prefix, written and deleted during a join.' },
+    );
+    Adjoin.instancePolicy(this, prefix);
+  }
+}
+
+/** Builds every stack of the configuration in `app`. */
+export function createStacks(app: App, config: ResolvedConfig, options: { members?: boolean } = {}): { orchestrator: AdjoinStack; members: AdjoinMemberStack[] } {
+  const env = {
+    ...(config.env.account ? { account: config.env.account } : {}),
+    ...(config.env.region ? { region: config.env.region } : {}),
+  };
+  const orchestrator = new AdjoinStack(app, config.resourcePrefix, { config, ...(Object.keys(env).length > 0 ? { env } : {}) });
+  Tags.of(orchestrator).add('adjoin:stack', config.resourcePrefix);
+  const members = options.members === false ? [] : config.memberAccounts.map((account) => new AdjoinMemberStack(app, `${config.resourcePrefix}-member-${account}`, {
+    config,
+    orchestratorAccount: config.env.account ?? '',
+    env: { account, ...(config.env.region ? { region: config.env.region } : {}) },
+  }));
+  return { orchestrator, members };
+}
+
+/** cdk-nag AwsSolutions on the whole app: any unacknowledged finding stops the synthesis. */
+export function addNagChecks(app: App): void {
+  Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+}

@@ -1,0 +1,457 @@
+/**
+ * The local runtime: runs the product's synthesized ASL in process with aws-local-stepfunctions,
+ * each Lambda mapped to its task's `makeHandler(deps)`.
+ *
+ *   const engine = new LocalEngine({ join: joinAsl }, { deps, clock });
+ *   const run = await engine.start('join', event, { name: 'join-1' });
+ *   run.status; run.failedState; timeline(run);
+ *   const again = await engine.redrive(run);   // resumes at run.failedState
+ *
+ * With a VirtualClock, each Wait state and each retry pause takes ~1 ms of real time and moves
+ * the clock by the time it would really have taken (retry pauses from the state's own Retry
+ * policy, no jitter), so fakes that say "Online after 90 s" behave as in AWS.
+ *
+ * Differences from AWS that are emulated here: redrive (a copy of the definition starting at the
+ * failed top-level state, fed that state's recorded input, RedriveCount + 1, same name), the
+ * execution timeout in virtual time, $$.Execution.StartTime on the execution's clock (the
+ * engine itself would give the wall-clock time of each (re)start). Known differences that
+ * remain: the engine's hidden 60 s (real time) task timeout; a redriven Map re-runs all
+ * its items (AWS re-runs the failed ones); task errors' Cause is the error message (AWS wraps
+ * it in a JSON document with errorType/errorMessage/trace).
+ */
+import { randomUUID } from 'node:crypto';
+import { StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
+import type { DepsProvider } from '../../tasks/lib/deps';
+import { ConfigurationError, InvalidInput } from '../../tasks/lib/errors';
+import type { TaskId } from '../../tasks/registry';
+import {
+  allStates,
+  asDefinition,
+  assertSupported,
+  cloneJson,
+  isObject,
+  readPath,
+  type AslDefinition,
+  type AslState,
+  type Json,
+} from './asl';
+import type { VirtualClock } from './clock';
+import { bindTasks, loadTaskHandler, localHandler, type LocalHandler, type TaskHandler } from './handlers';
+import type { ExecutionEvent, ExecutionEventType, ExecutionRecord, ExecutionStatus } from './record';
+import type { ExecutionStore } from './store';
+
+export interface EngineOptions {
+  /** Ports for every task handler (the lab's real ones, or lab/sim's fakes). */
+  deps: DepsProvider;
+  /** Function name prefix (function = `<prefix>-<task id>`). Default "adjoin". */
+  prefix?: string;
+  /** Virtual time: Wait states and retry pauses advance this clock instead of really waiting. */
+  clock?: VirtualClock;
+  /** Real milliseconds each Wait state takes. Default 1 with a virtual clock, else the real duration. */
+  waitMs?: number;
+  /** Real milliseconds of each retry pause. Default 1 with a virtual clock, else the real policy. */
+  retryMs?: number;
+  /** Record every execution here (RUNNING at start, final at the end). */
+  store?: ExecutionStore;
+  /** Replace chosen tasks' handlers (tests that need a misbehaving task). */
+  handlers?: Partial<Record<TaskId, TaskHandler>>;
+  account?: string;
+  region?: string;
+}
+
+export interface StartOptions {
+  /** Execution name (default: a random UUID, like StartExecution). */
+  name?: string;
+}
+
+interface Workflow {
+  name: string;
+  definition: AslDefinition;
+  states: Map<string, AslState>;
+  handlers: Record<string, LocalHandler>;
+  machines: Map<string, StateMachine>;
+}
+
+interface EngineEvent {
+  type: string;
+  timestamp: number;
+  state?: { name: string; type: string; input: unknown; output?: unknown };
+  index?: number;
+  parentState?: { name: string };
+  input?: unknown;
+  output?: unknown;
+  Error?: string;
+  Cause?: unknown;
+  retry?: { retrier: { ErrorEquals: string[] }; attempt: number };
+  catch?: { catcher: { ErrorEquals: string[]; Next: string } };
+}
+
+const TASK_WILDCARD = 'States.TaskFailed';
+/** Where this runtime puts the execution's start time in the context object (see machine()). */
+const START_TIME_FIELD = 'AdjoinStartTime';
+
+export class LocalEngine {
+  private readonly workflows = new Map<string, Workflow>();
+  private readonly prefix: string;
+  private readonly account: string;
+  private readonly region: string;
+  private readonly names = new Set<string>();
+
+  constructor(
+    definitions: Record<string, unknown>,
+    private readonly options: EngineOptions,
+  ) {
+    this.prefix = options.prefix ?? 'adjoin';
+    this.account = options.account ?? '123456789012';
+    this.region = options.region ?? 'eu-west-1';
+    const loaded = new Map<TaskId, TaskHandler>();
+    for (const [name, raw] of Object.entries(definitions)) {
+      const definition = assertSupported(asDefinition(raw, name), name);
+      const handlers: Record<string, LocalHandler> = {};
+      for (const binding of bindTasks(definition, this.prefix, name)) {
+        let handler = options.handlers?.[binding.taskId] ?? loaded.get(binding.taskId);
+        if (handler === undefined) {
+          handler = loadTaskHandler(binding.taskId, options.deps);
+          loaded.set(binding.taskId, handler);
+        }
+        handlers[binding.state] = localHandler(binding, handler);
+      }
+      const states = new Map(allStates(definition).map((s) => [s.name, s.state]));
+      const wf: Workflow = { name, definition, states, handlers, machines: new Map() };
+      this.machine(wf, definition.StartAt);
+      this.workflows.set(name, wf);
+    }
+  }
+
+  /** The workflows this engine runs. */
+  workflowNames(): string[] {
+    return [...this.workflows.keys()];
+  }
+
+  /** The definition a workflow runs (a copy). */
+  definition(workflow: string): AslDefinition {
+    return cloneJson(this.workflow(workflow).definition);
+  }
+
+  /** Starts an execution and resolves when it ends (it never rejects for a failed execution). */
+  async start(workflow: string, input: unknown, opts: StartOptions = {}): Promise<ExecutionRecord> {
+    const wf = this.workflow(workflow);
+    const name = opts.name ?? randomUUID();
+    if (!/^[A-Za-z0-9_-]{1,80}$/.test(name))
+      throw new InvalidInput(`Execution name ${JSON.stringify(name)}: 1-80 letters, digits, - or _`);
+    if (this.names.has(`${workflow}/${name}`))
+      throw new InvalidInput(`ExecutionAlreadyExists: ${workflow} already has an execution named ${name}`);
+    this.names.add(`${workflow}/${name}`);
+    const json = cloneJson((input ?? null) as Json);
+    const record: ExecutionRecord = {
+      name,
+      workflow,
+      executionArn: this.arn('execution', workflow, name),
+      stateMachineArn: this.arn('stateMachine', workflow),
+      input: json,
+      status: 'RUNNING',
+      clock: this.options.clock ? 'virtual' : 'real',
+      startDate: this.now().toISOString(),
+      redriveCount: 0,
+      redrives: [],
+      events: [],
+    };
+    this.options.store?.save(record);
+    await this.execute(wf, record, wf.definition.StartAt, json, 0);
+    return record;
+  }
+
+  /**
+   * Redrive emulation: resumes a FAILED / TIMED_OUT / ABORTED execution at the top-level state it
+   * failed in, with that state's recorded input, RedriveCount + 1 and the same name. Returns the
+   * combined record (both parts' events; status and result of the redrive).
+   */
+  async redrive(previous: ExecutionRecord): Promise<ExecutionRecord> {
+    const wf = this.workflow(previous.workflow);
+    if (previous.status === 'RUNNING' || previous.status === 'SUCCEEDED')
+      throw new InvalidInput(`ExecutionNotRedrivable: ${previous.name} is ${previous.status}`);
+    const from = previous.failedState;
+    if (from === undefined || !(from in wf.definition.States))
+      throw new InvalidInput(`ExecutionNotRedrivable: ${previous.name} has no failed top-level state to resume at`);
+    const entered = [...previous.events].reverse().find((e) => e.type === 'StateEntered' && e.state === from && e.index === undefined);
+    if (entered === undefined) throw new InvalidInput(`ExecutionNotRedrivable: no recorded input for state "${from}"`);
+    const record: ExecutionRecord = cloneJson(previous);
+    const redriveCount = previous.redriveCount + 1;
+    const date = this.now().toISOString();
+    record.status = 'RUNNING';
+    record.redriveCount = redriveCount;
+    record.redrives.push({ redriveCount, fromState: from, date });
+    delete record.stopDate;
+    delete record.output;
+    delete record.error;
+    delete record.cause;
+    delete record.failedState;
+    record.events.push({ seq: record.events.length, type: 'ExecutionRedriven', time: date, realTime: new Date().toISOString(), part: redriveCount, state: from });
+    this.options.store?.save(record);
+    await this.execute(wf, record, from, cloneJson(entered.input ?? null), redriveCount);
+    return record;
+  }
+
+  // ---------------------------------------------------------------------------------------
+
+  private workflow(name: string): Workflow {
+    const wf = this.workflows.get(name);
+    if (wf === undefined) throw new ConfigurationError([`workflow ${JSON.stringify(name)}: not loaded (have ${this.workflowNames().join(', ')})`]);
+    return wf;
+  }
+
+  private machine(wf: Workflow, startAt: string): StateMachine {
+    let m = wf.machines.get(startAt);
+    if (m === undefined) {
+      // aws-local-stepfunctions overwrites $$.Execution.StartTime with the wall-clock time of the
+      // run: point the copy's references at a field this runtime fills (the record's start, on
+      // the execution's clock, unchanged by a redrive as in AWS).
+      const copy = JSON.parse(JSON.stringify(wf.definition).split('$$.Execution.StartTime').join(`$$.Execution.${START_TIME_FIELD}`)) as AslDefinition;
+      copy.StartAt = startAt;
+      // The first build validates the definition as written; a redrive copy (same states, another
+      // StartAt) may leave states unreachable, which the validator would reject.
+      const noValidate = startAt !== wf.definition.StartAt;
+      m = new StateMachine(copy as unknown as StateMachineDefinition, { validationOptions: { noValidate } });
+      wf.machines.set(startAt, m);
+    }
+    return m;
+  }
+
+  private now(): Date {
+    return this.options.clock ? this.options.clock.now() : new Date();
+  }
+
+  private arn(kind: 'execution' | 'stateMachine', workflow: string, name?: string): string {
+    const base = `arn:aws:states:${this.region}:${this.account}:${kind}:${this.prefix}-${workflow}`;
+    return name === undefined ? base : `${base}:${name}`;
+  }
+
+  private overrides(wf: Workflow): { waitTimeOverrides: Record<string, number>; retryIntervalOverrides: Record<string, number> } {
+    const virtual = this.options.clock !== undefined;
+    const waitMs = this.options.waitMs ?? (virtual ? 1 : undefined);
+    const retryMs = this.options.retryMs ?? (virtual ? 1 : undefined);
+    const waitTimeOverrides: Record<string, number> = {};
+    const retryIntervalOverrides: Record<string, number> = {};
+    for (const [name, state] of wf.states) {
+      // At least 1 ms: the engine skips a 0 ms pause synchronously, before this runtime has seen
+      // the event that advances the virtual clock.
+      if (state.Type === 'Wait' && waitMs !== undefined) waitTimeOverrides[name] = Math.max(1, waitMs);
+      if (Array.isArray(state.Retry) && retryMs !== undefined) retryIntervalOverrides[name] = Math.max(1, retryMs);
+    }
+    return { waitTimeOverrides, retryIntervalOverrides };
+  }
+
+  private async execute(wf: Workflow, record: ExecutionRecord, startAt: string, input: Json, part: number): Promise<void> {
+    const machine = this.machine(wf, startAt);
+    const clock = this.options.clock;
+    const tracker = new VirtualTime(wf, clock, this.now().getTime());
+    const context = {
+      Execution: {
+        Id: record.executionArn,
+        Name: record.name,
+        StartTime: record.startDate,
+        [START_TIME_FIELD]: record.startDate,
+        RedriveCount: part,
+        RoleArn: `arn:aws:iam::${this.account}:role/${this.prefix}-${wf.name}`,
+      },
+      StateMachine: { Id: record.stateMachineArn, Name: `${this.prefix}-${wf.name}` },
+    };
+    const run = machine.run(input, {
+      overrides: { taskResourceLocalHandlers: wf.handlers, ...this.overrides(wf) },
+      context,
+      noThrowOnAbort: true,
+    });
+    let timedOut = false;
+    const timeoutMs = typeof wf.definition.TimeoutSeconds === 'number' ? wf.definition.TimeoutSeconds * 1000 : undefined;
+    const consume = (async (): Promise<void> => {
+      for await (const raw of run.eventLogs) {
+        const ev = raw as unknown as EngineEvent;
+        const { before, retry } = tracker.observe(ev);
+        record.events.push(toEvent(ev, record.events.length, part, clock ? new Date(before).toISOString() : undefined, retry));
+        if (clock && timeoutMs !== undefined && !timedOut && tracker.elapsedMs() > timeoutMs) {
+          timedOut = true;
+          run.abort();
+        }
+      }
+    })();
+    let output: Json | undefined;
+    let failure: unknown;
+    try {
+      output = await run.result;
+    } catch (err) {
+      failure = err;
+    }
+    await consume;
+
+    const stop = clock ? new Date(tracker.rootMs()).toISOString() : new Date().toISOString();
+    const failed = [...record.events].reverse().find((e) => e.type === 'ExecutionFailed' && e.part === part);
+    if (timedOut) {
+      this.finish(record, 'TIMED_OUT', stop, { error: 'States.Timeout', cause: `Execution timed out after ${(timeoutMs ?? 0) / 1000} s (virtual time)` });
+      record.events.push({ seq: record.events.length, type: 'ExecutionTimedOut', time: stop, realTime: new Date().toISOString(), part });
+    } else if (failure === undefined && output === null && record.events.some((e) => e.type === 'ExecutionAborted' && e.part === part)) {
+      this.finish(record, 'ABORTED', stop, {});
+    } else if (failure === undefined) {
+      this.finish(record, 'SUCCEEDED', stop, { output });
+    } else {
+      const cause = failure instanceof Error && failure.cause instanceof Error ? failure.cause : failure;
+      this.finish(record, 'FAILED', stop, {
+        error: failed?.error ?? (cause instanceof Error ? cause.name : 'Error'),
+        cause: failed?.cause ?? (cause instanceof Error ? cause.message : JSON.stringify(cause)),
+      });
+    }
+    if (record.status !== 'SUCCEEDED') record.failedState = failedTopLevelState(record.events, part);
+    this.options.store?.save(record);
+  }
+
+  private finish(record: ExecutionRecord, status: ExecutionStatus, stop: string, result: { output?: Json; error?: string; cause?: string }): void {
+    record.status = status;
+    record.stopDate = stop;
+    if (result.output !== undefined) record.output = result.output;
+    if (result.error !== undefined) record.error = result.error;
+    if (result.cause !== undefined) record.cause = result.cause;
+  }
+}
+
+/** The top-level state entered last and never left, in the given part of the record. */
+function failedTopLevelState(events: ExecutionEvent[], part: number): string | undefined {
+  let open: string | undefined;
+  for (const e of events) {
+    if (e.part !== part || e.index !== undefined || e.state === undefined) continue;
+    if (e.type === 'StateEntered') open = e.state;
+    else if ((e.type === 'StateExited' || e.type === 'StateCaught') && e.state === open) open = undefined;
+  }
+  return open;
+}
+
+const causeText = (c: unknown): string | undefined => {
+  if (c === undefined || c === null) return undefined;
+  if (typeof c === 'string') return c;
+  if (c instanceof Error) return c.message;
+  return JSON.stringify(c);
+};
+
+function toEvent(ev: EngineEvent, seq: number, part: number, time: string | undefined, retry: ExecutionEvent['retry']): ExecutionEvent {
+  const realTime = new Date(ev.timestamp).toISOString();
+  const type = ev.type === 'ExecutionTimeout' ? 'ExecutionTimedOut' : (ev.type as ExecutionEventType);
+  const out: ExecutionEvent = { seq, type, time: time ?? realTime, realTime, part };
+  if (ev.state) {
+    out.state = ev.state.name;
+    out.stateType = ev.state.type;
+    if (ev.type === 'StateEntered') out.input = cloneJson((ev.state.input ?? null) as Json);
+    if (ev.type === 'StateExited') out.output = cloneJson((ev.state.output ?? null) as Json);
+  }
+  if (ev.index !== undefined) out.index = ev.index;
+  if (ev.parentState) out.parent = ev.parentState.name;
+  if (ev.type === 'ExecutionStarted') out.input = cloneJson((ev.input ?? null) as Json);
+  if (ev.type === 'ExecutionSucceeded') out.output = cloneJson((ev.output ?? null) as Json);
+  if (ev.Error !== undefined) out.error = ev.Error;
+  const cause = causeText(ev.Cause);
+  if (cause !== undefined) out.cause = cause;
+  if (retry) out.retry = retry;
+  if (ev.retry && !retry) out.retry = { errorEquals: ev.retry.retrier.ErrorEquals, attempt: ev.retry.attempt, delaySeconds: 0 };
+  if (ev.catch) out.catch = { errorEquals: ev.catch.catcher.ErrorEquals, next: ev.catch.catcher.Next };
+  return out;
+}
+
+/**
+ * Follows the event log and moves the virtual clock as AWS time would have moved: by each Wait
+ * state's duration and each retry pause (IntervalSeconds × BackoffRate^n, capped at
+ * MaxDelaySeconds, no jitter). Each Map iteration keeps its own cursor (iterations run side by
+ * side); the Map ends at the latest of them. Also records the retry pause of every retried error.
+ */
+class VirtualTime {
+  private readonly cursors = new Map<string, number>();
+  private readonly attempts = new Map<string, number[]>();
+  private readonly pending = new Map<string, { errorEquals: string[]; attempt: number; delaySeconds: number }>();
+
+  constructor(
+    private readonly wf: Workflow,
+    private readonly clock: VirtualClock | undefined,
+    private readonly startMs: number,
+  ) {
+    this.cursors.set('root', startMs);
+  }
+
+  rootMs(): number {
+    return this.cursors.get('root') ?? this.startMs;
+  }
+
+  elapsedMs(): number {
+    return this.rootMs() - this.startMs;
+  }
+
+  /** Returns the event's time (before any pause it starts) and, for a retried failure, the pause. */
+  observe(ev: EngineEvent): { before: number; retry?: ExecutionEvent['retry'] } {
+    const key = ev.index === undefined ? 'root' : `i${ev.index}`;
+    if (ev.type === 'MapIterationStarted') this.cursors.set(key, this.rootMs());
+    const before = this.cursors.get(key) ?? this.rootMs();
+    const name = ev.state?.name;
+    const state = name === undefined ? undefined : this.wf.states.get(name);
+    let delayMs = 0;
+    let retry: ExecutionEvent['retry'];
+    const slot = `${key}/${name ?? ''}`;
+    if (ev.type === 'StateEntered' && state) {
+      this.attempts.delete(slot);
+      if (state.Type === 'Wait') delayMs = waitMs(state, (ev.state?.input ?? null) as Json, before);
+    } else if (ev.type === 'StateFailed' && state) {
+      retry = this.retryOf(state, slot, ev.Error ?? '');
+      if (retry) {
+        delayMs = retry.delaySeconds * 1000;
+        this.pending.set(slot, retry);
+      }
+    } else if (ev.type === 'StateRetried') {
+      retry = this.pending.get(slot);
+      this.pending.delete(slot);
+    } else if (key === 'root' && state && (state.Type === 'Map' || state.Type === 'Parallel') && ev.type !== 'StateEntered') {
+      // The Map/Parallel state ended: the execution continues from its latest iteration.
+      let latest = this.rootMs();
+      for (const [k, v] of this.cursors) if (k !== 'root') latest = Math.max(latest, v);
+      for (const k of [...this.cursors.keys()]) if (k !== 'root') this.cursors.delete(k);
+      this.cursors.set('root', latest);
+    }
+    if (delayMs > 0) this.cursors.set(key, before + delayMs);
+    if (this.clock) this.clock.advanceTo(Math.max(...this.cursors.values()));
+    return { before, retry };
+  }
+
+  /** Mirrors aws-local-stepfunctions' retry decision (first matching retrier wins), without jitter. */
+  private retryOf(state: AslState, slot: string, error: string): ExecutionEvent['retry'] {
+    const retriers = Array.isArray(state.Retry) ? state.Retry : [];
+    if (error === 'States.Runtime') return undefined;
+    const counts = this.attempts.get(slot) ?? retriers.map(() => 0);
+    this.attempts.set(slot, counts);
+    for (let i = 0; i < retriers.length; i++) {
+      const r = retriers[i];
+      if (!isObject(r) || !Array.isArray(r.ErrorEquals)) continue;
+      const names = r.ErrorEquals.filter((x): x is string => typeof x === 'string');
+      const match = names.some((n) => n === error || n === 'States.ALL' || (n === TASK_WILDCARD && state.Type === 'Task' && error !== 'States.Timeout'));
+      if (!match) continue;
+      const max = typeof r.MaxAttempts === 'number' ? r.MaxAttempts : 3;
+      const done = counts[i] ?? 0;
+      if (done >= max) return undefined;
+      counts[i] = done + 1;
+      const interval = typeof r.IntervalSeconds === 'number' ? r.IntervalSeconds : 1;
+      const backoff = typeof r.BackoffRate === 'number' ? r.BackoffRate : 2;
+      let delay = interval * Math.pow(backoff, done);
+      if (typeof r.MaxDelaySeconds === 'number' && r.MaxDelaySeconds > 0) delay = Math.min(delay, r.MaxDelaySeconds);
+      return { errorEquals: names, attempt: done + 1, delaySeconds: delay };
+    }
+    return undefined;
+  }
+}
+
+/** How long a Wait state waits, in ms, at virtual time `nowMs`. */
+function waitMs(state: AslState, rawInput: Json, nowMs: number): number {
+  const input = typeof state.InputPath === 'string' ? readPath(rawInput, state.InputPath) : rawInput;
+  if (typeof state.Seconds === 'number') return state.Seconds * 1000;
+  if (typeof state.SecondsPath === 'string') {
+    const s = readPath(input, state.SecondsPath);
+    return typeof s === 'number' && s > 0 ? s * 1000 : 0;
+  }
+  const ts = typeof state.Timestamp === 'string' ? state.Timestamp : typeof state.TimestampPath === 'string' ? readPath(input, state.TimestampPath) : undefined;
+  if (typeof ts === 'string') {
+    const at = new Date(ts).getTime();
+    return Number.isNaN(at) ? 0 : Math.max(0, at - nowMs);
+  }
+  return 0;
+}

@@ -1,0 +1,502 @@
+/**
+ * LabFleet: the Fleet port (EC2 + SSM) over the lab world. Instances, tags and launch times come
+ * from the lab state; the "Parameter Store" is a folder of 0600 files; the "SSM agent" runs the
+ * REAL infra/documents/*.sh inside the instance, with parameters handed over the way SSM does
+ * for aws:runShellScript with interpolationType ENV_VAR: as SSM_<Name> environment variables,
+ * and `{{Name}}` substituted in the script text, `{{ssm-secure:NAME}}` resolved at run time.
+ * A resolved secret is never stored: not in the command record, not in its output.
+ *
+ * Also: labSettings() (the Settings of the lab world) and labDeps() (Deps for the tasks).
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Client, type ClientOptions } from 'ldapts';
+import { AwsRefused, DirectoryUnavailable } from '../tasks/lib/errors';
+import type { Deps, DepsProvider } from '../tasks/lib/deps';
+import type { CommandResult, CommandStatus, Fleet, FleetFor, InstanceInfo, PingStatus, SendCommandRequest } from '../tasks/lib/ports';
+import { validateSettings, type Settings } from '../tasks/lib/settings';
+import { LdapDirectory } from '../tasks/adapters/ldap-directory';
+import { joinSecretName } from '../tasks/lib/naming';
+import { HOST_LINK, LAB_ACCOUNT, LAB_REGION, labPaths, type LabPaths } from './world/paths';
+import { readState, type InstanceRecord, type LabState } from './world/state';
+import { setTags } from './world';
+import { instanceExec } from './world/instance';
+import { TIMED_OUT } from './world/sh';
+
+export const DOCUMENTS_DIR = path.join(__dirname, '..', 'infra', 'documents');
+const SCRIPT_OF: Record<SendCommandRequest['document'], string> = { join: 'join.sh', verify: 'verify.sh' };
+/** GetCommandInvocation returns at most this much of each stream. */
+export const OUTPUT_LIMIT = 24_000;
+
+// ---- documents ------------------------------------------------------------------------------
+
+export interface DocumentParam {
+  name: string;
+  description: string;
+  /** undefined: required. */
+  default?: string;
+  allowedPattern?: string;
+}
+
+/** The `# param: Name | description [| default [| pattern]]` header lines of a script. */
+export function documentParams(script: string): DocumentParam[] {
+  const out: DocumentParam[] = [];
+  for (const line of script.split('\n')) {
+    const m = /^#\s*param:\s*(.*)$/.exec(line.trim());
+    if (!m?.[1]) continue;
+    const [name, description, def, pattern] = m[1].split('|').map((f) => f.trim());
+    if (!name) continue;
+    out.push({ name, description: description ?? '', ...(def !== undefined ? { default: def } : {}), ...(pattern ? { allowedPattern: pattern } : {}) });
+  }
+  return out;
+}
+
+const SECURE_REF = /\{\{\s*ssm-secure:([A-Za-z0-9_./-]+)\s*\}\}/g;
+const escapeRe = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/**
+ * What SSM checks at SendCommand: every parameter declared, every required one given, every
+ * value matching its allowed pattern. Returns the full parameter set (defaults filled in).
+ */
+export function resolveParameters(params: DocumentParam[], given: Record<string, string>, documentName: string): Record<string, string> {
+  const problems: string[] = [];
+  const declared = new Map(params.map((p) => [p.name, p]));
+  for (const k of Object.keys(given)) if (!declared.has(k)) problems.push(`parameter ${k} is not declared by ${documentName}`);
+  const values: Record<string, string> = {};
+  for (const p of params) {
+    const v = given[p.name] ?? p.default;
+    if (v === undefined) {
+      problems.push(`required parameter ${p.name} is missing`);
+      continue;
+    }
+    if (p.allowedPattern && !new RegExp(p.allowedPattern).test(v)) problems.push(`parameter ${p.name} does not match its allowed pattern`);
+    values[p.name] = v;
+  }
+  if (problems.length) throw new AwsRefused(`SendCommand: InvalidParameters: ${problems.join('; ')}`);
+  return values;
+}
+
+/** The script text with `{{Name}}` replaced by each value (secure references left as they are). */
+export function substitute(script: string, values: Record<string, string>): string {
+  let text = script;
+  for (const [k, v] of Object.entries(values)) text = text.replace(new RegExp(`\\{\\{\\s*${escapeRe(k)}\\s*\\}\\}`, 'g'), () => v);
+  return text;
+}
+
+// ---- the lab Parameter Store ------------------------------------------------------------------
+
+const paramFile = (paths: LabPaths, name: string): string => path.join(paths.paramsDir, `${Buffer.from(name).toString('base64url')}.secure`);
+
+export function readParameter(name: string, paths: LabPaths = labPaths()): string | undefined {
+  try {
+    return fs.readFileSync(paramFile(paths, name), 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+/** Parameter name for an instance's one-time password (the same name the AWS adapter uses). */
+export const labJoinSecretName = (instanceId: string): string => joinSecretName(instanceId);
+
+// ---- commands -------------------------------------------------------------------------------
+
+/** What Run Command history keeps: no resolved secret, ever. */
+export interface LabCommandRecord {
+  commandId: string;
+  instanceId: string;
+  document: SendCommandRequest['document'];
+  documentName: string;
+  /** As sent: a secret appears only as its `{{ssm-secure:…}}` reference. */
+  parameters: Record<string, string>;
+  comment: string;
+  timeoutSeconds: number;
+  status: CommandStatus;
+  exitCode?: number;
+  stdout: string;
+  stderr: string;
+  requestedAt: string;
+  startedAt?: string;
+  finishedAt?: string;
+  /** The process that runs it (a record left InProgress by a dead process is reported Terminated). */
+  ownerPid: number;
+}
+
+const FINAL: CommandStatus[] = ['Success', 'Failed', 'TimedOut', 'Cancelled', 'Undeliverable', 'Terminated'];
+
+export interface LabFleetOptions {
+  paths?: LabPaths;
+  /** Deployed document names (Settings.documents), shown in command records. */
+  documentNames?: { join: string; verify: string };
+  /** Where join.sh and verify.sh are read from (default infra/documents). */
+  documentsDir?: string;
+  /** How often a command waiting for its instance's agent to come Online looks again (default 500 ms). */
+  agentPollMs?: number;
+}
+
+export class LabFleet implements Fleet {
+  private readonly paths: LabPaths;
+  private readonly commands = new Map<string, LabCommandRecord>();
+  private readonly running = new Map<string, Promise<void>>();
+
+  constructor(private readonly options: LabFleetOptions = {}) {
+    this.paths = options.paths ?? labPaths();
+  }
+
+  private state(): LabState {
+    const s = readState(this.paths);
+    if (!s) throw new AwsRefused(`lab: not up (no state in ${this.paths.root})`);
+    return s;
+  }
+
+  private record(instanceId: string): InstanceRecord | undefined {
+    return this.state().instances[instanceId];
+  }
+
+  private static info(r: InstanceRecord): InstanceInfo {
+    return {
+      instanceId: r.instanceId,
+      state: r.state,
+      platform: 'linux',
+      tags: { ...r.tags },
+      privateDnsName: r.privateDnsName,
+      launchTime: new Date(r.launchTime),
+    };
+  }
+
+  async describeInstance(instanceId: string): Promise<InstanceInfo | undefined> {
+    const r = this.record(instanceId);
+    return r ? LabFleet.info(r) : undefined;
+  }
+
+  async describeInstances(instanceIds: string[]): Promise<Map<string, InstanceInfo>> {
+    const s = this.state();
+    const out = new Map<string, InstanceInfo>();
+    for (const id of instanceIds) {
+      const r = s.instances[id];
+      if (r) out.set(id, LabFleet.info(r));
+    }
+    return out;
+  }
+
+  async tagInstance(instanceId: string, tags: Record<string, string>): Promise<void> {
+    if (!this.record(instanceId)) throw new AwsRefused(`CreateTags: InvalidInstanceID.NotFound: ${instanceId}`);
+    setTags(instanceId, tags);
+  }
+
+  async ssmPingStatus(instanceId: string): Promise<PingStatus> {
+    const r = this.record(instanceId);
+    return r ? pingOf(r) : 'NotRegistered';
+  }
+
+  async putJoinSecret(instanceId: string, value: string): Promise<string> {
+    const name = labJoinSecretName(instanceId);
+    fs.mkdirSync(this.paths.paramsDir, { recursive: true, mode: 0o700 });
+    const file = paramFile(this.paths, name);
+    fs.writeFileSync(file, value, { mode: 0o600 });
+    fs.chmodSync(file, 0o600);
+    return name;
+  }
+
+  async deleteJoinSecret(instanceId: string): Promise<void> {
+    fs.rmSync(paramFile(this.paths, labJoinSecretName(instanceId)), { force: true });
+  }
+
+  async sendCommand(request: SendCommandRequest): Promise<string> {
+    const r = this.record(request.instanceId);
+    if (!r || r.state !== 'running')
+      throw new AwsRefused(`SendCommand: InvalidInstanceId: ${request.instanceId} is not in a valid state for account ${LAB_ACCOUNT}`);
+    const documentName = this.options.documentNames?.[request.document] ?? `adjoin-${request.document}`;
+    const script = fs.readFileSync(path.join(this.options.documentsDir ?? DOCUMENTS_DIR, SCRIPT_OF[request.document]), 'utf8');
+    const values = resolveParameters(documentParams(script), request.parameters, documentName);
+    const rec: LabCommandRecord = {
+      commandId: randomUUID(),
+      instanceId: request.instanceId,
+      document: request.document,
+      documentName,
+      parameters: { ...request.parameters },
+      comment: request.comment.slice(0, 100),
+      timeoutSeconds: Math.max(30, request.timeoutSeconds),
+      status: 'Pending',
+      stdout: '',
+      stderr: '',
+      requestedAt: new Date().toISOString(),
+      ownerPid: process.pid,
+    };
+    this.commands.set(rec.commandId, rec);
+    this.save(rec);
+    const p = this.deliver(rec, script, values).catch((err: unknown) => {
+      this.finish(rec, 'Failed', -1, '', `lab agent: ${err instanceof Error ? err.message : String(err)}`, []);
+    });
+    this.running.set(rec.commandId, p);
+    void p.finally(() => this.running.delete(rec.commandId));
+    return rec.commandId;
+  }
+
+  async getCommand(commandId: string, instanceId: string): Promise<CommandResult> {
+    const rec = this.commands.get(commandId) ?? this.load(commandId);
+    if (!rec || rec.instanceId !== instanceId) throw new AwsRefused(`GetCommandInvocation: InvocationDoesNotExist: ${commandId}`);
+    let status = rec.status;
+    if (!FINAL.includes(status) && !this.commands.has(commandId) && !pidAlive(rec.ownerPid)) status = 'Terminated';
+    return {
+      status,
+      ...(rec.exitCode !== undefined ? { exitCode: rec.exitCode } : {}),
+      stdout: rec.stdout,
+      stderr: rec.stderr,
+    };
+  }
+
+  /** Every command record this lab has (newest first), for the CLI and tests. */
+  listCommands(instanceId?: string): LabCommandRecord[] {
+    const byId = new Map<string, LabCommandRecord>();
+    try {
+      for (const f of fs.readdirSync(this.paths.commandsDir)) {
+        if (!f.endsWith('.json')) continue;
+        const r = this.load(f.slice(0, -5));
+        if (r) byId.set(r.commandId, r);
+      }
+    } catch {
+      /* no commands yet */
+    }
+    for (const r of this.commands.values()) byId.set(r.commandId, r);
+    return [...byId.values()].filter((r) => !instanceId || r.instanceId === instanceId).sort((a, b) => b.requestedAt.localeCompare(a.requestedAt));
+  }
+
+  /** Resolves when every command this fleet started has finished (bounded by their own timeouts). */
+  async settle(): Promise<void> {
+    await Promise.allSettled([...this.running.values()]);
+  }
+
+  /** Waits (bounded) until a command is final; returns its result. */
+  async waitForCommand(commandId: string, instanceId: string, timeoutMs = 180_000): Promise<CommandResult> {
+    const t0 = Date.now();
+    for (let i = 0; i < 100_000; i++) {
+      const r = await this.getCommand(commandId, instanceId);
+      if (FINAL.includes(r.status)) return r;
+      if (Date.now() - t0 > timeoutMs) return r;
+      await new Promise((res) => setTimeout(res, 200));
+    }
+    return this.getCommand(commandId, instanceId);
+  }
+
+  // ---- the "agent" ----------------------------------------------------------------------------
+
+  private async deliver(rec: LabCommandRecord, script: string, values: Record<string, string>): Promise<void> {
+    const deadline = Date.parse(rec.requestedAt) + rec.timeoutSeconds * 1000;
+    // Pending until the instance's agent is Online (like SSM), within the command's timeout.
+    for (let i = 0; i < 100_000; i++) {
+      const r = this.record(rec.instanceId);
+      if (!r || r.state !== 'running') return this.finish(rec, 'Undeliverable', -1, '', '', []);
+      if (pingOf(r) === 'Online') break;
+      if (Date.now() > deadline) return this.finish(rec, 'TimedOut', -1, '', '', []);
+      await new Promise((res) => setTimeout(res, this.options.agentPollMs ?? 500));
+    }
+    const inst = this.record(rec.instanceId);
+    if (!inst || inst.state !== 'running') return this.finish(rec, 'Undeliverable', -1, '', '', []);
+
+    // Resolve secure references at run time; failures are the command's, like the real agent.
+    const secrets: string[] = [];
+    const missing: string[] = [];
+    const text = substitute(script, values).replace(SECURE_REF, (_, name: string) => {
+      const v = readParameter(name, this.paths);
+      if (v === undefined) {
+        missing.push(name);
+        return '';
+      }
+      secrets.push(v);
+      return v;
+    });
+    if (missing.length) return this.finish(rec, 'Failed', 1, '', `failed to resolve secure parameters: ${missing.join(', ')} (ParameterNotFound)`, []);
+    const env: NodeJS.ProcessEnv = {};
+    for (const [k, v] of Object.entries(values)) env[`SSM_${k}`] = v; // references stay unresolved here
+
+    rec.status = 'InProgress';
+    rec.startedAt = new Date().toISOString();
+    this.save(rec);
+    const timeoutMs = Math.max(1000, deadline - Date.now());
+    // Like the agent: the script goes to a file of its own (here on the instance's private /run
+    // tmpfs, 0700) run as `sh -c <file>` (its #! line picks bash), then the file is removed.
+    const dir = `/run/adjoin-ssm/${rec.commandId}`;
+    const runner = [
+      'umask 077; mkdir -p /run/adjoin-ssm "$1"; cat >"$1/_script.sh" <&3; exec 3<&-; chmod 700 "$1/_script.sh"',
+      'rc=0; cd "$1" && sh -c "$1/_script.sh" </dev/null || rc=$?; rm -rf "$1"; exit $rc',
+    ].join('\n');
+    const res = await instanceExec(inst, ['/bin/sh', '-c', runner, 'adjoin-agent', dir], { timeoutMs, fd3: text, env });
+    const after = this.record(rec.instanceId);
+    let status: CommandStatus = res.exitCode === 0 ? 'Success' : 'Failed';
+    if (res.exitCode === TIMED_OUT && Date.now() >= deadline - 50) status = 'TimedOut';
+    if (!after || after.state !== 'running') status = status === 'Success' ? 'Success' : 'Terminated';
+    this.finish(rec, status, status === 'TimedOut' ? -1 : res.exitCode, res.stdout, res.stderr, secrets);
+  }
+
+  private finish(rec: LabCommandRecord, status: CommandStatus, exitCode: number, stdout: string, stderr: string, secrets: string[]): void {
+    const scrub = (s: string): string => secrets.reduce((acc, v) => (v ? acc.split(v).join('***') : acc), s).slice(0, OUTPUT_LIMIT);
+    rec.status = status;
+    rec.exitCode = exitCode;
+    rec.stdout = scrub(stdout);
+    rec.stderr = scrub(stderr);
+    rec.finishedAt = new Date().toISOString();
+    this.save(rec);
+  }
+
+  private save(rec: LabCommandRecord): void {
+    try {
+      fs.mkdirSync(this.paths.commandsDir, { recursive: true, mode: 0o700 });
+      const file = path.join(this.paths.commandsDir, `${rec.commandId}.json`);
+      fs.writeFileSync(`${file}.tmp`, JSON.stringify(rec, null, 2), { mode: 0o600 });
+      fs.renameSync(`${file}.tmp`, file);
+    } catch {
+      /* the lab went down meanwhile: the in-memory record still answers */
+    }
+  }
+
+  private load(commandId: string): LabCommandRecord | undefined {
+    if (!/^[0-9a-f-]{36}$/.test(commandId)) return undefined;
+    try {
+      return JSON.parse(fs.readFileSync(path.join(this.paths.commandsDir, `${commandId}.json`), 'utf8')) as LabCommandRecord;
+    } catch {
+      return undefined;
+    }
+  }
+}
+
+function pingOf(r: InstanceRecord): PingStatus {
+  if (r.state === 'terminated') return 'Inactive';
+  if (r.state !== 'running') return 'ConnectionLost';
+  return Date.now() >= Date.parse(r.ssmOnlineAt) ? 'Online' : 'NotRegistered';
+}
+
+const pidAlive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+// ---- settings and deps ------------------------------------------------------------------------
+
+export interface LabSettingsOptions {
+  idMapping?: 'sid' | 'rfc2307';
+  /** Last word on any field (applied before validation). */
+  customize?: (s: Settings) => void;
+}
+
+/** The Settings of the lab world (validated). Throws when the lab is not up. */
+export function labSettings(opts: LabSettingsOptions = {}, paths: LabPaths = labPaths()): Settings {
+  const s = readState(paths);
+  if (!s) throw new Error(`lab: not up (no state in ${paths.root}); run up() first`);
+  const d = s.domain;
+  const settings: Settings = {
+    directory: {
+      kind: 'self-managed',
+      domain: d.dnsDomain,
+      netbiosName: d.netbiosName,
+      baseDn: d.baseDn,
+      computerOu: d.managedOu,
+      managedOus: [d.managedOu],
+      ldapUrls: [d.ldapsUrl],
+      tlsServerName: d.dcFqdn,
+      caFile: d.caFile,
+      insecure: false,
+      bindDn: d.bindDn,
+      bindPasswordFile: d.bindPasswordFile,
+      dcIps: [d.dcIp],
+      idMapping: opts.idMapping === 'rfc2307' ? { mode: 'rfc2307' } : { mode: 'sid', domainSid: d.domainSid },
+      loginGroups: [d.loginGroup],
+      probeUsers: opts.idMapping === 'rfc2307' ? ['carol'] : ['alice'],
+    },
+    tags: {
+      optIn: { key: 'Domain:Join', value: 'true' },
+      optOut: { key: 'autoadjoin', value: 'false' },
+      loginGroupKey: 'adGroupName',
+      statusPrefix: 'adjoin:',
+    },
+    naming: { prefix: '' },
+    documents: { join: 'adjoin-join', verify: 'adjoin-verify' },
+    timings: { settleSeconds: 1, ssmOnlineDeadlineSeconds: 120, commandDeadlineSeconds: 180, claimLeaseSeconds: 600 },
+    reconcile: { graceSeconds: 60, maxDeletions: 20, dryRun: false },
+  };
+  opts.customize?.(settings);
+  return validateSettings(JSON.parse(JSON.stringify(settings)));
+}
+
+/**
+ * Network safety: the product's LDAP client runs in the root namespace and reaches the DC only
+ * through the `adjoin-host` link into the lab bridge. Before every connection it checks that
+ * the link exists and the target is on the lab subnet; with the lab down it fails at once
+ * (DirectoryUnavailable) instead of sending anything anywhere.
+ */
+export function assertLabRoute(url: string): void {
+  const host = /^ldaps?:\/\/\[?([^\]/:]+)/.exec(url)?.[1] ?? '';
+  if (!/^10\.77\.0\.\d{1,3}$/.test(host)) throw new DirectoryUnavailable(`lab: refusing to connect to ${url}: not a lab address`);
+  if (!fs.existsSync(`/sys/class/net/${HOST_LINK}`)) throw new DirectoryUnavailable(`lab: the lab network is down (no ${HOST_LINK} link): not connecting to ${url}`);
+}
+
+/** The product's LDAP adapter, guarded so it can only ever reach the lab DC. */
+export function labDirectory(settings: Settings = labSettings()): LdapDirectory {
+  return new LdapDirectory(settings.directory, {
+    createClient: (o: ClientOptions) => {
+      assertLabRoute(o.url);
+      return new Client(o);
+    },
+  });
+}
+
+/** Fleets by account/Region: the lab's own is the LabFleet; any other is an empty account. */
+export function labFleetFor(fleet: LabFleet = new LabFleet()): FleetFor {
+  return ({ account, region }) => (account === LAB_ACCOUNT && region === LAB_REGION ? fleet : EMPTY_FLEET);
+}
+
+const EMPTY_FLEET: Fleet = {
+  describeInstance: async () => undefined,
+  describeInstances: async () => new Map(),
+  tagInstance: async (id) => {
+    throw new AwsRefused(`CreateTags: InvalidInstanceID.NotFound: ${id}`);
+  },
+  ssmPingStatus: async () => 'NotRegistered',
+  putJoinSecret: async (id) => {
+    throw new AwsRefused(`PutParameter: AccessDenied for ${id} (not the lab account)`);
+  },
+  deleteJoinSecret: async () => undefined,
+  sendCommand: async (r) => {
+    throw new AwsRefused(`SendCommand: InvalidInstanceId: ${r.instanceId}`);
+  },
+  getCommand: async (id) => {
+    throw new AwsRefused(`GetCommandInvocation: InvocationDoesNotExist: ${id}`);
+  },
+};
+
+export interface LabDepsOptions extends LabSettingsOptions {
+  fleet?: LabFleet;
+  logger?: Logger;
+}
+
+/** Deps for the tasks over the lab world: real LDAPS to the lab DC, the LabFleet, real clock. */
+export function labDeps(opts: LabDepsOptions = {}): Deps {
+  const settings = labSettings(opts);
+  const fleet = opts.fleet ?? new LabFleet({ documentNames: settings.documents });
+  return {
+    settings,
+    directory: labDirectory(settings),
+    fleetFor: labFleetFor(fleet),
+    clock: { now: () => new Date() },
+    random: { bytes: (n) => randomBytes(n) },
+    logger:
+      opts.logger ??
+      new Logger({ serviceName: 'adjoin-lab', logLevel: (process.env.ADJOIN_LAB_LOG_LEVEL ?? 'SILENT') as 'SILENT' }),
+  };
+}
+
+/** A DepsProvider that builds the lab deps once. */
+export function labDepsProvider(opts: LabDepsOptions = {}): DepsProvider {
+  let built: Deps | undefined;
+  return async () => {
+    built ??= labDeps(opts);
+    return built;
+  };
+}
+
+export { LAB_ACCOUNT, LAB_REGION };

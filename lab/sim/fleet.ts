@@ -1,0 +1,373 @@
+/**
+ * EC2 + SSM in memory, on a (virtual) clock: instances with state and tags, an SSM agent that
+ * comes Online some seconds after launch (or never), Run Command commands that finish after a
+ * given duration with a given output, join secrets in a Parameter Store. Failure injection:
+ * an operation failing N times, throttling (a token bucket per operation in virtual time), hooks
+ * that run before an operation (terminate the instance mid-join), and a real-time latency model
+ * for scale runs.
+ *
+ * By default the "agent" behaves like the real join document: the join succeeds only when the
+ * computer account exists in the SimDirectory and the SecureString parameter holds its current
+ * one-time password (then it rotates the password, as adcli does); verification succeeds only
+ * on a joined instance. Tests can script other outcomes per document.
+ */
+import type {
+  Clock,
+  CommandResult,
+  CommandStatus,
+  Fleet,
+  FleetFor,
+  InstanceInfo,
+  InstanceState,
+  PingStatus,
+  SendCommandRequest,
+} from '../../tasks/lib/ports';
+import { AwsRefused, Throttled } from '../../tasks/lib/errors';
+import type { SimDirectory } from './directory';
+
+export type FleetOp = keyof Fleet;
+
+export interface SimInstanceSpec {
+  instanceId: string;
+  account?: string;
+  region?: string;
+  state?: InstanceState;
+  platform?: 'linux' | 'windows';
+  tags?: Record<string, string>;
+  privateDnsName?: string;
+  launchTime?: Date;
+  /** Seconds after launch the SSM agent is Online (default 0; Infinity = never). */
+  ssmOnlineAfterSeconds?: number;
+}
+
+export interface SimInstance {
+  instanceId: string;
+  account: string;
+  region: string;
+  state: InstanceState;
+  platform: 'linux' | 'windows';
+  tags: Record<string, string>;
+  privateDnsName?: string;
+  launchTime: Date;
+  ssmOnlineAfterSeconds: number;
+  /** Set by the agent when a join command succeeded. */
+  joinedAs?: string;
+}
+
+/** How a command ends. */
+export interface CommandScript {
+  /** Virtual seconds from send to the final status (default 20 for join, 3 for verify). */
+  durationSeconds?: number;
+  status?: Extract<CommandStatus, 'Success' | 'Failed' | 'TimedOut' | 'Cancelled'>;
+  exitCode?: number;
+  stdout?: string;
+  stderr?: string;
+}
+
+export interface SimCommand {
+  commandId: string;
+  request: SendCommandRequest;
+  sentAtMs: number;
+  doneAtMs: number;
+  final: CommandResult;
+}
+
+export interface SimFleetOptions {
+  clock: Clock;
+  /** Lets the default agent check joins against the directory. */
+  directory?: SimDirectory;
+  account?: string;
+  region?: string;
+  /** Real milliseconds each call takes (scale runs), by operation. */
+  latencyMs?: (op: FleetOp) => number;
+}
+
+export interface ThrottleModel {
+  /** Calls per virtual second, refilled continuously. */
+  ratePerSecond: number;
+  /** Bucket size (calls allowed at once). */
+  burst: number;
+}
+
+interface Injection {
+  op: FleetOp | '*';
+  remaining: number;
+  error: () => Error;
+}
+
+interface Hook {
+  op: FleetOp;
+  remaining: number;
+  run: (arg: string, fleet: SimFleet) => void;
+}
+
+const DEFAULT_DURATION: Record<SendCommandRequest['document'], number> = { join: 20, verify: 3 };
+const SECURE = /^\{\{ssm-secure:([^}]+)\}\}$/;
+
+export class SimFleet {
+  readonly account: string;
+  readonly region: string;
+  private readonly clock: Clock;
+  private readonly directory: SimDirectory | undefined;
+  private readonly instances = new Map<string, SimInstance>();
+  private readonly commands = new Map<string, SimCommand>();
+  private readonly parameters = new Map<string, string>();
+  private readonly scripts: Record<SendCommandRequest['document'], CommandScript[]> = { join: [], verify: [] };
+  private readonly injections: Injection[] = [];
+  private readonly hooks: Hook[] = [];
+  private readonly buckets = new Map<FleetOp | '*', ThrottleModel & { tokens: number; atMs: number }>();
+  private readonly latencyMs: ((op: FleetOp) => number) | undefined;
+  private nextCommand = 1;
+  /** Every call, in order: operation, instance (or command) id. */
+  readonly calls: { op: FleetOp; arg: string }[] = [];
+  /** How many calls were throttled, by operation. */
+  readonly throttled = new Map<FleetOp, number>();
+
+  constructor(options: SimFleetOptions) {
+    this.clock = options.clock;
+    this.directory = options.directory;
+    this.account = options.account ?? '123456789012';
+    this.region = options.region ?? 'eu-west-1';
+    this.latencyMs = options.latencyMs;
+  }
+
+  // ---- world controls ---------------------------------------------------------------------
+
+  addInstance(spec: SimInstanceSpec): SimInstance {
+    const inst: SimInstance = {
+      instanceId: spec.instanceId,
+      account: spec.account ?? this.account,
+      region: spec.region ?? this.region,
+      state: spec.state ?? 'running',
+      platform: spec.platform ?? 'linux',
+      tags: { ...(spec.tags ?? {}) },
+      launchTime: spec.launchTime ?? this.clock.now(),
+      ssmOnlineAfterSeconds: spec.ssmOnlineAfterSeconds ?? 0,
+      ...(spec.privateDnsName !== undefined ? { privateDnsName: spec.privateDnsName } : {}),
+    };
+    this.instances.set(spec.instanceId, inst);
+    return inst;
+  }
+
+  /** The live instance record (mutable: tests may change state or tags). */
+  instance(instanceId: string): SimInstance | undefined {
+    return this.instances.get(instanceId);
+  }
+
+  terminate(instanceId: string): void {
+    const i = this.instances.get(instanceId);
+    if (i) i.state = 'terminated';
+  }
+
+  /** The next commands of `document` end as scripted, in order (then the default agent again). */
+  script(document: SendCommandRequest['document'], ...outcomes: CommandScript[]): this {
+    this.scripts[document].push(...outcomes);
+    return this;
+  }
+
+  /** The next `times` calls of `op` ('*' = any) fail with `error`. */
+  fail(op: FleetOp | '*', times: number, error: () => Error): this {
+    this.injections.push({ op, remaining: times, error });
+    return this;
+  }
+
+  /** Runs `run` before the next `times` calls of `op` (e.g. terminate the instance on sendCommand). */
+  before(op: FleetOp, run: (arg: string, fleet: SimFleet) => void, times = 1): this {
+    this.hooks.push({ op, remaining: times, run });
+    return this;
+  }
+
+  /** Throttles `op` ('*' = every call) with a token bucket in virtual time. */
+  throttle(op: FleetOp | '*', model: ThrottleModel): this {
+    this.buckets.set(op, { ...model, tokens: model.burst, atMs: this.clock.now().getTime() });
+    return this;
+  }
+
+  /** A parameter's value (tests check the secret was removed). */
+  parameter(name: string): string | undefined {
+    return this.parameters.get(name);
+  }
+
+  parameterNames(): string[] {
+    return [...this.parameters.keys()];
+  }
+
+  sentCommands(): SimCommand[] {
+    return [...this.commands.values()];
+  }
+
+  /** The Fleet port for an account and Region (only instances there are visible). */
+  readonly fleetFor: FleetFor = (target) => this.view(target.account, target.region);
+
+  // ---- the port, per account and Region ---------------------------------------------------
+
+  private view(account: string, region: string): Fleet {
+    const find = (id: string): SimInstance | undefined => {
+      const i = this.instances.get(id);
+      return i && i.account === account && i.region === region ? i : undefined;
+    };
+    const info = (i: SimInstance): InstanceInfo => ({
+      instanceId: i.instanceId,
+      state: i.state,
+      platform: i.platform,
+      tags: { ...i.tags },
+      launchTime: new Date(i.launchTime),
+      ...(i.privateDnsName !== undefined ? { privateDnsName: i.privateDnsName } : {}),
+    });
+    return {
+      describeInstance: async (id) => {
+        await this.enter('describeInstance', id);
+        const i = find(id);
+        return i ? info(i) : undefined;
+      },
+      describeInstances: async (ids) => {
+        await this.enter('describeInstances', ids.join(','));
+        const out = new Map<string, InstanceInfo>();
+        for (const id of ids) {
+          const i = find(id);
+          if (i) out.set(id, info(i));
+        }
+        return out;
+      },
+      tagInstance: async (id, tags) => {
+        await this.enter('tagInstance', id);
+        const i = find(id);
+        if (!i) throw new AwsRefused(`CreateTags: InvalidInstanceID.NotFound: ${id}`);
+        Object.assign(i.tags, tags);
+      },
+      ssmPingStatus: async (id) => {
+        await this.enter('ssmPingStatus', id);
+        return this.ping(find(id));
+      },
+      putJoinSecret: async (id, value) => {
+        await this.enter('putJoinSecret', id);
+        const name = `/adjoin/join-secret/${id}`;
+        this.parameters.set(name, value);
+        return name;
+      },
+      deleteJoinSecret: async (id) => {
+        await this.enter('deleteJoinSecret', id);
+        this.parameters.delete(`/adjoin/join-secret/${id}`);
+      },
+      sendCommand: async (req) => {
+        await this.enter('sendCommand', req.instanceId);
+        const i = find(req.instanceId);
+        if (!i || i.state === 'terminated' || i.state === 'shutting-down' || this.ping(i) !== 'Online')
+          throw new AwsRefused(`SendCommand: InvalidInstanceId: ${req.instanceId} is not in a valid state for account ${account}`);
+        return this.send(req);
+      },
+      getCommand: async (commandId, id) => {
+        await this.enter('getCommand', commandId);
+        const c = this.commands.get(commandId);
+        if (!c || c.request.instanceId !== id) throw new AwsRefused(`GetCommandInvocation: InvocationDoesNotExist: ${commandId}`);
+        const i = find(id);
+        const now = this.clock.now().getTime();
+        if (now >= c.doneAtMs) return { ...c.final };
+        if (!i || i.state === 'terminated' || i.state === 'shutting-down') return { status: 'Terminated', stdout: '', stderr: '' };
+        return { status: 'InProgress', stdout: '', stderr: '' };
+      },
+    };
+  }
+
+  private ping(i: SimInstance | undefined): PingStatus {
+    if (!i) return 'NotRegistered';
+    if (i.state !== 'running') return 'ConnectionLost';
+    const onlineAt = i.launchTime.getTime() + i.ssmOnlineAfterSeconds * 1000;
+    return this.clock.now().getTime() >= onlineAt ? 'Online' : 'NotRegistered';
+  }
+
+  private send(req: SendCommandRequest): string {
+    const commandId = `00000000-0000-4000-8000-${String(this.nextCommand++).padStart(12, '0')}`;
+    const scripted = this.scripts[req.document].shift();
+    const now = this.clock.now().getTime();
+    const result = scripted ? scriptResult(scripted) : this.agent(req);
+    if (scripted && req.document === 'join' && result.status === 'Success') {
+      // A scripted successful join leaves the instance joined, as the real document would.
+      const i = this.instances.get(req.instanceId);
+      const name = req.parameters.ComputerName;
+      if (i && name !== undefined) {
+        i.joinedAs = name;
+        this.directory?.rotatePassword(name);
+      }
+    }
+    const duration = scripted?.durationSeconds ?? DEFAULT_DURATION[req.document];
+    this.commands.set(commandId, { commandId, request: structuredClone(req), sentAtMs: now, doneAtMs: now + duration * 1000, final: result });
+    return commandId;
+  }
+
+  /** What the real documents would do, judged from the simulated world. */
+  private agent(req: SendCommandRequest): CommandResult {
+    const i = this.instances.get(req.instanceId);
+    if (req.document === 'join') {
+      const name = req.parameters.ComputerName ?? '';
+      const ref = SECURE.exec(req.parameters.OneTimePassword ?? '');
+      const otp = ref?.[1] !== undefined ? this.parameters.get(ref[1]) : undefined;
+      if (i?.joinedAs === name) return { status: 'Success', exitCode: 0, stdout: `Already joined as ${name}: adcli testjoin passed`, stderr: '' };
+      if (otp === undefined) return { status: 'Failed', exitCode: 1, stdout: '', stderr: 'ParameterNotFound: the one-time password parameter does not exist' };
+      if (this.directory && !this.directory.byName(name))
+        return { status: 'Failed', exitCode: 3, stdout: '', stderr: `adcli: Couldn't authenticate as machine account: ${name}: Client '${name}$@LAB.EXAMPLE.COM' not found in Kerberos database` };
+      if (this.directory && !this.directory.passwordMatches(name, otp))
+        return { status: 'Failed', exitCode: 3, stdout: '', stderr: `adcli: Couldn't authenticate as machine account: ${name}: Preauthentication failed` };
+      this.directory?.rotatePassword(name);
+      if (i) i.joinedAs = name;
+      return { status: 'Success', exitCode: 0, stdout: `Joined ${name} to the domain; sssd started`, stderr: '' };
+    }
+    // Output in the shape of infra/documents/verify.sh.
+    const users = (req.parameters.ProbeUsers ?? '').split(',').filter((u) => u !== '');
+    if (i?.joinedAs === undefined)
+      return {
+        status: 'Failed',
+        exitCode: 1,
+        stdout: users.map((u) => `adjoin: ${u} does NOT resolve after 10 attempts\n  getent passwd ${u}: <no entry>\n  id ${u}: id: '${u}': no such user`).join('\n'),
+        stderr: `adjoin: FAILED: ${users.join(' ')} did not resolve through NSS: check that sssd runs, /etc/nsswitch.conf lists sss, and the instance reaches the domain controllers`,
+      };
+    return {
+      status: 'Success',
+      exitCode: 0,
+      stdout: [
+        ...users.map((u, n) => `adjoin: ${u} resolves: ${u}:*:${200001 + n}:200513:${u}:/home/${u}:/bin/bash`),
+        `adjoin: verified: ${users.join(' ')} resolve`,
+      ].join('\n'),
+      stderr: '',
+    };
+  }
+
+  private async enter(op: FleetOp, arg: string): Promise<void> {
+    this.calls.push({ op, arg });
+    const latency = this.latencyMs?.(op) ?? 0;
+    if (latency > 0) await new Promise((r) => setTimeout(r, latency));
+    else await Promise.resolve();
+    for (const h of this.hooks)
+      if (h.op === op && h.remaining > 0) {
+        h.remaining -= 1;
+        h.run(arg, this);
+      }
+    const inj = this.injections.find((x) => x.remaining > 0 && (x.op === '*' || x.op === op));
+    if (inj) {
+      inj.remaining -= 1;
+      throw inj.error();
+    }
+    for (const key of [op, '*'] as const) {
+      const b = this.buckets.get(key);
+      if (!b) continue;
+      const now = this.clock.now().getTime();
+      b.tokens = Math.min(b.burst, b.tokens + ((now - b.atMs) / 1000) * b.ratePerSecond);
+      b.atMs = now;
+      if (b.tokens < 1) {
+        this.throttled.set(op, (this.throttled.get(op) ?? 0) + 1);
+        throw new Throttled(`${op}: Rate exceeded (simulated throttling)`);
+      }
+      b.tokens -= 1;
+    }
+  }
+}
+
+function scriptResult(s: CommandScript): CommandResult {
+  const status = s.status ?? 'Success';
+  return {
+    status,
+    exitCode: s.exitCode ?? (status === 'Success' ? 0 : 1),
+    stdout: s.stdout ?? '',
+    stderr: s.stderr ?? '',
+  };
+}

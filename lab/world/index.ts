@@ -1,0 +1,292 @@
+/**
+ * The lab world: a real Samba AD DC and Linux "instances" in namespaces on this machine, all
+ * state under one folder (`.lab/`, or $ADJOIN_LAB_DIR). Needs root. One lab per machine.
+ *
+ *   await up();                          // DC provisioned, seeded, answering LDAPS
+ *   const i = await launch({ tags: { 'Domain:Join': 'true' } });
+ *   await exec(i.instanceId, ['getent', 'passwd', 'alice']);
+ *   await terminate(i.instanceId);
+ *   await down();                        // nothing left behind
+ */
+import * as fs from 'node:fs';
+import { LAB_ACCOUNT, LAB_REGION, HOST_IP, DC_NETNS, labPaths, type LabPaths } from './paths';
+import { cleanupEverything, leftovers, machineExec, netnsList, type CleanupReport } from './ns';
+import { createDcNetwork, provisionDc } from './dc';
+import { createInstance, destroyInstance, instanceExec, newInstanceRecord } from './instance';
+import { readState, updateState, writeState, type InstanceRecord, type LabState } from './state';
+import { run, type ExecResult } from './sh';
+
+export type { ExecResult } from './sh';
+export type { LabState, InstanceRecord, DomainInfo } from './state';
+export { labPaths, labDir, LAB_ACCOUNT, LAB_REGION } from './paths';
+export { leftovers } from './ns';
+
+export interface LabStatus {
+  up: boolean;
+  dir: string;
+  account: string;
+  region: string;
+  upSeconds?: number;
+  domain?: {
+    realm: string;
+    dnsDomain: string;
+    netbiosName: string;
+    baseDn: string;
+    managedOu: string;
+    ldapsUrl: string;
+    caFile: string;
+    bindDn: string;
+    bindPasswordFile: string;
+    dcIp: string;
+    dcFqdn: string;
+    domainSid: string;
+    loginGroup: string;
+    users: string[];
+  };
+  instances: InstanceStatus[];
+}
+
+export interface InstanceStatus {
+  instanceId: string;
+  state: InstanceRecord['state'];
+  tags: Record<string, string>;
+  ip: string;
+  hostname: string;
+  netns: string;
+  mountNsFile: string;
+  launchTime: string;
+  computerName?: string;
+}
+
+export interface UpOptions {
+  /** Progress lines (no secrets are ever passed). Default: silent. */
+  log?: (line: string) => void;
+}
+
+const quiet = (): void => undefined;
+
+function samAlive(state: LabState): boolean {
+  try {
+    const pid = Number(fs.readFileSync(`${state.dc.runDir}/samba.pid`, 'utf8').trim());
+    if (!Number.isInteger(pid) || pid <= 0) return false;
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** True when the state file, the DC namespace and the samba process are all there. */
+export async function isUp(paths: LabPaths = labPaths()): Promise<boolean> {
+  const s = readState(paths);
+  if (!s) return false;
+  const names = await netnsList();
+  return names.includes(DC_NETNS) && fs.existsSync(s.dc.mountNsFile) && samAlive(s);
+}
+
+/**
+ * Brings the lab up. Already up and healthy: returns its status. Anything else left on the
+ * machine (a crashed lab, a half-made one) is cleaned first by naming convention.
+ */
+export async function up(opts: UpOptions = {}): Promise<LabStatus> {
+  const log = opts.log ?? quiet;
+  const paths = labPaths();
+  if (await isUp(paths)) {
+    log('lab already up');
+    return status();
+  }
+  const t0 = Date.now();
+  const c = await cleanupEverything(paths, true);
+  if (c.problems.length) throw new Error(`lab: could not clean the machine before up: ${c.problems.join('; ')}. Clean by hand (lab/world/README.md).`);
+  if (c.netns.length || c.killed || c.unmounted) log(`cleaned leftovers: ${c.netns.length} netns, ${c.killed} processes, ${c.unmounted} mounts`);
+  fs.mkdirSync(paths.root, { recursive: true, mode: 0o700 });
+  try {
+    await createDcNetwork();
+    const { dc, domain } = await provisionDc(paths, log);
+    const state: LabState = {
+      version: 1,
+      dir: paths.root,
+      createdAt: new Date().toISOString(),
+      upSeconds: Math.round((Date.now() - t0) / 100) / 10,
+      account: LAB_ACCOUNT,
+      region: LAB_REGION,
+      hostIp: HOST_IP,
+      domain,
+      dc,
+      instances: {},
+    };
+    writeState(state, paths);
+    log(`lab up in ${state.upSeconds} s`);
+  } catch (err) {
+    await cleanupEverything(paths, true);
+    throw err;
+  }
+  return status();
+}
+
+/** Tears everything down (processes, namespaces, mounts, state). Idempotent; works after a crash. */
+export async function down(opts: { keepState?: boolean } = {}): Promise<CleanupReport> {
+  return cleanupEverything(labPaths(), !opts.keepState);
+}
+
+function computerNameOf(rec: InstanceRecord): Promise<string | undefined> {
+  if (!fs.existsSync(rec.keytabFile)) return Promise.resolve(undefined);
+  return run(['klist', '-k', rec.keytabFile], { timeoutMs: 5000 }).then((r) => {
+    const m = /\s([A-Za-z0-9-]{1,15})\$@/.exec(r.stdout);
+    return m?.[1];
+  });
+}
+
+/** Machine-readable status: the domain and every instance (terminated ones too). */
+export async function status(): Promise<LabStatus> {
+  const paths = labPaths();
+  const s = readState(paths);
+  if (!s) return { up: false, dir: paths.root, account: LAB_ACCOUNT, region: LAB_REGION, instances: [] };
+  const upNow = await isUp(paths);
+  const d = s.domain;
+  const instances: InstanceStatus[] = [];
+  for (const r of Object.values(s.instances)) {
+    const computerName = r.state === 'running' ? await computerNameOf(r) : undefined;
+    instances.push({
+      instanceId: r.instanceId,
+      state: r.state,
+      tags: r.tags,
+      ip: r.ip,
+      hostname: r.hostname,
+      netns: r.netns,
+      mountNsFile: r.mountNsFile,
+      launchTime: r.launchTime,
+      ...(computerName ? { computerName } : {}),
+    });
+  }
+  return {
+    up: upNow,
+    dir: s.dir,
+    account: s.account,
+    region: s.region,
+    upSeconds: s.upSeconds,
+    domain: {
+      realm: d.realm,
+      dnsDomain: d.dnsDomain,
+      netbiosName: d.netbiosName,
+      baseDn: d.baseDn,
+      managedOu: d.managedOu,
+      ldapsUrl: d.ldapsUrl,
+      caFile: d.caFile,
+      bindDn: d.bindDn,
+      bindPasswordFile: d.bindPasswordFile,
+      dcIp: d.dcIp,
+      dcFqdn: d.dcFqdn,
+      domainSid: d.domainSid,
+      loginGroup: d.loginGroup,
+      users: Object.keys(d.users),
+    },
+    instances,
+  };
+}
+
+/** The raw state (with instance records), or throws when the lab is not up. */
+export function labState(): LabState {
+  const s = readState();
+  if (!s) throw new Error(`lab: not up (no state in ${labPaths().root}); run up() first`);
+  return s;
+}
+
+export interface LaunchOptions {
+  tags?: Record<string, string>;
+  /** SSM ping turns Online this long after launch (default: $ADJOIN_LAB_SSM_DELAY_SECONDS or 0). */
+  ssmDelaySeconds?: number;
+}
+
+/** Launches an instance: namespaces, private files, state 'running'. */
+export async function launch(opts: LaunchOptions = {}): Promise<InstanceStatus> {
+  const paths = labPaths();
+  if (!(await isUp(paths))) throw new Error('lab: not up; run up() first');
+  const envDelay = Number(process.env.ADJOIN_LAB_SSM_DELAY_SECONDS ?? '0');
+  const delay = opts.ssmDelaySeconds ?? (Number.isFinite(envDelay) && envDelay >= 0 ? envDelay : 0);
+  const rec = updateState((s) => {
+    const r = newInstanceRecord(paths, s, opts.tags ?? {}, delay);
+    s.instances[r.instanceId] = r;
+    return r;
+  }, paths);
+  try {
+    await createInstance(paths, rec);
+  } catch (err) {
+    await destroyInstance(rec);
+    updateState((s) => {
+      const r = s.instances[rec.instanceId];
+      if (r) {
+        r.state = 'terminated';
+        r.terminatedAt = new Date().toISOString();
+      }
+    }, paths);
+    throw err;
+  }
+  const launched = updateState((s) => {
+    const r = s.instances[rec.instanceId];
+    if (!r) throw new Error(`lab: instance ${rec.instanceId} vanished from state`);
+    r.state = 'running';
+    return r;
+  }, paths);
+  return { instanceId: launched.instanceId, state: launched.state, tags: launched.tags, ip: launched.ip, hostname: launched.hostname, netns: launched.netns, mountNsFile: launched.mountNsFile, launchTime: launched.launchTime };
+}
+
+/** Terminates an instance: stops its processes, removes its namespaces, keeps the record. */
+export async function terminate(instanceId: string): Promise<void> {
+  const paths = labPaths();
+  const rec = updateState((s) => {
+    const r = s.instances[instanceId];
+    if (!r) throw new Error(`lab: unknown instance ${instanceId}`);
+    if (r.state !== 'terminated') r.state = 'shutting-down';
+    return r;
+  }, paths);
+  const problems = await destroyInstance(rec);
+  updateState((s) => {
+    const r = s.instances[instanceId];
+    if (r) {
+      r.state = 'terminated';
+      r.terminatedAt ??= new Date().toISOString();
+    }
+  }, paths);
+  if (problems.length) throw new Error(`lab: terminate ${instanceId}: ${problems.join('; ')}`);
+}
+
+/** Sets (merges) tags on an instance record. */
+export function setTags(instanceId: string, tags: Record<string, string>): void {
+  updateState((s) => {
+    const r = s.instances[instanceId];
+    if (!r) throw new Error(`lab: unknown instance ${instanceId}`);
+    r.tags = { ...r.tags, ...tags };
+  });
+}
+
+/** Runs argv inside a running instance (mount, UTS and network namespaces), time-bounded. */
+export async function exec(instanceId: string, argv: string[], opts: { timeoutMs?: number; input?: string } = {}): Promise<ExecResult> {
+  const r = labState().instances[instanceId];
+  if (!r) throw new Error(`lab: unknown instance ${instanceId}`);
+  if (r.state !== 'running') throw new Error(`lab: instance ${instanceId} is ${r.state}`);
+  return instanceExec(r, argv, opts);
+}
+
+/** Runs argv inside the DC's namespaces (for tests that check the directory with ldapsearch). */
+export async function dcExec(argv: string[], opts: { timeoutMs?: number; input?: string; env?: NodeJS.ProcessEnv } = {}): Promise<ExecResult> {
+  const s = labState();
+  return machineExec(s.dc, argv, opts);
+}
+
+/**
+ * `ldapsearch` inside the DC namespace, bound as the service account over LDAPS with the CA
+ * verified (independent of the product's LDAP code). Returns the LDIF.
+ */
+export async function dcLdapSearch(base: string, filter: string, attrs: string[] = [], opts: { scope?: 'base' | 'one' | 'sub'; controls?: string[]; asAdmin?: boolean } = {}): Promise<ExecResult> {
+  const s = labState();
+  const d = s.domain;
+  const bind = opts.asAdmin ? ['-D', `CN=Administrator,CN=Users,${d.baseDn}`, '-y', d.adminPasswordFile] : ['-D', d.bindDn, '-y', d.bindPasswordFile];
+  const controls = (opts.controls ?? []).flatMap((c) => ['-e', c]);
+  return dcExec(['ldapsearch', '-LLL', '-o', 'ldif-wrap=no', '-o', 'nettimeout=5', '-H', `ldaps://${d.dcFqdn}`, '-x', ...bind, ...controls, '-b', base, '-s', opts.scope ?? 'sub', filter, ...attrs], {
+    timeoutMs: 15_000,
+    env: { LDAPTLS_CACERT: '/var/lib/samba/private/tls/ca.pem', LDAPTLS_REQCERT: 'demand' },
+  });
+}
+
+export type { CleanupReport } from './ns';

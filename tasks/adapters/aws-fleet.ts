@@ -1,0 +1,335 @@
+/**
+ * Fleet over the AWS SDK v3: EC2 (describe, tags) and SSM (ping status, join secret, Run
+ * Command) for one account and Region. Clients use adaptive retry; whatever error is left is
+ * mapped to our catalogue (aws-errors.ts). `fleetFor` caches one AwsFleet per account+Region
+ * and reaches member accounts through `memberRoleName`.
+ */
+import {
+  CreateTagsCommand,
+  DescribeInstancesCommand,
+  type DescribeInstancesCommandOutput,
+  EC2Client,
+  type EC2ClientConfig,
+  type Instance,
+} from '@aws-sdk/client-ec2';
+import {
+  DeleteParameterCommand,
+  DescribeInstanceInformationCommand,
+  GetCommandInvocationCommand,
+  PutParameterCommand,
+  SendCommandCommand,
+  SSMClient,
+} from '@aws-sdk/client-ssm';
+import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
+import { InstanceGone } from '../lib/errors';
+import { joinSecretName } from '../lib/naming';
+import type { CommandResult, CommandStatus, Fleet, FleetFor, InstanceInfo, InstanceState, PingStatus, SendCommandRequest } from '../lib/ports';
+import type { Settings } from '../lib/settings';
+import { awsErrorName, mapAwsError } from './aws-errors';
+
+export type Credentials = EC2ClientConfig['credentials'];
+
+export interface AwsFleetOptions {
+  region: string;
+  /** Deployed SSM document names (settings.documents). */
+  documents: Settings['documents'];
+  /** Credentials for this account (default: the Lambda's own). */
+  credentials?: Credentials;
+  /** Pre-built clients (tests); otherwise built with adaptive retry. */
+  ec2?: EC2Client;
+  ssm?: SSMClient;
+  /** KMS key for the join secret (default: the account's aws/ssm key). */
+  secretKeyId?: string;
+}
+
+/** Instance IDs per DescribeInstances call (filter values; EC2 allows up to 1000, we stay low). */
+export const DESCRIBE_BATCH = 200;
+const MAX_PAGES = 100;
+const STATES: readonly InstanceState[] = ['pending', 'running', 'stopping', 'stopped', 'shutting-down', 'terminated'];
+const PINGS: readonly PingStatus[] = ['Online', 'ConnectionLost', 'Inactive', 'NotRegistered'];
+const NOT_FOUND = new Set(['InvalidInstanceID.NotFound', 'InvalidInstanceID.Malformed']);
+
+export function toInstanceInfo(i: Instance): InstanceInfo | undefined {
+  const state = i.State?.Name as InstanceState | undefined;
+  if (!i.InstanceId || !state || !STATES.includes(state)) return undefined;
+  const tags: Record<string, string> = {};
+  for (const t of i.Tags ?? []) if (t.Key !== undefined) tags[t.Key] = t.Value ?? '';
+  return {
+    instanceId: i.InstanceId,
+    state,
+    platform: String(i.Platform ?? '').toLowerCase() === 'windows' ? 'windows' : 'linux',
+    tags,
+    ...(i.PrivateDnsName ? { privateDnsName: i.PrivateDnsName } : {}),
+    ...(i.LaunchTime ? { launchTime: new Date(i.LaunchTime) } : {}),
+  };
+}
+
+/** GetCommandInvocation's Status/StatusDetails → our CommandStatus. */
+export function toCommandStatus(status: string | undefined, details: string | undefined): CommandStatus {
+  if (details === 'Undeliverable' || details === 'Terminated') return details;
+  switch (status) {
+    case 'Pending':
+    case 'InProgress':
+    case 'Delayed':
+    case 'Success':
+    case 'Failed':
+    case 'TimedOut':
+    case 'Cancelled':
+    case 'Cancelling':
+      return status;
+    default:
+      return 'Pending';
+  }
+}
+
+export class AwsFleet implements Fleet {
+  readonly ec2: EC2Client;
+  readonly ssm: SSMClient;
+
+  constructor(private readonly options: AwsFleetOptions) {
+    const config = {
+      region: options.region,
+      retryMode: 'adaptive',
+      maxAttempts: 5,
+      ...(options.credentials ? { credentials: options.credentials } : {}),
+    };
+    this.ec2 = options.ec2 ?? new EC2Client(config);
+    this.ssm = options.ssm ?? new SSMClient(config);
+  }
+
+  async describeInstance(instanceId: string): Promise<InstanceInfo | undefined> {
+    try {
+      const out = await this.ec2.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] }));
+      const found = out.Reservations?.flatMap((r) => r.Instances ?? []).find((i) => i.InstanceId === instanceId);
+      return found ? toInstanceInfo(found) : undefined;
+    } catch (err) {
+      if (NOT_FOUND.has(awsErrorName(err))) return undefined;
+      throw mapAwsError(err, 'EC2 DescribeInstances');
+    }
+  }
+
+  async describeInstances(instanceIds: string[]): Promise<Map<string, InstanceInfo>> {
+    const result = new Map<string, InstanceInfo>();
+    const ids = [...new Set(instanceIds)];
+    for (let start = 0; start < ids.length; start += DESCRIBE_BATCH) {
+      const batch = ids.slice(start, start + DESCRIBE_BATCH);
+      let token: string | undefined;
+      for (let page = 0; page < MAX_PAGES; page++) {
+        // A filter (not InstanceIds) so that unknown IDs are simply absent instead of failing the batch.
+        let out: DescribeInstancesCommandOutput;
+        try {
+          out = await this.ec2.send(
+            new DescribeInstancesCommand({
+              Filters: [{ Name: 'instance-id', Values: batch }],
+              MaxResults: 1000,
+              ...(token ? { NextToken: token } : {}),
+            }),
+          );
+        } catch (err) {
+          throw mapAwsError(err, 'EC2 DescribeInstances');
+        }
+        for (const i of out.Reservations?.flatMap((r) => r.Instances ?? []) ?? []) {
+          const info = toInstanceInfo(i);
+          if (info) result.set(info.instanceId, info);
+        }
+        token = out.NextToken;
+        if (!token) break;
+      }
+    }
+    return result;
+  }
+
+  async tagInstance(instanceId: string, tags: Record<string, string>): Promise<void> {
+    try {
+      await this.ec2.send(
+        new CreateTagsCommand({ Resources: [instanceId], Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })) }),
+      );
+    } catch (err) {
+      if (NOT_FOUND.has(awsErrorName(err))) throw new InstanceGone(`Instance ${instanceId} is unknown to EC2 (tagging it failed)`);
+      throw mapAwsError(err, 'EC2 CreateTags');
+    }
+  }
+
+  async ssmPingStatus(instanceId: string): Promise<PingStatus> {
+    try {
+      const out = await this.ssm.send(
+        new DescribeInstanceInformationCommand({ Filters: [{ Key: 'InstanceIds', Values: [instanceId] }] }),
+      );
+      const ping = out.InstanceInformationList?.find((i) => i.InstanceId === instanceId)?.PingStatus as PingStatus | undefined;
+      return ping && PINGS.includes(ping) ? ping : 'NotRegistered';
+    } catch (err) {
+      if (awsErrorName(err) === 'InvalidInstanceId') return 'NotRegistered';
+      throw mapAwsError(err, 'SSM DescribeInstanceInformation');
+    }
+  }
+
+  async putJoinSecret(instanceId: string, value: string): Promise<string> {
+    const name = joinSecretName(instanceId);
+    try {
+      await this.ssm.send(
+        new PutParameterCommand({
+          Name: name,
+          Value: value,
+          Type: 'SecureString',
+          Overwrite: true,
+          Tier: 'Standard',
+          Description: `adjoin one-time join password for ${instanceId} (deleted after the join)`,
+          ...(this.options.secretKeyId ? { KeyId: this.options.secretKeyId } : {}),
+        }),
+      );
+    } catch (err) {
+      // Never let the SDK error carry request data further than its name and message.
+      throw mapAwsError(err, `SSM PutParameter ${name}`);
+    }
+    return name;
+  }
+
+  async deleteJoinSecret(instanceId: string): Promise<void> {
+    const name = joinSecretName(instanceId);
+    try {
+      await this.ssm.send(new DeleteParameterCommand({ Name: name }));
+    } catch (err) {
+      if (awsErrorName(err) === 'ParameterNotFound') return;
+      throw mapAwsError(err, `SSM DeleteParameter ${name}`);
+    }
+  }
+
+  async sendCommand(request: SendCommandRequest): Promise<string> {
+    const parameters: Record<string, string[]> = {};
+    for (const [k, v] of Object.entries(request.parameters)) parameters[k] = [v];
+    try {
+      const out = await this.ssm.send(
+        new SendCommandCommand({
+          DocumentName: this.options.documents[request.document],
+          InstanceIds: [request.instanceId],
+          Parameters: parameters,
+          Comment: request.comment.slice(0, 100),
+          TimeoutSeconds: Math.max(30, request.timeoutSeconds),
+        }),
+      );
+      const id = out.Command?.CommandId;
+      if (!id) throw Object.assign(new Error('SendCommand returned no command ID'), { $fault: 'server' });
+      return id;
+    } catch (err) {
+      throw mapAwsError(err, `SSM SendCommand ${this.options.documents[request.document]} to ${request.instanceId}`);
+    }
+  }
+
+  async getCommand(commandId: string, instanceId: string): Promise<CommandResult> {
+    try {
+      const out = await this.ssm.send(new GetCommandInvocationCommand({ CommandId: commandId, InstanceId: instanceId }));
+      return {
+        status: toCommandStatus(out.Status, out.StatusDetails),
+        ...(out.ResponseCode !== undefined && out.ResponseCode >= 0 ? { exitCode: out.ResponseCode } : {}),
+        stdout: out.StandardOutputContent ?? '',
+        stderr: out.StandardErrorContent ?? '',
+      };
+    } catch (err) {
+      // Right after SendCommand the invocation may not exist yet.
+      if (awsErrorName(err) === 'InvocationDoesNotExist') return { status: 'Pending', stdout: '', stderr: '' };
+      throw mapAwsError(err, `SSM GetCommandInvocation ${commandId}`);
+    }
+  }
+}
+
+/** The IAM partition of a Region. */
+export const partitionOf = (region: string): string =>
+  region.startsWith('cn-') ? 'aws-cn' : region.startsWith('us-gov-') ? 'aws-us-gov' : 'aws';
+
+export interface FleetForOptions {
+  documents: Settings['documents'];
+  /** Role assumed in accounts other than our own; absent: our own credentials everywhere. */
+  memberRoleName?: string;
+  /** Our own account (default: STS GetCallerIdentity, once). */
+  homeAccount?: string | (() => Promise<string>);
+  /** Region of our STS endpoint (default: AWS_REGION). */
+  stsRegion?: string;
+  sts?: STSClient;
+  /** Builds a fleet (tests). */
+  makeFleet?: (options: AwsFleetOptions) => Fleet;
+}
+
+/**
+ * Credentials for a member account: AssumeRole, cached until 5 minutes before they expire.
+ * A function provider, so the SDK asks again when it needs to.
+ */
+export function assumeRoleCredentials(sts: STSClient, roleArn: string, sessionName: string): NonNullable<Credentials> {
+  let cached: { accessKeyId: string; secretAccessKey: string; sessionToken: string; expiration: Date } | undefined;
+  return async () => {
+    if (cached && cached.expiration.getTime() - Date.now() > 5 * 60_000) return cached;
+    try {
+      const out = await sts.send(new AssumeRoleCommand({ RoleArn: roleArn, RoleSessionName: sessionName, DurationSeconds: 3600 }));
+      const c = out.Credentials;
+      if (!c?.AccessKeyId || !c.SecretAccessKey || !c.SessionToken || !c.Expiration)
+        throw Object.assign(new Error(`AssumeRole ${roleArn} returned no credentials`), { $fault: 'server' });
+      cached = { accessKeyId: c.AccessKeyId, secretAccessKey: c.SecretAccessKey, sessionToken: c.SessionToken, expiration: new Date(c.Expiration) };
+      return cached;
+    } catch (err) {
+      throw mapAwsError(err, `STS AssumeRole ${roleArn}`);
+    }
+  };
+}
+
+/** A Fleet whose real fleet is decided on first use (the home account needs a look-up). */
+class DeferredFleet implements Fleet {
+  private real: Promise<Fleet> | undefined;
+  constructor(private readonly build: () => Promise<Fleet>) {}
+  private get(): Promise<Fleet> {
+    this.real ??= this.build().catch((err: unknown) => {
+      this.real = undefined;
+      throw err;
+    });
+    return this.real;
+  }
+  describeInstance = async (id: string) => (await this.get()).describeInstance(id);
+  describeInstances = async (ids: string[]) => (await this.get()).describeInstances(ids);
+  tagInstance = async (id: string, tags: Record<string, string>) => (await this.get()).tagInstance(id, tags);
+  ssmPingStatus = async (id: string) => (await this.get()).ssmPingStatus(id);
+  putJoinSecret = async (id: string, value: string) => (await this.get()).putJoinSecret(id, value);
+  deleteJoinSecret = async (id: string) => (await this.get()).deleteJoinSecret(id);
+  sendCommand = async (request: SendCommandRequest) => (await this.get()).sendCommand(request);
+  getCommand = async (commandId: string, id: string) => (await this.get()).getCommand(commandId, id);
+}
+
+/**
+ * A FleetFor that caches one fleet per account+Region. Without memberRoleName every fleet uses
+ * our own credentials; with it, accounts other than our own (STS GetCallerIdentity, once) are
+ * reached by assuming `arn:<partition>:iam::<account>:role/<memberRoleName>`.
+ */
+export function fleetFor(options: FleetForOptions): FleetFor {
+  const fleets = new Map<string, Fleet>();
+  const make = options.makeFleet ?? ((o: AwsFleetOptions) => new AwsFleet(o));
+  let sts: STSClient | undefined = options.sts;
+  const stsClient = (): STSClient => {
+    const region = options.stsRegion ?? process.env.AWS_REGION;
+    sts ??= new STSClient({ retryMode: 'adaptive', ...(region ? { region } : {}) });
+    return sts;
+  };
+  let home: Promise<string> | undefined;
+  const homeAccount = (): Promise<string> => {
+    const h = options.homeAccount;
+    if (typeof h === 'string') return Promise.resolve(h);
+    home ??= (h ? h() : stsClient().send(new GetCallerIdentityCommand({})).then((o) => o.Account ?? '')).catch((err: unknown) => {
+      home = undefined;
+      throw mapAwsError(err, 'STS GetCallerIdentity');
+    });
+    return home;
+  };
+  return ({ account, region }) => {
+    const key = `${account}/${region}`;
+    let fleet = fleets.get(key);
+    if (!fleet) {
+      const role = options.memberRoleName;
+      const base = { region, documents: options.documents };
+      fleet = role
+        ? new DeferredFleet(async () => {
+            if ((await homeAccount()) === account) return make(base);
+            const roleArn = `arn:${partitionOf(region)}:iam::${account}:role/${role}`;
+            return make({ ...base, credentials: assumeRoleCredentials(stsClient(), roleArn, 'adjoin') });
+          })
+        : make(base);
+      fleets.set(key, fleet);
+    }
+    return fleet;
+  };
+}

@@ -1,0 +1,30 @@
+/**
+ * The production ports, built once per cold start on first use (never at import: the lab and
+ * the tests import task modules without any AWS or LDAP configuration).
+ */
+import { randomBytes } from 'node:crypto';
+import { Logger } from '@aws-lambda-powertools/logger';
+import type { Deps, DepsProvider } from '../lib/deps';
+import { loadSettings } from '../lib/settings';
+import { fleetFor } from './aws-fleet';
+import { LdapDirectory } from './ldap-directory';
+
+export function buildDefaultDeps(env: NodeJS.ProcessEnv = process.env): Deps {
+  const settings = loadSettings(env.ADJOIN_SETTINGS);
+  return {
+    settings,
+    directory: new LdapDirectory(settings.directory),
+    fleetFor: fleetFor({ documents: settings.documents, ...(settings.memberRoleName ? { memberRoleName: settings.memberRoleName } : {}) }),
+    clock: { now: () => new Date() },
+    random: { bytes: (n) => randomBytes(n) },
+    logger: new Logger({ serviceName: 'adjoin' }),
+  };
+}
+
+let built: Deps | undefined;
+
+/** The DepsProvider every production handler uses. A ConfigurationError is thrown again on each call. */
+export const defaultDeps: DepsProvider = async () => {
+  built ??= buildDefaultDeps();
+  return built;
+};

@@ -1,0 +1,304 @@
+/**
+ * Reconcile: page the managed OU(s), cross-check EC2 in batches per account and Region, and
+ * delete — under a cap — only what every safety rule allows.
+ *
+ *   findStaleObjects  one pass over listManaged; the cheap rules (marker, OU, age) first, then
+ *                     DescribeInstances per fleet in batches of DESCRIBE_BATCH ids. Any EC2
+ *                     error aborts the run (it throws): an unanswered question is never "gone".
+ *                     Returns counts and a bounded stale list (big lists stay in the Lambda).
+ *   checkDeletionCap  dry run → nothing to delete; more stale than the cap → DeletionCapExceeded
+ *                     with the list of what it would have deleted (Cause under 30 KB).
+ *   reportReconcile   the summary, and CloudWatch EMF metrics in one log line.
+ *
+ * No AWS or LDAP import: ports only.
+ */
+import type { InstanceRef } from './contracts';
+import type { Deps } from './deps';
+import { DeletionCapExceeded, InvalidInput } from './errors';
+import { countDeletes, parseDeleteItemResults, type DeleteItemResult } from './leave';
+import type { ComputerObject, Fleet, Marker } from './ports';
+import { decideDeletion, describeMarker, refuseIfYoung, refuseUnlessInManagedOu, refuseUnlessOurs, safetySettings, type RuleId } from './safety';
+
+/** Instance IDs per DescribeInstances call (the adapter filters on instance-id: <= 200 values). */
+export const DESCRIBE_BATCH = 200;
+/** Stale objects carried in state data at most (items and JSON bytes): state data is <= 256 KB. */
+export const STALE_LIST_MAX_ITEMS = 500;
+export const STALE_LIST_MAX_BYTES = 90_000;
+/** The DeletionCapExceeded Cause stays under this many bytes (Step Functions allows 32,768). */
+export const CAUSE_MAX_BYTES = 30_000;
+
+/** One stale object, in the shape the "Delete computer object" Map item takes. */
+export interface StaleItem {
+  object: { dn: string; name: string };
+  instance: InstanceRef;
+}
+
+export interface ScanCounts {
+  scanned: number;
+  stale: number;
+  /** No complete marker: never ours. */
+  notOurs: number;
+  outsideManagedOu: number;
+  young: number;
+  alive: number;
+  joinRunning: number;
+}
+
+/** "Find stale objects" → $.scan */
+export interface ScanOutput extends ScanCounts {
+  dryRun: boolean;
+  graceSeconds: number;
+  /** The stale objects to delete (bounded: STALE_LIST_MAX_ITEMS / _BYTES). */
+  staleList: StaleItem[];
+  /** Stale objects not in staleList (left for the next run, or listed only by count). */
+  notListed: number;
+  ldapPages: number;
+  ec2Calls: number;
+  fleets: number;
+}
+
+/** "Check deletion cap" → $.guard */
+export interface GuardOutput {
+  dryRun: boolean;
+  maxDeletions: number;
+  stale: number;
+  /** In a dry run: would the cap have stopped a real run? */
+  capExceeded: boolean;
+  /** How many the Map will delete now (0 in a dry run). */
+  toDelete: number;
+}
+
+/** "Report" → the execution output. */
+export interface ReconcileSummary {
+  scanned: number;
+  stale: number;
+  deleted: number;
+  skipped: number;
+  failed: number;
+  dryRun: boolean;
+  alreadyGone: number;
+  notListed: number;
+  capExceeded: boolean;
+}
+
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+// ---- Find stale objects ---------------------------------------------------------------------
+
+export interface FindStaleInput {
+  /** From the execution input: overrides settings.reconcile.dryRun when present. */
+  dryRun?: boolean;
+}
+
+export function parseFindStaleInput(raw: unknown): FindStaleInput {
+  if (!isObj(raw)) throw new InvalidInput('Find stale objects: the payload must be an object');
+  const input = raw.input ?? {};
+  if (!isObj(input)) throw new InvalidInput('Find stale objects: the execution input must be an object ({} or {"dryRun": true})');
+  const d = input.dryRun;
+  if (d !== undefined && typeof d !== 'boolean')
+    throw new InvalidInput(`Find stale objects: dryRun must be true or false, got ${JSON.stringify(d)}`);
+  return d === undefined ? {} : { dryRun: d };
+}
+
+interface Pending {
+  target: { account: string; region: string };
+  fleet: Fleet;
+  objects: (ComputerObject & { marker: Marker })[];
+  ids: Set<string>;
+}
+
+export async function findStaleObjects(input: FindStaleInput, deps: Deps): Promise<ScanOutput> {
+  const { settings, directory, logger } = deps;
+  const dryRun = input.dryRun ?? settings.reconcile.dryRun;
+  const graceSeconds = settings.reconcile.graceSeconds;
+  const safety = safetySettings(settings, { graceSeconds });
+  const now = deps.clock.now();
+  const counts: ScanCounts = { scanned: 0, stale: 0, notOurs: 0, outsideManagedOu: 0, young: 0, alive: 0, joinRunning: 0 };
+  const staleList: StaleItem[] = [];
+  let listedBytes = 2;
+  let ldapPages = 0;
+  let ec2Calls = 0;
+  const pending = new Map<string, Pending>();
+
+  const refusedBy = (rule: RuleId | undefined): void => {
+    if (rule === 'ours' || rule === 'expected') counts.notOurs++;
+    else if (rule === 'managed-ou') counts.outsideManagedOu++;
+    else if (rule === 'age') counts.young++;
+    else if (rule === 'join-running') counts.joinRunning++;
+    else counts.alive++; // 'gone' refused: alive, or EC2 answered about another instance
+  };
+  const addStale = (o: ComputerObject & { marker: Marker }): void => {
+    counts.stale++;
+    const item: StaleItem = { object: { dn: o.dn, name: o.name }, instance: { ...o.marker } };
+    const bytes = Buffer.byteLength(JSON.stringify(item)) + 1;
+    if (staleList.length < STALE_LIST_MAX_ITEMS && listedBytes + bytes <= STALE_LIST_MAX_BYTES) {
+      staleList.push(item);
+      listedBytes += bytes;
+    }
+  };
+  const flush = async (p: Pending): Promise<void> => {
+    if (p.objects.length === 0) return;
+    const batch = p.objects;
+    const ids = [...p.ids];
+    p.objects = [];
+    p.ids = new Set();
+    ec2Calls++;
+    const answers = await p.fleet.describeInstances(ids); // any error throws: the run aborts
+    for (const o of batch) {
+      const d = decideDeletion(o, answers.get(o.marker.instanceId), safety, now);
+      if (d.delete) addStale(o);
+      else refusedBy(d.rule);
+    }
+  };
+
+  for await (const page of directory.listManaged()) {
+    ldapPages++;
+    for (const o of page) {
+      counts.scanned++;
+      // The rules that need no EC2 answer first: no call for what is not ours anyway.
+      if (refuseUnlessOurs(o) !== undefined) {
+        counts.notOurs++;
+        continue;
+      }
+      if (refuseUnlessInManagedOu(o.dn, safety.managedOus) !== undefined) {
+        counts.outsideManagedOu++;
+        continue;
+      }
+      if (refuseIfYoung(o, graceSeconds, now) !== undefined) {
+        counts.young++;
+        continue;
+      }
+      const marker = o.marker as Marker;
+      const key = `${marker.account}/${marker.region}`;
+      let p = pending.get(key);
+      if (p === undefined) {
+        const target = { account: marker.account, region: marker.region };
+        p = { target, fleet: deps.fleetFor(target), objects: [], ids: new Set() };
+        pending.set(key, p);
+      }
+      p.objects.push({ ...o, marker });
+      p.ids.add(marker.instanceId);
+      if (p.ids.size >= DESCRIBE_BATCH) await flush(p);
+    }
+  }
+  for (const p of pending.values()) await flush(p);
+
+  const out: ScanOutput = {
+    dryRun,
+    graceSeconds,
+    ...counts,
+    staleList,
+    notListed: counts.stale - staleList.length,
+    ldapPages,
+    ec2Calls,
+    fleets: pending.size,
+  };
+  logger.info('Scan finished', { ...counts, notListed: out.notListed, ldapPages, ec2Calls, fleets: out.fleets, dryRun });
+  return out;
+}
+
+// ---- Check deletion cap ---------------------------------------------------------------------
+
+export interface CheckCapInput {
+  scan: ScanOutput;
+}
+
+export function parseCheckCapInput(raw: unknown): CheckCapInput {
+  if (!isObj(raw) || !isObj(raw.scan)) throw new InvalidInput('Check deletion cap: scan is missing');
+  const s = raw.scan;
+  const nonNegative = (v: unknown): boolean => typeof v === 'number' && Number.isInteger(v) && v >= 0;
+  if (typeof s.dryRun !== 'boolean' || !nonNegative(s.stale) || !nonNegative(s.notListed) || !Array.isArray(s.staleList))
+    throw new InvalidInput('Check deletion cap: scan is not the output of "Find stale objects"');
+  return { scan: s as unknown as ScanOutput };
+}
+
+/** The Cause of a cap breach: what would have been deleted, under CAUSE_MAX_BYTES. */
+export function capExceededMessage(scan: Pick<ScanOutput, 'stale' | 'staleList'>, maxDeletions: number): string {
+  const head =
+    `Reconcile found ${scan.stale} stale computer objects, more than the cap of ${maxDeletions} ` +
+    '(reconcile.maxDeletions): NOTHING was deleted. Check why so many instances look gone (a wrong ' +
+    'account or Region, a managed OU another tool also uses), then raise the cap or run with ' +
+    '{"dryRun": true} to review. It would have deleted:';
+  const lines: string[] = [];
+  let bytes = Buffer.byteLength(head);
+  const tailReserve = 40; // "\n…and N more"
+  for (const item of scan.staleList) {
+    const line = `\n${item.object.name} (${item.object.dn}) of ${describeMarker(item.instance)}`;
+    const b = Buffer.byteLength(line);
+    if (bytes + b + tailReserve > CAUSE_MAX_BYTES) break;
+    lines.push(line);
+    bytes += b;
+  }
+  const more = scan.stale - lines.length;
+  return head + lines.join('') + (more > 0 ? `\n…and ${more} more` : '');
+}
+
+export async function checkDeletionCap(input: CheckCapInput, deps: Deps): Promise<GuardOutput> {
+  const { scan } = input;
+  const maxDeletions = deps.settings.reconcile.maxDeletions;
+  const capExceeded = scan.stale > maxDeletions;
+  if (scan.dryRun) {
+    deps.logger.info('Dry run: nothing will be deleted', { stale: scan.stale, maxDeletions, capExceeded });
+    return { dryRun: true, maxDeletions, stale: scan.stale, capExceeded, toDelete: 0 };
+  }
+  if (capExceeded) throw new DeletionCapExceeded(capExceededMessage(scan, maxDeletions));
+  return { dryRun: false, maxDeletions, stale: scan.stale, capExceeded: false, toDelete: scan.staleList.length };
+}
+
+// ---- Report ---------------------------------------------------------------------------------
+
+export interface ReportInput {
+  scan: ScanOutput;
+  guard: GuardOutput;
+  deleted: DeleteItemResult[];
+}
+
+export function parseReportInput(raw: unknown): ReportInput {
+  const { scan } = parseCheckCapInput(raw);
+  const r = raw as Record<string, unknown>;
+  const g = r.guard;
+  if (!isObj(g) || typeof g.dryRun !== 'boolean' || typeof g.capExceeded !== 'boolean')
+    throw new InvalidInput('Report: guard is not the output of "Check deletion cap"');
+  return { scan, guard: g as unknown as GuardOutput, deleted: parseDeleteItemResults(r.deleted, 'deleted') };
+}
+
+export const METRICS_NAMESPACE = 'adjoin';
+
+/** A CloudWatch Embedded Metric Format document for one run. */
+export function emfDocument(s: ReconcileSummary, now: Date): Record<string, unknown> {
+  const names = ['Scanned', 'Stale', 'Deleted', 'Skipped', 'Failed'] as const;
+  return {
+    _aws: {
+      Timestamp: now.getTime(),
+      CloudWatchMetrics: [
+        { Namespace: METRICS_NAMESPACE, Dimensions: [['Workflow', 'DryRun']], Metrics: names.map((Name) => ({ Name, Unit: 'Count' })) },
+      ],
+    },
+    Workflow: 'reconcile',
+    DryRun: String(s.dryRun),
+    Scanned: s.scanned,
+    Stale: s.stale,
+    Deleted: s.deleted,
+    Skipped: s.skipped,
+    Failed: s.failed,
+  };
+}
+
+export async function reportReconcile(input: ReportInput, deps: Deps): Promise<ReconcileSummary> {
+  const c = countDeletes(input.deleted);
+  const summary: ReconcileSummary = {
+    scanned: input.scan.scanned,
+    stale: input.scan.stale,
+    deleted: c.deleted,
+    skipped: c.skipped + c.alreadyGone,
+    failed: c.failed,
+    dryRun: input.guard.dryRun,
+    alreadyGone: c.alreadyGone,
+    notListed: input.scan.notListed,
+    capExceeded: input.guard.capExceeded,
+  };
+  // The Powertools Logger prints one JSON object per line with these keys at the top level,
+  // which is exactly what CloudWatch reads as EMF.
+  deps.logger.info('Reconcile metrics', emfDocument(summary, deps.clock.now()));
+  return summary;
+}

@@ -1,0 +1,289 @@
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { validateSettings } from '../../tasks/lib/settings';
+import { TaskIds } from '../../tasks/registry';
+import { TaskNeeds } from '../../infra/permissions';
+import { build, nagFindings, sampleConfig, type Built } from './helpers';
+
+type Resource = { Type: string; Properties: Record<string, unknown> };
+type Statement = { Action: string | string[]; Resource: unknown; Effect: string; Condition?: Record<string, unknown> };
+
+let built: Built;
+let resources: Record<string, Resource>;
+
+beforeAll(() => {
+  built = build();
+  resources = built.template.toJSON().Resources as Record<string, Resource>;
+});
+
+const ofType = (type: string): [string, Resource][] => Object.entries(resources).filter(([, r]) => r.Type === type);
+const actionsOf = (s: Statement): string[] => (Array.isArray(s.Action) ? s.Action : [s.Action]);
+
+/** The statements of the role a task function runs as (its inline default policy). */
+function taskStatements(taskId: string): Statement[] {
+  const [, fn] = ofType('AWS::Lambda::Function').find(([, r]) => r.Properties.FunctionName === `adjoin-${taskId}`) ?? [];
+  if (!fn) throw new Error(`no function for ${taskId}`);
+  const roleId = (fn.Properties.Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+  return ofType('AWS::IAM::Policy')
+    .filter(([, p]) => (p.Properties.Roles as { Ref: string }[]).some((r) => r.Ref === roleId))
+    .flatMap(([, p]) => (p.Properties.PolicyDocument as { Statement: Statement[] }).Statement);
+}
+const taskActions = (taskId: string): string[] => taskStatements(taskId).flatMap(actionsOf);
+
+describe('task functions', () => {
+  it('one Node 22 ARM64 function per task, fixed name, in the VPC, traced', () => {
+    const fns = ofType('AWS::Lambda::Function');
+    expect(fns).toHaveLength(TaskIds.length);
+    expect(fns.map(([, r]) => r.Properties.FunctionName).sort()).toEqual(TaskIds.map((id) => `adjoin-${id}`).sort());
+    for (const [, fn] of fns) {
+      expect(fn.Properties).toMatchObject({
+        Runtime: 'nodejs22.x',
+        Architectures: ['arm64'],
+        Handler: 'index.handler',
+        TracingConfig: { Mode: 'Active' },
+        VpcConfig: {
+          SubnetIds: ['subnet-0a1b2c3d4e5f60001', 'subnet-0a1b2c3d4e5f60002'],
+          SecurityGroupIds: ['sg-0a1b2c3d4e5f60003'],
+        },
+      });
+    }
+  });
+
+  it('carry the validated Settings in ADJOIN_SETTINGS (without the CA PEM: it is in SSM)', () => {
+    for (const [, fn] of ofType('AWS::Lambda::Function')) {
+      const env = (fn.Properties.Environment as { Variables: Record<string, string> }).Variables;
+      const settings = validateSettings(JSON.parse(env.ADJOIN_SETTINGS ?? ''));
+      expect(settings.directory.caParameterName).toBe('/adjoin/ca-bundle');
+      expect(JSON.stringify(env).length).toBeLessThan(4096);
+      expect(env.ADJOIN_SETTINGS).not.toContain('BEGIN CERTIFICATE');
+    }
+    built.template.hasResourceProperties('AWS::SSM::Parameter', {
+      Name: '/adjoin/ca-bundle',
+      Type: 'String',
+      Value: Match.stringLikeRegexp('BEGIN CERTIFICATE'),
+    });
+  });
+
+  it('each logs to its own group with retention', () => {
+    for (const id of TaskIds) {
+      built.template.hasResourceProperties('AWS::Logs::LogGroup', { LogGroupName: `/aws/lambda/adjoin-${id}`, RetentionInDays: 90 });
+    }
+  });
+});
+
+describe('least privilege', () => {
+  it('no task role has a managed policy, a wildcard action, or a service-wide grant', () => {
+    for (const [, role] of ofType('AWS::IAM::Role')) expect(role.Properties.ManagedPolicyArns).toBeUndefined();
+    for (const id of TaskIds) {
+      for (const action of taskActions(id)) {
+        expect(action).not.toContain('*');
+      }
+    }
+  });
+
+  it('ssm:SendCommand only where a document is sent, only on our document and opted-in instances', () => {
+    const senders = TaskIds.filter((id) => taskActions(id).includes('ssm:SendCommand'));
+    expect(senders.sort()).toEqual(['run-join-document', 'verify-nss']);
+    const join = taskStatements('run-join-document').filter((s) => actionsOf(s).includes('ssm:SendCommand'));
+    expect(JSON.stringify(join)).toContain('document/adjoin-join');
+    expect(JSON.stringify(join)).not.toContain('document/adjoin-verify');
+    const toInstances = join.find((s) => JSON.stringify(s.Resource).includes(':instance/*'));
+    expect(toInstances?.Condition).toEqual({ StringEquals: { 'ssm:resourceTag/Domain:Join': 'true' } });
+    const verify = taskStatements('verify-nss').filter((s) => actionsOf(s).includes('ssm:SendCommand'));
+    expect(JSON.stringify(verify)).toContain('document/adjoin-verify');
+    expect(JSON.stringify(verify)).not.toContain('document/adjoin-join');
+  });
+
+  it('one-time passwords: written only by prepare, deleted only by record and compensation, under /adjoin/otp/', () => {
+    const writers = TaskIds.filter((id) => taskActions(id).includes('ssm:PutParameter'));
+    expect(writers).toEqual(['prepare-computer-object']);
+    const deleters = TaskIds.filter((id) => taskActions(id).includes('ssm:DeleteParameter'));
+    expect(deleters.sort()).toEqual(['record-result', 'remove-join-artifacts']);
+    for (const id of [...writers, ...deleters]) {
+      const s = taskStatements(id).filter((st) => actionsOf(st).some((a) => a === 'ssm:PutParameter' || a === 'ssm:DeleteParameter'));
+      expect(JSON.stringify(s.map((st) => st.Resource))).toContain(':parameter/adjoin/otp/*');
+    }
+  });
+
+  it('the bind secret: GetSecretValue only for directory tasks, only on that secret', () => {
+    const readers = TaskIds.filter((id) => taskActions(id).includes('secretsmanager:GetSecretValue'));
+    expect(readers.sort()).toEqual(TaskIds.filter((id) => TaskNeeds[id].includes('directory')).sort());
+    expect(readers.length).toBeGreaterThan(0);
+    for (const id of readers) {
+      const s = taskStatements(id).filter((st) => actionsOf(st).includes('secretsmanager:GetSecretValue'));
+      expect(s.map((st) => st.Resource)).toEqual([sampleConfig().directory.serviceAccountSecret]);
+    }
+  });
+
+  it('ec2:CreateTags only with keys that carry the status prefix', () => {
+    const taggers = TaskIds.filter((id) => taskActions(id).includes('ec2:CreateTags'));
+    expect(taggers.length).toBeGreaterThan(0);
+    for (const id of taggers) {
+      const s = taskStatements(id).find((st) => actionsOf(st).includes('ec2:CreateTags'));
+      expect(s?.Condition).toEqual({ 'ForAllValues:StringLike': { 'aws:TagKeys': ['adjoin:*'] } });
+    }
+  });
+
+  it('tasks that need nothing from AWS get nothing but logs, tracing and the VPC', () => {
+    const base = ['logs:CreateLogStream', 'logs:PutLogEvents', 'ec2:CreateNetworkInterface', 'ec2:DescribeNetworkInterfaces',
+      'ec2:DeleteNetworkInterface', 'ec2:AssignPrivateIpAddresses', 'ec2:UnassignPrivateIpAddresses',
+      'xray:PutTraceSegments', 'xray:PutTelemetryRecords'];
+    for (const id of TaskIds.filter((t) => TaskNeeds[t].length === 0)) {
+      expect(taskActions(id).filter((a) => !base.includes(a))).toEqual([]);
+    }
+  });
+
+  it('fleet tasks may assume the member-account role, others may not', () => {
+    expect(JSON.stringify(taskStatements('read-instance'))).toContain(':iam::222222222222:role/adjoin-member');
+    expect(taskActions('check-deletion-cap')).not.toContain('sts:AssumeRole');
+  });
+});
+
+describe('documents', () => {
+  it('join and verify: Command documents from the scripts, with their # param: parameters', () => {
+    for (const [name, file] of [['adjoin-join', 'join'], ['adjoin-verify', 'verify']] as const) {
+      const [, doc] = ofType('AWS::SSM::Document').find(([, r]) => r.Properties.Name === name) ?? [];
+      expect(doc).toBeDefined();
+      const content = doc?.Properties.Content as { schemaVersion: string; parameters: Record<string, { interpolationType: string }>; mainSteps: { action: string }[] };
+      expect(doc?.Properties.DocumentType).toBe('Command');
+      expect(doc?.Properties.UpdateMethod).toBe('NewVersion');
+      expect(content.schemaVersion).toBe('2.2');
+      expect(content.mainSteps[0]?.action).toBe('aws:runShellScript');
+      expect(Object.keys(content.parameters).length).toBeGreaterThan(0);
+      for (const p of Object.values(content.parameters)) expect(p.interpolationType).toBe('ENV_VAR');
+      expect(file).toBeTruthy();
+    }
+  });
+});
+
+describe('events', () => {
+  it('EC2 running → the join machine, with retries and the dead-letter queue', () => {
+    const [, rule] = ofType('AWS::Events::Rule').find(([, r]) => r.Properties.Name === 'adjoin-instance-running') ?? [];
+    expect(rule?.Properties.EventPattern).toEqual({
+      source: ['aws.ec2'],
+      'detail-type': ['EC2 Instance State-change Notification'],
+      detail: { state: ['running'] },
+    });
+    const targets = rule?.Properties.Targets as Record<string, unknown>[];
+    expect(targets).toHaveLength(1);
+    expect(targets[0]).toMatchObject({
+      RetryPolicy: { MaximumRetryAttempts: 20, MaximumEventAgeInSeconds: 21600 },
+      DeadLetterConfig: { Arn: { 'Fn::GetAtt': [expect.stringMatching(/DeadLetters/), 'Arn'] } },
+    });
+    expect(JSON.stringify(targets[0]?.Arn)).toMatch(/JoinStateMachine/);
+  });
+
+  it('EC2 terminated → the leave machine; a schedule → reconcile with input {}', () => {
+    const [, leave] = ofType('AWS::Events::Rule').find(([, r]) => r.Properties.Name === 'adjoin-instance-terminated') ?? [];
+    expect((leave?.Properties.EventPattern as { detail: unknown }).detail).toEqual({ state: ['terminated'] });
+    expect(JSON.stringify(leave?.Properties.Targets)).toMatch(/LeaveStateMachine/);
+    built.template.hasResourceProperties('AWS::Events::Rule', {
+      Name: 'adjoin-reconcile',
+      ScheduleExpression: 'rate(6 hours)',
+      Targets: [Match.objectLike({ Input: '{}', Arn: { Ref: Match.stringLikeRegexp('ReconcileStateMachine') } })],
+    });
+  });
+
+  it('the dead-letter queue is encrypted and refuses plain HTTP', () => {
+    built.template.hasResourceProperties('AWS::SQS::Queue', { QueueName: 'adjoin-dead-letters', SqsManagedSseEnabled: true });
+    built.template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) },
+    });
+  });
+
+  it('member accounts may put events on the default bus', () => {
+    built.template.hasResourceProperties('AWS::Events::EventBusPolicy', {
+      EventBusName: 'default',
+      StatementId: 'adjoin-member-222222222222',
+    });
+  });
+});
+
+describe('state machines', () => {
+  it('three machines, fixed names, logging ALL without execution data, X-Ray on', () => {
+    const machines = ofType('AWS::StepFunctions::StateMachine');
+    expect(machines.map(([, m]) => m.Properties.StateMachineName).sort()).toEqual(['adjoin-join', 'adjoin-leave', 'adjoin-reconcile']);
+    for (const [, m] of machines) {
+      expect(m.Properties).toMatchObject({
+        StateMachineType: 'STANDARD',
+        TracingConfiguration: { Enabled: true },
+        LoggingConfiguration: { Level: 'ALL', IncludeExecutionData: false },
+      });
+    }
+  });
+
+  it('alarms on failed and timed-out executions and on dead letters, to an encrypted topic', () => {
+    const alarms = ofType('AWS::CloudWatch::Alarm');
+    const failed = alarms.filter(([, a]) => a.Properties.MetricName === 'ExecutionsFailed');
+    expect(failed).toHaveLength(3);
+    expect(alarms.filter(([, a]) => a.Properties.MetricName === 'ApproximateNumberOfMessagesVisible')).toHaveLength(1);
+    for (const [, a] of alarms) {
+      expect(a.Properties.AlarmActions).toEqual([{ Ref: expect.stringMatching(/AlarmTopic/) }]);
+    }
+    built.template.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: Match.anyValue() });
+    built.template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'platform-oncall@example.com' });
+    built.template.hasResourceProperties('AWS::KMS::Key', { EnableKeyRotation: true });
+  });
+
+  it('an existing alarm topic can be used instead', () => {
+    const other = build(sampleConfig((c) => { c.alarms = { topicArn: 'arn:aws:sns:eu-west-1:111111111111:ops' }; }));
+    other.template.resourceCountIs('AWS::SNS::Topic', 0);
+    for (const a of Object.values(other.template.findResources('AWS::CloudWatch::Alarm'))) {
+      expect((a as Resource).Properties.AlarmActions).toEqual(['arn:aws:sns:eu-west-1:111111111111:ops']);
+    }
+  });
+});
+
+describe('member account stack', () => {
+  it('forwards running/terminated events to the orchestrator bus and grants a role trusted only by tagged task roles', () => {
+    expect(built.members).toHaveLength(1);
+    const member = Template.fromStack(built.members[0]!);
+    member.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: { source: ['aws.ec2'], detail: { state: ['running', 'terminated'] } },
+      Targets: [Match.objectLike({ Arn: { 'Fn::Join': ['', Match.arrayWith([':111111111111:event-bus/default'])] } })],
+    });
+    member.hasResourceProperties('AWS::IAM::Role', {
+      RoleName: 'adjoin-member',
+      AssumeRolePolicyDocument: {
+        Statement: [Match.objectLike({
+          Principal: { AWS: { 'Fn::Join': ['', Match.arrayWith([':iam::111111111111:root'])] } },
+          Condition: { StringEquals: { 'aws:PrincipalTag/adjoin:component': 'task' } },
+        })],
+      },
+    });
+    member.resourceCountIs('AWS::SSM::Document', 2);
+  });
+});
+
+describe('cdk-nag AwsSolutions', () => {
+  it('no unacknowledged finding in any stack', () => {
+    for (const stack of [built.orchestrator, ...built.members]) expect(nagFindings(stack)).toEqual([]);
+  });
+
+  it('no unacknowledged finding with other options (no members, existing topic, KMS-encrypted secret, insecure lab LDAP)', () => {
+    const other = build(sampleConfig((c) => {
+      c.memberAccounts = [];
+      c.alarms = { topicArn: 'arn:aws:sns:eu-west-1:111111111111:ops' };
+      c.directory.serviceAccountSecret = 'adjoin/bind';
+      c.directory.serviceAccountSecretKmsKeyArn = 'arn:aws:kms:eu-west-1:111111111111:key/0b1e2c3d-1111-2222-3333-444455556666';
+      c.tags = { restrictCommandsToOptedIn: false };
+      c.resourcePrefix = 'adj2';
+    }));
+    expect(other.members).toEqual([]);
+    expect(nagFindings(other.orchestrator)).toEqual([]);
+  });
+
+  it('would report an unacknowledged finding (the check can fail)', () => {
+    const other = build();
+    const { Stack } = jest.requireActual<typeof import('aws-cdk-lib')>('aws-cdk-lib');
+    const sqs = jest.requireActual<typeof import('aws-cdk-lib/aws-sqs')>('aws-cdk-lib/aws-sqs');
+    new sqs.Queue(Stack.of(other.orchestrator), 'Unencrypted', { encryption: sqs.QueueEncryption.UNENCRYPTED });
+    expect(nagFindings(other.orchestrator).join('\n')).toMatch(/AwsSolutions-SQS/);
+  });
+});
+
+describe('snapshot (asset hashes left out)', () => {
+  it('resource inventory', () => {
+    const inventory = Object.entries(resources).map(([id, r]) => `${r.Type} ${id}`).sort();
+    expect(inventory).toMatchSnapshot();
+  });
+});

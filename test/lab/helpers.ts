@@ -1,0 +1,106 @@
+/**
+ * Lab test helpers: bring the world up once per file when it is not up (and leave it as found),
+ * create a computer object the way the product does (ldapts over LDAPS as the service account,
+ * the attribute set of LAB-NOTES), read the directory independently with ldapsearch in the DC.
+ */
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import { Attribute, Client } from 'ldapts';
+import * as world from '../../lab/world';
+import { assertLabRoute, type LabFleet } from '../../lab/fleet';
+import { formatMarker, MARKER_ATTRIBUTE } from '../../tasks/lib/marker';
+import { computerName, hostFqdn } from '../../tasks/lib/naming';
+
+/** Brings the lab up if needed; returns a function that restores what was found. */
+export async function ensureLab(): Promise<{ restore: () => Promise<void>; startedHere: boolean; upMs: number }> {
+  const wasUp = await world.isUp();
+  const t0 = Date.now();
+  if (!wasUp) await world.up({ log: (l) => process.stderr.write(`[lab] ${l}\n`) });
+  const upMs = Date.now() - t0;
+  return {
+    startedHere: !wasUp,
+    upMs,
+    restore: async () => {
+      if (!wasUp) await world.down();
+    },
+  };
+}
+
+/** A random one-time password from the same alphabet the product uses (no quotes). */
+export function testOtp(): string {
+  const alphabet = 'ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789-_.+=@%:,~';
+  const b = randomBytes(40);
+  return `Aa1-${[...b].map((x) => alphabet[x % alphabet.length]).join('')}`;
+}
+
+export async function serviceClient(): Promise<Client> {
+  const d = world.labState().domain;
+  assertLabRoute(d.ldapsUrl);
+  const client = new Client({
+    url: d.ldapsUrl,
+    timeout: 10_000,
+    connectTimeout: 5_000,
+    tlsOptions: { ca: fs.readFileSync(d.caFile, 'utf8'), servername: d.dcFqdn, rejectUnauthorized: true },
+  });
+  await client.bind(d.bindDn, fs.readFileSync(d.bindPasswordFile, 'utf8'));
+  return client;
+}
+
+export interface PreparedComputer {
+  name: string;
+  fqdn: string;
+  dn: string;
+  otp: string;
+}
+
+/** Creates the computer object for an instance with a one-time password (one LDAP add). */
+export async function prepareComputer(instanceId: string): Promise<PreparedComputer> {
+  const s = world.labState();
+  const d = s.domain;
+  const name = computerName(instanceId);
+  const fqdn = hostFqdn(name, d.dnsDomain);
+  const dn = `CN=${name},${d.managedOu}`;
+  const otp = testOtp();
+  const client = await serviceClient();
+  try {
+    await client.add(dn, [
+      new Attribute({ type: 'objectClass', values: ['computer'] }),
+      new Attribute({ type: 'sAMAccountName', values: [`${name}$`] }),
+      new Attribute({ type: 'userAccountControl', values: ['4096'] }),
+      new Attribute({ type: 'unicodePwd', values: [Buffer.from(`"${otp}"`, 'utf16le')] }),
+      new Attribute({ type: 'dNSHostName', values: [fqdn] }),
+      new Attribute({ type: 'servicePrincipalName', values: [`host/${name}`, `host/${fqdn}`, `RestrictedKrbHost/${name}`, `RestrictedKrbHost/${fqdn}`] }),
+      new Attribute({ type: 'description', values: [`lab test ${instanceId}`] }),
+      new Attribute({ type: MARKER_ATTRIBUTE, values: [formatMarker({ account: s.account, region: s.region, instanceId })] }),
+    ]);
+  } finally {
+    await client.unbind();
+  }
+  return { name, fqdn, dn, otp };
+}
+
+/** The join document's parameters for a prepared computer (what run-join-document sends). */
+export function joinParameters(c: PreparedComputer, secretName: string, opts: { idMapping?: 'sid' | 'rfc2307'; loginGroups?: string } = {}): Record<string, string> {
+  const d = world.labState().domain;
+  const sid = (opts.idMapping ?? 'sid') === 'sid';
+  return {
+    DomainName: d.dnsDomain,
+    Realm: d.realm,
+    ComputerName: c.name,
+    HostFqdn: c.fqdn,
+    DomainControllers: d.dcIp,
+    OneTimePassword: `{{ssm-secure:${secretName}}}`,
+    LoginGroups: opts.loginGroups ?? d.loginGroup,
+    IdMapping: sid ? 'sid' : 'rfc2307',
+    DomainSid: sid ? d.domainSid : '',
+    ComputerOu: d.managedOu,
+  };
+}
+
+/** Sends a document through the fleet and waits (bounded) for its end. */
+export async function runDocument(fleet: LabFleet, instanceId: string, document: 'join' | 'verify', parameters: Record<string, string>) {
+  const t0 = Date.now();
+  const commandId = await fleet.sendCommand({ instanceId, document, parameters, comment: `lab test ${document}`, timeoutSeconds: 120 });
+  const result = await fleet.waitForCommand(commandId, instanceId, 150_000);
+  return { commandId, result, ms: Date.now() - t0 };
+}

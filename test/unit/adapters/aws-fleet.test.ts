@@ -1,0 +1,262 @@
+import {
+  CreateTagsCommand,
+  DescribeInstancesCommand,
+  EC2Client,
+  EC2ServiceException,
+} from '@aws-sdk/client-ec2';
+import {
+  DeleteParameterCommand,
+  DescribeInstanceInformationCommand,
+  GetCommandInvocationCommand,
+  PutParameterCommand,
+  SendCommandCommand,
+  SSMClient,
+  SSMServiceException,
+} from '@aws-sdk/client-ssm';
+import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
+import { mockClient } from 'aws-sdk-client-mock';
+import 'aws-sdk-client-mock-jest';
+import { mapAwsError } from '../../../tasks/adapters/aws-errors';
+import { AwsFleet, type AwsFleetOptions, fleetFor, partitionOf, toCommandStatus } from '../../../tasks/adapters/aws-fleet';
+import { AwsRefused, AwsUnavailable, InstanceGone, Throttled } from '../../../tasks/lib/errors';
+
+const ec2Mock = mockClient(EC2Client);
+const ssmMock = mockClient(SSMClient);
+const stsMock = mockClient(STSClient);
+const ID = 'i-0123456789abcdef0';
+const documents = { join: 'adjoin-join', verify: 'adjoin-verify' };
+
+const ec2Error = (name: string, status = 400): EC2ServiceException =>
+  new EC2ServiceException({ name, $fault: status >= 500 ? 'server' : 'client', $metadata: { httpStatusCode: status }, message: `${name} happened` });
+const ssmError = (name: string, status = 400): SSMServiceException =>
+  new SSMServiceException({ name, $fault: status >= 500 ? 'server' : 'client', $metadata: { httpStatusCode: status }, message: `${name} happened` });
+
+const fleet = (): AwsFleet => new AwsFleet({ region: 'eu-west-1', documents, ec2: new EC2Client({ region: 'eu-west-1' }), ssm: new SSMClient({ region: 'eu-west-1' }) });
+
+beforeEach(() => {
+  ec2Mock.reset();
+  ssmMock.reset();
+  stsMock.reset();
+});
+
+describe('AwsFleet EC2', () => {
+  it('describes an instance', async () => {
+    // Prepare
+    ec2Mock.on(DescribeInstancesCommand).resolves({
+      Reservations: [
+        {
+          Instances: [
+            {
+              InstanceId: ID,
+              State: { Name: 'running' },
+              Tags: [{ Key: 'Domain:Join', Value: 'true' }],
+              PrivateDnsName: 'ip-10-0-0-5.eu-west-1.compute.internal',
+              LaunchTime: new Date('2026-11-21T09:00:00Z'),
+            },
+          ],
+        },
+      ],
+    });
+    // Act
+    const info = await fleet().describeInstance(ID);
+    // Assess
+    expect(info).toEqual({
+      instanceId: ID,
+      state: 'running',
+      platform: 'linux',
+      tags: { 'Domain:Join': 'true' },
+      privateDnsName: 'ip-10-0-0-5.eu-west-1.compute.internal',
+      launchTime: new Date('2026-11-21T09:00:00Z'),
+    });
+    expect(ec2Mock).toHaveReceivedCommandWith(DescribeInstancesCommand, { InstanceIds: [ID] });
+  });
+
+  it('reads the windows platform', async () => {
+    ec2Mock.on(DescribeInstancesCommand).resolves({ Reservations: [{ Instances: [{ InstanceId: ID, State: { Name: 'running' }, Platform: 'windows' as never }] }] });
+    expect((await fleet().describeInstance(ID))?.platform).toBe('windows');
+  });
+
+  it('returns undefined for an instance EC2 does not know', async () => {
+    ec2Mock.on(DescribeInstancesCommand).rejects(ec2Error('InvalidInstanceID.NotFound'));
+    await expect(fleet().describeInstance(ID)).resolves.toBeUndefined();
+  });
+
+  it.each([
+    ['RequestLimitExceeded', 503, Throttled],
+    ['InternalError', 500, AwsUnavailable],
+    ['UnauthorizedOperation', 403, AwsRefused],
+  ] as const)('maps %s to our catalogue', async (name, status, type) => {
+    ec2Mock.on(DescribeInstancesCommand).rejects(ec2Error(name, status));
+    await expect(fleet().describeInstance(ID)).rejects.toThrow(type);
+  });
+
+  it('describes many instances in batches of 200 with a filter, following pages', async () => {
+    // Prepare
+    const ids = Array.from({ length: 450 }, (_, i) => `i-${i.toString(16).padStart(17, '0')}`);
+    ec2Mock.on(DescribeInstancesCommand).callsFake((input: { Filters?: { Values?: string[] }[]; NextToken?: string }) => {
+      const values = input.Filters?.[0]?.Values ?? [];
+      // page 1 returns the first half, page 2 the rest (only for the first batch); unknown IDs are simply absent
+      const known = values.filter((_, k) => k % 3 !== 0);
+      if (values[0] === ids[0] && !input.NextToken)
+        return { Reservations: [{ Instances: known.slice(0, 50).map((InstanceId) => ({ InstanceId, State: { Name: 'running' } })) }], NextToken: 't2' };
+      const rest = values[0] === ids[0] ? known.slice(50) : known;
+      return { Reservations: [{ Instances: rest.map((InstanceId) => ({ InstanceId, State: { Name: 'stopped' } })) }] };
+    });
+    // Act
+    const found = await fleet().describeInstances(ids);
+    // Assess
+    const calls = ec2Mock.commandCalls(DescribeInstancesCommand);
+    expect(calls).toHaveLength(4);
+    expect(calls.map((c) => c.args[0].input.Filters?.[0]?.Values?.length)).toEqual([200, 200, 200, 50]);
+    expect(calls[0]?.args[0].input).toMatchObject({ Filters: [{ Name: 'instance-id' }], MaxResults: 1000 });
+    expect(calls[1]?.args[0].input.NextToken).toBe('t2');
+    expect(found.size).toBe(ids.filter((_, i) => i % 200 % 3 !== 0).length);
+    expect(found.has(ids[0] as string)).toBe(false);
+  });
+
+  it('fails describeInstances on any error (never "gone")', async () => {
+    ec2Mock.on(DescribeInstancesCommand).rejects(ec2Error('InternalError', 500));
+    await expect(fleet().describeInstances([ID])).rejects.toThrow(AwsUnavailable);
+  });
+
+  it('tags an instance', async () => {
+    ec2Mock.on(CreateTagsCommand).resolves({});
+    await fleet().tagInstance(ID, { 'adjoin:status': 'joining' });
+    expect(ec2Mock).toHaveReceivedCommandWith(CreateTagsCommand, { Resources: [ID], Tags: [{ Key: 'adjoin:status', Value: 'joining' }] });
+  });
+
+  it('tagging an unknown instance is InstanceGone', async () => {
+    ec2Mock.on(CreateTagsCommand).rejects(ec2Error('InvalidInstanceID.NotFound'));
+    await expect(fleet().tagInstance(ID, { a: 'b' })).rejects.toThrow(InstanceGone);
+  });
+});
+
+describe('AwsFleet SSM', () => {
+  it('reads the ping status, NotRegistered when unknown', async () => {
+    ssmMock.on(DescribeInstanceInformationCommand).resolvesOnce({ InstanceInformationList: [{ InstanceId: ID, PingStatus: 'Online' }] }).resolves({ InstanceInformationList: [] });
+    await expect(fleet().ssmPingStatus(ID)).resolves.toBe('Online');
+    await expect(fleet().ssmPingStatus(ID)).resolves.toBe('NotRegistered');
+    expect(ssmMock).toHaveReceivedCommandWith(DescribeInstanceInformationCommand, { Filters: [{ Key: 'InstanceIds', Values: [ID] }] });
+  });
+
+  it('stores the join secret as an overwritten SecureString and returns only its name', async () => {
+    ssmMock.on(PutParameterCommand).resolves({ Version: 1 });
+    await expect(fleet().putJoinSecret(ID, 'S3cret-otp')).resolves.toBe(`/adjoin/join-secret/${ID}`);
+    expect(ssmMock).toHaveReceivedCommandWith(PutParameterCommand, {
+      Name: `/adjoin/join-secret/${ID}`,
+      Value: 'S3cret-otp',
+      Type: 'SecureString',
+      Overwrite: true,
+    });
+  });
+
+  it('never puts the secret in an error', async () => {
+    ssmMock.on(PutParameterCommand).rejects(ssmError('AccessDeniedException', 400));
+    const err = await fleet().putJoinSecret(ID, 'S3cret-otp').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(AwsRefused);
+    expect((err as Error).message).not.toContain('S3cret-otp');
+  });
+
+  it('deletes the join secret; already gone is fine', async () => {
+    ssmMock.on(DeleteParameterCommand).rejects(ssmError('ParameterNotFound'));
+    await expect(fleet().deleteJoinSecret(ID)).resolves.toBeUndefined();
+    expect(ssmMock).toHaveReceivedCommandWith(DeleteParameterCommand, { Name: `/adjoin/join-secret/${ID}` });
+  });
+
+  it('sends a command to the deployed document', async () => {
+    ssmMock.on(SendCommandCommand).resolves({ Command: { CommandId: 'c-1' } });
+    const id = await fleet().sendCommand({ instanceId: ID, document: 'join', parameters: { A: '1', B: 'x,y' }, comment: 'c'.repeat(150), timeoutSeconds: 600 });
+    expect(id).toBe('c-1');
+    expect(ssmMock).toHaveReceivedCommandWith(SendCommandCommand, {
+      DocumentName: 'adjoin-join',
+      InstanceIds: [ID],
+      Parameters: { A: ['1'], B: ['x,y'] },
+      Comment: 'c'.repeat(100),
+      TimeoutSeconds: 600,
+    });
+  });
+
+  it('maps SendCommand throttling', async () => {
+    ssmMock.on(SendCommandCommand).rejects(ssmError('ThrottlingException'));
+    await expect(fleet().sendCommand({ instanceId: ID, document: 'verify', parameters: {}, comment: '', timeoutSeconds: 60 })).rejects.toThrow(Throttled);
+  });
+
+  it('reads a command invocation', async () => {
+    ssmMock.on(GetCommandInvocationCommand).resolves({ Status: 'Failed', StatusDetails: 'Failed', ResponseCode: 3, StandardOutputContent: 'o', StandardErrorContent: 'e' });
+    await expect(fleet().getCommand('c-1', ID)).resolves.toEqual({ status: 'Failed', exitCode: 3, stdout: 'o', stderr: 'e' });
+    expect(ssmMock).toHaveReceivedCommandWith(GetCommandInvocationCommand, { CommandId: 'c-1', InstanceId: ID });
+  });
+
+  it('treats InvocationDoesNotExist right after sending as Pending', async () => {
+    ssmMock.on(GetCommandInvocationCommand).rejects(ssmError('InvocationDoesNotExist'));
+    await expect(fleet().getCommand('c-1', ID)).resolves.toEqual({ status: 'Pending', stdout: '', stderr: '' });
+  });
+
+  it('maps StatusDetails Undeliverable / Terminated', () => {
+    expect(toCommandStatus('Failed', 'Undeliverable')).toBe('Undeliverable');
+    expect(toCommandStatus('Failed', 'Terminated')).toBe('Terminated');
+    expect(toCommandStatus('InProgress', 'InProgress')).toBe('InProgress');
+    expect(toCommandStatus(undefined, undefined)).toBe('Pending');
+  });
+});
+
+describe('mapAwsError', () => {
+  it.each([
+    [{ name: 'ThrottlingException', $metadata: { httpStatusCode: 400 } }, 'Throttled'],
+    [{ name: 'Whatever', $retryable: { throttling: true } }, 'Throttled'],
+    [{ name: 'Whatever', $metadata: { httpStatusCode: 429 } }, 'Throttled'],
+    [{ name: 'ServiceUnavailable', $metadata: { httpStatusCode: 503 } }, 'AwsUnavailable'],
+    [{ name: 'Error', code: 'ECONNRESET' }, 'AwsUnavailable'],
+    [{ name: 'TimeoutError' }, 'AwsUnavailable'],
+    [{ name: 'AccessDeniedException', $metadata: { httpStatusCode: 400 } }, 'AwsRefused'],
+    [{ name: 'ValidationException', $metadata: { httpStatusCode: 400 } }, 'AwsRefused'],
+  ])('%o → %s', (err, name) => {
+    expect(mapAwsError(err, 'op').name).toBe(name);
+  });
+});
+
+describe('fleetFor', () => {
+  const made: AwsFleetOptions[] = [];
+  const makeFleet = (o: AwsFleetOptions): AwsFleet => {
+    made.push(o);
+    return new AwsFleet({ ...o, ec2: new EC2Client({ region: o.region }), ssm: new SSMClient({ region: o.region }) });
+  };
+  beforeEach(() => {
+    made.length = 0;
+  });
+
+  it('caches one fleet per account and Region', () => {
+    const f = fleetFor({ documents, makeFleet });
+    const a = f({ account: '111111111111', region: 'eu-west-1' });
+    expect(f({ account: '111111111111', region: 'eu-west-1' })).toBe(a);
+    expect(f({ account: '111111111111', region: 'us-east-1' })).not.toBe(a);
+    expect(made.map((o) => o.region)).toEqual(['eu-west-1', 'us-east-1']);
+    expect(made.every((o) => o.credentials === undefined)).toBe(true);
+  });
+
+  it('assumes the member role in other accounts only', async () => {
+    // Prepare
+    stsMock.on(GetCallerIdentityCommand).resolves({ Account: '111111111111' });
+    stsMock.on(AssumeRoleCommand).resolves({
+      Credentials: { AccessKeyId: 'AK', SecretAccessKey: 'SK', SessionToken: 'ST', Expiration: new Date(Date.now() + 3_600_000) },
+    });
+    ssmMock.on(DescribeInstanceInformationCommand).resolves({ InstanceInformationList: [] });
+    const f = fleetFor({ documents, memberRoleName: 'adjoin-member', makeFleet, sts: new STSClient({ region: 'eu-west-1' }) });
+    // Act
+    await f({ account: '111111111111', region: 'eu-west-1' }).ssmPingStatus(ID);
+    await f({ account: '222222222222', region: 'cn-north-1' }).ssmPingStatus(ID);
+    const creds = made[1]?.credentials;
+    // Assess
+    expect(made[0]?.credentials).toBeUndefined();
+    expect(typeof creds).toBe('function');
+    await expect((creds as () => Promise<unknown>)()).resolves.toMatchObject({ accessKeyId: 'AK' });
+    expect(stsMock).toHaveReceivedCommandWith(AssumeRoleCommand, { RoleArn: 'arn:aws-cn:iam::222222222222:role/adjoin-member', RoleSessionName: 'adjoin' });
+    expect(stsMock).toHaveReceivedCommandTimes(GetCallerIdentityCommand, 1);
+  });
+
+  it('knows the partitions', () => {
+    expect(partitionOf('eu-west-1')).toBe('aws');
+    expect(partitionOf('us-gov-west-1')).toBe('aws-us-gov');
+    expect(partitionOf('cn-northwest-1')).toBe('aws-cn');
+  });
+});

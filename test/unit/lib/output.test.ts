@@ -1,0 +1,30 @@
+import { commandOutput, scrubSecrets, tail } from '../../../tasks/lib/output';
+
+describe('command output', () => {
+  it('keeps the tail within the bound, on a character boundary', () => {
+    const text = `${'é'.repeat(3000)}END`;
+    const t = tail(text, 2048);
+    expect(Buffer.byteLength(t, 'utf8')).toBeLessThanOrEqual(2048 + 3);
+    expect(t.startsWith('…')).toBe(true);
+    expect(t.endsWith('END')).toBe(true);
+    expect(t).not.toContain('\uFFFD');
+  });
+
+  it('leaves short output alone', () => {
+    expect(tail('hello')).toBe('hello');
+  });
+
+  it('masks values on lines that mention passwords', () => {
+    const out = scrubSecrets('joining\nOneTimePassword=Abc123-xyz\nadcli join --one-time-password=S3cr3t --computer-name=X\nok');
+    expect(out).not.toContain('Abc123-xyz');
+    expect(out).not.toContain('S3cr3t');
+    expect(out).toContain('joining');
+    expect(out).toContain('ok');
+  });
+
+  it('joins stdout and stderr and bounds the result', () => {
+    const out = commandOutput('x'.repeat(5000), 'adcli: Couldn\'t authenticate');
+    expect(Buffer.byteLength(out)).toBeLessThanOrEqual(2048 + 3);
+    expect(out).toMatch(/--- stderr ---\nadcli: Couldn't authenticate$/);
+  });
+});

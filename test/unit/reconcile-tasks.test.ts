@@ -1,0 +1,171 @@
+/**
+ * Reconcile tasks against small fakes: "Find stale objects" (paging, batching per fleet, every
+ * rule, EC2 errors abort), "Check deletion cap" (dry run, cap, bounded Cause) and "Report" (EMF).
+ */
+jest.mock('../../tasks/adapters/default-deps', () => ({ defaultDeps: async () => { throw new Error('unit tests pass their own deps'); } }), { virtual: true });
+
+import { makeHandler as makeFind } from '../../tasks/find-stale-objects';
+import { makeHandler as makeCap } from '../../tasks/check-deletion-cap';
+import { makeHandler as makeReport } from '../../tasks/report-reconcile';
+import { AwsUnavailable, Throttled } from '../../tasks/lib/errors';
+import type { Deps } from '../../tasks/lib/deps';
+import type { ComputerObject } from '../../tasks/lib/ports';
+import { CAUSE_MAX_BYTES, DESCRIBE_BATCH, STALE_LIST_MAX_BYTES, STALE_LIST_MAX_ITEMS, capExceededMessage, type ScanOutput, type StaleItem } from '../../tasks/lib/reconcile';
+import { FakeDirectory, FakeFleets, NOW, computer, iid, instance, makeDeps, markerOf, testSettings } from './reconcile-fakes';
+
+const world = (objects: ComputerObject[], reconcile: Partial<ReturnType<typeof testSettings>['reconcile']> = {}) => {
+  const directory = new FakeDirectory(objects);
+  const fleets = new FakeFleets();
+  const deps = makeDeps(directory, fleets, testSettings(reconcile));
+  const provider = async (): Promise<Deps> => deps;
+  return { directory, fleets, deps, find: makeFind(provider), cap: makeCap(provider), report: makeReport(provider) };
+};
+const range = (from: number, to: number): number[] => Array.from({ length: to - from }, (_, k) => from + k);
+
+describe('Find stale objects', () => {
+  it('applies every rule: only old objects with our marker, in the OU, whose instance is gone', async () => {
+    const objects = [
+      computer(1), // terminated → stale
+      computer(2), // unknown to EC2 → stale
+      computer(3), // running
+      computer(4), // stopped
+      computer(5, { whenCreated: new Date(NOW.getTime() - 60_000) }), // young
+      computer(6, { marker: undefined, description: `EC2 ${iid(6)}` }), // admin's: not ours
+      computer(7, { dn: 'CN=EC2-7,OU=NotAdjoin,OU=Computers,DC=corp,DC=example,DC=com' }), // outside
+      computer(8), // terminated, a join claims it right now
+    ];
+    const w = world(objects);
+    w.fleets.put(instance(1, 'terminated'));
+    w.fleets.put(instance(3, 'running'));
+    w.fleets.put(instance(4, 'stopped'));
+    w.fleets.put(instance(8, 'terminated', { 'adjoin:status': 'joining', 'adjoin:claimed-at': NOW.toISOString() }));
+    const scan = await w.find({ input: {}, executionName: 'r' });
+    expect(scan).toMatchObject({ scanned: 8, stale: 2, notOurs: 1, outsideManagedOu: 1, young: 1, alive: 2, joinRunning: 1, notListed: 0, dryRun: false, graceSeconds: 3600 });
+    expect(scan.staleList.map((s: StaleItem) => s.instance.instanceId)).toEqual([iid(1), iid(2)]);
+    expect(scan.staleList[0]).toEqual({ object: { dn: computer(1).dn, name: computer(1).name }, instance: markerOf(1) });
+    // not-ours, outside and young objects cost no EC2 call
+    expect(w.fleets.describeCalls.flatMap((c) => c.ids).sort()).toEqual([iid(1), iid(2), iid(3), iid(4), iid(8)]);
+  });
+
+  it('pages the directory and batches DescribeInstances per account and Region', async () => {
+    const objects = [...range(0, 450).map((n) => computer(n)), ...range(1000, 1010).map((n) => computer(n, { marker: markerOf(n, '999988887777', 'us-east-1') }))];
+    const w = world(objects, { maxDeletions: 10_000 });
+    w.directory.pageSize = 100;
+    const scan = await w.find({ input: {}, executionName: 'r' });
+    expect(scan).toMatchObject({ scanned: 460, stale: 460, ldapPages: 5, fleets: 2, ec2Calls: 4 });
+    const sizes = w.fleets.describeCalls.map((c) => `${c.target}:${c.ids.length}`);
+    expect(sizes).toEqual(['111122223333/eu-west-1:200', '111122223333/eu-west-1:200', '111122223333/eu-west-1:50', '999988887777/us-east-1:10']);
+    expect(Math.max(...w.fleets.describeCalls.map((c) => c.ids.length))).toBeLessThanOrEqual(DESCRIBE_BATCH);
+  });
+
+  it.each([['Throttled', new Throttled('Rate exceeded')], ['AwsUnavailable', new AwsUnavailable('503')]])('an EC2 error (%s) aborts the scan: it throws, nothing is reported stale', async (_name, err) => {
+    const w = world([computer(1), computer(2)]);
+    w.fleets.error = err;
+    await expect(w.find({ input: {}, executionName: 'r' })).rejects.toBe(err);
+  });
+
+  it('dryRun in the input overrides the settings, both ways; anything else is refused', async () => {
+    expect((await world([], { dryRun: false }).find({ input: { dryRun: true } })).dryRun).toBe(true);
+    expect((await world([], { dryRun: true }).find({ input: { dryRun: false } })).dryRun).toBe(false);
+    expect((await world([], { dryRun: true }).find({ input: {} })).dryRun).toBe(true);
+    await expect(world([]).find({ input: { dryRun: 'yes' } })).rejects.toMatchObject({ name: 'InvalidInput' });
+    await expect(world([]).find({ input: [] })).rejects.toMatchObject({ name: 'InvalidInput' });
+  });
+
+  it('keeps the stale list bounded (state data stays small); the rest is counted', async () => {
+    const w = world(range(0, STALE_LIST_MAX_ITEMS + 120).map((n) => computer(n)), { maxDeletions: 10_000 });
+    const scan = (await w.find({ input: {} })) as ScanOutput;
+    expect(scan.stale).toBe(STALE_LIST_MAX_ITEMS + 120);
+    expect(scan.staleList.length + scan.notListed).toBe(scan.stale);
+    expect(scan.staleList.length).toBeLessThanOrEqual(STALE_LIST_MAX_ITEMS);
+    expect(Buffer.byteLength(JSON.stringify(scan))).toBeLessThan(STALE_LIST_MAX_BYTES + 2000);
+  });
+});
+
+const scanOf = (stale: number, listed: number, dryRun = false): ScanOutput => ({
+  dryRun,
+  graceSeconds: 3600,
+  scanned: stale,
+  stale,
+  notOurs: 0,
+  outsideManagedOu: 0,
+  young: 0,
+  alive: 0,
+  joinRunning: 0,
+  staleList: range(0, listed).map((n) => ({ object: { dn: computer(n).dn, name: computer(n).name }, instance: markerOf(n) })),
+  notListed: stale - listed,
+  ldapPages: 1,
+  ec2Calls: 1,
+  fleets: 1,
+});
+
+describe('Check deletion cap', () => {
+  it('under the cap: proceeds with the listed objects', async () => {
+    const w = world([], { maxDeletions: 3 });
+    expect(await w.cap({ scan: scanOf(3, 3) })).toEqual({ dryRun: false, maxDeletions: 3, stale: 3, capExceeded: false, toDelete: 3 });
+  });
+
+  it('over the cap: DeletionCapExceeded naming what it would have deleted', async () => {
+    const w = world([], { maxDeletions: 2 });
+    const err = await w.cap({ scan: scanOf(3, 3) }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ name: 'DeletionCapExceeded' });
+    const msg = (err as Error).message;
+    expect(msg).toMatch(/3 stale computer objects, more than the cap of 2/);
+    for (const n of [0, 1, 2]) expect(msg).toContain(`${computer(n).name} (${computer(n).dn}) of 111122223333/eu-west-1/${iid(n)}`);
+    expect(msg).not.toMatch(/more$/);
+  });
+
+  it('a huge breach: the Cause stays under 30 KB and ends with "…and N more"', () => {
+    const msg = capExceededMessage(scanOf(50_000, STALE_LIST_MAX_ITEMS), 50);
+    expect(Buffer.byteLength(msg)).toBeLessThanOrEqual(CAUSE_MAX_BYTES);
+    const listed = msg.split('\n').length - 2;
+    expect(msg).toMatch(new RegExp(`…and ${50_000 - listed} more$`));
+    expect(listed).toBeGreaterThan(50);
+  });
+
+  it('a dry run never throws and deletes nothing, even past the cap', async () => {
+    const w = world([], { maxDeletions: 1 });
+    expect(await w.cap({ scan: scanOf(5, 5, true) })).toEqual({ dryRun: true, maxDeletions: 1, stale: 5, capExceeded: true, toDelete: 0 });
+  });
+
+  it('refuses a scan it cannot read', async () => {
+    await expect(world([]).cap({ scan: { stale: 'many' } })).rejects.toMatchObject({ name: 'InvalidInput' });
+  });
+});
+
+describe('Report', () => {
+  it('counts the Map results and writes the EMF metrics', async () => {
+    const w = world([]);
+    const info = jest.spyOn(w.deps.logger, 'info');
+    const out = await w.report({
+      scan: scanOf(5, 5),
+      guard: { dryRun: false, maxDeletions: 50, stale: 5, capExceeded: false, toDelete: 5 },
+      deleted: [
+        { dn: 'a', deleted: true, dnsRecordsRemoved: 1, reason: '' },
+        { dn: 'b', deleted: true, dnsRecordsRemoved: 0, reason: '' },
+        { dn: 'c', deleted: false, dnsRecordsRemoved: 0, reason: 'already gone' },
+        { dn: 'd', deleted: false, outcome: 'skipped', reason: 'Refused' },
+        { dn: 'e', deleted: false, outcome: 'failed', error: 'DirectoryRefused', reason: 'insufficient rights' },
+      ],
+    });
+    expect(out).toEqual({ scanned: 5, stale: 5, deleted: 2, skipped: 2, failed: 1, dryRun: false, alreadyGone: 1, notListed: 0, capExceeded: false });
+    const emf = info.mock.calls.find((c) => c[0] === 'Reconcile metrics')?.[1] as Record<string, unknown>;
+    expect(emf).toMatchObject({
+      _aws: { Timestamp: NOW.getTime(), CloudWatchMetrics: [{ Namespace: 'adjoin', Dimensions: [['Workflow', 'DryRun']] }] },
+      Workflow: 'reconcile',
+      DryRun: 'false',
+      Scanned: 5,
+      Stale: 5,
+      Deleted: 2,
+      Skipped: 2,
+      Failed: 1,
+    });
+    const metrics = (emf._aws as { CloudWatchMetrics: { Metrics: { Name: string }[] }[] }).CloudWatchMetrics[0]?.Metrics.map((m) => m.Name);
+    expect(metrics).toEqual(['Scanned', 'Stale', 'Deleted', 'Skipped', 'Failed']);
+  });
+
+  it('a dry run reports what it would delete and deletes nothing', async () => {
+    const out = await world([]).report({ scan: scanOf(4, 4, true), guard: { dryRun: true, maxDeletions: 1, stale: 4, capExceeded: true, toDelete: 0 }, deleted: [] });
+    expect(out).toMatchObject({ stale: 4, deleted: 0, dryRun: true, capExceeded: true });
+  });
+});

@@ -1,0 +1,75 @@
+import { checkCommand, makeHandler } from '../../../tasks/check-command';
+import { CommandTimedOut, InstanceGone } from '../../../tasks/lib/errors';
+import type { CommandStatus } from '../../../tasks/lib/ports';
+import { instance, INSTANCE, NOW, world } from '../fakes';
+
+const ref = { instanceId: INSTANCE, account: '123456789012', region: 'eu-west-1' };
+const command = { commandId: 'cmd-1', document: 'join' as const, sentAt: NOW.toISOString(), redriveCount: 2 };
+
+describe('Check command', () => {
+  it.each([
+    ['Pending', 'running'],
+    ['InProgress', 'running'],
+    ['Delayed', 'running'],
+    ['Success', 'succeeded'],
+    ['Failed', 'failed'],
+    ['TimedOut', 'failed'],
+    ['Cancelled', 'failed'],
+  ] as [CommandStatus, string][])('maps %s to %s', async (status, state) => {
+    const w = world();
+    w.fleet.commands.set('cmd-1', { status, stdout: 'out', stderr: '', ...(status === 'Failed' ? { exitCode: 3 } : {}) });
+    const out = await checkCommand({ instance: ref, command }, w.deps);
+    expect(out).toEqual({
+      commandId: 'cmd-1',
+      document: 'join',
+      redriveCount: 2,
+      state,
+      status,
+      ...(status === 'Failed' ? { exitCode: 3 } : {}),
+      output: 'out',
+    });
+  });
+
+  it('throws CommandTimedOut when still running past the deadline', async () => {
+    const w = world();
+    w.fleet.commands.set('cmd-1', { status: 'InProgress', stdout: 'step 3', stderr: '' });
+    w.clock.t = new Date(NOW.getTime() + 601_000);
+    const err = await checkCommand({ instance: ref, command }, w.deps).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(CommandTimedOut);
+    expect((err as Error).message).toMatch(/601 s after it was sent \(deadline 600 s\)/);
+  });
+
+  it('reports a finished command even past the deadline (a redrive re-checks it)', async () => {
+    const w = world();
+    w.fleet.commands.set('cmd-1', { status: 'Success', stdout: '', stderr: '' });
+    w.clock.t = new Date(NOW.getTime() + 3_600_000);
+    await expect(checkCommand({ instance: ref, command }, w.deps)).resolves.toMatchObject({ state: 'succeeded' });
+  });
+
+  it('throws InstanceGone for an undeliverable command to a gone instance', async () => {
+    const w = world();
+    w.fleet.commands.set('cmd-1', { status: 'Undeliverable', stdout: '', stderr: '' });
+    await expect(checkCommand({ instance: ref, command }, w.deps)).rejects.toThrow(InstanceGone);
+  });
+
+  it('reports failed for an undeliverable command to a live instance', async () => {
+    const w = world();
+    w.fleet.instances.set(INSTANCE, instance());
+    w.fleet.commands.set('cmd-1', { status: 'Terminated', stdout: '', stderr: '' });
+    await expect(checkCommand({ instance: ref, command }, w.deps)).resolves.toMatchObject({ state: 'failed', status: 'Terminated' });
+  });
+
+  it('bounds and scrubs the output', async () => {
+    const w = world();
+    w.fleet.commands.set('cmd-1', { status: 'Failed', stdout: `${'x'.repeat(10_000)}\npassword: hunter2hunter2`, stderr: 'boom' });
+    const out = await checkCommand({ instance: ref, command }, w.deps);
+    expect(Buffer.byteLength(out.output)).toBeLessThanOrEqual(2051);
+    expect(out.output).not.toContain('hunter2');
+    expect(out.output).toMatch(/boom$/);
+  });
+
+  it('handler: refuses a malformed command reference', async () => {
+    const w = world();
+    await expect(makeHandler(async () => w.deps)({ instance: ref, command: { ...command, commandId: 'a b' } })).rejects.toMatchObject({ name: 'InvalidInput' });
+  });
+});

@@ -1,0 +1,37 @@
+import { checkSsmAgent, makeHandler } from '../../../tasks/check-ssm-agent';
+import { InstanceGone, SsmAgentNotOnline } from '../../../tasks/lib/errors';
+import { instance, INSTANCE, proceed, world } from '../fakes';
+
+
+describe('Wait for SSM Online', () => {
+  it('passes when the agent is Online', async () => {
+    const w = world();
+    w.fleet.instances.set(INSTANCE, instance());
+    await expect(checkSsmAgent({ instance: proceed }, w.deps)).resolves.toEqual({ pingStatus: 'Online' });
+  });
+
+  it('throws SsmAgentNotOnline with what to check', async () => {
+    const w = world();
+    w.fleet.instances.set(INSTANCE, instance());
+    w.fleet.ping = 'ConnectionLost';
+    const err = await checkSsmAgent({ instance: proceed }, w.deps).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(SsmAgentNotOnline);
+    expect((err as Error).message).toMatch(/ConnectionLost/);
+    expect((err as Error).message).toMatch(/AmazonSSMManagedInstanceCore/);
+    expect((err as Error).message).toMatch(/VPC interface endpoints/);
+  });
+
+  it.each([undefined, 'terminated', 'shutting-down'] as const)('throws InstanceGone when the instance is %p', async (state) => {
+    const w = world();
+    if (state) w.fleet.instances.set(INSTANCE, instance({ state }));
+    await expect(checkSsmAgent({ instance: proceed }, w.deps)).rejects.toThrow(InstanceGone);
+    expect(w.fleet.calls.some((c) => c[0] === 'ssmPingStatus')).toBe(false);
+  });
+
+  it('handler: error name is what Step Functions routes on', async () => {
+    const w = world();
+    w.fleet.instances.set(INSTANCE, instance());
+    w.fleet.ping = 'NotRegistered';
+    await expect(makeHandler(async () => w.deps)({ instance: proceed })).rejects.toMatchObject({ name: 'SsmAgentNotOnline' });
+  });
+});

@@ -1,0 +1,67 @@
+import { DirectoryRefused } from '../../../tasks/lib/errors';
+import { recordResult } from '../../../tasks/record-result';
+import { makeHandler as makeCompensation, removeJoinArtifacts } from '../../../tasks/remove-join-artifacts';
+import { ACCOUNT, INSTANCE, NOW, OTHER_OU, OU, prepared, proceed, REGION, world } from '../fakes';
+
+const marker = { account: ACCOUNT, region: REGION, instanceId: INSTANCE };
+
+describe('Record result', () => {
+  it('tags the instance joined and deletes the join secret', async () => {
+    const w = world();
+    w.fleet.secrets.set(INSTANCE, 'otp');
+    const out = await recordResult({ instance: proceed, computer: prepared, executionName: 'exec-1' }, w.deps);
+    const tags = {
+      'adjoin:status': 'joined',
+      'adjoin:computer-name': prepared.name,
+      'adjoin:execution': 'exec-1',
+      'adjoin:joined-at': NOW.toISOString(),
+    };
+    expect(out).toEqual({ outcome: 'joined', computerName: prepared.name, tags });
+    expect(w.fleet.calls).toEqual([
+      ['tagInstance', INSTANCE, tags],
+      ['deleteJoinSecret', INSTANCE],
+    ]);
+    expect(w.fleet.secrets.size).toBe(0);
+  });
+});
+
+describe('Remove what the join made', () => {
+  it('deletes only our objects in the managed OU, their DNS records and the secret', async () => {
+    // Prepare
+    const w = world();
+    w.directory.objects.push(
+      { dn: `CN=OURS,${OU}`, name: 'OURS', marker, whenCreated: NOW },
+      { dn: `CN=OTHER,${OU}`, name: 'OTHER', marker: { ...marker, instanceId: 'i-0aaaaaaaaaaaaaaaa' }, whenCreated: NOW },
+      { dn: `CN=UNMARKED,${OU}`, name: 'UNMARKED', whenCreated: NOW },
+      { dn: `CN=MOVED,${OTHER_OU}`, name: 'MOVED', marker, whenCreated: NOW },
+    );
+    w.fleet.secrets.set(INSTANCE, 'otp');
+    // Act
+    const out = await removeJoinArtifacts(
+      { instance: proceed, error: { Error: 'InstanceGone', Cause: 'Instance i-0123456789abcdef0 is terminated' } },
+      w.deps,
+    );
+    // Assess
+    expect(out).toEqual({ outcome: 'abandoned', reason: `${INSTANCE}: Instance i-0123456789abcdef0 is terminated`, deleted: [`CN=OURS,${OU}`] });
+    expect(w.directory.objects.map((o) => o.name)).toEqual(['OTHER', 'UNMARKED', 'MOVED']);
+    expect(w.directory.calls).toContainEqual(['deleteDnsRecords', 'ours']);
+    expect(w.fleet.secrets.size).toBe(0);
+  });
+
+  it('is idempotent', async () => {
+    const w = world();
+    w.directory.objects.push({ dn: `CN=OURS,${OU}`, name: 'OURS', marker, whenCreated: NOW });
+    const handler = makeCompensation(async () => w.deps);
+    await handler({ instance: proceed, error: { Error: 'InstanceGone' } });
+    await expect(handler({ instance: proceed, error: { Error: 'InstanceGone' } })).resolves.toMatchObject({ deleted: [] });
+  });
+
+  it('still deletes the object when DNS clean-up is refused', async () => {
+    const w = world();
+    w.directory.objects.push({ dn: `CN=OURS,${OU}`, name: 'OURS', marker, whenCreated: NOW });
+    w.directory.deleteDnsRecords = async () => {
+      throw new DirectoryRefused('LDAP search failed: insufficient access');
+    };
+    await expect(removeJoinArtifacts({ instance: proceed }, w.deps)).resolves.toMatchObject({ deleted: [`CN=OURS,${OU}`], reason: `${INSTANCE}: the instance is gone` });
+  });
+});

@@ -1,0 +1,58 @@
+/**
+ * Shared set-up for workflow tests: the REAL synthesized ASL (infra/asl.ts), the REAL task
+ * handlers, the simulated ports (lab/sim) on a virtual clock, run by the local engine.
+ *
+ *   const w = workflowWorld(['join']);
+ *   w.sim.fleet.addInstance({ instanceId: ID, tags: { 'Domain:Join': 'true' } });
+ *   const run = await w.engine.start('join', w.ec2Event(ID, 'running'), { name: 'join-1' });
+ */
+import { synthesizeDefinitions, type ConfigOverrides, type Definitions } from '../../infra/asl';
+import { LocalEngine, type EngineOptions } from '../../lab/engine';
+import { simDeps, type SimDeps, type SimDepsOptions } from '../../lab/sim';
+import type { Ec2StateEvent } from '../../tasks/lib/contracts';
+
+export type WorkflowName = 'join' | 'leave' | 'reconcile';
+
+export interface WorkflowWorld {
+  defs: Definitions;
+  sim: SimDeps;
+  engine: LocalEngine;
+  /** An EventBridge EC2 state-change event in the synthesized app's account and Region. */
+  ec2Event(instanceId: string, state: string): Ec2StateEvent;
+}
+
+/** The synthesized definitions (cached by infra/asl.ts; the first call takes a few seconds). */
+export const definitions = (overrides: ConfigOverrides = {}): Definitions => synthesizeDefinitions(overrides);
+
+export function workflowWorld(
+  workflows: WorkflowName[],
+  options: { config?: ConfigOverrides; sim?: Omit<SimDepsOptions, 'baseSettings' | 'account' | 'region'>; engine?: Partial<EngineOptions> } = {},
+): WorkflowWorld {
+  const defs = definitions(options.config);
+  const sim = simDeps({ ...options.sim, baseSettings: defs.settings, account: defs.account, region: defs.region });
+  const machines: Record<string, unknown> = {};
+  for (const w of workflows) {
+    const def = defs[w];
+    if (def === undefined) throw new Error(`synthesizeDefinitions() has no ${w} state machine`);
+    machines[w] = def;
+  }
+  const engine = new LocalEngine(machines, {
+    deps: sim.provider,
+    clock: sim.clock,
+    account: defs.account,
+    region: defs.region,
+    ...options.engine,
+  });
+  const ec2Event = (instanceId: string, state: string): Ec2StateEvent => ({
+    version: '0',
+    id: `evt-${instanceId}-${state}`,
+    'detail-type': 'EC2 Instance State-change Notification',
+    source: 'aws.ec2',
+    account: defs.account,
+    region: defs.region,
+    time: sim.clock.now().toISOString(),
+    resources: [`arn:aws:ec2:${defs.region}:${defs.account}:instance/${instanceId}`],
+    detail: { 'instance-id': instanceId, state },
+  });
+  return { defs, sim, engine, ec2Event };
+}
