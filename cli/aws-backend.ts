@@ -21,7 +21,6 @@ import { randomUUID } from 'node:crypto';
 import type {
   Backend,
   ExecutionDetail,
-  ExecutionStatus,
   ExecutionSummary,
   InstanceStatus,
   ListQuery,
@@ -228,7 +227,7 @@ export class AwsBackend implements Backend {
       id: out.executionArn ?? ref,
       name,
       workflow,
-      status: (out.status ?? 'RUNNING') as ExecutionStatus,
+      status: out.status ?? 'RUNNING',
       startDate: out.startDate ?? new Date(0),
       stopDate: out.stopDate,
       instanceId: instanceFromName(name) ?? instanceFromInput(input),
@@ -350,7 +349,14 @@ export class AwsBackend implements Backend {
     }
     for (const [k, v] of Object.entries(status.tags)) if (k.startsWith(prefix)) status.statusTags[k] = v;
     const since = new Date(this.now().getTime() - 90 * 86400_000);
-    const arns = await this.stateMachineArns();
+    let arns: Partial<Record<Workflow, string>>;
+    try {
+      arns = await this.stateMachineArns();
+    } catch (err) {
+      // No stack: still show what EC2 says; there are no executions to list.
+      if (classify(err).exitCode === 3) return status;
+      throw err;
+    }
     const executions: ExecutionSummary[] = [];
     for (const w of ['join', 'leave'] as const) {
       if (arns[w]) executions.push(...(await this.listExecutions({ workflow: w, instanceId, since, limit: options.executions })));
@@ -366,7 +372,7 @@ function summaryOf(workflow: Workflow, e: ExecutionListItem): ExecutionSummary {
     id: e.executionArn ?? '',
     name,
     workflow,
-    status: (e.status ?? 'RUNNING') as ExecutionStatus,
+    status: e.status ?? 'RUNNING',
     startDate: e.startDate ?? new Date(0),
     stopDate: e.stopDate,
     instanceId: workflow === 'reconcile' ? undefined : instanceFromName(name),

@@ -23,7 +23,7 @@ const targets: Targets = {
   labControl: async (globals) => {
     const link = await import('./lab-link');
     const backend = await targets.lab(globals);
-    return { world: link.labWorld, backend: async () => backend };
+    return { world: link.labWorld, backend: () => Promise.resolve(backend) };
   },
 };
 

@@ -90,7 +90,7 @@ export function historyOf(record: ExecutionRecord): HistoryEvent[] {
   const key = (e: ExecutionEvent): string => `${e.part}/${e.index ?? ''}/${e.parent ?? ''}/${e.state ?? ''}`;
   const push = (e: ExecutionEvent, h: Omit<HistoryEvent, 'id' | 'timestamp'>): number => {
     const id = out.length + 1;
-    out.push({ id, timestamp: new Date(e.time), ...h } as HistoryEvent);
+    out.push({ id, timestamp: new Date(e.time), ...h });
     return id;
   };
   for (const e of record.events) {
@@ -160,11 +160,15 @@ export class LabBackend implements Backend {
     return `lab (${this.options.store.dir})`;
   }
 
-  async listExecutions(query: ListQuery): Promise<ExecutionSummary[]> {
-    const status = query.status === 'PENDING_REDRIVE' ? undefined : query.status;
-    if (query.status === 'PENDING_REDRIVE') return [];
+  listExecutions(query: ListQuery): Promise<ExecutionSummary[]> {
+    if (query.status === 'PENDING_REDRIVE') return Promise.resolve([]);
+    const status = query.status;
+    return Promise.resolve(this.listNow({ ...query, status }));
+  }
+
+  private listNow(query: ListQuery & { status?: Exclude<ListQuery['status'], 'PENDING_REDRIVE'> }): ExecutionSummary[] {
     return this.options.store
-      .list({ workflow: query.workflow, status })
+      .list({ workflow: query.workflow, status: query.status })
       .map(summaryOf)
       .filter((s) => (query.since ? s.startDate >= query.since : true))
       .filter((s) => (query.instanceId ? s.instanceId === query.instanceId : true))
@@ -181,16 +185,16 @@ export class LabBackend implements Backend {
     return record;
   }
 
-  async describe(ref: string): Promise<ExecutionDetail> {
-    return detailOf(this.record(ref));
+  describe(ref: string): Promise<ExecutionDetail> {
+    return Promise.resolve(detailOf(this.record(ref)));
   }
 
-  async timeline(ref: string): Promise<{ execution: ExecutionDetail; timeline: Timeline }> {
+  timeline(ref: string): Promise<{ execution: ExecutionDetail; timeline: Timeline }> {
     const record = this.record(ref);
     const execution = detailOf(record);
     const timeline = buildTimeline(historyOf(record));
     timeline.failedState ??= record.failedState;
-    return { execution, timeline };
+    return Promise.resolve({ execution, timeline });
   }
 
   async redrive(ref: string): Promise<RedriveResult> {
@@ -272,10 +276,10 @@ export class LabBackend implements Backend {
 }
 
 /** An instance as the lab world's state file records it. */
-async function labInstance(instanceId: string): Promise<InstanceInfo | undefined> {
+function labInstance(instanceId: string): Promise<InstanceInfo | undefined> {
   const rec = readState()?.instances[instanceId];
-  if (rec === undefined) return undefined;
-  return { instanceId, state: rec.state, platform: 'linux', tags: rec.tags, privateDnsName: rec.privateDnsName, launchTime: new Date(rec.launchTime) };
+  if (rec === undefined) return Promise.resolve(undefined);
+  return Promise.resolve({ instanceId, state: rec.state, platform: 'linux', tags: rec.tags, privateDnsName: rec.privateDnsName, launchTime: new Date(rec.launchTime) });
 }
 
 /** Minimal LDIF reader for ldapsearch -LLL -o ldif-wrap=no output (single values; base64 decoded). */

@@ -4,7 +4,7 @@
  * one line on stderr and an exit code (cli/exit.ts).
  */
 import { Command, CommanderError, Option } from 'commander';
-import { AwsBackend, type AwsBackendOptions } from './aws-backend';
+import type { AwsBackendOptions } from './aws-backend';
 import {
   Statuses,
   Workflows,
@@ -224,7 +224,7 @@ export function buildProgram(io: Io, targets: Targets, setExit: (code: ExitCode)
     control: (cmd) => targets.labControl(ctx(cmd).globals),
     context: (cmd) => {
       const c = ctx(cmd);
-      return { style: c.style, json: c.globals.json === true, print: c.print };
+      return { style: c.style, json: c.globals.json === true, print: (human, data) => c.print(human, data) };
     },
     setExit,
   });

@@ -6,7 +6,7 @@ import type { ExecutionDetail, ExecutionStatus, ExecutionSummary, InstanceStatus
 import { absolute, clock, duration, oneLine, relative, table, when, type Style } from './format';
 import type { Timeline, TimelineStep } from './timeline';
 
-export function statusText(status: ExecutionStatus | string, style: Style): string {
+export function statusText(status: ExecutionStatus, style: Style): string {
   switch (status) {
     case 'SUCCEEDED':
       return style.green(status);

@@ -201,17 +201,15 @@ export class Adjoin extends Construct {
     }
 
     // Member accounts forward their EC2 events to this account's default bus.
-    const defaultBus = events.EventBus.fromEventBusName(this, 'DefaultBus', 'default');
     config.memberAccounts.forEach((account) => {
-      new events.EventBusPolicy(this, `Member${account}`, {
-        eventBus: defaultBus,
+      new events.CfnEventBusPolicy(this, `Member${account}`, {
+        eventBusName: 'default',
         statementId: `${prefix}-member-${account}`,
         statement: new iam.PolicyStatement({
-          sid: `${prefix}-member-${account}`,
           principals: [new iam.AccountPrincipal(account)],
           actions: ['events:PutEvents'],
-          resources: [defaultBus.eventBusArn],
-        }),
+          resources: [`arn:${Aws.PARTITION}:events:${Aws.REGION}:${Aws.ACCOUNT_ID}:event-bus/default`],
+        }).toStatementJson() as Record<string, unknown>,
       });
     });
 

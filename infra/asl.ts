@@ -32,7 +32,8 @@ export type ConfigOverrides = DeepPartial<AdjoinConfigInput>;
 export type DeepPartial<T> = T extends (infer U)[] ? U[] : T extends object ? { [K in keyof T]?: DeepPartial<T[K]> } : T;
 
 export interface SynthesizeOptions {
-  /** Used in function ARNs when the configuration has no env. Default 123456789012 / us-east-1. */
+  /** Account and Region of the function ARNs. Default: the configuration's env (the sample's
+   *  111111111111 / eu-west-1), else 123456789012 / us-east-1. */
   account?: string;
   region?: string;
   /** Start from this config instead of the sample (relative names resolve against baseDir). */
@@ -66,8 +67,8 @@ export function synthesizeDefinitions(overrides: ConfigOverrides = {}, options: 
   const base = options.baseConfig ?? (JSON.parse(fs.readFileSync(SampleConfigFile, 'utf8')) as AdjoinConfigInput);
   const baseDir = options.baseConfig ? options.baseDir ?? process.cwd() : path.dirname(SampleConfigFile);
   const config = resolveConfig(deepMerge(base as unknown as JsonObject, overrides as unknown as JsonObject), { baseDir });
-  const account = config.env.account ?? options.account ?? '123456789012';
-  const region = config.env.region ?? options.region ?? 'us-east-1';
+  const account = options.account ?? config.env.account ?? '123456789012';
+  const region = options.region ?? config.env.region ?? 'us-east-1';
 
   // Resolving the CfnStateMachine properties in the stack gives what the template holds, without
   // a full synthesis (which costs seconds: asset staging, validation, manifest).

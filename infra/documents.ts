@@ -4,7 +4,7 @@
  *
  *   # param: Name | description                 (required: no default)
  *   # param: Name | description | default       (optional; the default may be empty)
- *   # param: Name | description | default | ^allowed-pattern$
+ *   # param: Name | description | default | ^allowed-pattern$   (the pattern may hold '|')
  *
  * Every parameter is passed with interpolationType ENV_VAR (the script reads $SSM_<Name>, so a
  * value is never pasted into shell text by the agent).
@@ -44,8 +44,10 @@ export function parseParams(script: string, file = 'script'): Record<string, Doc
   for (const line of script.split('\n')) {
     const m = /^#\s*param:\s*(.*)$/.exec(line.trim());
     if (!m || m[1] === undefined) continue;
-    const fields = m[1].split('|').map((f) => f.trim());
-    const [name, description, def, pattern] = fields;
+    // The pattern (4th field) may itself contain '|': it takes the rest of the line.
+    const fields = m[1].split('|');
+    const [name, description, def] = fields.slice(0, 3).map((f) => f.trim());
+    const pattern = fields.length > 3 ? fields.slice(3).join('|').trim() : undefined;
     if (!name || !/^[A-Za-z][A-Za-z0-9]{0,63}$/.test(name)) {
       problems.push(`${file}: "# param:" line with a bad name: ${JSON.stringify(line)}`);
       continue;

@@ -19,7 +19,7 @@ export function nagArnOf(construct: IConstruct): string {
  * by CDK's LambdaInvoke), and uses `*` for X-Ray and CloudWatch Logs delivery.
  */
 export function acknowledgeStateMachineRole(scope: IConstruct, functions: TaskFunctions): void {
-  const fns = Object.values(functions) as lambda.IFunction[];
+  const fns: lambda.IFunction[] = Object.values(functions);
   Validations.of(scope).acknowledge(
     {
       id: 'AwsSolutions-IAM5[Resource::*]',

@@ -40,13 +40,15 @@ export interface DocumentParam {
   allowedPattern?: string;
 }
 
-/** The `# param: Name | description [| default [| pattern]]` header lines of a script. */
+/** The `# param: Name | description [| default [| pattern]]` header lines (as infra/documents.ts reads them). */
 export function documentParams(script: string): DocumentParam[] {
   const out: DocumentParam[] = [];
   for (const line of script.split('\n')) {
     const m = /^#\s*param:\s*(.*)$/.exec(line.trim());
     if (!m?.[1]) continue;
-    const [name, description, def, pattern] = m[1].split('|').map((f) => f.trim());
+    const fields = m[1].split('|');
+    const [name, description, def] = fields.slice(0, 3).map((f) => f.trim());
+    const pattern = fields.length > 3 ? fields.slice(3).join('|').trim() : undefined; // may hold '|'
     if (!name) continue;
     out.push({ name, description: description ?? '', ...(def !== undefined ? { default: def } : {}), ...(pattern ? { allowedPattern: pattern } : {}) });
   }

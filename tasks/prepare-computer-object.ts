@@ -7,7 +7,7 @@
 import { defaultDeps } from './adapters/default-deps';
 import type { PrepareComputerOutput, ReadInstanceOutput } from './lib/contracts';
 import type { Deps, DepsProvider } from './lib/deps';
-import { ComputerNameConflict } from './lib/errors';
+import { ComputerNameConflict, DirectoryRefused } from './lib/errors';
 import { markerDescription, sameMarker } from './lib/marker';
 import { computerNameCandidates, hostFqdn } from './lib/naming';
 import { generateOneTimePassword } from './lib/otp';
@@ -17,13 +17,24 @@ import { parseInstanceAndExecution } from './lib/validate';
 
 type Made = { object: ComputerObject; action: 'created' | 'reused' };
 
-/** Our existing object (oldest first when there are several), reset with the password. */
+/**
+ * Our existing object (oldest first when there are several), reset with the password. Where the
+ * directory refuses the reset (AD hardening can deny an object's creator the reset right), the
+ * object — ours, for this very instance — is deleted so that it is made again.
+ */
 async function reuse(marker: Marker, password: string, deps: Deps): Promise<Made | undefined> {
   const mine = (await deps.directory.findByMarker(marker)).filter((o) => sameMarker(o.marker, marker));
   mine.sort((a, b) => a.whenCreated.getTime() - b.whenCreated.getTime());
   const object = mine[0];
   if (!object) return undefined;
-  await deps.directory.resetPassword(object.dn, password);
+  try {
+    await deps.directory.resetPassword(object.dn, password);
+  } catch (err) {
+    if (!(err instanceof DirectoryRefused)) throw err;
+    deps.logger.warn('Password reset refused: making the object again', { dn: object.dn, cause: err.message });
+    await deps.directory.deleteComputer(object.dn);
+    return undefined;
+  }
   return { object, action: 'reused' };
 }
 

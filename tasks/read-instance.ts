@@ -48,6 +48,14 @@ export async function readInstance(input: ReadInstanceInput, deps: Deps): Promis
     [keys.execution]: executionName,
     [keys.claimedAt]: deps.clock.now().toISOString(),
   });
+  // EC2 tags have no conditional write: two executions started by duplicate events may both
+  // claim. Read the claim back; on a rival claim the lower execution name wins, so exactly one
+  // of them goes on. A stale read (no claim, or the expired claim we took over) proceeds.
+  const after = await fleet.describeInstance(ref.instanceId);
+  const rival = after?.tags[keys.execution];
+  const before = info.tags[keys.execution];
+  if (after?.tags[keys.status] === 'joining' && rival !== undefined && rival !== executionName && rival !== before && rival < executionName)
+    return { ...ref, outcome: 'in-progress', reason: `execution ${rival} claimed it at the same time`, platform, loginGroups: [] };
   deps.logger.info('Instance claimed for join', { loginGroups });
   return { ...ref, ...decision, platform, loginGroups };
 }

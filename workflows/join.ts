@@ -21,8 +21,8 @@ import {
   type WorkflowProps,
 } from './common';
 
-const at = sfn.JsonPath.stringAt;
-const obj = sfn.JsonPath.objectAt;
+const at = (path: string): string => sfn.JsonPath.stringAt(path);
+const obj = (path: string) => sfn.JsonPath.objectAt(path);
 
 /** Polling "Wait for SSM Online": 10 s, x1.5, at most 60 s between checks. */
 export const SsmOnlinePolling = { intervalSeconds: 10, backoffRate: 1.5, maxDelaySeconds: 60 } as const;

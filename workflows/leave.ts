@@ -74,7 +74,7 @@ export class LeaveWorkflow extends Construct implements Workflow {
 
     // ---- one object: re-checked and deleted by the task; a safety refusal is "skipped" ----
     const deleteOne = invokeReplacing(this, 'Delete computer object', fn['delete-computer-object'],
-      { object: obj('$.object'), instance: obj('$.instance') }, [LeaveDirectoryRetry]);
+      { object: obj('$.object'), instance: obj('$.instance'), executionName }, [LeaveDirectoryRetry]);
     deleteOne.addCatch(
       outcome(this, 'Delete refused', {
         dn: at('$.object.dn'),

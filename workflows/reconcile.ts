@@ -39,7 +39,7 @@ export class ReconcileWorkflow extends Construct implements Workflow {
 
     // ---- one stale object: re-checked by the task (instance described again) ----
     const deleteOne = invokeReplacing(this, 'Delete computer object', fn['delete-computer-object'],
-      { object: obj('$.object'), instance: obj('$.instance'), graceSeconds: sfn.JsonPath.numberAt('$.graceSeconds') });
+      { object: obj('$.object'), instance: obj('$.instance'), graceSeconds: sfn.JsonPath.numberAt('$.graceSeconds'), executionName });
     // The Cause (with a Lambda stack trace) is NOT copied: hundreds of items must fit in 256 KB
     // of state data. The task's log line carries the full reason.
     const itemResult = (name: string, result: 'skipped' | 'failed', reason: string): sfn.Pass =>

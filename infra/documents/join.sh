@@ -19,9 +19,9 @@
 # param: OneTimePassword | secure-string reference (ssm-secure:NAME in double braces) to the computer's one-time password
 # param: ComputerOu | DN of the OU holding the computer object (reported, never moved)
 # param: LoginGroups | AD groups allowed to log in, comma separated (empty or - = every domain user) | - | ^[A-Za-z0-9 _.,-]{0,1024}$
-# param: IdMapping | sid (UIDs from SIDs) or rfc2307 (uidNumber/gidNumber from AD) | sid | ^[a-z0-9]{3,7}$
-# param: DomainSid | domain SID pinned for sid mapping (S-1-5-21-...); empty or - in rfc2307 mode | - | ^[-S0-9]{0,80}$
-# param: DynamicDns | true: SSSD registers the host's A record in AD DNS | false | ^[a-z]{4,5}$
+# param: IdMapping | sid (UIDs from SIDs) or rfc2307 (uidNumber/gidNumber from AD) | sid | ^(sid|rfc2307)$
+# param: DomainSid | domain SID pinned for sid mapping (S-1-5-21-...); empty or - in rfc2307 mode | - | ^(-|S-1-5-21-[0-9]+-[0-9]+-[0-9]+)?$
+# param: DynamicDns | true: SSSD registers the host's A record in AD DNS | false | ^(true|false)$
 #
 # Exit codes: 0 joined (or already joined) and SSSD running; 2 bad parameter; 3 packages;
 # 4 DNS / domain not reachable; 5 join refused; 6 SSSD configuration or start.
@@ -119,7 +119,8 @@ case " $OS_ID $OS_LIKE " in
     ;;
   *" amzn "* | *" rhel "* | *" centos "* | *" fedora "* | *" rocky "* | *" almalinux "*)
     FAMILY=rhel
-    PKGS=(adcli sssd sssd-ad sssd-tools krb5-workstation oddjob-mkhomedir authselect)
+    PKGS=(adcli sssd sssd-ad sssd-tools krb5-workstation oddjob-mkhomedir)
+    command -v dnf >/dev/null 2>&1 && PKGS+=(authselect) # dnf systems (AL2023, RHEL 8+) use authselect
     missing=()
     for p in "${PKGS[@]}"; do rpm -q "$p" >/dev/null 2>&1 || missing+=("$p"); done
     if [ "${#missing[@]}" -gt 0 ]; then
@@ -148,6 +149,8 @@ if $HAS_SYSTEMD && systemctl is-active --quiet systemd-resolved 2>/dev/null; the
 else
   # Rewrite in place (the file may be a bind mount or a symlink target): DCs first, then the
   # name servers already there, at most 3 in all; the domain first in the search list.
+  # (Where a DHCP client rewrites this file, prefer DHCP options or a Route 53 Resolver rule
+  # that sends the domain to the DCs; the join stays valid, only new lookups need it.)
   old=$(cat /etc/resolv.conf 2>/dev/null || true)
   servers=("${DCS[@]}")
   while read -r key val _; do

@@ -123,6 +123,7 @@ export function unsupportedFeatures(def: AslDefinition, label = 'definition'): s
         bad('ItemProcessor.ProcessorConfig.Mode', 'DISTRIBUTED Map is not supported by the local engine');
       for (const f of ['ItemReader', 'ResultWriter', 'ItemBatcher', 'ToleratedFailurePercentage', 'ToleratedFailurePercentagePath', 'ToleratedFailureCount', 'ToleratedFailureCountPath', 'Label'])
         if (state[f] !== undefined) bad(f, 'is a Distributed Map field the local engine does not support');
+      if (state.Items !== undefined) bad('Items', 'is a JSONata Map field the local engine ignores (use ItemsPath)');
     }
     if (state.Type === 'Fail') {
       for (const f of ['CausePath', 'ErrorPath']) {

@@ -37,3 +37,51 @@ export class VirtualClock implements Clock {
 
 /** The wall clock, for the lab running in real time. */
 export const realClock: Clock = { now: () => new Date() };
+
+/**
+ * Scaled time, for scale runs with real concurrency: virtual time runs `speedup` times faster
+ * than the wall clock (speedup 1000: a virtual second lasts a real millisecond). The engine
+ * shrinks every Wait, retry pause and execution timeout by the same factor and keeps the real
+ * retry policy (backoff and FULL jitter), so many executions interleave in the order AWS would
+ * run them and throttling models see realistic call rates. Not deterministic; use VirtualClock
+ * for tests.
+ */
+export class ScaledClock implements Clock {
+  private readonly startMs: number;
+  private readonly realStart: number;
+  private offsetMs = 0;
+
+  constructor(
+    start: Date | string = '2026-01-01T00:00:00.000Z',
+    readonly speedup = 1000,
+  ) {
+    this.startMs = new Date(start).getTime();
+    if (Number.isNaN(this.startMs)) throw new RangeError(`ScaledClock: ${String(start)} is not a date`);
+    if (!Number.isFinite(speedup) || speedup <= 0) throw new RangeError(`ScaledClock: speedup ${speedup} must be > 0`);
+    this.realStart = performance.now();
+  }
+
+  nowMs(): number {
+    return Math.round(this.startMs + this.offsetMs + (performance.now() - this.realStart) * this.speedup);
+  }
+
+  now(): Date {
+    return new Date(this.nowMs());
+  }
+
+  /** Jumps forward by `seconds` of virtual time. */
+  advance(seconds: number): void {
+    if (!Number.isFinite(seconds) || seconds < 0) throw new RangeError(`ScaledClock: cannot advance by ${seconds} s`);
+    this.offsetMs += seconds * 1000;
+  }
+
+  advanceTo(ms: number): void {
+    const now = this.nowMs();
+    if (ms > now) this.offsetMs += ms - now;
+  }
+
+  /** Real milliseconds a span of virtual seconds lasts. */
+  realMs(virtualSeconds: number): number {
+    return (virtualSeconds * 1000) / this.speedup;
+  }
+}

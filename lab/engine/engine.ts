@@ -20,7 +20,7 @@
  * it in a JSON document with errorType/errorMessage/trace).
  */
 import { randomUUID } from 'node:crypto';
-import { StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
+import { ExecutionTimeoutError, StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
 import type { DepsProvider } from '../../tasks/lib/deps';
 import { ConfigurationError, InvalidInput } from '../../tasks/lib/errors';
 import type { TaskId } from '../../tasks/registry';
@@ -35,7 +35,7 @@ import {
   type AslState,
   type Json,
 } from './asl';
-import type { VirtualClock } from './clock';
+import { ScaledClock, VirtualClock } from './clock';
 import { bindTasks, loadTaskHandler, localHandler, type LocalHandler, type TaskHandler } from './handlers';
 import type { ExecutionEvent, ExecutionEventType, ExecutionRecord, ExecutionStatus } from './record';
 import type { ExecutionStore } from './store';
@@ -45,8 +45,12 @@ export interface EngineOptions {
   deps: DepsProvider;
   /** Function name prefix (function = `<prefix>-<task id>`). Default "adjoin". */
   prefix?: string;
-  /** Virtual time: Wait states and retry pauses advance this clock instead of really waiting. */
-  clock?: VirtualClock;
+  /**
+   * VirtualClock: Wait states and retry pauses advance this clock instead of really waiting
+   * (deterministic; tests). ScaledClock: everything runs `speedup` times faster than real time,
+   * with the real retry policy including jitter (scale runs). None: real time.
+   */
+  clock?: VirtualClock | ScaledClock;
   /** Real milliseconds each Wait state takes. Default 1 with a virtual clock, else the real duration. */
   waitMs?: number;
   /** Real milliseconds of each retry pause. Default 1 with a virtual clock, else the real policy. */
@@ -139,7 +143,7 @@ export class LocalEngine {
     const name = opts.name ?? randomUUID();
     if (!/^[A-Za-z0-9_-]{1,80}$/.test(name))
       throw new InvalidInput(`Execution name ${JSON.stringify(name)}: 1-80 letters, digits, - or _`);
-    if (this.names.has(`${workflow}/${name}`))
+    if (this.names.has(`${workflow}/${name}`) || this.options.store?.get(name, workflow) !== undefined)
       throw new InvalidInput(`ExecutionAlreadyExists: ${workflow} already has an execution named ${name}`);
     this.names.add(`${workflow}/${name}`);
     const json = cloneJson((input ?? null) as Json);
@@ -150,7 +154,7 @@ export class LocalEngine {
       stateMachineArn: this.arn('stateMachine', workflow),
       input: json,
       status: 'RUNNING',
-      clock: this.options.clock ? 'virtual' : 'real',
+      clock: this.stepped ? 'virtual' : this.scaled ? 'scaled' : 'real',
       startDate: this.now().toISOString(),
       redriveCount: 0,
       redrives: [],
@@ -202,12 +206,12 @@ export class LocalEngine {
 
   private machine(wf: Workflow, startAt: string): StateMachine {
     let m = wf.machines.get(startAt);
+    if (m === undefined && this.scaled) {
+      m = new StateMachine(scaledCopy(wf.definition, startAt, this.scaled) as unknown as StateMachineDefinition, { validationOptions: { noValidate: true } });
+      wf.machines.set(startAt, m);
+    }
     if (m === undefined) {
-      // aws-local-stepfunctions overwrites $$.Execution.StartTime with the wall-clock time of the
-      // run: point the copy's references at a field this runtime fills (the record's start, on
-      // the execution's clock, unchanged by a redrive as in AWS).
-      const copy = JSON.parse(JSON.stringify(wf.definition).split('$$.Execution.StartTime').join(`$$.Execution.${START_TIME_FIELD}`)) as AslDefinition;
-      copy.StartAt = startAt;
+      const copy = localCopy(wf.definition, startAt);
       // The first build validates the definition as written; a redrive copy (same states, another
       // StartAt) may leave states unreachable, which the validator would reject.
       const noValidate = startAt !== wf.definition.StartAt;
@@ -221,17 +225,32 @@ export class LocalEngine {
     return this.options.clock ? this.options.clock.now() : new Date();
   }
 
+  /** The stepped virtual clock, when the engine runs on one. */
+  private get stepped(): VirtualClock | undefined {
+    return this.options.clock instanceof VirtualClock ? this.options.clock : undefined;
+  }
+
+  private get scaled(): ScaledClock | undefined {
+    return this.options.clock instanceof ScaledClock ? this.options.clock : undefined;
+  }
+
   private arn(kind: 'execution' | 'stateMachine', workflow: string, name?: string): string {
     const base = `arn:aws:states:${this.region}:${this.account}:${kind}:${this.prefix}-${workflow}`;
     return name === undefined ? base : `${base}:${name}`;
   }
 
   private overrides(wf: Workflow): { waitTimeOverrides: Record<string, number>; retryIntervalOverrides: Record<string, number> } {
-    const virtual = this.options.clock !== undefined;
+    const virtual = this.stepped !== undefined;
     const waitMs = this.options.waitMs ?? (virtual ? 1 : undefined);
     const retryMs = this.options.retryMs ?? (virtual ? 1 : undefined);
     const waitTimeOverrides: Record<string, number> = {};
     const retryIntervalOverrides: Record<string, number> = {};
+    const scaled = this.scaled;
+    if (scaled) {
+      for (const [name, state] of wf.states)
+        if (state.Type === 'Wait' && typeof state.Seconds === 'number') waitTimeOverrides[name] = Math.max(1, scaled.realMs(state.Seconds));
+      return { waitTimeOverrides, retryIntervalOverrides };
+    }
     for (const [name, state] of wf.states) {
       // At least 1 ms: the engine skips a 0 ms pause synchronously, before this runtime has seen
       // the event that advances the virtual clock.
@@ -243,7 +262,8 @@ export class LocalEngine {
 
   private async execute(wf: Workflow, record: ExecutionRecord, startAt: string, input: Json, part: number): Promise<void> {
     const machine = this.machine(wf, startAt);
-    const clock = this.options.clock;
+    const clock = this.stepped;
+    const scaled = this.scaled;
     const tracker = new VirtualTime(wf, clock, this.now().getTime());
     const context = {
       Execution: {
@@ -267,7 +287,8 @@ export class LocalEngine {
       for await (const raw of run.eventLogs) {
         const ev = raw as unknown as EngineEvent;
         const { before, retry } = tracker.observe(ev);
-        record.events.push(toEvent(ev, record.events.length, part, clock ? new Date(before).toISOString() : undefined, retry));
+        const time = clock ? new Date(before).toISOString() : scaled ? scaled.now().toISOString() : undefined;
+        record.events.push(toEvent(ev, record.events.length, part, time, retry));
         if (clock && timeoutMs !== undefined && !timedOut && tracker.elapsedMs() > timeoutMs) {
           timedOut = true;
           run.abort();
@@ -283,11 +304,20 @@ export class LocalEngine {
     }
     await consume;
 
-    const stop = clock ? new Date(tracker.rootMs()).toISOString() : new Date().toISOString();
+    const stop = clock ? new Date(tracker.rootMs()).toISOString() : this.now().toISOString();
+    if (failure instanceof ExecutionTimeoutError) timedOut = true;
     const failed = [...record.events].reverse().find((e) => e.type === 'ExecutionFailed' && e.part === part);
     if (timedOut) {
-      this.finish(record, 'TIMED_OUT', stop, { error: 'States.Timeout', cause: `Execution timed out after ${(timeoutMs ?? 0) / 1000} s (virtual time)` });
-      record.events.push({ seq: record.events.length, type: 'ExecutionTimedOut', time: stop, realTime: new Date().toISOString(), part });
+      // The execution ends at its deadline (a retry pause that would run past it is cut short).
+      const at = clock && timeoutMs !== undefined ? new Date(tracker.startMs + timeoutMs).toISOString() : stop;
+      this.finish(record, 'TIMED_OUT', at, { error: 'States.Timeout', cause: `Execution timed out after ${(timeoutMs ?? 0) / 1000} s` });
+      const last = record.events.at(-1);
+      if (last?.type === 'ExecutionAborted' && last.part === part) {
+        last.type = 'ExecutionTimedOut'; // our abort was the timeout
+        last.time = at;
+      } else if (last?.type !== 'ExecutionTimedOut') {
+        record.events.push({ seq: record.events.length, type: 'ExecutionTimedOut', time: at, realTime: new Date().toISOString(), part });
+      }
     } else if (failure === undefined && output === null && record.events.some((e) => e.type === 'ExecutionAborted' && e.part === part)) {
       this.finish(record, 'ABORTED', stop, {});
     } else if (failure === undefined) {
@@ -310,6 +340,19 @@ export class LocalEngine {
     if (result.error !== undefined) record.error = result.error;
     if (result.cause !== undefined) record.cause = result.cause;
   }
+}
+
+/**
+ * The copy the engine runs (its validator mutates what it is given). aws-local-stepfunctions
+ * overwrites $$.Execution.StartTime with the wall-clock time of the run: the copy's references
+ * point at a field this runtime fills instead (the record's start, on the execution's clock,
+ * unchanged by a redrive as in AWS).
+ */
+function localCopy(def: AslDefinition, startAt: string): AslDefinition {
+  const text = JSON.stringify(def).split('$$.Execution.StartTime').join(`$$.Execution.${START_TIME_FIELD}`);
+  const copy = JSON.parse(text) as AslDefinition;
+  copy.StartAt = startAt;
+  return copy;
 }
 
 /** The top-level state entered last and never left, in the given part of the record. */
@@ -367,7 +410,7 @@ class VirtualTime {
   constructor(
     private readonly wf: Workflow,
     private readonly clock: VirtualClock | undefined,
-    private readonly startMs: number,
+    readonly startMs: number,
   ) {
     this.cursors.set('root', startMs);
   }
@@ -454,4 +497,29 @@ function waitMs(state: AslState, rawInput: Json, nowMs: number): number {
     return Number.isNaN(at) ? 0 : Math.max(0, at - nowMs);
   }
   return 0;
+}
+
+/**
+ * A copy of the definition for scaled time: every Wait, retry interval, retry cap and timeout
+ * divided by the speedup (the engine does the arithmetic in fractional seconds). Waits whose
+ * duration comes from the input or a timestamp cannot be scaled statically: refused.
+ */
+function scaledCopy(def: AslDefinition, startAt: string, clock: ScaledClock): AslDefinition {
+  const copy = localCopy(def, startAt);
+  const f = 1 / clock.speedup;
+  const problems: string[] = [];
+  if (typeof copy.TimeoutSeconds === 'number') copy.TimeoutSeconds = copy.TimeoutSeconds * f;
+  for (const { name, state } of allStates(copy)) {
+    if (state.Type === 'Wait' && typeof state.Seconds !== 'number')
+      problems.push(`state "${name}": a Wait without Seconds cannot run in scaled time (use a VirtualClock)`);
+    if (typeof state.TimeoutSeconds === 'number') state.TimeoutSeconds = state.TimeoutSeconds * f;
+    if (!Array.isArray(state.Retry)) continue;
+    for (const r of state.Retry) {
+      if (!isObject(r)) continue;
+      r.IntervalSeconds = (typeof r.IntervalSeconds === 'number' ? r.IntervalSeconds : 1) * f;
+      if (typeof r.MaxDelaySeconds === 'number') r.MaxDelaySeconds = r.MaxDelaySeconds * f;
+    }
+  }
+  if (problems.length > 0) throw new ConfigurationError(problems);
+  return copy;
 }

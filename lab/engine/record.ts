@@ -66,8 +66,8 @@ export interface ExecutionRecord {
   stateMachineArn: string;
   input: Json;
   status: ExecutionStatus;
-  /** 'virtual' when a VirtualClock drove Wait/Retry time (times below are virtual). */
-  clock: 'virtual' | 'real';
+  /** 'virtual' (VirtualClock) or 'scaled' (ScaledClock): times below are virtual; 'real': wall clock. */
+  clock: 'virtual' | 'scaled' | 'real';
   startDate: string;
   stopDate?: string;
   output?: Json;

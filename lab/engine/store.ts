@@ -5,6 +5,7 @@
  */
 import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { InvalidInput } from '../../tasks/lib/errors';
 import type { ExecutionRecord, ExecutionStatus } from './record';
 
 /** The folder executions are stored in. */
@@ -19,6 +20,8 @@ export interface ListFilter {
 }
 
 const fileName = (workflow: string, name: string): string => `${workflow}--${name}.json`;
+/** Execution and workflow names as Step Functions allows them (no path characters). */
+const SAFE = /^[A-Za-z0-9_-]{1,80}$/;
 
 export class ExecutionStore {
   readonly dir: string;
@@ -29,6 +32,8 @@ export class ExecutionStore {
 
   /** Writes (or overwrites) one execution, atomically. */
   save(record: ExecutionRecord): void {
+    if (!SAFE.test(record.name) || !SAFE.test(record.workflow))
+      throw new InvalidInput(`Execution ${JSON.stringify(record.name)} of ${JSON.stringify(record.workflow)}: names are 1-80 letters, digits, - or _`);
     mkdirSync(this.dir, { recursive: true });
     const path = join(this.dir, fileName(record.workflow, record.name));
     const tmp = `${path}.${process.pid}.tmp`;
@@ -38,6 +43,8 @@ export class ExecutionStore {
 
   /** One execution by name (and workflow, when names repeat across workflows); undefined if absent. */
   get(name: string, workflow?: string): ExecutionRecord | undefined {
+    if (!SAFE.test(name) || (workflow !== undefined && !SAFE.test(workflow))) return undefined;
+    if (workflow !== undefined) return this.read(fileName(workflow, name));
     const all = this.files().filter((f) => f.name === name && (workflow === undefined || f.workflow === workflow));
     const match = all[0];
     return match === undefined ? undefined : this.read(match.file);

@@ -12,7 +12,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import type { Deps, DepsProvider } from '../../tasks/lib/deps';
 import type { Random } from '../../tasks/lib/ports';
 import { validateSettings, type Settings } from '../../tasks/lib/settings';
-import { VirtualClock } from '../engine/clock';
+import { ScaledClock, VirtualClock } from '../engine/clock';
 import { SimDirectory } from './directory';
 import { SimFleet, type FleetOp } from './fleet';
 
@@ -91,6 +91,9 @@ export interface SimDepsOptions {
   settings?: DeepPartial<Settings>;
   /** Virtual start time (default 2026-01-01T00:00:00Z). */
   start?: Date | string;
+  /** Scale runs: a ScaledClock running this many times faster than real time, instead of a
+   *  stepped VirtualClock (give the engine the same clock). */
+  speedup?: number;
   seed?: string;
   /** Default account and Region of simulated instances (default 123456789012 / eu-west-1). */
   account?: string;
@@ -103,7 +106,7 @@ export interface SimDepsOptions {
 
 /** Deps over the simulated world, plus the world itself for arranging and asserting. */
 export interface SimDeps extends Deps {
-  clock: VirtualClock;
+  clock: VirtualClock | ScaledClock;
   directory: SimDirectory;
   fleet: SimFleet;
   /** The DepsProvider to give the engine (resolves to this object). */
@@ -112,7 +115,7 @@ export interface SimDeps extends Deps {
 
 export function simDeps(options: SimDepsOptions = {}): SimDeps {
   const settings = validateSettings(merge(options.baseSettings ?? simSettings(), options.settings));
-  const clock = new VirtualClock(options.start);
+  const clock = options.speedup !== undefined ? new ScaledClock(options.start, options.speedup) : new VirtualClock(options.start);
   const directory = new SimDirectory({ clock, managedOus: settings.directory.managedOus, baseDn: settings.directory.baseDn, ...(options.maxPageSize ? { maxPageSize: options.maxPageSize } : {}) });
   const fleet = new SimFleet({
     clock,

@@ -41,7 +41,10 @@ const DC_PRIVATE_FILES = ['resolv.conf', 'hosts', 'hostname', 'krb5.conf'];
 export async function createDcNetwork(): Promise<void> {
   await netnsAdd(DC_NETNS);
   const n = ['ip', '-n', DC_NETNS];
-  await runOk([...n, 'link', 'add', BRIDGE, 'type', 'bridge']);
+  // A fixed MAC: otherwise the bridge takes the lowest MAC of its ports, which changes when an
+  // instance's veth comes or goes, and every neighbour's ARP entry for the DC goes stale (~40 s
+  // of timeouts after a terminate).
+  await runOk([...n, 'link', 'add', BRIDGE, 'address', '02:77:00:00:00:02', 'type', 'bridge']);
   await runOk([...n, 'addr', 'add', `${DC_IP}/${PREFIX_LEN}`, 'dev', BRIDGE]);
   await runOk([...n, 'link', 'set', BRIDGE, 'up']);
   // The root namespace reaches the bridge through one veth; deleting the DC namespace deletes

@@ -40,6 +40,8 @@ export interface AwsFleetOptions {
   ssm?: SSMClient;
   /** KMS key for the join secret (default: the account's aws/ssm key). */
   secretKeyId?: string;
+  /** Parameter path of join secrets (default /adjoin/otp/). */
+  secretPath?: string;
 }
 
 /** Instance IDs per DescribeInstances call (filter values; EC2 allows up to 1000, we stay low). */
@@ -50,7 +52,7 @@ const PINGS: readonly PingStatus[] = ['Online', 'ConnectionLost', 'Inactive', 'N
 const NOT_FOUND = new Set(['InvalidInstanceID.NotFound', 'InvalidInstanceID.Malformed']);
 
 export function toInstanceInfo(i: Instance): InstanceInfo | undefined {
-  const state = i.State?.Name as InstanceState | undefined;
+  const state = i.State?.Name;
   if (!i.InstanceId || !state || !STATES.includes(state)) return undefined;
   const tags: Record<string, string> = {};
   for (const t of i.Tags ?? []) if (t.Key !== undefined) tags[t.Key] = t.Value ?? '';
@@ -164,7 +166,7 @@ export class AwsFleet implements Fleet {
   }
 
   async putJoinSecret(instanceId: string, value: string): Promise<string> {
-    const name = joinSecretName(instanceId);
+    const name = joinSecretName(instanceId, this.options.secretPath);
     try {
       await this.ssm.send(
         new PutParameterCommand({
@@ -185,7 +187,7 @@ export class AwsFleet implements Fleet {
   }
 
   async deleteJoinSecret(instanceId: string): Promise<void> {
-    const name = joinSecretName(instanceId);
+    const name = joinSecretName(instanceId, this.options.secretPath);
     try {
       await this.ssm.send(new DeleteParameterCommand({ Name: name }));
     } catch (err) {
@@ -238,6 +240,8 @@ export const partitionOf = (region: string): string =>
 
 export interface FleetForOptions {
   documents: Settings['documents'];
+  /** Parameter path of join secrets (default /adjoin/otp/). */
+  secretPath?: string;
   /** Role assumed in accounts other than our own; absent: our own credentials everywhere. */
   memberRoleName?: string;
   /** Our own account (default: STS GetCallerIdentity, once). */
@@ -320,7 +324,7 @@ export function fleetFor(options: FleetForOptions): FleetFor {
     let fleet = fleets.get(key);
     if (!fleet) {
       const role = options.memberRoleName;
-      const base = { region, documents: options.documents };
+      const base = { region, documents: options.documents, ...(options.secretPath ? { secretPath: options.secretPath } : {}) };
       fleet = role
         ? new DeferredFleet(async () => {
             if ((await homeAccount()) === account) return make(base);

@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { Deps, DepsProvider } from '../lib/deps';
+import { joinSecretPath } from '../lib/naming';
 import { loadSettings } from '../lib/settings';
 import { fleetFor } from './aws-fleet';
 import { LdapDirectory } from './ldap-directory';
@@ -14,7 +15,11 @@ export function buildDefaultDeps(env: NodeJS.ProcessEnv = process.env): Deps {
   return {
     settings,
     directory: new LdapDirectory(settings.directory),
-    fleetFor: fleetFor({ documents: settings.documents, ...(settings.memberRoleName ? { memberRoleName: settings.memberRoleName } : {}) }),
+    fleetFor: fleetFor({
+      documents: settings.documents,
+      secretPath: joinSecretPath(settings.documents.join),
+      ...(settings.memberRoleName ? { memberRoleName: settings.memberRoleName } : {}),
+    }),
     clock: { now: () => new Date() },
     random: { bytes: (n) => randomBytes(n) },
     logger: new Logger({ serviceName: 'adjoin' }),
@@ -24,7 +29,11 @@ export function buildDefaultDeps(env: NodeJS.ProcessEnv = process.env): Deps {
 let built: Deps | undefined;
 
 /** The DepsProvider every production handler uses. A ConfigurationError is thrown again on each call. */
-export const defaultDeps: DepsProvider = async () => {
-  built ??= buildDefaultDeps();
-  return built;
+export const defaultDeps: DepsProvider = () => {
+  try {
+    built ??= buildDefaultDeps();
+    return Promise.resolve(built);
+  } catch (err) {
+    return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+  }
 };

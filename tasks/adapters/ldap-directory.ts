@@ -89,6 +89,21 @@ export const managedFilter = (): Filter =>
   new AndFilter({ filters: [eq('objectClass', 'computer'), new PresenceFilter({ attribute: MARKER_ATTRIBUTE })] });
 export const dnsNodeFilter = (host: string): Filter => new AndFilter({ filters: [eq('objectClass', 'dnsNode'), eq('dc', host)] });
 
+/** A DNS node name relative to the zone: one or more labels. */
+const DNS_NODE = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+
+/**
+ * The dnsNode name (DC=<node>) of a host in the domain's zone: a single label as it is, an FQDN
+ * inside the domain without the domain suffix; undefined for a name in another zone.
+ */
+export function dnsNodeName(hostname: string, domain: string): string | undefined {
+  const h = hostname.trim().replace(/\.$/, '').toLowerCase();
+  const d = domain.toLowerCase();
+  if (!h.includes('.')) return h;
+  if (h.endsWith(`.${d}`)) return h.slice(0, -(d.length + 1));
+  return undefined;
+}
+
 /** unicodePwd: the password in double quotes, UTF-16LE (AD refuses anything else). */
 export const encodeUnicodePwd = (password: string): Buffer => Buffer.from(`"${password}"`, 'utf16le');
 
@@ -124,8 +139,9 @@ export function attr(entry: Entry, name: string): string | undefined {
 export function parseGeneralizedTime(text: string | undefined): Date {
   const m = /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(?:[.,]\d+)?Z$/.exec(text ?? '');
   if (!m) return new Date(0);
-  const [, y, mo, d, h, mi, s] = m.map(Number) as number[];
-  return new Date(Date.UTC(y as number, (mo as number) - 1, d, h, mi, s));
+  const n = m.slice(1, 7).map(Number);
+  const at = (k: number): number => n[k] ?? 0;
+  return new Date(Date.UTC(at(0), at(1) - 1, at(2), at(3), at(4), at(5)));
 }
 
 export function toComputerObject(entry: Entry): ComputerObject {
@@ -417,14 +433,15 @@ export class LdapDirectory implements Directory {
   }
 
   async deleteDnsRecords(hostname: string): Promise<number> {
-    if (!/^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/.test(hostname))
-      throw new InvalidInput(`Not a host name: ${JSON.stringify(hostname.slice(0, 70))}`);
+    const node = dnsNodeName(hostname, this.config.domain);
+    if (node === undefined) return 0; // not in the domain's zone: not ours to clean
+    if (!DNS_NODE.test(node)) throw new InvalidInput(`Not a host name: ${JSON.stringify(hostname.slice(0, 70))}`);
     return this.withClient(`delete DNS records of ${hostname}`, async (client) => {
       let removed = 0;
       for (const zone of dnsZoneDns(this.config.domain, this.config.baseDn)) {
         let entries: Entry[];
         try {
-          ({ searchEntries: entries } = await client.search(zone, { scope: 'one', filter: dnsNodeFilter(hostname), attributes: ['1.1'] }));
+          ({ searchEntries: entries } = await client.search(zone, { scope: 'one', filter: dnsNodeFilter(node), attributes: ['1.1'] }));
         } catch (err) {
           if (err instanceof NoSuchObjectError) continue; // no such zone in this partition
           throw err;

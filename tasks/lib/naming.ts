@@ -81,6 +81,18 @@ export function hostFqdn(name: string, domain: string): string {
   return `${name.toLowerCase()}.${domain.toLowerCase()}`;
 }
 
-/** Parameter Store path that holds an instance's one-time join password (SecureString). */
-export const JOIN_SECRET_PATH = '/adjoin/join-secret/';
-export const joinSecretName = (instanceId: string): string => `${JOIN_SECRET_PATH}${instanceId}`;
+/**
+ * Parameter Store path under which an instance's one-time join password lives (SecureString),
+ * `/<resource prefix>/otp/` — the path infra grants (infra/config.ts resourceNames).
+ */
+export const JOIN_SECRET_PATH = '/adjoin/otp/';
+export const joinSecretName = (instanceId: string, path = JOIN_SECRET_PATH): string => `${path}${instanceId}`;
+
+/**
+ * The join-secret path for deployed settings: infra names the join document `<prefix>-join`
+ * and the parameters `/<prefix>/otp/`, so the prefix is read back from the document name.
+ */
+export function joinSecretPath(joinDocumentName: string): string {
+  const m = /^([A-Za-z0-9_.-]{1,60})-join$/.exec(joinDocumentName);
+  return m ? `/${m[1]}/otp/` : JOIN_SECRET_PATH;
+}

@@ -3,7 +3,8 @@
  * delete — under a cap — only what every safety rule allows.
  *
  *   findStaleObjects  one pass over listManaged; the cheap rules (marker, OU, age) first, then
- *                     DescribeInstances per fleet in batches of DESCRIBE_BATCH ids. Any EC2
+ *                     DescribeInstances per fleet in batches of DESCRIBE_BATCH ids, a few calls
+ *                     in flight while the listing goes on. Any EC2
  *                     error aborts the run (it throws): an unanswered question is never "gone".
  *                     Returns counts and a bounded stale list (big lists stay in the Lambda).
  *   checkDeletionCap  dry run → nothing to delete; more stale than the cap → DeletionCapExceeded
@@ -21,6 +22,8 @@ import { decideDeletion, describeMarker, refuseIfYoung, refuseUnlessInManagedOu,
 
 /** Instance IDs per DescribeInstances call (the adapter filters on instance-id: <= 200 values). */
 export const DESCRIBE_BATCH = 200;
+/** DescribeInstances calls in flight at once (EC2's Describe* bucket: 100, refilled 20/s). */
+export const DESCRIBE_CONCURRENCY = 4;
 /** Stale objects carried in state data at most (items and JSON bytes): state data is <= 256 KB. */
 export const STALE_LIST_MAX_ITEMS = 500;
 export const STALE_LIST_MAX_BYTES = 90_000;
@@ -136,6 +139,18 @@ export async function findStaleObjects(input: FindStaleInput, deps: Deps): Promi
       listedBytes += bytes;
     }
   };
+  // DescribeInstances calls run DESCRIBE_CONCURRENCY at a time while the listing goes on. The
+  // first error stops everything: no further call starts, and the scan throws it.
+  const inFlight = new Set<Promise<void>>();
+  let failure: { error: unknown } | undefined;
+  const describe = async (p: Pending, batch: Pending['objects'], ids: string[]): Promise<void> => {
+    const answers = await p.fleet.describeInstances(ids); // any error throws: the run aborts
+    for (const o of batch) {
+      const d = decideDeletion(o, answers.get(o.marker.instanceId), safety, now);
+      if (d.delete) addStale(o);
+      else refusedBy(d.rule);
+    }
+  };
   const flush = async (p: Pending): Promise<void> => {
     if (p.objects.length === 0) return;
     const batch = p.objects;
@@ -143,12 +158,16 @@ export async function findStaleObjects(input: FindStaleInput, deps: Deps): Promi
     p.objects = [];
     p.ids = new Set();
     ec2Calls++;
-    const answers = await p.fleet.describeInstances(ids); // any error throws: the run aborts
-    for (const o of batch) {
-      const d = decideDeletion(o, answers.get(o.marker.instanceId), safety, now);
-      if (d.delete) addStale(o);
-      else refusedBy(d.rule);
-    }
+    const call: Promise<void> = describe(p, batch, ids).then(
+      () => void inFlight.delete(call),
+      (error: unknown) => {
+        inFlight.delete(call);
+        failure ??= { error };
+      },
+    );
+    inFlight.add(call);
+    while (inFlight.size >= DESCRIBE_CONCURRENCY && failure === undefined) await Promise.race(inFlight);
+    if (failure !== undefined) throw failure.error;
   };
 
   for await (const page of directory.listManaged()) {
@@ -182,6 +201,8 @@ export async function findStaleObjects(input: FindStaleInput, deps: Deps): Promi
     }
   }
   for (const p of pending.values()) await flush(p);
+  await Promise.all(inFlight);
+  if (failure !== undefined) throw failure.error;
 
   const out: ScanOutput = {
     dryRun,

@@ -26,12 +26,13 @@ export function optInDecision(tags: Record<string, string>, t: TagSettings): str
 }
 
 /**
- * A login group name: 1-64 of letters, digits, space, dot, underscore, hyphen, and `@` for
- * group@domain; it starts with a letter or digit and does not end with a space. Everything
- * else (LDAP filter characters `( ) * \ NUL`, shell characters `; & | $ \` < > " '`, commas,
- * newlines, `=`, `+`, `#`) is refused.
+ * A login group name: 1-64 of letters, digits, space, dot, underscore, hyphen (the join
+ * document's LoginGroups pattern, ^[A-Za-z0-9 _.,-]*$, with commas as separators); it starts
+ * with a letter or digit and does not end with a space. Everything else (LDAP filter
+ * characters `( ) * \ NUL`, shell characters `; & | $ \` < > " '`, newlines, `=`, `+`, `#`,
+ * `@`) is refused.
  */
-export const LOGIN_GROUP = /^[A-Za-z0-9](?:[A-Za-z0-9 ._@-]{0,62}[A-Za-z0-9._@-])?$/;
+export const LOGIN_GROUP = /^[A-Za-z0-9](?:[A-Za-z0-9 ._-]{0,62}[A-Za-z0-9._-])?$/;
 export const MAX_LOGIN_GROUPS = 16;
 
 /** Parses a comma-separated login-group tag value; InvalidInput names the tag and the bad value. */
@@ -46,7 +47,7 @@ export function parseLoginGroups(value: string, tagKey: string): string[] {
     if (!LOGIN_GROUP.test(g))
       throw new InvalidInput(
         `Tag ${tagKey}: ${JSON.stringify(g.length > 70 ? `${g.slice(0, 70)}…` : g)} is not an acceptable group name ` +
-          '(letters, digits, space, . _ - @; up to 64 characters)',
+          '(letters, digits, space, . _ -; up to 64 characters)',
       );
   return [...new Set(groups)];
 }

@@ -47,8 +47,11 @@ function strList(o: Record<string, unknown>, key: string, path: string): string[
   return v as string[];
 }
 
-/** Step Functions execution names: 1-80 letters, digits, hyphen, underscore. */
-export const EXECUTION_NAME = /^[\p{L}\p{N}_-]{1,80}$/u;
+/**
+ * Step Functions execution names: 1-80 characters, none of white space, brackets `< > { } [ ]`,
+ * wildcards `? *`, `" # % \ ^ | ~ \` $ & , ; : /`, or control characters (the service's rule).
+ */
+export const EXECUTION_NAME = /^[^\s<>{}[\]?*"#%\\^|~`$&,;:/\p{Cc}]{1,80}$/u;
 
 export function parseExecutionName(raw: Record<string, unknown>): string {
   return str(raw, 'executionName', 'input', EXECUTION_NAME);

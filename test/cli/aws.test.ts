@@ -282,9 +282,10 @@ describe('adjoin join / leave / reconcile', () => {
     expect(call?.name).toMatch(new RegExp(`^join-${IID}-20261121T120000Z-[0-9a-f]{4}$`));
     const event = JSON.parse(call?.input ?? '') as Record<string, unknown>;
     expect(Object.keys(event).sort()).toEqual(['account', 'detail', 'detail-type', 'id', 'region', 'resources', 'source', 'time', 'version']);
+    expect(event.id).toMatch(/^[0-9a-f-]{36}$/);
     expect(event).toEqual({
       version: '0',
-      id: expect.stringMatching(/^[0-9a-f-]{36}$/),
+      id: event.id,
       'detail-type': 'EC2 Instance State-change Notification',
       source: 'aws.ec2',
       account: ACCOUNT,

@@ -39,12 +39,13 @@ export function fakeIo(opts: { tty?: boolean; stdinTty?: boolean; answer?: boole
     stdinIsTTY: opts.stdinTty ?? false,
     env: opts.env ?? {},
     now: () => new Date(clock),
-    sleep: async (ms) => {
+    sleep: (ms) => {
       clock += ms;
+      return Promise.resolve();
     },
-    confirm: async (q) => {
+    confirm: (q) => {
       confirms.push(q);
-      return opts.answer ?? false;
+      return Promise.resolve(opts.answer ?? false);
     },
   };
 }
@@ -62,9 +63,7 @@ export function awsTargets(clients: AwsClients = testClients(), lab?: () => Prom
       if (!lab) throw new Error('no lab in this test');
       return lab();
     },
-    labControl: async () => {
-      throw new Error('no lab in this test');
-    },
+    labControl: () => Promise.reject(new Error('no lab in this test')),
   };
 }
 
@@ -76,7 +75,7 @@ export async function cli(argv: string[], targets: Targets, io: FakeIo = fakeIo(
 /** A recorded GetExecutionHistory event list (timestamps revived as Dates, as the SDK returns them). */
 export function loadHistory(file: string): HistoryEvent[] {
   const raw = JSON.parse(readFileSync(join(__dirname, 'fixtures', file), 'utf8')) as { events: (Omit<HistoryEvent, 'timestamp'> & { timestamp: string })[] };
-  return raw.events.map((e) => ({ ...e, timestamp: new Date(e.timestamp) }) as HistoryEvent);
+  return raw.events.map((e): HistoryEvent => ({ ...e, timestamp: new Date(e.timestamp) }));
 }
 
 export const ACCOUNT = '123456789012';

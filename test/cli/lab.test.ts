@@ -14,7 +14,7 @@ import { makeLabRuntime } from '../../cli/lab-runtime';
 import type { LabRuntime } from '../../cli/lab-link';
 import type { Targets } from '../../cli/program';
 import { buildTimeline } from '../../cli/timeline';
-import { cli, fakeIo } from './helpers';
+import { NOW, cli, fakeIo } from './helpers';
 
 const IID = 'i-0123456789abcdef0';
 const ACCOUNT = '123456789012';
@@ -29,24 +29,22 @@ let targets: Targets;
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'adjoin-cli-lab-'));
   store = new ExecutionStore(join(dir, 'executions'));
-  sim = simDeps({ account: ACCOUNT, region: REGION });
+  sim = simDeps({ account: ACCOUNT, region: REGION, start: new Date(NOW.getTime() - 3600_000) });
   runtime = makeLabRuntime({ store, deps: sim.provider, settings: sim.settings, clock: sim.clock, account: ACCOUNT, region: REGION });
   const backend = new LabBackend({
     store,
-    runtime: async () => runtime,
+    runtime: () => Promise.resolve(runtime),
     identity: { account: ACCOUNT, region: REGION },
     statusPrefix: 'adjoin:',
-    describeInstance: (id) => sim.fleet.describeInstance(id),
+    describeInstance: (id) => sim.fleetFor({ account: ACCOUNT, region: REGION }).describeInstance(id),
     now: () => sim.clock.now(),
   });
   targets = {
     aws: () => {
       throw new Error('AWS must not be used with --local');
     },
-    lab: async () => backend,
-    labControl: async () => {
-      throw new Error('no lab world in this test');
-    },
+    lab: () => Promise.resolve(backend),
+    labControl: () => Promise.reject(new Error('no lab world in this test')),
   };
 });
 

@@ -7,7 +7,8 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import { Attribute, Client } from 'ldapts';
 import * as world from '../../lab/world';
-import { assertLabRoute, type LabFleet } from '../../lab/fleet';
+import { assertLabRoute, labSettings, type LabFleet } from '../../lab/fleet';
+import { joinParameters as productJoinParameters } from '../../tasks/lib/commands';
 import { formatMarker, MARKER_ATTRIBUTE } from '../../tasks/lib/marker';
 import { computerName, hostFqdn } from '../../tasks/lib/naming';
 
@@ -79,22 +80,19 @@ export async function prepareComputer(instanceId: string): Promise<PreparedCompu
   return { name, fqdn, dn, otp };
 }
 
-/** The join document's parameters for a prepared computer (what run-join-document sends). */
-export function joinParameters(c: PreparedComputer, secretName: string, opts: { idMapping?: 'sid' | 'rfc2307'; loginGroups?: string } = {}): Record<string, string> {
-  const d = world.labState().domain;
-  const sid = (opts.idMapping ?? 'sid') === 'sid';
-  return {
-    DomainName: d.dnsDomain,
-    Realm: d.realm,
-    ComputerName: c.name,
-    HostFqdn: c.fqdn,
-    DomainControllers: d.dcIp,
-    OneTimePassword: `{{ssm-secure:${secretName}}}`,
-    LoginGroups: opts.loginGroups ?? d.loginGroup,
-    IdMapping: sid ? 'sid' : 'rfc2307',
-    DomainSid: sid ? d.domainSid : '',
-    ComputerOu: d.managedOu,
-  };
+/**
+ * The join document's parameters for a prepared computer, built by the product's own
+ * joinParameters() (tasks/lib/commands.ts) from labSettings(): the lab checks the real contract.
+ */
+export function joinParameters(c: PreparedComputer, secretName: string, opts: { idMapping?: 'sid' | 'rfc2307'; loginGroups?: string[] } = {}): Record<string, string> {
+  const s = world.labState();
+  const settings = labSettings({ idMapping: opts.idMapping ?? 'sid' });
+  const instanceId = /i-[0-9a-f]{17}$/.exec(secretName)?.[0] ?? 'i-00000000000000000';
+  return productJoinParameters(
+    settings,
+    { instanceId, account: s.account, region: s.region, outcome: 'proceed', reason: 'lab test', platform: 'linux', loginGroups: opts.loginGroups ?? settings.directory.loginGroups },
+    { name: c.name, dn: c.dn, fqdn: c.fqdn, action: 'created', secretName },
+  );
 }
 
 /** Sends a document through the fleet and waits (bounded) for its end. */

@@ -5,7 +5,9 @@
  */
 import * as fs from 'node:fs';
 import * as world from '../../lab/world';
-import { LabFleet, labJoinSecretName, readParameter } from '../../lab/fleet';
+import { LabFleet, labDeps, labJoinSecretName, readParameter } from '../../lab/fleet';
+import { computerName, hostFqdn } from '../../tasks/lib/naming';
+import { generateOneTimePassword } from '../../tasks/lib/otp';
 import { ensureLab, joinParameters, prepareComputer, runDocument, serviceClient, type PreparedComputer } from './helpers';
 
 const ms: Record<string, number> = {};
@@ -37,19 +39,22 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await fleet.settle();
-  for (const id of launched) await world.terminate(id).catch(() => undefined);
-  for (const id of launched) await fleet.deleteJoinSecret(id);
-  if (created.length) {
-    const c = await serviceClient();
-    try {
-      for (const dn of created) await c.del(dn).catch(() => undefined);
-    } finally {
-      await c.unbind();
+  try {
+    await fleet.settle();
+    for (const id of launched) await world.terminate(id).catch(() => undefined);
+    for (const id of launched) await fleet.deleteJoinSecret(id);
+    if (created.length) {
+      const c = await serviceClient();
+      try {
+        for (const dn of created) await c.del(dn).catch(() => undefined);
+      } finally {
+        await c.unbind();
+      }
     }
+  } finally {
+    await restore();
+    process.stderr.write(`lab timings (ms): ${JSON.stringify(ms)}\n`);
   }
-  await restore();
-  process.stderr.write(`lab timings (ms): ${JSON.stringify(ms)}\n`);
 });
 
 describe('join through LabFleet with the real join.sh', () => {
@@ -164,4 +169,48 @@ describe('join failures and the other mapping mode', () => {
     expect(await fleet.ssmPingStatus(id)).toBe('Inactive');
     await expect(fleet.sendCommand({ instanceId: id, document: 'verify', parameters: { ProbeUsers: 'alice' }, comment: 't', timeoutSeconds: 60 })).rejects.toThrow(/InvalidInstanceId/);
   });
+});
+
+describe("the product's LDAP adapter against the real DC", () => {
+  test('createComputer() makes an object the real join accepts; SSSD registers DNS; deleteDnsRecords() and deleteComputer() clean up', async () => {
+    const s = world.labState();
+    const deps = labDeps();
+    const i = await world.launch({ tags: { 'Domain:Join': 'true', Name: 'adapter' } });
+    launched.push(i.instanceId);
+    const name = computerName(i.instanceId);
+    const fqdn = hostFqdn(name, s.domain.dnsDomain);
+    const otp = generateOneTimePassword(deps.random);
+    const obj = await deps.directory.createComputer({
+      ou: s.domain.managedOu,
+      name,
+      fqdn,
+      marker: { account: s.account, region: s.region, instanceId: i.instanceId },
+      description: `adjoin ${i.instanceId}`,
+      password: otp,
+    });
+    created.push(obj.dn);
+    expect(obj.marker?.instanceId).toBe(i.instanceId);
+    const secret = await fleet.putJoinSecret(i.instanceId, otp);
+    const params = { ...joinParameters({ name, fqdn, dn: obj.dn, otp }, secret), DynamicDns: 'true' };
+    const { result } = await runDocument(fleet, i.instanceId, 'join', params);
+    expect(result).toMatchObject({ status: 'Success', exitCode: 0 });
+    expect((await world.exec(i.instanceId, ['getent', 'passwd', 'alice'])).exitCode).toBe(0);
+
+    // SSSD (dyndns_update = True) registers the host's A record, owned by the computer.
+    const host = name.toLowerCase();
+    let record = '';
+    for (let k = 0; k < 40 && !record.includes('dn:'); k++) {
+      record = (await world.dcLdapSearch(s.domain.dnsZoneDn, `(&(objectClass=dnsNode)(dc=${host}))`, ['dn'], { scope: 'one' })).stdout;
+      if (!record.includes('dn:')) await new Promise((r) => setTimeout(r, 500));
+    }
+    expect(record).toContain(`DC=${host},`);
+
+    await world.terminate(i.instanceId);
+    expect(await deps.directory.deleteDnsRecords(host)).toBeGreaterThanOrEqual(1);
+    await deps.directory.deleteComputer(obj.dn);
+    await deps.directory.deleteComputer(obj.dn); // absent: resolves
+    const after = await world.dcLdapSearch(s.domain.baseDn, `(|(sAMAccountName=${name}$)(&(objectClass=dnsNode)(dc=${host})))`, ['dn'], { asAdmin: true });
+    expect(after.exitCode).toBe(0);
+    expect(after.stdout.trim()).toBe('');
+  }, 120_000);
 });

@@ -128,6 +128,10 @@ describe('instances', () => {
     expect(left.mounts.some((m) => m.includes(instanceId))).toBe(false);
     await expect(world.exec(instanceId, ['true'])).rejects.toThrow(/terminated/);
     await world.terminate(instanceId); // idempotent
+    // The DC answers at once afterwards (the bridge keeps its MAC when a port goes away).
+    const t0 = Date.now();
+    expect(await labDeps().directory.findByName('NOSUCHNAME')).toBeUndefined();
+    expect(Date.now() - t0).toBeLessThan(4000);
   });
 });
 
@@ -183,6 +187,8 @@ describe('tear-down', () => {
     const r = await run(['ip', '-4', 'route', 'show', '10.77.0.0/24'], { timeoutMs: 5000 });
     expect(r.stdout).not.toMatch(/dev adjoin-host/);
     expect(await world.isUp()).toBe(false);
+    // With the lab down, the product's LDAP client is refused before it opens a socket.
+    expect(() => assertLabRoute('ldaps://10.77.0.2')).toThrow(/lab network is down/);
 
     // A "crashed" lab: a namespace by our naming convention with a process inside, a namespace
     // file folder mounted, no state file. down() finds and removes all of it.

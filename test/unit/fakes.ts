@@ -61,6 +61,15 @@ export function testSettings(): Settings {
 
 export type Call = [string, ...unknown[]];
 
+/** Runs a synchronous body as a promise (a throw becomes a rejection). */
+function settle<T>(body: () => T): Promise<T> {
+  try {
+    return Promise.resolve(body());
+  } catch (err) {
+    return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+  }
+}
+
 export class FakeDirectory implements Directory {
   objects: (ComputerObject & { password?: string })[] = [];
   calls: Call[] = [];
@@ -68,37 +77,49 @@ export class FakeDirectory implements Directory {
   /** Names whose add fails with ComputerNameConflict once (a race), keyed by name. */
   failCreate?: (spec: NewComputer) => Error | undefined;
 
-  async findByMarker(marker: Marker): Promise<ComputerObject[]> {
-    this.calls.push(['findByMarker', marker]);
-    return this.objects.filter((o) => sameMarker(o.marker, marker) && this.managedOus.some((ou) => o.dn.toLowerCase().endsWith(`,${ou.toLowerCase()}`)));
+  findByMarker(marker: Marker): Promise<ComputerObject[]> {
+    return settle((): ComputerObject[] => {
+      this.calls.push(['findByMarker', marker]);
+      return this.objects.filter((o) => sameMarker(o.marker, marker) && this.managedOus.some((ou) => o.dn.toLowerCase().endsWith(`,${ou.toLowerCase()}`)));
+    });
   }
-  async findByName(name: string): Promise<ComputerObject | undefined> {
-    this.calls.push(['findByName', name]);
-    return this.objects.find((o) => o.name.toUpperCase() === name.toUpperCase());
+  findByName(name: string): Promise<ComputerObject | undefined> {
+    return settle((): ComputerObject | undefined => {
+      this.calls.push(['findByName', name]);
+      return this.objects.find((o) => o.name.toUpperCase() === name.toUpperCase());
+    });
   }
-  async createComputer(spec: NewComputer): Promise<ComputerObject> {
-    this.calls.push(['createComputer', { ...spec, password: '<hidden>' }]);
-    const e = this.failCreate?.(spec);
-    if (e) throw e;
-    const o = { dn: `CN=${spec.name},${spec.ou}`, name: spec.name, marker: spec.marker, description: spec.description, dnsHostName: spec.fqdn, whenCreated: NOW, password: spec.password };
-    this.objects.push(o);
-    return o;
+  createComputer(spec: NewComputer): Promise<ComputerObject> {
+    return settle((): ComputerObject => {
+      this.calls.push(['createComputer', { ...spec, password: '<hidden>' }]);
+      const e = this.failCreate?.(spec);
+      if (e) throw e;
+      const o = { dn: `CN=${spec.name},${spec.ou}`, name: spec.name, marker: spec.marker, description: spec.description, dnsHostName: spec.fqdn, whenCreated: NOW, password: spec.password };
+      this.objects.push(o);
+      return o;
+    });
   }
-  async resetPassword(dn: string, password: string): Promise<void> {
-    this.calls.push(['resetPassword', dn]);
-    const o = this.objects.find((x) => x.dn === dn);
-    if (o) o.password = password;
+  resetPassword(dn: string, password: string): Promise<void> {
+    return settle((): void => {
+      this.calls.push(['resetPassword', dn]);
+      const o = this.objects.find((x) => x.dn === dn);
+      if (o) o.password = password;
+    });
   }
-  async deleteComputer(dn: string): Promise<void> {
-    this.calls.push(['deleteComputer', dn]);
-    this.objects = this.objects.filter((o) => o.dn !== dn);
+  deleteComputer(dn: string): Promise<void> {
+    return settle((): void => {
+      this.calls.push(['deleteComputer', dn]);
+      this.objects = this.objects.filter((o) => o.dn !== dn);
+    });
   }
-  async deleteDnsRecords(hostname: string): Promise<number> {
-    this.calls.push(['deleteDnsRecords', hostname]);
-    return 1;
+  deleteDnsRecords(hostname: string): Promise<number> {
+    return settle((): number => {
+      this.calls.push(['deleteDnsRecords', hostname]);
+      return 1;
+    });
   }
   async *listManaged(): AsyncIterable<ComputerObject[]> {
-    yield this.objects.filter((o) => o.marker);
+    yield await Promise.resolve(this.objects.filter((o) => o.marker));
   }
 }
 
@@ -112,41 +133,58 @@ export class FakeFleet implements Fleet {
   sendError?: Error;
   nextCommandId = 1;
 
-  async describeInstance(id: string): Promise<InstanceInfo | undefined> {
-    this.calls.push(['describeInstance', id]);
-    return this.instances.get(id);
+  describeInstance(id: string): Promise<InstanceInfo | undefined> {
+    return settle((): InstanceInfo | undefined => {
+      this.calls.push(['describeInstance', id]);
+      const i = this.instances.get(id);
+      return i ? { ...i, tags: { ...i.tags } } : undefined; // a fresh read, like EC2's
+    });
   }
-  async describeInstances(ids: string[]): Promise<Map<string, InstanceInfo>> {
-    this.calls.push(['describeInstances', ids]);
-    return new Map(ids.flatMap((id) => (this.instances.has(id) ? [[id, this.instances.get(id) as InstanceInfo] as const] : [])));
+  describeInstances(ids: string[]): Promise<Map<string, InstanceInfo>> {
+    return settle((): Map<string, InstanceInfo> => {
+      this.calls.push(['describeInstances', ids]);
+      return new Map(ids.flatMap((id) => (this.instances.has(id) ? [[id, this.instances.get(id) as InstanceInfo] as const] : [])));
+    });
   }
-  async tagInstance(id: string, tags: Record<string, string>): Promise<void> {
-    this.calls.push(['tagInstance', id, tags]);
-    const i = this.instances.get(id);
-    if (i) i.tags = { ...i.tags, ...tags };
+  tagInstance(id: string, tags: Record<string, string>): Promise<void> {
+    return settle((): void => {
+      this.calls.push(['tagInstance', id, tags]);
+      const i = this.instances.get(id);
+      if (i) i.tags = { ...i.tags, ...tags };
+    });
   }
-  async ssmPingStatus(id: string): Promise<PingStatus> {
-    this.calls.push(['ssmPingStatus', id]);
-    return this.ping;
+  ssmPingStatus(id: string): Promise<PingStatus> {
+    return settle((): PingStatus => {
+      this.calls.push(['ssmPingStatus', id]);
+      return this.ping;
+    });
   }
-  async putJoinSecret(id: string, value: string): Promise<string> {
-    this.calls.push(['putJoinSecret', id]);
-    this.secrets.set(id, value);
-    return `/adjoin/join-secret/${id}`;
+  putJoinSecret(id: string, value: string): Promise<string> {
+    return settle((): string => {
+      this.calls.push(['putJoinSecret', id]);
+      this.secrets.set(id, value);
+      return `/adjoin/otp/${id}`;
+    });
   }
-  async deleteJoinSecret(id: string): Promise<void> {
-    this.calls.push(['deleteJoinSecret', id]);
-    this.secrets.delete(id);
+  deleteJoinSecret(id: string): Promise<void> {
+    return settle((): void => {
+      this.calls.push(['deleteJoinSecret', id]);
+      this.secrets.delete(id);
+    });
   }
-  async sendCommand(request: SendCommandRequest): Promise<string> {
-    this.calls.push(['sendCommand', request.document]);
-    if (this.sendError) throw this.sendError;
-    this.sent.push(request);
-    return `cmd-${this.nextCommandId++}`;
+  sendCommand(request: SendCommandRequest): Promise<string> {
+    return settle((): string => {
+      this.calls.push(['sendCommand', request.document]);
+      if (this.sendError) throw this.sendError;
+      this.sent.push(request);
+      return `cmd-${this.nextCommandId++}`;
+    });
   }
-  async getCommand(commandId: string, id: string): Promise<CommandResult> {
-    this.calls.push(['getCommand', commandId, id]);
-    return this.commands.get(commandId) ?? { status: 'Pending', stdout: '', stderr: '' };
+  getCommand(commandId: string, id: string): Promise<CommandResult> {
+    return settle((): CommandResult => {
+      this.calls.push(['getCommand', commandId, id]);
+      return this.commands.get(commandId) ?? { status: 'Pending', stdout: '', stderr: '' };
+    });
   }
 }
 
@@ -227,5 +265,5 @@ export const prepared: PrepareComputerOutput = {
   dn: `CN=LAINBYMGELWZY7L,${OU}`,
   fqdn: 'lainbymgelwzy7l.corp.example.com',
   action: 'created',
-  secretName: '/adjoin/join-secret/i-0123456789abcdef0',
+  secretName: '/adjoin/otp/i-0123456789abcdef0',
 };

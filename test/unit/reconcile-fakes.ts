@@ -133,6 +133,12 @@ export class FakeFleets {
   readonly instances = new Map<string, Map<string, InstanceInfo>>();
   readonly describeCalls: { target: string; ids: string[] }[] = [];
   error: Error | undefined;
+  /** Fail only the n-th describeInstances call (1-based). */
+  failCall: { n: number; error: Error } | undefined;
+  /** Real milliseconds each describeInstances call takes; the most calls seen in flight at once. */
+  delayMs = 0;
+  inFlight = 0;
+  maxInFlight = 0;
 
   put(info: InstanceInfo, account = ACCOUNT, region = REGION): void {
     const key = `${account}/${region}`;
@@ -157,6 +163,15 @@ export class FakeFleets {
       },
       describeInstances: async (ids) => {
         this.describeCalls.push({ target: key, ids: [...ids] });
+        const n = this.describeCalls.length;
+        this.inFlight += 1;
+        this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
+        try {
+          if (this.delayMs > 0) await new Promise((r) => setTimeout(r, this.delayMs));
+        } finally {
+          this.inFlight -= 1;
+        }
+        if (this.failCall?.n === n) throw this.failCall.error;
         fail();
         const out = new Map<string, InstanceInfo>();
         for (const id of ids) {

@@ -10,7 +10,7 @@ import { makeHandler as makeReport } from '../../tasks/report-reconcile';
 import { AwsUnavailable, Throttled } from '../../tasks/lib/errors';
 import type { Deps } from '../../tasks/lib/deps';
 import type { ComputerObject } from '../../tasks/lib/ports';
-import { CAUSE_MAX_BYTES, DESCRIBE_BATCH, STALE_LIST_MAX_BYTES, STALE_LIST_MAX_ITEMS, capExceededMessage, type ScanOutput, type StaleItem } from '../../tasks/lib/reconcile';
+import { CAUSE_MAX_BYTES, DESCRIBE_BATCH, DESCRIBE_CONCURRENCY, STALE_LIST_MAX_BYTES, STALE_LIST_MAX_ITEMS, capExceededMessage, type ScanOutput, type StaleItem } from '../../tasks/lib/reconcile';
 import { FakeDirectory, FakeFleets, NOW, computer, iid, instance, makeDeps, markerOf, testSettings } from './reconcile-fakes';
 
 const world = (objects: ComputerObject[], reconcile: Partial<ReturnType<typeof testSettings>['reconcile']> = {}) => {
@@ -62,6 +62,23 @@ describe('Find stale objects', () => {
     const w = world([computer(1), computer(2)]);
     w.fleets.error = err;
     await expect(w.find({ input: {}, executionName: 'r' })).rejects.toBe(err);
+  });
+
+  it(`keeps at most ${DESCRIBE_CONCURRENCY} DescribeInstances calls in flight`, async () => {
+    const w = world(range(0, 2000).map((n) => computer(n)), { maxDeletions: 10_000 });
+    w.fleets.delayMs = 5;
+    const scan = await w.find({ input: {} });
+    expect(scan).toMatchObject({ scanned: 2000, stale: 2000, ec2Calls: 10 });
+    expect(w.fleets.maxInFlight).toBe(DESCRIBE_CONCURRENCY);
+  });
+
+  it('an error in one of the parallel calls aborts the scan; no call starts after it', async () => {
+    const w = world(range(0, 3000).map((n) => computer(n)), { maxDeletions: 10_000 });
+    w.fleets.delayMs = 5;
+    w.fleets.failCall = { n: 2, error: new AwsUnavailable('DescribeInstances: 503') };
+    await expect(w.find({ input: {} })).rejects.toMatchObject({ name: 'AwsUnavailable' });
+    expect(w.fleets.describeCalls.length).toBeLessThanOrEqual(DESCRIBE_CONCURRENCY + 1);
+    await new Promise((r) => setTimeout(r, 30)); // in-flight calls settle without an unhandled rejection
   });
 
   it('dryRun in the input overrides the settings, both ways; anything else is refused', async () => {

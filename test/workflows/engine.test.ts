@@ -85,6 +85,7 @@ describe('refuses what the local engine would silently ignore', () => {
     ['ItemReader', machine({ M: { Type: 'Map', ItemReader: { Resource: 'arn:aws:states:::s3:getObject' }, Iterator: { StartAt: 'I', States: { I: { Type: 'Pass', End: true } } }, End: true } }), /state "M": field ItemReader/],
     ['ResultWriter', machine({ M: { Type: 'Map', ResultWriter: { Resource: 'arn:aws:states:::s3:putObject' }, Iterator: { StartAt: 'I', States: { I: { Type: 'Pass', End: true } } }, End: true } }), /state "M": field ResultWriter/],
     ['ItemBatcher', machine({ M: { Type: 'Map', ItemBatcher: { MaxItemsPerBatch: 10 }, Iterator: { StartAt: 'I', States: { I: { Type: 'Pass', End: true } } }, End: true } }), /state "M": field ItemBatcher/],
+    ['JSONata Map Items', machine({ M: { Type: 'Map', Items: [1, 2], Iterator: { StartAt: 'I', States: { I: { Type: 'Pass', End: true } } }, End: true } }), /state "M": field Items/],
     ['HeartbeatSeconds', machine({ X: { Type: 'Task', Resource: arn('read-instance'), HeartbeatSeconds: 60, End: true } }), /state "X": field HeartbeatSeconds/],
     ['HeartbeatSecondsPath', machine({ X: { Type: 'Task', Resource: arn('read-instance'), HeartbeatSecondsPath: '$.h', End: true } }), /state "X": field HeartbeatSecondsPath/],
     ['.waitForTaskToken', machine({ X: { Type: 'Task', Resource: 'arn:aws:states:::lambda:invoke.waitForTaskToken', Parameters: { FunctionName: 'adjoin-read-instance' }, End: true } }), /state "X": field Resource: .*waitForTaskToken/],
@@ -191,6 +192,9 @@ describe('virtual time', () => {
     expect(run.status).toBe('TIMED_OUT');
     expect(run.error).toBe('States.Timeout');
     expect(run.failedState).toBe('Wait for SSM Online');
+    expect(run.stopDate).toBe('2026-01-01T00:01:00.000Z');
+    expect(run.events.at(-1)).toMatchObject({ type: 'ExecutionTimedOut', time: '2026-01-01T00:01:00.000Z' });
+    expect(run.events.some((e) => e.type === 'ExecutionAborted')).toBe(false);
   });
 
   test('Map iterations run side by side: the Map takes as long as its slowest item', async () => {
@@ -277,6 +281,9 @@ describe('execution store', () => {
     expect(one?.events.length).toBeGreaterThan(4);
     expect(listExecutions({ status: 'FAILED' }, store)).toEqual([]);
     expect(getExecution('nope', undefined, store)).toBeUndefined();
+    // Another process (another engine) cannot reuse a stored name, as in Step Functions.
+    const other = engineWith(machine(), { 'read-instance': echo, 'check-ssm-agent': echo }, { store });
+    await expect(other.engine.start('test', {}, { name: 'stored-1' })).rejects.toThrow(/ExecutionAlreadyExists/);
   });
 
   test('the default folder is $ADJOIN_LAB_DIR/executions, else .lab/executions', () => {

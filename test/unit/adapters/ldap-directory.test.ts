@@ -20,6 +20,7 @@ import {
   computerAttributes,
   computerDn,
   dnsNodeFilter,
+  dnsNodeName,
   encodeUnicodePwd,
   escapeDnValue,
   LdapDirectory,
@@ -144,32 +145,39 @@ class FakeClient {
     private readonly script: Script,
   ) {}
   async bind(dn: string, password: string): Promise<void> {
+    await Promise.resolve();
     this.calls.push(['bind', dn, password === 'pw' ? 'pw' : '?']);
     const e = this.script.bind?.(this.options.url);
     if (e) throw e;
   }
   async search(base: string, options: SearchOptions): Promise<{ searchEntries: Entry[]; searchReferences: string[] }> {
+    await Promise.resolve();
     this.calls.push(['search', base, String(options.filter), options.scope]);
     return { searchEntries: this.script.search?.(base, String(options.filter), options.scope) ?? [], searchReferences: [] };
   }
   async *searchPaginated(base: string, options: SearchOptions): AsyncGenerator<{ searchEntries: Entry[]; searchReferences: string[] }> {
+    await Promise.resolve();
     this.calls.push(['searchPaginated', base, String(options.filter), options.paged]);
     for (const page of this.script.pages?.(base) ?? []) yield { searchEntries: page, searchReferences: [] };
   }
   async add(dn: string, attributes: Attribute[]): Promise<void> {
+    await Promise.resolve();
     this.calls.push(['add', dn, attributes.map((a) => a.type)]);
     const e = this.script.add?.(dn);
     if (e) throw e;
   }
   async modify(dn: string, change: Change): Promise<void> {
+    await Promise.resolve();
     this.calls.push(['modify', dn, change.operation, change.modification.type]);
   }
   async del(dn: string, control?: Control): Promise<void> {
+    await Promise.resolve();
     this.calls.push(['del', dn, control?.type, control?.critical]);
     const e = this.script.del?.(dn);
     if (e) throw e;
   }
   async unbind(): Promise<void> {
+    await Promise.resolve();
     this.calls.push(['unbind']);
   }
 }
@@ -186,7 +194,7 @@ function directory(script: Script = {}, over: Partial<ReturnType<typeof testSett
   const dir = new LdapDirectory(
     { ...testSettings().directory, ...over },
     {
-      credentials: async () => ({ bindDn: 'svc@corp.example.com', password: 'pw' }),
+      credentials: () => Promise.resolve({ bindDn: 'svc@corp.example.com', password: 'pw' }),
       createClient: (options) => {
         const c = new FakeClient(options, script);
         clients.push(c);
@@ -304,7 +312,26 @@ describe('LdapDirectory', () => {
     await expect(dir.deleteDnsRecords('web01')).resolves.toBe(1);
     expect(clients[0]?.calls).toContainEqual(['search', zone, '(&(objectClass=dnsNode)(dc=web01))', 'one']);
     expect(clients[0]?.calls).toContainEqual(['del', `DC=web01,${zone}`, undefined, undefined]);
-    await expect(dir.deleteDnsRecords('web01.evil')).rejects.toThrow(InvalidInput);
+    await expect(dir.deleteDnsRecords('web01.corp.example.com')).resolves.toBe(1);
+    expect(clients[1]?.calls).toContainEqual(['search', zone, '(&(objectClass=dnsNode)(dc=web01))', 'one']);
+    await expect(dir.deleteDnsRecords('web_01;x')).rejects.toThrow(InvalidInput);
+  });
+
+  it('leaves names outside the domain zone alone (no connection)', async () => {
+    const { dir, clients } = directory();
+    await expect(dir.deleteDnsRecords('web01.other.example.org')).resolves.toBe(0);
+    expect(clients).toHaveLength(0);
+  });
+
+  it.each([
+    ['web01', 'web01'],
+    ['WEB01.Corp.Example.com', 'web01'],
+    ['web01.corp.example.com.', 'web01'],
+    ['a.b.corp.example.com', 'a.b'],
+    ['web01.example.org', undefined],
+    ['corp.example.com.evil.org', undefined],
+  ])('dnsNodeName(%p) = %p', (host, node) => {
+    expect(dnsNodeName(host, 'corp.example.com')).toBe(node);
   });
 
   it('lists managed objects page by page (page size <= 1000), per managed OU, once each', async () => {

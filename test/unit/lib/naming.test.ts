@@ -5,6 +5,7 @@ import {
   hostFqdn,
   isValidComputerName,
   joinSecretName,
+  joinSecretPath,
   MAX_NAME_ATTEMPTS,
 } from '../../../tasks/lib/naming';
 
@@ -98,6 +99,12 @@ describe('hostFqdn / joinSecretName', () => {
     expect(hostFqdn('ABC123', 'Corp.Example.com')).toBe('abc123.corp.example.com');
   });
   it('puts the secret under the adjoin path', () => {
-    expect(joinSecretName('i-0123456789abcdef0')).toBe('/adjoin/join-secret/i-0123456789abcdef0');
+    expect(joinSecretName('i-0123456789abcdef0')).toBe('/adjoin/otp/i-0123456789abcdef0');
+    expect(joinSecretName('i-0123456789abcdef0', '/acme/otp/')).toBe('/acme/otp/i-0123456789abcdef0');
+  });
+  it('reads the resource prefix back from the join document name', () => {
+    expect(joinSecretPath('adjoin-join')).toBe('/adjoin/otp/');
+    expect(joinSecretPath('acme-ad-join')).toBe('/acme-ad/otp/');
+    expect(joinSecretPath('MyJoinDoc')).toBe('/adjoin/otp/');
   });
 });

@@ -27,14 +27,14 @@ describe('opt-in / opt-out', () => {
 
 describe('login groups', () => {
   it('parses a comma-separated list, trimmed and de-duplicated', () => {
-    expect(parseLoginGroups(' linux-admins, Domain Users ,app.ops@corp.example.com,linux-admins', 'adGroupName')).toEqual([
+    expect(parseLoginGroups(' linux-admins, Domain Users ,app.ops_1,linux-admins', 'adGroupName')).toEqual([
       'linux-admins',
       'Domain Users',
-      'app.ops@corp.example.com',
+      'app.ops_1',
     ]);
   });
 
-  it.each(['admins)(cn=*', 'a*', 'x\\2a', 'a;reboot', 'a$(id)', 'a`id`', 'a|b', 'a&b', "a'b", 'a"b', 'a\nb', 'a=b', 'a+b', '#a', 'x'.repeat(65), ' ', 'a<b'])(
+  it.each(['admins)(cn=*', 'a*', 'x\\2a', 'a;reboot', 'a$(id)', 'a`id`', 'a|b', 'a&b', "a'b", 'a"b', 'a\nb', 'a=b', 'a+b', '#a', 'x'.repeat(65), ' ', 'a<b', 'ops@corp.example.com'])(
     'refuses %p with InvalidInput naming the tag',
     (value) => {
       expect(() => parseLoginGroups(value, 'adGroupName')).toThrow(InvalidInput);

@@ -70,6 +70,6 @@ describe('Check command', () => {
 
   it('handler: refuses a malformed command reference', async () => {
     const w = world();
-    await expect(makeHandler(async () => w.deps)({ instance: ref, command: { ...command, commandId: 'a b' } })).rejects.toMatchObject({ name: 'InvalidInput' });
+    await expect(makeHandler(() => Promise.resolve(w.deps))({ instance: ref, command: { ...command, commandId: 'a b' } })).rejects.toMatchObject({ name: 'InvalidInput' });
   });
 });

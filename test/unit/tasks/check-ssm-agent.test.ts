@@ -32,6 +32,6 @@ describe('Wait for SSM Online', () => {
     const w = world();
     w.fleet.instances.set(INSTANCE, instance());
     w.fleet.ping = 'NotRegistered';
-    await expect(makeHandler(async () => w.deps)({ instance: proceed })).rejects.toMatchObject({ name: 'SsmAgentNotOnline' });
+    await expect(makeHandler(() => Promise.resolve(w.deps))({ instance: proceed })).rejects.toMatchObject({ name: 'SsmAgentNotOnline' });
   });
 });

@@ -1,4 +1,4 @@
-import { ComputerNameConflict, DirectoryUnavailable } from '../../../tasks/lib/errors';
+import { ComputerNameConflict, DirectoryRefused, DirectoryUnavailable } from '../../../tasks/lib/errors';
 import { computerNameCandidates } from '../../../tasks/lib/naming';
 import { hasEveryClass } from '../../../tasks/lib/otp';
 import { makeHandler, prepareComputer } from '../../../tasks/prepare-computer-object';
@@ -20,7 +20,7 @@ describe('Prepare computer object', () => {
       dn: `CN=${first},${OU}`,
       fqdn: `${first.toLowerCase()}.corp.example.com`,
       action: 'created',
-      secretName: `/adjoin/join-secret/${INSTANCE}`,
+      secretName: `/adjoin/otp/${INSTANCE}`,
     });
     expect(w.directory.calls).toContainEqual([
       'createComputer',
@@ -50,6 +50,17 @@ describe('Prepare computer object', () => {
     expect(w.fleet.secrets.get(INSTANCE)).not.toBe(otp1);
     expect(w.directory.objects[0]?.password).toBe(w.fleet.secrets.get(INSTANCE));
     expect(w.directory.calls.filter((c) => c[0] === 'resetPassword')).toEqual([['resetPassword', a.dn]]);
+  });
+
+  it('makes the object again when the directory refuses the password reset', async () => {
+    const w = world();
+    const first1 = await prepareComputer(input, w.deps);
+    w.directory.resetPassword = () => Promise.reject(new DirectoryRefused('LDAP reset password failed: insufficient access (LDAP result 50)'));
+    const again = await prepareComputer(input, w.deps);
+    expect(again).toEqual({ ...first1, action: 'created' });
+    expect(w.directory.calls.filter((c) => c[0] === 'deleteComputer')).toEqual([['deleteComputer', first1.dn]]);
+    expect(w.directory.objects).toHaveLength(1);
+    expect(w.directory.objects[0]?.password).toBe(w.fleet.secrets.get(INSTANCE));
   });
 
   it('skips a name held by an object that is not ours', async () => {
@@ -89,10 +100,8 @@ describe('Prepare computer object', () => {
 
   it('lets a transient directory error through (the state machine retries it)', async () => {
     const w = world();
-    w.directory.findByMarker = async () => {
-      throw new DirectoryUnavailable('LDAP search failed: Connection timeout');
-    };
-    await expect(makeHandler(async () => w.deps)(input)).rejects.toMatchObject({ name: 'DirectoryUnavailable' });
+    w.directory.findByMarker = () => Promise.reject(new DirectoryUnavailable('LDAP search failed: Connection timeout'));
+    await expect(makeHandler(() => Promise.resolve(w.deps))(input)).rejects.toMatchObject({ name: 'DirectoryUnavailable' });
   });
 
   it('uses the naming prefix', async () => {

@@ -73,6 +73,40 @@ describe('Read instance', () => {
     expect((await readInstance(input, w.deps)).outcome).toBe('proceed'); // now claimed by exec-1 itself
   });
 
+  it('yields to a rival that claimed at the same time with a lower execution name', async () => {
+    // Prepare: the rival's tag write lands right after ours
+    const w = world();
+    w.fleet.instances.set(INSTANCE, instance());
+    const tag = w.fleet.tagInstance.bind(w.fleet);
+    w.fleet.tagInstance = async (id, tags) => {
+      await tag(id, tags);
+      await tag(id, { 'adjoin:execution': 'exec-0', 'adjoin:claimed-at': NOW.toISOString() });
+    };
+    // Act
+    const out = await readInstance(input, w.deps);
+    // Assess
+    expect(out).toMatchObject({ outcome: 'in-progress', reason: 'execution exec-0 claimed it at the same time', loginGroups: [] });
+  });
+
+  it('does not yield to the expired claim it took over when the read-back is stale', async () => {
+    const w = world();
+    const old = new Date(NOW.getTime() - 901_000).toISOString();
+    w.fleet.instances.set(INSTANCE, instance({ tags: { 'Domain:Join': 'true', 'adjoin:status': 'joining', 'adjoin:execution': 'exec-0', 'adjoin:claimed-at': old } }));
+    w.fleet.tagInstance = () => Promise.resolve(); // our write is not visible yet
+    expect((await readInstance(input, w.deps)).outcome).toBe('proceed');
+  });
+
+  it('goes on when the rival claim has a higher execution name', async () => {
+    const w = world();
+    w.fleet.instances.set(INSTANCE, instance());
+    const tag = w.fleet.tagInstance.bind(w.fleet);
+    w.fleet.tagInstance = async (id, tags) => {
+      await tag(id, tags);
+      await tag(id, { 'adjoin:execution': 'exec-9' });
+    };
+    expect((await readInstance(input, w.deps)).outcome).toBe('proceed');
+  });
+
   it('refuses a hostile login-group tag with InvalidInput and does nothing', async () => {
     const w = world();
     w.fleet.instances.set(INSTANCE, instance({ tags: { 'Domain:Join': 'true', adGroupName: 'admins)(|(cn=*' } }));
@@ -82,7 +116,7 @@ describe('Read instance', () => {
 
   it('handler: refuses a malformed event before touching EC2', async () => {
     const w = world();
-    const handler = makeHandler(async () => w.deps);
+    const handler = makeHandler(() => Promise.resolve(w.deps));
     await expect(handler({ event: { ...goodEvent, account: 'x' }, executionName: 'exec-1' })).rejects.toMatchObject({ name: 'InvalidInput' });
     expect(w.fleet.calls).toEqual([]);
   });
@@ -90,7 +124,7 @@ describe('Read instance', () => {
   it('handler: passes the event through the whole chain', async () => {
     const w = world();
     w.fleet.instances.set(INSTANCE, instance());
-    const handler = makeHandler(async () => w.deps);
+    const handler = makeHandler(() => Promise.resolve(w.deps));
     await expect(handler({ event: goodEvent, executionName: 'exec-1' })).resolves.toMatchObject({ outcome: 'proceed' });
   });
 });

@@ -51,7 +51,7 @@ describe('Remove what the join made', () => {
   it('is idempotent', async () => {
     const w = world();
     w.directory.objects.push({ dn: `CN=OURS,${OU}`, name: 'OURS', marker, whenCreated: NOW });
-    const handler = makeCompensation(async () => w.deps);
+    const handler = makeCompensation(() => Promise.resolve(w.deps));
     await handler({ instance: proceed, error: { Error: 'InstanceGone' } });
     await expect(handler({ instance: proceed, error: { Error: 'InstanceGone' } })).resolves.toMatchObject({ deleted: [] });
   });
@@ -59,9 +59,7 @@ describe('Remove what the join made', () => {
   it('still deletes the object when DNS clean-up is refused', async () => {
     const w = world();
     w.directory.objects.push({ dn: `CN=OURS,${OU}`, name: 'OURS', marker, whenCreated: NOW });
-    w.directory.deleteDnsRecords = async () => {
-      throw new DirectoryRefused('LDAP search failed: insufficient access');
-    };
+    w.directory.deleteDnsRecords = () => Promise.reject(new DirectoryRefused('LDAP search failed: insufficient access'));
     await expect(removeJoinArtifacts({ instance: proceed }, w.deps)).resolves.toMatchObject({ deleted: [`CN=OURS,${OU}`], reason: `${INSTANCE}: the instance is gone` });
   });
 });

@@ -35,7 +35,7 @@ describe('Run join document', () => {
           ComputerName: prepared.name,
           HostFqdn: prepared.fqdn,
           DomainControllers: '10.0.0.10,10.0.0.11',
-          OneTimePassword: '{{ssm-secure:/adjoin/join-secret/i-0123456789abcdef0}}',
+          OneTimePassword: '{{ssm-secure:/adjoin/otp/i-0123456789abcdef0}}',
           LoginGroups: 'linux-admins',
           IdMapping: 'sid',
           DomainSid: 'S-1-5-21-1-2-3',
@@ -47,7 +47,7 @@ describe('Run join document', () => {
 
   it.each([undefined, {}, null])('treats previous %p as "no previous command"', async (previous) => {
     const w = world();
-    const handler = makeJoinHandler(async () => w.deps);
+    const handler = makeJoinHandler(() => Promise.resolve(w.deps));
     await expect(handler({ ...base, previous })).resolves.toMatchObject({ commandId: 'cmd-1' });
   });
 

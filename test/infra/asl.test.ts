@@ -1,0 +1,230 @@
+import { StateMachine } from 'aws-local-stepfunctions';
+import { synthesizeDefinitions } from '../../infra/asl';
+import { Errors, LambdaServiceErrors, TransientErrors } from '../../tasks/lib/errors';
+import { TaskIds } from '../../tasks/registry';
+import { attemptsForDeadline } from '../../workflows/common';
+
+type State = {
+  Type: string;
+  Resource?: string;
+  Next?: string;
+  End?: boolean;
+  Parameters?: Record<string, unknown>;
+  ResultPath?: string;
+  Seconds?: number;
+  Retry?: { ErrorEquals: string[]; IntervalSeconds: number; BackoffRate: number; MaxAttempts: number; MaxDelaySeconds?: number; JitterStrategy?: string }[];
+  Catch?: { ErrorEquals: string[]; Next: string; ResultPath: string }[];
+};
+type Machine = { StartAt: string; TimeoutSeconds: number; States: Record<string, State> };
+
+const defs = synthesizeDefinitions();
+const join = defs.join as unknown as Machine;
+const state = (name: string): State => {
+  const s = join.States[name];
+  if (!s) throw new Error(`no state "${name}"`);
+  return s;
+};
+
+/** The join machine's states, as .team/FLOWS.md names them ("Begin verification" sets $.verifyStatus). */
+const FlowsStates = [
+  'Read instance', 'Opted in?', 'Skipped', 'Already joined', 'Another execution is joining', 'Done',
+  'Begin', 'Begin verification', 'Settle', 'Wait for SSM Online', 'Prepare computer object',
+  'Run join document', 'Wait for join command', 'Check join command', 'Join finished?',
+  'Verify NSS', 'Wait for verification', 'Check verification', 'Verified?', 'Record result', 'Joined',
+  'Remove what the join made', 'Join abandoned',
+];
+
+/** Which task each Task state runs. */
+const TaskOfState: Record<string, string> = {
+  'Read instance': 'read-instance',
+  'Wait for SSM Online': 'check-ssm-agent',
+  'Prepare computer object': 'prepare-computer-object',
+  'Run join document': 'run-join-document',
+  'Check join command': 'check-command',
+  'Verify NSS': 'verify-nss',
+  'Check verification': 'check-command',
+  'Record result': 'record-result',
+  'Remove what the join made': 'remove-join-artifacts',
+};
+
+describe('synthesizeDefinitions: the join ASL', () => {
+  it('has exactly the FLOWS.md states and starts at "Read instance"', () => {
+    expect(Object.keys(join.States).sort()).toEqual([...FlowsStates].sort());
+    expect(join.StartAt).toBe('Read instance');
+  });
+
+  it('every Task runs its Lambda by ARN (payloadResponseOnly), nothing left unresolved', () => {
+    const tasks = Object.entries(join.States).filter(([, s]) => s.Type === 'Task');
+    expect(tasks.map(([n]) => n).sort()).toEqual(Object.keys(TaskOfState).sort());
+    for (const [name, s] of tasks) {
+      expect(s.Resource).toBe(`arn:aws:lambda:eu-west-1:111111111111:function:adjoin-${TaskOfState[name]}`);
+      expect(defs.taskByArn[s.Resource ?? '']).toBe(TaskOfState[name]);
+    }
+    expect(JSON.stringify(join)).not.toMatch(/Fn::|Ref"|\$\{Token/);
+  });
+
+  it('every Task retries Lambda service errors (2 s, x2, 3) and TransientErrors (5 s, x2, 60 s, 6, FULL jitter)', () => {
+    for (const name of Object.keys(TaskOfState)) {
+      const retry = state(name).Retry ?? [];
+      expect(retry).toEqual(expect.arrayContaining([
+        { ErrorEquals: LambdaServiceErrors, IntervalSeconds: 2, BackoffRate: 2, MaxAttempts: 3 },
+        { ErrorEquals: TransientErrors, IntervalSeconds: 5, BackoffRate: 2, MaxAttempts: 6, MaxDelaySeconds: 60, JitterStrategy: 'FULL' },
+      ]));
+    }
+  });
+
+  it('"Wait for SSM Online" retries SsmAgentNotOnline until the SSM-online deadline, and nothing else is retried', () => {
+    expect(state('Wait for SSM Online').Retry?.[0]).toEqual({
+      ErrorEquals: [Errors.SsmAgentNotOnline], IntervalSeconds: 10, BackoffRate: 1.5, MaxDelaySeconds: 60, MaxAttempts: 13,
+    });
+    const retried = new Set(Object.values(join.States).flatMap((s) => (s.Retry ?? []).flatMap((r) => r.ErrorEquals)));
+    expect([...retried].sort()).toEqual([...LambdaServiceErrors, ...TransientErrors, Errors.SsmAgentNotOnline].sort());
+  });
+
+  it('InstanceGone is caught into the compensation after "Read instance", never on it', () => {
+    expect(state('Read instance').Catch).toBeUndefined();
+    for (const name of ['Wait for SSM Online', 'Prepare computer object', 'Run join document', 'Check join command', 'Verify NSS', 'Check verification', 'Record result']) {
+      expect(state(name).Catch).toEqual([{ ErrorEquals: [Errors.InstanceGone], ResultPath: '$.error', Next: 'Remove what the join made' }]);
+    }
+    expect(state('Remove what the join made')).toMatchObject({ Parameters: { 'instance.$': '$.instance', 'error.$': '$.error' }, Next: 'Join abandoned' });
+  });
+
+  it('payloads and result paths follow FLOWS.md', () => {
+    expect(state('Read instance')).toMatchObject({ Parameters: { 'event.$': '$', 'executionName.$': '$$.Execution.Name' }, ResultPath: '$.instance' });
+    expect(state('Run join document')).toMatchObject({
+      Parameters: {
+        'instance.$': '$.instance',
+        'computer.$': '$.computer',
+        'previous.$': '$.joinStatus',
+        'redriveCount.$': '$$.Execution.RedriveCount',
+        'executionName.$': '$$.Execution.Name',
+      },
+      ResultPath: '$.join',
+      Next: 'Wait for join command',
+    });
+    expect(state('Check join command')).toMatchObject({ Parameters: { 'instance.$': '$.instance', 'command.$': '$.join' }, ResultPath: '$.joinStatus' });
+    expect(state('Verify NSS')).toMatchObject({ Parameters: { 'previous.$': '$.verifyStatus' }, ResultPath: '$.verify' });
+    expect(state('Check verification')).toMatchObject({ Parameters: { 'command.$': '$.verify' }, ResultPath: '$.verifyStatus' });
+    expect(state('Record result')).toMatchObject({ Parameters: { 'instance.$': '$.instance', 'computer.$': '$.computer' }, ResultPath: '$.record' });
+    expect(state('Begin')).toMatchObject({ Type: 'Pass', Result: {}, ResultPath: '$.joinStatus' });
+    expect(state('Begin verification')).toMatchObject({ Type: 'Pass', Result: {}, ResultPath: '$.verifyStatus' });
+    expect(state('Settle')).toMatchObject({ Type: 'Wait', Seconds: 60 });
+    expect(state('Wait for join command').Seconds).toBe(10);
+    expect(state('Wait for verification').Seconds).toBe(5);
+  });
+
+  it('execution timeout = SSM-online deadline + 2 x command deadline + 1800 s', () => {
+    expect(join.TimeoutSeconds).toBe(600 + 2 * 600 + 1800);
+  });
+
+  it('follows the configured timings', () => {
+    const other = synthesizeDefinitions({ timings: { settleSeconds: 0, ssmOnlineDeadlineSeconds: 1200, commandDeadlineSeconds: 300 } }).join as unknown as Machine;
+    expect(other.States.Settle?.Seconds).toBe(0);
+    expect(other.States['Wait for SSM Online']?.Retry?.[0]?.MaxAttempts).toBe(attemptsForDeadline(10, 1.5, 60, 1200));
+    expect(other.TimeoutSeconds).toBe(1200 + 600 + 1800);
+  });
+
+  it('also yields leave and reconcile, the function names and the Settings', () => {
+    expect(defs.leave).toBeDefined();
+    expect(defs.reconcile).toBeDefined();
+    expect(Object.keys(defs.functionNames).sort()).toEqual([...TaskIds].sort());
+    expect(defs.functionNames['read-instance']).toBe('adjoin-read-instance');
+    expect(defs.settings.timings.settleSeconds).toBe(60);
+  });
+
+  it('account and Region of the ARNs can be chosen (the lab uses its own)', () => {
+    const lab = synthesizeDefinitions({}, { account: '000000000000', region: 'lab-local-1' });
+    expect((lab.join as unknown as Machine).States['Read instance']?.Resource).toBe('arn:aws:lambda:lab-local-1:000000000000:function:adjoin-read-instance');
+    expect(lab.functionArns['check-command']).toBe('arn:aws:lambda:lab-local-1:000000000000:function:adjoin-check-command');
+    expect([lab.account, lab.region]).toEqual(['000000000000', 'lab-local-1']);
+  });
+
+  it('snapshot of the join machine', () => {
+    expect(join).toMatchSnapshot();
+  });
+
+  it('is cached but hands out copies', () => {
+    const a = synthesizeDefinitions();
+    (a.join as { StartAt: string }).StartAt = 'changed';
+    expect(synthesizeDefinitions().join.StartAt).toBe('Read instance');
+  });
+});
+
+describe('the join ASL runs in aws-local-stepfunctions', () => {
+  const event = {
+    'detail-type': 'EC2 Instance State-change Notification',
+    source: 'aws.ec2',
+    account: '111111111111',
+    region: 'eu-west-1',
+    detail: { 'instance-id': 'i-0123456789abcdef0', state: 'running' },
+  };
+  const instance = { instanceId: 'i-0123456789abcdef0', account: '111111111111', region: 'eu-west-1', outcome: 'proceed', reason: 'opted in', platform: 'linux', loginGroups: [] };
+  const computer = { name: 'EC2-0123456789A', dn: 'CN=EC2-0123456789A,OU=Computers', fqdn: 'x', action: 'created', secretName: '/adjoin/otp/i-0123456789abcdef0' };
+  const named = (name: string, message: string): Error => Object.assign(new Error(message), { name });
+
+  const run = async (handlers: Record<string, (input: unknown) => unknown>) => {
+    const machine = new StateMachine(structuredClone(defs.join) as never, { validationOptions: { checkArn: true, checkPaths: true } });
+    const waits = Object.fromEntries(Object.entries(join.States).filter(([, s]) => s.Type === 'Wait').map(([n]) => [n, 0]));
+    const retries = Object.fromEntries(Object.entries(join.States).filter(([, s]) => s.Retry).map(([n]) => [n, 0]));
+    const execution = machine.run(event, {
+      overrides: {
+        taskResourceLocalHandlers: handlers as Record<string, (input: unknown) => never>,
+        waitTimeOverrides: waits,
+        retryIntervalOverrides: retries,
+      },
+      context: { Execution: { Name: 'exec-1', RedriveCount: 0 } },
+    });
+    return execution.result;
+  };
+
+  it('happy path: polls the commands and ends "joined"', async () => {
+    let joinChecks = 0;
+    let ssmChecks = 0;
+    const seen: Record<string, unknown> = {};
+    const output = await run({
+      'Read instance': (input) => { seen.read = input; return instance; },
+      'Wait for SSM Online': () => { ssmChecks += 1; if (ssmChecks < 3) throw named('SsmAgentNotOnline', 'not yet'); return { pingStatus: 'Online' }; },
+      'Prepare computer object': () => computer,
+      'Run join document': (input) => { seen.run = input; return { commandId: 'c-1', document: 'join', sentAt: '2026-01-01T00:00:00Z', redriveCount: 0 }; },
+      'Check join command': () => { joinChecks += 1; return { state: joinChecks < 2 ? 'running' : 'succeeded', commandId: 'c-1', document: 'join', redriveCount: 0, status: 'Success', output: '' }; },
+      'Verify NSS': () => ({ commandId: 'c-2', document: 'verify', sentAt: '2026-01-01T00:00:00Z', redriveCount: 0 }),
+      'Check verification': () => ({ state: 'succeeded', commandId: 'c-2', document: 'verify', redriveCount: 0, status: 'Success', output: '' }),
+      'Record result': () => ({ outcome: 'joined', computerName: computer.name, tags: {} }),
+    });
+    expect(output).toEqual({ outcome: 'joined', instanceId: instance.instanceId, computerName: computer.name, commandId: 'c-1' });
+    expect(seen.read).toEqual({ event, executionName: 'exec-1' });
+    expect(seen.run).toEqual({ instance, computer, previous: {}, redriveCount: 0, executionName: 'exec-1' });
+    expect(ssmChecks).toBe(3);
+    expect(joinChecks).toBe(2);
+  });
+
+  it('an instance that is gone is compensated and the execution succeeds "abandoned"', async () => {
+    const output = await run({
+      'Read instance': () => instance,
+      'Wait for SSM Online': () => { throw named('InstanceGone', 'terminated'); },
+      'Remove what the join made': (input) => {
+        expect(input).toMatchObject({ instance, error: { Error: 'InstanceGone' } });
+        return { outcome: 'abandoned', reason: 'instance terminated', deleted: [] };
+      },
+    });
+    expect(output).toEqual({ outcome: 'abandoned', instanceId: instance.instanceId, reason: 'instance terminated' });
+  });
+
+  it('not opted in: ends "skipped" without touching anything else', async () => {
+    const output = await run({ 'Read instance': () => ({ ...instance, outcome: 'skipped', reason: 'no opt-in tag' }) });
+    expect(output).toEqual({ outcome: 'skipped', reason: 'no opt-in tag', instanceId: instance.instanceId });
+  });
+
+  it('a failed join command fails the execution at "Run join document" (redrivable there)', async () => {
+    await expect(run({
+      'Read instance': () => instance,
+      'Wait for SSM Online': () => ({ pingStatus: 'Online' }),
+      'Prepare computer object': () => computer,
+      'Run join document': (input) => {
+        if ((input as { previous: { state?: string } }).previous.state === 'failed') throw named('JoinCommandFailed', 'adcli: exit 3');
+        return { commandId: 'c-1', document: 'join', sentAt: '2026-01-01T00:00:00Z', redriveCount: 0 };
+      },
+      'Check join command': () => ({ state: 'failed', commandId: 'c-1', document: 'join', redriveCount: 0, status: 'Failed', output: 'adcli: exit 3' }),
+    })).rejects.toThrow(/JoinCommandFailed|adcli: exit 3/);
+  });
+});

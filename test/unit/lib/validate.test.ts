@@ -1,0 +1,78 @@
+import { InvalidInput } from '../../../tasks/lib/errors';
+import {
+  EXECUTION_NAME,
+  parseCheckCommandInput,
+  parseCompensationInput,
+  parseComputer,
+  parseInstance,
+  parsePrevious,
+  parseRecordResultInput,
+  parseRunCommandInput,
+} from '../../../tasks/lib/validate';
+import { NOW, prepared, proceed } from '../fakes';
+
+const previous = { commandId: 'c-1', document: 'join', redriveCount: 0, state: 'failed', status: 'Failed', exitCode: 3, output: 'x' };
+
+describe('payload parsers', () => {
+  it.each(['exec-1', 'join-i-0123456789abcdef0-20261121T100000Z-ab12', '3f2a9c1e-8d1b-4e8e-9a5f-0c1d2e3f4a5b', 'a.b+c=d@e', 'ünïcødé'])('accepts execution name %p', (n) => {
+    expect(EXECUTION_NAME.test(n)).toBe(true);
+  });
+
+  it.each(['', 'a b', 'a:b', 'a/b', 'a$b', 'a;b', 'a,b', 'a\nb', 'x'.repeat(81), 'a*b', 'a{b}'])('refuses execution name %p', (n) => {
+    expect(EXECUTION_NAME.test(n)).toBe(false);
+  });
+
+  it('reads $.instance and $.computer', () => {
+    expect(parseInstance(proceed)).toEqual(proceed);
+    expect(parseComputer(prepared)).toEqual(prepared);
+  });
+
+  it.each([
+    ['instanceId', { ...proceed, instanceId: 'i-x' }],
+    ['account', { ...proceed, account: '12' }],
+    ['outcome', { ...proceed, outcome: 'maybe' }],
+    ['loginGroups', { ...proceed, loginGroups: 'a' }],
+  ])('refuses a bad instance.%s', (field, v) => {
+    expect(() => parseInstance(v)).toThrow(new RegExp(`instance\\.${field}`));
+  });
+
+  it('refuses a bad computer name or secret name', () => {
+    expect(() => parseComputer({ ...prepared, name: 'ABCDEFGHIJKLMNOP' })).toThrow(InvalidInput);
+    expect(() => parseComputer({ ...prepared, secretName: 'no-slash' })).toThrow(InvalidInput);
+  });
+
+  it.each([undefined, null, {}])('reads previous %p as none', (p) => {
+    expect(parsePrevious(p)).toBeUndefined();
+  });
+
+  it('reads a previous command', () => {
+    expect(parsePrevious(previous)).toEqual(previous);
+    expect(() => parsePrevious({ ...previous, state: 'odd' })).toThrow(/previous\.state/);
+  });
+
+  it('reads a Run join document payload, previous optional, redriveCount defaulting to 0', () => {
+    const out = parseRunCommandInput({ instance: proceed, computer: prepared, previous: {}, executionName: 'exec-1' });
+    expect(out).toEqual({ instance: proceed, computer: prepared, redriveCount: 0, executionName: 'exec-1' });
+    expect(parseRunCommandInput({ instance: proceed, computer: prepared, previous, redriveCount: 2, executionName: 'e' }).previous).toEqual(previous);
+    expect(() => parseRunCommandInput({ instance: proceed, computer: prepared, redriveCount: -1, executionName: 'e' })).toThrow(/redriveCount/);
+  });
+
+  it('reads a Check command payload', () => {
+    const command = { commandId: 'c-1', document: 'verify', sentAt: NOW.toISOString(), redriveCount: 0 };
+    expect(parseCheckCommandInput({ instance: proceed, command })).toEqual({
+      instance: { instanceId: proceed.instanceId, account: proceed.account, region: proceed.region },
+      command,
+    });
+    expect(() => parseCheckCommandInput({ instance: proceed, command: { ...command, sentAt: 'yesterday' } })).toThrow(/sentAt/);
+  });
+
+  it('reads Record result and compensation payloads', () => {
+    expect(parseRecordResultInput({ instance: proceed, computer: prepared, executionName: 'e' }).computer).toEqual(prepared);
+    expect(parseCompensationInput({ instance: proceed, error: { Error: 'InstanceGone', Cause: 'gone', extra: 1 } })).toEqual({
+      instance: { instanceId: proceed.instanceId, account: proceed.account, region: proceed.region },
+      error: { Error: 'InstanceGone', Cause: 'gone' },
+    });
+    expect(parseCompensationInput({ instance: proceed }).error).toBeUndefined();
+    expect(() => parseCompensationInput({})).toThrow(/instance: must be an object/);
+  });
+});
