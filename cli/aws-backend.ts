@@ -158,8 +158,15 @@ export class AwsBackend implements Backend {
     let items = perMachine.flat().sort((a, b) => b.startDate.getTime() - a.startDate.getTime());
 
     if (query.instanceId) {
-      await this.fillInstances(items);
-      items = items.filter((i) => i.instanceId === query.instanceId);
+      // Newest first, a batch at a time, until --limit executions of this instance are found.
+      const found: ExecutionSummary[] = [];
+      const batch = this.concurrency * 4;
+      for (let i = 0; i < items.length && found.length < query.limit; i += batch) {
+        const slice = items.slice(i, i + batch);
+        await this.fillInstances(slice);
+        found.push(...slice.filter((e) => e.instanceId === query.instanceId));
+      }
+      items = found;
     }
     items = items.slice(0, query.limit);
     if (!query.instanceId) await this.fillInstances(items);

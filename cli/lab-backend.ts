@@ -151,6 +151,7 @@ export function historyOf(record: ExecutionRecord): HistoryEvent[] {
 
 export class LabBackend implements Backend {
   private readonly now: () => Date;
+  private runtimePromise?: Promise<LabRuntime>;
 
   constructor(private readonly options: LabBackendOptions) {
     this.now = options.now ?? (() => new Date());
@@ -158,6 +159,12 @@ export class LabBackend implements Backend {
 
   describeTarget(): string {
     return `lab (${this.options.store.dir})`;
+  }
+
+  /** Built once per process (synthesizing the state machines takes seconds). */
+  private runtime(): Promise<LabRuntime> {
+    this.runtimePromise ??= this.options.runtime();
+    return this.runtimePromise;
   }
 
   listExecutions(query: ListQuery): Promise<ExecutionSummary[]> {
@@ -199,7 +206,7 @@ export class LabBackend implements Backend {
 
   async redrive(ref: string): Promise<RedriveResult> {
     const record = this.record(ref);
-    const runtime = await this.options.runtime();
+    const runtime = await this.runtime();
     let after: ExecutionRecord;
     try {
       after = await runtime.redrive(record);
@@ -226,7 +233,7 @@ export class LabBackend implements Backend {
         time: this.now(),
       });
     }
-    const runtime = await this.options.runtime();
+    const runtime = await this.runtime();
     const record = await runtime.start(request.workflow, input, executionName(request.workflow, request.instanceId, this.now()));
     return { execution: summaryOf(record), input };
   }

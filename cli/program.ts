@@ -4,6 +4,7 @@
  * one line on stderr and an exit code (cli/exit.ts).
  */
 import { Command, CommanderError, Option } from 'commander';
+import { version } from '../package.json';
 import type { AwsBackendOptions } from './aws-backend';
 import {
   Statuses,
@@ -16,7 +17,7 @@ import {
 } from './backend';
 import { sleep as realSleep } from './concurrency';
 import { validateAccount, validateInstanceId, validateRegion } from './ec2-event';
-import { CliFailure, Exit, classify, failed, usage, type ExitCode } from './exit';
+import { Exit, classify, failed, usage, type ExitCode } from './exit';
 import { absolute, colourEnabled, duration, makeStyle, parseSince, type Style } from './format';
 import { addLabCommands, type LabControl } from './lab-commands';
 import { redriveRefusal } from './redrive';
@@ -81,6 +82,7 @@ export function buildProgram(io: Io, targets: Targets, setExit: (code: ExitCode)
   const program = new Command('adjoin');
   program
     .description('Operate adjoin: Active Directory join and leave for EC2, run by Step Functions (AWS or the local lab).')
+    .version(version, '-V, --version')
     .option('--local', 'use the local lab (its engine and recorded executions) instead of AWS')
     .option('--region <region>', 'AWS Region (default: the standard chain: AWS_REGION, profile)')
     .option('--profile <name>', 'AWS profile (default: the standard chain)')
@@ -431,7 +433,6 @@ export async function run(argv: string[], io: Io, targets: Targets): Promise<num
   }
 }
 
-export { CliFailure };
 
 /** The real terminal. */
 export function processIo(): Io {

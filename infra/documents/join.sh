@@ -297,7 +297,7 @@ else
     for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     kill -9 "$pid" 2>/dev/null || true
   fi
-  out=$(sssd -D 2>&1) || fail 6 "sssd did not start: ${out: -800} $(tail -c 1500 /var/log/sssd/sssd.log 2>/dev/null)"
+  out=$(sssd -D --logger=files 2>&1) || fail 6 "sssd did not start: ${out: -800} $(tail -c 1500 /var/log/sssd/sssd.log 2>/dev/null)"
 fi
 up=false
 for _ in $(seq 1 50); do

@@ -37,12 +37,14 @@ export const awsErrorName = (err: unknown): string => {
   return typeof e.name === 'string' ? e.name : 'Error';
 };
 
-export function mapAwsError(err: unknown, operation: string): AdjoinError {
+/** `secrets`: values that must never reach the message (AWS validation errors may echo input). */
+export function mapAwsError(err: unknown, operation: string, secrets: string[] = []): AdjoinError {
   if (err instanceof AdjoinError) return err;
   const e = (err ?? {}) as SdkErrorLike;
   const name = awsErrorName(err);
   const code = typeof e.code === 'string' ? e.code : '';
-  const message = typeof e.message === 'string' ? e.message : String(err);
+  let message = typeof e.message === 'string' ? e.message : String(err);
+  for (const secret of secrets) if (secret !== '') message = message.split(secret).join('****');
   const status = e.$metadata?.httpStatusCode;
   const text = `${operation} failed: ${name}: ${message}`.slice(0, 1000);
   if (THROTTLING.has(name) || e.$retryable?.throttling === true || status === 429) return new Throttled(text);

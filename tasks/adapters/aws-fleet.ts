@@ -180,8 +180,8 @@ export class AwsFleet implements Fleet {
         }),
       );
     } catch (err) {
-      // Never let the SDK error carry request data further than its name and message.
-      throw mapAwsError(err, `SSM PutParameter ${name}`);
+      // A validation message may echo the value: it is redacted from the error text.
+      throw mapAwsError(err, `SSM PutParameter ${name}`, [value]);
     }
     return name;
   }

@@ -132,10 +132,9 @@ export async function deleteComputerObject(input: DeleteObjectInput, deps: Deps)
  * a refusal ("skipped") or a non-transient failure ("failed").
  */
 export interface DeleteItemResult extends Partial<DeleteObjectOutput> {
-  dn?: string;
   outcome?: 'skipped' | 'failed';
+  /** The caught error's name. */
   error?: string;
-  reason?: string;
 }
 
 export interface DeleteCounts {

@@ -117,6 +117,18 @@ describe('adjoin executions', () => {
     expect(code).toBe(0);
     expect((JSON.parse(io.outText) as { name: string }[]).map((e) => e.name)).toEqual(['a']);
   });
+  it('with --instance, reads inputs newest first and stops once --limit matches are found', async () => {
+    const joinArn = SM('adjoin-join');
+    const many = Array.from({ length: 100 }, (_, i) => ({ executionArn: EXEC('adjoin-join', `u${i}`), stateMachineArn: joinArn, name: `u${i}`, status: 'SUCCEEDED' as const, startDate: ago((i + 1) * 60_000) }));
+    sfn.on(ListExecutionsCommand, { stateMachineArn: joinArn }).resolves({ executions: many });
+    sfn.on(DescribeExecutionCommand).resolves({ executionArn: 'x', stateMachineArn: joinArn, status: 'SUCCEEDED', startDate: NOW, input: JSON.stringify(input) });
+
+    const { code, io } = await cli(['executions', '--workflow', 'join', '--instance', IID, '--limit', '2', '--json'], awsTargets());
+
+    expect(code).toBe(0);
+    expect((JSON.parse(io.outText) as { name: string }[]).map((e) => e.name)).toEqual(['u0', 'u1']);
+    expect(sfn.commandCalls(DescribeExecutionCommand).length).toBeLessThanOrEqual(32);
+  });
 });
 
 describe('adjoin show', () => {

@@ -183,6 +183,25 @@ describe('join workflow (synthesized ASL, real tasks, simulated world)', () => {
     expect(w.sim.fleet.sentCommands().filter((c) => c.request.document === 'join')).toHaveLength(1);
   });
 
+  test('duplicate events racing (two executions at once): both end well, one object, the instance joined', async () => {
+    const w = world();
+    w.sim.fleet.addInstance({ instanceId: ID, tags: OPT_IN });
+    const event = w.ec2Event(ID, 'running');
+
+    const runs = await Promise.all([
+      w.engine.start('join', event, { name: 'join-race-1' }),
+      w.engine.start('join', event, { name: 'join-race-2' }),
+    ]);
+
+    expect(runs.map((r) => r.status)).toEqual(['SUCCEEDED', 'SUCCEEDED']);
+    const outcomes = runs.map((r) => (r.output as { outcome?: string }).outcome);
+    expect(outcomes).toContain('joined');
+    expect(outcomes.every((o) => o === 'joined' || o === 'in-progress' || o === 'already-joined')).toBe(true);
+    expect(ours(w)).toHaveLength(1);
+    expect(w.sim.fleet.instance(ID)?.tags['adjoin:status']).toBe('joined');
+    expect(w.sim.fleet.parameterNames()).toEqual([]);
+  });
+
   test('name collision: a foreign object holds the first name, the second is used, the foreign one is untouched', async () => {
     const w = world();
     w.sim.fleet.addInstance({ instanceId: ID, tags: OPT_IN });

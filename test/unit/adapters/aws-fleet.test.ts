@@ -156,8 +156,10 @@ describe('AwsFleet SSM', () => {
     await expect(f.putJoinSecret(ID, 'x')).resolves.toBe(`/acme/otp/${ID}`);
   });
 
-  it('never puts the secret in an error', async () => {
-    ssmMock.on(PutParameterCommand).rejects(ssmError('AccessDeniedException', 400));
+  it('never puts the secret in an error, even when AWS echoes it', async () => {
+    ssmMock.on(PutParameterCommand).rejects(
+      new SSMServiceException({ name: 'ValidationException', $fault: 'client', $metadata: { httpStatusCode: 400 }, message: "Value 'S3cret-otp' at 'value' failed to satisfy constraint" }),
+    );
     const err = await fleet().putJoinSecret(ID, 'S3cret-otp').catch((e: unknown) => e);
     expect(err).toBeInstanceOf(AwsRefused);
     expect((err as Error).message).not.toContain('S3cret-otp');

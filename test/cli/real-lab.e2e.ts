@@ -1,0 +1,120 @@
+/**
+ * The operator loop on the REAL lab (Samba AD DC, instance in namespaces, real adcli/SSSD):
+ * break DNS, join fails, show it, fix, redrive, users resolve, terminate, leave.
+ *
+ * Needs root and the lab, so it is NOT run by jest.config.js (its name does not end in
+ * .test.ts). To run it, move it to test/lab/cli.test.ts (paths stay valid: same depth) and run
+ * `npx jest -c jest.lab.config.js test/lab/cli.test.ts` (in band, with the other lab tests).
+ *
+ * "Break DNS": a blackhole route to the DC inside the instance's network namespace, so the join
+ * document's own check ("<domain> does not resolve through <DC>") fails; the fix removes it.
+ */
+import { DC_IP } from '../../lab/world/paths';
+import * as world from '../../lab/world';
+import { run, type Io } from '../../cli/program';
+import { realTargets } from '../../cli/targets';
+
+interface Captured extends Io {
+  stdout: string[];
+  stderr: string[];
+}
+
+function realIo(): Captured {
+  const stdout: string[] = [];
+  const stderr: string[] = [];
+  return {
+    stdout,
+    stderr,
+    out: (t) => stdout.push(t),
+    err: (t) => stderr.push(t),
+    isTTY: false,
+    stdinIsTTY: false,
+    env: {},
+    now: () => new Date(),
+    sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+    confirm: () => Promise.resolve(false),
+  };
+}
+
+async function adjoin(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  const io = realIo();
+  const code = await run(argv, io, realTargets(io));
+  return { code, out: io.stdout.join('\n'), err: io.stderr.join('\n') };
+}
+
+const json = <T>(text: string): T => JSON.parse(text) as T;
+
+let wasUp = false;
+let instanceId = '';
+
+beforeAll(async () => {
+  wasUp = await world.isUp();
+  if (!wasUp) await world.up();
+}, 120_000);
+
+afterAll(async () => {
+  if (instanceId) await world.terminate(instanceId).catch(() => undefined);
+  if (!wasUp) await world.down();
+}, 120_000);
+
+describe('adjoin on the real lab: break DNS, show, fix, redrive', () => {
+  let name = '';
+
+  it('launches an opted-in instance without a join', async () => {
+    const r = await adjoin('lab', 'launch', '--tag', 'Domain:Join=true', '--no-join', '--json');
+    expect(r.code).toBe(0);
+    instanceId = json<{ instances: { instanceId: string }[] }>(r.out).instances[0]?.instanceId ?? '';
+    expect(instanceId).toMatch(/^i-[0-9a-f]{17}$/);
+  });
+
+  it('with DNS to the DC broken, the join fails at "Run join document"', async () => {
+    const broken = await world.exec(instanceId, ['ip', 'route', 'add', 'blackhole', `${DC_IP}/32`]);
+    expect(broken.exitCode).toBe(0);
+
+    const r = await adjoin('--local', 'join', instanceId, '--json');
+
+    expect(r.code).toBe(1);
+    const out = json<{ execution: { name: string; status: string; failedState: string; error: string } }>(r.out);
+    expect(out.execution).toMatchObject({ status: 'FAILED', failedState: 'Run join document', error: 'JoinCommandFailed' });
+    name = out.execution.name;
+  });
+
+  it('show marks the failing state and gives the document\u2019s own explanation', async () => {
+    const r = await adjoin('--local', 'show', name);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/✗\s+Run join document/);
+    expect(r.out).toMatch(/does not resolve/);
+    expect(r.out).toContain(`adjoin redrive ${name}`);
+  });
+
+  it('after the fix, redrive completes the join and directory users resolve', async () => {
+    const fixed = await world.exec(instanceId, ['ip', 'route', 'del', 'blackhole', `${DC_IP}/32`]);
+    expect(fixed.exitCode).toBe(0);
+
+    const r = await adjoin('--local', 'redrive', name, '--wait', '--json');
+
+    expect(r.code).toBe(0);
+    expect(json<{ execution: { status: string; redriveCount: number } }>(r.out).execution).toMatchObject({ status: 'SUCCEEDED', redriveCount: 1 });
+    const user = await adjoin('lab', 'exec', instanceId, '--', 'getent', 'passwd', 'alice');
+    expect(user.code).toBe(0);
+    expect(user.out).toMatch(/^alice/);
+  });
+
+  it('status shows our tags and the computer object with its marker', async () => {
+    const r = await adjoin('--local', 'status', instanceId, '--json');
+    expect(r.code).toBe(0);
+    const s = json<{ statusTags: Record<string, string>; computers: { marker?: string }[] }>(r.out);
+    expect(s.computers).toHaveLength(1);
+    expect(s.computers[0]?.marker).toMatch(new RegExp(`^adjoin:v1:\\d{12}:[a-z0-9-]+:${instanceId}$`));
+    expect(Object.keys(s.statusTags).length).toBeGreaterThan(0);
+  });
+
+  it('terminate emits "terminated": the leave deletes the computer object', async () => {
+    const r = await adjoin('lab', 'terminate', instanceId, '--json');
+    expect(r.code).toBe(0);
+    expect(json<{ execution: { workflow: string; status: string } }>(r.out).execution).toMatchObject({ workflow: 'leave', status: 'SUCCEEDED' });
+    const s = json<{ computers: unknown[] }>((await adjoin('--local', 'status', instanceId, '--json')).out);
+    expect(s.computers).toHaveLength(0);
+    instanceId = '';
+  });
+});
