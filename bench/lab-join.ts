@@ -33,6 +33,10 @@ export interface BatchResult {
   joinFailed: string[];
   leaveFailed: string[];
   retries: number;
+  /** The real join.sh run inside each instance (agent start → exit), from the lab's command records. */
+  joinScript: number[];
+  /** Visits of "Check join command" per execution (polling rounds of 10 s). */
+  joinPolls: number[];
 }
 
 export interface LabJoinBench {
@@ -74,7 +78,7 @@ function event(instanceId: string, state: 'running' | 'terminated'): unknown {
   return ec2StateEvent({ instanceId, state, account: world.LAB_ACCOUNT, region: world.LAB_REGION });
 }
 
-async function batch(runtime: LabRuntime, size: number, log: (l: string) => void): Promise<BatchResult> {
+async function batch(runtime: LabRuntime, fleet: LabFleet, size: number, log: (l: string) => void): Promise<BatchResult> {
   const t0 = Date.now();
   const ids: string[] = [];
   // Launches one after another (each ~0.2-0.5 s: namespaces, veth, bind mounts), then every
@@ -87,14 +91,21 @@ async function batch(runtime: LabRuntime, size: number, log: (l: string) => void
   const join: number[] = [];
   const joinFailed: string[] = [];
   let retries = 0;
+  const joinPolls: number[] = [];
   for (const r of joins) {
     const ms = joinToVerifiedMs(r);
-    retries += timeline(r).reduce((n, x) => n + x.retries, 0);
+    const rows = timeline(r);
+    retries += rows.reduce((n, x) => n + x.retries, 0);
+    joinPolls.push(rows.filter((x) => x.state === 'Check join command').length);
     const out = r.output as { outcome?: string } | undefined;
     if (ms === undefined || out?.outcome !== 'joined') joinFailed.push(`${r.name}: ${r.status} ${out?.outcome ?? ''} ${r.failedState ?? ''} ${r.error ?? ''}`.trim());
     else join.push(ms / 1000);
   }
   log(`  joins: ${join.length}/${size} verified in ${joinWallSeconds} s`);
+  const joinScript: number[] = [];
+  for (const id of ids)
+    for (const c of fleet.listCommands(id))
+      if (c.document === 'join' && c.startedAt && c.finishedAt) joinScript.push((Date.parse(c.finishedAt) - Date.parse(c.startedAt)) / 1000);
   const leaves = await Promise.all(
     ids.map(async (id) => {
       await world.terminate(id);
@@ -110,7 +121,7 @@ async function batch(runtime: LabRuntime, size: number, log: (l: string) => void
     void out;
   }
   log(`  leaves: ${leave.length}/${size} succeeded`);
-  return { size, launchSeconds, joinWallSeconds, join, leave, joinFailed, leaveFailed, retries };
+  return { size, launchSeconds, joinWallSeconds, join, leave, joinFailed, leaveFailed, retries, joinScript, joinPolls };
 }
 
 export async function runLabJoinBench(sizes: number[], log: (l: string) => void = () => undefined): Promise<LabJoinBench> {
@@ -136,7 +147,7 @@ export async function runLabJoinBench(sizes: number[], log: (l: string) => void 
     for (const n of sizes) {
       log(`batch of ${n}…`);
       try {
-        batches.push(await withDeadline(batch(runtime, n, log), BATCH_DEADLINE_MS, `batch of ${n}`));
+        batches.push(await withDeadline(batch(runtime, fleet, n, log), BATCH_DEADLINE_MS, `batch of ${n}`));
       } catch (err) {
         problems.push(`batch of ${n}: ${err instanceof Error ? err.message : String(err)}`);
         break;
@@ -161,7 +172,8 @@ const f = (x: number): string => (Number.isFinite(x) ? `${x.toFixed(1)} s` : '-'
 export function benchTable(b: LabJoinBench): string {
   const rows: string[][] = [['lab up', '', f(b.upSeconds), '', '', '']];
   for (const r of b.batches) {
-    rows.push([`join, event → verified`, String(r.size), f(median(r.join)), f(max(r.join)), `${r.joinFailed.length}`, `launch ${f(r.launchSeconds)}, all verified after ${f(r.joinWallSeconds)}, ${r.retries} retries`]);
+    rows.push([`join, event → verified`, String(r.size), f(median(r.join)), f(max(r.join)), `${r.joinFailed.length}`, `all verified after ${f(r.joinWallSeconds)}; ${r.retries} retries; polls ${median(r.joinPolls)} (max ${max(r.joinPolls)})`]);
+    rows.push([`  join.sh in the instance`, String(r.joinScript.length), f(median(r.joinScript)), f(max(r.joinScript)), '', `launches before the burst: ${f(r.launchSeconds)}`]);
     rows.push([`leave, event → deleted`, String(r.size), f(median(r.leave)), f(max(r.leave)), `${r.leaveFailed.length}`, '']);
   }
   rows.push(['lab down', '', f(b.downSeconds), '', '', '']);
@@ -191,10 +203,11 @@ if (require.main === module) {
     log('interrupted: tearing the lab down…');
     void world.down().finally(() => process.exit(130));
   };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
   runLabJoinBench(sizes, log).then(
     (b) => {
+      if (stopping) return; // the signal handler tears down and exits
       process.stdout.write(json ? `${JSON.stringify(b, null, 2)}\n` : `${benchTable(b)}\n`);
       for (const r of b.batches) for (const x of [...r.joinFailed, ...r.leaveFailed]) process.stdout.write(`failed: ${x}\n`);
       for (const p of b.problems) process.stdout.write(`problem: ${p}\n`);
@@ -202,6 +215,7 @@ if (require.main === module) {
       process.exit(bad ? 1 : 0);
     },
     (err: unknown) => {
+      if (stopping) return;
       log(`bench/lab-join: ${err instanceof Error ? err.message : String(err)}`);
       void world.down().finally(() => process.exit(1));
     },

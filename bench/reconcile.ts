@@ -239,7 +239,7 @@ function indexedLookups(inner: SimDirectory, ou: string): Directory {
     index.set(key(marker), [...(index.get(key(marker)) ?? []), obj]);
   }
   return {
-    findByMarker: async (m) => (index.get(key(m)) ?? []).filter((o) => o.dn.toLowerCase().endsWith(`,${ou.toLowerCase()}`)).map((o) => ({ ...o })),
+    findByMarker: (m) => Promise.resolve((index.get(key(m)) ?? []).filter((o) => o.dn.toLowerCase().endsWith(`,${ou.toLowerCase()}`)).map((o) => ({ ...o }))),
     findByName: (n) => inner.findByName(n),
     createComputer: (s) => inner.createComputer(s),
     resetPassword: (dn, p) => inner.resetPassword(dn, p),

@@ -75,6 +75,9 @@ export function classify(err: unknown): CliFailure {
   const rawMessage = typeof e.message === 'string' ? e.message : String(err);
   const message = rawMessage.split('\n')[0]?.trim() || name || 'unknown error';
 
+  if (e.code === 'EACCES' || e.code === 'EPERM') {
+    return denied(`Permission denied: ${message}`, 'The lab needs root (namespaces, Samba): run as root.');
+  }
   if (CREDENTIAL_ERRORS.has(name) || /Could not load credentials/i.test(rawMessage)) {
     return denied(
       'No AWS credentials found.',

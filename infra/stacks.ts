@@ -4,7 +4,7 @@
  * the documents, and a role the orchestrator's task Lambdas assume for EC2/SSM there).
  * createStacks() builds them all from one configuration; app.ts and asl.ts both use it.
  */
-import { App, Aws, Duration, Stack, Tags, Validations, type StackProps } from 'aws-cdk-lib';
+import { App, Aws, CfnOutput, Duration, Stack, Tags, Validations, type StackProps } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -26,6 +26,10 @@ export class AdjoinStack extends Stack {
   constructor(scope: Construct, id: string, props: AdjoinStackProps) {
     super(scope, id, { description: 'adjoin: automatic Active Directory join and leave for EC2 (orchestrator)', ...props });
     this.adjoin = new Adjoin(this, 'Adjoin', { config: props.config });
+    // The CLI (`adjoin executions|show|redrive|join|leave|reconcile`) finds the machines here.
+    new CfnOutput(this, 'JoinStateMachineArn', { value: this.adjoin.join.stateMachine.stateMachineArn });
+    new CfnOutput(this, 'LeaveStateMachineArn', { value: this.adjoin.leave.stateMachine.stateMachineArn });
+    new CfnOutput(this, 'ReconcileStateMachineArn', { value: this.adjoin.reconcile.stateMachine.stateMachineArn });
   }
 }
 

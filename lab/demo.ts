@@ -184,15 +184,24 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
     return { exitCode: 2, failures: [ready.message], rows, stepsMs, totalMs: Date.now() - t0, executions };
   }
 
+  // Tear down on Ctrl-C / SIGTERM; a second signal does not cut the teardown short.
+  let teardown: Promise<void> | undefined;
   const onSignal = (sig: NodeJS.Signals): void => {
-    if (aborted) return;
+    if (aborted) {
+      say(style.yellow(`${sig}: still tearing the lab down…`));
+      return;
+    }
     aborted = true;
     say(style.yellow(`\n${sig}: tearing the lab down…`));
-    void world.down().finally(() => process.exit(130));
+    teardown = world.down().then(
+      (r) => say(`lab down: ${r.netns.length} network namespaces removed, ${r.killed} processes stopped${r.problems.length ? `; problems: ${r.problems.join('; ')}` : ''}`),
+      (err: unknown) => say(style.red(`lab down failed: ${err instanceof Error ? err.message : String(err)}`)),
+    );
+    void teardown.finally(() => process.exit(130));
   };
   if (opts.handleSignals ?? true) {
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
   }
 
   try {
@@ -353,7 +362,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
       check(nss.exitCode === 0, `${admin.plan.label}: alice still resolves after reconcile`);
     });
   } catch (err) {
-    if (!(err instanceof Aborted)) {
+    if (!(err instanceof Aborted) && !aborted) {
       failures.push(`step ${stepNo} stopped: ${err instanceof Error ? err.message : String(err)}`);
       say(style.red(`      ✗ step ${stepNo} stopped: ${err instanceof Error ? err.message : String(err)}`));
     }
@@ -375,6 +384,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
       });
       for (const r of rows) if (r.end === 'running') r.end = 'running until lab down';
     }
+    if (aborted) await teardown; // the signal handler exits the process when it is done
     if (opts.handleSignals ?? true) {
       process.removeListener('SIGINT', onSignal);
       process.removeListener('SIGTERM', onSignal);

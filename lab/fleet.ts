@@ -167,86 +167,102 @@ export class LabFleet implements Fleet {
     };
   }
 
-  async describeInstance(instanceId: string): Promise<InstanceInfo | undefined> {
-    const r = this.record(instanceId);
-    return r ? LabFleet.info(r) : undefined;
-  }
-
-  async describeInstances(instanceIds: string[]): Promise<Map<string, InstanceInfo>> {
-    const s = this.state();
-    const out = new Map<string, InstanceInfo>();
-    for (const id of instanceIds) {
-      const r = s.instances[id];
-      if (r) out.set(id, LabFleet.info(r));
-    }
-    return out;
-  }
-
-  async tagInstance(instanceId: string, tags: Record<string, string>): Promise<void> {
-    if (!this.record(instanceId)) throw new AwsRefused(`CreateTags: InvalidInstanceID.NotFound: ${instanceId}`);
-    setTags(instanceId, tags);
-  }
-
-  async ssmPingStatus(instanceId: string): Promise<PingStatus> {
-    const r = this.record(instanceId);
-    return r ? pingOf(r) : 'NotRegistered';
-  }
-
-  async putJoinSecret(instanceId: string, value: string): Promise<string> {
-    const name = labJoinSecretName(instanceId);
-    fs.mkdirSync(this.paths.paramsDir, { recursive: true, mode: 0o700 });
-    const file = paramFile(this.paths, name);
-    fs.writeFileSync(file, value, { mode: 0o600 });
-    fs.chmodSync(file, 0o600);
-    return name;
-  }
-
-  async deleteJoinSecret(instanceId: string): Promise<void> {
-    fs.rmSync(paramFile(this.paths, labJoinSecretName(instanceId)), { force: true });
-  }
-
-  async sendCommand(request: SendCommandRequest): Promise<string> {
-    const r = this.record(request.instanceId);
-    if (!r || r.state !== 'running')
-      throw new AwsRefused(`SendCommand: InvalidInstanceId: ${request.instanceId} is not in a valid state for account ${LAB_ACCOUNT}`);
-    const documentName = this.options.documentNames?.[request.document] ?? `adjoin-${request.document}`;
-    const script = fs.readFileSync(path.join(this.options.documentsDir ?? DOCUMENTS_DIR, SCRIPT_OF[request.document]), 'utf8');
-    const values = resolveParameters(documentParams(script), request.parameters, documentName);
-    const rec: LabCommandRecord = {
-      commandId: randomUUID(),
-      instanceId: request.instanceId,
-      document: request.document,
-      documentName,
-      parameters: { ...request.parameters },
-      comment: request.comment.slice(0, 100),
-      timeoutSeconds: Math.max(30, request.timeoutSeconds),
-      status: 'Pending',
-      stdout: '',
-      stderr: '',
-      requestedAt: new Date().toISOString(),
-      ownerPid: process.pid,
-    };
-    this.commands.set(rec.commandId, rec);
-    this.save(rec);
-    const p = this.deliver(rec, script, values).catch((err: unknown) => {
-      this.finish(rec, 'Failed', -1, '', `lab agent: ${err instanceof Error ? err.message : String(err)}`, []);
+  describeInstance(instanceId: string): Promise<InstanceInfo | undefined> {
+    return attempt(() => {
+      const r = this.record(instanceId);
+      return r ? LabFleet.info(r) : undefined;
     });
-    this.running.set(rec.commandId, p);
-    void p.finally(() => this.running.delete(rec.commandId));
-    return rec.commandId;
   }
 
-  async getCommand(commandId: string, instanceId: string): Promise<CommandResult> {
-    const rec = this.commands.get(commandId) ?? this.load(commandId);
-    if (!rec || rec.instanceId !== instanceId) throw new AwsRefused(`GetCommandInvocation: InvocationDoesNotExist: ${commandId}`);
-    let status = rec.status;
-    if (!FINAL.includes(status) && !this.commands.has(commandId) && !pidAlive(rec.ownerPid)) status = 'Terminated';
-    return {
-      status,
-      ...(rec.exitCode !== undefined ? { exitCode: rec.exitCode } : {}),
-      stdout: rec.stdout,
-      stderr: rec.stderr,
-    };
+  describeInstances(instanceIds: string[]): Promise<Map<string, InstanceInfo>> {
+    return attempt(() => {
+      const s = this.state();
+      const out = new Map<string, InstanceInfo>();
+      for (const id of instanceIds) {
+        const r = s.instances[id];
+        if (r) out.set(id, LabFleet.info(r));
+      }
+      return out;
+    });
+  }
+
+  tagInstance(instanceId: string, tags: Record<string, string>): Promise<void> {
+    return attempt(() => {
+      if (!this.record(instanceId)) throw new AwsRefused(`CreateTags: InvalidInstanceID.NotFound: ${instanceId}`);
+      setTags(instanceId, tags);
+    });
+  }
+
+  ssmPingStatus(instanceId: string): Promise<PingStatus> {
+    return attempt(() => {
+      const r = this.record(instanceId);
+      return r ? pingOf(r) : 'NotRegistered';
+    });
+  }
+
+  putJoinSecret(instanceId: string, value: string): Promise<string> {
+    return attempt(() => {
+      const name = labJoinSecretName(instanceId);
+      fs.mkdirSync(this.paths.paramsDir, { recursive: true, mode: 0o700 });
+      const file = paramFile(this.paths, name);
+      fs.writeFileSync(file, value, { mode: 0o600 });
+      fs.chmodSync(file, 0o600);
+      return name;
+    });
+  }
+
+  deleteJoinSecret(instanceId: string): Promise<void> {
+    return attempt(() => {
+      fs.rmSync(paramFile(this.paths, labJoinSecretName(instanceId)), { force: true });
+    });
+  }
+
+  sendCommand(request: SendCommandRequest): Promise<string> {
+    return attempt(() => {
+      const r = this.record(request.instanceId);
+      if (!r || r.state !== 'running')
+        throw new AwsRefused(`SendCommand: InvalidInstanceId: ${request.instanceId} is not in a valid state for account ${LAB_ACCOUNT}`);
+      const documentName = this.options.documentNames?.[request.document] ?? `adjoin-${request.document}`;
+      const script = fs.readFileSync(path.join(this.options.documentsDir ?? DOCUMENTS_DIR, SCRIPT_OF[request.document]), 'utf8');
+      const values = resolveParameters(documentParams(script), request.parameters, documentName);
+      const rec: LabCommandRecord = {
+        commandId: randomUUID(),
+        instanceId: request.instanceId,
+        document: request.document,
+        documentName,
+        parameters: { ...request.parameters },
+        comment: request.comment.slice(0, 100),
+        timeoutSeconds: Math.max(30, request.timeoutSeconds),
+        status: 'Pending',
+        stdout: '',
+        stderr: '',
+        requestedAt: new Date().toISOString(),
+        ownerPid: process.pid,
+      };
+      this.commands.set(rec.commandId, rec);
+      this.save(rec);
+      const p = this.deliver(rec, script, values).catch((err: unknown) => {
+        this.finish(rec, 'Failed', -1, '', `lab agent: ${err instanceof Error ? err.message : String(err)}`, []);
+      });
+      this.running.set(rec.commandId, p);
+      void p.finally(() => this.running.delete(rec.commandId));
+      return rec.commandId;
+    });
+  }
+
+  getCommand(commandId: string, instanceId: string): Promise<CommandResult> {
+    return attempt(() => {
+      const rec = this.commands.get(commandId) ?? this.load(commandId);
+      if (!rec || rec.instanceId !== instanceId) throw new AwsRefused(`GetCommandInvocation: InvocationDoesNotExist: ${commandId}`);
+      let status = rec.status;
+      if (!FINAL.includes(status) && !this.commands.has(commandId) && !pidAlive(rec.ownerPid)) status = 'Terminated';
+      return {
+        status,
+        ...(rec.exitCode !== undefined ? { exitCode: rec.exitCode } : {}),
+        stdout: rec.stdout,
+        stderr: rec.stderr,
+      };
+    });
   }
 
   /** Every command record this lab has (newest first), for the CLI and tests. */
@@ -363,6 +379,15 @@ export class LabFleet implements Fleet {
   }
 }
 
+/** Runs fn; its result or its throw becomes the promise's (Fleet methods never throw synchronously). */
+function attempt<T>(fn: () => T): Promise<T> {
+  try {
+    return Promise.resolve(fn());
+  } catch (err) {
+    return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+  }
+}
+
 function pingOf(r: InstanceRecord): PingStatus {
   if (r.state === 'terminated') return 'Inactive';
   if (r.state !== 'running') return 'ConnectionLost';
@@ -453,22 +478,14 @@ export function labFleetFor(fleet: LabFleet = new LabFleet()): FleetFor {
 }
 
 const EMPTY_FLEET: Fleet = {
-  describeInstance: async () => undefined,
-  describeInstances: async () => new Map(),
-  tagInstance: async (id) => {
-    throw new AwsRefused(`CreateTags: InvalidInstanceID.NotFound: ${id}`);
-  },
-  ssmPingStatus: async () => 'NotRegistered',
-  putJoinSecret: async (id) => {
-    throw new AwsRefused(`PutParameter: AccessDenied for ${id} (not the lab account)`);
-  },
-  deleteJoinSecret: async () => undefined,
-  sendCommand: async (r) => {
-    throw new AwsRefused(`SendCommand: InvalidInstanceId: ${r.instanceId}`);
-  },
-  getCommand: async (id) => {
-    throw new AwsRefused(`GetCommandInvocation: InvocationDoesNotExist: ${id}`);
-  },
+  describeInstance: () => Promise.resolve(undefined),
+  describeInstances: () => Promise.resolve(new Map()),
+  tagInstance: (id) => Promise.reject(new AwsRefused(`CreateTags: InvalidInstanceID.NotFound: ${id}`)),
+  ssmPingStatus: () => Promise.resolve('NotRegistered'),
+  putJoinSecret: (id) => Promise.reject(new AwsRefused(`PutParameter: AccessDenied for ${id} (not the lab account)`)),
+  deleteJoinSecret: () => Promise.resolve(),
+  sendCommand: (r) => Promise.reject(new AwsRefused(`SendCommand: InvalidInstanceId: ${r.instanceId}`)),
+  getCommand: (id) => Promise.reject(new AwsRefused(`GetCommandInvocation: InvocationDoesNotExist: ${id}`)),
 };
 
 export interface LabDepsOptions extends LabSettingsOptions {
@@ -495,9 +512,9 @@ export function labDeps(opts: LabDepsOptions = {}): Deps {
 /** A DepsProvider that builds the lab deps once. */
 export function labDepsProvider(opts: LabDepsOptions = {}): DepsProvider {
   let built: Deps | undefined;
-  return async () => {
+  return () => {
     built ??= labDeps(opts);
-    return built;
+    return Promise.resolve(built);
   };
 }
 

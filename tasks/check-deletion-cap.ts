@@ -9,5 +9,5 @@ import { checkDeletionCap, parseCheckCapInput } from './lib/reconcile';
 import { makeTask } from './lib/task';
 
 export const makeHandler = (deps: DepsProvider) =>
-  makeTask({ workflow: 'reconcile', step: 'Check deletion cap' }, deps, parseCheckCapInput, checkDeletionCap);
+  makeTask({ workflow: 'reconcile', step: 'Check deletion cap' }, deps, parseCheckCapInput, (input, d) => Promise.resolve(checkDeletionCap(input, d)));
 export const handler = makeHandler(defaultDeps);

@@ -8,5 +8,5 @@ import { parseRecordLeaveInput, recordLeave } from './lib/leave';
 import { makeTask } from './lib/task';
 
 export const makeHandler = (deps: DepsProvider) =>
-  makeTask({ workflow: 'leave', step: 'Record leave' }, deps, parseRecordLeaveInput, recordLeave);
+  makeTask({ workflow: 'leave', step: 'Record leave' }, deps, parseRecordLeaveInput, (input, d) => Promise.resolve(recordLeave(input, d)));
 export const handler = makeHandler(defaultDeps);

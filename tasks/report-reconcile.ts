@@ -8,5 +8,5 @@ import { parseReportInput, reportReconcile } from './lib/reconcile';
 import { makeTask } from './lib/task';
 
 export const makeHandler = (deps: DepsProvider) =>
-  makeTask({ workflow: 'reconcile', step: 'Report' }, deps, parseReportInput, reportReconcile);
+  makeTask({ workflow: 'reconcile', step: 'Report' }, deps, parseReportInput, (input, d) => Promise.resolve(reportReconcile(input, d)));
 export const handler = makeHandler(defaultDeps);

@@ -25,8 +25,8 @@ import {
   type WorkflowProps,
 } from './common';
 
-const at = sfn.JsonPath.stringAt;
-const obj = sfn.JsonPath.objectAt;
+const at = (path: string): string => sfn.JsonPath.stringAt(path);
+const obj = (path: string) => sfn.JsonPath.objectAt(path);
 
 /** A directory outage during a leave: 5 s, x2, at most 120 s, 8 attempts (~8.5 min in all). */
 export const LeaveDirectoryRetry: RetryPolicy = {

@@ -15,8 +15,8 @@ import { Errors } from '../tasks/lib/errors';
 import { executionName, invoke, makeStateMachine, outcome, type Workflow, type WorkflowProps } from './common';
 import { invokeReplacing } from './leave';
 
-const at = sfn.JsonPath.stringAt;
-const obj = sfn.JsonPath.objectAt;
+const at = (path: string): string => sfn.JsonPath.stringAt(path);
+const obj = (path: string) => sfn.JsonPath.objectAt(path);
 
 /** Deletes in flight at once (the directory takes ~200 deletes/s; EC2 is asked once per item). */
 export const ReconcileDeleteConcurrency = 5;

@@ -10,11 +10,12 @@
  */
 import * as fs from 'node:fs';
 import { LAB_ACCOUNT, LAB_REGION, HOST_IP, DC_NETNS, labPaths, type LabPaths } from './paths';
-import { cleanupEverything, leftovers, machineExec, netnsList, type CleanupReport } from './ns';
+import { cleanupEverything, machineExec, netnsList, type CleanupReport } from './ns';
 import { createDcNetwork, provisionDc } from './dc';
 import { createInstance, destroyInstance, instanceExec, newInstanceRecord } from './instance';
 import { readState, updateState, writeState, type InstanceRecord, type LabState } from './state';
-import { run, type ExecResult } from './sh';
+import { run, sleep, type ExecResult } from './sh';
+import { clearOwner, otherLab, withLabLock, writeOwner } from './owner';
 
 export type { ExecResult } from './sh';
 export type { LabState, InstanceRecord, DomainInfo } from './state';
@@ -61,6 +62,8 @@ export interface InstanceStatus {
 export interface UpOptions {
   /** Progress lines (no secrets are ever passed). Default: silent. */
   log?: (line: string) => void;
+  /** When another folder's lab is up on this machine, wait this long for it to go (default 0: fail at once). */
+  waitForOtherLabMs?: number;
 }
 
 const quiet = (): void => undefined;
@@ -84,9 +87,25 @@ export async function isUp(paths: LabPaths = labPaths()): Promise<boolean> {
   return names.includes(DC_NETNS) && fs.existsSync(s.dc.mountNsFile) && samAlive(s);
 }
 
+async function waitForOtherLab(dir: string, waitMs: number, log: (l: string) => void): Promise<void> {
+  const t0 = Date.now();
+  for (let i = 0; i < 100_000; i++) {
+    const other = otherLab(dir);
+    if (!other) return;
+    if (Date.now() - t0 >= waitMs)
+      throw new Error(
+        `lab: another lab is up on this machine (state folder ${other.dir}, since ${other.since}); there can be one lab per machine. ` +
+          `Take it down first: ADJOIN_LAB_DIR=${other.dir} and down() (or \`adjoin lab down\`), or down({ force: true }) to clean everything.`,
+      );
+    if (i === 0) log(`waiting for the lab in ${other.dir} to go down`);
+    await sleep(2000);
+  }
+}
+
 /**
  * Brings the lab up. Already up and healthy: returns its status. Anything else left on the
- * machine (a crashed lab, a half-made one) is cleaned first by naming convention.
+ * machine (a crashed lab, a half-made one) is cleaned first by naming convention, unless it is
+ * another folder's live lab: then up() waits (bounded) or says exactly what to do.
  */
 export async function up(opts: UpOptions = {}): Promise<LabStatus> {
   const log = opts.log ?? quiet;
@@ -95,38 +114,99 @@ export async function up(opts: UpOptions = {}): Promise<LabStatus> {
     log('lab already up');
     return status();
   }
-  const t0 = Date.now();
-  const c = await cleanupEverything(paths, true);
-  if (c.problems.length) throw new Error(`lab: could not clean the machine before up: ${c.problems.join('; ')}. Clean by hand (lab/world/README.md).`);
-  if (c.netns.length || c.killed || c.unmounted) log(`cleaned leftovers: ${c.netns.length} netns, ${c.killed} processes, ${c.unmounted} mounts`);
-  fs.mkdirSync(paths.root, { recursive: true, mode: 0o700 });
-  try {
-    await createDcNetwork();
-    const { dc, domain } = await provisionDc(paths, log);
-    const state: LabState = {
-      version: 1,
-      dir: paths.root,
-      createdAt: new Date().toISOString(),
-      upSeconds: Math.round((Date.now() - t0) / 100) / 10,
-      account: LAB_ACCOUNT,
-      region: LAB_REGION,
-      hostIp: HOST_IP,
-      domain,
-      dc,
-      instances: {},
-    };
-    writeState(state, paths);
-    log(`lab up in ${state.upSeconds} s`);
-  } catch (err) {
-    await cleanupEverything(paths, true);
-    throw err;
-  }
+  await waitForOtherLab(paths.root, opts.waitForOtherLabMs ?? 0, log);
+  await withLabLock(async () => {
+    if (await isUp(paths)) return; // another process of this folder brought it up meanwhile
+    await waitForOtherLab(paths.root, 0, log);
+    const t0 = Date.now();
+    const c = await cleanupEverything(paths, true);
+    if (c.problems.length) throw new Error(`lab: could not clean the machine before up: ${c.problems.join('; ')}. Clean by hand (lab/world/README.md).`);
+    if (c.netns.length || c.killed || c.unmounted) log(`cleaned leftovers: ${c.netns.length} netns, ${c.killed} processes, ${c.unmounted} mounts`);
+    fs.mkdirSync(paths.root, { recursive: true, mode: 0o700 });
+    writeOwner(paths.root);
+    try {
+      await createDcNetwork();
+      const { dc, domain } = await provisionDc(paths, log);
+      const state: LabState = {
+        version: 1,
+        dir: paths.root,
+        createdAt: new Date().toISOString(),
+        upSeconds: Math.round((Date.now() - t0) / 100) / 10,
+        account: LAB_ACCOUNT,
+        region: LAB_REGION,
+        hostIp: HOST_IP,
+        domain,
+        dc,
+        instances: {},
+      };
+      writeState(state, paths);
+      log(`lab up in ${state.upSeconds} s`);
+    } catch (err) {
+      await cleanupEverything(paths, true);
+      clearOwner(paths.root);
+      throw err;
+    }
+  });
   return status();
 }
 
-/** Tears everything down (processes, namespaces, mounts, state). Idempotent; works after a crash. */
-export async function down(opts: { keepState?: boolean } = {}): Promise<CleanupReport> {
-  return cleanupEverything(labPaths(), !opts.keepState);
+/**
+ * Tears everything down (processes, namespaces, mounts, state). Idempotent; works after a crash.
+ * Another folder's live lab is left alone (only this folder's state is removed) unless `force`.
+ */
+export async function down(opts: { keepState?: boolean; force?: boolean } = {}): Promise<CleanupReport> {
+  const paths = labPaths();
+  return withLabLock(async () => {
+    const users = leaseHolders(paths).filter((pid) => pid !== process.pid);
+    if (users.length && !opts.force)
+      return { killed: 0, netns: [], unmounted: 0, problems: [`the lab is in use by process(es) ${users.join(' ')} (lease()): left up (down({ force: true }) takes it down anyway)`] };
+    const other = otherLab(paths.root);
+    if (other && !opts.force) {
+      if (!opts.keepState) fs.rmSync(paths.root, { recursive: true, force: true });
+      return { killed: 0, netns: [], unmounted: 0, problems: [`the lab that is up belongs to ${other.dir}: left alone (down({ force: true }) cleans it too)`] };
+    }
+    const report = await cleanupEverything(paths, !opts.keepState);
+    clearOwner(paths.root);
+    if (other) clearOwner(other.dir);
+    return report;
+  });
+}
+
+const leaseDir = (paths: LabPaths): string => `${paths.root}/leases`;
+
+/** PIDs of live processes holding a lease on this lab (dead ones' leases are dropped). */
+export function leaseHolders(paths: LabPaths = labPaths()): number[] {
+  let files: string[];
+  try {
+    files = fs.readdirSync(leaseDir(paths));
+  } catch {
+    return [];
+  }
+  const pids: number[] = [];
+  for (const f of files) {
+    const pid = Number(f);
+    let live: boolean;
+    try {
+      live = Number.isInteger(pid) && pid > 0 && process.kill(pid, 0);
+    } catch {
+      live = false;
+    }
+    if (live) pids.push(pid);
+    else fs.rmSync(`${leaseDir(paths)}/${f}`, { force: true });
+  }
+  return pids;
+}
+
+/**
+ * Marks the lab as in use by this process (tests, a demo): down() from another process leaves
+ * it up until released (or the process dies). Returns the release function.
+ */
+export function lease(): () => void {
+  const paths = labPaths();
+  fs.mkdirSync(leaseDir(paths), { recursive: true, mode: 0o700 });
+  const file = `${leaseDir(paths)}/${process.pid}`;
+  fs.writeFileSync(file, new Date().toISOString(), { mode: 0o600 });
+  return () => fs.rmSync(file, { force: true });
 }
 
 function computerNameOf(rec: InstanceRecord): Promise<string | undefined> {

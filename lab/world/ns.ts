@@ -82,7 +82,7 @@ export interface MountEntry {
 }
 
 export function mountInfo(file = '/proc/self/mountinfo'): MountEntry[] {
-  let text = '';
+  let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch {
@@ -109,7 +109,7 @@ const nsInode = (link: string): string | undefined => /\[(\d+)\]/.exec(link)?.[1
 /** PIDs of every process whose network or mount namespace is one of the lab's. */
 export function labProcesses(netnsInodes: Set<string>, mntInodes: Set<string>): number[] {
   const pids: number[] = [];
-  let entries: string[] = [];
+  let entries: string[];
   try {
     entries = fs.readdirSync('/proc');
   } catch {
@@ -205,7 +205,7 @@ export async function cleanupEverything(paths: LabPaths = labPaths(), removeStat
   }
   for (const n of names) {
     const r = await run(['ip', 'netns', 'del', n], { timeoutMs: 10_000 });
-    if (r.exitCode !== 0) problems.push(`ip netns del ${n}: ${r.stderr.trim()}`);
+    if (r.exitCode !== 0 && (await netnsList()).includes(n)) problems.push(`ip netns del ${n}: ${r.stderr.trim()}`);
   }
   // Deepest first: namespace files, then the folder's own bind mount.
   const mounts = labMounts().sort((a, b) => b.mountPoint.length - a.mountPoint.length);
@@ -214,7 +214,8 @@ export async function cleanupEverything(paths: LabPaths = labPaths(), removeStat
     let r = await run(['umount', m.mountPoint], { timeoutMs: 10_000 });
     if (r.exitCode !== 0) r = await run(['umount', '-l', m.mountPoint], { timeoutMs: 10_000 });
     if (r.exitCode === 0) unmounted++;
-    else problems.push(`umount ${m.mountPoint}: ${r.stderr.trim()}`);
+    // Gone meanwhile (another process cleaning at the same time) is not a problem.
+    else if (labMounts().some((x) => x.mountPoint === m.mountPoint)) problems.push(`umount ${m.mountPoint}: ${r.stderr.trim()}`);
   }
   if (removeState && labMounts().every((m) => !m.mountPoint.startsWith(paths.root))) {
     fs.rmSync(paths.root, { recursive: true, force: true });

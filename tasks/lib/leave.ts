@@ -148,9 +148,17 @@ export interface DeleteCounts {
 export function parseDeleteItemResults(raw: unknown, where: string): DeleteItemResult[] {
   if (raw === undefined || raw === null) return [];
   if (!Array.isArray(raw)) throw new InvalidInput(`${where}: must be a list of delete results`);
-  return raw.map((r, k) => {
+  return raw.map((r, k): DeleteItemResult => {
     if (!isObj(r)) throw new InvalidInput(`${where}[${k}]: must be an object`);
-    return r as DeleteItemResult;
+    const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+    const out: DeleteItemResult = {};
+    if (str(r.dn) !== undefined) out.dn = str(r.dn);
+    if (typeof r.deleted === 'boolean') out.deleted = r.deleted;
+    if (typeof r.dnsRecordsRemoved === 'number') out.dnsRecordsRemoved = r.dnsRecordsRemoved;
+    if (str(r.reason) !== undefined) out.reason = str(r.reason);
+    if (r.outcome === 'skipped' || r.outcome === 'failed') out.outcome = r.outcome;
+    if (str(r.error) !== undefined) out.error = str(r.error);
+    return out;
   });
 }
 
@@ -198,7 +206,7 @@ export function parseRecordLeaveInput(raw: unknown): RecordLeaveInput {
   return { instance: parseInstanceRef(raw.instance), deleted: parseDeleteItemResults(raw.deleted, 'deleted') };
 }
 
-export async function recordLeave(input: RecordLeaveInput, deps: Deps): Promise<RecordLeaveOutput> {
+export function recordLeave(input: RecordLeaveInput, deps: Deps): RecordLeaveOutput {
   const counts = countDeletes(input.deleted);
   const deletedDns = input.deleted.filter((r) => r.deleted === true && typeof r.dn === 'string').map((r) => r.dn as string);
   const notDeleted = input.deleted

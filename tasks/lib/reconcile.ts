@@ -254,7 +254,7 @@ export function capExceededMessage(scan: Pick<ScanOutput, 'stale' | 'staleList'>
   return head + lines.join('') + (more > 0 ? `\n…and ${more} more` : '');
 }
 
-export async function checkDeletionCap(input: CheckCapInput, deps: Deps): Promise<GuardOutput> {
+export function checkDeletionCap(input: CheckCapInput, deps: Deps): GuardOutput {
   const { scan } = input;
   const maxDeletions = deps.settings.reconcile.maxDeletions;
   const capExceeded = scan.stale > maxDeletions;
@@ -305,7 +305,7 @@ export function emfDocument(s: ReconcileSummary, now: Date): Record<string, unkn
   };
 }
 
-export async function reportReconcile(input: ReportInput, deps: Deps): Promise<ReconcileSummary> {
+export function reportReconcile(input: ReportInput, deps: Deps): ReconcileSummary {
   const c = countDeletes(input.deleted);
   const summary: ReconcileSummary = {
     scanned: input.scan.scanned,

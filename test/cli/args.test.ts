@@ -146,6 +146,7 @@ describe('exit codes of SDK errors', () => {
     [err('InvalidArn', 'Invalid Arn'), Exit.usage],
     [err('ThrottlingException', 'Rate exceeded'), Exit.failed],
     [err('InternalServerError', 'boom'), Exit.failed],
+    [Object.assign(err('Error', "EACCES: permission denied, mkdir '/run/netns'"), { code: 'EACCES' }), Exit.access],
   ])('%s → %d', (e, code) => {
     expect(classify(e).exitCode).toBe(code);
   });

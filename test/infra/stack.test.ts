@@ -299,3 +299,12 @@ describe('snapshot (asset hashes left out)', () => {
     expect(inventory).toMatchSnapshot();
   });
 });
+
+describe('stack outputs', () => {
+  it('names the three state machines the way the CLI looks them up', () => {
+    const outputs = built.template.toJSON().Outputs as Record<string, { Value: { Ref: string } }>;
+    for (const key of ['JoinStateMachineArn', 'LeaveStateMachineArn', 'ReconcileStateMachineArn']) {
+      expect(outputs[key]?.Value.Ref).toMatch(/StateMachine/);
+    }
+  });
+});

@@ -12,16 +12,22 @@ import { joinParameters as productJoinParameters } from '../../tasks/lib/command
 import { formatMarker, MARKER_ATTRIBUTE } from '../../tasks/lib/marker';
 import { computerName, hostFqdn } from '../../tasks/lib/naming';
 
-/** Brings the lab up if needed; returns a function that restores what was found. */
+/**
+ * Brings the lab up if needed and holds a lease on it (another process's down() leaves it up
+ * meanwhile); returns a function that restores what was found.
+ */
 export async function ensureLab(): Promise<{ restore: () => Promise<void>; startedHere: boolean; upMs: number }> {
   const wasUp = await world.isUp();
   const t0 = Date.now();
-  if (!wasUp) await world.up({ log: (l) => process.stderr.write(`[lab] ${l}\n`) });
+  // Another checkout's lab on this machine (one lab per machine): wait for it, bounded.
+  if (!wasUp) await world.up({ log: (l) => process.stderr.write(`[lab] ${l}\n`), waitForOtherLabMs: 180_000 });
   const upMs = Date.now() - t0;
+  const release = world.lease();
   return {
     startedHere: !wasUp,
     upMs,
     restore: async () => {
+      release();
       if (!wasUp) await world.down();
     },
   };

@@ -11,7 +11,7 @@ import { generateOneTimePassword } from '../../tasks/lib/otp';
 import { ensureLab, joinParameters, prepareComputer, runDocument, serviceClient, type PreparedComputer } from './helpers';
 
 const ms: Record<string, number> = {};
-let restore: () => Promise<void> = async () => undefined;
+let restore: () => Promise<void> = () => Promise.resolve();
 const fleet = new LabFleet();
 let instanceId = '';
 let computer: PreparedComputer;
@@ -133,7 +133,8 @@ describe('join failures and the other mapping mode', () => {
   test('SendCommand refuses undeclared or missing parameters, like SSM', async () => {
     const params = joinParameters(computer, secretName);
     await expect(fleet.sendCommand({ instanceId, document: 'join', parameters: { ...params, Bogus: 'x' }, comment: 't', timeoutSeconds: 60 })).rejects.toMatchObject({ name: 'AwsRefused' });
-    const { Realm: _realm, ...missing } = params;
+    const missing: Record<string, string> = { ...params };
+    delete missing.Realm;
     await expect(fleet.sendCommand({ instanceId, document: 'join', parameters: missing, comment: 't', timeoutSeconds: 60 })).rejects.toThrow(/Realm is missing/);
   });
 

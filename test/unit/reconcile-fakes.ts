@@ -4,7 +4,7 @@
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { Deps } from '../../tasks/lib/deps';
-import type { ComputerObject, Directory, Fleet, FleetFor, InstanceInfo, Marker, NewComputer, PingStatus } from '../../tasks/lib/ports';
+import type { ComputerObject, Directory, Fleet, FleetFor, InstanceInfo, Marker, NewComputer } from '../../tasks/lib/ports';
 import type { Settings } from '../../tasks/lib/settings';
 
 export const OU = 'OU=Adjoin,OU=Computers,DC=corp,DC=example,DC=com';
@@ -81,36 +81,38 @@ export class FakeDirectory implements Directory {
     this.objects.set(o.dn.toLowerCase(), o);
     if (o.dnsHostName) this.dnsRecords.set(o.dnsHostName, 1);
   }
-  private maybeFail(op: string): void {
+  /** Records the call (as "<op> <arg>") and throws the injected error, after a tick (like I/O). */
+  private async enter(op: string, arg?: string): Promise<void> {
+    await Promise.resolve();
+    this.calls.push(arg === undefined ? op : `${op} ${arg}`);
     const err = this.failOn.get(op);
     if (err) throw err;
   }
   async findByMarker(marker: Marker): Promise<ComputerObject[]> {
-    this.calls.push(`findByMarker ${marker.instanceId}`);
-    this.maybeFail('findByMarker');
+    await this.enter('findByMarker', marker.instanceId);
     return [...this.objects.values()].filter(
       (o) => o.marker && o.marker.account === marker.account && o.marker.region === marker.region && o.marker.instanceId === marker.instanceId,
     );
   }
   async findByName(name: string): Promise<ComputerObject | undefined> {
-    this.calls.push(`findByName ${name}`);
-    this.maybeFail('findByName');
+    await this.enter('findByName', name);
     return [...this.objects.values()].find((o) => o.name.toLowerCase() === name.toLowerCase());
   }
   async createComputer(spec: NewComputer): Promise<ComputerObject> {
+    await this.enter('createComputer', spec.name);
     const o: ComputerObject = { dn: `CN=${spec.name},${spec.ou}`, name: spec.name, marker: spec.marker, whenCreated: NOW };
     this.add(o);
     return o;
   }
-  async resetPassword(): Promise<void> {}
+  async resetPassword(dn: string): Promise<void> {
+    await this.enter('resetPassword', dn);
+  }
   async deleteComputer(dn: string): Promise<void> {
-    this.calls.push(`deleteComputer ${dn}`);
-    this.maybeFail('deleteComputer');
+    await this.enter('deleteComputer', dn);
     this.objects.delete(dn.toLowerCase());
   }
   async deleteDnsRecords(hostname: string): Promise<number> {
-    this.calls.push(`deleteDnsRecords ${hostname}`);
-    this.maybeFail('deleteDnsRecords');
+    await this.enter('deleteDnsRecords', hostname);
     const n = this.dnsRecords.get(hostname) ?? 0;
     this.dnsRecords.delete(hostname);
     return n;
@@ -118,8 +120,7 @@ export class FakeDirectory implements Directory {
   async *listManaged(): AsyncIterable<ComputerObject[]> {
     const all = [...this.objects.values()];
     for (let i = 0; i < all.length; i += this.pageSize) {
-      this.calls.push('listManaged page');
-      this.maybeFail('listManaged');
+      await this.enter('listManaged', 'page');
       yield all.slice(i, i + this.pageSize);
     }
   }
@@ -127,6 +128,9 @@ export class FakeDirectory implements Directory {
     return this.calls.filter((c) => c.startsWith('deleteComputer '));
   }
 }
+
+/** Typed jest matchers (expect.any / stringMatching are `any`). */
+export const aString = (re?: RegExp): string => (re ? expect.stringMatching(re) : expect.any(String)) as string;
 
 /** Instances per "account/region"; errors per operation. */
 export class FakeFleets {
@@ -152,11 +156,10 @@ export class FakeFleets {
     const fail = (): void => {
       if (this.error) throw this.error;
     };
-    const unused = async (): Promise<never> => {
-      throw new Error('not used by leave/reconcile');
-    };
+    const unused = (): Promise<never> => Promise.reject(new Error('not used by leave/reconcile'));
     const fleet: Fleet = {
       describeInstance: async (id) => {
+        await Promise.resolve();
         this.describeCalls.push({ target: key, ids: [id] });
         fail();
         return get().get(id);
@@ -181,7 +184,7 @@ export class FakeFleets {
         return out;
       },
       tagInstance: unused,
-      ssmPingStatus: unused as () => Promise<PingStatus>,
+      ssmPingStatus: unused,
       putJoinSecret: unused,
       deleteJoinSecret: unused,
       sendCommand: unused,

@@ -2,7 +2,7 @@
  * Reconcile tasks against small fakes: "Find stale objects" (paging, batching per fleet, every
  * rule, EC2 errors abort), "Check deletion cap" (dry run, cap, bounded Cause) and "Report" (EMF).
  */
-jest.mock('../../tasks/adapters/default-deps', () => ({ defaultDeps: async () => { throw new Error('unit tests pass their own deps'); } }), { virtual: true });
+jest.mock('../../tasks/adapters/default-deps', () => ({ defaultDeps: () => Promise.reject(new Error('unit tests pass their own deps')) }));
 
 import { makeHandler as makeFind } from '../../tasks/find-stale-objects';
 import { makeHandler as makeCap } from '../../tasks/check-deletion-cap';
@@ -17,7 +17,7 @@ const world = (objects: ComputerObject[], reconcile: Partial<ReturnType<typeof t
   const directory = new FakeDirectory(objects);
   const fleets = new FakeFleets();
   const deps = makeDeps(directory, fleets, testSettings(reconcile));
-  const provider = async (): Promise<Deps> => deps;
+  const provider = (): Promise<Deps> => Promise.resolve(deps);
   return { directory, fleets, deps, find: makeFind(provider), cap: makeCap(provider), report: makeReport(provider) };
 };
 const range = (from: number, to: number): number[] => Array.from({ length: to - from }, (_, k) => from + k);
@@ -91,7 +91,7 @@ describe('Find stale objects', () => {
 
   it('keeps the stale list bounded (state data stays small); the rest is counted', async () => {
     const w = world(range(0, STALE_LIST_MAX_ITEMS + 120).map((n) => computer(n)), { maxDeletions: 10_000 });
-    const scan = (await w.find({ input: {} })) as ScanOutput;
+    const scan: ScanOutput = await w.find({ input: {} });
     expect(scan.stale).toBe(STALE_LIST_MAX_ITEMS + 120);
     expect(scan.staleList.length + scan.notListed).toBe(scan.stale);
     expect(scan.staleList.length).toBeLessThanOrEqual(STALE_LIST_MAX_ITEMS);

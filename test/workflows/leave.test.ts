@@ -86,6 +86,16 @@ describe('leave workflow (synthesized ASL, real tasks, simulated world)', () => 
     expect(deletes(w)).toEqual([]);
   });
 
+  test('a join still claims the (terminated) instance: left to the join\'s compensation, nothing deleted', async () => {
+    const l = world();
+    const i = l.w.sim.fleet.instance(ID);
+    if (i) i.tags = { 'adjoin:status': 'joining', 'adjoin:claimed-at': l.w.sim.clock.now().toISOString() };
+    const run = await start(l, 'leave-joining');
+    expect(run.status).toBe('SUCCEEDED');
+    expect(run.output).toMatchObject({ outcome: 'nothing', reason: expect.stringMatching(/join/) as string });
+    expect(deletes(l.w)).toEqual([]);
+  });
+
   test('the instance comes back between find and delete: the re-check refuses, recorded as skipped', async () => {
     const l = world();
     let describes = 0;
@@ -99,7 +109,7 @@ describe('leave workflow (synthesized ASL, real tasks, simulated world)', () => 
     const run = await start(l, 'leave-race');
     expect(run.status).toBe('SUCCEEDED');
     expect(deletes(l.w)).toEqual([]);
-    expect(run.output).toMatchObject({ outcome: 'partial', deleted: 0, skipped: 1, notDeleted: [{ dn: l.dn, reason: expect.stringMatching(/running/) }] });
+    expect(run.output).toMatchObject({ outcome: 'partial', deleted: 0, skipped: 1, notDeleted: [{ dn: l.dn, reason: expect.stringMatching(/running/) as string }] });
     expect(statePath(run, { nested: true })).toContain('Delete refused');
   });
 

@@ -2,9 +2,7 @@
  * The operator loop on the REAL lab (Samba AD DC, instance in namespaces, real adcli/SSSD):
  * break DNS, join fails, show it, fix, redrive, users resolve, terminate, leave.
  *
- * Needs root and the lab, so it is NOT run by jest.config.js (its name does not end in
- * .test.ts). To run it, move it to test/lab/cli.test.ts (paths stay valid: same depth) and run
- * `npx jest -c jest.lab.config.js test/lab/cli.test.ts` (in band, with the other lab tests).
+ * Needs root and the lab: part of the lab suite (`npx jest -c jest.lab.config.js test/lab/cli.test.ts`).
  *
  * "Break DNS": a blackhole route to the DC inside the instance's network namespace, so the join
  * document's own check ("<domain> does not resolve through <DC>") fails; the fix removes it.
