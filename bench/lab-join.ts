@@ -17,6 +17,7 @@ import * as world from '../lab/world';
 import { LabFleet, labDepsProvider, labSettings } from '../lab/fleet';
 import { ExecutionStore, timeline, type ExecutionRecord } from '../lab/engine';
 import { makeLabRuntime } from '../cli/lab-runtime';
+import { acquireFreshLab } from '../lab/demo';
 import { ec2StateEvent, executionName } from '../cli/ec2-event';
 import type { LabRuntime } from '../cli/lab-link';
 
@@ -129,16 +130,13 @@ export async function runLabJoinBench(sizes: number[], log: (l: string) => void 
   const batches: BatchResult[] = [];
   let upSeconds = NaN;
   let downSeconds = NaN;
+  let release: () => void = () => undefined;
   try {
-    const before = await world.leftovers();
-    if (before.netns.length || before.mounts.length || before.processes.length || before.hostLink) {
-      log('cleaning leftovers of an earlier lab');
-      await world.down();
-    }
     log('lab up…');
     const tu = Date.now();
-    await world.up();
-    upSeconds = secs(Date.now() - tu);
+    const lab = await acquireFreshLab(log);
+    release = lab.release;
+    upSeconds = lab.status.upSeconds ?? secs(Date.now() - tu);
     log(`lab up in ${upSeconds} s`);
     const fleet = new LabFleet({ documentNames: { join: 'adjoin-join', verify: 'adjoin-verify' } });
     const settings = labSettings();
@@ -157,6 +155,7 @@ export async function runLabJoinBench(sizes: number[], log: (l: string) => void 
   } catch (err) {
     problems.push(err instanceof Error ? err.message : String(err));
   } finally {
+    release();
     const td = Date.now();
     const report = await world.down();
     downSeconds = secs(Date.now() - td);

@@ -142,6 +142,35 @@ async function computerByName(name: string): Promise<boolean> {
   return /^dn: /m.test(r.stdout);
 }
 
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** How long to wait for another process that holds the lab (lease) before giving up. */
+export const LAB_WAIT_MS = Number(process.env.ADJOIN_LAB_WAIT_SECONDS ?? '300') * 1000;
+
+/**
+ * A lab of our own, fresh: waits (bounded) while another live process holds the lab (a test
+ * suite, another demo), cleans any leftover lab, brings a new one up and leases it, so that
+ * nobody else's down() takes it away under us. Returns its status and the release function.
+ */
+export async function acquireFreshLab(log: (line: string) => void, waitMs = LAB_WAIT_MS): Promise<{ status: world.LabStatus; release: () => void }> {
+  const others = (): number[] => world.leaseHolders().filter((pid) => pid !== process.pid);
+  const t0 = Date.now();
+  for (let i = 0; i < 10_000 && others().length > 0; i++) {
+    if (Date.now() - t0 > waitMs) throw new Error(`the lab is in use by process(es) ${others().join(' ')} for more than ${Math.round(waitMs / 1000)} s; wait for them, or take it down with \`npm run adjoin -- lab down\``);
+    if (i === 0) log(`the lab is in use by process(es) ${others().join(' ')}: waiting (at most ${Math.round(waitMs / 1000)} s)…`);
+    await sleep(2000);
+  }
+  const before = await world.leftovers();
+  if (before.netns.length || before.mounts.length || before.processes.length || before.hostLink) {
+    const c = await world.down();
+    if (c.problems.length) throw new Error(`could not clean an earlier lab: ${c.problems.join('; ')}`);
+    log(`cleaned an earlier lab: ${c.netns.length} netns, ${c.killed} processes, ${c.unmounted} mounts`);
+  }
+  const status = await world.up({ log, waitForOtherLabMs: waitMs });
+  const release = world.lease();
+  return { status, release };
+}
+
 const outputOf = (r: ExecutionRecord): Record<string, unknown> =>
   typeof r.output === 'object' && r.output !== null && !Array.isArray(r.output) ? (r.output as Record<string, unknown>) : {};
 
@@ -156,6 +185,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
   const rows: DemoRow[] = [];
   let stepNo = 0;
   let labTouched = false;
+  let release: () => void = () => undefined;
   let aborted = false;
 
   const clock = (): string => style.dim(`+${seconds(Date.now() - t0).padStart(6)}`);
@@ -193,6 +223,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
     }
     aborted = true;
     say(style.yellow(`\n${sig}: tearing the lab down…`));
+    release();
     teardown = world.down().then(
       (r) => say(`lab down: ${r.netns.length} network namespaces removed, ${r.killed} processes stopped${r.problems.length ? `; problems: ${r.problems.join('; ')}` : ''}`),
       (err: unknown) => say(style.red(`lab down failed: ${err instanceof Error ? err.message : String(err)}`)),
@@ -208,12 +239,9 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
     // 2. Lab up, on a clean machine.
     const status = await step('lab up', 'Bring the lab up: Samba AD DC LAB.EXAMPLE.COM in network namespace adjoin-dc', async () => {
       labTouched = true;
-      const before = await world.leftovers();
-      if (before.netns.length || before.mounts.length || before.processes.length || before.hostLink) {
-        const c = await world.down();
-        say(style.dim(`      cleaned leftovers of an earlier lab: ${c.netns.length} netns, ${c.killed} processes, ${c.unmounted} mounts`));
-      }
-      return world.up({ log: (l) => say(style.dim(`      ${l}`)) });
+      const lab = await acquireFreshLab((l) => say(style.dim(`      ${l}`)));
+      release = lab.release;
+      return lab.status;
     });
     check(status.up, `lab up: DC ${status.domain?.dcFqdn ?? '?'} (${status.domain?.dcIp ?? '?'}), managed OU ${status.domain?.managedOu ?? '?'}`);
 
@@ -371,6 +399,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
     if (labTouched && !aborted) {
       stepNo = STEPS - 1;
       await step('lab down', 'Tear the lab down and check nothing is left', async () => {
+        release();
         const report = await world.down();
         say(style.dim(`      ${report.netns.length} network namespaces removed, ${report.killed} processes stopped, ${report.unmounted} mounts released`));
         check(report.problems.length === 0, 'down reported no problems', report.problems.join('; '));

@@ -21,7 +21,7 @@ import {
   SSMClient,
 } from '@aws-sdk/client-ssm';
 import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
-import { InstanceGone } from '../lib/errors';
+import { AwsRefused, AwsUnavailable, InstanceGone } from '../lib/errors';
 import { joinSecretName } from '../lib/naming';
 import type { CommandResult, CommandStatus, Fleet, FleetFor, InstanceInfo, InstanceState, PingStatus, SendCommandRequest } from '../lib/ports';
 import type { Settings } from '../lib/settings';
@@ -103,7 +103,10 @@ export class AwsFleet implements Fleet {
     try {
       const out = await this.ec2.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] }));
       const found = out.Reservations?.flatMap((r) => r.Instances ?? []).find((i) => i.InstanceId === instanceId);
-      return found ? toInstanceInfo(found) : undefined;
+      if (!found) return undefined;
+      const info = toInstanceInfo(found);
+      if (!info) throw new AwsRefused(`EC2 returned instance ${instanceId} in an unknown state ${JSON.stringify(found.State?.Name)}`);
+      return info;
     } catch (err) {
       if (NOT_FOUND.has(awsErrorName(err))) return undefined;
       throw mapAwsError(err, 'EC2 DescribeInstances');
@@ -132,11 +135,15 @@ export class AwsFleet implements Fleet {
         }
         for (const i of out.Reservations?.flatMap((r) => r.Instances ?? []) ?? []) {
           const info = toInstanceInfo(i);
-          if (info) result.set(info.instanceId, info);
+          // An instance EC2 returned in a state we do not know is not gone: never drop it.
+          if (!info) throw new AwsRefused(`EC2 returned instance ${i.InstanceId ?? '?'} in an unknown state ${JSON.stringify(i.State?.Name)}`);
+          result.set(info.instanceId, info);
         }
         token = out.NextToken;
         if (!token) break;
       }
+      // Stopping early would leave instances out, and an absent instance reads as gone.
+      if (token) throw new AwsUnavailable(`EC2 DescribeInstances still had pages after ${MAX_PAGES}: the answer is incomplete`);
     }
     return result;
   }
@@ -325,13 +332,19 @@ export function fleetFor(options: FleetForOptions): FleetFor {
     if (!fleet) {
       const role = options.memberRoleName;
       const base = { region, documents: options.documents, ...(options.secretPath ? { secretPath: options.secretPath } : {}) };
-      fleet = role
-        ? new DeferredFleet(async () => {
-            if ((await homeAccount()) === account) return make(base);
-            const roleArn = `arn:${partitionOf(region)}:iam::${account}:role/${role}`;
-            return make({ ...base, credentials: assumeRoleCredentials(stsClient(), roleArn, 'adjoin') });
-          })
-        : make(base);
+      // Always decided against our own account: without a member role, another account's
+      // instances would look "not found" with our credentials, and "not found" reads as gone.
+      fleet = new DeferredFleet(async () => {
+        if ((await homeAccount()) === account) return make(base);
+        if (!role) {
+          throw new AwsRefused(
+            `Instance is in account ${account}, but no memberRoleName is configured to reach it: ` +
+              'refusing to look it up with our own credentials (it would look gone). Deploy the member stack and set memberRoleName.',
+          );
+        }
+        const roleArn = `arn:${partitionOf(region)}:iam::${account}:role/${role}`;
+        return make({ ...base, credentials: assumeRoleCredentials(stsClient(), roleArn, 'adjoin') });
+      });
       fleets.set(key, fleet);
     }
     return fleet;

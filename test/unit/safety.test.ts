@@ -108,6 +108,12 @@ describe('rule: inside a managed OU, on RDN boundaries', () => {
     expect(refuseUnlessInManagedOu('garbage', [OU])).toBeDefined();
     expect(refuseUnlessInManagedOu(`CN=X,${OU}`, [])).toBeDefined();
   });
+  it('handles Entra Domain Services\' "AADDC Computers" (a space in the RDN value)', () => {
+    const aadds = 'OU=AADDC Computers,DC=aaddscontoso,DC=com';
+    expect(refuseUnlessInManagedOu('CN=EC2-1,OU=AADDC Computers,DC=aaddscontoso,DC=com', [aadds])).toBeUndefined();
+    expect(refuseUnlessInManagedOu('CN=EC2-1,OU=aaddc  computers,DC=aaddscontoso,DC=com', [aadds])).toBeDefined();
+    expect(refuseUnlessInManagedOu('CN=EC2-1,OU=Computers,DC=aaddscontoso,DC=com', [aadds])).toBeDefined();
+  });
   it('is a real suffix test (isInside)', () => {
     expect(isInside('CN=a,OU=b,DC=c', 'OU=b,DC=c')).toBe(true);
     expect(isInside('CN=a,OU=xb,DC=c', 'OU=b,DC=c')).toBe(false);

@@ -233,13 +233,28 @@ describe('fleetFor', () => {
     made.length = 0;
   });
 
-  it('caches one fleet per account and Region', () => {
-    const f = fleetFor({ documents, makeFleet });
+  it('caches one fleet per account and Region', async () => {
+    ssmMock.on(DescribeInstanceInformationCommand).resolves({ InstanceInformationList: [] });
+    const f = fleetFor({ documents, makeFleet, homeAccount: '111111111111' });
     const a = f({ account: '111111111111', region: 'eu-west-1' });
     expect(f({ account: '111111111111', region: 'eu-west-1' })).toBe(a);
-    expect(f({ account: '111111111111', region: 'us-east-1' })).not.toBe(a);
+    const b = f({ account: '111111111111', region: 'us-east-1' });
+    expect(b).not.toBe(a);
+    await a.ssmPingStatus(ID);
+    await a.ssmPingStatus(ID);
+    await b.ssmPingStatus(ID);
     expect(made.map((o) => o.region)).toEqual(['eu-west-1', 'us-east-1']);
     expect(made.every((o) => o.credentials === undefined)).toBe(true);
+  });
+
+  it('refuses another account when no member role is configured (it would look gone)', async () => {
+    // Prepare
+    const f = fleetFor({ documents, makeFleet, homeAccount: '111111111111' });
+    // Act
+    const lookup = f({ account: '222222222222', region: 'eu-west-1' }).describeInstances([ID]);
+    // Assess
+    await expect(lookup).rejects.toMatchObject({ name: 'AwsRefused', message: expect.stringMatching(/222222222222.*memberRoleName/) as unknown });
+    expect(made).toHaveLength(0);
   });
 
   it('assumes the member role in other accounts only', async () => {
