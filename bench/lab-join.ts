@@ -137,7 +137,6 @@ export async function runLabJoinBench(sizes: number[], log: (l: string) => void 
     const lab = await acquireFreshLab(log);
     release = lab.release;
     upSeconds = lab.status.upSeconds ?? secs(Date.now() - tu);
-    log(`lab up in ${upSeconds} s`);
     const fleet = new LabFleet({ documentNames: { join: 'adjoin-join', verify: 'adjoin-verify' } });
     const settings = labSettings();
     const store = new ExecutionStore(path.join(world.labPaths().root, 'executions'));

@@ -150,25 +150,39 @@ export const LAB_WAIT_MS = Number(process.env.ADJOIN_LAB_WAIT_SECONDS ?? '300') 
 /**
  * A lab of our own, fresh: waits (bounded) while another live process holds the lab (a test
  * suite, another demo), cleans any leftover lab, brings a new one up and leases it, so that
- * nobody else's down() takes it away under us. Returns its status and the release function.
+ * nobody else's down() takes it away under us. If another process slips in between (its up()
+ * and its lease are two calls), waits again. Returns the lab's status and the release function.
  */
 export async function acquireFreshLab(log: (line: string) => void, waitMs = LAB_WAIT_MS): Promise<{ status: world.LabStatus; release: () => void }> {
   const others = (): number[] => world.leaseHolders().filter((pid) => pid !== process.pid);
   const t0 = Date.now();
-  for (let i = 0; i < 10_000 && others().length > 0; i++) {
-    if (Date.now() - t0 > waitMs) throw new Error(`the lab is in use by process(es) ${others().join(' ')} for more than ${Math.round(waitMs / 1000)} s; wait for them, or take it down with \`npm run adjoin -- lab down\``);
-    if (i === 0) log(`the lab is in use by process(es) ${others().join(' ')}: waiting (at most ${Math.round(waitMs / 1000)} s)…`);
+  const busy = (): Error => new Error(`the lab is in use by process(es) ${others().join(' ') || '(another)'} for more than ${Math.round(waitMs / 1000)} s; wait for them, or take it down with \`npm run adjoin -- lab down\``);
+  let said = false;
+  for (let attempt = 0; attempt < 20; attempt++) {
+    for (let i = 0; i < 10_000 && others().length > 0; i++) {
+      if (Date.now() - t0 > waitMs) throw busy();
+      if (!said) log(`the lab is in use by process(es) ${others().join(' ')}: waiting (at most ${Math.round(waitMs / 1000)} s)…`);
+      said = true;
+      await sleep(2000);
+    }
+    const before = await world.leftovers();
+    if (before.netns.length || before.mounts.length || before.processes.length || before.hostLink) {
+      const c = await world.down();
+      if (c.problems.some((p) => /in use/.test(p))) continue; // leased meanwhile: wait for it
+      if (c.problems.length) throw new Error(`could not clean an earlier lab: ${c.problems.join('; ')}`);
+      if (c.netns.length || c.killed || c.unmounted) log(`cleaned an earlier lab: ${c.netns.length} netns, ${c.killed} processes, ${c.unmounted} mounts`);
+    }
+    const tUp = Date.now();
+    const status = await world.up({ log, waitForOtherLabMs: Math.max(0, waitMs - (Date.now() - t0)) });
+    const release = world.lease();
+    const createdAt = Date.parse(world.labState().createdAt);
+    if (others().length === 0 && createdAt >= tUp - 1000) return { status, release };
+    release(); // someone else's lab came up meanwhile: not ours to use
+    log('another process brought the lab up meanwhile: waiting for it');
+    if (Date.now() - t0 > waitMs) throw busy();
     await sleep(2000);
   }
-  const before = await world.leftovers();
-  if (before.netns.length || before.mounts.length || before.processes.length || before.hostLink) {
-    const c = await world.down();
-    if (c.problems.length) throw new Error(`could not clean an earlier lab: ${c.problems.join('; ')}`);
-    log(`cleaned an earlier lab: ${c.netns.length} netns, ${c.killed} processes, ${c.unmounted} mounts`);
-  }
-  const status = await world.up({ log, waitForOtherLabMs: waitMs });
-  const release = world.lease();
-  return { status, release };
+  throw busy();
 }
 
 const outputOf = (r: ExecutionRecord): Record<string, unknown> =>
@@ -238,8 +252,8 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
   try {
     // 2. Lab up, on a clean machine.
     const status = await step('lab up', 'Bring the lab up: Samba AD DC LAB.EXAMPLE.COM in network namespace adjoin-dc', async () => {
-      labTouched = true;
       const lab = await acquireFreshLab((l) => say(style.dim(`      ${l}`)));
+      labTouched = true;
       release = lab.release;
       return lab.status;
     });
