@@ -116,10 +116,8 @@ async function batch(runtime: LabRuntime, fleet: LabFleet, size: number, log: (l
   const leave: number[] = [];
   const leaveFailed: string[] = [];
   for (const r of leaves) {
-    const out = r.output as { deleted?: unknown[] } | undefined;
     if (r.status !== 'SUCCEEDED') leaveFailed.push(`${r.name}: ${r.status} ${r.failedState ?? ''} ${r.error ?? ''}`.trim());
     else leave.push(runMs(r) / 1000);
-    void out;
   }
   log(`  leaves: ${leave.length}/${size} succeeded`);
   return { size, launchSeconds, joinWallSeconds, join, leave, joinFailed, leaveFailed, retries, joinScript, joinPolls };
@@ -129,7 +127,7 @@ export async function runLabJoinBench(sizes: number[], log: (l: string) => void 
   const problems: string[] = [];
   const batches: BatchResult[] = [];
   let upSeconds = NaN;
-  let downSeconds = NaN;
+  let downSeconds: number;
   let release: () => void = () => undefined;
   try {
     log('lab up…');

@@ -123,7 +123,7 @@ function checkMachine(say: (l: string) => void, style: Style, install: boolean):
   say(`      installing ${missing.join(' ')} (apt-get)…`);
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   const upd = spawnSync('apt-get', ['update'], { stdio: 'inherit', env, timeout: 300_000 });
-  const inst = spawnSync('apt-get', ['install', '-y', '--no-install-recommends', ...missing], { stdio: 'inherit', env, timeout: 900_000 });
+  const inst = spawnSync('apt-get', ['install', '-y', ...missing], { stdio: 'inherit', env, timeout: 900_000 });
   if (upd.status !== 0 || inst.status !== 0) return { ok: false, message: `apt-get failed; install by hand: ${aptLine}` };
   return { ok: true };
 }
@@ -185,8 +185,14 @@ export async function acquireFreshLab(log: (line: string) => void, waitMs = LAB_
   throw busy();
 }
 
-const outputOf = (r: ExecutionRecord): Record<string, unknown> =>
-  typeof r.output === 'object' && r.output !== null && !Array.isArray(r.output) ? (r.output as Record<string, unknown>) : {};
+type Scalar = string | number | boolean;
+/** The scalar fields of an execution's output (outcome, computerName, counts…). */
+function outputOf(r: ExecutionRecord): Partial<Record<string, Scalar>> {
+  const out: Partial<Record<string, Scalar>> = {};
+  if (typeof r.output !== 'object' || r.output === null || Array.isArray(r.output)) return out;
+  for (const [k, v] of Object.entries(r.output)) if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') out[k] = v;
+  return out;
+}
 
 export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
   const write = opts.write ?? ((t: string) => void process.stdout.write(t));
@@ -203,7 +209,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
   let aborted = false;
 
   const clock = (): string => style.dim(`+${seconds(Date.now() - t0).padStart(6)}`);
-  const step = async <T>(key: string, title: string, fn: () => Promise<T>): Promise<T> => {
+  const step = async <T>(key: string, title: string, fn: () => Promise<T> | T): Promise<T> => {
     stepNo += 1;
     say(`${clock()} ${style.bold(`[${String(stepNo).padStart(2)}/${STEPS}]`)} ${style.bold(title)}`);
     const s = Date.now();
@@ -222,7 +228,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
   say(style.bold('adjoin lab demo: automatic AD join and leave for EC2, on a real Samba AD, run by the real state machines'));
 
   // 1. The machine.
-  const ready = await step('machine', 'Check the machine (root, Debian packages)', async () => checkMachine(say, style, opts.installPackages ?? true));
+  const ready = await step('machine', 'Check the machine (root, Debian packages)', () => checkMachine(say, style, opts.installPackages ?? true));
   if (!ready.ok) {
     say(ready.message);
     return { exitCode: 2, failures: [ready.message], rows, stepsMs, totalMs: Date.now() - t0, executions };
@@ -264,7 +270,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
     let backend: Backend | undefined;
     const fleet = new LabFleet({ documentNames: { join: 'adjoin-join', verify: 'adjoin-verify' } });
     const store = new ExecutionStore(path.join(world.labPaths().root, 'executions'));
-    await step('load', 'Load the product: synthesize the state machines from infra/, bind each Lambda to its task', async () => {
+    await step('load', 'Load the product: synthesize the state machines from infra/, bind each Lambda to its task', () => {
       const customize = (s: Settings): void => {
         s.timings.settleSeconds = DEMO_SETTLE_SECONDS;
       };
@@ -299,7 +305,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
         say(`      launched ${style.bold(inst.instanceId)} ${inst.ip.padEnd(11)} ${plan.label.padEnd(8)} ${style.dim(tags)}${plan.optedIn ? '' : style.yellow('  (not opted in)')}`);
         const p = start('join', { instanceId: inst.instanceId });
         p.then(
-          (r) => say(`      ${clock()} join ${inst.instanceId} ${r.status === 'SUCCEEDED' ? style.green(r.status) : style.red(r.status)} ${String(outputOf(r).outcome ?? r.error ?? '')}`),
+          (r) => say(`      ${clock()} join ${inst.instanceId} ${r.status === 'SUCCEEDED' ? style.green(r.status) : style.red(r.status)} ${outputOf(r).outcome ?? r.error ?? ''}`),
           () => undefined,
         );
         runs.push(p);
@@ -320,7 +326,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
     await step('checks', 'Check with real tools: NSS inside the joined instances, nothing for the one not opted in', async () => {
       for (const [inst, run] of [[web, webRun], [admin, adminRun]] as const) {
         const out = outputOf(run);
-        check(run.status === 'SUCCEEDED' && out.outcome === 'joined', `${inst.plan.label} (${inst.instanceId}): join SUCCEEDED with outcome "joined" as ${String(out.computerName ?? '?')}`, `${run.status} ${String(out.outcome ?? '')} ${run.failedState ?? ''} ${run.error ?? ''} ${run.cause ?? ''}`.trim());
+        check(run.status === 'SUCCEEDED' && out.outcome === 'joined', `${inst.plan.label} (${inst.instanceId}): join SUCCEEDED with outcome "joined" as ${out.computerName ?? '?'}`, `${run.status} ${out.outcome ?? ''} ${run.failedState ?? ''} ${run.error ?? ''} ${run.cause ?? ''}`.trim());
         const objs = await computersOf(inst.instanceId);
         check(objs.length === 1 && objs[0] === out.computerName, `${inst.plan.label}: the DC holds exactly one computer object with its marker (${objs.join(', ') || 'none'})`);
       }
@@ -343,7 +349,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
       check(alice === 'Success' && bob === 'Permission denied', `login access on ${admin.plan.label} (adGroupName=linux-admins): alice ${alice}, bob ${bob}`);
 
       const out = outputOf(batchRun);
-      check(batchRun.status === 'SUCCEEDED' && out.outcome === 'skipped', `${batch.plan.label} (${batch.instanceId}, not opted in): join SUCCEEDED with outcome "skipped" (${String(out.reason ?? '')})`, `${batchRun.status} ${String(out.outcome ?? '')}`);
+      check(batchRun.status === 'SUCCEEDED' && out.outcome === 'skipped', `${batch.plan.label} (${batch.instanceId}, not opted in): join SUCCEEDED with outcome "skipped" (${out.reason ?? ''})`, `${batchRun.status} ${out.outcome ?? ''}`);
       const visited = timeline(batchRun).map((r) => r.state);
       check(!visited.includes('Prepare computer object') && !visited.includes('Run join document'), `${batch.plan.label}: no computer object prepared, no command sent (${visited.join(' → ')})`);
       const objs = await computersOf(batch.instanceId);
@@ -396,7 +402,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
         const r = await start('reconcile', { dryRun });
         await show(r);
         const o = outputOf(r);
-        check(r.status === 'SUCCEEDED', `reconcile${dryRun ? ' (dry run)' : ''} ${r.status}: scanned ${String(o.scanned ?? '?')}, stale ${String(o.stale ?? '?')}, deleted ${String(o.deleted ?? '?')}`, `${r.failedState ?? ''} ${r.error ?? ''} ${r.cause ?? ''}`);
+        check(r.status === 'SUCCEEDED', `reconcile${dryRun ? ' (dry run)' : ''} ${r.status}: scanned ${o.scanned ?? '?'}, stale ${o.stale ?? '?'}, deleted ${o.deleted ?? '?'}`, `${r.failedState ?? ''} ${r.error ?? ''} ${r.cause ?? ''}`);
         check(o.deleted === 0, `reconcile${dryRun ? ' (dry run)' : ''} deleted nothing`);
       }
       check(adminName !== '' && (await computerByName(adminName)), `${adminName}: still in the directory after reconcile`);

@@ -1,0 +1,23 @@
+// Runs before `npm run lab` and `npm test` (npm's pre-scripts): on a fresh clone, installs the
+// npm dependencies first, so the quick start stays two commands. Plain JS: nothing is
+// installed yet when it runs.
+'use strict';
+const { execSync } = require('node:child_process');
+const path = require('node:path');
+
+const root = path.join(__dirname, '..');
+const needed = ['tsx', 'jest', 'typescript', 'aws-cdk-lib', 'ldapts', 'aws-local-stepfunctions'];
+const missing = needed.filter((name) => {
+  try {
+    require.resolve(`${name}/package.json`, { paths: [root] });
+    return false;
+  } catch {
+    return true;
+  }
+});
+if (missing.length > 0) {
+  process.stderr.write(`adjoin: installing npm dependencies (missing: ${missing.join(', ')})\n`);
+  // `npm install`, not `npm ci`: the registry mirror here lacks other platforms' optional
+  // binaries that jest's resolver lists, and `npm ci` refuses a lock file without them.
+  execSync('npm install --no-audit --no-fund', { cwd: root, stdio: 'inherit' });
+}
