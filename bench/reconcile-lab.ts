@@ -271,6 +271,8 @@ class PersistentLookup implements Directory {
 
 export interface LabRow {
   n: number;
+  /** The objects loaded for this row: [from, n) (sizes are cumulative). */
+  from: number;
   loadSeconds: number;
   loadRate: number;
   batched: Measure;
@@ -397,7 +399,7 @@ async function main(): Promise<void> {
       // the production page size like the batched run does.
       naive.ldapPages = Math.ceil(n / PAGE_SIZE);
       const lookupMs = await productLookupMs(t.directory);
-      rows.push({ n, loadSeconds: l.ms / 1000, loadRate: l.loaded / (l.ms / 1000), batched, naive, productLookupMs: lookupMs });
+      rows.push({ n, from: n - l.loaded, loadSeconds: l.ms / 1000, loadRate: l.loaded / (l.ms / 1000), batched, naive, productLookupMs: lookupMs });
       log(`n=${n}: batched ${(batched.wallMs / 1000).toFixed(2)} s, per object ${(naive.wallMs / 1000).toFixed(2)} s${naive.scaled ? ' (extrapolated)' : ''}`);
     }
   } finally {
@@ -428,7 +430,7 @@ async function main(): Promise<void> {
   process.stdout.write(`${table(rows)}\n\n`);
   for (const r of rows)
     process.stdout.write(
-      `${f0(r.n)} objects loaded in ${r.loadSeconds.toFixed(1)} s (${r.loadRate.toFixed(0)} adds/s, ${concurrency} in flight, one LDAPS connection); ` +
+      `objects ${f0(r.from)}..${f0(r.n - 1)} loaded in ${r.loadSeconds.toFixed(1)} s (${r.loadRate.toFixed(0)} adds/s, ${concurrency} in flight, one LDAPS connection); at ${f0(r.n)}: ` +
         `one product findByMarker (new LDAPS connection + bind + search) takes ${r.productLookupMs.toFixed(1)} ms (median of 50)\n`,
     );
   process.stdout.write(

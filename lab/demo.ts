@@ -16,6 +16,7 @@
  */
 import './engine/polyfill';
 import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as world from './world';
 import { LabFleet, labDepsProvider, labSettings } from './fleet';
@@ -68,6 +69,8 @@ export interface DemoResult {
   rows: DemoRow[];
   stepsMs: Record<string, number>;
   totalMs: number;
+  /** Of totalMs, the time spent waiting for another process to release the lab. */
+  waitedMs: number;
   executions: Record<string, ExecutionRecord>;
 }
 
@@ -153,7 +156,7 @@ export const LAB_WAIT_MS = Number(process.env.ADJOIN_LAB_WAIT_SECONDS ?? '300') 
  * nobody else's down() takes it away under us. If another process slips in between (its up()
  * and its lease are two calls), waits again. Returns the lab's status and the release function.
  */
-export async function acquireFreshLab(log: (line: string) => void, waitMs = LAB_WAIT_MS): Promise<{ status: world.LabStatus; release: () => void }> {
+export async function acquireFreshLab(log: (line: string) => void, waitMs = LAB_WAIT_MS): Promise<{ status: world.LabStatus; release: () => void; waitedMs: number }> {
   const others = (): number[] => world.leaseHolders().filter((pid) => pid !== process.pid);
   const t0 = Date.now();
   const busy = (): Error => new Error(`the lab is in use by process(es) ${others().join(' ') || '(another)'} for more than ${Math.round(waitMs / 1000)} s; wait for them, or take it down with \`npm run adjoin -- lab down\``);
@@ -165,6 +168,7 @@ export async function acquireFreshLab(log: (line: string) => void, waitMs = LAB_
       said = true;
       await sleep(2000);
     }
+    const waitedMs = Date.now() - t0;
     const before = await world.leftovers();
     if (before.netns.length || before.mounts.length || before.processes.length || before.hostLink) {
       const c = await world.down();
@@ -176,13 +180,22 @@ export async function acquireFreshLab(log: (line: string) => void, waitMs = LAB_
     const status = await world.up({ log, waitForOtherLabMs: Math.max(0, waitMs - (Date.now() - t0)) });
     const release = world.lease();
     const createdAt = Date.parse(world.labState().createdAt);
-    if (others().length === 0 && createdAt >= tUp - 1000) return { status, release };
+    if (others().length === 0 && createdAt >= tUp - 1000) return { status, release, waitedMs };
     release(); // someone else's lab came up meanwhile: not ours to use
     log('another process brought the lab up meanwhile: waiting for it');
     if (Date.now() - t0 > waitMs) throw busy();
     await sleep(2000);
   }
   throw busy();
+}
+
+/** A process's command line, for messages. */
+function commandOf(pid: number): string {
+  try {
+    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim().slice(0, 120);
+  } catch {
+    return '?';
+  }
 }
 
 type Scalar = string | number | boolean;
@@ -207,6 +220,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
   let labTouched = false;
   let release: () => void = () => undefined;
   let aborted = false;
+  let waitedMs = 0;
 
   const clock = (): string => style.dim(`+${seconds(Date.now() - t0).padStart(6)}`);
   const step = async <T>(key: string, title: string, fn: () => Promise<T> | T): Promise<T> => {
@@ -231,7 +245,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
   const ready = await step('machine', 'Check the machine (root, Debian packages)', () => checkMachine(say, style, opts.installPackages ?? true));
   if (!ready.ok) {
     say(ready.message);
-    return { exitCode: 2, failures: [ready.message], rows, stepsMs, totalMs: Date.now() - t0, executions };
+    return { exitCode: 2, failures: [ready.message], rows, stepsMs, totalMs: Date.now() - t0, waitedMs, executions };
   }
 
   // Tear down on Ctrl-C / SIGTERM; a second signal does not cut the teardown short.
@@ -261,6 +275,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
       const lab = await acquireFreshLab((l) => say(style.dim(`      ${l}`)));
       labTouched = true;
       release = lab.release;
+      waitedMs = lab.waitedMs;
       return lab.status;
     });
     check(status.up, `lab up: DC ${status.domain?.dcFqdn ?? '?'} (${status.domain?.dcIp ?? '?'}), managed OU ${status.domain?.managedOu ?? '?'}`);
@@ -334,12 +349,12 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
         const r = await world.exec(web.instanceId, argv, { timeoutMs: 30_000 });
         say(`      ${style.cyan(`${web.plan.label}$`)} ${argv.join(' ')}`);
         if (r.stdout.trim()) say(indent(r.stdout, '        '));
-        check(r.exitCode === 0 && /alice/.test(r.stdout), `${argv.join(' ')} resolves alice through SSSD inside ${web.instanceId}`, `exit ${r.exitCode} ${r.stderr.trim()}`);
+        check(r.exitCode === 0 && /alice/.test(r.stdout), `${argv.join(' ')} resolves alice through SSSD inside ${web.instanceId}`, `exit ${r.exitCode}: ${(r.stdout + r.stderr).trim()}`);
       }
       const idAdmin = await world.exec(admin.instanceId, ['id', 'alice'], { timeoutMs: 30_000 });
       say(`      ${style.cyan(`${admin.plan.label}$`)} id alice`);
       if (idAdmin.stdout.trim()) say(indent(idAdmin.stdout, '        '));
-      check(idAdmin.exitCode === 0 && /linux-admins/.test(idAdmin.stdout), `alice is in linux-admins on ${admin.instanceId}`, `exit ${idAdmin.exitCode} ${idAdmin.stderr.trim()}`);
+      check(idAdmin.exitCode === 0 && /linux-admins/.test(idAdmin.stdout), `alice is in linux-admins on ${admin.instanceId}`, `exit ${idAdmin.exitCode}: ${(idAdmin.stdout + idAdmin.stderr).trim()}`);
       const acct = async (user: string): Promise<string> => {
         const r = await world.exec(admin.instanceId, ['sssctl', 'user-checks', '-a', 'acct', '-s', 'sshd', user], { timeoutMs: 30_000 });
         return /pam_acct_mgmt: (.*)/.exec(r.stderr + r.stdout)?.[1]?.trim() ?? `no answer (exit ${r.exitCode})`;
@@ -421,6 +436,9 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
       await step('lab down', 'Tear the lab down and check nothing is left', async () => {
         release();
         const report = await world.down();
+        const users = world.leaseHolders().filter((pid) => pid !== process.pid);
+        if (users.length > 0)
+          say(style.yellow(`      another process attached to this demo's lab while it ran and holds it now: ${users.map((p) => `${p} (${commandOf(p)})`).join(', ')}; the lab is left up for it`));
         say(style.dim(`      ${report.netns.length} network namespaces removed, ${report.killed} processes stopped, ${report.unmounted} mounts released`));
         check(report.problems.length === 0, 'down reported no problems', report.problems.join('; '));
         const left = await world.leftovers();
@@ -453,15 +471,15 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
       '  ',
     ),
   );
-  const phases = Object.entries(stepsMs).map(([k, v]) => `${k} ${duration(v)}`);
+  const phases = Object.entries(stepsMs).map(([k, v]) => (k === 'lab up' && waitedMs > 1000 ? `${k} ${duration(v - waitedMs)} (+${duration(waitedMs)} waiting for another lab user)` : `${k} ${duration(v)}`));
   say(style.dim(`  ${phases.join(' · ')}`));
   const exitCode = failures.length === 0 ? 0 : 1;
   say(
     exitCode === 0
-      ? style.green(`Lab demo passed: every expectation held. Total ${seconds(totalMs)}.`)
+      ? style.green(`Lab demo passed: every expectation held. Total ${seconds(totalMs - waitedMs)}${waitedMs > 1000 ? ` (+${seconds(waitedMs)} waiting for another lab user)` : ''}.`)
       : style.red(`Lab demo FAILED: ${failures.length} expectation(s) did not hold (total ${seconds(totalMs)}):\n${failures.map((f) => `  - ${f}`).join('\n')}`),
   );
-  return { exitCode, failures, rows, stepsMs, totalMs, executions };
+  return { exitCode, failures, rows, stepsMs, totalMs, waitedMs, executions };
 }
 
 if (require.main === module) {
