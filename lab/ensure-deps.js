@@ -3,18 +3,13 @@
 // installed yet when it runs.
 'use strict';
 const { execSync } = require('node:child_process');
+const fs = require('node:fs');
 const path = require('node:path');
 
 const root = path.join(__dirname, '..');
 const needed = ['tsx', 'jest', 'typescript', 'aws-cdk-lib', 'ldapts', 'aws-local-stepfunctions'];
-const missing = needed.filter((name) => {
-  try {
-    require.resolve(`${name}/package.json`, { paths: [root] });
-    return false;
-  } catch {
-    return true;
-  }
-});
+// Some packages do not export package.json: look at the folder, not through require.resolve.
+const missing = needed.filter((name) => !fs.existsSync(path.join(root, 'node_modules', name, 'package.json')));
 if (missing.length > 0) {
   process.stderr.write(`adjoin: installing npm dependencies (missing: ${missing.join(', ')})\n`);
   // `npm install`, not `npm ci`: the registry mirror here lacks other platforms' optional
