@@ -5,7 +5,9 @@
  */
 export const OUTPUT_TAIL_BYTES = 2048;
 
-const SECRETISH = /(password|passwd|one-?time|otp|secret|token)/i;
+// `passwd` counts only as a key (`passwd=`, `passwd:`), not as in `getent passwd alice`,
+// whose output is exactly what a VerificationFailed cause must show.
+const SECRETISH = /(password|passwd(?!\s)|one-?time|otp|secret|token)/i;
 
 /** Masks values on lines that mention a password-like word (keeps the line's key). */
 export function scrubSecrets(text: string): string {
@@ -13,7 +15,7 @@ export function scrubSecrets(text: string): string {
     .split('\n')
     .map((line) => {
       if (!SECRETISH.test(line)) return line;
-      const m = /^(.*?(?:password|passwd|one-?time|otp|secret|token)[^=:]*[=:])\s*\S.*$/i.exec(line);
+      const m = /^(.*?(?:password|passwd(?!\s)|one-?time|otp|secret|token)[^=:]*[=:])\s*\S.*$/i.exec(line);
       return m ? `${m[1]} ****` : line.replace(/(--?[A-Za-z-]*(?:password|otp|secret|token)[A-Za-z-]*[= ])\S+/gi, '$1****');
     })
     .join('\n');

@@ -22,6 +22,13 @@ describe('command output', () => {
     expect(out).toContain('ok');
   });
 
+  it('keeps getent passwd output (a verification cause must show it) but masks a passwd key', () => {
+    const out = scrubSecrets('  getent passwd alice: <no entry>\nalice:*:201105:200513::/home/alice:/bin/bash\nbindpasswd: Hunter2');
+    expect(out).toContain('getent passwd alice: <no entry>');
+    expect(out).toContain('alice:*:201105');
+    expect(out).not.toContain('Hunter2');
+  });
+
   it('joins stdout and stderr and bounds the result', () => {
     const out = commandOutput('x'.repeat(5000), 'adcli: Couldn\'t authenticate');
     expect(Buffer.byteLength(out)).toBeLessThanOrEqual(2048 + 3);
