@@ -148,7 +148,7 @@ export function buildProgram(io: Io, targets: Targets, setExit: (code: ExitCode)
     .action(async (ref: string, opts: { io?: boolean }, cmd: Command) => {
       const c = ctx(cmd);
       const { execution, timeline } = await (await c.backend()).timeline(ref);
-      c.print(() => showExecution(execution, timeline, { io: opts.io === true, now: io.now() }, c.style), { execution, timeline });
+      c.print(() => showExecution(execution, timeline, { io: opts.io === true, now: io.now(), local: c.globals.local === true }, c.style), { execution, timeline });
     });
 
   // ---- redrive --------------------------------------------------------------------------------
@@ -316,7 +316,7 @@ async function follow(c: Context, backend: Backend, id: string, timeoutS: number
     last = await backend.describe(id);
   }
   const { execution, timeline } = await backend.timeline(last.id);
-  c.print(() => showExecution(execution, timeline, { io: false, now: c.io.now() }, c.style), { execution, timeline });
+  c.print(() => showExecution(execution, timeline, { io: false, now: c.io.now(), local: c.globals.local === true }, c.style), { execution, timeline });
   return exitFor(execution.status);
 }
 

@@ -52,6 +52,8 @@ function stepRow(s: TimelineStep, style: Style): string[] {
 export interface ShowOptions {
   io: boolean;
   now: Date;
+  /** The execution is the lab's: the redrive hint must say `--local` too. */
+  local?: boolean;
 }
 
 export function showExecution(e: ExecutionDetail, t: Timeline, opts: ShowOptions, style: Style): string {
@@ -89,7 +91,7 @@ export function showExecution(e: ExecutionDetail, t: Timeline, opts: ShowOptions
     out.push(`${style.red('Failed in')} ${style.bold(t.failedState ?? e.failedState ?? '?')}: ${e.error ?? t.end?.error ?? ''}`);
     const cause = e.cause ?? t.end?.cause;
     if (cause) out.push(`  ${oneLine(cause, 1000)}`);
-    out.push(style.dim(`  Fix the cause, then: adjoin redrive ${e.name}`));
+    out.push(style.dim(`  Fix the cause, then: adjoin${opts.local ? ' --local' : ''} redrive ${e.name}`));
     out.push('');
   }
 

@@ -305,7 +305,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
     };
     const show = async (rec: ExecutionRecord): Promise<void> => {
       const { execution, timeline: t } = await be.timeline(rec.name);
-      say(indent(showExecution(execution, t, { io: false, now: new Date() }, style)));
+      say(indent(showExecution(execution, t, { io: false, now: new Date(), local: true }, style)));
       say('');
     };
 

@@ -80,7 +80,7 @@ describe('adjoin --local: break, show, fix, redrive', () => {
     expect(code).toBe(0);
     expect(io.outText).toMatch(/✗\s+Run join document/);
     expect(io.outText).toContain("adcli: couldn't lookup domain lab.example.com");
-    expect(io.outText).toContain(`Fix the cause, then: adjoin redrive ${name}`);
+    expect(io.outText).toContain(`Fix the cause, then: adjoin --local redrive ${name}`);
     expect(io.outText).toMatch(/✓\s+Prepare computer object/);
   });
 
