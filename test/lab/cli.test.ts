@@ -82,7 +82,7 @@ describe('adjoin on the real lab: break DNS, show, fix, redrive', () => {
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/✗\s+Run join document/);
     expect(r.out).toMatch(/does not resolve/);
-    expect(r.out).toContain(`adjoin redrive ${name}`);
+    expect(r.out).toContain(`adjoin --local redrive ${name}`);
   });
 
   it('after the fix, redrive completes the join and directory users resolve', async () => {
