@@ -16,7 +16,7 @@ import { Client, type ClientOptions } from 'ldapts';
 import { AwsRefused, DirectoryUnavailable } from '../tasks/lib/errors';
 import type { Deps, DepsProvider } from '../tasks/lib/deps';
 import type { CommandResult, CommandStatus, Fleet, FleetFor, InstanceInfo, PingStatus, SendCommandRequest } from '../tasks/lib/ports';
-import { validateSettings, type Settings } from '../tasks/lib/settings';
+import { defaultTagSettings, documentNames, validateSettings, type Settings } from '../tasks/lib/settings';
 import { LdapDirectory } from '../tasks/adapters/ldap-directory';
 import { joinSecretName } from '../tasks/lib/naming';
 import { HOST_LINK, LAB_ACCOUNT, LAB_REGION, labPaths, type LabPaths } from './world/paths';
@@ -435,14 +435,9 @@ export function labSettings(opts: LabSettingsOptions = {}, paths: LabPaths = lab
       loginGroups: [d.loginGroup],
       probeUsers: opts.idMapping === 'rfc2307' ? ['carol'] : ['alice'],
     },
-    tags: {
-      optIn: { key: 'Domain:Join', value: 'true' },
-      optOut: { key: 'autoadjoin', value: 'false' },
-      loginGroupKey: 'adGroupName',
-      statusPrefix: 'adjoin:',
-    },
+    tags: defaultTagSettings(),
     naming: { prefix: '' },
-    documents: { join: 'adjoin-join', verify: 'adjoin-verify' },
+    documents: documentNames('adjoin'),
     timings: { settleSeconds: 1, ssmOnlineDeadlineSeconds: 120, commandDeadlineSeconds: 180, claimLeaseSeconds: 600 },
     reconcile: { graceSeconds: 60, maxDeletions: 20, dryRun: false },
   };

@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { Deps, DepsProvider } from '../../tasks/lib/deps';
 import type { Random } from '../../tasks/lib/ports';
-import { validateSettings, type Settings } from '../../tasks/lib/settings';
+import { defaultTagSettings, documentNames, validateSettings, type Settings } from '../../tasks/lib/settings';
 import { ScaledClock, VirtualClock } from '../engine/clock';
 import { SimDirectory } from './directory';
 import { SimFleet, type FleetOp } from './fleet';
@@ -55,14 +55,9 @@ export function simSettings(): Settings {
       loginGroups: ['linux-admins'],
       probeUsers: ['alice'],
     },
-    tags: {
-      optIn: { key: 'Domain:Join', value: 'true' },
-      optOut: { key: 'autoadjoin', value: 'false' },
-      loginGroupKey: 'adGroupName',
-      statusPrefix: 'adjoin:',
-    },
+    tags: defaultTagSettings(),
     naming: { prefix: '' },
-    documents: { join: 'adjoin-join', verify: 'adjoin-verify' },
+    documents: documentNames('adjoin'),
     timings: { settleSeconds: 30, ssmOnlineDeadlineSeconds: 600, commandDeadlineSeconds: 600, claimLeaseSeconds: 3600 },
     reconcile: { graceSeconds: 3600, maxDeletions: 25, dryRun: false },
   };

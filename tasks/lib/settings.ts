@@ -76,6 +76,21 @@ export interface Settings {
   memberRoleName?: string;
 }
 
+/** The default tag conventions (infra/config.ts `Defaults` spells the same as key=value). A fresh object each call. */
+export function defaultTagSettings(): Settings['tags'] {
+  return {
+    optIn: { key: 'Domain:Join', value: 'true' },
+    optOut: { key: 'autoadjoin', value: 'false' },
+    loginGroupKey: 'adGroupName',
+    statusPrefix: 'adjoin:',
+  };
+}
+
+/** The SSM document names a deployment with this resource prefix creates. */
+export function documentNames(prefix: string): Settings['documents'] {
+  return { join: `${prefix}-join`, verify: `${prefix}-verify` };
+}
+
 /** Reads ADJOIN_SETTINGS (or the given text) and validates it. */
 export function loadSettings(text: string | undefined = process.env.ADJOIN_SETTINGS): Settings {
   if (text === undefined || text.trim() === '') {

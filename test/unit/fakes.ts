@@ -18,7 +18,7 @@ import type {
   PingStatus,
   SendCommandRequest,
 } from '../../tasks/lib/ports';
-import type { Settings } from '../../tasks/lib/settings';
+import { defaultTagSettings, documentNames, type Settings } from '../../tasks/lib/settings';
 
 export const OU = 'OU=Adjoin,OU=Computers,DC=corp,DC=example,DC=com';
 export const OTHER_OU = 'OU=Servers,DC=corp,DC=example,DC=com';
@@ -46,14 +46,9 @@ export function testSettings(): Settings {
       loginGroups: ['linux-admins'],
       probeUsers: ['alice', 'bob'],
     },
-    tags: {
-      optIn: { key: 'Domain:Join', value: 'true' },
-      optOut: { key: 'autoadjoin', value: 'false' },
-      loginGroupKey: 'adGroupName',
-      statusPrefix: 'adjoin:',
-    },
+    tags: defaultTagSettings(),
     naming: { prefix: '' },
-    documents: { join: 'adjoin-join', verify: 'adjoin-verify' },
+    documents: documentNames('adjoin'),
     timings: { settleSeconds: 30, ssmOnlineDeadlineSeconds: 900, commandDeadlineSeconds: 600, claimLeaseSeconds: 900 },
     reconcile: { graceSeconds: 3600, maxDeletions: 50, dryRun: false },
   };

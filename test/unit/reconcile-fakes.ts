@@ -5,7 +5,7 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { Deps } from '../../tasks/lib/deps';
 import type { ComputerObject, Directory, Fleet, FleetFor, InstanceInfo, Marker, NewComputer } from '../../tasks/lib/ports';
-import type { Settings } from '../../tasks/lib/settings';
+import { defaultTagSettings, documentNames, type Settings } from '../../tasks/lib/settings';
 
 export const OU = 'OU=Adjoin,OU=Computers,DC=corp,DC=example,DC=com';
 export const ACCOUNT = '111122223333';
@@ -31,14 +31,9 @@ export function testSettings(over: Partial<Settings['reconcile']> = {}): Setting
       loginGroups: [],
       probeUsers: ['alice'],
     },
-    tags: {
-      optIn: { key: 'Domain:Join', value: 'true' },
-      optOut: { key: 'autoadjoin', value: 'false' },
-      loginGroupKey: 'adGroupName',
-      statusPrefix: 'adjoin:',
-    },
+    tags: defaultTagSettings(),
     naming: { prefix: '' },
-    documents: { join: 'adjoin-join', verify: 'adjoin-verify' },
+    documents: documentNames('adjoin'),
     timings: { settleSeconds: 0, ssmOnlineDeadlineSeconds: 600, commandDeadlineSeconds: 600, claimLeaseSeconds: 900 },
     reconcile: { graceSeconds: 3600, maxDeletions: 50, dryRun: false, ...over },
   };
