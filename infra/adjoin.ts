@@ -15,6 +15,8 @@ import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import * as scheduler from 'aws-cdk-lib/aws-scheduler';
+import * as schedulerTargets from 'aws-cdk-lib/aws-scheduler-targets';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
@@ -192,11 +194,17 @@ export class Adjoin extends Construct {
       targets: [target(this.leave.stateMachine)],
     });
     if (config.reconcile.enabled) {
-      new events.Rule(this, 'ReconcileSchedule', {
-        ruleName: `${prefix}-reconcile`,
+      // EventBridge Scheduler: the schedule's own retries and dead letters, like the rules above.
+      new scheduler.Schedule(this, 'ReconcileSchedule', {
+        scheduleName: `${prefix}-reconcile`,
         description: 'adjoin: find and delete stale computer objects (guarded, capped)',
-        schedule: events.Schedule.expression(config.reconcile.schedule),
-        targets: [target(this.reconcile.stateMachine, events.RuleTargetInput.fromObject({}))],
+        schedule: scheduler.ScheduleExpression.expression(config.reconcile.schedule),
+        target: new schedulerTargets.StepFunctionsStartExecution(this.reconcile.stateMachine, {
+          input: scheduler.ScheduleTargetInput.fromObject({}),
+          deadLetterQueue: this.deadLetterQueue,
+          retryAttempts: 20,
+          maxEventAge: Duration.hours(6),
+        }),
       });
     }
 

@@ -177,10 +177,16 @@ describe('events', () => {
     const [, leave] = ofType('AWS::Events::Rule').find(([, r]) => r.Properties.Name === 'adjoin-instance-terminated') ?? [];
     expect((leave?.Properties.EventPattern as { detail: unknown }).detail).toEqual({ state: ['terminated'] });
     expect(JSON.stringify(leave?.Properties.Targets)).toMatch(/LeaveStateMachine/);
-    built.template.hasResourceProperties('AWS::Events::Rule', {
+    built.template.hasResourceProperties('AWS::Scheduler::Schedule', {
       Name: 'adjoin-reconcile',
       ScheduleExpression: 'rate(6 hours)',
-      Targets: [Match.objectLike({ Input: '{}', Arn: { Ref: Match.stringLikeRegexp('ReconcileStateMachine') } })],
+      State: 'ENABLED',
+      Target: Match.objectLike({
+        Input: '{}',
+        Arn: { Ref: Match.stringLikeRegexp('ReconcileStateMachine') },
+        DeadLetterConfig: Match.objectLike({ Arn: Match.anyValue() }),
+        RetryPolicy: { MaximumEventAgeInSeconds: 21600, MaximumRetryAttempts: 20 },
+      }),
     });
   });
 
