@@ -7,7 +7,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DC_NETNS, HOST_LINK, NETNS_PREFIX, SUBNET, labPaths, type LabPaths } from './paths';
-import { run, runOk, sleep, type ExecResult } from './sh';
+import { alive, run, runOk, sleep, type ExecResult } from './sh';
 
 export interface Machine {
   netns: string;
@@ -129,15 +129,6 @@ export function labProcesses(netnsInodes: Set<string>, mntInodes: Set<string>): 
   }
   return pids;
 }
-
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 /** SIGTERM, wait up to `graceMs`, then SIGKILL and wait up to 2 s more. Returns PIDs still alive. */
 export async function killAll(pids: number[], graceMs = 3000): Promise<number[]> {

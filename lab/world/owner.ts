@@ -6,7 +6,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { sleep } from './sh';
+import { alive, sleep } from './sh';
 
 export const OWNER_DIR = '/run/adjoin-lab';
 const OWNER_FILE = path.join(OWNER_DIR, 'owner.json');
@@ -17,15 +17,6 @@ export interface Owner {
   pid: number;
   since: string;
 }
-
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 export function readOwner(): Owner | undefined {
   try {

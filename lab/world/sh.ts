@@ -103,3 +103,13 @@ export async function runOk(argv: string[], opts: RunOptions = {}, what = argv.s
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** True while a process with this PID exists (signal 0 probes without touching it). */
+export const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
