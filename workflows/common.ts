@@ -1,8 +1,9 @@
 /**
- * What every workflow shares: the props each workflow Construct takes, the retry policies of
- * FLOWS.md (built from the error catalogue, never retyped), the Lambda task helper, and the
- * StateMachine conventions (logging, tracing, timeout). workflows/join.ts, leave.ts and
- * reconcile.ts all build their machines with these, so the three read the same way.
+ * What every workflow shares: the props each workflow Construct takes, the retry policies the
+ * README's "Errors" table lists (built from the error catalogue tasks/lib/errors.ts, never
+ * retyped), the JSONPath and Lambda task helpers, and the StateMachine conventions (logging,
+ * tracing, timeout). workflows/join.ts, leave.ts and reconcile.ts all build their machines with
+ * these, so the three read the same way.
  */
 import { Duration } from 'aws-cdk-lib';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -34,7 +35,7 @@ export interface Workflow {
   readonly stateMachine: sfn.StateMachine;
 }
 
-/** A retry policy in seconds, as FLOWS.md writes them. */
+/** A retry policy in seconds, as the README's "Errors" table writes them. */
 export interface RetryPolicy {
   errors: readonly string[];
   intervalSeconds: number;
@@ -100,9 +101,17 @@ export function addRetry(state: sfn.TaskStateBase | sfn.Parallel | sfn.Map, poli
 /** Payload fields: a literal value or a JSONPath (keys ending in `.$` in the ASL). */
 export type Payload = Record<string, unknown>;
 
+/** A string field of the state data, e.g. at('$.instance.instanceId'). */
+export const at = (path: string): string => sfn.JsonPath.stringAt(path);
+/** An object field of the state data, e.g. obj('$.instance'). */
+export const obj = (path: string) => sfn.JsonPath.objectAt(path);
+
 export interface InvokeOptions {
-  /** Where the result goes in the state data, e.g. `$.instance`. */
-  resultPath: string;
+  /**
+   * Where the result goes in the state data, e.g. `$.instance`. Left out, the result REPLACES
+   * the state's input (see `invokeReplacing`).
+   */
+  resultPath?: string;
   /** Extra retries placed BEFORE the standard ones (e.g. SsmAgentNotOnline). */
   retries?: RetryPolicy[];
   /** Leave out the TransientErrors retry (tasks that never throw them). Default: included. */
@@ -114,7 +123,8 @@ export interface InvokeOptions {
  * A Lambda Task with our conventions: the Resource is the function ARN itself
  * (payloadResponseOnly), the Payload is given explicitly, the result goes to `resultPath`,
  * and it retries Lambda service errors (2 s, x2, 3) and TransientErrors (5 s, x2, 60 s max, 6,
- * full jitter). CDK's own service-exception retry is turned off so only FLOWS.md's apply.
+ * full jitter). CDK's own service-exception retry is turned off so only the policies of the
+ * README's "Errors" table apply.
  */
 export function invoke(
   scope: Construct,
@@ -128,13 +138,29 @@ export function invoke(
     payload: sfn.TaskInput.fromObject(payload),
     payloadResponseOnly: true,
     retryOnServiceExceptions: false,
-    resultPath: options.resultPath,
+    ...(options.resultPath !== undefined ? { resultPath: options.resultPath } : {}),
     ...(options.comment ? { comment: options.comment } : {}),
   });
   for (const policy of options.retries ?? []) addRetry(task, policy);
   addRetry(task, LambdaServiceRetry);
   if (!options.noTransientRetry) addRetry(task, TransientRetry);
   return task;
+}
+
+/**
+ * Like `invoke`, but the result REPLACES the state's input (no ResultPath at all): a Map item's
+ * output is then just the task's small result, and the execution's output is the last task's
+ * result. (An explicit `"ResultPath": "$"` means the same in AWS, but aws-local-stepfunctions
+ * 3.0.0 writes the result under a key named "$" instead.)
+ */
+export function invokeReplacing(
+  scope: Construct,
+  stateName: string,
+  fn: lambda.IFunction,
+  payload: Payload,
+  retries: RetryPolicy[] = [],
+): tasks.LambdaInvoke {
+  return invoke(scope, stateName, fn, payload, { retries });
 }
 
 /** Catch these errors into a compensation, error object at `resultPath` (default `$.error`). */

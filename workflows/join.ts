@@ -1,9 +1,10 @@
 /**
- * The join state machine, exactly as .team/FLOWS.md describes it: read the instance, settle,
- * wait for SSM Online, prepare the computer object, run the join document and poll it, verify
- * that directory users resolve, record the result. An instance that disappears on the way is
- * compensated ("Remove what the join made") and the execution still succeeds as "abandoned".
- * Any other failure fails the execution at the failing state, so a redrive resumes there.
+ * The join state machine: read the instance, settle, wait for SSM Online, prepare the computer
+ * object, run the join document and poll it, verify that directory users resolve, record the
+ * result. An instance that disappears on the way is compensated ("Remove what the join made")
+ * and the execution still succeeds as "abandoned". Any other failure fails the execution at the
+ * failing state, so a redrive resumes there. README.md "How a join proceeds" is its diagram
+ * (generated from this ASL); README.md "Errors" lists what each state raises and retries.
  */
 import { Duration } from 'aws-cdk-lib';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -11,18 +12,17 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { Errors } from '../tasks/lib/errors';
 import {
+  at,
   attemptsForDeadline,
   catchInto,
   executionName,
   invoke,
   makeStateMachine,
+  obj,
   outcome,
   type Workflow,
   type WorkflowProps,
 } from './common';
-
-const at = (path: string): string => sfn.JsonPath.stringAt(path);
-const obj = (path: string) => sfn.JsonPath.objectAt(path);
 
 /** Polling "Wait for SSM Online": 10 s, x1.5, at most 60 s between checks. */
 export const SsmOnlinePolling = { intervalSeconds: 10, backoffRate: 1.5, maxDelaySeconds: 60 } as const;

@@ -1,32 +1,27 @@
 /**
- * The leave state machine (.team/FLOWS.md): an instance is terminated, so the computer objects
- * that carry its marker are deleted. EC2 is asked first: an instance that is not terminated
- * (a late or duplicate event) leaves everything as it is. Each object is read and checked
- * again just before its delete (tasks/lib/safety.ts); a refusal is recorded as skipped.
- * A directory that stays down fails the execution at "Delete computer objects": redrive it.
+ * The leave state machine: an instance is terminated, so the computer objects that carry its
+ * marker are deleted. EC2 is asked first: an instance that is not terminated (a late or
+ * duplicate event) leaves everything as it is. Each object is read and checked again just before
+ * its delete (tasks/lib/safety.ts); a refusal is recorded as skipped. A directory that stays down
+ * fails the execution at "Delete computer objects": redrive it. README.md "How a leave proceeds"
+ * is its diagram (generated from this ASL); README.md "Errors" lists the errors and retries.
  */
 import { Duration } from 'aws-cdk-lib';
-import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
-import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { Errors } from '../tasks/lib/errors';
 import {
-  addRetry,
+  at,
   executionName,
   invoke,
-  LambdaServiceRetry,
+  invokeReplacing,
   makeStateMachine,
+  obj,
   outcome,
-  TransientRetry,
-  type Payload,
   type RetryPolicy,
   type Workflow,
   type WorkflowProps,
 } from './common';
-
-const at = (path: string): string => sfn.JsonPath.stringAt(path);
-const obj = (path: string) => sfn.JsonPath.objectAt(path);
 
 /** A directory outage during a leave: 5 s, x2, at most 120 s, 8 attempts (~8.5 min in all). */
 export const LeaveDirectoryRetry: RetryPolicy = {
@@ -37,23 +32,6 @@ export const LeaveDirectoryRetry: RetryPolicy = {
   maxDelaySeconds: 120,
   jitter: true,
 };
-
-/**
- * Like common.ts `invoke`, but the result REPLACES the state's input (no ResultPath at all): a
- * Map item's output is then just the task's small result, and the execution's output is the
- * last task's result. (An explicit `"ResultPath": "$"` means the same in AWS, but
- * aws-local-stepfunctions 3.0.0 writes the result under a key named "$" instead.)
- */
-export function invokeReplacing(scope: Construct, stateName: string, fn: lambda.IFunction, payload: Payload, retries: RetryPolicy[] = []): tasks.LambdaInvoke {
-  const task = new tasks.LambdaInvoke(scope, stateName, {
-    lambdaFunction: fn,
-    payload: sfn.TaskInput.fromObject(payload),
-    payloadResponseOnly: true,
-    retryOnServiceExceptions: false,
-  });
-  for (const policy of [...retries, LambdaServiceRetry, TransientRetry]) addRetry(task, policy);
-  return task;
-}
 
 export class LeaveWorkflow extends Construct implements Workflow {
   readonly stateMachine: sfn.StateMachine;

@@ -1,7 +1,8 @@
 /**
- * The reconcile state machine (.team/FLOWS.md), on a schedule: page the managed OU(s),
- * cross-check EC2, and delete — under a cap — what every safety rule allows. Input {} or
- * {"dryRun": true|false} (overrides the configured dry run).
+ * The reconcile state machine, on a schedule: page the managed OU(s), cross-check EC2, and
+ * delete — under a cap — what every safety rule allows. Input {} or {"dryRun": true|false}
+ * (overrides the configured dry run). README.md "How a reconcile proceeds" is its diagram
+ * (generated from this ASL); README.md "Errors" lists the errors and retries.
  *   - any EC2 error fails the run in "Find stale objects" (never read as "instance gone");
  *   - more stale objects than the cap fails the run in "Check deletion cap", nothing deleted;
  *   - each delete re-checks marker, OU, age and instance state; a refusal counts as skipped,
@@ -12,11 +13,7 @@ import { Duration } from 'aws-cdk-lib';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { Errors } from '../tasks/lib/errors';
-import { executionName, invoke, makeStateMachine, outcome, type Workflow, type WorkflowProps } from './common';
-import { invokeReplacing } from './leave';
-
-const at = (path: string): string => sfn.JsonPath.stringAt(path);
-const obj = (path: string) => sfn.JsonPath.objectAt(path);
+import { at, executionName, invoke, invokeReplacing, makeStateMachine, obj, outcome, type Workflow, type WorkflowProps } from './common';
 
 /** Deletes in flight at once (the directory takes ~200 deletes/s; EC2 is asked once per item). */
 export const ReconcileDeleteConcurrency = 5;
