@@ -29,10 +29,11 @@ import { JoinWorkflow } from '../workflows/join';
 import { LeaveWorkflow } from '../workflows/leave';
 import { ReconcileWorkflow } from '../workflows/reconcile';
 import { resourceNames, toSettings, type ResolvedConfig } from './config';
+import { deadLetterQueue } from './dead-letter';
 import { JoinDocuments } from './documents';
 import { acknowledgeStateMachineRole } from './nag';
 import { TaskFunctionSet } from './functions';
-import type { PermissionContext } from './permissions';
+import { permissionContext } from './permissions';
 
 export interface AdjoinProps {
   /** The validated configuration (resolveConfig / loadConfigFile / configFromContext). */
@@ -80,25 +81,12 @@ export class Adjoin extends Construct {
     });
 
     // ---- the task Lambdas ----
-    const permissions: PermissionContext = {
-      resourcePrefix: prefix,
-      statusPrefix: config.tags.statusPrefix,
-      optIn: config.tags.optIn,
-      restrictCommandsToOptedIn: config.tags.restrictCommandsToOptedIn,
-      joinDocument: names.joinDocument,
-      verifyDocument: names.verifyDocument,
-      serviceAccountSecret: config.directory.serviceAccountSecret,
-      ...(config.directory.serviceAccountSecretKmsKeyArn ? { serviceAccountSecretKmsKeyArn: config.directory.serviceAccountSecretKmsKeyArn } : {}),
-      ...(this.settings.directory.caParameterName ? { caParameterName: this.settings.directory.caParameterName } : {}),
-      memberAccounts: config.memberAccounts,
-      memberRoleName: config.memberRoleName,
-    };
     this.functions = new TaskFunctionSet(this, 'Tasks', {
       resourcePrefix: prefix,
       settings: this.settings,
       network: config.network,
       logRetentionDays: config.logRetentionDays,
-      permissions,
+      permissions: permissionContext(config, 'orchestrator'),
     }).functions;
 
     // ---- the state machines ----
@@ -137,16 +125,7 @@ export class Adjoin extends Construct {
       if (config.alarms.email) topic.addSubscription(new subscriptions.EmailSubscription(config.alarms.email));
       this.alarmTopic = topic;
     }
-    this.deadLetterQueue = new sqs.Queue(this, 'DeadLetters', {
-      queueName: `${prefix}-dead-letters`,
-      encryption: sqs.QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      retentionPeriod: Duration.days(14),
-    });
-    Validations.of(this.deadLetterQueue).acknowledge({
-      id: 'AwsSolutions-SQS3',
-      reason: 'This queue IS the dead-letter queue of the EventBridge rule targets; a DLQ of a DLQ would only hide events.',
-    });
+    this.deadLetterQueue = deadLetterQueue(this, `${prefix}-dead-letters`, 'the EventBridge rule and schedule targets');
 
     const alarm = (cid: string, metric: cloudwatch.IMetric, description: string): void => {
       new cloudwatch.Alarm(this, cid, {
@@ -166,9 +145,9 @@ export class Adjoin extends Construct {
     ];
     for (const [name, machine] of machines) {
       alarm(`${name}-failed`, machine.metricFailed({ period: Duration.minutes(5), statistic: 'Sum' }),
-        `adjoin ${name}: an execution failed. Open it in the console (or \`adjoin executions describe\`), fix the cause, then redrive.`);
+        `adjoin ${name}: an execution failed. List it with \`adjoin executions --workflow ${name} --status FAILED\`, read it with \`adjoin show <name>\` (or in the console), fix the cause, then \`adjoin redrive <name>\`.`);
       alarm(`${name}-timed-out`, machine.metricTimedOut({ period: Duration.minutes(5), statistic: 'Sum' }),
-        `adjoin ${name}: an execution timed out.`);
+        `adjoin ${name}: an execution timed out. List it with \`adjoin executions --workflow ${name} --status TIMED_OUT\`, read it with \`adjoin show <name>\`, then \`adjoin redrive <name>\`.`);
     }
     alarm('dead-letters', this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: 'Maximum' }),
       'adjoin: EventBridge could not start an execution; the event waits in the dead-letter queue.');

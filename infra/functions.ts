@@ -16,6 +16,7 @@ import { Construct } from 'constructs';
 import type { Settings } from '../tasks/lib/settings';
 import { functionName, TaskIds, type TaskId } from '../tasks/registry';
 import type { TaskFunctions } from '../workflows/common';
+import { acknowledgeFleetRole } from './nag';
 import { assumeMemberRoles, FleetNeeds, statementsFor, TaskNeeds, TaskRoleTag, type PermissionContext } from './permissions';
 
 export const RepoRoot = path.join(__dirname, '..');
@@ -115,11 +116,7 @@ export class TaskFunctionSet extends Construct {
           tsconfig: path.join(RepoRoot, 'tsconfig.json'),
         },
       });
-      Validations.of(role).acknowledge(
-        { id: 'AwsSolutions-IAM5[Resource::*]', reason: 'ec2:CreateNetworkInterface/Describe*/DescribeInstances, ssm:DescribeInstanceInformation and ssm:GetCommandInvocation do not support resource-level permissions; X-Ray PutTraceSegments needs *.' },
-        { id: 'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:instance/*]', reason: 'Tags: only keys with our status prefix (aws:TagKeys condition). SendCommand: only to instances with the opt-in tag (ssm:resourceTag condition) and only with our documents.' },
-        { id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:parameter/${props.resourcePrefix}/otp/*]`, reason: 'One-time passwords are per-instance parameters under this prefix, created and deleted during a join.' },
-      );
+      acknowledgeFleetRole(role, props.resourcePrefix);
       Validations.of(fn).acknowledge({ id: 'AwsSolutions-L1', reason: 'Node.js 22 is the runtime the tasks are built and tested for (esbuild target node22); moving to 24 is a tested change, not a default.' });
       functions[taskId] = fn;
       roles[taskId] = role;

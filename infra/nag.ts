@@ -1,6 +1,8 @@
 /**
- * cdk-nag acknowledgements that need the synthesized names of things (logical IDs), with their
- * reasons. Every other acknowledgement sits next to the resource it is about.
+ * The cdk-nag acknowledgements shared by more than one resource (the task roles and the member
+ * accounts' role; the state machine roles), with their reasons. An acknowledgement about a single
+ * resource sits next to it (the dead-letter queue in infra/dead-letter.ts, the instance policy,
+ * the Lambda runtime).
  */
 import { Stack, Validations, type CfnElement } from 'aws-cdk-lib';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -29,5 +31,27 @@ export function acknowledgeStateMachineRole(scope: IConstruct, functions: TaskFu
       id: `AwsSolutions-IAM5[Resource::${nagArnOf(fn)}:*]`,
       reason: 'CDK grants lambda:InvokeFunction on the task function and its versions/aliases (ARN:*); only our own task functions.',
     })),
+  );
+}
+
+/**
+ * A role holding fleet permissions (infra/permissions.ts statementsFor): a task role, or a member
+ * account's role the tasks assume. `*` only where the action has no resource-level permissions;
+ * instance ARNs only under conditions; one-time passwords only under the prefix.
+ */
+export function acknowledgeFleetRole(role: IConstruct, resourcePrefix: string): void {
+  Validations.of(role).acknowledge(
+    {
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason: 'ec2:DescribeInstances, ssm:DescribeInstanceInformation and ssm:GetCommandInvocation (and, for a task role, the VPC network-interface actions and X-Ray PutTraceSegments) do not support resource-level permissions.',
+    },
+    {
+      id: 'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:instance/*]',
+      reason: 'Tags: only keys with our status prefix (aws:TagKeys condition). SendCommand: only to instances with the opt-in tag (ssm:resourceTag condition) and only with our documents.',
+    },
+    {
+      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:parameter/${resourcePrefix}/otp/*]`,
+      reason: 'One-time passwords are per-instance parameters under this prefix, created and deleted during a join.',
+    },
   );
 }

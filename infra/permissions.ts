@@ -7,6 +7,7 @@ import { ArnFormat, Aws, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type { Construct } from 'constructs';
 import type { TaskId } from '../tasks/registry';
+import { resourceNames, toSettings, type ResolvedConfig } from './config';
 
 /** Tag on every task role; a member account's role trusts only principals that carry it. */
 export const TaskRoleTag = { key: 'adjoin:component', value: 'task' } as const;
@@ -56,6 +57,35 @@ export interface PermissionContext {
   caParameterName?: string;
   memberAccounts: string[];
   memberRoleName: string;
+}
+
+/**
+ * The PermissionContext of a configuration. `orchestrator`: the task roles (directory access,
+ * member accounts to assume). `member`: a member account's role, which serves only the fleet
+ * needs (no directory, no further accounts).
+ */
+export function permissionContext(config: ResolvedConfig, account: 'orchestrator' | 'member'): PermissionContext {
+  const names = resourceNames(config.resourcePrefix);
+  const fleet: PermissionContext = {
+    resourcePrefix: config.resourcePrefix,
+    statusPrefix: config.tags.statusPrefix,
+    optIn: config.tags.optIn,
+    restrictCommandsToOptedIn: config.tags.restrictCommandsToOptedIn,
+    joinDocument: names.joinDocument,
+    verifyDocument: names.verifyDocument,
+    memberAccounts: [],
+    memberRoleName: config.memberRoleName,
+  };
+  if (account === 'member') return fleet;
+  const directory = config.directory;
+  const caParameterName = toSettings(config).directory.caParameterName;
+  return {
+    ...fleet,
+    serviceAccountSecret: directory.serviceAccountSecret,
+    ...(directory.serviceAccountSecretKmsKeyArn ? { serviceAccountSecretKmsKeyArn: directory.serviceAccountSecretKmsKeyArn } : {}),
+    ...(caParameterName ? { caParameterName } : {}),
+    memberAccounts: config.memberAccounts,
+  };
 }
 
 /** The secret's ARN pattern for IAM: a name or partial ARN gets Secrets Manager's 6-character suffix. */

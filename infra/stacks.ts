@@ -8,13 +8,14 @@ import { App, Aws, CfnOutput, Duration, Stack, Tags, Validations, type StackProp
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { Adjoin, ec2StatePattern } from './adjoin';
 import { resourceNames, type ResolvedConfig } from './config';
 import { JoinDocuments } from './documents';
-import { FleetNeeds, statementsFor, TaskRoleTag } from './permissions';
+import { deadLetterQueue } from './dead-letter';
+import { acknowledgeFleetRole } from './nag';
+import { FleetNeeds, permissionContext, statementsFor, TaskRoleTag } from './permissions';
 
 export interface AdjoinStackProps extends StackProps {
   readonly config: ResolvedConfig;
@@ -49,16 +50,7 @@ export class AdjoinMemberStack extends Stack {
     const prefix = config.resourcePrefix;
     const names = resourceNames(prefix);
 
-    const deadLetters = new sqs.Queue(this, 'DeadLetters', {
-      queueName: `${prefix}-forward-dead-letters`,
-      encryption: sqs.QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      retentionPeriod: Duration.days(14),
-    });
-    Validations.of(deadLetters).acknowledge({
-      id: 'AwsSolutions-SQS3',
-      reason: 'This queue IS the dead-letter queue of the forwarding rule target.',
-    });
+    const deadLetters = deadLetterQueue(this, `${prefix}-forward-dead-letters`, 'the forwarding rule target');
     new events.Rule(this, 'ForwardInstanceStates', {
       ruleName: `${prefix}-forward-instance-states`,
       description: 'adjoin: forward EC2 running/terminated events to the orchestrator account',
@@ -83,21 +75,8 @@ export class AdjoinMemberStack extends Stack {
       }),
       maxSessionDuration: Duration.hours(1),
     });
-    for (const statement of statementsFor(this, FleetNeeds, {
-      resourcePrefix: prefix,
-      statusPrefix: config.tags.statusPrefix,
-      optIn: config.tags.optIn,
-      restrictCommandsToOptedIn: config.tags.restrictCommandsToOptedIn,
-      joinDocument: names.joinDocument,
-      verifyDocument: names.verifyDocument,
-      memberAccounts: [],
-      memberRoleName: config.memberRoleName,
-    })) this.role.addToPolicy(statement);
-    Validations.of(this.role).acknowledge(
-      { id: 'AwsSolutions-IAM5[Resource::*]', reason: 'ec2:DescribeInstances, ssm:DescribeInstanceInformation and ssm:GetCommandInvocation do not support resource-level permissions.' },
-      { id: 'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:instance/*]', reason: 'Tags: only keys with the status prefix (aws:TagKeys condition). SendCommand: only to instances carrying the opt-in tag, and only our documents.' },
-      { id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:parameter/${prefix}/otp/*]`, reason: 'One-time passwords are per-instance parameters under this prefix, written and deleted during a join.' },
-    );
+    for (const statement of statementsFor(this, FleetNeeds, permissionContext(config, 'member'))) this.role.addToPolicy(statement);
+    acknowledgeFleetRole(this.role, prefix);
     Adjoin.instancePolicy(this, prefix);
   }
 }

@@ -3,6 +3,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { validateSettings } from '../../tasks/lib/settings';
 import { TaskIds } from '../../tasks/registry';
 import { TaskNeeds } from '../../infra/permissions';
+import { buildProgram, type Io } from '../../cli/program';
 import { build, nagFindings, sampleConfig, type Built } from './helpers';
 
 type Resource = { Type: string; Properties: Record<string, unknown> };
@@ -229,6 +230,29 @@ describe('state machines', () => {
     built.template.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: Match.anyValue() });
     built.template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'platform-oncall@example.com' });
     built.template.hasResourceProperties('AWS::KMS::Key', { EnableKeyRotation: true });
+  });
+
+  it('the alarm texts name only CLI commands and options that exist (cli/program.ts)', () => {
+    const unused = (): never => { throw new Error('not used: the program is only inspected'); };
+    const program = buildProgram({} as Io, { aws: unused, lab: unused, labControl: unused }, () => undefined);
+    const cited = ofType('AWS::CloudWatch::Alarm')
+      .flatMap(([, a]) => [...String(a.Properties.AlarmDescription).matchAll(/`adjoin ([^`]*)`/g)].map((m) => m[1] ?? ''));
+    expect(cited.length).toBeGreaterThanOrEqual(6);
+    for (const line of cited) {
+      const [name = '', ...words] = line.split(' ');
+      const command = program.commands.find((c) => c.name() === name || c.aliases().includes(name));
+      expect(command ? `adjoin ${line}` : `no command "${name}" in: adjoin ${line}`).toBe(`adjoin ${line}`);
+      const positional: string[] = [];
+      for (let i = 0; i < words.length; i += 1) {
+        const word = words[i] ?? '';
+        if (!word.startsWith('-')) { positional.push(word); continue; }
+        const option = command?.options.find((o) => o.long === word || o.short === word);
+        expect(option ? word : `no option ${word} in: adjoin ${line}`).toBe(word);
+        if (option?.required || option?.optional) i += 1; // its value
+      }
+      const accepted = command?.registeredArguments.length ?? 0;
+      expect(positional.length <= accepted ? 'ok' : `${positional.length} argument(s), "${name}" takes ${accepted}: adjoin ${line}`).toBe('ok');
+    }
   });
 
   it('an existing alarm topic can be used instead', () => {
