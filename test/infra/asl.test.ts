@@ -25,8 +25,8 @@ const state = (name: string): State => {
   return s;
 };
 
-/** The join machine's states, as .team/FLOWS.md names them ("Begin verification" sets $.verifyStatus). */
-const FlowsStates = [
+/** The join machine's states, as README.md "How a join proceeds" draws them ("Begin verification" sets $.verifyStatus). */
+const JoinStates = [
   'Read instance', 'Opted in?', 'Skipped', 'Already joined', 'Another execution is joining', 'Done',
   'Begin', 'Begin verification', 'Settle', 'Wait for SSM Online', 'Prepare computer object',
   'Run join document', 'Wait for join command', 'Check join command', 'Join finished?',
@@ -48,8 +48,8 @@ const TaskOfState: Record<string, string> = {
 };
 
 describe('synthesizeDefinitions: the join ASL', () => {
-  it('has exactly the FLOWS.md states and starts at "Read instance"', () => {
-    expect(Object.keys(join.States).sort()).toEqual([...FlowsStates].sort());
+  it('has exactly the join states of the README diagram and starts at "Read instance"', () => {
+    expect(Object.keys(join.States).sort()).toEqual([...JoinStates].sort());
     expect(join.StartAt).toBe('Read instance');
   });
 
@@ -89,7 +89,7 @@ describe('synthesizeDefinitions: the join ASL', () => {
     expect(state('Remove what the join made')).toMatchObject({ Parameters: { 'instance.$': '$.instance', 'error.$': '$.error' }, Next: 'Join abandoned' });
   });
 
-  it('payloads and result paths follow FLOWS.md', () => {
+  it('payloads and result paths are the ones the tasks expect (tasks/lib/contracts.ts)', () => {
     expect(state('Read instance')).toMatchObject({ Parameters: { 'event.$': '$', 'executionName.$': '$$.Execution.Name' }, ResultPath: '$.instance' });
     expect(state('Run join document')).toMatchObject({
       Parameters: {
