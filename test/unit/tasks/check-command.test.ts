@@ -1,7 +1,8 @@
-import { checkCommand, makeHandler } from '../../../tasks/check-command';
+import { makeHandler } from '../../../tasks/check-command';
+import { checkCommand } from '../../../tasks/lib/commands';
 import { CommandTimedOut, InstanceGone } from '../../../tasks/lib/errors';
 import type { CommandStatus } from '../../../tasks/lib/ports';
-import { instance, INSTANCE, NOW, world } from '../fakes';
+import { instance, INSTANCE, NOW, world } from '../../fakes';
 
 const ref = { instanceId: INSTANCE, account: '123456789012', region: 'eu-west-1' };
 const command = { commandId: 'cmd-1', document: 'join' as const, sentAt: NOW.toISOString(), redriveCount: 2 };

@@ -1,6 +1,7 @@
-import { checkSsmAgent, makeHandler } from '../../../tasks/check-ssm-agent';
+import { makeHandler } from '../../../tasks/check-ssm-agent';
+import { checkSsmAgent } from '../../../tasks/lib/ssm-agent';
 import { InstanceGone, SsmAgentNotOnline } from '../../../tasks/lib/errors';
-import { instance, INSTANCE, proceed, world } from '../fakes';
+import { instance, INSTANCE, proceed, world } from '../../fakes';
 
 
 describe('Wait for SSM Online', () => {

@@ -1,7 +1,8 @@
 import { DirectoryRefused } from '../../../tasks/lib/errors';
-import { recordResult } from '../../../tasks/record-result';
-import { makeHandler as makeCompensation, removeJoinArtifacts } from '../../../tasks/remove-join-artifacts';
-import { ACCOUNT, INSTANCE, NOW, OTHER_OU, OU, prepared, proceed, REGION, world } from '../fakes';
+import { recordResult } from '../../../tasks/lib/record';
+import { removeJoinArtifacts } from '../../../tasks/lib/compensate';
+import { makeHandler as makeCompensation } from '../../../tasks/remove-join-artifacts';
+import { ACCOUNT, INSTANCE, NOW, OTHER_OU, OU, prepared, proceed, REGION, world } from '../../fakes';
 
 const marker = { account: ACCOUNT, region: REGION, instanceId: INSTANCE };
 

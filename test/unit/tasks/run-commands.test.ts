@@ -1,8 +1,8 @@
 import { JoinCommandFailed, AwsRefused, InstanceGone, VerificationFailed, Throttled } from '../../../tasks/lib/errors';
 import type { CheckCommandOutput } from '../../../tasks/lib/contracts';
-import { makeHandler as makeJoinHandler, runJoinDocument } from '../../../tasks/run-join-document';
-import { verifyNss } from '../../../tasks/verify-nss';
-import { instance, INSTANCE, NOW, prepared, proceed, world } from '../fakes';
+import { runJoinDocument, verifyNss } from '../../../tasks/lib/commands';
+import { makeHandler as makeJoinHandler } from '../../../tasks/run-join-document';
+import { instance, INSTANCE, NOW, prepared, proceed, world } from '../../fakes';
 
 const base = { instance: proceed, computer: prepared, redriveCount: 0, executionName: 'exec-1' };
 const failed: CheckCommandOutput = {

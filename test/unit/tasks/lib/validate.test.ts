@@ -1,4 +1,4 @@
-import { InvalidInput } from '../../../tasks/lib/errors';
+import { InvalidInput } from '../../../../tasks/lib/errors';
 import {
   EXECUTION_NAME,
   parseCheckCommandInput,
@@ -8,8 +8,8 @@ import {
   parsePrevious,
   parseRecordResultInput,
   parseRunCommandInput,
-} from '../../../tasks/lib/validate';
-import { NOW, prepared, proceed } from '../fakes';
+} from '../../../../tasks/lib/validate';
+import { NOW, prepared, proceed } from '../../../fakes';
 
 const previous = { commandId: 'c-1', document: 'join', redriveCount: 0, state: 'failed', status: 'Failed', exitCode: 3, output: 'x' };
 

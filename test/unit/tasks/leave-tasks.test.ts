@@ -2,22 +2,17 @@
  * Leave tasks, handler in, JSON out, against small fakes: "Find computer objects",
  * "Delete computer object" (also reconcile's per-item delete) and "Record leave".
  */
-jest.mock('../../tasks/adapters/default-deps', () => ({ defaultDeps: () => Promise.reject(new Error('unit tests pass their own deps')) }));
+jest.mock('../../../tasks/adapters/default-deps', () => ({ defaultDeps: () => Promise.reject(new Error('unit tests pass their own deps')) }));
 
-import { makeHandler as makeFind } from '../../tasks/find-computer-objects';
-import { makeHandler as makeDelete } from '../../tasks/delete-computer-object';
-import { makeHandler as makeRecord } from '../../tasks/record-leave';
-import { DirectoryUnavailable, Throttled } from '../../tasks/lib/errors';
-import type { Deps } from '../../tasks/lib/deps';
-import { ACCOUNT, FakeDirectory, FakeFleets, NOW, OU, REGION, computer, iid, instance, makeDeps, markerOf, testSettings, aString } from './reconcile-fakes';
+import { makeHandler as makeFind } from '../../../tasks/find-computer-objects';
+import { makeHandler as makeDelete } from '../../../tasks/delete-computer-object';
+import { makeHandler as makeRecord } from '../../../tasks/record-leave';
+import { DirectoryUnavailable, Throttled } from '../../../tasks/lib/errors';
+import type { Deps } from '../../../tasks/lib/deps';
+import { ACCOUNT, goodEvent, PagedDirectory, FakeFleets, NOW, OU, REGION, computer, iid, instanceNo, makeDeps, markerOf, testSettings, aString } from '../../fakes';
 
 const event = (n: number, over: Record<string, unknown> = {}) => ({
-  version: '0',
-  id: 'e1',
-  'detail-type': 'EC2 Instance State-change Notification',
-  source: 'aws.ec2',
-  account: ACCOUNT,
-  region: REGION,
+  ...goodEvent,
   time: NOW.toISOString(),
   resources: [],
   detail: { 'instance-id': iid(n), state: 'terminated' },
@@ -25,7 +20,7 @@ const event = (n: number, over: Record<string, unknown> = {}) => ({
 });
 const ref = (n: number) => ({ instanceId: iid(n), account: ACCOUNT, region: REGION });
 const world = (objects = [computer(1)]) => {
-  const directory = new FakeDirectory(objects);
+  const directory = new PagedDirectory(objects);
   const fleets = new FakeFleets();
   const deps = makeDeps(directory, fleets);
   const provider = (): Promise<Deps> => Promise.resolve(deps);
@@ -43,7 +38,7 @@ describe('Find computer objects', () => {
 
   it.each(['running', 'stopped', 'pending', 'stopping', 'shutting-down'] as const)('an instance that is %s: instance-alive, the directory is not even read', async (state) => {
     const w = world();
-    w.fleets.put(instance(1, state));
+    w.fleets.put(instanceNo(1, state));
     const out = await w.find({ event: event(1), executionName: 'x' });
     expect(out).toMatchObject({ outcome: 'instance-alive', objects: [], instanceId: iid(1) });
     expect(w.directory.calls).toEqual([]);
@@ -58,7 +53,7 @@ describe('Find computer objects', () => {
 
   it('terminated (or unknown to EC2): lists the objects with its marker', async () => {
     const w = world([computer(1), computer(2)]);
-    w.fleets.put(instance(1, 'terminated'));
+    w.fleets.put(instanceNo(1, 'terminated'));
     const out = await w.find({ event: event(1), executionName: 'x' });
     expect(out).toEqual({ ...ref(1), outcome: 'delete', reason: aString(), objects: [{ dn: computer(1).dn, name: computer(1).name }] });
     const unknown = await w.find({ event: event(2), executionName: 'x' });
@@ -76,11 +71,11 @@ describe('Find computer objects', () => {
   it('leaves out an object outside the managed OU and one a running join still claims', async () => {
     const outside = computer(1, { dn: 'CN=EC2-1,OU=Servers,DC=corp,DC=example,DC=com' });
     const w = world([outside]);
-    w.fleets.put(instance(1, 'terminated'));
+    w.fleets.put(instanceNo(1, 'terminated'));
     expect(await w.find({ event: event(1), executionName: 'x' })).toMatchObject({ outcome: 'nothing', objects: [] });
 
     const w2 = world([computer(3)]);
-    w2.fleets.put(instance(3, 'terminated', { 'adjoin:status': 'joining', 'adjoin:claimed-at': NOW.toISOString() }));
+    w2.fleets.put(instanceNo(3, 'terminated', { 'adjoin:status': 'joining', 'adjoin:claimed-at': NOW.toISOString() }));
     const out = await w2.find({ event: event(3), executionName: 'x' });
     expect(out).toMatchObject({ outcome: 'nothing', objects: [] });
     expect(out.reason).toMatch(/join/);
@@ -92,7 +87,7 @@ describe('Delete computer object', () => {
 
   it('re-reads the object, asks EC2 again, removes DNS records, then tree-deletes it', async () => {
     const w = world();
-    w.fleets.put(instance(1, 'terminated'));
+    w.fleets.put(instanceNo(1, 'terminated'));
     const out = await w.del(item(1));
     expect(out).toEqual({ dn: computer(1).dn, deleted: true, dnsRecordsRemoved: 1, reason: aString(/terminated/) });
     expect(w.directory.calls).toEqual([
@@ -133,7 +128,7 @@ describe('Delete computer object', () => {
 
   it('refuses when EC2 now says the instance is alive', async () => {
     const w = world();
-    w.fleets.put(instance(1, 'running'));
+    w.fleets.put(instanceNo(1, 'running'));
     await expect(w.del(item(1))).rejects.toMatchObject({ name: 'UnsafeDeleteRefused', message: aString(/running/) });
     expect(w.directory.deletes).toEqual([]);
   });

@@ -2,7 +2,7 @@
  * The never-delete rules. Each rule has tests that fail if the rule is removed or weakened;
  * the last block checks that decideDeletion applies every rule (a refusal from any one wins).
  */
-import { isInside, parseDn, sameDn } from '../../tasks/lib/dn';
+import { isInside, parseDn, sameDn } from '../../../../tasks/lib/dn';
 import {
   decideDeletion,
   isFullMarker,
@@ -14,9 +14,9 @@ import {
   refuseUnlessOurs,
   safetySettings,
   type SafetySettings,
-} from '../../tasks/lib/safety';
-import type { InstanceInfo } from '../../tasks/lib/ports';
-import { NOW, OLD, OU, computer, iid, instance, markerOf, testSettings } from './reconcile-fakes';
+} from '../../../../tasks/lib/safety';
+import type { InstanceInfo } from '../../../../tasks/lib/ports';
+import { ACCOUNT, NOW, OLD, OU, computer, iid, instanceNo, markerOf, testSettings } from '../../../fakes';
 
 const S: SafetySettings = { managedOus: [OU], graceSeconds: 3600, claimLeaseSeconds: 900, statusPrefix: 'adjoin:' };
 const joining = (claimedAt: string | undefined): Record<string, string> => ({
@@ -56,11 +56,11 @@ describe('rule: only objects with our FULL marker', () => {
   it('refuses a partial or malformed marker', () => {
     for (const marker of [
       { account: '', region: 'eu-west-1', instanceId: iid(1) },
-      { account: '111122223333', region: '', instanceId: iid(1) },
-      { account: '111122223333', region: 'eu-west-1', instanceId: '' },
+      { account: ACCOUNT, region: '', instanceId: iid(1) },
+      { account: ACCOUNT, region: 'eu-west-1', instanceId: '' },
       { account: '11112222333', region: 'eu-west-1', instanceId: iid(1) },
-      { account: '111122223333', region: 'eu-west-1', instanceId: 'i-xyz' },
-      { account: '111122223333', region: 'EU-WEST-1', instanceId: iid(1) },
+      { account: ACCOUNT, region: 'eu-west-1', instanceId: 'i-xyz' },
+      { account: ACCOUNT, region: 'EU-WEST-1', instanceId: iid(1) },
     ]) {
       expect(isFullMarker(marker)).toBe(false);
       expect(decideDeletion(computer(1, { marker }), undefined, S, NOW).delete).toBe(false);
@@ -123,18 +123,18 @@ describe('rule: inside a managed OU, on RDN boundaries', () => {
 
 describe('rule: the instance is gone (terminated or unknown), never on an error', () => {
   it.each(['running', 'stopped', 'pending', 'stopping', 'shutting-down'] as const)('refuses when the instance is %s', (state) => {
-    expect(refuseUnlessGone(markerOf(1), instance(1, state))).toMatch(new RegExp(state));
-    expect(decideDeletion(computer(1), instance(1, state), S, NOW)).toMatchObject({ delete: false, rule: 'gone' });
+    expect(refuseUnlessGone(markerOf(1), instanceNo(1, state))).toMatch(new RegExp(state));
+    expect(decideDeletion(computer(1), instanceNo(1, state), S, NOW)).toMatchObject({ delete: false, rule: 'gone' });
   });
   it('refuses when EC2 did not answer', () => {
     expect(refuseUnlessGone(markerOf(1), 'error')).toMatch(/never/);
     expect(decideDeletion(computer(1), 'error', S, NOW)).toMatchObject({ delete: false, rule: 'gone' });
   });
   it('refuses an answer about another instance', () => {
-    expect(decideDeletion(computer(1), instance(2, 'terminated'), S, NOW)).toMatchObject({ delete: false, rule: 'gone' });
+    expect(decideDeletion(computer(1), instanceNo(2, 'terminated'), S, NOW)).toMatchObject({ delete: false, rule: 'gone' });
   });
   it('allows terminated and not found', () => {
-    expect(refuseUnlessGone(markerOf(1), instance(1, 'terminated'))).toBeUndefined();
+    expect(refuseUnlessGone(markerOf(1), instanceNo(1, 'terminated'))).toBeUndefined();
     expect(refuseUnlessGone(markerOf(1), undefined)).toBeUndefined();
   });
 });
@@ -156,7 +156,7 @@ describe('rule: older than the grace period', () => {
 });
 
 describe('rule: no join running', () => {
-  const terminatedJoining = (claimedAt: string | undefined): InstanceInfo => instance(1, 'terminated', joining(claimedAt));
+  const terminatedJoining = (claimedAt: string | undefined): InstanceInfo => instanceNo(1, 'terminated', joining(claimedAt));
   it('refuses while a fresh claim is held', () => {
     const fresh = new Date(NOW.getTime() - 60_000).toISOString();
     expect(refuseIfJoinRunning(terminatedJoining(fresh), 'adjoin:', 900, NOW)).toMatch(/join/);
@@ -169,7 +169,7 @@ describe('rule: no join running', () => {
   it('allows a stale claim, and "joined"', () => {
     const stale = new Date(NOW.getTime() - 901_000).toISOString();
     expect(refuseIfJoinRunning(terminatedJoining(stale), 'adjoin:', 900, NOW)).toBeUndefined();
-    expect(refuseIfJoinRunning(instance(1, 'terminated', { 'adjoin:status': 'joined' }), 'adjoin:', 900, NOW)).toBeUndefined();
+    expect(refuseIfJoinRunning(instanceNo(1, 'terminated', { 'adjoin:status': 'joined' }), 'adjoin:', 900, NOW)).toBeUndefined();
     expect(decideDeletion(computer(1), terminatedJoining(stale), S, NOW)).toMatchObject({ delete: true });
   });
 });
@@ -177,7 +177,7 @@ describe('rule: no join running', () => {
 describe('decideDeletion', () => {
   it('deletes only when every rule agrees', () => {
     expect(decideDeletion(computer(1), undefined, S, NOW)).toMatchObject({ delete: true });
-    expect(decideDeletion(computer(1), instance(1, 'terminated'), { ...S, expected: markerOf(1) }, NOW)).toMatchObject({ delete: true });
+    expect(decideDeletion(computer(1), instanceNo(1, 'terminated'), { ...S, expected: markerOf(1) }, NOW)).toMatchObject({ delete: true });
     expect(decideDeletion(computer(1), undefined, S, NOW).reason).toMatch(/unknown to EC2/);
   });
   it('builds its settings from the task settings', () => {
@@ -192,7 +192,7 @@ describe('decideDeletion', () => {
       computer(1, { dn: 'CN=X,OU=Other,DC=corp,DC=example,DC=com' }),
       computer(1, { whenCreated: NOW }),
     ];
-    const answers = [undefined, 'error' as const, instance(1, 'running'), instance(1, 'terminated'), instance(1, 'terminated', joining(NOW.toISOString()))];
+    const answers = [undefined, 'error' as const, instanceNo(1, 'running'), instanceNo(1, 'terminated'), instanceNo(1, 'terminated', joining(NOW.toISOString()))];
     for (const [oi, o] of objects.entries())
       for (const [ai, a] of answers.entries()) {
         const allowed = oi === 0 && (ai === 0 || ai === 3);

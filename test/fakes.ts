@@ -1,11 +1,16 @@
 /**
- * Minimal in-memory fakes of the ports for the join-task unit tests (richer ones: lab/sim/).
- * Every fake records its calls so tests can assert exactly what was done.
+ * The fakes and settings builders of the unit tests (and of any test that wants them): one set
+ * of constants (account, Region, OU, time), one settings builder, in-memory ports that record
+ * their calls so a test can assert exactly what was done. Richer simulations: lab/sim/.
+ *
+ *   join tasks          world(): FakeDirectory + FakeFleet, one account and Region
+ *   leave / reconcile   makeDeps(PagedDirectory, FakeFleets): paging, many accounts/Regions,
+ *                       scripted EC2 errors and delays
  */
 import { Logger } from '@aws-lambda-powertools/logger';
-import type { PrepareComputerOutput, ReadInstanceOutput } from '../../tasks/lib/contracts';
-import type { Deps } from '../../tasks/lib/deps';
-import { sameMarker } from '../../tasks/lib/marker';
+import type { PrepareComputerOutput, ReadInstanceOutput } from '../tasks/lib/contracts';
+import type { Deps } from '../tasks/lib/deps';
+import { sameMarker } from '../tasks/lib/marker';
 import type {
   CommandResult,
   ComputerObject,
@@ -17,8 +22,8 @@ import type {
   NewComputer,
   PingStatus,
   SendCommandRequest,
-} from '../../tasks/lib/ports';
-import { defaultTagSettings, documentNames, type Settings } from '../../tasks/lib/settings';
+} from '../tasks/lib/ports';
+import { defaultTagSettings, documentNames, type Settings } from '../tasks/lib/settings';
 
 export const OU = 'OU=Adjoin,OU=Computers,DC=corp,DC=example,DC=com';
 export const OTHER_OU = 'OU=Servers,DC=corp,DC=example,DC=com';
@@ -26,8 +31,10 @@ export const ACCOUNT = '123456789012';
 export const REGION = 'eu-west-1';
 export const INSTANCE = 'i-0123456789abcdef0';
 export const NOW = new Date('2026-11-21T10:00:00.000Z');
+/** A creation time far older than any grace period. */
+export const OLD = new Date('2026-11-01T00:00:00.000Z');
 
-export function testSettings(): Settings {
+export function testSettings(reconcile: Partial<Settings['reconcile']> = {}): Settings {
   return {
     directory: {
       kind: 'aws-managed',
@@ -50,9 +57,16 @@ export function testSettings(): Settings {
     naming: { prefix: '' },
     documents: documentNames('adjoin'),
     timings: { settleSeconds: 30, ssmOnlineDeadlineSeconds: 900, commandDeadlineSeconds: 600, claimLeaseSeconds: 900 },
-    reconcile: { graceSeconds: 3600, maxDeletions: 50, dryRun: false },
+    reconcile: { graceSeconds: 3600, maxDeletions: 50, dryRun: false, ...reconcile },
   };
 }
+
+export const silentLogger = (): Logger => new Logger({ serviceName: 'adjoin-test', logLevel: 'SILENT' });
+
+/** Typed jest matchers (expect.any / stringMatching are `any`). */
+export const aString = (re?: RegExp): string => (re ? expect.stringMatching(re) : expect.any(String)) as string;
+
+// ---- join tasks -----------------------------------------------------------------------------
 
 export type Call = [string, ...unknown[]];
 
@@ -65,6 +79,7 @@ function settle<T>(body: () => T): Promise<T> {
   }
 }
 
+/** The directory of the join-task tests: a list of objects, calls logged as tuples. */
 export class FakeDirectory implements Directory {
   objects: (ComputerObject & { password?: string })[] = [];
   calls: Call[] = [];
@@ -118,6 +133,7 @@ export class FakeDirectory implements Directory {
   }
 }
 
+/** One fleet (one account and Region) for the join-task tests: every port method, calls logged. */
 export class FakeFleet implements Fleet {
   instances = new Map<string, InstanceInfo>();
   ping: PingStatus = 'Online';
@@ -219,14 +235,7 @@ export function world(settings: Settings = testSettings()): TestWorld {
     fleetTargets.push({ account: target.account, region: target.region });
     return fleet;
   };
-  const deps: Deps = {
-    settings,
-    directory,
-    fleetFor,
-    clock: { now: () => clock.t },
-    random: seqRandom(),
-    logger: new Logger({ serviceName: 'adjoin-test', logLevel: 'SILENT' }),
-  };
+  const deps: Deps = { settings, directory, fleetFor, clock: { now: () => clock.t }, random: seqRandom(), logger: silentLogger() };
   return { deps, directory, fleet, fleetTargets, clock };
 }
 
@@ -236,8 +245,8 @@ export const goodEvent = {
   id: 'e1',
   'detail-type': 'EC2 Instance State-change Notification',
   source: 'aws.ec2',
-  account: '123456789012',
-  region: 'eu-west-1',
+  account: ACCOUNT,
+  region: REGION,
   time: '2026-11-21T10:00:00Z',
   resources: ['arn:aws:ec2:eu-west-1:123456789012:instance/i-0123456789abcdef0'],
   detail: { 'instance-id': 'i-0123456789abcdef0', state: 'running' },
@@ -246,8 +255,8 @@ export const goodEvent = {
 /** $.instance of an execution that proceeds. */
 export const proceed: ReadInstanceOutput = {
   instanceId: INSTANCE,
-  account: '123456789012',
-  region: 'eu-west-1',
+  account: ACCOUNT,
+  region: REGION,
   outcome: 'proceed',
   reason: 'opted in',
   platform: 'linux',
@@ -262,3 +271,162 @@ export const prepared: PrepareComputerOutput = {
   action: 'created',
   secretName: '/adjoin/otp/i-0123456789abcdef0',
 };
+
+// ---- leave / reconcile ----------------------------------------------------------------------
+
+export const iid = (n: number): string => `i-${n.toString(16).padStart(17, '0')}`;
+export const markerOf = (n: number, account = ACCOUNT, region = REGION): Marker => ({ account, region, instanceId: iid(n) });
+
+export function computer(n: number, over: Partial<ComputerObject> = {}): ComputerObject {
+  const name = `EC2-${n.toString(16).padStart(8, '0')}`.slice(0, 15);
+  return {
+    dn: `CN=${name},${OU}`,
+    name,
+    marker: markerOf(n),
+    dnsHostName: `${name.toLowerCase()}.corp.example.com`,
+    whenCreated: OLD,
+    ...over,
+  };
+}
+
+/** A numbered instance in a given state (leave, reconcile, safety rules). */
+export const instanceNo = (n: number, state: InstanceInfo['state'], tags: Record<string, string> = {}): InstanceInfo => ({
+  instanceId: iid(n),
+  state,
+  platform: 'linux',
+  tags,
+});
+
+/**
+ * The directory of the leave / reconcile tests: objects by DN, paged listing, DNS records, an
+ * injected error per operation, calls logged as "<op> <arg>".
+ */
+export class PagedDirectory implements Directory {
+  readonly objects = new Map<string, ComputerObject>(); // by lower-case DN
+  readonly calls: string[] = [];
+  readonly dnsRecords = new Map<string, number>(); // hostname → records
+  pageSize = 1000;
+  /** Throw DirectoryUnavailable-like errors from these operations. */
+  failOn = new Map<string, Error>();
+
+  constructor(objects: ComputerObject[] = []) {
+    for (const o of objects) this.add(o);
+  }
+  add(o: ComputerObject): void {
+    this.objects.set(o.dn.toLowerCase(), o);
+    if (o.dnsHostName) this.dnsRecords.set(o.dnsHostName, 1);
+  }
+  /** Records the call (as "<op> <arg>") and throws the injected error, after a tick (like I/O). */
+  private async enter(op: string, arg?: string): Promise<void> {
+    await Promise.resolve();
+    this.calls.push(arg === undefined ? op : `${op} ${arg}`);
+    const err = this.failOn.get(op);
+    if (err) throw err;
+  }
+  async findByMarker(marker: Marker): Promise<ComputerObject[]> {
+    await this.enter('findByMarker', marker.instanceId);
+    return [...this.objects.values()].filter(
+      (o) => o.marker && o.marker.account === marker.account && o.marker.region === marker.region && o.marker.instanceId === marker.instanceId,
+    );
+  }
+  async findByName(name: string): Promise<ComputerObject | undefined> {
+    await this.enter('findByName', name);
+    return [...this.objects.values()].find((o) => o.name.toLowerCase() === name.toLowerCase());
+  }
+  async createComputer(spec: NewComputer): Promise<ComputerObject> {
+    await this.enter('createComputer', spec.name);
+    const o: ComputerObject = { dn: `CN=${spec.name},${spec.ou}`, name: spec.name, marker: spec.marker, whenCreated: NOW };
+    this.add(o);
+    return o;
+  }
+  async resetPassword(dn: string): Promise<void> {
+    await this.enter('resetPassword', dn);
+  }
+  async deleteComputer(dn: string): Promise<void> {
+    await this.enter('deleteComputer', dn);
+    this.objects.delete(dn.toLowerCase());
+  }
+  async deleteDnsRecords(hostname: string): Promise<number> {
+    await this.enter('deleteDnsRecords', hostname);
+    const n = this.dnsRecords.get(hostname) ?? 0;
+    this.dnsRecords.delete(hostname);
+    return n;
+  }
+  async *listManaged(): AsyncIterable<ComputerObject[]> {
+    const all = [...this.objects.values()];
+    for (let i = 0; i < all.length; i += this.pageSize) {
+      await this.enter('listManaged', 'page');
+      yield all.slice(i, i + this.pageSize);
+    }
+  }
+  get deletes(): string[] {
+    return this.calls.filter((c) => c.startsWith('deleteComputer '));
+  }
+}
+
+/** Instances per "account/region"; errors per operation. */
+export class FakeFleets {
+  readonly instances = new Map<string, Map<string, InstanceInfo>>();
+  readonly describeCalls: { target: string; ids: string[] }[] = [];
+  error: Error | undefined;
+  /** Fail only the n-th describeInstances call (1-based). */
+  failCall: { n: number; error: Error } | undefined;
+  /** Real milliseconds each describeInstances call takes; the most calls seen in flight at once. */
+  delayMs = 0;
+  inFlight = 0;
+  maxInFlight = 0;
+
+  put(info: InstanceInfo, account = ACCOUNT, region = REGION): void {
+    const key = `${account}/${region}`;
+    const m = this.instances.get(key) ?? new Map<string, InstanceInfo>();
+    m.set(info.instanceId, info);
+    this.instances.set(key, m);
+  }
+  readonly fleetFor: FleetFor = ({ account, region }) => {
+    const key = `${account}/${region}`;
+    const get = (): Map<string, InstanceInfo> => this.instances.get(key) ?? new Map<string, InstanceInfo>();
+    const fail = (): void => {
+      if (this.error) throw this.error;
+    };
+    const unused = (): Promise<never> => Promise.reject(new Error('not used by leave/reconcile'));
+    const fleet: Fleet = {
+      describeInstance: async (id) => {
+        await Promise.resolve();
+        this.describeCalls.push({ target: key, ids: [id] });
+        fail();
+        return get().get(id);
+      },
+      describeInstances: async (ids) => {
+        this.describeCalls.push({ target: key, ids: [...ids] });
+        const n = this.describeCalls.length;
+        this.inFlight += 1;
+        this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
+        try {
+          if (this.delayMs > 0) await new Promise((r) => setTimeout(r, this.delayMs));
+        } finally {
+          this.inFlight -= 1;
+        }
+        if (this.failCall?.n === n) throw this.failCall.error;
+        fail();
+        const out = new Map<string, InstanceInfo>();
+        for (const id of ids) {
+          const i = get().get(id);
+          if (i) out.set(id, i);
+        }
+        return out;
+      },
+      tagInstance: unused,
+      ssmPingStatus: unused,
+      putJoinSecret: unused,
+      deleteJoinSecret: unused,
+      sendCommand: unused,
+      getCommand: unused,
+    };
+    return fleet;
+  };
+}
+
+/** Deps over a PagedDirectory and FakeFleets, at a fixed time. */
+export function makeDeps(directory: PagedDirectory, fleets: FakeFleets, settings = testSettings(), now = NOW): Deps {
+  return { settings, directory, fleetFor: fleets.fleetFor, clock: { now: () => now }, random: seqRandom(), logger: silentLogger() };
+}

@@ -1,6 +1,6 @@
-import { InvalidInput } from '../../../tasks/lib/errors';
-import { isOptedIn, isOptedOut, loginGroupsFor, optInDecision, parseLoginGroups, statusTagKeys } from '../../../tasks/lib/tags';
-import { testSettings } from '../fakes';
+import { InvalidInput } from '../../../../tasks/lib/errors';
+import { isOptedIn, isOptedOut, loginGroupsFor, optInDecision, parseLoginGroups, statusTagKeys } from '../../../../tasks/lib/tags';
+import { testSettings } from '../../../fakes';
 
 const t = testSettings().tags;
 

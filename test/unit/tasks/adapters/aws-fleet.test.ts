@@ -16,9 +16,9 @@ import {
 import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
-import { mapAwsError } from '../../../tasks/adapters/aws-errors';
-import { AwsFleet, type AwsFleetOptions, fleetFor, partitionOf, toCommandStatus } from '../../../tasks/adapters/aws-fleet';
-import { AwsRefused, AwsUnavailable, InstanceGone, Throttled } from '../../../tasks/lib/errors';
+import { mapAwsError } from '../../../../tasks/adapters/aws-errors';
+import { AwsFleet, type AwsFleetOptions, fleetFor, partitionOf, toCommandStatus } from '../../../../tasks/adapters/aws-fleet';
+import { AwsRefused, AwsUnavailable, InstanceGone, Throttled } from '../../../../tasks/lib/errors';
 
 const ec2Mock = mockClient(EC2Client);
 const ssmMock = mockClient(SSMClient);

@@ -2,19 +2,20 @@
  * Reconcile tasks against small fakes: "Find stale objects" (paging, batching per fleet, every
  * rule, EC2 errors abort), "Check deletion cap" (dry run, cap, bounded Cause) and "Report" (EMF).
  */
-jest.mock('../../tasks/adapters/default-deps', () => ({ defaultDeps: () => Promise.reject(new Error('unit tests pass their own deps')) }));
+jest.mock('../../../tasks/adapters/default-deps', () => ({ defaultDeps: () => Promise.reject(new Error('unit tests pass their own deps')) }));
 
-import { makeHandler as makeFind } from '../../tasks/find-stale-objects';
-import { makeHandler as makeCap } from '../../tasks/check-deletion-cap';
-import { makeHandler as makeReport } from '../../tasks/report-reconcile';
-import { AwsUnavailable, Throttled } from '../../tasks/lib/errors';
-import type { Deps } from '../../tasks/lib/deps';
-import type { ComputerObject } from '../../tasks/lib/ports';
-import { CAUSE_MAX_BYTES, DESCRIBE_BATCH, DESCRIBE_CONCURRENCY, STALE_LIST_MAX_BYTES, STALE_LIST_MAX_ITEMS, capExceededMessage, type ScanOutput, type StaleItem } from '../../tasks/lib/reconcile';
-import { FakeDirectory, FakeFleets, NOW, computer, iid, instance, makeDeps, markerOf, testSettings } from './reconcile-fakes';
+import { makeHandler as makeFind } from '../../../tasks/find-stale-objects';
+import { makeHandler as makeCap } from '../../../tasks/check-deletion-cap';
+import { makeHandler as makeReport } from '../../../tasks/report-reconcile';
+import { AwsUnavailable, Throttled } from '../../../tasks/lib/errors';
+import type { Deps } from '../../../tasks/lib/deps';
+import type { ComputerObject } from '../../../tasks/lib/ports';
+import { CAUSE_MAX_BYTES, DESCRIBE_BATCH, DESCRIBE_CONCURRENCY, STALE_LIST_MAX_BYTES, STALE_LIST_MAX_ITEMS, capExceededMessage } from '../../../tasks/lib/reconcile';
+import type { ScanOutput, StaleItem } from '../../../tasks/lib/contracts';
+import { ACCOUNT, PagedDirectory, FakeFleets, NOW, computer, iid, instanceNo, makeDeps, markerOf, testSettings } from '../../fakes';
 
 const world = (objects: ComputerObject[], reconcile: Partial<ReturnType<typeof testSettings>['reconcile']> = {}) => {
-  const directory = new FakeDirectory(objects);
+  const directory = new PagedDirectory(objects);
   const fleets = new FakeFleets();
   const deps = makeDeps(directory, fleets, testSettings(reconcile));
   const provider = (): Promise<Deps> => Promise.resolve(deps);
@@ -35,10 +36,10 @@ describe('Find stale objects', () => {
       computer(8), // terminated, a join claims it right now
     ];
     const w = world(objects);
-    w.fleets.put(instance(1, 'terminated'));
-    w.fleets.put(instance(3, 'running'));
-    w.fleets.put(instance(4, 'stopped'));
-    w.fleets.put(instance(8, 'terminated', { 'adjoin:status': 'joining', 'adjoin:claimed-at': NOW.toISOString() }));
+    w.fleets.put(instanceNo(1, 'terminated'));
+    w.fleets.put(instanceNo(3, 'running'));
+    w.fleets.put(instanceNo(4, 'stopped'));
+    w.fleets.put(instanceNo(8, 'terminated', { 'adjoin:status': 'joining', 'adjoin:claimed-at': NOW.toISOString() }));
     const scan = await w.find({ input: {}, executionName: 'r' });
     expect(scan).toMatchObject({ scanned: 8, stale: 2, notOurs: 1, outsideManagedOu: 1, young: 1, alive: 2, joinRunning: 1, notListed: 0, dryRun: false, graceSeconds: 3600 });
     expect(scan.staleList.map((s: StaleItem) => s.instance.instanceId)).toEqual([iid(1), iid(2)]);
@@ -54,7 +55,7 @@ describe('Find stale objects', () => {
     const scan = await w.find({ input: {}, executionName: 'r' });
     expect(scan).toMatchObject({ scanned: 460, stale: 460, ldapPages: 5, fleets: 2, ec2Calls: 4 });
     const sizes = w.fleets.describeCalls.map((c) => `${c.target}:${c.ids.length}`);
-    expect(sizes).toEqual(['111122223333/eu-west-1:200', '111122223333/eu-west-1:200', '111122223333/eu-west-1:50', '999988887777/us-east-1:10']);
+    expect(sizes).toEqual([`${ACCOUNT}/eu-west-1:200`, `${ACCOUNT}/eu-west-1:200`, `${ACCOUNT}/eu-west-1:50`, '999988887777/us-east-1:10']);
     expect(Math.max(...w.fleets.describeCalls.map((c) => c.ids.length))).toBeLessThanOrEqual(DESCRIBE_BATCH);
   });
 
@@ -128,7 +129,7 @@ describe('Check deletion cap', () => {
     expect(err).toMatchObject({ name: 'DeletionCapExceeded' });
     const msg = (err as Error).message;
     expect(msg).toMatch(/3 stale computer objects, more than the cap of 2/);
-    for (const n of [0, 1, 2]) expect(msg).toContain(`${computer(n).name} (${computer(n).dn}) of 111122223333/eu-west-1/${iid(n)}`);
+    for (const n of [0, 1, 2]) expect(msg).toContain(`${computer(n).name} (${computer(n).dn}) of ${ACCOUNT}/eu-west-1/${iid(n)}`);
     expect(msg).not.toMatch(/more$/);
   });
 

@@ -1,6 +1,6 @@
-import { InvalidInput } from '../../../tasks/lib/errors';
-import { parseEc2StateEvent } from '../../../tasks/lib/event';
-import { goodEvent } from '../fakes';
+import { InvalidInput } from '../../../../tasks/lib/errors';
+import { parseEc2StateEvent } from '../../../../tasks/lib/validate';
+import { goodEvent } from '../../../fakes';
 
 
 describe('parseEc2StateEvent', () => {

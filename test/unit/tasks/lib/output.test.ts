@@ -1,4 +1,4 @@
-import { commandOutput, scrubSecrets, tail } from '../../../tasks/lib/output';
+import { commandOutput, scrubSecrets, tail } from '../../../../tasks/lib/output';
 
 describe('command output', () => {
   it('keeps the tail within the bound, on a character boundary', () => {
