@@ -8,8 +8,8 @@
  *                       scripted EC2 errors and delays
  */
 import { Logger } from '@aws-lambda-powertools/logger';
-import type { PrepareComputerOutput, ReadInstanceOutput } from '../tasks/lib/contracts';
-import type { Deps } from '../tasks/lib/deps';
+import type { CheckCommandOutput, PrepareComputerOutput, ReadInstanceOutput, RunCommandInput, ScanOutput } from '../tasks/lib/contracts';
+import type { Deps, DepsProvider } from '../tasks/lib/deps';
 import { sameMarker } from '../tasks/lib/marker';
 import type {
   CommandResult,
@@ -272,6 +272,20 @@ export const prepared: PrepareComputerOutput = {
   secretName: '/adjoin/otp/i-0123456789abcdef0',
 };
 
+/** The input of "Run join document" / "Verify NSS", first round. */
+export const runInput: RunCommandInput = { instance: proceed, computer: prepared, redriveCount: 0, executionName: 'exec-1' };
+
+/** $.joinStatus of a join command that failed in round 0. */
+export const failedJoin: CheckCommandOutput = {
+  commandId: 'cmd-0',
+  document: 'join',
+  redriveCount: 0,
+  state: 'failed',
+  status: 'Failed',
+  exitCode: 3,
+  output: "adcli: Couldn't authenticate as machine account",
+};
+
 // ---- leave / reconcile ----------------------------------------------------------------------
 
 export const iid = (n: number): string => `i-${n.toString(16).padStart(17, '0')}`;
@@ -430,3 +444,35 @@ export class FakeFleets {
 export function makeDeps(directory: PagedDirectory, fleets: FakeFleets, settings = testSettings(), now = NOW): Deps {
   return { settings, directory, fleetFor: fleets.fleetFor, clock: { now: () => now }, random: seqRandom(), logger: silentLogger() };
 }
+
+/** The instance reference (state data) of numbered instance n. */
+export const refOf = (n: number): { instanceId: string; account: string; region: string } => ({ instanceId: iid(n), account: ACCOUNT, region: REGION });
+
+export const range = (from: number, to: number): number[] => Array.from({ length: to - from }, (_, k) => from + k);
+
+/** A PagedDirectory holding `objects`, FakeFleets, and the provider a task's makeHandler takes. */
+export function pagedWorld(objects: ComputerObject[], reconcile: Partial<Settings['reconcile']> = {}) {
+  const directory = new PagedDirectory(objects);
+  const fleets = new FakeFleets();
+  const deps = makeDeps(directory, fleets, testSettings(reconcile));
+  const provider: DepsProvider = () => Promise.resolve(deps);
+  return { directory, fleets, deps, provider };
+}
+
+/** $.scan of a run that found `stale` objects and listed the first `listed` of them. */
+export const scanOf = (stale: number, listed: number, dryRun = false): ScanOutput => ({
+  dryRun,
+  graceSeconds: 3600,
+  scanned: stale,
+  stale,
+  notOurs: 0,
+  outsideManagedOu: 0,
+  young: 0,
+  alive: 0,
+  joinRunning: 0,
+  staleList: range(0, listed).map((n) => ({ object: { dn: computer(n).dn, name: computer(n).name }, instance: markerOf(n) })),
+  notListed: stale - listed,
+  ldapPages: 1,
+  ec2Calls: 1,
+  fleets: 1,
+});

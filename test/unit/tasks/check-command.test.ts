@@ -74,3 +74,21 @@ describe('Check command', () => {
     await expect(makeHandler(() => Promise.resolve(w.deps))({ instance: ref, command: { ...command, commandId: 'a b' } })).rejects.toMatchObject({ name: 'InvalidInput' });
   });
 });
+
+describe('Check command: the state it logs as', () => {
+  it.each([
+    ['join', 'Check join command'],
+    ['verify', 'Check verification'],
+  ] as const)('a %s command is checked by "%s" (workflows/join.ts)', async (document, step) => {
+    // Prepare
+    const w = world();
+    const keys = jest.spyOn(w.deps.logger, 'appendKeys');
+    const handler = makeHandler(() => Promise.resolve(w.deps));
+    // Act
+    await handler({ instance: ref, command: { ...command, document } });
+    // Assess
+    expect(keys.mock.calls.map(([k]) => k)).toContainEqual({ step });
+    expect(keys.mock.calls.flatMap(([k]) => (k.step === undefined ? [] : [k.step]))).toEqual([step]);
+  });
+});
+

@@ -4,12 +4,13 @@ import {
   parseCheckCommandInput,
   parseCompensationInput,
   parseComputer,
+  parseEc2StateEvent,
   parseInstance,
   parsePrevious,
   parseRecordResultInput,
   parseRunCommandInput,
 } from '../../../../tasks/lib/validate';
-import { NOW, prepared, proceed } from '../../../fakes';
+import { goodEvent, NOW, prepared, proceed } from '../../../fakes';
 
 const previous = { commandId: 'c-1', document: 'join', redriveCount: 0, state: 'failed', status: 'Failed', exitCode: 3, output: 'x' };
 
@@ -74,5 +75,28 @@ describe('payload parsers', () => {
     });
     expect(parseCompensationInput({ instance: proceed }).error).toBeUndefined();
     expect(() => parseCompensationInput({})).toThrow(/instance: must be an object/);
+  });
+});
+
+describe('parseEc2StateEvent', () => {
+  it('accepts a state-change event', () => {
+    expect(parseEc2StateEvent(goodEvent)).toEqual(goodEvent);
+  });
+
+  it.each([
+    ['source', { ...goodEvent, source: 'aws.s3' }, /source/],
+    ['detail-type', { ...goodEvent, 'detail-type': 'Tag Change' }, /detail-type/],
+    ['account', { ...goodEvent, account: '1234' }, /account/],
+    ['region', { ...goodEvent, region: 'eu-west-1; rm -rf /' }, /region/],
+    ['instance-id', { ...goodEvent, detail: { 'instance-id': 'i-*)(cn=*', state: 'running' } }, /instance-id/],
+    ['state', { ...goodEvent, detail: { 'instance-id': 'i-0123456789abcdef0', state: 'exploded' } }, /state/],
+    ['detail', { ...goodEvent, detail: undefined }, /detail/],
+  ])('refuses a bad %s with InvalidInput naming it', (_field, event, re) => {
+    expect(() => parseEc2StateEvent(event)).toThrow(InvalidInput);
+    expect(() => parseEc2StateEvent(event)).toThrow(re);
+  });
+
+  it.each([null, 'text', [], 7])('refuses %p', (raw) => {
+    expect(() => parseEc2StateEvent(raw)).toThrow(InvalidInput);
   });
 });

@@ -1,27 +1,19 @@
 /**
- * Reconcile tasks against small fakes: "Find stale objects" (paging, batching per fleet, every
- * rule, EC2 errors abort), "Check deletion cap" (dry run, cap, bounded Cause) and "Report" (EMF).
+ * "Find stale objects" (reconcile) against small fakes: paging, batching per fleet, every rule, EC2 errors abort.
  */
 jest.mock('../../../tasks/adapters/default-deps', () => ({ defaultDeps: () => Promise.reject(new Error('unit tests pass their own deps')) }));
 
 import { makeHandler as makeFind } from '../../../tasks/find-stale-objects';
-import { makeHandler as makeCap } from '../../../tasks/check-deletion-cap';
-import { makeHandler as makeReport } from '../../../tasks/report-reconcile';
 import { AwsUnavailable, Throttled } from '../../../tasks/lib/errors';
-import type { Deps } from '../../../tasks/lib/deps';
 import type { ComputerObject } from '../../../tasks/lib/ports';
-import { CAUSE_MAX_BYTES, DESCRIBE_BATCH, DESCRIBE_CONCURRENCY, STALE_LIST_MAX_BYTES, STALE_LIST_MAX_ITEMS, capExceededMessage } from '../../../tasks/lib/reconcile';
+import { DESCRIBE_BATCH, DESCRIBE_CONCURRENCY, STALE_LIST_MAX_BYTES, STALE_LIST_MAX_ITEMS } from '../../../tasks/lib/reconcile';
 import type { ScanOutput, StaleItem } from '../../../tasks/lib/contracts';
-import { ACCOUNT, PagedDirectory, FakeFleets, NOW, computer, iid, instanceNo, makeDeps, markerOf, testSettings } from '../../fakes';
+import { ACCOUNT, NOW, computer, iid, instanceNo, markerOf, pagedWorld, range } from '../../fakes';
 
-const world = (objects: ComputerObject[], reconcile: Partial<ReturnType<typeof testSettings>['reconcile']> = {}) => {
-  const directory = new PagedDirectory(objects);
-  const fleets = new FakeFleets();
-  const deps = makeDeps(directory, fleets, testSettings(reconcile));
-  const provider = (): Promise<Deps> => Promise.resolve(deps);
-  return { directory, fleets, deps, find: makeFind(provider), cap: makeCap(provider), report: makeReport(provider) };
+const world = (objects: ComputerObject[], reconcile: Parameters<typeof pagedWorld>[1] = {}) => {
+  const w = pagedWorld(objects, reconcile);
+  return { ...w, find: makeFind(w.provider) };
 };
-const range = (from: number, to: number): number[] => Array.from({ length: to - from }, (_, k) => from + k);
 
 describe('Find stale objects', () => {
   it('applies every rule: only old objects with our marker, in the OU, whose instance is gone', async () => {
@@ -97,93 +89,5 @@ describe('Find stale objects', () => {
     expect(scan.staleList.length + scan.notListed).toBe(scan.stale);
     expect(scan.staleList.length).toBeLessThanOrEqual(STALE_LIST_MAX_ITEMS);
     expect(Buffer.byteLength(JSON.stringify(scan))).toBeLessThan(STALE_LIST_MAX_BYTES + 2000);
-  });
-});
-
-const scanOf = (stale: number, listed: number, dryRun = false): ScanOutput => ({
-  dryRun,
-  graceSeconds: 3600,
-  scanned: stale,
-  stale,
-  notOurs: 0,
-  outsideManagedOu: 0,
-  young: 0,
-  alive: 0,
-  joinRunning: 0,
-  staleList: range(0, listed).map((n) => ({ object: { dn: computer(n).dn, name: computer(n).name }, instance: markerOf(n) })),
-  notListed: stale - listed,
-  ldapPages: 1,
-  ec2Calls: 1,
-  fleets: 1,
-});
-
-describe('Check deletion cap', () => {
-  it('under the cap: proceeds with the listed objects', async () => {
-    const w = world([], { maxDeletions: 3 });
-    expect(await w.cap({ scan: scanOf(3, 3) })).toEqual({ dryRun: false, maxDeletions: 3, stale: 3, capExceeded: false, toDelete: 3 });
-  });
-
-  it('over the cap: DeletionCapExceeded naming what it would have deleted', async () => {
-    const w = world([], { maxDeletions: 2 });
-    const err = await w.cap({ scan: scanOf(3, 3) }).catch((e: unknown) => e);
-    expect(err).toMatchObject({ name: 'DeletionCapExceeded' });
-    const msg = (err as Error).message;
-    expect(msg).toMatch(/3 stale computer objects, more than the cap of 2/);
-    for (const n of [0, 1, 2]) expect(msg).toContain(`${computer(n).name} (${computer(n).dn}) of ${ACCOUNT}/eu-west-1/${iid(n)}`);
-    expect(msg).not.toMatch(/more$/);
-  });
-
-  it('a huge breach: the Cause stays under 30 KB and ends with "…and N more"', () => {
-    const msg = capExceededMessage(scanOf(50_000, STALE_LIST_MAX_ITEMS), 50);
-    expect(Buffer.byteLength(msg)).toBeLessThanOrEqual(CAUSE_MAX_BYTES);
-    const listed = msg.split('\n').length - 2;
-    expect(msg).toMatch(new RegExp(`…and ${50_000 - listed} more$`));
-    expect(listed).toBeGreaterThan(50);
-  });
-
-  it('a dry run never throws and deletes nothing, even past the cap', async () => {
-    const w = world([], { maxDeletions: 1 });
-    expect(await w.cap({ scan: scanOf(5, 5, true) })).toEqual({ dryRun: true, maxDeletions: 1, stale: 5, capExceeded: true, toDelete: 0 });
-  });
-
-  it('refuses a scan it cannot read', async () => {
-    await expect(world([]).cap({ scan: { stale: 'many' } })).rejects.toMatchObject({ name: 'InvalidInput' });
-  });
-});
-
-describe('Report', () => {
-  it('counts the Map results and writes the EMF metrics', async () => {
-    const w = world([]);
-    const info = jest.spyOn(w.deps.logger, 'info');
-    const out = await w.report({
-      scan: scanOf(5, 5),
-      guard: { dryRun: false, maxDeletions: 50, stale: 5, capExceeded: false, toDelete: 5 },
-      deleted: [
-        { dn: 'a', deleted: true, dnsRecordsRemoved: 1, reason: '' },
-        { dn: 'b', deleted: true, dnsRecordsRemoved: 0, reason: '' },
-        { dn: 'c', deleted: false, dnsRecordsRemoved: 0, reason: 'already gone' },
-        { dn: 'd', deleted: false, outcome: 'skipped', reason: 'Refused' },
-        { dn: 'e', deleted: false, outcome: 'failed', error: 'DirectoryRefused', reason: 'insufficient rights' },
-      ],
-    });
-    expect(out).toEqual({ scanned: 5, stale: 5, deleted: 2, skipped: 2, failed: 1, dryRun: false, alreadyGone: 1, notListed: 0, capExceeded: false });
-    const emf = info.mock.calls.find((c) => c[0] === 'Reconcile metrics')?.[1] as Record<string, unknown>;
-    expect(emf).toMatchObject({
-      _aws: { Timestamp: NOW.getTime(), CloudWatchMetrics: [{ Namespace: 'adjoin', Dimensions: [['Workflow', 'DryRun']] }] },
-      Workflow: 'reconcile',
-      DryRun: 'false',
-      Scanned: 5,
-      Stale: 5,
-      Deleted: 2,
-      Skipped: 2,
-      Failed: 1,
-    });
-    const metrics = (emf._aws as { CloudWatchMetrics: { Metrics: { Name: string }[] }[] }).CloudWatchMetrics[0]?.Metrics.map((m) => m.Name);
-    expect(metrics).toEqual(['Scanned', 'Stale', 'Deleted', 'Skipped', 'Failed']);
-  });
-
-  it('a dry run reports what it would delete and deletes nothing', async () => {
-    const out = await world([]).report({ scan: scanOf(4, 4, true), guard: { dryRun: true, maxDeletions: 1, stale: 4, capExceeded: true, toDelete: 0 }, deleted: [] });
-    expect(out).toMatchObject({ stale: 4, deleted: 0, dryRun: true, capExceeded: true });
   });
 });

@@ -1,0 +1,23 @@
+import { VerificationFailed } from '../../../tasks/lib/errors';
+import { verifyNss } from '../../../tasks/lib/commands';
+import { world, failedJoin, runInput } from '../../fakes';
+
+describe('Verify NSS', () => {
+  it('sends the verify document with the probe users', async () => {
+    const w = world();
+    const out = await verifyNss(runInput, w.deps);
+    expect(out.document).toBe('verify');
+    expect(w.fleet.sent[0]).toMatchObject({
+      document: 'verify',
+      parameters: { DomainName: 'corp.example.com', ProbeUsers: 'alice,bob', LoginGroups: 'linux-admins' },
+    });
+  });
+
+  it('throws VerificationFailed with the getent/id output', async () => {
+    const w = world();
+    const previous = { ...failedJoin, document: 'verify' as const, output: 'getent passwd alice: not found' };
+    const err = await verifyNss({ ...runInput, previous }, w.deps).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(VerificationFailed);
+    expect((err as Error).message).toContain('getent passwd alice: not found');
+  });
+});
