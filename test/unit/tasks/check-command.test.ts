@@ -32,45 +32,59 @@ describe('Check command', () => {
   });
 
   it('throws CommandTimedOut when still running past the deadline', async () => {
+    // Prepare
     const w = world();
     w.fleet.commands.set('cmd-1', { status: 'InProgress', stdout: 'step 3', stderr: '' });
     w.clock.t = new Date(NOW.getTime() + 601_000);
+    // Act
     const err = await checkCommand({ instance: ref, command }, w.deps).catch((e: unknown) => e);
+    // Assess
     expect(err).toBeInstanceOf(CommandTimedOut);
     expect((err as Error).message).toMatch(/601 s after it was sent \(deadline 600 s\)/);
   });
 
   it('reports a finished command even past the deadline (a redrive re-checks it)', async () => {
+    // Prepare
     const w = world();
     w.fleet.commands.set('cmd-1', { status: 'Success', stdout: '', stderr: '' });
     w.clock.t = new Date(NOW.getTime() + 3_600_000);
+    // Act / Assess
     await expect(checkCommand({ instance: ref, command }, w.deps)).resolves.toMatchObject({ state: 'succeeded' });
   });
 
   it('throws InstanceGone for an undeliverable command to a gone instance', async () => {
+    // Prepare
     const w = world();
     w.fleet.commands.set('cmd-1', { status: 'Undeliverable', stdout: '', stderr: '' });
+    // Act / Assess
     await expect(checkCommand({ instance: ref, command }, w.deps)).rejects.toThrow(InstanceGone);
   });
 
   it('reports failed for an undeliverable command to a live instance', async () => {
+    // Prepare
     const w = world();
     w.fleet.instances.set(INSTANCE, instance());
     w.fleet.commands.set('cmd-1', { status: 'Terminated', stdout: '', stderr: '' });
+    // Act / Assess
     await expect(checkCommand({ instance: ref, command }, w.deps)).resolves.toMatchObject({ state: 'failed', status: 'Terminated' });
   });
 
   it('bounds and scrubs the output', async () => {
+    // Prepare
     const w = world();
     w.fleet.commands.set('cmd-1', { status: 'Failed', stdout: `${'x'.repeat(10_000)}\npassword: hunter2hunter2`, stderr: 'boom' });
+    // Act
     const out = await checkCommand({ instance: ref, command }, w.deps);
+    // Assess
     expect(Buffer.byteLength(out.output)).toBeLessThanOrEqual(2051);
     expect(out.output).not.toContain('hunter2');
     expect(out.output).toMatch(/boom$/);
   });
 
   it('handler: refuses a malformed command reference', async () => {
+    // Prepare
     const w = world();
+    // Act / Assess
     await expect(makeHandler(() => Promise.resolve(w.deps))({ instance: ref, command: { ...command, commandId: 'a b' } })).rejects.toMatchObject({ name: 'InvalidInput' });
   });
 });

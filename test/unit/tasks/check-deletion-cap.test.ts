@@ -15,13 +15,18 @@ const world = (objects: ComputerObject[], reconcile: Parameters<typeof pagedWorl
 
 describe('Check deletion cap', () => {
   it('under the cap: proceeds with the listed objects', async () => {
+    // Prepare
     const w = world([], { maxDeletions: 3 });
+    // Act / Assess
     expect(await w.cap({ scan: scanOf(3, 3) })).toEqual({ dryRun: false, maxDeletions: 3, stale: 3, capExceeded: false, toDelete: 3 });
   });
 
   it('over the cap: DeletionCapExceeded naming what it would have deleted', async () => {
+    // Prepare
     const w = world([], { maxDeletions: 2 });
+    // Act
     const err = await w.cap({ scan: scanOf(3, 3) }).catch((e: unknown) => e);
+    // Assess
     expect(err).toMatchObject({ name: 'DeletionCapExceeded' });
     const msg = (err as Error).message;
     expect(msg).toMatch(/3 stale computer objects, more than the cap of 2/);
@@ -30,7 +35,9 @@ describe('Check deletion cap', () => {
   });
 
   it('a huge breach: the Cause stays under 30 KB and ends with "…and N more"', () => {
+    // Act
     const msg = capExceededMessage(scanOf(50_000, STALE_LIST_MAX_ITEMS), 50);
+    // Assess
     expect(Buffer.byteLength(msg)).toBeLessThanOrEqual(CAUSE_MAX_BYTES);
     const listed = msg.split('\n').length - 2;
     expect(msg).toMatch(new RegExp(`…and ${50_000 - listed} more$`));
@@ -38,7 +45,9 @@ describe('Check deletion cap', () => {
   });
 
   it('a dry run never throws and deletes nothing, even past the cap', async () => {
+    // Prepare
     const w = world([], { maxDeletions: 1 });
+    // Act / Assess
     expect(await w.cap({ scan: scanOf(5, 5, true) })).toEqual({ dryRun: true, maxDeletions: 1, stale: 5, capExceeded: true, toDelete: 0 });
   });
 

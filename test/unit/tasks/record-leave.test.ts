@@ -13,7 +13,9 @@ const world = (objects = [computer(1)]) => {
 
 describe('Record leave', () => {
   it('summarises deleted, already gone, skipped and failed items', async () => {
+    // Prepare
     const w = world();
+    // Act
     const out = await w.record({
       instance: { ...refOf(1), outcome: 'delete', objects: [] },
       deleted: [
@@ -22,6 +24,7 @@ describe('Record leave', () => {
       ],
       executionName: 'x',
     });
+    // Assess
     expect(out).toEqual({ ...refOf(1), outcome: 'left', deleted: 1, alreadyGone: 1, skipped: 0, failed: 0, dnsRecordsRemoved: 1, deletedDns: ['CN=A'], notDeleted: [] });
     const partial = await w.record({ instance: refOf(1), deleted: [{ dn: 'CN=C', deleted: false, outcome: 'skipped', reason: 'Refused to delete CN=C: x' }] });
     expect(partial).toMatchObject({ outcome: 'partial', skipped: 1, notDeleted: [{ dn: 'CN=C', reason: 'Refused to delete CN=C: x' }] });

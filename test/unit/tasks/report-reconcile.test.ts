@@ -14,8 +14,10 @@ const world = (objects: ComputerObject[], reconcile: Parameters<typeof pagedWorl
 
 describe('Report', () => {
   it('counts the Map results and writes the EMF metrics', async () => {
+    // Prepare
     const w = world([]);
     const info = jest.spyOn(w.deps.logger, 'info');
+    // Act
     const out = await w.report({
       scan: scanOf(5, 5),
       guard: { dryRun: false, maxDeletions: 50, stale: 5, capExceeded: false, toDelete: 5 },
@@ -27,6 +29,7 @@ describe('Report', () => {
         { dn: 'e', deleted: false, outcome: 'failed', error: 'DirectoryRefused', reason: 'insufficient rights' },
       ],
     });
+    // Assess
     expect(out).toEqual({ scanned: 5, stale: 5, deleted: 2, skipped: 2, failed: 1, dryRun: false, alreadyGone: 1, notListed: 0, capExceeded: false });
     const emf = info.mock.calls.find((c) => c[0] === 'Reconcile metrics')?.[1] as Record<string, unknown>;
     expect(emf).toMatchObject({
@@ -44,7 +47,9 @@ describe('Report', () => {
   });
 
   it('a dry run reports what it would delete and deletes nothing', async () => {
+    // Prepare
     const out = await world([]).report({ scan: scanOf(4, 4, true), guard: { dryRun: true, maxDeletions: 1, stale: 4, capExceeded: true, toDelete: 0 }, deleted: [] });
+    // Act / Assess
     expect(out).toMatchObject({ stale: 4, deleted: 0, dryRun: true, capExceeded: true });
   });
 });

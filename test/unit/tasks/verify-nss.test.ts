@@ -4,8 +4,11 @@ import { world, failedJoin, runInput } from '../../fakes';
 
 describe('Verify NSS', () => {
   it('sends the verify document with the probe users', async () => {
+    // Prepare
     const w = world();
+    // Act
     const out = await verifyNss(runInput, w.deps);
+    // Assess
     expect(out.document).toBe('verify');
     expect(w.fleet.sent[0]).toMatchObject({
       document: 'verify',
@@ -14,9 +17,12 @@ describe('Verify NSS', () => {
   });
 
   it('throws VerificationFailed with the getent/id output', async () => {
+    // Prepare
     const w = world();
     const previous = { ...failedJoin, document: 'verify' as const, output: 'getent passwd alice: not found' };
+    // Act
     const err = await verifyNss({ ...runInput, previous }, w.deps).catch((e: unknown) => e);
+    // Assess
     expect(err).toBeInstanceOf(VerificationFailed);
     expect((err as Error).message).toContain('getent passwd alice: not found');
   });

@@ -10,10 +10,12 @@ describe('DN parsing', () => {
     expect(parseDn('CN=caf\\C3\\A9,DC=x')?.[0]?.[0]?.value).toBe('café');
   });
   it('refuses malformed DNs', () => {
+    // Prepare / Act / Assess
     for (const bad of ['', 'CN', 'CN=,DC=x', 'CN=a,', 'CN=a\\', 'CN=a\\zz,DC=x', 'CN="open,DC=x', ',CN=a', 'CN=a,,DC=x'])
       expect(parseDn(bad)).toBeUndefined();
   });
   it('reads escaped and plain spellings of the same DN alike', () => {
+    // Prepare / Act / Assess
     expect(sameDn('CN=a\\20b,OU=x y ,DC=x', 'cn=A B,ou=X Y,dc=X')).toBe(true);
     expect(sameDn('CN=a\\ ,DC=x', 'CN=a,DC=x')).toBe(false); // an escaped trailing space is part of the value
     expect(parseDn('CN=a=b,DC=x')).toBeUndefined();

@@ -24,6 +24,7 @@ describe('payload parsers', () => {
   });
 
   it('reads $.instance and $.computer', () => {
+    // Prepare / Act / Assess
     expect(parseInstance(proceed)).toEqual(proceed);
     expect(parseComputer(prepared)).toEqual(prepared);
   });
@@ -38,6 +39,7 @@ describe('payload parsers', () => {
   });
 
   it('refuses a bad computer name or secret name', () => {
+    // Prepare / Act / Assess
     expect(() => parseComputer({ ...prepared, name: 'ABCDEFGHIJKLMNOP' })).toThrow(InvalidInput);
     expect(() => parseComputer({ ...prepared, secretName: 'no-slash' })).toThrow(InvalidInput);
   });
@@ -47,19 +49,24 @@ describe('payload parsers', () => {
   });
 
   it('reads a previous command', () => {
+    // Prepare / Act / Assess
     expect(parsePrevious(previous)).toEqual(previous);
     expect(() => parsePrevious({ ...previous, state: 'odd' })).toThrow(/previous\.state/);
   });
 
   it('reads a Run join document payload, previous optional, redriveCount defaulting to 0', () => {
+    // Prepare
     const out = parseRunCommandInput({ instance: proceed, computer: prepared, previous: {}, executionName: 'exec-1' });
+    // Act / Assess
     expect(out).toEqual({ instance: proceed, computer: prepared, redriveCount: 0, executionName: 'exec-1' });
     expect(parseRunCommandInput({ instance: proceed, computer: prepared, previous, redriveCount: 2, executionName: 'e' }).previous).toEqual(previous);
     expect(() => parseRunCommandInput({ instance: proceed, computer: prepared, redriveCount: -1, executionName: 'e' })).toThrow(/redriveCount/);
   });
 
   it('reads a Check command payload', () => {
+    // Prepare
     const command = { commandId: 'c-1', document: 'verify', sentAt: NOW.toISOString(), redriveCount: 0 };
+    // Act / Assess
     expect(parseCheckCommandInput({ instance: proceed, command })).toEqual({
       instance: { instanceId: proceed.instanceId, account: proceed.account, region: proceed.region },
       command,
@@ -68,6 +75,7 @@ describe('payload parsers', () => {
   });
 
   it('reads Record result and compensation payloads', () => {
+    // Prepare / Act / Assess
     expect(parseRecordResultInput({ instance: proceed, computer: prepared, executionName: 'e' }).computer).toEqual(prepared);
     expect(parseCompensationInput({ instance: proceed, error: { Error: 'InstanceGone', Cause: 'gone', extra: 1 } })).toEqual({
       instance: { instanceId: proceed.instanceId, account: proceed.account, region: proceed.region },
