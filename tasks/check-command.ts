@@ -5,12 +5,16 @@
  */
 import { defaultDeps } from './adapters/default-deps';
 import { checkCommand } from './lib/commands';
+import type { CheckCommandInput } from './lib/contracts';
 import type { DepsProvider } from './lib/deps';
-import { makeTask } from './lib/task';
+import { makeTask, type TaskMeta } from './lib/task';
 import { parseCheckCommandInput } from './lib/validate';
 
-export { checkCommand };
+/** The state that runs it (workflows/join.ts): the command's document names it. */
+const meta: TaskMeta<CheckCommandInput> = {
+  workflow: 'join',
+  step: (input) => (input.command.document === 'join' ? 'Check join command' : 'Check verification'),
+};
 
-export const makeHandler = (deps: DepsProvider) =>
-  makeTask({ workflow: 'join', step: 'Check command' }, deps, parseCheckCommandInput, checkCommand);
+export const makeHandler = (deps: DepsProvider) => makeTask(meta, deps, parseCheckCommandInput, checkCommand);
 export const handler = makeHandler(defaultDeps);

@@ -5,9 +5,9 @@
  */
 import { defaultDeps } from './adapters/default-deps';
 import type { DepsProvider } from './lib/deps';
-import { checkDeletionCap, parseCheckCapInput } from './lib/reconcile';
+import { checkDeletionCap } from './lib/reconcile';
 import { makeTask } from './lib/task';
+import { parseCheckCapInput } from './lib/validate';
 
-export const makeHandler = (deps: DepsProvider) =>
-  makeTask({ workflow: 'reconcile', step: 'Check deletion cap' }, deps, parseCheckCapInput, (input, d) => Promise.resolve(checkDeletionCap(input, d)));
+export const makeHandler = (deps: DepsProvider) => makeTask({ workflow: 'reconcile', step: 'Check deletion cap' }, deps, parseCheckCapInput, checkDeletionCap);
 export const handler = makeHandler(defaultDeps);

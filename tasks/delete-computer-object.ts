@@ -5,10 +5,17 @@
  * UnsafeDeleteRefused (the workflows count it as skipped); an absent object is "already gone".
  */
 import { defaultDeps } from './adapters/default-deps';
+import type { DeleteObjectInput } from './lib/contracts';
+import { deleteComputerObject } from './lib/delete';
 import type { DepsProvider } from './lib/deps';
-import { deleteComputerObject, parseDeleteObjectInput } from './lib/leave';
-import { makeTask } from './lib/task';
+import { makeTask, type TaskMeta } from './lib/task';
+import { parseDeleteObjectInput } from './lib/validate';
 
-export const makeHandler = (deps: DepsProvider) =>
-  makeTask({ workflow: 'leave', step: 'Delete computer object' }, deps, parseDeleteObjectInput, deleteComputerObject);
+/** Reconcile passes its grace period with every item; leave never does. */
+const meta: TaskMeta<DeleteObjectInput> = {
+  workflow: (input) => (input.graceSeconds === undefined ? 'leave' : 'reconcile'),
+  step: 'Delete computer object',
+};
+
+export const makeHandler = (deps: DepsProvider) => makeTask(meta, deps, parseDeleteObjectInput, deleteComputerObject);
 export const handler = makeHandler(defaultDeps);

@@ -5,9 +5,9 @@
  */
 import { defaultDeps } from './adapters/default-deps';
 import type { DepsProvider } from './lib/deps';
-import { findStaleObjects, parseFindStaleInput } from './lib/reconcile';
+import { findStaleObjects } from './lib/reconcile';
 import { makeTask } from './lib/task';
+import { parseFindStaleInput } from './lib/validate';
 
-export const makeHandler = (deps: DepsProvider) =>
-  makeTask({ workflow: 'reconcile', step: 'Find stale objects' }, deps, parseFindStaleInput, findStaleObjects);
+export const makeHandler = (deps: DepsProvider) => makeTask({ workflow: 'reconcile', step: 'Find stale objects' }, deps, parseFindStaleInput, findStaleObjects);
 export const handler = makeHandler(defaultDeps);

@@ -1,88 +1,14 @@
 /**
  * "Prepare computer object": makes (or reuses) the computer object the instance will join
- * with, with a fresh one-time password, and stores that password as a SecureString parameter
- * for the join document. Idempotent: a re-run finds its own object by the marker and resets the
- * password. The password is never logged or returned.
+ * with, with a fresh one-time password stored as a SecureString parameter for the join
+ * document (tasks/lib/prepare.ts). The password is never logged or returned.
  */
 import { defaultDeps } from './adapters/default-deps';
-import type { PrepareComputerOutput, ReadInstanceOutput } from './lib/contracts';
-import type { Deps, DepsProvider } from './lib/deps';
-import { ComputerNameConflict, DirectoryRefused } from './lib/errors';
-import { markerDescription, sameMarker } from './lib/marker';
-import { computerNameCandidates, hostFqdn } from './lib/naming';
-import { generateOneTimePassword } from './lib/otp';
-import type { ComputerObject, Marker } from './lib/ports';
+import type { DepsProvider } from './lib/deps';
+import { prepareComputer } from './lib/prepare';
 import { makeTask } from './lib/task';
-import { parseInstanceAndExecution } from './lib/validate';
-
-type Made = { object: ComputerObject; action: 'created' | 'reused' };
-
-/**
- * Our existing object (oldest first when there are several), reset with the password. Where the
- * directory refuses the reset (AD hardening can deny an object's creator the reset right), the
- * object — ours, for this very instance — is deleted so that it is made again.
- */
-async function reuse(marker: Marker, password: string, deps: Deps): Promise<Made | undefined> {
-  const mine = (await deps.directory.findByMarker(marker)).filter((o) => sameMarker(o.marker, marker));
-  mine.sort((a, b) => a.whenCreated.getTime() - b.whenCreated.getTime());
-  const object = mine[0];
-  if (!object) return undefined;
-  try {
-    await deps.directory.resetPassword(object.dn, password);
-  } catch (err) {
-    if (!(err instanceof DirectoryRefused)) throw err;
-    deps.logger.warn('Password reset refused: making the object again', { dn: object.dn, cause: err.message });
-    await deps.directory.deleteComputer(object.dn);
-    return undefined;
-  }
-  return { object, action: 'reused' };
-}
-
-async function create(marker: Marker, password: string, deps: Deps): Promise<Made> {
-  const { directory: dir, settings } = deps;
-  const holders: string[] = [];
-  for (const name of computerNameCandidates(marker.instanceId, settings.naming.prefix)) {
-    const holder = await dir.findByName(name);
-    if (holder) {
-      holders.push(`${name} held by ${holder.dn}`);
-      continue;
-    }
-    try {
-      const object = await dir.createComputer({
-        ou: settings.directory.computerOu,
-        name,
-        fqdn: hostFqdn(name, settings.directory.domain),
-        marker,
-        description: markerDescription(marker),
-        password,
-      });
-      return { object, action: 'created' };
-    } catch (err) {
-      if (!(err instanceof ComputerNameConflict)) throw err;
-      // Someone took the name between our look-up and our add: maybe a twin execution of ours.
-      const again = await reuse(marker, password, deps);
-      if (again) return again;
-      holders.push(`${name}: ${err.message}`);
-    }
-  }
-  throw new ComputerNameConflict(
-    `Every candidate computer name for ${marker.instanceId} is taken by an object that is not ours: ${holders.join('; ')}. ` +
-      'Delete or rename those objects, or set another naming prefix, then redrive.',
-  );
-}
-
-export async function prepareComputer(input: { instance: ReadInstanceOutput; executionName: string }, deps: Deps): Promise<PrepareComputerOutput> {
-  const { instanceId, account, region } = input.instance;
-  const marker: Marker = { account, region, instanceId };
-  const password = generateOneTimePassword(deps.random);
-  const made = (await reuse(marker, password, deps)) ?? (await create(marker, password, deps));
-  const secretName = await deps.fleetFor(input.instance).putJoinSecret(instanceId, password);
-  const { name, dn } = made.object;
-  const fqdn = made.object.dnsHostName?.toLowerCase() ?? hostFqdn(name, deps.settings.directory.domain);
-  deps.logger.info('Computer object ready', { computerName: name, dn, action: made.action });
-  return { name, dn, fqdn, action: made.action, secretName };
-}
+import { parsePrepareComputerInput } from './lib/validate';
 
 export const makeHandler = (deps: DepsProvider) =>
-  makeTask({ workflow: 'join', step: 'Prepare computer object' }, deps, parseInstanceAndExecution, prepareComputer);
+  makeTask({ workflow: 'join', step: 'Prepare computer object' }, deps, parsePrepareComputerInput, prepareComputer);
 export const handler = makeHandler(defaultDeps);

@@ -4,9 +4,9 @@
  */
 import { defaultDeps } from './adapters/default-deps';
 import type { DepsProvider } from './lib/deps';
-import { parseRecordLeaveInput, recordLeave } from './lib/leave';
+import { recordLeave } from './lib/leave';
 import { makeTask } from './lib/task';
+import { parseRecordLeaveInput } from './lib/validate';
 
-export const makeHandler = (deps: DepsProvider) =>
-  makeTask({ workflow: 'leave', step: 'Record leave' }, deps, parseRecordLeaveInput, (input, d) => Promise.resolve(recordLeave(input, d)));
+export const makeHandler = (deps: DepsProvider) => makeTask({ workflow: 'leave', step: 'Record leave' }, deps, parseRecordLeaveInput, recordLeave);
 export const handler = makeHandler(defaultDeps);

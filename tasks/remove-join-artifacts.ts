@@ -4,40 +4,10 @@
  * their DNS records, and the join secret. Idempotent: a second run finds nothing to delete.
  */
 import { defaultDeps } from './adapters/default-deps';
-import type { CompensationOutput } from './lib/contracts';
-import type { Deps, DepsProvider } from './lib/deps';
-import { isInside } from './lib/dn';
-import { DirectoryRefused } from './lib/errors';
-import { sameMarker } from './lib/marker';
-import type { Marker } from './lib/ports';
+import { removeJoinArtifacts } from './lib/compensate';
+import type { DepsProvider } from './lib/deps';
 import { makeTask } from './lib/task';
-import { parseCompensationInput, type CompensationInput } from './lib/validate';
-
-export async function removeJoinArtifacts(input: CompensationInput, deps: Deps): Promise<CompensationOutput> {
-  const { instanceId, account, region } = input.instance;
-  const marker: Marker = { account, region, instanceId };
-  const { directory, settings, logger } = deps;
-  const managed = settings.directory.managedOus;
-  const ours = (await directory.findByMarker(marker)).filter(
-    (o) => sameMarker(o.marker, marker) && managed.some((ou) => isInside(o.dn, ou)),
-  );
-  const deleted: string[] = [];
-  for (const o of ours) {
-    try {
-      await directory.deleteDnsRecords(o.name.toLowerCase());
-    } catch (err) {
-      if (!(err instanceof DirectoryRefused)) throw err;
-      logger.warn('DNS records not removed (no right to delete them)', { computerName: o.name, cause: err.message });
-    }
-    await directory.deleteComputer(o.dn);
-    deleted.push(o.dn);
-  }
-  await deps.fleetFor(input.instance).deleteJoinSecret(instanceId);
-  const why = input.error?.Cause ?? input.error?.Error ?? 'the instance is gone';
-  const reason = `${instanceId}: ${why.length > 300 ? `${why.slice(0, 300)}…` : why}`;
-  logger.info('Join artifacts removed', { deleted });
-  return { outcome: 'abandoned', reason, deleted };
-}
+import { parseCompensationInput } from './lib/validate';
 
 export const makeHandler = (deps: DepsProvider) =>
   makeTask({ workflow: 'join', step: 'Remove what the join made' }, deps, parseCompensationInput, removeJoinArtifacts);

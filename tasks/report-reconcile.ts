@@ -4,9 +4,9 @@
  */
 import { defaultDeps } from './adapters/default-deps';
 import type { DepsProvider } from './lib/deps';
-import { parseReportInput, reportReconcile } from './lib/reconcile';
+import { reportReconcile } from './lib/reconcile';
 import { makeTask } from './lib/task';
+import { parseReportInput } from './lib/validate';
 
-export const makeHandler = (deps: DepsProvider) =>
-  makeTask({ workflow: 'reconcile', step: 'Report' }, deps, parseReportInput, (input, d) => Promise.resolve(reportReconcile(input, d)));
+export const makeHandler = (deps: DepsProvider) => makeTask({ workflow: 'reconcile', step: 'Report' }, deps, parseReportInput, reportReconcile);
 export const handler = makeHandler(defaultDeps);

@@ -4,14 +4,10 @@
  * JoinCommandFailed with its output: the execution fails here and a redrive sends anew.
  */
 import { defaultDeps } from './adapters/default-deps';
-import { joinParameters, sendDocument } from './lib/commands';
-import type { CommandRef, RunCommandInput } from './lib/contracts';
-import type { Deps, DepsProvider } from './lib/deps';
+import { runJoinDocument } from './lib/commands';
+import type { DepsProvider } from './lib/deps';
 import { makeTask } from './lib/task';
 import { parseRunCommandInput } from './lib/validate';
-
-export const runJoinDocument = (input: RunCommandInput, deps: Deps): Promise<CommandRef> =>
-  sendDocument(input, 'join', joinParameters(deps.settings, input.instance, input.computer), deps);
 
 export const makeHandler = (deps: DepsProvider) =>
   makeTask({ workflow: 'join', step: 'Run join document' }, deps, parseRunCommandInput, runJoinDocument);

@@ -107,7 +107,7 @@ export function dnsNodeName(hostname: string, domain: string): string | undefine
 /** unicodePwd: the password in double quotes, UTF-16LE (AD refuses anything else). */
 export const encodeUnicodePwd = (password: string): Buffer => Buffer.from(`"${password}"`, 'utf16le');
 
-/** The attribute set of one add (LAB-NOTES: one-time-password join). */
+/** The attribute set of one add (one-time-password join: lab/world/README.md, "Facts the code relies on"). */
 export function computerAttributes(spec: NewComputer): Attribute[] {
   const a = (type: string, ...values: string[]): Attribute => new Attribute({ type, values });
   const attrs = [

@@ -9,11 +9,12 @@
  * The one-time password is passed only as `{{ssm-secure:<parameter>}}`: SSM resolves it on the
  * instance; the value never appears in the command, its history, or state data.
  */
-import type { CheckCommandOutput, CommandRef, InstanceRef, PrepareComputerOutput, ReadInstanceOutput, RunCommandInput } from './contracts';
+import type { CheckCommandInput, CheckCommandOutput, CommandRef, PrepareComputerOutput, ReadInstanceOutput, RunCommandInput } from './contracts';
 import type { Deps } from './deps';
-import { AdjoinError, CommandTimedOut, InstanceGone, JoinCommandFailed, VerificationFailed } from './errors';
+import { AdjoinError, CommandTimedOut, JoinCommandFailed, VerificationFailed } from './errors';
+import { assertNotGone } from './gone';
 import { commandOutput } from './output';
-import type { CommandResult, Fleet } from './ports';
+import type { CommandResult } from './ports';
 import type { Settings } from './settings';
 
 export function joinParameters(settings: Settings, instance: ReadInstanceOutput, computer: PrepareComputerOutput): Record<string, string> {
@@ -44,8 +45,6 @@ export function verifyParameters(settings: Settings, instance: ReadInstanceOutpu
 export const commandComment = (executionName: string, document: 'join' | 'verify'): string =>
   `adjoin ${document} ${executionName}`.slice(0, 100);
 
-const isGone = (state: string | undefined): boolean => state === undefined || state === 'terminated' || state === 'shutting-down';
-
 /**
  * Sends `document` unless `previous` is a failed command of this redrive round: then it throws
  * (JoinCommandFailed / VerificationFailed) with that command's output, so the execution fails
@@ -74,17 +73,20 @@ export async function sendDocument(
       timeoutSeconds: deps.settings.timings.commandDeadlineSeconds,
     });
   } catch (err) {
-    if (err instanceof AdjoinError && !err.transient) await throwIfGone(fleet, instance.instanceId);
+    if (err instanceof AdjoinError && !err.transient) await assertNotGone(fleet, instance.instanceId);
     throw err;
   }
   deps.logger.info('Command sent', { document, commandId, redriveCount });
   return { commandId, document, sentAt: deps.clock.now().toISOString(), redriveCount };
 }
 
-async function throwIfGone(fleet: Fleet, instanceId: string): Promise<void> {
-  const info = await fleet.describeInstance(instanceId);
-  if (isGone(info?.state)) throw new InstanceGone(`Instance ${instanceId} is ${info?.state ?? 'unknown to EC2'}: the join is abandoned`);
-}
+/** "Run join document": the join document with its parameters. */
+export const runJoinDocument = (input: RunCommandInput, deps: Deps): Promise<CommandRef> =>
+  sendDocument(input, 'join', joinParameters(deps.settings, input.instance, input.computer), deps);
+
+/** "Verify NSS": the verify document (getent passwd / id of the probe users). */
+export const verifyNss = (input: RunCommandInput, deps: Deps): Promise<CommandRef> =>
+  sendDocument(input, 'verify', verifyParameters(deps.settings, input.instance), deps);
 
 /** Run Command status → our state machine's view. */
 export function commandState(status: CommandResult['status']): CheckCommandOutput['state'] | 'undeliverable' {
@@ -106,7 +108,7 @@ export function commandState(status: CommandResult['status']): CheckCommandOutpu
   }
 }
 
-export async function checkCommand(input: { instance: InstanceRef; command: CommandRef }, deps: Deps): Promise<CheckCommandOutput> {
+export async function checkCommand(input: CheckCommandInput, deps: Deps): Promise<CheckCommandOutput> {
   const { instance, command } = input;
   const fleet = deps.fleetFor(instance);
   const result = await fleet.getCommand(command.commandId, instance.instanceId);
@@ -123,7 +125,7 @@ export async function checkCommand(input: { instance: InstanceRef; command: Comm
       );
   }
   if (state === 'undeliverable') {
-    await throwIfGone(fleet, instance.instanceId);
+    await assertNotGone(fleet, instance.instanceId);
     state = 'failed';
   }
   return {

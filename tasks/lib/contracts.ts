@@ -49,11 +49,18 @@ export interface ReadInstanceOutput extends InstanceRef {
 }
 
 /** "Wait for SSM Online" — Payload: { instance: $.instance }. Throws SsmAgentNotOnline (retried), InstanceGone. */
+export interface CheckSsmAgentInput {
+  instance: ReadInstanceOutput;
+}
 export interface CheckSsmAgentOutput {
   pingStatus: 'Online';
 }
 
 /** "Prepare computer object" — Payload: { instance: $.instance, executionName: $$.Execution.Name } */
+export interface PrepareComputerInput {
+  instance: ReadInstanceOutput;
+  executionName: string;
+}
 export interface PrepareComputerOutput {
   name: string;
   dn: string;
@@ -108,6 +115,11 @@ export interface CheckCommandOutput {
 }
 
 /** "Record result" — Payload: { instance, computer, executionName }. Tags the instance, deletes the secret. */
+export interface RecordResultInput {
+  instance: ReadInstanceOutput;
+  computer: PrepareComputerOutput;
+  executionName: string;
+}
 export interface RecordResultOutput {
   outcome: 'joined';
   computerName: string;
@@ -115,6 +127,11 @@ export interface RecordResultOutput {
 }
 
 /** "Remove what the join made" (compensation) — Payload: { instance: $.instance, error: $.error } */
+export interface CompensationInput {
+  instance: InstanceRef;
+  /** The caught error ({Error, Cause} from a Catch with ResultPath $.error). */
+  error?: { Error?: string; Cause?: string };
+}
 export interface CompensationOutput {
   outcome: 'abandoned';
   reason: string;
@@ -123,7 +140,10 @@ export interface CompensationOutput {
 
 // ---- leave --------------------------------------------------------------------------------
 
-/** "Find computer objects" — Payload: { event: $.event } */
+/** "Find computer objects" — Payload: { event: $.event }, read as the instance it names. */
+export interface FindObjectsInput {
+  instance: InstanceRef;
+}
 export interface FindObjectsOutput extends InstanceRef {
   /** delete: the instance is gone and these objects carry its marker. nothing: none found.
    *  instance-alive: EC2 says the instance is not terminated: nothing is touched. */
@@ -144,4 +164,105 @@ export interface DeleteObjectOutput {
   deleted: boolean;
   dnsRecordsRemoved: number;
   reason: string;
+}
+
+/**
+ * One "Delete computer object" Map item's result (leave and reconcile): the task's own output,
+ * or what the workflow's Catch made of an error: a refusal ("skipped") or a non-transient
+ * failure ("failed").
+ */
+export interface DeleteItemResult extends Partial<DeleteObjectOutput> {
+  outcome?: 'skipped' | 'failed';
+  /** The caught error's name. */
+  error?: string;
+}
+
+export interface DeleteCounts {
+  deleted: number;
+  alreadyGone: number;
+  skipped: number;
+  failed: number;
+  dnsRecordsRemoved: number;
+}
+
+/** "Record leave" — Payload: { instance: $.found, deleted: $.deleted } */
+export interface RecordLeaveInput {
+  instance: InstanceRef;
+  deleted: DeleteItemResult[];
+}
+export interface RecordLeaveOutput extends InstanceRef, DeleteCounts {
+  /** left: every object went (or was already gone). partial: some were skipped or failed. */
+  outcome: 'left' | 'partial';
+  deletedDns: string[];
+  notDeleted: { dn: string; reason: string }[];
+}
+
+// ---- reconcile ----------------------------------------------------------------------------
+
+/** "Find stale objects" — Payload: { input: $ (the execution input), executionName } */
+export interface FindStaleInput {
+  /** From the execution input: overrides settings.reconcile.dryRun when present. */
+  dryRun?: boolean;
+}
+
+/** One stale object, in the shape the "Delete computer object" Map item takes. */
+export interface StaleItem {
+  object: { dn: string; name: string };
+  instance: InstanceRef;
+}
+
+export interface ScanCounts {
+  scanned: number;
+  stale: number;
+  /** No complete marker: never ours. */
+  notOurs: number;
+  outsideManagedOu: number;
+  young: number;
+  alive: number;
+  joinRunning: number;
+}
+
+/** Result at $.scan. */
+export interface ScanOutput extends ScanCounts {
+  dryRun: boolean;
+  graceSeconds: number;
+  /** The stale objects to delete (bounded: STALE_LIST_MAX_ITEMS / _BYTES in tasks/lib/reconcile.ts). */
+  staleList: StaleItem[];
+  /** Stale objects not in staleList (left for the next run, or listed only by count). */
+  notListed: number;
+  ldapPages: number;
+  ec2Calls: number;
+  fleets: number;
+}
+
+/** "Check deletion cap" — Payload: { scan: $.scan, executionName }. Result at $.guard. */
+export interface CheckCapInput {
+  scan: ScanOutput;
+}
+export interface GuardOutput {
+  dryRun: boolean;
+  maxDeletions: number;
+  stale: number;
+  /** In a dry run: would the cap have stopped a real run? */
+  capExceeded: boolean;
+  /** How many the Map will delete now (0 in a dry run). */
+  toDelete: number;
+}
+
+/** "Report" — Payload: { scan: $.scan, guard: $.guard, deleted: $.deleted }. Result: the execution output. */
+export interface ReportInput {
+  scan: ScanOutput;
+  guard: GuardOutput;
+  deleted: DeleteItemResult[];
+}
+export interface ReconcileSummary {
+  scanned: number;
+  stale: number;
+  deleted: number;
+  skipped: number;
+  failed: number;
+  dryRun: boolean;
+  alreadyGone: number;
+  notListed: number;
+  capExceeded: boolean;
 }

@@ -39,7 +39,7 @@ export interface Directory {
   findByMarker(marker: Marker): Promise<ComputerObject[]>;
   /** The computer whose sAMAccountName is `name$`, anywhere in the domain (for collisions). */
   findByName(name: string): Promise<ComputerObject | undefined>;
-  /** Create a computer object in one add (attribute set: LAB-NOTES.md). */
+  /** Create a computer object in one add (attribute set: lab/world/README.md, "Facts the code relies on"). */
   createComputer(spec: NewComputer): Promise<ComputerObject>;
   /** Reset the password of an object we own (reuse with a fresh one-time password). */
   resetPassword(dn: string, password: string): Promise<void>;

@@ -13,10 +13,10 @@
  *
  * No AWS or LDAP import: ports only.
  */
-import type { InstanceRef } from './contracts';
+import type { CheckCapInput, FindStaleInput, GuardOutput, ReconcileSummary, ReportInput, ScanCounts, ScanOutput, StaleItem } from './contracts';
+import { countDeletes } from './delete';
 import type { Deps } from './deps';
-import { DeletionCapExceeded, InvalidInput } from './errors';
-import { countDeletes, parseDeleteItemResults, type DeleteItemResult } from './leave';
+import { DeletionCapExceeded } from './errors';
 import type { ComputerObject, Fleet, Marker } from './ports';
 import { decideDeletion, describeMarker, refuseIfYoung, refuseUnlessInManagedOu, refuseUnlessOurs, safetySettings, type RuleId } from './safety';
 
@@ -30,78 +30,7 @@ export const STALE_LIST_MAX_BYTES = 90_000;
 /** The DeletionCapExceeded Cause stays under this many bytes (Step Functions allows 32,768). */
 export const CAUSE_MAX_BYTES = 30_000;
 
-/** One stale object, in the shape the "Delete computer object" Map item takes. */
-export interface StaleItem {
-  object: { dn: string; name: string };
-  instance: InstanceRef;
-}
-
-export interface ScanCounts {
-  scanned: number;
-  stale: number;
-  /** No complete marker: never ours. */
-  notOurs: number;
-  outsideManagedOu: number;
-  young: number;
-  alive: number;
-  joinRunning: number;
-}
-
-/** "Find stale objects" → $.scan */
-export interface ScanOutput extends ScanCounts {
-  dryRun: boolean;
-  graceSeconds: number;
-  /** The stale objects to delete (bounded: STALE_LIST_MAX_ITEMS / _BYTES). */
-  staleList: StaleItem[];
-  /** Stale objects not in staleList (left for the next run, or listed only by count). */
-  notListed: number;
-  ldapPages: number;
-  ec2Calls: number;
-  fleets: number;
-}
-
-/** "Check deletion cap" → $.guard */
-export interface GuardOutput {
-  dryRun: boolean;
-  maxDeletions: number;
-  stale: number;
-  /** In a dry run: would the cap have stopped a real run? */
-  capExceeded: boolean;
-  /** How many the Map will delete now (0 in a dry run). */
-  toDelete: number;
-}
-
-/** "Report" → the execution output. */
-export interface ReconcileSummary {
-  scanned: number;
-  stale: number;
-  deleted: number;
-  skipped: number;
-  failed: number;
-  dryRun: boolean;
-  alreadyGone: number;
-  notListed: number;
-  capExceeded: boolean;
-}
-
-const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-
 // ---- Find stale objects ---------------------------------------------------------------------
-
-export interface FindStaleInput {
-  /** From the execution input: overrides settings.reconcile.dryRun when present. */
-  dryRun?: boolean;
-}
-
-export function parseFindStaleInput(raw: unknown): FindStaleInput {
-  if (!isObj(raw)) throw new InvalidInput('Find stale objects: the payload must be an object');
-  const input = raw.input ?? {};
-  if (!isObj(input)) throw new InvalidInput('Find stale objects: the execution input must be an object ({} or {"dryRun": true})');
-  const d = input.dryRun;
-  if (d !== undefined && typeof d !== 'boolean')
-    throw new InvalidInput(`Find stale objects: dryRun must be true or false, got ${JSON.stringify(d)}`);
-  return d === undefined ? {} : { dryRun: d };
-}
 
 interface Pending {
   target: { account: string; region: string };
@@ -220,19 +149,6 @@ export async function findStaleObjects(input: FindStaleInput, deps: Deps): Promi
 
 // ---- Check deletion cap ---------------------------------------------------------------------
 
-export interface CheckCapInput {
-  scan: ScanOutput;
-}
-
-export function parseCheckCapInput(raw: unknown): CheckCapInput {
-  if (!isObj(raw) || !isObj(raw.scan)) throw new InvalidInput('Check deletion cap: scan is missing');
-  const s = raw.scan;
-  const nonNegative = (v: unknown): boolean => typeof v === 'number' && Number.isInteger(v) && v >= 0;
-  if (typeof s.dryRun !== 'boolean' || !nonNegative(s.stale) || !nonNegative(s.notListed) || !Array.isArray(s.staleList))
-    throw new InvalidInput('Check deletion cap: scan is not the output of "Find stale objects"');
-  return { scan: s as unknown as ScanOutput };
-}
-
 /** The Cause of a cap breach: what would have been deleted, under CAUSE_MAX_BYTES. */
 export function capExceededMessage(scan: Pick<ScanOutput, 'stale' | 'staleList'>, maxDeletions: number): string {
   const head =
@@ -267,21 +183,6 @@ export function checkDeletionCap(input: CheckCapInput, deps: Deps): GuardOutput 
 }
 
 // ---- Report ---------------------------------------------------------------------------------
-
-export interface ReportInput {
-  scan: ScanOutput;
-  guard: GuardOutput;
-  deleted: DeleteItemResult[];
-}
-
-export function parseReportInput(raw: unknown): ReportInput {
-  const { scan } = parseCheckCapInput(raw);
-  const r = raw as Record<string, unknown>;
-  const g = r.guard;
-  if (!isObj(g) || typeof g.dryRun !== 'boolean' || typeof g.capExceeded !== 'boolean')
-    throw new InvalidInput('Report: guard is not the output of "Check deletion cap"');
-  return { scan, guard: g as unknown as GuardOutput, deleted: parseDeleteItemResults(r.deleted, 'deleted') };
-}
 
 export const METRICS_NAMESPACE = 'adjoin';
 

@@ -8,8 +8,9 @@
  *   3. managed OU  the object is strictly inside one of the managed OUs, compared on RDN
  *                  boundaries, case-insensitively (tasks/lib/dn.ts), never by substring.
  *   4. age         the object is older than the grace period (reconcile).
- *   5. gone        EC2 says the instance is terminated, or does not know it. running,
- *                  stopped, pending, stopping, shutting-down: alive. An EC2 error: never gone.
+ *   5. gone        EC2 says the instance is terminated, or does not know it (tasks/lib/gone.ts,
+ *                  purpose "delete"). running, stopped, pending, stopping, shutting-down:
+ *                  alive. An EC2 error: never gone.
  *   6. no join     the instance is not being joined right now (status tag "joining" with a
  *                  claim younger than the claim lease; a "joining" tag we cannot date counts
  *                  as fresh).
@@ -17,6 +18,7 @@
  * No AWS or LDAP import.
  */
 import { isInside } from './dn';
+import { isGone } from './gone';
 import { isValidMarker, sameMarker } from './marker';
 import type { ComputerObject, InstanceInfo, Marker } from './ports';
 import type { Settings } from './settings';
@@ -101,7 +103,7 @@ export function refuseUnlessGone(marker: Marker, answer: InstanceAnswer): string
   if (answer === undefined) return undefined;
   if (answer.instanceId !== marker.instanceId)
     return `EC2 answered about ${answer.instanceId}, not ${marker.instanceId}: refusing`;
-  if (answer.state === 'terminated') return undefined;
+  if (isGone(answer, 'delete')) return undefined;
   return `instance ${marker.instanceId} is ${answer.state}, not terminated`;
 }
 

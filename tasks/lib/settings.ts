@@ -5,6 +5,7 @@
  * naming every bad key.
  */
 import { ConfigurationError } from './errors';
+import { isObj } from './validate';
 
 export type DirectoryKind = 'aws-managed' | 'entra-ds' | 'self-managed';
 
@@ -104,8 +105,6 @@ export function loadSettings(text: string | undefined = process.env.ADJOIN_SETTI
   }
   return validateSettings(raw);
 }
-
-const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** Validates a parsed settings object; throws ConfigurationError listing every bad key. */
 export function validateSettings(raw: unknown): Settings {

@@ -11,10 +11,17 @@
 import type { Deps, DepsProvider } from './deps';
 import { AdjoinError } from './errors';
 
-export interface TaskMeta {
-  workflow: 'join' | 'leave' | 'reconcile';
+export type WorkflowName = 'join' | 'leave' | 'reconcile';
+
+/**
+ * Where the task runs, for the log context. A task used by two states (or two workflows) derives
+ * the name from its parsed input; until the input is parsed (and when it is invalid) the log
+ * carries only the fixed parts.
+ */
+export interface TaskMeta<I> {
+  workflow: WorkflowName | ((input: I) => WorkflowName);
   /** The state name, as the operator reads it in the console. */
-  step: string;
+  step: string | ((input: I) => string);
 }
 
 /** Lambda's context, only the parts we read (absent when the lab calls a handler). */
@@ -30,10 +37,10 @@ interface LogContextFields {
 }
 
 export function makeTask<I, O>(
-  meta: TaskMeta,
+  meta: TaskMeta<I>,
   deps: DepsProvider,
   parse: (raw: unknown) => I,
-  run: (input: I, deps: Deps) => Promise<O>,
+  run: (input: I, deps: Deps) => O | Promise<O>,
 ): (event: unknown, context?: LambdaContextLike) => Promise<O> {
   return async (event, context) => {
     const d = await deps();
@@ -41,14 +48,16 @@ export function makeTask<I, O>(
     const instanceId = fields.instance?.instanceId ?? fields.event?.detail?.['instance-id'];
     d.logger.resetKeys();
     d.logger.appendKeys({
-      workflow: meta.workflow,
-      step: meta.step,
+      ...(typeof meta.workflow === 'string' ? { workflow: meta.workflow } : {}),
+      ...(typeof meta.step === 'string' ? { step: meta.step } : {}),
       ...(typeof fields.executionName === 'string' ? { executionName: fields.executionName } : {}),
       ...(typeof instanceId === 'string' && /^i-[0-9a-f]{8,17}$/.test(instanceId) ? { instanceId } : {}),
       ...(context?.awsRequestId ? { requestId: context.awsRequestId } : {}),
     });
     try {
       const input = parse(event);
+      if (typeof meta.workflow === 'function') d.logger.appendKeys({ workflow: meta.workflow(input) });
+      if (typeof meta.step === 'function') d.logger.appendKeys({ step: meta.step(input) });
       const output = await run(input, d);
       d.logger.info('Step finished');
       return output;

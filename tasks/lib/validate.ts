@@ -1,19 +1,33 @@
 /**
- * Parsers for the join tasks' payloads (the state data of tasks/lib/contracts.ts). Each throws
- * InvalidInput naming the bad field; a task never acts on input it has not read this way.
+ * Every task's input parser (the state data of tasks/lib/contracts.ts), all built on the same
+ * few helpers. Each throws InvalidInput naming the bad field; a task never acts on input it has
+ * not read this way.
  */
 import type {
+  CheckCapInput,
   CheckCommandInput,
   CheckCommandOutput,
+  CheckSsmAgentInput,
   CommandRef,
+  CompensationInput,
+  DeleteItemResult,
+  DeleteObjectInput,
+  Ec2StateEvent,
+  FindObjectsInput,
+  FindStaleInput,
+  GuardOutput,
   InstanceRef,
+  PrepareComputerInput,
   PrepareComputerOutput,
   ReadInstanceInput,
   ReadInstanceOutput,
+  RecordLeaveInput,
+  RecordResultInput,
+  ReportInput,
   RunCommandInput,
+  ScanOutput,
 } from './contracts';
 import { InvalidInput } from './errors';
-import { parseEc2StateEvent } from './event';
 import { ACCOUNT_ID, REGION } from './marker';
 import { INSTANCE_ID, isValidComputerName } from './naming';
 import type { CommandStatus } from './ports';
@@ -46,6 +60,56 @@ function strList(o: Record<string, unknown>, key: string, path: string): string[
   if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) throw new InvalidInput(`${path}.${key}: must be a list of strings`);
   return v as string[];
 }
+/** A number >= 0 (not necessarily whole), or undefined when absent or null. */
+function optNonNegative(o: Record<string, unknown>, key: string, path: string): number | undefined {
+  const v = o[key];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new InvalidInput(`${path}.${key}: must be a number >= 0, got ${show(v)}`);
+  return v;
+}
+
+// ---- the EC2 state-change event -------------------------------------------------------------
+
+export const EC2_SOURCE = 'aws.ec2';
+export const EC2_STATE_CHANGE = 'EC2 Instance State-change Notification';
+const EC2_STATES = new Set(['pending', 'running', 'stopping', 'stopped', 'shutting-down', 'terminated']);
+
+const show = (v: unknown): string => {
+  const s = JSON.stringify(v) ?? String(v);
+  return s.length > 80 ? `${s.slice(0, 80)}…` : s;
+};
+
+/**
+ * The EventBridge EC2 state-change event that starts a join (or a leave): validated before
+ * anything is done, so a malformed or hostile event fails with InvalidInput (listing every
+ * problem) and no side effect.
+ */
+export function parseEc2StateEvent(raw: unknown): Ec2StateEvent {
+  if (!isObj(raw)) throw new InvalidInput('event: must be an EventBridge event object');
+  const problems: string[] = [];
+  if (raw.source !== EC2_SOURCE) problems.push(`source: expected ${EC2_SOURCE}, got ${show(raw.source)}`);
+  if (raw['detail-type'] !== EC2_STATE_CHANGE) problems.push(`detail-type: expected "${EC2_STATE_CHANGE}", got ${show(raw['detail-type'])}`);
+  if (typeof raw.account !== 'string' || !ACCOUNT_ID.test(raw.account)) problems.push(`account: not a 12-digit account ID: ${show(raw.account)}`);
+  if (typeof raw.region !== 'string' || !REGION.test(raw.region)) problems.push(`region: not a Region name: ${show(raw.region)}`);
+  const detail = raw.detail;
+  if (!isObj(detail)) problems.push('detail: missing');
+  else {
+    if (typeof detail['instance-id'] !== 'string' || !INSTANCE_ID.test(detail['instance-id']))
+      problems.push(`detail.instance-id: not an instance ID: ${show(detail['instance-id'])}`);
+    if (typeof detail.state !== 'string' || !EC2_STATES.has(detail.state)) problems.push(`detail.state: not an instance state: ${show(detail.state)}`);
+  }
+  if (problems.length > 0) throw new InvalidInput(`Invalid EC2 event: ${problems.join('; ')}`);
+  return raw as unknown as Ec2StateEvent;
+}
+
+/** The instance an EC2 event names. */
+export const instanceOfEvent = (event: Ec2StateEvent): InstanceRef => ({
+  instanceId: event.detail['instance-id'],
+  account: event.account,
+  region: event.region,
+});
+
+// ---- state data pieces ----------------------------------------------------------------------
 
 /**
  * Step Functions execution names: 1-80 characters, none of white space, brackets `< > { } [ ]`,
@@ -125,16 +189,54 @@ export function parsePrevious(v: unknown, path = 'previous'): CheckCommandOutput
   };
 }
 
+/** A list of "Delete computer object" Map item results; absent or null is an empty list. */
+export function parseDeleteItemResults(raw: unknown, path: string): DeleteItemResult[] {
+  if (raw === undefined || raw === null) return [];
+  if (!Array.isArray(raw)) throw new InvalidInput(`${path}: must be a list of delete results`);
+  return raw.map((v, k): DeleteItemResult => {
+    const r = obj(v, `${path}[${k}]`);
+    const text = (x: unknown): string | undefined => (typeof x === 'string' ? x : undefined);
+    const out: DeleteItemResult = {};
+    if (text(r.dn) !== undefined) out.dn = text(r.dn);
+    if (typeof r.deleted === 'boolean') out.deleted = r.deleted;
+    if (typeof r.dnsRecordsRemoved === 'number') out.dnsRecordsRemoved = r.dnsRecordsRemoved;
+    if (text(r.reason) !== undefined) out.reason = text(r.reason);
+    if (r.outcome === 'skipped' || r.outcome === 'failed') out.outcome = r.outcome;
+    if (text(r.error) !== undefined) out.error = text(r.error);
+    return out;
+  });
+}
+
+/** $.scan as written by "Find stale objects" (the fields the later states read). */
+export function parseScan(v: unknown, path = 'scan'): ScanOutput {
+  const o = obj(v, path);
+  if (typeof o.dryRun !== 'boolean') throw new InvalidInput(`${path}.dryRun: must be true or false`);
+  int(o, 'stale', path);
+  int(o, 'notListed', path);
+  if (!Array.isArray(o.staleList)) throw new InvalidInput(`${path}.staleList: must be a list`);
+  return o as unknown as ScanOutput;
+}
+
+/** $.guard as written by "Check deletion cap". */
+export function parseGuard(v: unknown, path = 'guard'): GuardOutput {
+  const o = obj(v, path);
+  if (typeof o.dryRun !== 'boolean' || typeof o.capExceeded !== 'boolean')
+    throw new InvalidInput(`${path}: not the output of "Check deletion cap" (dryRun and capExceeded must be true or false)`);
+  return o as unknown as GuardOutput;
+}
+
+// ---- join -----------------------------------------------------------------------------------
+
 export function parseReadInstanceInput(raw: unknown): ReadInstanceInput {
   const o = obj(raw, 'input');
   return { event: parseEc2StateEvent(o.event), executionName: parseExecutionName(o) };
 }
 
-export function parseInstanceOnly(raw: unknown): { instance: ReadInstanceOutput } {
+export function parseCheckSsmAgentInput(raw: unknown): CheckSsmAgentInput {
   return { instance: parseInstance(obj(raw, 'input').instance) };
 }
 
-export function parseInstanceAndExecution(raw: unknown): { instance: ReadInstanceOutput; executionName: string } {
+export function parsePrepareComputerInput(raw: unknown): PrepareComputerInput {
   const o = obj(raw, 'input');
   return { instance: parseInstance(o.instance), executionName: parseExecutionName(o) };
 }
@@ -156,21 +258,11 @@ export function parseCheckCommandInput(raw: unknown): CheckCommandInput {
   return { instance: parseInstanceRef(o.instance), command: parseCommandRef(o.command) };
 }
 
-export interface RecordResultInput {
-  instance: ReadInstanceOutput;
-  computer: PrepareComputerOutput;
-  executionName: string;
-}
 export function parseRecordResultInput(raw: unknown): RecordResultInput {
   const o = obj(raw, 'input');
   return { instance: parseInstance(o.instance), computer: parseComputer(o.computer), executionName: parseExecutionName(o) };
 }
 
-export interface CompensationInput {
-  instance: InstanceRef;
-  /** The caught error ({Error, Cause} from a Catch with ResultPath $.error). */
-  error?: { Error?: string; Cause?: string };
-}
 export function parseCompensationInput(raw: unknown): CompensationInput {
   const o = obj(raw, 'input');
   const e = o.error;
@@ -181,4 +273,47 @@ export function parseCompensationInput(raw: unknown): CompensationInput {
       }
     : undefined;
   return { instance: parseInstanceRef(o.instance), ...(error ? { error } : {}) };
+}
+
+// ---- leave ----------------------------------------------------------------------------------
+
+export function parseFindObjectsInput(raw: unknown): FindObjectsInput {
+  return { instance: instanceOfEvent(parseEc2StateEvent(obj(raw, 'input').event)) };
+}
+
+/** Leave passes { object, instance }; reconcile adds graceSeconds. Extra fields of $.found are ignored. */
+export function parseDeleteObjectInput(raw: unknown): DeleteObjectInput {
+  const o = obj(raw, 'input');
+  const item = obj(o.object, 'object');
+  const graceSeconds = optNonNegative(o, 'graceSeconds', 'input');
+  return {
+    object: { dn: str(item, 'dn', 'object'), name: str(item, 'name', 'object') },
+    instance: parseInstanceRef(o.instance),
+    ...(graceSeconds !== undefined ? { graceSeconds } : {}),
+  };
+}
+
+export function parseRecordLeaveInput(raw: unknown): RecordLeaveInput {
+  const o = obj(raw, 'input');
+  return { instance: parseInstanceRef(o.instance), deleted: parseDeleteItemResults(o.deleted, 'deleted') };
+}
+
+// ---- reconcile ------------------------------------------------------------------------------
+
+/** The execution input: {} or {"dryRun": true|false} (absent counts as {}). */
+export function parseFindStaleInput(raw: unknown): FindStaleInput {
+  const o = obj(raw, 'input');
+  const input = obj(o.input ?? {}, 'input.input');
+  const d = input.dryRun;
+  if (d !== undefined && typeof d !== 'boolean') throw new InvalidInput(`input.input.dryRun: must be true or false, got ${show(d)}`);
+  return d === undefined ? {} : { dryRun: d };
+}
+
+export function parseCheckCapInput(raw: unknown): CheckCapInput {
+  return { scan: parseScan(obj(raw, 'input').scan) };
+}
+
+export function parseReportInput(raw: unknown): ReportInput {
+  const o = obj(raw, 'input');
+  return { scan: parseScan(o.scan), guard: parseGuard(o.guard), deleted: parseDeleteItemResults(o.deleted, 'deleted') };
 }

@@ -1,20 +1,26 @@
-import { checkSsmAgent, makeHandler } from '../../../tasks/check-ssm-agent';
+import { makeHandler } from '../../../tasks/check-ssm-agent';
+import { checkSsmAgent } from '../../../tasks/lib/ssm-agent';
 import { InstanceGone, SsmAgentNotOnline } from '../../../tasks/lib/errors';
-import { instance, INSTANCE, proceed, world } from '../fakes';
+import { instance, INSTANCE, proceed, world } from '../../fakes';
 
 
 describe('Wait for SSM Online', () => {
   it('passes when the agent is Online', async () => {
+    // Prepare
     const w = world();
     w.fleet.instances.set(INSTANCE, instance());
+    // Act / Assess
     await expect(checkSsmAgent({ instance: proceed }, w.deps)).resolves.toEqual({ pingStatus: 'Online' });
   });
 
   it('throws SsmAgentNotOnline with what to check', async () => {
+    // Prepare
     const w = world();
     w.fleet.instances.set(INSTANCE, instance());
     w.fleet.ping = 'ConnectionLost';
+    // Act
     const err = await checkSsmAgent({ instance: proceed }, w.deps).catch((e: unknown) => e);
+    // Assess
     expect(err).toBeInstanceOf(SsmAgentNotOnline);
     expect((err as Error).message).toMatch(/ConnectionLost/);
     expect((err as Error).message).toMatch(/AmazonSSMManagedInstanceCore/);
@@ -22,16 +28,20 @@ describe('Wait for SSM Online', () => {
   });
 
   it.each([undefined, 'terminated', 'shutting-down'] as const)('throws InstanceGone when the instance is %p', async (state) => {
+    // Prepare
     const w = world();
     if (state) w.fleet.instances.set(INSTANCE, instance({ state }));
+    // Act / Assess
     await expect(checkSsmAgent({ instance: proceed }, w.deps)).rejects.toThrow(InstanceGone);
     expect(w.fleet.calls.some((c) => c[0] === 'ssmPingStatus')).toBe(false);
   });
 
   it('handler: error name is what Step Functions routes on', async () => {
+    // Prepare
     const w = world();
     w.fleet.instances.set(INSTANCE, instance());
     w.fleet.ping = 'NotRegistered';
+    // Act / Assess
     await expect(makeHandler(() => Promise.resolve(w.deps))({ instance: proceed })).rejects.toMatchObject({ name: 'SsmAgentNotOnline' });
   });
 });

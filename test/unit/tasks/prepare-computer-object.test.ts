@@ -1,8 +1,9 @@
 import { ComputerNameConflict, DirectoryRefused, DirectoryUnavailable } from '../../../tasks/lib/errors';
 import { computerNameCandidates } from '../../../tasks/lib/naming';
 import { hasEveryClass } from '../../../tasks/lib/otp';
-import { makeHandler, prepareComputer } from '../../../tasks/prepare-computer-object';
-import { ACCOUNT, INSTANCE, NOW, OTHER_OU, OU, proceed, REGION, world } from '../fakes';
+import { prepareComputer } from '../../../tasks/lib/prepare';
+import { makeHandler } from '../../../tasks/prepare-computer-object';
+import { ACCOUNT, INSTANCE, NOW, OTHER_OU, OU, proceed, REGION, world } from '../../fakes';
 
 const input = { instance: proceed, executionName: 'exec-1' };
 const marker = { account: ACCOUNT, region: REGION, instanceId: INSTANCE };

@@ -1,6 +1,7 @@
 import { InvalidInput } from '../../../tasks/lib/errors';
-import { makeHandler, readInstance } from '../../../tasks/read-instance';
-import { goodEvent, instance, INSTANCE, NOW, world } from '../fakes';
+import { readInstance } from '../../../tasks/lib/claim';
+import { makeHandler } from '../../../tasks/read-instance';
+import { goodEvent, instance, INSTANCE, NOW, world } from '../../fakes';
 
 const input = { event: goodEvent, executionName: 'exec-1' };
 

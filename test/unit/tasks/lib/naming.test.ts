@@ -1,4 +1,4 @@
-import { InvalidInput } from '../../../tasks/lib/errors';
+import { InvalidInput } from '../../../../tasks/lib/errors';
 import {
   computerName,
   computerNameCandidates,
@@ -7,7 +7,7 @@ import {
   joinSecretName,
   joinSecretPath,
   MAX_NAME_ATTEMPTS,
-} from '../../../tasks/lib/naming';
+} from '../../../../tasks/lib/naming';
 
 /** Many instance IDs, long and legacy short, from a simple generator. */
 function ids(count: number, hexLength: 8 | 17): string[] {

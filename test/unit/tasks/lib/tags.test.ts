@@ -1,11 +1,12 @@
-import { InvalidInput } from '../../../tasks/lib/errors';
-import { isOptedIn, isOptedOut, loginGroupsFor, optInDecision, parseLoginGroups, statusTagKeys } from '../../../tasks/lib/tags';
-import { testSettings } from '../fakes';
+import { InvalidInput } from '../../../../tasks/lib/errors';
+import { isOptedIn, isOptedOut, loginGroupsFor, optInDecision, parseLoginGroups, statusTagKeys } from '../../../../tasks/lib/tags';
+import { testSettings } from '../../../fakes';
 
 const t = testSettings().tags;
 
 describe('opt-in / opt-out', () => {
   it('needs the opt-in tag with its value (case-insensitive value)', () => {
+    // Prepare / Act / Assess
     expect(isOptedIn({ 'Domain:Join': 'true' }, t)).toBe(true);
     expect(isOptedIn({ 'Domain:Join': ' TRUE ' }, t)).toBe(true);
     expect(isOptedIn({ 'Domain:Join': 'false' }, t)).toBe(false);
@@ -14,12 +15,15 @@ describe('opt-in / opt-out', () => {
   });
 
   it('lets opt-out win over opt-in', () => {
+    // Prepare
     const tags = { 'Domain:Join': 'true', autoadjoin: 'false' };
+    // Act / Assess
     expect(isOptedOut(tags, t)).toBe(true);
     expect(optInDecision(tags, t)).toMatch(/opted out \(tag autoadjoin=false\)/);
   });
 
   it('says why an instance is not joined', () => {
+    // Prepare / Act / Assess
     expect(optInDecision({}, t)).toMatch(/not opted in \(tag Domain:Join=true is missing\)/);
     expect(optInDecision({ 'Domain:Join': 'true' }, t)).toBeUndefined();
   });
@@ -27,6 +31,7 @@ describe('opt-in / opt-out', () => {
 
 describe('login groups', () => {
   it('parses a comma-separated list, trimmed and de-duplicated', () => {
+    // Prepare / Act / Assess
     expect(parseLoginGroups(' linux-admins, Domain Users ,app.ops_1,linux-admins', 'adGroupName')).toEqual([
       'linux-admins',
       'Domain Users',
@@ -47,7 +52,9 @@ describe('login groups', () => {
   });
 
   it('uses the tag when present, else the configured default', () => {
+    // Prepare
     const s = testSettings();
+    // Act / Assess
     expect(loginGroupsFor({ adGroupName: 'web-ops' }, s)).toEqual(['web-ops']);
     expect(loginGroupsFor({}, s)).toEqual(['linux-admins']);
     expect(loginGroupsFor({ adGroupName: '  ' }, s)).toEqual(['linux-admins']);
@@ -57,6 +64,7 @@ describe('login groups', () => {
 
 describe('statusTagKeys', () => {
   it('puts every key under the prefix', () => {
+    // Prepare / Act / Assess
     expect(statusTagKeys('adjoin:')).toEqual({
       status: 'adjoin:status',
       execution: 'adjoin:execution',

@@ -16,9 +16,9 @@ import {
 import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
-import { mapAwsError } from '../../../tasks/adapters/aws-errors';
-import { AwsFleet, type AwsFleetOptions, fleetFor, partitionOf, toCommandStatus } from '../../../tasks/adapters/aws-fleet';
-import { AwsRefused, AwsUnavailable, InstanceGone, Throttled } from '../../../tasks/lib/errors';
+import { mapAwsError } from '../../../../tasks/adapters/aws-errors';
+import { AwsFleet, type AwsFleetOptions, fleetFor, partitionOf, toCommandStatus } from '../../../../tasks/adapters/aws-fleet';
+import { AwsRefused, AwsUnavailable, InstanceGone, Throttled } from '../../../../tasks/lib/errors';
 
 const ec2Mock = mockClient(EC2Client);
 const ssmMock = mockClient(SSMClient);
@@ -72,12 +72,16 @@ describe('AwsFleet EC2', () => {
   });
 
   it('reads the windows platform', async () => {
+    // Prepare
     ec2Mock.on(DescribeInstancesCommand).resolves({ Reservations: [{ Instances: [{ InstanceId: ID, State: { Name: 'running' }, Platform: 'windows' as never }] }] });
+    // Act / Assess
     expect((await fleet().describeInstance(ID))?.platform).toBe('windows');
   });
 
   it('returns undefined for an instance EC2 does not know', async () => {
+    // Prepare
     ec2Mock.on(DescribeInstancesCommand).rejects(ec2Error('InvalidInstanceID.NotFound'));
+    // Act / Assess
     await expect(fleet().describeInstance(ID)).resolves.toBeUndefined();
   });
 
@@ -115,32 +119,43 @@ describe('AwsFleet EC2', () => {
   });
 
   it('fails describeInstances on any error (never "gone")', async () => {
+    // Prepare
     ec2Mock.on(DescribeInstancesCommand).rejects(ec2Error('InternalError', 500));
+    // Act / Assess
     await expect(fleet().describeInstances([ID])).rejects.toThrow(AwsUnavailable);
   });
 
   it('tags an instance', async () => {
+    // Prepare
     ec2Mock.on(CreateTagsCommand).resolves({});
+    // Act
     await fleet().tagInstance(ID, { 'adjoin:status': 'joining' });
+    // Assess
     expect(ec2Mock).toHaveReceivedCommandWith(CreateTagsCommand, { Resources: [ID], Tags: [{ Key: 'adjoin:status', Value: 'joining' }] });
   });
 
   it('tagging an unknown instance is InstanceGone', async () => {
+    // Prepare
     ec2Mock.on(CreateTagsCommand).rejects(ec2Error('InvalidInstanceID.NotFound'));
+    // Act / Assess
     await expect(fleet().tagInstance(ID, { a: 'b' })).rejects.toThrow(InstanceGone);
   });
 });
 
 describe('AwsFleet SSM', () => {
   it('reads the ping status, NotRegistered when unknown', async () => {
+    // Prepare
     ssmMock.on(DescribeInstanceInformationCommand).resolvesOnce({ InstanceInformationList: [{ InstanceId: ID, PingStatus: 'Online' }] }).resolves({ InstanceInformationList: [] });
+    // Act / Assess
     await expect(fleet().ssmPingStatus(ID)).resolves.toBe('Online');
     await expect(fleet().ssmPingStatus(ID)).resolves.toBe('NotRegistered');
     expect(ssmMock).toHaveReceivedCommandWith(DescribeInstanceInformationCommand, { Filters: [{ Key: 'InstanceIds', Values: [ID] }] });
   });
 
   it('stores the join secret as an overwritten SecureString and returns only its name', async () => {
+    // Prepare
     ssmMock.on(PutParameterCommand).resolves({ Version: 1 });
+    // Act / Assess
     await expect(fleet().putJoinSecret(ID, 'S3cret-otp')).resolves.toBe(`/adjoin/otp/${ID}`);
     expect(ssmMock).toHaveReceivedCommandWith(PutParameterCommand, {
       Name: `/adjoin/otp/${ID}`,
@@ -151,29 +166,39 @@ describe('AwsFleet SSM', () => {
   });
 
   it('uses the configured secret path', async () => {
+    // Prepare
     ssmMock.on(PutParameterCommand).resolves({ Version: 1 });
     const f = new AwsFleet({ region: 'eu-west-1', documents, secretPath: '/acme/otp/', ssm: new SSMClient({ region: 'eu-west-1' }) });
+    // Act / Assess
     await expect(f.putJoinSecret(ID, 'x')).resolves.toBe(`/acme/otp/${ID}`);
   });
 
   it('never puts the secret in an error, even when AWS echoes it', async () => {
+    // Prepare
     ssmMock.on(PutParameterCommand).rejects(
       new SSMServiceException({ name: 'ValidationException', $fault: 'client', $metadata: { httpStatusCode: 400 }, message: "Value 'S3cret-otp' at 'value' failed to satisfy constraint" }),
     );
+    // Act
     const err = await fleet().putJoinSecret(ID, 'S3cret-otp').catch((e: unknown) => e);
+    // Assess
     expect(err).toBeInstanceOf(AwsRefused);
     expect((err as Error).message).not.toContain('S3cret-otp');
   });
 
   it('deletes the join secret; already gone is fine', async () => {
+    // Prepare
     ssmMock.on(DeleteParameterCommand).rejects(ssmError('ParameterNotFound'));
+    // Act / Assess
     await expect(fleet().deleteJoinSecret(ID)).resolves.toBeUndefined();
     expect(ssmMock).toHaveReceivedCommandWith(DeleteParameterCommand, { Name: `/adjoin/otp/${ID}` });
   });
 
   it('sends a command to the deployed document', async () => {
+    // Prepare
     ssmMock.on(SendCommandCommand).resolves({ Command: { CommandId: 'c-1' } });
+    // Act
     const id = await fleet().sendCommand({ instanceId: ID, document: 'join', parameters: { A: '1', B: 'x,y' }, comment: 'c'.repeat(150), timeoutSeconds: 600 });
+    // Assess
     expect(id).toBe('c-1');
     expect(ssmMock).toHaveReceivedCommandWith(SendCommandCommand, {
       DocumentName: 'adjoin-join',
@@ -185,22 +210,29 @@ describe('AwsFleet SSM', () => {
   });
 
   it('maps SendCommand throttling', async () => {
+    // Prepare
     ssmMock.on(SendCommandCommand).rejects(ssmError('ThrottlingException'));
+    // Act / Assess
     await expect(fleet().sendCommand({ instanceId: ID, document: 'verify', parameters: {}, comment: '', timeoutSeconds: 60 })).rejects.toThrow(Throttled);
   });
 
   it('reads a command invocation', async () => {
+    // Prepare
     ssmMock.on(GetCommandInvocationCommand).resolves({ Status: 'Failed', StatusDetails: 'Failed', ResponseCode: 3, StandardOutputContent: 'o', StandardErrorContent: 'e' });
+    // Act / Assess
     await expect(fleet().getCommand('c-1', ID)).resolves.toEqual({ status: 'Failed', exitCode: 3, stdout: 'o', stderr: 'e' });
     expect(ssmMock).toHaveReceivedCommandWith(GetCommandInvocationCommand, { CommandId: 'c-1', InstanceId: ID });
   });
 
   it('treats InvocationDoesNotExist right after sending as Pending', async () => {
+    // Prepare
     ssmMock.on(GetCommandInvocationCommand).rejects(ssmError('InvocationDoesNotExist'));
+    // Act / Assess
     await expect(fleet().getCommand('c-1', ID)).resolves.toEqual({ status: 'Pending', stdout: '', stderr: '' });
   });
 
   it('maps StatusDetails Undeliverable / Terminated', () => {
+    // Prepare / Act / Assess
     expect(toCommandStatus('Failed', 'Undeliverable')).toBe('Undeliverable');
     expect(toCommandStatus('Failed', 'Terminated')).toBe('Terminated');
     expect(toCommandStatus('InProgress', 'InProgress')).toBe('InProgress');
@@ -234,9 +266,11 @@ describe('fleetFor', () => {
   });
 
   it('caches one fleet per account and Region', async () => {
+    // Prepare
     ssmMock.on(DescribeInstanceInformationCommand).resolves({ InstanceInformationList: [] });
     const f = fleetFor({ documents, makeFleet, homeAccount: '111111111111' });
     const a = f({ account: '111111111111', region: 'eu-west-1' });
+    // Act / Assess
     expect(f({ account: '111111111111', region: 'eu-west-1' })).toBe(a);
     const b = f({ account: '111111111111', region: 'us-east-1' });
     expect(b).not.toBe(a);
@@ -278,6 +312,7 @@ describe('fleetFor', () => {
   });
 
   it('knows the partitions', () => {
+    // Prepare / Act / Assess
     expect(partitionOf('eu-west-1')).toBe('aws');
     expect(partitionOf('us-gov-west-1')).toBe('aws-us-gov');
     expect(partitionOf('cn-northwest-1')).toBe('aws-cn');

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { generateOneTimePassword, hasEveryClass, OTP_LENGTH } from '../../../tasks/lib/otp';
-import { seqRandom } from '../fakes';
+import { generateOneTimePassword, hasEveryClass, OTP_LENGTH } from '../../../../tasks/lib/otp';
+import { seqRandom } from '../../../fakes';
 
 describe('generateOneTimePassword', () => {
   it('is long, has every class, and no shell/LDAP-hostile character', () => {

@@ -1,29 +1,9 @@
 import { DirectoryRefused } from '../../../tasks/lib/errors';
-import { recordResult } from '../../../tasks/record-result';
-import { makeHandler as makeCompensation, removeJoinArtifacts } from '../../../tasks/remove-join-artifacts';
-import { ACCOUNT, INSTANCE, NOW, OTHER_OU, OU, prepared, proceed, REGION, world } from '../fakes';
+import { removeJoinArtifacts } from '../../../tasks/lib/compensate';
+import { makeHandler as makeCompensation } from '../../../tasks/remove-join-artifacts';
+import { ACCOUNT, INSTANCE, NOW, OTHER_OU, OU, proceed, REGION, world } from '../../fakes';
 
 const marker = { account: ACCOUNT, region: REGION, instanceId: INSTANCE };
-
-describe('Record result', () => {
-  it('tags the instance joined and deletes the join secret', async () => {
-    const w = world();
-    w.fleet.secrets.set(INSTANCE, 'otp');
-    const out = await recordResult({ instance: proceed, computer: prepared, executionName: 'exec-1' }, w.deps);
-    const tags = {
-      'adjoin:status': 'joined',
-      'adjoin:computer-name': prepared.name,
-      'adjoin:execution': 'exec-1',
-      'adjoin:joined-at': NOW.toISOString(),
-    };
-    expect(out).toEqual({ outcome: 'joined', computerName: prepared.name, tags });
-    expect(w.fleet.calls).toEqual([
-      ['tagInstance', INSTANCE, tags],
-      ['deleteJoinSecret', INSTANCE],
-    ]);
-    expect(w.fleet.secrets.size).toBe(0);
-  });
-});
 
 describe('Remove what the join made', () => {
   it('deletes only our objects in the managed OU, their DNS records and the secret', async () => {

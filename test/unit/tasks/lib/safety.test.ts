@@ -2,7 +2,7 @@
  * The never-delete rules. Each rule has tests that fail if the rule is removed or weakened;
  * the last block checks that decideDeletion applies every rule (a refusal from any one wins).
  */
-import { isInside, parseDn, sameDn } from '../../tasks/lib/dn';
+import { isInside } from '../../../../tasks/lib/dn';
 import {
   decideDeletion,
   isFullMarker,
@@ -14,9 +14,9 @@ import {
   refuseUnlessOurs,
   safetySettings,
   type SafetySettings,
-} from '../../tasks/lib/safety';
-import type { InstanceInfo } from '../../tasks/lib/ports';
-import { NOW, OLD, OU, computer, iid, instance, markerOf, testSettings } from './reconcile-fakes';
+} from '../../../../tasks/lib/safety';
+import type { InstanceInfo } from '../../../../tasks/lib/ports';
+import { ACCOUNT, NOW, OLD, OU, computer, iid, instanceNo, markerOf, testSettings } from '../../../fakes';
 
 const S: SafetySettings = { managedOus: [OU], graceSeconds: 3600, claimLeaseSeconds: 900, statusPrefix: 'adjoin:' };
 const joining = (claimedAt: string | undefined): Record<string, string> => ({
@@ -24,43 +24,23 @@ const joining = (claimedAt: string | undefined): Record<string, string> => ({
   ...(claimedAt === undefined ? {} : { 'adjoin:claimed-at': claimedAt }),
 });
 
-describe('DN parsing', () => {
-  it('normalises case, spaces and escapes', () => {
-    expect(sameDn('CN=Web1, OU=Adjoin,dc=Corp,DC=example,DC=com', 'cn=web1,ou=adjoin,DC=corp,DC=EXAMPLE,DC=COM')).toBe(true);
-    expect(sameDn('CN=a\\2Cb,DC=x', 'CN=a\\,b,DC=x')).toBe(true);
-    expect(sameDn('CN=a\\,b,DC=x', 'CN=a,CN=b,DC=x')).toBe(false);
-    expect(parseDn('CN=caf\\C3\\A9,DC=x')?.[0]?.[0]?.value).toBe('café');
-  });
-  it('refuses malformed DNs', () => {
-    for (const bad of ['', 'CN', 'CN=,DC=x', 'CN=a,', 'CN=a\\', 'CN=a\\zz,DC=x', 'CN="open,DC=x', ',CN=a', 'CN=a,,DC=x'])
-      expect(parseDn(bad)).toBeUndefined();
-  });
-  it('reads escaped and plain spellings of the same DN alike', () => {
-    expect(sameDn('CN=a\\20b,OU=x y ,DC=x', 'cn=A B,ou=X Y,dc=X')).toBe(true);
-    expect(sameDn('CN=a\\ ,DC=x', 'CN=a,DC=x')).toBe(false); // an escaped trailing space is part of the value
-    expect(parseDn('CN=a=b,DC=x')).toBeUndefined();
-    expect(parseDn('CN=a\\=b+UID=c,DC=x')).toBeDefined();
-    expect(parseDn('CN=a=b+UID=c,DC=x')).toBeUndefined();
-  });
-  it('compares multi-valued RDNs regardless of order', () => {
-    expect(sameDn('CN=a+UID=b,DC=x', 'uid=B+cn=A,dc=x')).toBe(true);
-  });
-});
-
 describe('rule: only objects with our FULL marker', () => {
   it('refuses an object without a marker, even with an instance ID in its description', () => {
+    // Prepare
     const admin = computer(1, { marker: undefined, description: `EC2 ${iid(1)} in ${markerOf(1).account}/${markerOf(1).region}` });
+    // Act / Assess
     expect(refuseUnlessOurs(admin)).toMatch(/not ours/);
     expect(decideDeletion(admin, undefined, S, NOW)).toMatchObject({ delete: false, rule: 'ours' });
   });
   it('refuses a partial or malformed marker', () => {
+    // Prepare / Act / Assess
     for (const marker of [
       { account: '', region: 'eu-west-1', instanceId: iid(1) },
-      { account: '111122223333', region: '', instanceId: iid(1) },
-      { account: '111122223333', region: 'eu-west-1', instanceId: '' },
+      { account: ACCOUNT, region: '', instanceId: iid(1) },
+      { account: ACCOUNT, region: 'eu-west-1', instanceId: '' },
       { account: '11112222333', region: 'eu-west-1', instanceId: iid(1) },
-      { account: '111122223333', region: 'eu-west-1', instanceId: 'i-xyz' },
-      { account: '111122223333', region: 'EU-WEST-1', instanceId: iid(1) },
+      { account: ACCOUNT, region: 'eu-west-1', instanceId: 'i-xyz' },
+      { account: ACCOUNT, region: 'EU-WEST-1', instanceId: iid(1) },
     ]) {
       expect(isFullMarker(marker)).toBe(false);
       expect(decideDeletion(computer(1, { marker }), undefined, S, NOW).delete).toBe(false);
@@ -73,10 +53,12 @@ describe('rule: only objects with our FULL marker', () => {
 
 describe('rule: the marker is the one of the instance we act for', () => {
   it('refuses another instance\'s object (same name would not matter)', () => {
+    // Prepare / Act / Assess
     expect(refuseUnlessExpected(computer(2), markerOf(1))).toMatch(/not of/);
     expect(decideDeletion(computer(2), undefined, { ...S, expected: markerOf(1) }, NOW)).toMatchObject({ delete: false, rule: 'expected' });
   });
   it('refuses the same instance ID in another account or Region', () => {
+    // Prepare / Act / Assess
     expect(refuseUnlessExpected(computer(1), markerOf(1, '999988887777'))).toBeDefined();
     expect(refuseUnlessExpected(computer(1), markerOf(1, undefined, 'us-east-1'))).toBeDefined();
     expect(refuseUnlessExpected(computer(1), markerOf(1))).toBeUndefined();
@@ -85,11 +67,13 @@ describe('rule: the marker is the one of the instance we act for', () => {
 
 describe('rule: inside a managed OU, on RDN boundaries', () => {
   it('accepts objects inside the OU, at any depth, whatever the case', () => {
+    // Prepare / Act / Assess
     expect(refuseUnlessInManagedOu(`CN=X,${OU}`, [OU])).toBeUndefined();
     expect(refuseUnlessInManagedOu(`cn=x,ou=sub,${OU.toLowerCase()}`, [OU])).toBeUndefined();
     expect(refuseUnlessInManagedOu('CN=X , OU=adjoin, OU=computers ,DC=CORP,DC=example,DC=com', [OU])).toBeUndefined();
   });
   it('refuses a sibling OU whose name ends like the managed one (substring trap)', () => {
+    // Prepare / Act / Assess
     expect(refuseUnlessInManagedOu('CN=X,OU=NotAdjoin,OU=Computers,DC=corp,DC=example,DC=com', [OU])).toBeDefined();
     expect(refuseUnlessInManagedOu('CN=X,OU=Computers,DC=corp,DC=example,DC=com', [OU])).toBeDefined();
     expect(
@@ -97,10 +81,12 @@ describe('rule: inside a managed OU, on RDN boundaries', () => {
     ).toMatchObject({ delete: false, rule: 'managed-ou' });
   });
   it('refuses an escaped comma that fakes the OU suffix', () => {
+    // Prepare / Act / Assess
     expect(refuseUnlessInManagedOu('CN=X,OU=Evil\\,OU=Adjoin,OU=Computers,DC=corp,DC=example,DC=com', [OU])).toBeDefined();
     expect(refuseUnlessInManagedOu('CN=X\\,OU=Adjoin,OU=Computers,DC=corp,DC=example,DC=com', [OU])).toBeDefined();
   });
   it('refuses the OU itself, another domain, and a malformed DN', () => {
+    // Prepare / Act / Assess
     expect(refuseUnlessInManagedOu(OU, [OU])).toBeDefined();
     expect(refuseUnlessInManagedOu('CN=X,OU=Adjoin,OU=Computers,DC=corp,DC=example,DC=org', [OU])).toBeDefined();
     expect(refuseUnlessInManagedOu('CN=X,OU=Adjoin,OU=Computers,DC=corp,DC=example,DC=com,DC=evil', [OU])).toBeDefined();
@@ -109,12 +95,15 @@ describe('rule: inside a managed OU, on RDN boundaries', () => {
     expect(refuseUnlessInManagedOu(`CN=X,${OU}`, [])).toBeDefined();
   });
   it('handles Entra Domain Services\' "AADDC Computers" (a space in the RDN value)', () => {
+    // Prepare
     const aadds = 'OU=AADDC Computers,DC=aaddscontoso,DC=com';
+    // Act / Assess
     expect(refuseUnlessInManagedOu('CN=EC2-1,OU=AADDC Computers,DC=aaddscontoso,DC=com', [aadds])).toBeUndefined();
     expect(refuseUnlessInManagedOu('CN=EC2-1,OU=aaddc  computers,DC=aaddscontoso,DC=com', [aadds])).toBeDefined();
     expect(refuseUnlessInManagedOu('CN=EC2-1,OU=Computers,DC=aaddscontoso,DC=com', [aadds])).toBeDefined();
   });
   it('is a real suffix test (isInside)', () => {
+    // Prepare / Act / Assess
     expect(isInside('CN=a,OU=b,DC=c', 'OU=b,DC=c')).toBe(true);
     expect(isInside('CN=a,OU=xb,DC=c', 'OU=b,DC=c')).toBe(false);
     expect(isInside('CN=a,OU=b,DC=c', 'CN=a,OU=b,DC=c')).toBe(false);
@@ -123,76 +112,93 @@ describe('rule: inside a managed OU, on RDN boundaries', () => {
 
 describe('rule: the instance is gone (terminated or unknown), never on an error', () => {
   it.each(['running', 'stopped', 'pending', 'stopping', 'shutting-down'] as const)('refuses when the instance is %s', (state) => {
-    expect(refuseUnlessGone(markerOf(1), instance(1, state))).toMatch(new RegExp(state));
-    expect(decideDeletion(computer(1), instance(1, state), S, NOW)).toMatchObject({ delete: false, rule: 'gone' });
+    // Prepare / Act / Assess
+    expect(refuseUnlessGone(markerOf(1), instanceNo(1, state))).toMatch(new RegExp(state));
+    expect(decideDeletion(computer(1), instanceNo(1, state), S, NOW)).toMatchObject({ delete: false, rule: 'gone' });
   });
   it('refuses when EC2 did not answer', () => {
+    // Prepare / Act / Assess
     expect(refuseUnlessGone(markerOf(1), 'error')).toMatch(/never/);
     expect(decideDeletion(computer(1), 'error', S, NOW)).toMatchObject({ delete: false, rule: 'gone' });
   });
   it('refuses an answer about another instance', () => {
-    expect(decideDeletion(computer(1), instance(2, 'terminated'), S, NOW)).toMatchObject({ delete: false, rule: 'gone' });
+    expect(decideDeletion(computer(1), instanceNo(2, 'terminated'), S, NOW)).toMatchObject({ delete: false, rule: 'gone' });
   });
   it('allows terminated and not found', () => {
-    expect(refuseUnlessGone(markerOf(1), instance(1, 'terminated'))).toBeUndefined();
+    // Prepare / Act / Assess
+    expect(refuseUnlessGone(markerOf(1), instanceNo(1, 'terminated'))).toBeUndefined();
     expect(refuseUnlessGone(markerOf(1), undefined)).toBeUndefined();
   });
 });
 
 describe('rule: older than the grace period', () => {
   it('refuses a young object', () => {
+    // Prepare
     const young = computer(1, { whenCreated: new Date(NOW.getTime() - 3599_000) });
+    // Act / Assess
     expect(refuseIfYoung(young, 3600, NOW)).toMatch(/younger/);
     expect(decideDeletion(young, undefined, S, NOW)).toMatchObject({ delete: false, rule: 'age' });
   });
   it('refuses an object created in the future (clock skew) or with no readable time', () => {
+    // Prepare / Act / Assess
     expect(refuseIfYoung(computer(1, { whenCreated: new Date(NOW.getTime() + 60_000) }), 3600, NOW)).toBeDefined();
     expect(refuseIfYoung(computer(1, { whenCreated: new Date('nonsense') }), 3600, NOW)).toBeDefined();
   });
   it('allows an object exactly as old as the grace period, and any age with no grace period', () => {
+    // Prepare / Act / Assess
     expect(refuseIfYoung(computer(1, { whenCreated: new Date(NOW.getTime() - 3600_000) }), 3600, NOW)).toBeUndefined();
     expect(refuseIfYoung(computer(1, { whenCreated: NOW }), 0, NOW)).toBeUndefined();
   });
 });
 
 describe('rule: no join running', () => {
-  const terminatedJoining = (claimedAt: string | undefined): InstanceInfo => instance(1, 'terminated', joining(claimedAt));
+  const terminatedJoining = (claimedAt: string | undefined): InstanceInfo => instanceNo(1, 'terminated', joining(claimedAt));
   it('refuses while a fresh claim is held', () => {
+    // Prepare
     const fresh = new Date(NOW.getTime() - 60_000).toISOString();
+    // Act / Assess
     expect(refuseIfJoinRunning(terminatedJoining(fresh), 'adjoin:', 900, NOW)).toMatch(/join/);
     expect(decideDeletion(computer(1), terminatedJoining(fresh), S, NOW)).toMatchObject({ delete: false, rule: 'join-running' });
   });
   it('refuses a "joining" status it cannot date', () => {
+    // Prepare / Act / Assess
     expect(refuseIfJoinRunning(terminatedJoining(undefined), 'adjoin:', 900, NOW)).toBeDefined();
     expect(refuseIfJoinRunning(terminatedJoining('yesterday'), 'adjoin:', 900, NOW)).toBeDefined();
   });
   it('allows a stale claim, and "joined"', () => {
+    // Prepare
     const stale = new Date(NOW.getTime() - 901_000).toISOString();
+    // Act / Assess
     expect(refuseIfJoinRunning(terminatedJoining(stale), 'adjoin:', 900, NOW)).toBeUndefined();
-    expect(refuseIfJoinRunning(instance(1, 'terminated', { 'adjoin:status': 'joined' }), 'adjoin:', 900, NOW)).toBeUndefined();
+    expect(refuseIfJoinRunning(instanceNo(1, 'terminated', { 'adjoin:status': 'joined' }), 'adjoin:', 900, NOW)).toBeUndefined();
     expect(decideDeletion(computer(1), terminatedJoining(stale), S, NOW)).toMatchObject({ delete: true });
   });
 });
 
 describe('decideDeletion', () => {
   it('deletes only when every rule agrees', () => {
+    // Prepare / Act / Assess
     expect(decideDeletion(computer(1), undefined, S, NOW)).toMatchObject({ delete: true });
-    expect(decideDeletion(computer(1), instance(1, 'terminated'), { ...S, expected: markerOf(1) }, NOW)).toMatchObject({ delete: true });
+    expect(decideDeletion(computer(1), instanceNo(1, 'terminated'), { ...S, expected: markerOf(1) }, NOW)).toMatchObject({ delete: true });
     expect(decideDeletion(computer(1), undefined, S, NOW).reason).toMatch(/unknown to EC2/);
   });
   it('builds its settings from the task settings', () => {
+    // Prepare
     const s = safetySettings(testSettings(), { graceSeconds: 10, expected: markerOf(3) });
+    // Act / Assess
     expect(s).toEqual({ managedOus: [OU], graceSeconds: 10, claimLeaseSeconds: 900, statusPrefix: 'adjoin:', expected: markerOf(3) });
     expect(safetySettings(testSettings()).graceSeconds).toBe(0);
   });
   it('never deletes in any combination where one rule refuses (exhaustive over the rules)', () => {
+    // Prepare
     const objects = [
       computer(1),
       computer(1, { marker: undefined }),
       computer(1, { dn: 'CN=X,OU=Other,DC=corp,DC=example,DC=com' }),
       computer(1, { whenCreated: NOW }),
     ];
-    const answers = [undefined, 'error' as const, instance(1, 'running'), instance(1, 'terminated'), instance(1, 'terminated', joining(NOW.toISOString()))];
+    const answers = [undefined, 'error' as const, instanceNo(1, 'running'), instanceNo(1, 'terminated'), instanceNo(1, 'terminated', joining(NOW.toISOString()))];
+    // Act / Assess
     for (const [oi, o] of objects.entries())
       for (const [ai, a] of answers.entries()) {
         const allowed = oi === 0 && (ai === 0 || ai === 3);

@@ -32,10 +32,10 @@ import {
   parseGeneralizedTime,
   toComputerObject,
   TREE_DELETE_OID,
-} from '../../../tasks/adapters/ldap-directory';
-import { parseDn } from '../../../tasks/lib/dn';
-import { ComputerNameConflict, DirectoryAuthFailed, DirectoryRefused, DirectoryUnavailable, InvalidInput } from '../../../tasks/lib/errors';
-import { OTHER_OU, OU, testSettings } from '../fakes';
+} from '../../../../tasks/adapters/ldap-directory';
+import { parseDn } from '../../../../tasks/lib/dn';
+import { ComputerNameConflict, DirectoryAuthFailed, DirectoryRefused, DirectoryUnavailable, InvalidInput } from '../../../../tasks/lib/errors';
+import { OTHER_OU, OU, testSettings } from '../../../fakes';
 
 const marker = { account: '123456789012', region: 'eu-west-1', instanceId: 'i-0123456789abcdef0' };
 const MARKER_TEXT = 'adjoin:v1:123456789012:eu-west-1:i-0123456789abcdef0';
@@ -75,7 +75,7 @@ describe('LDAP pure helpers', () => {
     expect(encodeUnicodePwd('Ab1')).toEqual(Buffer.from([0x22, 0, 0x41, 0, 0x62, 0, 0x31, 0, 0x22, 0]));
   });
 
-  it('builds the exact attribute set of LAB-NOTES', () => {
+  it('builds the exact attribute set the one-time-password join needs (lab/world/README.md)', () => {
     // Act
     const attrs = computerAttributes({ ou: OU, name: 'WEB01', fqdn: 'web01.corp.example.com', marker, description: 'adjoin: EC2 x', password: 'otp-Value1' });
     const byType = Object.fromEntries(attrs.map((a) => [a.type, a.values]));

@@ -1,15 +1,16 @@
-import { InvalidInput } from '../../../tasks/lib/errors';
+import { InvalidInput } from '../../../../tasks/lib/errors';
 import {
   EXECUTION_NAME,
   parseCheckCommandInput,
   parseCompensationInput,
   parseComputer,
+  parseEc2StateEvent,
   parseInstance,
   parsePrevious,
   parseRecordResultInput,
   parseRunCommandInput,
-} from '../../../tasks/lib/validate';
-import { NOW, prepared, proceed } from '../fakes';
+} from '../../../../tasks/lib/validate';
+import { goodEvent, NOW, prepared, proceed } from '../../../fakes';
 
 const previous = { commandId: 'c-1', document: 'join', redriveCount: 0, state: 'failed', status: 'Failed', exitCode: 3, output: 'x' };
 
@@ -23,6 +24,7 @@ describe('payload parsers', () => {
   });
 
   it('reads $.instance and $.computer', () => {
+    // Prepare / Act / Assess
     expect(parseInstance(proceed)).toEqual(proceed);
     expect(parseComputer(prepared)).toEqual(prepared);
   });
@@ -37,6 +39,7 @@ describe('payload parsers', () => {
   });
 
   it('refuses a bad computer name or secret name', () => {
+    // Prepare / Act / Assess
     expect(() => parseComputer({ ...prepared, name: 'ABCDEFGHIJKLMNOP' })).toThrow(InvalidInput);
     expect(() => parseComputer({ ...prepared, secretName: 'no-slash' })).toThrow(InvalidInput);
   });
@@ -46,19 +49,24 @@ describe('payload parsers', () => {
   });
 
   it('reads a previous command', () => {
+    // Prepare / Act / Assess
     expect(parsePrevious(previous)).toEqual(previous);
     expect(() => parsePrevious({ ...previous, state: 'odd' })).toThrow(/previous\.state/);
   });
 
   it('reads a Run join document payload, previous optional, redriveCount defaulting to 0', () => {
+    // Prepare
     const out = parseRunCommandInput({ instance: proceed, computer: prepared, previous: {}, executionName: 'exec-1' });
+    // Act / Assess
     expect(out).toEqual({ instance: proceed, computer: prepared, redriveCount: 0, executionName: 'exec-1' });
     expect(parseRunCommandInput({ instance: proceed, computer: prepared, previous, redriveCount: 2, executionName: 'e' }).previous).toEqual(previous);
     expect(() => parseRunCommandInput({ instance: proceed, computer: prepared, redriveCount: -1, executionName: 'e' })).toThrow(/redriveCount/);
   });
 
   it('reads a Check command payload', () => {
+    // Prepare
     const command = { commandId: 'c-1', document: 'verify', sentAt: NOW.toISOString(), redriveCount: 0 };
+    // Act / Assess
     expect(parseCheckCommandInput({ instance: proceed, command })).toEqual({
       instance: { instanceId: proceed.instanceId, account: proceed.account, region: proceed.region },
       command,
@@ -67,6 +75,7 @@ describe('payload parsers', () => {
   });
 
   it('reads Record result and compensation payloads', () => {
+    // Prepare / Act / Assess
     expect(parseRecordResultInput({ instance: proceed, computer: prepared, executionName: 'e' }).computer).toEqual(prepared);
     expect(parseCompensationInput({ instance: proceed, error: { Error: 'InstanceGone', Cause: 'gone', extra: 1 } })).toEqual({
       instance: { instanceId: proceed.instanceId, account: proceed.account, region: proceed.region },
@@ -74,5 +83,28 @@ describe('payload parsers', () => {
     });
     expect(parseCompensationInput({ instance: proceed }).error).toBeUndefined();
     expect(() => parseCompensationInput({})).toThrow(/instance: must be an object/);
+  });
+});
+
+describe('parseEc2StateEvent', () => {
+  it('accepts a state-change event', () => {
+    expect(parseEc2StateEvent(goodEvent)).toEqual(goodEvent);
+  });
+
+  it.each([
+    ['source', { ...goodEvent, source: 'aws.s3' }, /source/],
+    ['detail-type', { ...goodEvent, 'detail-type': 'Tag Change' }, /detail-type/],
+    ['account', { ...goodEvent, account: '1234' }, /account/],
+    ['region', { ...goodEvent, region: 'eu-west-1; rm -rf /' }, /region/],
+    ['instance-id', { ...goodEvent, detail: { 'instance-id': 'i-*)(cn=*', state: 'running' } }, /instance-id/],
+    ['state', { ...goodEvent, detail: { 'instance-id': 'i-0123456789abcdef0', state: 'exploded' } }, /state/],
+    ['detail', { ...goodEvent, detail: undefined }, /detail/],
+  ])('refuses a bad %s with InvalidInput naming it', (_field, event, re) => {
+    expect(() => parseEc2StateEvent(event)).toThrow(InvalidInput);
+    expect(() => parseEc2StateEvent(event)).toThrow(re);
+  });
+
+  it.each([null, 'text', [], 7])('refuses %p', (raw) => {
+    expect(() => parseEc2StateEvent(raw)).toThrow(InvalidInput);
   });
 });

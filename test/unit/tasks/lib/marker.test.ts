@@ -1,5 +1,5 @@
-import { InvalidInput } from '../../../tasks/lib/errors';
-import { formatMarker, markerDescription, parseMarker, sameMarker } from '../../../tasks/lib/marker';
+import { InvalidInput } from '../../../../tasks/lib/errors';
+import { formatMarker, markerDescription, parseMarker, sameMarker } from '../../../../tasks/lib/marker';
 
 const m = { account: '123456789012', region: 'eu-west-1', instanceId: 'i-0123456789abcdef0' };
 

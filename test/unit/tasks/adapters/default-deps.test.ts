@@ -1,7 +1,7 @@
-import { LdapDirectory } from '../../../tasks/adapters/ldap-directory';
-import { buildDefaultDeps, defaultDeps } from '../../../tasks/adapters/default-deps';
-import { ConfigurationError } from '../../../tasks/lib/errors';
-import { testSettings } from '../fakes';
+import { LdapDirectory } from '../../../../tasks/adapters/ldap-directory';
+import { buildDefaultDeps, defaultDeps } from '../../../../tasks/adapters/default-deps';
+import { ConfigurationError } from '../../../../tasks/lib/errors';
+import { testSettings } from '../../../fakes';
 
 describe('default deps', () => {
   it('builds the production ports from ADJOIN_SETTINGS without connecting anywhere', () => {

@@ -1,0 +1,90 @@
+/**
+ * "Find computer objects" (leave), handler in, JSON out, against small fakes.
+ */
+jest.mock('../../../tasks/adapters/default-deps', () => ({ defaultDeps: () => Promise.reject(new Error('unit tests pass their own deps')) }));
+
+import { makeHandler as makeFind } from '../../../tasks/find-computer-objects';
+import { Throttled } from '../../../tasks/lib/errors';
+import { ACCOUNT, goodEvent, NOW, REGION, computer, iid, instanceNo, aString, pagedWorld, refOf } from '../../fakes';
+
+const event = (n: number, over: Record<string, unknown> = {}) => ({
+  ...goodEvent,
+  time: NOW.toISOString(),
+  resources: [],
+  detail: { 'instance-id': iid(n), state: 'terminated' },
+  ...over,
+});
+const world = (objects = [computer(1)]) => {
+  const w = pagedWorld(objects);
+  return { ...w, find: makeFind(w.provider) };
+};
+
+describe('Find computer objects', () => {
+  it('refuses a malformed event before any call', async () => {
+    // Prepare
+    const w = world();
+    // Act / Assess
+    await expect(w.find({ event: event(1, { account: '12' }), executionName: 'x' })).rejects.toMatchObject({ name: 'InvalidInput' });
+    await expect(w.find({ event: { ...event(1), detail: { 'instance-id': 'i-;rm', state: 'terminated' } } })).rejects.toMatchObject({ name: 'InvalidInput' });
+    expect(w.directory.calls).toEqual([]);
+    expect(w.fleets.describeCalls).toEqual([]);
+  });
+
+  it.each(['running', 'stopped', 'pending', 'stopping', 'shutting-down'] as const)('an instance that is %s: instance-alive, the directory is not even read', async (state) => {
+    // Prepare
+    const w = world();
+    w.fleets.put(instanceNo(1, state));
+    // Act
+    const out = await w.find({ event: event(1), executionName: 'x' });
+    // Assess
+    expect(out).toMatchObject({ outcome: 'instance-alive', objects: [], instanceId: iid(1) });
+    expect(w.directory.calls).toEqual([]);
+  });
+
+  it('an EC2 error throws (retried by the workflow) and nothing is read or listed', async () => {
+    // Prepare
+    const w = world();
+    w.fleets.error = new Throttled('DescribeInstances: Rate exceeded');
+    // Act / Assess
+    await expect(w.find({ event: event(1), executionName: 'x' })).rejects.toMatchObject({ name: 'Throttled' });
+    expect(w.directory.calls).toEqual([]);
+  });
+
+  it('terminated (or unknown to EC2): lists the objects with its marker', async () => {
+    // Prepare
+    const w = world([computer(1), computer(2)]);
+    w.fleets.put(instanceNo(1, 'terminated'));
+    // Act
+    const out = await w.find({ event: event(1), executionName: 'x' });
+    // Assess
+    expect(out).toEqual({ ...refOf(1), outcome: 'delete', reason: aString(), objects: [{ dn: computer(1).dn, name: computer(1).name }] });
+    const unknown = await w.find({ event: event(2), executionName: 'x' });
+    expect(unknown.objects).toEqual([{ dn: computer(2).dn, name: computer(2).name }]);
+  });
+
+  it('nothing with its marker: "nothing", even when an admin\'s computer names the instance in its description', async () => {
+    // Prepare
+    const admin = computer(1, { marker: undefined, description: `${iid(1)} ${ACCOUNT} ${REGION}` });
+    const w = world([admin]);
+    // Act
+    const out = await w.find({ event: event(1), executionName: 'x' });
+    // Assess
+    expect(out).toMatchObject({ outcome: 'nothing', objects: [] });
+    expect(out.reason).toMatch(/no computer object carries the marker/);
+  });
+
+  it('leaves out an object outside the managed OU and one a running join still claims', async () => {
+    // Prepare
+    const outside = computer(1, { dn: 'CN=EC2-1,OU=Servers,DC=corp,DC=example,DC=com' });
+    const w = world([outside]);
+    w.fleets.put(instanceNo(1, 'terminated'));
+    // Act / Assess
+    expect(await w.find({ event: event(1), executionName: 'x' })).toMatchObject({ outcome: 'nothing', objects: [] });
+
+    const w2 = world([computer(3)]);
+    w2.fleets.put(instanceNo(3, 'terminated', { 'adjoin:status': 'joining', 'adjoin:claimed-at': NOW.toISOString() }));
+    const out = await w2.find({ event: event(3), executionName: 'x' });
+    expect(out).toMatchObject({ outcome: 'nothing', objects: [] });
+    expect(out.reason).toMatch(/join/);
+  });
+});

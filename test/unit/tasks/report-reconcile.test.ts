@@ -1,0 +1,55 @@
+/**
+ * "Report" (reconcile) against small fakes: the summary and its EMF metrics.
+ */
+jest.mock('../../../tasks/adapters/default-deps', () => ({ defaultDeps: () => Promise.reject(new Error('unit tests pass their own deps')) }));
+
+import { makeHandler as makeReport } from '../../../tasks/report-reconcile';
+import type { ComputerObject } from '../../../tasks/lib/ports';
+import { NOW, pagedWorld, scanOf } from '../../fakes';
+
+const world = (objects: ComputerObject[], reconcile: Parameters<typeof pagedWorld>[1] = {}) => {
+  const w = pagedWorld(objects, reconcile);
+  return { ...w, report: makeReport(w.provider) };
+};
+
+describe('Report', () => {
+  it('counts the Map results and writes the EMF metrics', async () => {
+    // Prepare
+    const w = world([]);
+    const info = jest.spyOn(w.deps.logger, 'info');
+    // Act
+    const out = await w.report({
+      scan: scanOf(5, 5),
+      guard: { dryRun: false, maxDeletions: 50, stale: 5, capExceeded: false, toDelete: 5 },
+      deleted: [
+        { dn: 'a', deleted: true, dnsRecordsRemoved: 1, reason: '' },
+        { dn: 'b', deleted: true, dnsRecordsRemoved: 0, reason: '' },
+        { dn: 'c', deleted: false, dnsRecordsRemoved: 0, reason: 'already gone' },
+        { dn: 'd', deleted: false, outcome: 'skipped', reason: 'Refused' },
+        { dn: 'e', deleted: false, outcome: 'failed', error: 'DirectoryRefused', reason: 'insufficient rights' },
+      ],
+    });
+    // Assess
+    expect(out).toEqual({ scanned: 5, stale: 5, deleted: 2, skipped: 2, failed: 1, dryRun: false, alreadyGone: 1, notListed: 0, capExceeded: false });
+    const emf = info.mock.calls.find((c) => c[0] === 'Reconcile metrics')?.[1] as Record<string, unknown>;
+    expect(emf).toMatchObject({
+      _aws: { Timestamp: NOW.getTime(), CloudWatchMetrics: [{ Namespace: 'adjoin', Dimensions: [['Workflow', 'DryRun']] }] },
+      Workflow: 'reconcile',
+      DryRun: 'false',
+      Scanned: 5,
+      Stale: 5,
+      Deleted: 2,
+      Skipped: 2,
+      Failed: 1,
+    });
+    const metrics = (emf._aws as { CloudWatchMetrics: { Metrics: { Name: string }[] }[] }).CloudWatchMetrics[0]?.Metrics.map((m) => m.Name);
+    expect(metrics).toEqual(['Scanned', 'Stale', 'Deleted', 'Skipped', 'Failed']);
+  });
+
+  it('a dry run reports what it would delete and deletes nothing', async () => {
+    // Prepare
+    const out = await world([]).report({ scan: scanOf(4, 4, true), guard: { dryRun: true, maxDeletions: 1, stale: 4, capExceeded: true, toDelete: 0 }, deleted: [] });
+    // Act / Assess
+    expect(out).toMatchObject({ stale: 4, deleted: 0, dryRun: true, capExceeded: true });
+  });
+});
