@@ -26,6 +26,10 @@ import { DiscreteTime, seededUniform } from '../lab/sim/timers';
 import type { Deps } from '../tasks/lib/deps';
 import { parseMarker } from '../tasks/lib/marker';
 import { TaskIds, type TaskId } from '../tasks/registry';
+import { TaskNeeds } from '../infra/permissions';
+
+/** infra/functions.ts timeoutOf(): directory tasks 120 s, the others 30 s. */
+const timeoutMs = (id: TaskId): number => (TaskNeeds[id].includes('directory') || id === 'find-stale-objects' ? 120_000 : 30_000);
 
 // ---- the model's numbers (assumptions unless bench/README.md cites a source) ----------------------
 
@@ -76,6 +80,7 @@ export interface BurstResult {
   onlineToSendSeconds: Stat;
   peakLambdaConcurrency: number;
   lambdaThrottles: number;
+  lambdaTimeouts: number;
   coldStarts: number;
   maxInvocationSeconds: number;
   peakLdapInService: number;
@@ -112,6 +117,7 @@ class LambdaModel {
   coldStarts = 0;
   billedMs = 0;
   maxMs = 0;
+  timeouts = 0;
   private readonly idle = new Map<TaskId, SdkClientModel[]>();
   constructor(private readonly limit: number) {}
 
@@ -130,16 +136,32 @@ class LambdaModel {
       this.invocations += 1;
       this.peak = Math.max(this.peak, this.busy);
       const t0 = performance.now();
+      let timedOut = false;
+      let timer: ReturnType<typeof setTimeout> | undefined;
       try {
         if (cold) this.coldStarts += 1;
-        await sleep((cold ? LAMBDA.coldStartMs : 0) + LAMBDA.overheadMs);
-        return await lambdaContainer.run(container, () => handler(input) as Promise<unknown>);
+        const run = (async () => {
+          await sleep((cold ? LAMBDA.coldStartMs : 0) + LAMBDA.overheadMs);
+          return lambdaContainer.run(container, () => handler(input) as Promise<unknown>);
+        })();
+        // The function's timeout: Step Functions sees Sandbox.Timedout (the container is dropped;
+        // the model cannot freeze the work already under way, it finishes unseen).
+        const limit = new Promise<never>((_, reject) => {
+          timer = setTimeout(() => {
+            timedOut = true;
+            reject(Object.assign(new Error(`Task timed out after ${timeoutMs(id) / 1000} seconds (simulated)`), { name: 'Sandbox.Timedout' }));
+          }, timeoutMs(id));
+        });
+        run.catch(() => undefined);
+        return await Promise.race([run, limit]);
       } finally {
+        clearTimeout(timer);
         const ms = performance.now() - t0;
         this.billedMs += Math.ceil(ms);
         this.maxMs = Math.max(this.maxMs, ms);
         this.busy -= 1;
-        pool.push(container);
+        if (timedOut) this.timeouts += 1;
+        else pool.push(container);
       }
     };
   }
@@ -313,6 +335,7 @@ export async function runBurst(defs: Definitions, o: BurstOptions): Promise<Burs
       onlineToSendSeconds: stat(onlineToSend),
       peakLambdaConcurrency: lambda.peak,
       lambdaThrottles: lambda.throttles,
+      lambdaTimeouts: lambda.timeouts,
       coldStarts: lambda.coldStarts,
       maxInvocationSeconds: lambda.maxMs / 1000,
       peakLdapInService: sim.directory.load.peakInService,
@@ -370,7 +393,7 @@ function report(r: BurstResult): string {
   out.push(`  transitions per join: mean ${f1(r.transitionsPerJoin.mean)}, p95 ${r.transitionsPerJoin.p95}; Lambda invocations per join: mean ${f1(r.lambdaInvocationsPerJoin.mean)}, p95 ${r.lambdaInvocationsPerJoin.p95}`);
   out.push(`  makespan ${f1(r.makespanSeconds)} s (virtual); rate bound ${f1(r.rateBoundSeconds)} s (${r.bindingApi}); makespan / rate bound ${r.makespanOverRateBound.toFixed(2)}`);
   out.push(`  SSM Online → join SendCommand: median ${f1(r.onlineToSendSeconds.p50)} s, p95 ${f1(r.onlineToSendSeconds.p95)} s, max ${f1(r.onlineToSendSeconds.max)} s`);
-  out.push(`  Lambda: peak concurrency ${r.peakLambdaConcurrency}, throttled ${r.lambdaThrottles}, cold starts ${r.coldStarts}, longest invocation ${f1(r.maxInvocationSeconds)} s`);
+  out.push(`  Lambda: peak concurrency ${r.peakLambdaConcurrency}, throttled ${r.lambdaThrottles}, timed out ${r.lambdaTimeouts}, cold starts ${r.coldStarts}, longest invocation ${f1(r.maxInvocationSeconds)} s`);
   out.push(`  LDAP: peak in service ${r.peakLdapInService}, peak queued ${r.peakLdapQueued}`);
   const c = r.costPer1000Joins;
   out.push(`  cost per 1,000 joins: ${money(c.total)} (transitions ${money(c.transitions)}, Lambda GB-s ${money(c.lambdaCompute)}, requests ${money(c.lambdaRequests)})`);
@@ -391,7 +414,8 @@ async function main(): Promise<void> {
     results = counts.map((n) => {
       const rest = argv.filter((a, i) => a !== '--json' && a !== '--count' && argv[i - 1] !== '--count');
       const child = spawnSync(process.execPath, [...process.execArgv, __filename, ...rest, '--count', String(n), '--json'], { encoding: 'utf8', maxBuffer: 64 << 20 });
-      if (child.status !== 0) throw new Error(`burst N=${n} failed:\n${child.stderr}`);
+      // Exit 1 with a result: not every instance joined (reported); without one: the run broke.
+      if (child.stdout.trim() === '') throw new Error(`burst N=${n} failed (exit ${String(child.status)}):\n${child.stderr}`);
       const parsed = JSON.parse(child.stdout) as BurstResult[];
       if (!json) process.stdout.write(`${report(parsed[0] as BurstResult)}\n\n`);
       return parsed[0] as BurstResult;
