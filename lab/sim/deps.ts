@@ -13,8 +13,8 @@ import type { Deps, DepsProvider } from '../../tasks/lib/deps';
 import type { Random } from '../../tasks/lib/ports';
 import { defaultTagSettings, documentNames, validateSettings, type Settings } from '../../tasks/lib/settings';
 import { ScaledClock, VirtualClock } from '../engine/clock';
-import { SimDirectory } from './directory';
-import { SimFleet, type FleetOp } from './fleet';
+import { SimDirectory, type SimDirectoryOptions } from './directory';
+import { SimFleet, type FleetOp, type SimFleetOptions } from './fleet';
 
 /** Deterministic bytes: SHA-256 of (seed, counter), concatenated. Never for real passwords. */
 export class SeededRandom implements Random {
@@ -97,6 +97,10 @@ export interface SimDepsOptions {
   latencyMs?: (op: FleetOp) => number;
   /** Server page size of the directory (default 1000). */
   maxPageSize?: number;
+  /** Burst runs: EC2 tag lag and command durations of the fleet (see SimFleetOptions). */
+  fleet?: Pick<SimFleetOptions, 'tagVisibleAfterSeconds' | 'commandSeconds'>;
+  /** Burst runs: per-operation latency and capacity of the directory (see SimDirectoryOptions). */
+  directoryLoad?: Pick<SimDirectoryOptions, 'latencyMs' | 'capacity'>;
 }
 
 /** Deps over the simulated world, plus the world itself for arranging and asserting. */
@@ -111,13 +115,14 @@ export interface SimDeps extends Deps {
 export function simDeps(options: SimDepsOptions = {}): SimDeps {
   const settings = validateSettings(merge(options.baseSettings ?? simSettings(), options.settings));
   const clock = options.speedup !== undefined ? new ScaledClock(options.start, options.speedup) : new VirtualClock(options.start);
-  const directory = new SimDirectory({ clock, managedOus: settings.directory.managedOus, baseDn: settings.directory.baseDn, ...(options.maxPageSize ? { maxPageSize: options.maxPageSize } : {}) });
+  const directory = new SimDirectory({ clock, managedOus: settings.directory.managedOus, baseDn: settings.directory.baseDn, ...(options.maxPageSize ? { maxPageSize: options.maxPageSize } : {}), ...options.directoryLoad });
   const fleet = new SimFleet({
     clock,
     directory,
     ...(options.account ? { account: options.account } : {}),
     ...(options.region ? { region: options.region } : {}),
     ...(options.latencyMs ? { latencyMs: options.latencyMs } : {}),
+    ...options.fleet,
   });
   const logger = new Logger({ serviceName: 'adjoin-sim', logLevel: 'SILENT' });
   const deps: SimDeps = {

@@ -32,6 +32,10 @@ export interface SimDirectoryOptions {
   baseDn?: string;
   /** Server-side page limit (AD's MaxPageSize is 1000). */
   maxPageSize?: number;
+  /** Milliseconds each operation takes in the directory (a timer: virtual under lab/sim/timers). */
+  latencyMs?: (op: DirectoryOp) => number;
+  /** At most this many operations in the directory at once; the others queue (default unlimited). */
+  capacity?: number;
 }
 
 interface Injection {
@@ -54,8 +58,15 @@ export class SimDirectory implements Directory {
   readonly managedOus: string[];
   maxPageSize: number;
   readonly baseDn: string;
+  private readonly latencyMs: ((op: DirectoryOp) => number) | undefined;
+  private readonly capacity: number;
+  private readonly queue: (() => void)[] = [];
+  /** Operations being served now, and the most there ever were (and waiting, at most). */
+  readonly load = { inService: 0, peakInService: 0, peakQueued: 0 };
 
   constructor(options: SimDirectoryOptions) {
+    this.latencyMs = options.latencyMs;
+    this.capacity = options.capacity ?? Infinity;
     this.clock = options.clock;
     this.baseDn = options.baseDn ?? 'DC=lab,DC=example,DC=com';
     this.managedOus = options.managedOus;
@@ -202,10 +213,30 @@ export class SimDirectory implements Directory {
   private async enter(op: DirectoryOp, arg: string): Promise<void> {
     this.calls.push({ op, arg });
     await Promise.resolve();
+    const latency = this.latencyMs?.(op) ?? 0;
+    if (latency > 0 || this.capacity !== Infinity) await this.serve(latency);
     const inj = this.injections.find((i) => i.remaining > 0 && (i.op === '*' || i.op === op));
     if (inj) {
       inj.remaining -= 1;
       throw inj.error();
+    }
+  }
+
+  /** Waits for a free slot (capacity), holds it `latency` ms, frees it for the next in line. */
+  private async serve(latency: number): Promise<void> {
+    if (this.load.inService >= this.capacity) {
+      await new Promise<void>((resolve) => {
+        this.queue.push(resolve);
+        this.load.peakQueued = Math.max(this.load.peakQueued, this.queue.length);
+      });
+    } else this.load.inService += 1;
+    this.load.peakInService = Math.max(this.load.peakInService, this.load.inService);
+    try {
+      if (latency > 0) await new Promise((r) => setTimeout(r, latency));
+    } finally {
+      const next = this.queue.shift();
+      if (next) next(); // the slot passes to the next in line
+      else this.load.inService -= 1;
     }
   }
 }

@@ -3,8 +3,8 @@
  * comes Online some seconds after launch (or never), Run Command commands that finish after a
  * given duration with a given output, join secrets in a Parameter Store. Failure injection:
  * an operation failing N times, throttling (a token bucket per operation in virtual time), hooks
- * that run before an operation (terminate the instance mid-join), and a real-time latency model
- * for scale runs.
+ * that run before an operation (terminate the instance mid-join), a real-time latency model
+ * for scale runs, and EC2's tag read-after-write lag (tagVisibleAfterSeconds).
  *
  * By default the "agent" behaves like the real join document: the join succeeds only when the
  * computer account exists in the SimDirectory and the SecureString parameter holds its current
@@ -52,6 +52,8 @@ export interface SimInstance {
   ssmOnlineAfterSeconds: number;
   /** Set by the agent when a join command succeeded. */
   joinedAs?: string;
+  /** Tag writes DescribeInstances does not show yet (tagVisibleAfterSeconds), oldest first. */
+  pendingTags?: { visibleAtMs: number; tags: Record<string, string> }[];
 }
 
 /** How a command ends. */
@@ -80,6 +82,11 @@ export interface SimFleetOptions {
   region?: string;
   /** Real milliseconds each call takes (scale runs), by operation. */
   latencyMs?: (op: FleetOp) => number;
+  /** EC2's eventual consistency: seconds after CreateTags before DescribeInstances shows the
+   *  tags (drawn per write; default 0, visible at once). */
+  tagVisibleAfterSeconds?: () => number;
+  /** Seconds the default agent takes for a command (default 20 for join, 3 for verify). */
+  commandSeconds?: (request: SendCommandRequest) => number;
 }
 
 export interface ThrottleModel {
@@ -117,9 +124,11 @@ export class SimFleet {
   private readonly hooks: Hook[] = [];
   private readonly buckets = new Map<FleetOp | '*', ThrottleModel & { tokens: number; atMs: number }>();
   private readonly latencyMs: ((op: FleetOp) => number) | undefined;
+  private readonly tagLag: (() => number) | undefined;
+  private readonly commandSeconds: ((request: SendCommandRequest) => number) | undefined;
   private nextCommand = 1;
-  /** Every call, in order: operation, instance (or command) id. */
-  readonly calls: { op: FleetOp; arg: string }[] = [];
+  /** Every call (throttled ones too), in order: operation, instance (or command) id, when. */
+  readonly calls: { op: FleetOp; arg: string; atMs: number; throttled?: true }[] = [];
   /** How many calls were throttled, by operation. */
   readonly throttled = new Map<FleetOp, number>();
 
@@ -129,6 +138,8 @@ export class SimFleet {
     this.account = options.account ?? '123456789012';
     this.region = options.region ?? 'eu-west-1';
     this.latencyMs = options.latencyMs;
+    this.tagLag = options.tagVisibleAfterSeconds;
+    this.commandSeconds = options.commandSeconds;
   }
 
   // ---- world controls ---------------------------------------------------------------------
@@ -207,10 +218,10 @@ export class SimFleet {
       return i && i.account === account && i.region === region ? i : undefined;
     };
     const info = (i: SimInstance): InstanceInfo => ({
+      ...this.showTags(i),
       instanceId: i.instanceId,
       state: i.state,
       platform: i.platform,
-      tags: { ...i.tags },
       launchTime: new Date(i.launchTime),
       ...(i.privateDnsName !== undefined ? { privateDnsName: i.privateDnsName } : {}),
     });
@@ -233,7 +244,9 @@ export class SimFleet {
         await this.enter('tagInstance', id);
         const i = find(id);
         if (!i) throw new AwsRefused(`CreateTags: InvalidInstanceID.NotFound: ${id}`);
-        Object.assign(i.tags, tags);
+        const lag = this.tagLag?.() ?? 0;
+        if (lag > 0) (i.pendingTags ??= []).push({ visibleAtMs: this.clock.now().getTime() + lag * 1000, tags: { ...tags } });
+        else Object.assign(i.tags, tags);
       },
       ssmPingStatus: async (id) => {
         await this.enter('ssmPingStatus', id);
@@ -269,6 +282,13 @@ export class SimFleet {
     };
   }
 
+  /** The tags DescribeInstances shows now: writes older than their lag are applied first. */
+  private showTags(i: SimInstance): { tags: Record<string, string> } {
+    const now = this.clock.now().getTime();
+    while (i.pendingTags?.[0] && i.pendingTags[0].visibleAtMs <= now) Object.assign(i.tags, i.pendingTags.shift()?.tags);
+    return { tags: { ...i.tags } };
+  }
+
   private ping(i: SimInstance | undefined): PingStatus {
     if (!i) return 'NotRegistered';
     if (i.state !== 'running') return 'ConnectionLost';
@@ -290,7 +310,7 @@ export class SimFleet {
         this.directory?.rotatePassword(name);
       }
     }
-    const duration = scripted?.durationSeconds ?? DEFAULT_DURATION[req.document];
+    const duration = scripted?.durationSeconds ?? this.commandSeconds?.(req) ?? DEFAULT_DURATION[req.document];
     this.commands.set(commandId, { commandId, request: structuredClone(req), sentAtMs: now, doneAtMs: now + duration * 1000, final: result });
     return commandId;
   }
@@ -333,7 +353,8 @@ export class SimFleet {
   }
 
   private async enter(op: FleetOp, arg: string): Promise<void> {
-    this.calls.push({ op, arg });
+    const call: SimFleet['calls'][number] = { op, arg, atMs: this.clock.now().getTime() };
+    this.calls.push(call);
     const latency = this.latencyMs?.(op) ?? 0;
     if (latency > 0) await new Promise((r) => setTimeout(r, latency));
     else await Promise.resolve();
@@ -355,6 +376,7 @@ export class SimFleet {
       b.atMs = now;
       if (b.tokens < 1) {
         this.throttled.set(op, (this.throttled.get(op) ?? 0) + 1);
+        call.throttled = true;
         throw new Throttled(`${op}: Rate exceeded (simulated throttling)`);
       }
       b.tokens -= 1;
