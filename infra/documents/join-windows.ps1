@@ -203,9 +203,12 @@ if ($InDomain -and $ActiveName -ieq $ComputerName) {
   $joined = $false
   $cause = ''
   # The object may not have reached every DC yet: bounded retries (about a minute).
+  # UnsecuredJoin + PasswordPass: log in as the pre-created account with its password;
+  # JoinWithNewName: join under the pending new name (the rename above).
+  $joinOptions = @('UnsecuredJoin', 'PasswordPass', 'JoinWithNewName')
   for ($i = 0; $i -lt 20 -and -not $joined; $i++) {
     try {
-      Add-Computer -ComputerName localhost -DomainName $DomainName -Credential $credential -Options UnsecuredJoin, PasswordPass, JoinWithNewName -Force -WarningAction SilentlyContinue
+      Add-Computer -ComputerName localhost -DomainName $DomainName -Credential $credential -Options $joinOptions -Force -WarningAction SilentlyContinue
       $joined = $true
     } catch {
       $cause = ErrorText $_
