@@ -56,6 +56,29 @@ describe('join-windows.ps1 parses as PowerShell', () => {
   });
 });
 
+/**
+ * Mistakes PowerShell refuses that the tree-sitter grammar accepts: "$Name:" inside a string
+ * (a drive/scope-qualified name: write "${Name}:"), and a function named like a keyword.
+ */
+function grammarBlindSpots(lines: string[]): string[] {
+  const scoped = /\$(?!(?:env|script|global|local|private|using|function|variable):)[A-Za-z_]\w*:(?![\w:])/;
+  const keywordFunction = /^\s*function\s+(param|begin|process|end|if|else|foreach|for|while|switch|return|exit|class|filter|trap|data)\b/i;
+  return lines.filter((l) => scoped.test(l) || keywordFunction.test(l));
+}
+
+describe('PowerShell mistakes the grammar does not see', () => {
+  it('none in join-windows.ps1', () => {
+    expect(grammarBlindSpots(code)).toEqual([]);
+  });
+
+  it('the check can fail', () => {
+    expect(grammarBlindSpots(['  Fail 5 "joined to $Domain: leave it"', 'function Param([string]$a) { }', '$x = "${Domain}: ok $env:COMPUTERNAME $script:Otp"'])).toEqual([
+      '  Fail 5 "joined to $Domain: leave it"',
+      'function Param([string]$a) { }',
+    ]);
+  });
+});
+
 describe('the Windows join document', () => {
   const doc = windowsJoinDocument(600);
   const names = Object.keys(doc.parameters);
