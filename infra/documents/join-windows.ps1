@@ -114,10 +114,8 @@ if (-not $HostFqdn.ToLowerInvariant().StartsWith("$($ComputerName.ToLowerInvaria
 $script:Otp = [Environment]::GetEnvironmentVariable('SSM_OneTimePassword')
 [Environment]::SetEnvironmentVariable('SSM_OneTimePassword', $null)
 if ($null -eq $script:Otp) { $script:Otp = '' }
-if ($script:Otp.Contains('{{')) {
-  $script:Otp = ''
-  Fail 2 'parameter OneTimePassword was not resolved (expected a secure-string reference the SSM Agent resolves)'
-}
+$OtpUnresolved = $script:Otp.Contains('{{')
+if ($OtpUnresolved) { $script:Otp = '' }
 
 # ---- state: what this script did before a reboot ----------------------------------------------
 function State([string]$Name) {
@@ -154,6 +152,8 @@ if ($InDomain -and $ActiveName -ieq $ComputerName) {
   Fail 5 "this instance is joined to $DomainName as $ActiveName, not ${ComputerName}: leave the domain first"
 } else {
   $Already = $false
+  # Checked only here: an instance already joined needs no password.
+  if ($OtpUnresolved) { Fail 2 'parameter OneTimePassword was not resolved (expected a secure-string reference the SSM Agent resolves)' }
   if ($script:Otp.Length -lt 8) { Fail 2 'parameter OneTimePassword is too short' }
 
   # ---- DNS: the domain's names are answered by the domain controllers ------------------------
