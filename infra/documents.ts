@@ -5,6 +5,10 @@
  *   # param: Name | description                 (required: no default)
  *   # param: Name | description | default       (optional; the default may be empty)
  *   # param: Name | description | default | ^allowed-pattern$   (the pattern may hold '|')
+ *   # param: Name | description | (required) | ^allowed-pattern$ (required, with a pattern)
+ *
+ * infra/documents/*.ps1 follow the same convention and become aws:runPowerShellScript
+ * documents for Windows (powerShellDocument below; every parameter must have a pattern).
  *
  * Every parameter is passed with interpolationType ENV_VAR (the script reads $SSM_<Name>, so a
  * value is never pasted into shell text by the agent).
@@ -30,12 +34,15 @@ export interface CommandDocumentContent {
   description: string;
   parameters: Record<string, DocumentParameter>;
   mainSteps: {
-    action: 'aws:runShellScript';
+    action: 'aws:runShellScript' | 'aws:runPowerShellScript';
     name: string;
     precondition: { StringEquals: [string, string] };
     inputs: { runCommand: string[]; timeoutSeconds: string };
   }[];
 }
+
+/** The default field of a required parameter that has an allowed pattern. */
+export const REQUIRED = '(required)';
 
 /** Reads the `# param:` header lines of a script. */
 export function parseParams(script: string, file = 'script'): Record<string, DocumentParameter> {
@@ -56,7 +63,7 @@ export function parseParams(script: string, file = 'script'): Record<string, Doc
     params[name] = {
       type: 'String',
       description: description || name,
-      ...(def !== undefined ? { default: def } : {}),
+      ...(def !== undefined && def !== REQUIRED ? { default: def } : {}),
       ...(pattern ? { allowedPattern: pattern } : {}),
       interpolationType: 'ENV_VAR',
     };
@@ -78,6 +85,32 @@ export function commandDocument(script: string, options: { name: string; descrip
       inputs: { runCommand: script.split('\n'), timeoutSeconds: String(options.timeoutSeconds) },
     }],
   };
+}
+
+/**
+ * The aws:runPowerShellScript document (platform Windows) for a .ps1 with `# param:` headers.
+ * Every parameter must declare an allowed pattern: SSM then refuses a bad value at SendCommand.
+ */
+export function powerShellDocument(script: string, options: { name: string; description: string; timeoutSeconds: number; file?: string }): CommandDocumentContent {
+  const doc = commandDocument(script, options);
+  const unpatterned = Object.keys(doc.parameters).filter((n) => !doc.parameters[n]?.allowedPattern);
+  if (unpatterned.length > 0) throw new ConfigurationError([`${options.file ?? 'script'}: parameters without an allowed pattern: ${unpatterned.join(', ')}`]);
+  const step = doc.mainSteps[0] as CommandDocumentContent['mainSteps'][number];
+  return { ...doc, mainSteps: [{ ...step, action: 'aws:runPowerShellScript', precondition: { StringEquals: ['platformType', 'Windows'] } }] };
+}
+
+export const WINDOWS_JOIN_SCRIPT = 'join-windows.ps1';
+/** The Windows join document's name for a stack prefix: `<prefix>-join-windows`. */
+export const windowsJoinDocumentName = (prefix: string): string => `${prefix}-join-windows`;
+
+/** The Windows join document (join, access and verification in one command) for a deadline. */
+export function windowsJoinDocument(commandDeadlineSeconds: number): CommandDocumentContent {
+  return powerShellDocument(readScript(WINDOWS_JOIN_SCRIPT), {
+    name: 'joinWindows',
+    description: 'adjoin: join this Windows instance to Active Directory with a one-time password, grant RDP to the login groups, verify',
+    timeoutSeconds: commandDeadlineSeconds,
+    file: WINDOWS_JOIN_SCRIPT,
+  });
 }
 
 export function readScript(file: string): string {

@@ -46,6 +46,7 @@ import { formatMarker, MARKER_ATTRIBUTE, parseMarker } from '../lib/marker';
 import { isValidComputerName } from '../lib/naming';
 import type { ComputerObject, Directory, Marker, NewComputer } from '../lib/ports';
 import type { Settings } from '../lib/settings';
+import { expectedSpns, WORKSTATION_TRUST_ACCOUNT } from '../lib/windows';
 import { mapAwsError } from './aws-errors';
 
 export type DirectorySettings = Settings['directory'];
@@ -54,8 +55,8 @@ export type DirectorySettings = Settings['directory'];
 export const TREE_DELETE_OID = '1.2.840.113556.1.4.805';
 /** Paged searches ask for this many entries a page (AD's MaxPageSize is 1,000). */
 export const PAGE_SIZE = 500;
-/** userAccountControl of a workstation trust account (WORKSTATION_TRUST_ACCOUNT). */
-export const WORKSTATION_TRUST_ACCOUNT = 4096;
+/** userAccountControl of a workstation trust account (tasks/lib/windows: also what Windows expects). */
+export { WORKSTATION_TRUST_ACCOUNT };
 export const COMPUTER_ATTRIBUTES = ['sAMAccountName', 'cn', MARKER_ATTRIBUTE, 'description', 'dNSHostName', 'whenCreated'];
 
 // ---- pure helpers (unit-tested) ------------------------------------------------------------
@@ -117,7 +118,7 @@ export function computerAttributes(spec: NewComputer): Attribute[] {
     a('userAccountControl', String(WORKSTATION_TRUST_ACCOUNT)),
     new Attribute({ type: 'unicodePwd', values: [encodeUnicodePwd(spec.password)] }),
     a('dNSHostName', spec.fqdn),
-    a('servicePrincipalName', `host/${spec.name}`, `host/${spec.fqdn}`, `RestrictedKrbHost/${spec.name}`, `RestrictedKrbHost/${spec.fqdn}`),
+    a('servicePrincipalName', ...expectedSpns(spec.name, spec.fqdn)),
     a('description', spec.description),
     a(MARKER_ATTRIBUTE, formatMarker(spec.marker)),
   ];
