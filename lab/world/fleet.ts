@@ -25,7 +25,7 @@ import { setTags } from './index';
 import { instanceExec } from './instance';
 import { TIMED_OUT } from './sh';
 
-export const DOCUMENTS_DIR = path.join(__dirname, '..', 'infra', 'documents');
+export const DOCUMENTS_DIR = path.join(__dirname, '..', '..', 'infra', 'documents');
 const SCRIPT_OF: Record<SendCommandRequest['document'], string> = { join: 'join.sh', verify: 'verify.sh' };
 /** GetCommandInvocation returns at most this much of each stream. */
 export const OUTPUT_LIMIT = 24_000;
