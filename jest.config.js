@@ -6,6 +6,6 @@ module.exports = {
   testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/lab/'],
   transform: { '^.+\\.ts$': ['ts-jest', { isolatedModules: true }] },
   testMatch: ['**/*.test.ts'],
-  setupFiles: ['<rootDir>/lab/engine/polyfill.ts'],
+  setupFiles: ['<rootDir>/engine/polyfill.ts'],
   testTimeout: 60000,
 };

@@ -5,7 +5,7 @@ module.exports = {
   roots: ['<rootDir>/test/lab'],
   transform: { '^.+\\.ts$': ['ts-jest', { isolatedModules: true }] },
   testMatch: ['**/*.test.ts'],
-  setupFiles: ['<rootDir>/lab/engine/polyfill.ts'],
+  setupFiles: ['<rootDir>/engine/polyfill.ts'],
   testTimeout: 300000,
   maxWorkers: 1,
 };

@@ -15,11 +15,11 @@
  * Nothing here names a workflow state: a join's SendCommand is the fleet's record of a command
  * of document 'join'. bench/README.md has the model and the figures.
  */
-import '../lab/engine/polyfill';
+import '../engine/polyfill';
 import { spawnSync } from 'node:child_process';
 import { synthesizeDefinitions, type Definitions } from '../infra/asl';
-import { LocalEngine, transitions, type ExecutionRecord } from '../lab/engine';
-import { loadTaskHandler, type TaskHandler } from '../lab/engine/handlers';
+import { LocalEngine, transitions, type ExecutionRecord } from '../engine';
+import { loadTaskHandler, type TaskHandler } from '../engine/handlers';
 import { simDeps, type DirectoryOp } from '../lab/sim';
 import { API_LATENCY_MS, AWS_RATES, SdkClientModel, apiOf, applyRates, lambdaContainer, withSdkRetry } from '../lab/sim/rates';
 import { DiscreteTime, seededUniform } from '../lab/sim/timers';

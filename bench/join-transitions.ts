@@ -8,9 +8,9 @@
  * command takes 30 s, verification the simulator's default (3 s). Prints the state transitions
  * (states entered + retries, which is what Standard workflows bill) and the virtual duration.
  */
-import '../lab/engine/polyfill';
+import '../engine/polyfill';
 import { synthesizeDefinitions } from '../infra/asl';
-import { LocalEngine, timeline, transitions } from '../lab/engine';
+import { LocalEngine, timeline, transitions } from '../engine';
 import { simDeps } from '../lab/sim';
 
 const ID = 'i-0123456789abcdef0';

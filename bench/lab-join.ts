@@ -11,15 +11,14 @@
  * batch; lab down time. Everything is bounded in time; the lab is torn down at the end, also
  * after a failure or Ctrl-C.
  */
-import '../lab/engine/polyfill';
+import '../engine/polyfill';
 import * as path from 'node:path';
 import * as world from '../lab/world';
-import { LabFleet, labDepsProvider, labSettings } from '../lab/fleet';
-import { ExecutionStore, timeline, type ExecutionRecord } from '../lab/engine';
-import { makeLabRuntime } from '../cli/lab-runtime';
-import { acquireFreshLab } from '../lab/demo';
+import { LabFleet, labDepsProvider, labSettings } from '../lab/world/fleet';
+import { ExecutionStore, timeline, type ExecutionRecord } from '../engine';
+import { makeLabRuntime, type LabRuntime } from '../cli/lab-runtime';
+import { acquireFreshLab } from '../cli/demo';
 import { ec2StateEvent, executionName } from '../cli/ec2-event';
-import type { LabRuntime } from '../cli/lab-link';
 
 /** Real-time bound of one batch (launch, joins, terminate, leaves). */
 const BATCH_DEADLINE_MS = 360_000;
@@ -135,7 +134,7 @@ export async function runLabJoinBench(sizes: number[], log: (l: string) => void 
     const lab = await acquireFreshLab(log);
     release = lab.release;
     upSeconds = lab.status.upSeconds ?? secs(Date.now() - tu);
-    const fleet = new LabFleet({ documentNames: { join: 'adjoin-join', verify: 'adjoin-verify' } });
+    const fleet = new LabFleet();
     const settings = labSettings();
     const store = new ExecutionStore(path.join(world.labPaths().root, 'executions'));
     const runtime = makeLabRuntime({ store, settings, deps: labDepsProvider({ fleet }) });

@@ -30,10 +30,10 @@
  * for the bench's own instance IDs). Grace period 0, so every object is cross-checked.
  * Network: the LDAP client only ever reaches the lab DC (assertLabRoute before every connect).
  */
-import '../lab/engine/polyfill';
+import '../engine/polyfill';
 import * as fs from 'node:fs';
 import { Attribute, Client, Control, type ClientOptions } from 'ldapts';
-import { LAB_ACCOUNT, LAB_REGION, assertLabRoute, labDeps } from '../lab/fleet';
+import { LAB_ACCOUNT, LAB_REGION, assertLabRoute, labDeps } from '../lab/world/fleet';
 import * as world from '../lab/world';
 import { SERVICE_ACCOUNT } from '../lab/world/paths';
 import { COMPUTER_ATTRIBUTES, LdapDirectory, PAGE_SIZE, TREE_DELETE_OID, markerFilter, toComputerObject } from '../tasks/adapters/ldap-directory';

@@ -12,14 +12,15 @@
  *
  * Round trips are what a real run pays for, so the table also MODELS the time on AWS from the
  * counts (assumptions, not measurements, printed with the table): an LDAP page of 1,000 objects
- * 125 ms and a single indexed lookup 1.5 ms (LAB-NOTES.md, Samba), a DescribeInstances call
+ * 125 ms and a single indexed lookup 1.5 ms (Samba: lab/world/README.md, "Facts the code relies
+ * on"), a DescribeInstances call
  * 150 ms (one ID) / 300 ms (200 IDs), DESCRIBE_CONCURRENCY batched calls in flight (naive:
  * one at a time), and EC2's throttle for non-mutating calls (bucket 100, refill 20/s). SimDirectory answers findByMarker by scanning every object (a real DC uses an
  * index), so for the naive run the simulated world puts an index in front of it; against a real
  * DC pass the directory as it is. --naive-sample N checks only the first N objects and scales
  * the counts (printed as such).
  */
-import '../lab/engine/polyfill';
+import '../engine/polyfill';
 import { simDeps, type SimDirectory } from '../lab/sim';
 import { parseMarker } from '../tasks/lib/marker';
 import type { Deps } from '../tasks/lib/deps';
@@ -186,8 +187,8 @@ export async function benchNaive(t: BenchTarget, sample = Infinity): Promise<Mea
 // ---- the modeled time on AWS (assumptions, stated) ------------------------------------------
 
 export const Model = {
-  ldapPerListedObjectMs: 0.125, // a page of 1,000 in ~125 ms (LAB-NOTES: 2,000 computers in ~0.25 s)
-  ldapLookupMs: 1.5, // an indexed single-value lookup 1-2 ms (LAB-NOTES)
+  ldapPerListedObjectMs: 0.125, // a page of 1,000 in ~125 ms (lab/world/README.md facts: 2,000 computers in ~0.25 s)
+  ldapLookupMs: 1.5, // an indexed single-value lookup 1-2 ms (lab/world/README.md facts)
   ec2SingleMs: 150,
   ec2BatchMs: 300,
   ec2Burst: 100,

@@ -31,9 +31,9 @@ import type {
 } from './backend';
 import { Workflows } from './backend';
 import { mapLimit } from './concurrency';
-import { ec2StateEvent, eventStateFor, executionName, instanceFromInput, instanceFromName, parseJson } from './ec2-event';
+import { ec2StateEvent, eventStateFor, executionName, instanceFromInput, instanceFromName } from './ec2-event';
 import { classify, failed, notFound, usage } from './exit';
-import { buildTimeline, type Timeline } from './timeline';
+import { buildTimeline, parseJson, type Timeline } from './timeline';
 
 /** CloudFormation output keys of the deployed stack (infra/ must export exactly these). */
 export const StackOutputKeys: Record<Workflow, string> = {

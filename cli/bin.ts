@@ -3,7 +3,7 @@
  * `adjoin` — the operator CLI. `npm run adjoin -- <args>` or `npx adjoin <args>`.
  * Wires the real targets (AWS SDK clients, the lab) to the command tree in cli/program.ts.
  */
-import '../lab/engine/polyfill';
+import '../engine/polyfill';
 import { processIo, run } from './program';
 import { realTargets } from './targets';
 

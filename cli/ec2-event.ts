@@ -91,13 +91,3 @@ export function instanceFromInput(input: unknown): string | undefined {
   if (typeof input.instanceId === 'string') return input.instanceId;
   return undefined;
 }
-
-/** JSON.parse that never throws: the raw text when it is not JSON. */
-export function parseJson(text: string | undefined): unknown {
-  if (text === undefined) return undefined;
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    return text;
-  }
-}

@@ -4,7 +4,7 @@
  * status comes from the lab world's state (and, when the lab is up, the DC itself).
  */
 import type { HistoryEvent } from '@aws-sdk/client-sfn';
-import type { ExecutionEvent, ExecutionRecord, ExecutionStore } from '../lab/engine';
+import type { ExecutionEvent, ExecutionRecord, ExecutionStore } from '../engine';
 import { readState } from '../lab/world/state';
 import { formatMarker } from '../tasks/lib/marker';
 import type { InstanceInfo } from '../tasks/lib/ports';
@@ -23,7 +23,8 @@ import type {
 import { Workflows } from './backend';
 import { ec2StateEvent, eventStateFor, executionName, instanceFromInput, instanceFromName } from './ec2-event';
 import { failed, notFound, usage } from './exit';
-import type { LabRuntime, LabWorld } from './lab-link';
+import type { LabWorld } from './lab-link';
+import type { LabRuntime } from './lab-runtime';
 import { buildTimeline, type Timeline } from './timeline';
 
 export interface LabBackendOptions {

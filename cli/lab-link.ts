@@ -1,22 +1,13 @@
 /**
- * The one boundary between the CLI and the lab: the lab world (engineer C's lab/world: up,
- * down, status, launch, terminate, exec), the execution store (engineer D's lab/engine store,
- * readable without root), and the lab runtime: the local engine wired to the lab world's ports,
- * which runs an execution for an EC2 event and redrives a recorded one.
+ * The one boundary between the CLI and the lab: the lab world (lab/world: up, down, status,
+ * launch, terminate, exec), the execution store (engine/store.ts, readable without root), and
+ * the lab runtime (lab-runtime.ts, loaded lazily): the local engine wired to the lab world's
+ * ports, which runs an execution for an EC2 event and redrives a recorded one.
  */
 import * as world from '../lab/world';
-import type { ExecutionRecord } from '../lab/engine';
-import { ExecutionStore } from '../lab/engine';
-import type { Workflow } from './backend';
+import { ExecutionStore } from '../engine';
 import { failed } from './exit';
-
-/** Runs the product's ASL on the local engine against the lab world. */
-export interface LabRuntime {
-  /** Starts an execution and resolves when it ends, with its record (also saved to the store). */
-  start(workflow: Workflow, input: unknown, name: string): Promise<ExecutionRecord>;
-  /** Redrives a recorded execution from its failed state (the lab's emulation of RedriveExecution). */
-  redrive(record: ExecutionRecord): Promise<ExecutionRecord>;
-}
+import type { LabRuntime } from './lab-runtime';
 
 export type LabWorld = Pick<typeof world, 'up' | 'down' | 'status' | 'launch' | 'terminate' | 'exec' | 'dcLdapSearch' | 'isUp'>;
 

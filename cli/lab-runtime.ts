@@ -3,16 +3,24 @@
  * the ASL synthesized from infra/ (timings matched to the lab's settings), the lab's deps (real
  * LDAPS to the lab DC, the LabFleet that runs the real SSM documents in the instance), and the
  * local engine recording every execution in the lab's execution store. Wiring only: every piece
- * is owned by its engineer (infra/asl.ts, lab/fleet.ts, lab/engine).
+ * lives in its own home (infra/asl.ts, lab/world/fleet.ts, engine/).
  *
  * Loaded lazily (it pulls in aws-cdk-lib to synthesize): listing and showing never load it.
  */
 import { synthesizeDefinitions } from '../infra/asl';
-import { LocalEngine, type ExecutionStore } from '../lab/engine';
-import { LAB_ACCOUNT, LAB_REGION, labDepsProvider, labSettings } from '../lab/fleet';
+import { LocalEngine, type ExecutionRecord, type ExecutionStore } from '../engine';
+import { LAB_ACCOUNT, LAB_REGION, labDepsProvider, labSettings } from '../lab/world/fleet';
 import type { DepsProvider } from '../tasks/lib/deps';
 import type { Settings } from '../tasks/lib/settings';
-import type { LabRuntime } from './lab-link';
+import type { Workflow } from './backend';
+
+/** Runs the product's ASL on the local engine against the lab world. */
+export interface LabRuntime {
+  /** Starts an execution and resolves when it ends, with its record (also saved to the store). */
+  start(workflow: Workflow, input: unknown, name: string): Promise<ExecutionRecord>;
+  /** Redrives a recorded execution from its failed state (the lab's emulation of RedriveExecution). */
+  redrive(record: ExecutionRecord): Promise<ExecutionRecord>;
+}
 
 export interface RuntimeParts {
   store: ExecutionStore;

@@ -5,6 +5,7 @@
  */
 import { Command, CommanderError, Option } from 'commander';
 import { version } from '../package.json';
+import { defaultTagSettings } from '../tasks/lib/settings';
 import type { AwsBackendOptions } from './aws-backend';
 import {
   Statuses,
@@ -57,7 +58,7 @@ export interface Targets {
 }
 
 /** Default status-tag prefix (tasks write <prefix>status, <prefix>computer-name, <prefix>execution). */
-export const DEFAULT_TAG_PREFIX = 'adjoin:';
+export const DEFAULT_TAG_PREFIX = defaultTagSettings().statusPrefix;
 
 const positiveInt =
   (what: string, max: number) =>

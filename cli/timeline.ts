@@ -6,7 +6,16 @@
  * The lab's engine records its runs as the same event shape, so `show` reads both alike.
  */
 import type { HistoryEvent } from '@aws-sdk/client-sfn';
-import { parseJson } from './ec2-event';
+
+/** JSON.parse that never throws: the raw text when it is not JSON. */
+export function parseJson(text: string | undefined): unknown {
+  if (text === undefined) return undefined;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return text;
+  }
+}
 
 export type StateKind = 'Task' | 'Choice' | 'Wait' | 'Pass' | 'Map' | 'Parallel' | 'Succeed' | 'Fail' | 'State';
 

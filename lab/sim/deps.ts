@@ -11,8 +11,9 @@ import { createHash } from 'node:crypto';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { Deps, DepsProvider } from '../../tasks/lib/deps';
 import type { Random } from '../../tasks/lib/ports';
+import { joinSecretPath } from '../../tasks/lib/naming';
 import { defaultTagSettings, documentNames, validateSettings, type Settings } from '../../tasks/lib/settings';
-import { ScaledClock, VirtualClock } from '../engine/clock';
+import { ScaledClock, VirtualClock } from '../../engine/clock';
 import { SimDirectory, type SimDirectoryOptions } from './directory';
 import { SimFleet, type FleetOp, type SimFleetOptions } from './fleet';
 
@@ -119,6 +120,7 @@ export function simDeps(options: SimDepsOptions = {}): SimDeps {
   const fleet = new SimFleet({
     clock,
     directory,
+    secretPath: joinSecretPath(settings.documents.join),
     ...(options.account ? { account: options.account } : {}),
     ...(options.region ? { region: options.region } : {}),
     ...(options.latencyMs ? { latencyMs: options.latencyMs } : {}),

@@ -23,6 +23,7 @@ import type {
   SendCommandRequest,
 } from '../../tasks/lib/ports';
 import { AwsRefused, Throttled } from '../../tasks/lib/errors';
+import { JOIN_SECRET_PATH, joinSecretName } from '../../tasks/lib/naming';
 import type { SimDirectory } from './directory';
 
 export type FleetOp = keyof Fleet;
@@ -80,6 +81,8 @@ export interface SimFleetOptions {
   directory?: SimDirectory;
   account?: string;
   region?: string;
+  /** Parameter path of join secrets, as the AWS adapter takes it (default /adjoin/otp/). */
+  secretPath?: string;
   /** Real milliseconds each call takes (scale runs), by operation. */
   latencyMs?: (op: FleetOp) => number;
   /** EC2's eventual consistency: seconds after CreateTags before DescribeInstances shows the
@@ -114,6 +117,7 @@ const SECURE = /^\{\{ssm-secure:([^}]+)\}\}$/;
 export class SimFleet {
   readonly account: string;
   readonly region: string;
+  private readonly secretPath: string;
   private readonly clock: Clock;
   private readonly directory: SimDirectory | undefined;
   private readonly instances = new Map<string, SimInstance>();
@@ -137,6 +141,7 @@ export class SimFleet {
     this.directory = options.directory;
     this.account = options.account ?? '123456789012';
     this.region = options.region ?? 'eu-west-1';
+    this.secretPath = options.secretPath ?? JOIN_SECRET_PATH;
     this.latencyMs = options.latencyMs;
     this.tagLag = options.tagVisibleAfterSeconds;
     this.commandSeconds = options.commandSeconds;
@@ -254,13 +259,13 @@ export class SimFleet {
       },
       putJoinSecret: async (id, value) => {
         await this.enter('putJoinSecret', id);
-        const name = `/adjoin/join-secret/${id}`;
+        const name = joinSecretName(id, this.secretPath);
         this.parameters.set(name, value);
         return name;
       },
       deleteJoinSecret: async (id) => {
         await this.enter('deleteJoinSecret', id);
-        this.parameters.delete(`/adjoin/join-secret/${id}`);
+        this.parameters.delete(joinSecretName(id, this.secretPath));
       },
       sendCommand: async (req) => {
         await this.enter('sendCommand', req.instanceId);

@@ -44,6 +44,7 @@ export async function createDcNetwork(): Promise<void> {
   // A fixed MAC: otherwise the bridge takes the lowest MAC of its ports, which changes when an
   // instance's veth comes or goes, and every neighbour's ARP entry for the DC goes stale (~40 s
   // of timeouts after a terminate).
+  // A fixed MAC: lab/world/README.md, "Facts the code relies on".
   await runOk([...n, 'link', 'add', BRIDGE, 'address', '02:77:00:00:00:02', 'type', 'bridge']);
   await runOk([...n, 'addr', 'add', `${DC_IP}/${PREFIX_LEN}`, 'dev', BRIDGE]);
   await runOk([...n, 'link', 'set', BRIDGE, 'up']);

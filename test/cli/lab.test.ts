@@ -7,11 +7,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ExecutionStore } from '../../lab/engine';
+import { ExecutionStore } from '../../engine';
 import { simDeps, type SimDeps } from '../../lab/sim';
 import { historyOf, LabBackend, parseLdif } from '../../cli/lab-backend';
-import { makeLabRuntime } from '../../cli/lab-runtime';
-import type { LabRuntime } from '../../cli/lab-link';
+import { makeLabRuntime, type LabRuntime } from '../../cli/lab-runtime';
 import type { Targets } from '../../cli/program';
 import { buildTimeline } from '../../cli/timeline';
 import { NOW, cli, fakeIo } from './helpers';

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { readmeWithDiagrams } from '../../lab/docs';
-import { toMermaid } from '../../lab/diagram';
+import { readmeWithDiagrams } from '../../scripts/docs';
+import { toMermaid } from '../../scripts/diagram';
 import { synthesizeDefinitions } from '../../infra/asl';
 
 describe('README diagrams', () => {

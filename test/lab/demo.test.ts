@@ -4,7 +4,7 @@
  * all hold. Root only; it brings its own lab up and takes it down (run in band, like the suite).
  */
 import * as world from '../../lab/world';
-import { runDemo } from '../../lab/demo';
+import { runDemo } from '../../cli/demo';
 
 test('the lab demo passes every expectation and leaves nothing behind', async () => {
   let text = '';

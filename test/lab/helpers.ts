@@ -1,13 +1,14 @@
 /**
  * Lab test helpers: bring the world up once per file when it is not up (and leave it as found),
  * create a computer object the way the product does (ldapts over LDAPS as the service account,
- * the attribute set of LAB-NOTES), read the directory independently with ldapsearch in the DC.
+ * the attribute set in lab/world/README.md, "Facts the code relies on"), read the directory
+ * independently with ldapsearch in the DC.
  */
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import { Attribute, Client } from 'ldapts';
 import * as world from '../../lab/world';
-import { assertLabRoute, labSettings, type LabFleet } from '../../lab/fleet';
+import { assertLabRoute, labSettings, type LabFleet } from '../../lab/world/fleet';
 import { joinParameters as productJoinParameters } from '../../tasks/lib/commands';
 import { formatMarker, MARKER_ATTRIBUTE } from '../../tasks/lib/marker';
 import { computerName, hostFqdn } from '../../tasks/lib/naming';

@@ -5,7 +5,7 @@
  */
 import * as fs from 'node:fs';
 import * as world from '../../lab/world';
-import { LabFleet, labDeps, labJoinSecretName, readParameter } from '../../lab/fleet';
+import { LabFleet, labDeps, labJoinSecretName, readParameter } from '../../lab/world/fleet';
 import { computerName, hostFqdn } from '../../tasks/lib/naming';
 import { generateOneTimePassword } from '../../tasks/lib/otp';
 import { ensureLab, joinParameters, prepareComputer, runDocument, serviceClient, type PreparedComputer } from './helpers';

@@ -1,7 +1,7 @@
 /**
  * Leave and reconcile on the REAL directory: the synthesized leave / reconcile state machines
- * (infra → ASL) run by the local engine, the real task handlers, engineer A's production
- * LdapDirectory over LDAPS to the lab's Samba AD DC. EC2 is a SimFleet answering for instance
+ * (infra → ASL) run by the local engine, the real task handlers, the production
+ * LdapDirectory (tasks/adapters) over LDAPS to the lab's Samba AD DC. EC2 is a SimFleet answering for instance
  * IDs chosen here (the lab's own instances are not touched). Every result is confirmed with
  * `ldapsearch` inside the DC namespace (world.dcLdapSearch, bound as the Administrator), never
  * through the product's directory code. Root only (jest.lab.config.js).
@@ -18,8 +18,8 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import { Attribute, Client, Control, type ClientOptions } from 'ldapts';
 import { synthesizeDefinitions } from '../../infra/asl';
-import { LocalEngine, statePath, type ExecutionRecord } from '../../lab/engine';
-import { LAB_ACCOUNT, LAB_REGION, assertLabRoute, labDeps } from '../../lab/fleet';
+import { LocalEngine, statePath, type ExecutionRecord } from '../../engine';
+import { LAB_ACCOUNT, LAB_REGION, assertLabRoute, labDeps } from '../../lab/world/fleet';
 import { SimFleet } from '../../lab/sim';
 import * as world from '../../lab/world';
 import { SERVICE_ACCOUNT } from '../../lab/world/paths';

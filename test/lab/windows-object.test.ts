@@ -13,7 +13,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import * as world from '../../lab/world';
-import { LabFleet, labDeps, readParameter } from '../../lab/fleet';
+import { LabFleet, labDeps, readParameter } from '../../lab/world/fleet';
 import type { Deps } from '../../tasks/lib/deps';
 import { generateOneTimePassword } from '../../tasks/lib/otp';
 import { prepareComputer } from '../../tasks/lib/prepare';

@@ -5,7 +5,7 @@
  */
 import * as fs from 'node:fs';
 import * as world from '../../lab/world';
-import { LabFleet, assertLabRoute, labDeps, labSettings } from '../../lab/fleet';
+import { LabFleet, assertLabRoute, labDeps, labSettings } from '../../lab/world/fleet';
 import { run } from '../../lab/world/sh';
 import { ensureLab } from './helpers';
 

@@ -2,7 +2,7 @@
  * The pieces bench/burst.ts models a burst with: discrete virtual time, EC2's tag lag, the
  * directory's capacity, the SDK's client-side retry.
  */
-import { VirtualClock } from '../../lab/engine';
+import { VirtualClock } from '../../engine';
 import { SimDirectory, SimFleet, SIM_COMPUTER_OU } from '../../lab/sim';
 import { SdkClientModel } from '../../lab/sim/rates';
 import { DiscreteTime } from '../../lab/sim/timers';

@@ -2,7 +2,7 @@
  * An Auto Scaling burst, in scaled time (real concurrency, the real retry policy with jitter):
  * SendCommand and CreateTags are throttled, and no execution may fail for it.
  */
-import { statePath } from '../../lab/engine';
+import { statePath } from '../../engine';
 import { Errors, Throttled } from '../../tasks/lib/errors';
 import { definitions, workflowWorld } from './world';
 

@@ -2,7 +2,7 @@
  * The join state machine as synthesized by infra/ (the very ASL that is deployed), with the real
  * task handlers, over simulated EC2/SSM and directory on a virtual clock.
  */
-import { statePath, timeline, type ExecutionRecord } from '../../lab/engine';
+import { statePath, timeline, type ExecutionRecord } from '../../engine';
 import { Errors } from '../../tasks/lib/errors';
 import { formatMarker } from '../../tasks/lib/marker';
 import { computerName } from '../../tasks/lib/naming';
@@ -53,7 +53,7 @@ describe('join workflow (synthesized ASL, real tasks, simulated world)', () => {
     w.sim.fleet.addInstance({ instanceId: ID, tags: OPT_IN, ssmOnlineAfterSeconds: 90 });
     let otp: string | undefined;
     w.sim.fleet.before('deleteJoinSecret', (id, fleet) => {
-      otp = fleet.parameter(`/adjoin/join-secret/${id}`);
+      otp = fleet.parameter(`/adjoin/otp/${id}`);
     });
 
     const run = await w.engine.start('join', w.ec2Event(ID, 'running'), { name: 'join-happy' });
@@ -75,7 +75,7 @@ describe('join workflow (synthesized ASL, real tasks, simulated world)', () => {
     // The one-time password went only through the parameter: never in a command or state data.
     expect(otp).toBeDefined();
     const join = w.sim.fleet.sentCommands().find((c) => c.request.document === 'join');
-    expect(join?.request.parameters.OneTimePassword).toBe(`{{ssm-secure:/adjoin/join-secret/${ID}}}`);
+    expect(join?.request.parameters.OneTimePassword).toBe(`{{ssm-secure:/adjoin/otp/${ID}}}`);
     expect(JSON.stringify(run)).not.toContain(otp as string);
     expect(JSON.stringify(w.sim.fleet.sentCommands())).not.toContain(otp as string);
     // SSM came Online 90 s after launch: the state waited for it (60 s settle + retries).

@@ -2,7 +2,7 @@
  * The leave state machine as synthesized by infra/ (the deployed ASL), with the real task
  * handlers, over the simulated directory and fleet on a virtual clock.
  */
-import { statePath, timeline, type ExecutionRecord } from '../../lab/engine';
+import { statePath, timeline, type ExecutionRecord } from '../../engine';
 import { Throttled } from '../../tasks/lib/errors';
 import { definitions, workflowWorld, type WorkflowWorld } from './world';
 

@@ -7,7 +7,7 @@
  *   const run = await w.engine.start('join', w.ec2Event(ID, 'running'), { name: 'join-1' });
  */
 import { synthesizeDefinitions, type ConfigOverrides, type Definitions } from '../../infra/asl';
-import { LocalEngine, type EngineOptions } from '../../lab/engine';
+import { LocalEngine, type EngineOptions } from '../../engine';
 import { simDeps, type SimDeps, type SimDepsOptions } from '../../lab/sim';
 import type { Ec2StateEvent } from '../../tasks/lib/contracts';
 

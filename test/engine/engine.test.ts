@@ -19,7 +19,7 @@ import {
   transitions,
   unsupportedFeatures,
   type TaskHandler,
-} from '../../lab/engine';
+} from '../../engine';
 import { simDeps } from '../../lab/sim';
 import { ConfigurationError, DirectoryUnavailable, Errors, SsmAgentNotOnline } from '../../tasks/lib/errors';
 import type { TaskId } from '../../tasks/registry';

@@ -11,22 +11,22 @@
  * Needs root (namespaces, Samba). Exit 0: every expectation held. Exit 1: one did not (the
  * lab is torn down anyway). Exit 2: the machine is not ready (not root, packages missing).
  *
- * Wiring only: the lab world (lab/world, lab/fleet), the engine (lab/engine) and the CLI's lab
+ * Wiring only: the lab world (lab/world, its fleet.ts), the engine (engine/) and the CLI's lab
  * runtime and renderings (cli/) are used as they are.
  */
-import './engine/polyfill';
+import '../engine/polyfill';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import * as world from './world';
-import { LabFleet, labDepsProvider, labSettings } from './fleet';
-import { ExecutionStore, timeline, type ExecutionRecord } from './engine';
+import * as world from '../lab/world';
+import { LabFleet, labDepsProvider, labSettings } from '../lab/world/fleet';
+import { ExecutionStore, timeline, type ExecutionRecord } from '../engine';
 import type { Settings } from '../tasks/lib/settings';
-import { makeLabRuntime } from '../cli/lab-runtime';
-import { LabBackend } from '../cli/lab-backend';
-import type { Backend, Workflow } from '../cli/backend';
-import { colourEnabled, duration, makeStyle, table, type Style } from '../cli/format';
-import { showExecution } from '../cli/render';
+import { makeLabRuntime } from './lab-runtime';
+import { LabBackend } from './lab-backend';
+import type { Backend, Workflow } from './backend';
+import { colourEnabled, duration, makeStyle, table, type Style } from './format';
+import { showExecution } from './render';
 
 /** The Debian packages the lab needs (lab/world/README.md). */
 export const LAB_PACKAGES = ['samba', 'winbind', 'krb5-user', 'ldap-utils', 'adcli', 'sssd', 'sssd-ad', 'sssd-tools', 'libnss-sss', 'libpam-sss', 'iproute2'];
@@ -283,7 +283,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
     // 3. The product: the ASL synthesized from infra/, the real tasks, the lab's ports.
     let settings: Settings | undefined;
     let backend: Backend | undefined;
-    const fleet = new LabFleet({ documentNames: { join: 'adjoin-join', verify: 'adjoin-verify' } });
+    const fleet = new LabFleet();
     const store = new ExecutionStore(path.join(world.labPaths().root, 'executions'));
     await step('load', 'Load the product: synthesize the state machines from infra/, bind each Lambda to its task', () => {
       const customize = (s: Settings): void => {

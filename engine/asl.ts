@@ -1,10 +1,11 @@
 /**
  * Plain ASL as JSON, walked without trusting its shape, and the refusal of every feature that
- * aws-local-stepfunctions 3.0.0 would silently ignore or mishandle (LAB-NOTES.md). A definition
+ * aws-local-stepfunctions 3.0.0 would silently ignore or mishandle (engine/README.md, "Facts the
+ * code relies on"). A definition
  * the engine cannot run faithfully must fail loudly here, naming the state and the field, never
  * run "green" with half its behaviour missing.
  */
-import { ConfigurationError } from '../../tasks/lib/errors';
+import { ConfigurationError } from '../tasks/lib/errors';
 
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 export type JsonObject = { [key: string]: Json };

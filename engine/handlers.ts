@@ -9,9 +9,9 @@
  *  - `arn:aws:states:::lambda:invoke` with Parameters.FunctionName: input = { FunctionName,
  *    Payload }, output = { Payload, StatusCode: 200, ... } like the real integration.
  */
-import { ConfigurationError } from '../../tasks/lib/errors';
-import type { DepsProvider } from '../../tasks/lib/deps';
-import { TaskIds, functionName, type TaskId } from '../../tasks/registry';
+import { ConfigurationError } from '../tasks/lib/errors';
+import type { DepsProvider } from '../tasks/lib/deps';
+import { TaskIds, functionName, type TaskId } from '../tasks/registry';
 import { allStates, cloneJson, isObject, type AslDefinition, type Json } from './asl';
 
 /** A task handler as the engine calls it: JSON in, JSON out (or a promise of it), errors thrown with their name. */
@@ -84,7 +84,7 @@ export function loadTaskHandler(taskId: TaskId, deps: DepsProvider): TaskHandler
   let mod: TaskModule;
   try {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    mod = require(`../../tasks/${taskId}`) as TaskModule;
+    mod = require(`../tasks/${taskId}`) as TaskModule;
   } catch (err) {
     throw new ConfigurationError([`tasks/${taskId}.ts: cannot be loaded (${err instanceof Error ? err.message.split('\n')[0] : String(err)})`]);
   }

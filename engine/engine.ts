@@ -21,9 +21,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import { ExecutionTimeoutError, StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
-import type { DepsProvider } from '../../tasks/lib/deps';
-import { ConfigurationError, InvalidInput } from '../../tasks/lib/errors';
-import type { TaskId } from '../../tasks/registry';
+import type { DepsProvider } from '../tasks/lib/deps';
+import { ConfigurationError, InvalidInput } from '../tasks/lib/errors';
+import type { TaskId } from '../tasks/registry';
 import {
   allStates,
   asDefinition,

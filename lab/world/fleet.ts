@@ -13,19 +13,19 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Client, type ClientOptions } from 'ldapts';
-import { AwsRefused, DirectoryUnavailable } from '../tasks/lib/errors';
-import type { Deps, DepsProvider } from '../tasks/lib/deps';
-import type { CommandResult, CommandStatus, Fleet, FleetFor, InstanceInfo, PingStatus, SendCommandRequest } from '../tasks/lib/ports';
-import { defaultTagSettings, documentNames, validateSettings, type Settings } from '../tasks/lib/settings';
-import { LdapDirectory } from '../tasks/adapters/ldap-directory';
-import { joinSecretName } from '../tasks/lib/naming';
-import { HOST_LINK, LAB_ACCOUNT, LAB_REGION, labPaths, type LabPaths } from './world/paths';
-import { readState, type InstanceRecord, type LabState } from './world/state';
-import { setTags } from './world';
-import { instanceExec } from './world/instance';
-import { TIMED_OUT } from './world/sh';
+import { AwsRefused, DirectoryUnavailable } from '../../tasks/lib/errors';
+import type { Deps, DepsProvider } from '../../tasks/lib/deps';
+import type { CommandResult, CommandStatus, Fleet, FleetFor, InstanceInfo, PingStatus, SendCommandRequest } from '../../tasks/lib/ports';
+import { defaultTagSettings, documentNames, validateSettings, type Settings } from '../../tasks/lib/settings';
+import { LdapDirectory } from '../../tasks/adapters/ldap-directory';
+import { joinSecretName, joinSecretPath } from '../../tasks/lib/naming';
+import { HOST_LINK, LAB_ACCOUNT, LAB_REGION, labPaths, type LabPaths } from './paths';
+import { readState, type InstanceRecord, type LabState } from './state';
+import { setTags } from './index';
+import { instanceExec } from './instance';
+import { TIMED_OUT } from './sh';
 
-export const DOCUMENTS_DIR = path.join(__dirname, '..', 'infra', 'documents');
+export const DOCUMENTS_DIR = path.join(__dirname, '..', '..', 'infra', 'documents');
 const SCRIPT_OF: Record<SendCommandRequest['document'], string> = { join: 'join.sh', verify: 'verify.sh' };
 /** GetCommandInvocation returns at most this much of each stream. */
 export const OUTPUT_LIMIT = 24_000;
@@ -99,8 +99,15 @@ export function readParameter(name: string, paths: LabPaths = labPaths()): strin
   }
 }
 
-/** Parameter name for an instance's one-time password (the same name the AWS adapter uses). */
-export const labJoinSecretName = (instanceId: string): string => joinSecretName(instanceId);
+/** The lab's deployed SSM document names (Settings.documents), as infra names them. */
+export const LAB_DOCUMENTS = documentNames('adjoin');
+
+/**
+ * Parameter name for an instance's one-time password: the name the AWS adapter uses for the
+ * same deployed settings (tasks/adapters/default-deps.ts: joinSecretPath of the join document).
+ */
+export const labJoinSecretName = (instanceId: string, joinDocument: string = LAB_DOCUMENTS.join): string =>
+  joinSecretName(instanceId, joinSecretPath(joinDocument));
 
 // ---- commands -------------------------------------------------------------------------------
 
@@ -139,11 +146,13 @@ export interface LabFleetOptions {
 
 export class LabFleet implements Fleet {
   private readonly paths: LabPaths;
+  private readonly documents: { join: string; verify: string };
   private readonly commands = new Map<string, LabCommandRecord>();
   private readonly running = new Map<string, Promise<void>>();
 
   constructor(private readonly options: LabFleetOptions = {}) {
     this.paths = options.paths ?? labPaths();
+    this.documents = options.documentNames ?? LAB_DOCUMENTS;
   }
 
   private state(): LabState {
@@ -202,7 +211,7 @@ export class LabFleet implements Fleet {
 
   putJoinSecret(instanceId: string, value: string): Promise<string> {
     return attempt(() => {
-      const name = labJoinSecretName(instanceId);
+      const name = labJoinSecretName(instanceId, this.documents.join);
       fs.mkdirSync(this.paths.paramsDir, { recursive: true, mode: 0o700 });
       const file = paramFile(this.paths, name);
       fs.writeFileSync(file, value, { mode: 0o600 });
@@ -213,7 +222,7 @@ export class LabFleet implements Fleet {
 
   deleteJoinSecret(instanceId: string): Promise<void> {
     return attempt(() => {
-      fs.rmSync(paramFile(this.paths, labJoinSecretName(instanceId)), { force: true });
+      fs.rmSync(paramFile(this.paths, labJoinSecretName(instanceId, this.documents.join)), { force: true });
     });
   }
 
@@ -222,7 +231,7 @@ export class LabFleet implements Fleet {
       const r = this.record(request.instanceId);
       if (!r || r.state !== 'running')
         throw new AwsRefused(`SendCommand: InvalidInstanceId: ${request.instanceId} is not in a valid state for account ${LAB_ACCOUNT}`);
-      const documentName = this.options.documentNames?.[request.document] ?? `adjoin-${request.document}`;
+      const documentName = this.documents[request.document];
       const script = fs.readFileSync(path.join(this.options.documentsDir ?? DOCUMENTS_DIR, SCRIPT_OF[request.document]), 'utf8');
       const values = resolveParameters(documentParams(script), request.parameters, documentName);
       const rec: LabCommandRecord = {
@@ -437,7 +446,7 @@ export function labSettings(opts: LabSettingsOptions = {}, paths: LabPaths = lab
     },
     tags: defaultTagSettings(),
     naming: { prefix: '' },
-    documents: documentNames('adjoin'),
+    documents: { ...LAB_DOCUMENTS },
     timings: { settleSeconds: 1, ssmOnlineDeadlineSeconds: 120, commandDeadlineSeconds: 180, claimLeaseSeconds: 600 },
     reconcile: { graceSeconds: 60, maxDeletions: 20, dryRun: false },
   };

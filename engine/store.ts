@@ -5,7 +5,7 @@
  */
 import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { InvalidInput } from '../../tasks/lib/errors';
+import { InvalidInput } from '../tasks/lib/errors';
 import type { ExecutionRecord, ExecutionStatus } from './record';
 
 /** The folder executions are stored in. */

@@ -4,7 +4,7 @@
  * have taken (while the run itself waits a millisecond), so fakes can say "SSM Online after
  * 90 s" and tests stay fast and deterministic.
  */
-import type { Clock } from '../../tasks/lib/ports';
+import type { Clock } from '../tasks/lib/ports';
 
 export class VirtualClock implements Clock {
   private ms: number;
