@@ -17,6 +17,7 @@ import type { Settings } from '../tasks/lib/settings';
 import { functionName, TaskIds, type TaskId } from '../tasks/registry';
 import type { TaskFunctions } from '../workflows/common';
 import { acknowledgeFleetRole } from './nag';
+import { TaskEndpoints } from './network';
 import { assumeMemberRoles, FleetNeeds, statementsFor, TaskNeeds, TaskRoleTag, type PermissionContext } from './permissions';
 
 export const RepoRoot = path.join(__dirname, '..');
@@ -26,6 +27,8 @@ export interface NetworkProps {
   subnetIds: string[];
   securityGroupIds: string[];
   availabilityZones?: string[];
+  /** Create the interface endpoints the tasks call (infra/network.ts). */
+  createEndpoints?: boolean;
 }
 
 export interface TaskFunctionsProps {
@@ -59,6 +62,7 @@ export class TaskFunctionSet extends Construct {
       return subnet;
     });
     const securityGroups = net.securityGroupIds.map((sg, i) => ec2.SecurityGroup.fromSecurityGroupId(this, `SecurityGroup${i}`, sg, { mutable: false }));
+    if (net.createEndpoints) new TaskEndpoints(this, 'Endpoints', { vpc, subnets, taskSecurityGroups: securityGroups });
     const settingsJson = JSON.stringify(props.settings);
     const memberStatement = assumeMemberRoles(props.permissions);
 
