@@ -128,7 +128,7 @@ describe('the sample configuration deploys in one account as it is', () => {
   it('gives one stack, named after resourcePrefix, with no member account', () => {
     const sample = build();
     expect(sample.members).toEqual([]);
-    expect(sample.app.node.children.filter((c) => c instanceof Stack).map((c) => (c as Stack).stackName)).toEqual(['adjoin']);
+    expect(sample.app.node.children.filter((c) => c instanceof Stack).map((c) => c.stackName)).toEqual(['adjoin']);
     sample.template.resourceCountIs('AWS::Events::EventBusPolicy', 0);
   });
 });
