@@ -60,6 +60,9 @@ export interface Targets {
 /** Default status-tag prefix (tasks write <prefix>status, <prefix>computer-name, <prefix>execution). */
 export const DEFAULT_TAG_PREFIX = defaultTagSettings().statusPrefix;
 
+/** Default stack: the app names the orchestrator stack after resourcePrefix, default `adjoin` (test/infra/stack.test.ts checks). */
+export const DEFAULT_STACK = 'adjoin';
+
 const positiveInt =
   (what: string, max: number) =>
   (text: string): number => {
@@ -87,7 +90,7 @@ export function buildProgram(io: Io, targets: Targets, setExit: (code: ExitCode)
     .option('--local', 'use the local lab (its engine and recorded executions) instead of AWS')
     .option('--region <region>', 'AWS Region (default: the standard chain: AWS_REGION, profile)')
     .option('--profile <name>', 'AWS profile (default: the standard chain)')
-    .option('--stack <name>', 'stack whose outputs name the state machines', 'Adjoin')
+    .option('--stack <name>', 'stack whose outputs name the state machines (the app names it after resourcePrefix)', DEFAULT_STACK)
     .option('--join-arn <arn>', 'join state machine ARN (instead of the stack output JoinStateMachineArn)')
     .option('--leave-arn <arn>', 'leave state machine ARN (instead of LeaveStateMachineArn)')
     .option('--reconcile-arn <arn>', 'reconcile state machine ARN (instead of ReconcileStateMachineArn)')

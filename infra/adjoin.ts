@@ -94,10 +94,12 @@ export class Adjoin extends Construct {
       functions: this.functions,
       settings: this.settings,
       stateMachineName: names.stateMachine(workflow),
+      // Generated name (see functions.ts): Step Functions logs to any group; the /aws/vendedlogs/
+      // prefix only keeps a CloudWatch Logs resource policy small, and the state machine role's
+      // own policy grants the delivery here.
       logGroup: new logs.LogGroup(this, `${workflow}-logs`, {
-        logGroupName: `/aws/vendedlogs/states/${names.stateMachine(workflow)}`,
         retention: config.logRetentionDays as logs.RetentionDays,
-        removalPolicy: RemovalPolicy.RETAIN,
+        removalPolicy: RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
       }),
     });
     this.join = new JoinWorkflow(this, 'Join', workflowProps('join'));
@@ -109,7 +111,7 @@ export class Adjoin extends Construct {
     const key = new kms.Key(this, 'Key', {
       description: 'adjoin: encrypts the alarm topic',
       enableKeyRotation: true,
-      removalPolicy: RemovalPolicy.RETAIN,
+      removalPolicy: RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
     });
     key.addToResourcePolicy(new iam.PolicyStatement({
       sid: 'CloudWatchAlarmsPublish',

@@ -1,6 +1,7 @@
 /**
  * Fleet over the AWS SDK v3: EC2 (describe, tags) and SSM (ping status, join secret, Run
- * Command) for one account and Region. Clients use adaptive retry; whatever error is left is
+ * Command) for one account and Region. Clients use adaptive retry and
+ * the timeouts of aws-clients.ts; whatever error is left is
  * mapped to our catalogue (aws-errors.ts). `fleetFor` caches one AwsFleet per account+Region
  * and reaches member accounts through `memberRoleName`.
  */
@@ -25,6 +26,7 @@ import { AwsRefused, AwsUnavailable, InstanceGone } from '../lib/errors';
 import { joinSecretName } from '../lib/naming';
 import type { CommandResult, CommandStatus, Fleet, FleetFor, InstanceInfo, InstanceState, PingStatus, SendCommandRequest } from '../lib/ports';
 import type { Settings } from '../lib/settings';
+import { awsClientConfig } from './aws-clients';
 import { awsErrorName, mapAwsError } from './aws-errors';
 
 export type Credentials = EC2ClientConfig['credentials'];
@@ -89,12 +91,7 @@ export class AwsFleet implements Fleet {
   readonly ssm: SSMClient;
 
   constructor(private readonly options: AwsFleetOptions) {
-    const config = {
-      region: options.region,
-      retryMode: 'adaptive',
-      maxAttempts: 5,
-      ...(options.credentials ? { credentials: options.credentials } : {}),
-    };
+    const config = { ...awsClientConfig(options.region), ...(options.credentials ? { credentials: options.credentials } : {}) };
     this.ec2 = options.ec2 ?? new EC2Client(config);
     this.ssm = options.ssm ?? new SSMClient(config);
   }
@@ -109,7 +106,7 @@ export class AwsFleet implements Fleet {
       return info;
     } catch (err) {
       if (NOT_FOUND.has(awsErrorName(err))) return undefined;
-      throw mapAwsError(err, 'EC2 DescribeInstances');
+      throw mapAwsError(err, 'EC2 DescribeInstances', [], this.options.region);
     }
   }
 
@@ -131,7 +128,7 @@ export class AwsFleet implements Fleet {
             }),
           );
         } catch (err) {
-          throw mapAwsError(err, 'EC2 DescribeInstances');
+          throw mapAwsError(err, 'EC2 DescribeInstances', [], this.options.region);
         }
         for (const i of out.Reservations?.flatMap((r) => r.Instances ?? []) ?? []) {
           const info = toInstanceInfo(i);
@@ -155,7 +152,7 @@ export class AwsFleet implements Fleet {
       );
     } catch (err) {
       if (NOT_FOUND.has(awsErrorName(err))) throw new InstanceGone(`Instance ${instanceId} is unknown to EC2 (tagging it failed)`);
-      throw mapAwsError(err, 'EC2 CreateTags');
+      throw mapAwsError(err, 'EC2 CreateTags', [], this.options.region);
     }
   }
 
@@ -168,7 +165,7 @@ export class AwsFleet implements Fleet {
       return ping && PINGS.includes(ping) ? ping : 'NotRegistered';
     } catch (err) {
       if (awsErrorName(err) === 'InvalidInstanceId') return 'NotRegistered';
-      throw mapAwsError(err, 'SSM DescribeInstanceInformation');
+      throw mapAwsError(err, 'SSM DescribeInstanceInformation', [], this.options.region);
     }
   }
 
@@ -188,7 +185,7 @@ export class AwsFleet implements Fleet {
       );
     } catch (err) {
       // A validation message may echo the value: it is redacted from the error text.
-      throw mapAwsError(err, `SSM PutParameter ${name}`, [value]);
+      throw mapAwsError(err, `SSM PutParameter ${name}`, [value], this.options.region);
     }
     return name;
   }
@@ -199,7 +196,7 @@ export class AwsFleet implements Fleet {
       await this.ssm.send(new DeleteParameterCommand({ Name: name }));
     } catch (err) {
       if (awsErrorName(err) === 'ParameterNotFound') return;
-      throw mapAwsError(err, `SSM DeleteParameter ${name}`);
+      throw mapAwsError(err, `SSM DeleteParameter ${name}`, [], this.options.region);
     }
   }
 
@@ -220,7 +217,7 @@ export class AwsFleet implements Fleet {
       if (!id) throw Object.assign(new Error('SendCommand returned no command ID'), { $fault: 'server' });
       return id;
     } catch (err) {
-      throw mapAwsError(err, `SSM SendCommand ${this.options.documents[request.document]} to ${request.instanceId}`);
+      throw mapAwsError(err, `SSM SendCommand ${this.options.documents[request.document]} to ${request.instanceId}`, [], this.options.region);
     }
   }
 
@@ -236,7 +233,7 @@ export class AwsFleet implements Fleet {
     } catch (err) {
       // Right after SendCommand the invocation may not exist yet.
       if (awsErrorName(err) === 'InvocationDoesNotExist') return { status: 'Pending', stdout: '', stderr: '' };
-      throw mapAwsError(err, `SSM GetCommandInvocation ${commandId}`);
+      throw mapAwsError(err, `SSM GetCommandInvocation ${commandId}`, [], this.options.region);
     }
   }
 }
@@ -313,7 +310,7 @@ export function fleetFor(options: FleetForOptions): FleetFor {
   let sts: STSClient | undefined = options.sts;
   const stsClient = (): STSClient => {
     const region = options.stsRegion ?? process.env.AWS_REGION;
-    sts ??= new STSClient({ retryMode: 'adaptive', ...(region ? { region } : {}) });
+    sts ??= new STSClient(awsClientConfig(region));
     return sts;
   };
   let home: Promise<string> | undefined;
@@ -322,7 +319,7 @@ export function fleetFor(options: FleetForOptions): FleetFor {
     if (typeof h === 'string') return Promise.resolve(h);
     home ??= (h ? h() : stsClient().send(new GetCallerIdentityCommand({})).then((o) => o.Account ?? '')).catch((err: unknown) => {
       home = undefined;
-      throw mapAwsError(err, 'STS GetCallerIdentity');
+      throw mapAwsError(err, 'STS GetCallerIdentity', [], options.stsRegion ?? process.env.AWS_REGION);
     });
     return home;
   };

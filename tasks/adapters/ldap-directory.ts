@@ -46,6 +46,7 @@ import { formatMarker, MARKER_ATTRIBUTE, parseMarker } from '../lib/marker';
 import { isValidComputerName } from '../lib/naming';
 import type { ComputerObject, Directory, Marker, NewComputer } from '../lib/ports';
 import type { Settings } from '../lib/settings';
+import { awsClientConfig } from './aws-clients';
 import { expectedSpns, WORKSTATION_TRUST_ACCOUNT } from '../lib/windows';
 import { mapAwsError } from './aws-errors';
 
@@ -178,6 +179,11 @@ const NETWORK_CODES = new Set([
   'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE', 'ECONNABORTED',
 ]);
 
+/** The Cause's advice when no connection to a domain controller could be made. */
+export const DC_UNREACHABLE_ADVICE =
+  'The domain controller did not answer: allow 636 (LDAPS) from the Lambda security group to the DC (its security group and any NACL), ' +
+  'and check the DC address in directory.ldapUrls / domainControllers (README "Network prerequisites").';
+
 /** Any error from ldapts or the socket under it → our catalogue. */
 export function mapLdapError(err: unknown, operation: string): AdjoinError {
   if (err instanceof AdjoinError) return err;
@@ -201,7 +207,8 @@ export function mapLdapError(err: unknown, operation: string): AdjoinError {
     return new DirectoryAuthFailed(
       `${text} (${code}). The domain controller's certificate did not verify: check the CA (caPem/caFile/caParameterName) and tlsServerName.`,
     );
-  if (NETWORK_CODES.has(code)) return new DirectoryUnavailable(`${text} (${code})`);
+  if (NETWORK_CODES.has(code) || /connection timeout|connect timeout|socket closed/i.test(message))
+    return new DirectoryUnavailable(`${text}${code ? ` (${code})` : ''}. ${DC_UNREACHABLE_ADVICE}`);
   return new DirectoryUnavailable(text);
 }
 
@@ -244,7 +251,11 @@ function lazy<T>(load: () => Promise<T>): { get: () => Promise<T>; reset: () => 
   };
 }
 
-/** Bind credentials from a Secrets Manager secret {"username", "password"}. */
+/**
+ * Bind credentials from a Secrets Manager secret: {"username", "password"}, or the key names of
+ * the secret AWS's seamless domain join reads ({"awsSeamlessDomainUsername",
+ * "awsSeamlessDomainPassword"}), so one secret can serve both.
+ */
 export function parseBindSecret(secretString: string | undefined, secretId: string, domain: string): BindCredentials {
   let parsed: unknown;
   try {
@@ -252,12 +263,18 @@ export function parseBindSecret(secretString: string | undefined, secretId: stri
   } catch {
     parsed = undefined;
   }
-  const o = parsed as { username?: unknown; password?: unknown } | undefined;
-  if (typeof o?.username !== 'string' || o.username === '' || typeof o.password !== 'string' || o.password === '')
-    throw new DirectoryAuthFailed(`Bind secret ${secretId} is not JSON with non-empty "username" and "password"`);
-  const u = o.username;
+  const o = (typeof parsed === 'object' && parsed !== null ? parsed : {}) as Record<string, unknown>;
+  const pair = (user: string, pass: string): { u: unknown; p: unknown } | undefined =>
+    o[user] !== undefined || o[pass] !== undefined ? { u: o[user], p: o[pass] } : undefined;
+  const found = pair('username', 'password') ?? pair('awsSeamlessDomainUsername', 'awsSeamlessDomainPassword');
+  const u = found?.u;
+  const password = found?.p;
+  if (typeof u !== 'string' || u === '' || typeof password !== 'string' || password === '')
+    throw new DirectoryAuthFailed(
+      `Bind secret ${secretId} is not JSON with non-empty "username" and "password" (or "awsSeamlessDomainUsername" and "awsSeamlessDomainPassword")`,
+    );
   const bindDn = u.includes('=') || u.includes('@') || u.includes('\\') ? u : `${u}@${domain}`;
-  return { bindDn, password: o.password };
+  return { bindDn, password };
 }
 
 export class LdapDirectory implements Directory {
@@ -277,7 +294,7 @@ export class LdapDirectory implements Directory {
   private async loadCredentials(): Promise<BindCredentials> {
     const c = this.config;
     if (c.bindSecretId) {
-      const sm = this.options.secretsManager ?? new SecretsManagerClient({ retryMode: 'adaptive' });
+      const sm = this.options.secretsManager ?? new SecretsManagerClient(awsClientConfig());
       const out = await sm.send(new GetSecretValueCommand({ SecretId: c.bindSecretId })).catch((err: unknown) => {
         throw mapAwsError(err, `Secrets Manager GetSecretValue ${c.bindSecretId}`);
       });
@@ -300,7 +317,7 @@ export class LdapDirectory implements Directory {
         throw new DirectoryAuthFailed(`Cannot read the CA file ${c.caFile}`);
       });
     if (c.caParameterName) {
-      const ssm = this.options.ssm ?? new SSMClient({ retryMode: 'adaptive' });
+      const ssm = this.options.ssm ?? new SSMClient(awsClientConfig());
       const out = await ssm.send(new GetParameterCommand({ Name: c.caParameterName, WithDecryption: true })).catch((err: unknown) => {
         throw mapAwsError(err, `SSM GetParameter ${c.caParameterName}`);
       });

@@ -76,6 +76,16 @@ export class AwsUnavailable extends AdjoinError {
   readonly transient = true;
 }
 
+/**
+ * An AWS API endpoint could not be reached at all (connect or request timeout, connection
+ * refused, no route, no DNS answer): the network path, not the service. Retried; after the
+ * retries the Cause names the endpoint, the Region and the likely fix (NAT or VPC endpoint).
+ */
+export class AwsUnreachable extends AdjoinError {
+  override readonly name = 'AwsUnreachable';
+  readonly transient = true;
+}
+
 /** An AWS API refused us (access denied, unknown document, validation). An operator must act. */
 export class AwsRefused extends AdjoinError {
   override readonly name = 'AwsRefused';
@@ -124,6 +134,7 @@ export const Errors = {
   SsmAgentNotOnline: 'SsmAgentNotOnline',
   Throttled: 'Throttled',
   AwsUnavailable: 'AwsUnavailable',
+  AwsUnreachable: 'AwsUnreachable',
   AwsRefused: 'AwsRefused',
   JoinCommandFailed: 'JoinCommandFailed',
   CommandTimedOut: 'CommandTimedOut',
@@ -139,6 +150,7 @@ export const TransientErrors: ErrorName[] = [
   Errors.DirectoryUnavailable,
   Errors.Throttled,
   Errors.AwsUnavailable,
+  Errors.AwsUnreachable,
 ];
 
 /** Lambda service errors that Step Functions recommends retrying on every Lambda task. */

@@ -1,9 +1,11 @@
+import { Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { validateSettings } from '../../tasks/lib/settings';
 import { TaskIds } from '../../tasks/registry';
 import { TaskNeeds } from '../../infra/permissions';
-import { buildProgram, type Io } from '../../cli/program';
+import { StackOutputKeys } from '../../cli/aws-backend';
+import { buildProgram, DEFAULT_STACK, type Io } from '../../cli/program';
 import { build, nagFindings, sampleConfig, type Built } from './helpers';
 
 type Resource = { Type: string; Properties: Record<string, unknown> };
@@ -12,8 +14,11 @@ type Statement = { Action: string | string[]; Resource: unknown; Effect: string;
 let built: Built;
 let resources: Record<string, Resource>;
 
+/** The sample configuration with one member account (the sample itself has none: it deploys in one account). */
+const withMember = () => sampleConfig((c) => { c.memberAccounts = ['222222222222']; });
+
 beforeAll(() => {
-  built = build();
+  built = build(withMember());
   resources = built.template.toJSON().Resources as Record<string, Resource>;
 });
 
@@ -67,8 +72,64 @@ describe('task functions', () => {
 
   it('each logs to its own group with retention', () => {
     for (const id of TaskIds) {
-      built.template.hasResourceProperties('AWS::Logs::LogGroup', { LogGroupName: `/aws/lambda/adjoin-${id}`, RetentionInDays: 90 });
+      const [, fn] = ofType('AWS::Lambda::Function').find(([, r]) => r.Properties.FunctionName === `adjoin-${id}`) ?? [];
+      const groupId = (fn?.Properties.LoggingConfig as { LogGroup: { Ref: string } }).LogGroup.Ref;
+      expect(resources[groupId]).toMatchObject({ Type: 'AWS::Logs::LogGroup', Properties: { RetentionInDays: 90 } });
     }
+  });
+});
+
+describe('a failed first create, or a destroy and a redeploy, meets nothing retained in its way', () => {
+  const full = () => built.template.toJSON().Resources as Record<string, Resource & { DeletionPolicy?: string; UpdateReplacePolicy?: string }>;
+
+  it('every log group (17: one per task, one per state machine) has a generated name and RetainExceptOnCreate', () => {
+    const groups = Object.values(full()).filter((r) => r.Type === 'AWS::Logs::LogGroup');
+    expect(groups).toHaveLength(TaskIds.length + 3);
+    for (const g of groups) {
+      expect(g.Properties.LogGroupName).toBeUndefined();
+      expect(g.DeletionPolicy).toBe('RetainExceptOnCreate');
+      expect(g.UpdateReplacePolicy).toBe('Retain');
+    }
+  });
+
+  it('the KMS key is RetainExceptOnCreate too, and nothing retained carries a fixed name', () => {
+    const resourcesNow = Object.values(full());
+    expect(resourcesNow.filter((r) => r.Type === 'AWS::KMS::Key').map((r) => r.DeletionPolicy)).toEqual(['RetainExceptOnCreate']);
+    const retainedAlways = resourcesNow.filter((r) => r.DeletionPolicy === 'Retain');
+    expect(retainedAlways.map((r) => r.Type)).toEqual([]);
+    const nameKeys = /^(LogGroupName|Name|TopicName|QueueName|FunctionName|StateMachineName|RoleName|ManagedPolicyName|AliasName)$/;
+    for (const r of resourcesNow.filter((x) => x.DeletionPolicy === 'RetainExceptOnCreate'))
+      expect(Object.keys(r.Properties ?? {}).filter((k) => nameKeys.test(k))).toEqual([]);
+  });
+});
+
+describe('network.createEndpoints', () => {
+  it('off (default): no endpoint is created', () => {
+    built.template.resourceCountIs('AWS::EC2::VPCEndpoint', 0);
+  });
+
+  it('on: the four interface endpoints the adapters call, private DNS, 443 only from the task security groups, no nag finding', () => {
+    const other = build(sampleConfig((c) => { c.network.createEndpoints = true; }));
+    const endpoints = Object.values(other.template.findResources('AWS::EC2::VPCEndpoint')) as Resource[];
+    expect(endpoints.map((e) => e.Properties.ServiceName).sort()).toEqual(['ec2', 'secretsmanager', 'ssm', 'sts'].map((s) => `com.amazonaws.eu-west-1.${s}`));
+    for (const e of endpoints) {
+      expect(e.Properties).toMatchObject({ VpcEndpointType: 'Interface', PrivateDnsEnabled: true, VpcId: 'vpc-0a1b2c3d4e5f60718', SubnetIds: ['subnet-0a1b2c3d4e5f60001', 'subnet-0a1b2c3d4e5f60002'] });
+    }
+    const groups = Object.values(other.template.findResources('AWS::EC2::SecurityGroup')) as Resource[];
+    expect(groups).toHaveLength(1);
+    expect(groups[0]?.Properties.SecurityGroupIngress).toEqual([
+      expect.objectContaining({ IpProtocol: 'tcp', FromPort: 443, ToPort: 443, SourceSecurityGroupId: 'sg-0a1b2c3d4e5f60003' }),
+    ]);
+    expect(nagFindings(other.orchestrator)).toEqual([]);
+  });
+});
+
+describe('the sample configuration deploys in one account as it is', () => {
+  it('gives one stack, named after resourcePrefix, with no member account', () => {
+    const sample = build();
+    expect(sample.members).toEqual([]);
+    expect(sample.app.node.children.filter((c) => c instanceof Stack).map((c) => c.stackName)).toEqual(['adjoin']);
+    sample.template.resourceCountIs('AWS::Events::EventBusPolicy', 0);
   });
 });
 
@@ -335,6 +396,22 @@ describe('stack outputs', () => {
     const outputs = built.template.toJSON().Outputs as Record<string, { Value: { Ref: string } }>;
     for (const key of ['JoinStateMachineArn', 'LeaveStateMachineArn', 'ReconcileStateMachineArn']) {
       expect(outputs[key]?.Value.Ref).toMatch(/StateMachine/);
+    }
+  });
+
+  it('the CLI\'s default --stack is the stack the sample configuration deploys, with the outputs the AWS backend reads', () => {
+    const sample = build();
+    const sampleResources = sample.template.toJSON().Resources as Record<string, Resource>;
+    const unused = (): never => { throw new Error('not used: the program is only inspected'); };
+    const program = buildProgram({} as Io, { aws: unused, lab: unused, labControl: unused }, () => undefined);
+    const stackOption = program.options.find((o) => o.long === '--stack');
+    expect(stackOption?.defaultValue).toBe(DEFAULT_STACK);
+    expect(sample.orchestrator.stackName).toBe(DEFAULT_STACK);
+    const outputs = sample.template.toJSON().Outputs as Record<string, { Value: { Ref: string } }>;
+    for (const workflow of ['join', 'leave', 'reconcile'] as const) {
+      const machine = sampleResources[outputs[StackOutputKeys[workflow]]?.Value.Ref ?? ''];
+      expect(machine?.Type).toBe('AWS::StepFunctions::StateMachine');
+      expect(machine?.Properties.StateMachineName).toBe(`adjoin-${workflow}`);
     }
   });
 });

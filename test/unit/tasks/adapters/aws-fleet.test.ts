@@ -18,7 +18,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
 import { mapAwsError } from '../../../../tasks/adapters/aws-errors';
 import { AwsFleet, type AwsFleetOptions, fleetFor, partitionOf, toCommandStatus } from '../../../../tasks/adapters/aws-fleet';
-import { AwsRefused, AwsUnavailable, InstanceGone, Throttled } from '../../../../tasks/lib/errors';
+import { AwsRefused, AwsUnavailable, AwsUnreachable, InstanceGone, Throttled, TransientErrors } from '../../../../tasks/lib/errors';
 
 const ec2Mock = mockClient(EC2Client);
 const ssmMock = mockClient(SSMClient);
@@ -247,11 +247,41 @@ describe('mapAwsError', () => {
     [{ name: 'Whatever', $metadata: { httpStatusCode: 429 } }, 'Throttled'],
     [{ name: 'ServiceUnavailable', $metadata: { httpStatusCode: 503 } }, 'AwsUnavailable'],
     [{ name: 'Error', code: 'ECONNRESET' }, 'AwsUnavailable'],
-    [{ name: 'TimeoutError' }, 'AwsUnavailable'],
+    [{ name: 'TimeoutError' }, 'AwsUnreachable'],
+    [{ name: 'Error', code: 'ECONNREFUSED' }, 'AwsUnreachable'],
     [{ name: 'AccessDeniedException', $metadata: { httpStatusCode: 400 } }, 'AwsRefused'],
     [{ name: 'ValidationException', $metadata: { httpStatusCode: 400 } }, 'AwsRefused'],
   ])('%o → %s', (err, name) => {
     expect(mapAwsError(err, 'op').name).toBe(name);
+  });
+});
+
+describe('an endpoint the task cannot reach', () => {
+  const timeout = (): Error => Object.assign(new Error('Connection timed out after 3000 ms'), { name: 'TimeoutError' });
+  const refused = (): Error => Object.assign(new Error('connect ECONNREFUSED 10.0.0.2:443'), { code: 'ECONNREFUSED' });
+  const timedOut = (): Error => Object.assign(new Error('connect ETIMEDOUT 52.94.0.1:443'), { code: 'ETIMEDOUT' });
+
+  it.each([
+    ['EC2', 'a connect timeout', timeout, () => ec2Mock.on(DescribeInstancesCommand), (f: AwsFleet) => f.describeInstance(ID), 'ec2.eu-west-1.amazonaws.com'],
+    ['SSM', 'a refused connection', refused, () => ssmMock.on(DescribeInstanceInformationCommand), (f: AwsFleet) => f.ssmPingStatus(ID), 'ssm.eu-west-1.amazonaws.com'],
+    ['SSM', 'ETIMEDOUT', timedOut, () => ssmMock.on(SendCommandCommand), (f: AwsFleet) => f.sendCommand({ instanceId: ID, document: 'join', parameters: {}, comment: 'c', timeoutSeconds: 60 }), 'ssm.eu-west-1.amazonaws.com'],
+  ] as const)('%s with %s is AwsUnreachable naming the endpoint and the fix', async (_service, _what, error, stub, call, endpoint) => {
+    stub().rejects(error());
+    const failure = call(fleet());
+    await expect(failure).rejects.toThrow(AwsUnreachable);
+    await expect(failure).rejects.toThrow(new RegExp(`cannot reach ${endpoint.replace(/\./g, '\\.')}.*network\\.createEndpoints or add a NAT route.*egress on 443`));
+  });
+
+  it('STS: GetCallerIdentity that times out names sts.<region>', async () => {
+    stsMock.on(GetCallerIdentityCommand).rejects(timeout());
+    const f = fleetFor({ documents, sts: new STSClient({ region: 'eu-central-1' }), stsRegion: 'eu-central-1' });
+    const failure = f({ account: '123456789012', region: 'eu-central-1' }).describeInstances([ID]);
+    await expect(failure).rejects.toMatchObject({ name: 'AwsUnreachable', message: expect.stringMatching(/^STS GetCallerIdentity failed: cannot reach sts\.eu-central-1\.amazonaws\.com/) as unknown });
+  });
+
+  it('AwsUnreachable is transient: the state machines retry it', () => {
+    expect(TransientErrors).toContain('AwsUnreachable');
+    expect(mapAwsError(timeout(), 'SSM GetParameter /adjoin/ca-bundle', [], 'cn-north-1').message).toContain('ssm.cn-north-1.amazonaws.com.cn');
   });
 });
 

@@ -135,6 +135,21 @@ describe('LDAP pure helpers', () => {
     expect(() => parseBindSecret('not json p@ss', 's', 'd')).toThrow(/^Bind secret s is not JSON/);
     expect(() => parseBindSecret('not json p@ss', 's', 'd')).not.toThrow(/p@ss/);
   });
+
+  it('reads the seamless-domain-join secret\'s key names too', () => {
+    const seamless = '{"awsSeamlessDomainUsername":"svc-adjoin","awsSeamlessDomainPassword":"p2"}';
+    expect(parseBindSecret(seamless, 's', 'corp.example.com')).toEqual({ bindDn: 'svc-adjoin@corp.example.com', password: 'p2' });
+    expect(parseBindSecret('{"awsSeamlessDomainUsername":"CORP\\\\svc","awsSeamlessDomainPassword":"p"}', 's', 'corp.example.com').bindDn).toBe('CORP\\svc');
+    expect(() => parseBindSecret('{"awsSeamlessDomainUsername":"svc"}', 's', 'd')).toThrow(/awsSeamlessDomainPassword/);
+    // A half-written {username} pair is not silently replaced by the other pair.
+    expect(() => parseBindSecret('{"username":"u","awsSeamlessDomainUsername":"svc","awsSeamlessDomainPassword":"p"}', 's', 'd')).toThrow(DirectoryAuthFailed);
+  });
+
+  it('a DC that does not answer names the URL and the port to open', () => {
+    const refused = mapLdapError(Object.assign(new Error('connect ECONNREFUSED 10.0.0.10:636'), { code: 'ECONNREFUSED' }), 'bind to ldaps://10.0.0.10:636');
+    expect(refused.message).toMatch(/^LDAP bind to ldaps:\/\/10\.0\.0\.10:636 failed: .*\(ECONNREFUSED\)\. .*allow 636 \(LDAPS\) from the Lambda security group/);
+    expect(mapLdapError(new Error('Connection timeout'), 'bind to ldaps://dc1:636').message).toContain('allow 636 (LDAPS) from the Lambda security group');
+  });
 });
 
 /** A scripted stand-in for ldapts' Client: records calls; answers from handlers. */
