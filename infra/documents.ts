@@ -1,10 +1,7 @@
 /**
  * The SSM Command documents (schemaVersion 2.2, aws:runShellScript) built from the scripts in
- * infra/documents/*.sh. Each script declares its parameters in header lines:
- *
- *   # param: Name | description                 (required: no default)
- *   # param: Name | description | default       (optional; the default may be empty)
- *   # param: Name | description | default | ^allowed-pattern$   (the pattern may hold '|')
+ * infra/documents/*.sh. Each script declares its parameters in `# param:` header lines, read by
+ * infra/document-params.ts: every parameter carries an allowed pattern, or the build is refused.
  *
  * Every parameter is passed with interpolationType ENV_VAR (the script reads $SSM_<Name>, so a
  * value is never pasted into shell text by the agent).
@@ -14,16 +11,11 @@ import * as path from 'node:path';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
 import { ConfigurationError } from '../tasks/lib/errors';
+import { parseParams, type DocumentParameter } from './document-params';
+
+export { parseParams, REQUIRED, type DocumentParameter } from './document-params';
 
 export const DocumentsDir = path.join(__dirname, 'documents');
-
-export interface DocumentParameter {
-  type: 'String';
-  description: string;
-  default?: string;
-  allowedPattern?: string;
-  interpolationType: 'ENV_VAR';
-}
 
 export interface CommandDocumentContent {
   schemaVersion: '2.2';
@@ -35,34 +27,6 @@ export interface CommandDocumentContent {
     precondition: { StringEquals: [string, string] };
     inputs: { runCommand: string[]; timeoutSeconds: string };
   }[];
-}
-
-/** Reads the `# param:` header lines of a script. */
-export function parseParams(script: string, file = 'script'): Record<string, DocumentParameter> {
-  const params: Record<string, DocumentParameter> = {};
-  const problems: string[] = [];
-  for (const line of script.split('\n')) {
-    const m = /^#\s*param:\s*(.*)$/.exec(line.trim());
-    if (!m || m[1] === undefined) continue;
-    // The pattern (4th field) may itself contain '|': it takes the rest of the line.
-    const fields = m[1].split('|');
-    const [name, description, def] = fields.slice(0, 3).map((f) => f.trim());
-    const pattern = fields.length > 3 ? fields.slice(3).join('|').trim() : undefined;
-    if (!name || !/^[A-Za-z][A-Za-z0-9]{0,63}$/.test(name)) {
-      problems.push(`${file}: "# param:" line with a bad name: ${JSON.stringify(line)}`);
-      continue;
-    }
-    if (params[name]) problems.push(`${file}: parameter ${name} is declared twice`);
-    params[name] = {
-      type: 'String',
-      description: description || name,
-      ...(def !== undefined ? { default: def } : {}),
-      ...(pattern ? { allowedPattern: pattern } : {}),
-      interpolationType: 'ENV_VAR',
-    };
-  }
-  if (problems.length > 0) throw new ConfigurationError(problems);
-  return params;
 }
 
 /** The document content for a script, as SSM wants it. */

@@ -4,20 +4,21 @@
 # Runs as root through SSM Run Command (aws:runShellScript). Idempotent: an instance already
 # joined as ComputerName keeps its join ("already joined"), SSSD is (re)configured anyway.
 #
-# Parameters: each is declared by one `# param:` line below; infra/documents.ts builds the SSM
-# document from them (`# param: Name | description` = required, `| default | allowed pattern`
-# = optional). The agent hands each value over as the environment variable SSM_<Name>
-# (interpolationType ENV_VAR); with an older agent, or when a value is a secure-string
-# reference the agent resolves only in the script text, the value pasted into the single-quoted
-# fallback below is used instead. Values are validated below; the one-time password generator
-# never uses a quote, a space, a backslash, a dollar sign or a backtick.
-# param: DomainName | DNS name of the AD domain, e.g. corp.example.com
-# param: Realm | Kerberos realm, the domain name in upper case
-# param: ComputerName | computer account name (1-15 characters, no dollar sign) created by adjoin
-# param: HostFqdn | host name registered on the computer object (ComputerName.DomainName)
-# param: DomainControllers | IP addresses of the domain controllers, comma or space separated
-# param: OneTimePassword | secure-string reference (ssm-secure:NAME in double braces) to the computer's one-time password
-# param: ComputerOu | DN of the OU holding the computer object (reported, never moved)
+# Parameters: each is declared by one `# param:` line below; infra/document-params.ts builds the
+# SSM document from them (`# param: Name | description | default or (required) | allowed pattern`).
+# SSM refuses a SendCommand whose value does not match the allowed pattern, and the agent hands
+# each value over ONLY as the environment variable SSM_<Name> (interpolationType ENV_VAR): no
+# value is ever pasted into this script's text. The secure-string reference of OneTimePassword
+# is resolved by the agent into $SSM_OneTimePassword: that needs SSM Agent 3.3.3572.0 or later
+# (ENV_VAR interpolation arrived in 3.3.2746.0; 3.3.3572.0 fixed it for Parameter Store values).
+# With an older agent the variables are missing and the script stops with exit code 2.
+# param: DomainName | DNS name of the AD domain, e.g. corp.example.com | (required) | ^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$
+# param: Realm | Kerberos realm, the domain name in upper case | (required) | ^[A-Z0-9.-]{1,253}$
+# param: ComputerName | computer account name (1-15 characters, no dollar sign) created by adjoin | (required) | ^[A-Za-z0-9][A-Za-z0-9-]{0,14}$
+# param: HostFqdn | host name registered on the computer object (ComputerName.DomainName) | (required) | ^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$
+# param: DomainControllers | IPv4 addresses of the domain controllers, comma or space separated | (required) | ^[0-9]{1,3}(\.[0-9]{1,3}){3}([, ]+[0-9]{1,3}(\.[0-9]{1,3}){3}){0,15}$
+# param: OneTimePassword | secure-string reference (ssm-secure:NAME in double braces) to the computer's one-time password | (required) | ^\{\{ssm-secure:[A-Za-z0-9_./-]{1,1011}\}\}$
+# param: ComputerOu | DN of the OU holding the computer object (reported, never moved) | (required) | ^(?:[Oo][Uu]|[Cc][Nn]|[Dd][Cc])=(?:[^,+"\\<>;=#$'`\x00-\x1f\x7f]|\\[,+"\\<>;=# ]|\\[0-9A-Fa-f]{2})+(?:,(?:[Oo][Uu]|[Cc][Nn]|[Dd][Cc])=(?:[^,+"\\<>;=#$'`\x00-\x1f\x7f]|\\[,+"\\<>;=# ]|\\[0-9A-Fa-f]{2})+)*$
 # param: LoginGroups | AD groups allowed to log in, comma separated (empty or - = every domain user) | - | ^[A-Za-z0-9 _.,-]{0,1024}$
 # param: IdMapping | sid (UIDs from SIDs) or rfc2307 (uidNumber/gidNumber from AD) | sid | ^(sid|rfc2307)$
 # param: DomainSid | domain SID pinned for sid mapping (S-1-5-21-...); empty or - in rfc2307 mode | - | ^(-|S-1-5-21-[0-9]+-[0-9]+-[0-9]+)?$
@@ -31,24 +32,6 @@ umask 077
 export LC_ALL=C
 
 LB='{'
-# param_value NAME FALLBACK: $SSM_NAME when the agent set it to a usable value, else FALLBACK.
-param_value() {
-  local env="SSM_$1"
-  if [ -n "${!env+x}" ] && [[ "${!env}" != *"$LB$LB"* ]]; then printf '%s' "${!env}"; else printf '%s' "$2"; fi
-}
-DOMAIN_NAME=$(param_value DomainName '{{DomainName}}')
-REALM=$(param_value Realm '{{Realm}}')
-COMPUTER_NAME=$(param_value ComputerName '{{ComputerName}}')
-HOST_FQDN=$(param_value HostFqdn '{{HostFqdn}}')
-DOMAIN_CONTROLLERS=$(param_value DomainControllers '{{DomainControllers}}')
-ONE_TIME_PASSWORD=$(param_value OneTimePassword '{{OneTimePassword}}')
-LOGIN_GROUPS=$(param_value LoginGroups '{{LoginGroups}}')
-ID_MAPPING=$(param_value IdMapping '{{IdMapping}}')
-DOMAIN_SID=$(param_value DomainSid '{{DomainSid}}')
-COMPUTER_OU=$(param_value ComputerOu '{{ComputerOu}}')
-DYNAMIC_DNS=$(param_value DynamicDns '{{DynamicDns}}')
-unset SSM_OneTimePassword 2>/dev/null || true
-
 say() { printf 'adjoin: %s\n' "$*"; }
 fail() { # fail CODE MESSAGE
   local code=$1
@@ -56,10 +39,28 @@ fail() { # fail CODE MESSAGE
   printf 'adjoin: FAILED: %s\n' "$*" >&2
   exit "$code"
 }
+# param VAR NAME: VAR=$SSM_NAME, as the agent handed it over (never read from this text).
+param() {
+  local env="SSM_$2"
+  [ -n "${!env+x}" ] || fail 2 "parameter $2 is missing: \$$env is not set (this document needs SSM Agent 3.3.3572.0 or later, which hands parameters over as SSM_<Name> environment variables)"
+  printf -v "$1" '%s' "${!env}"
+}
+param DOMAIN_NAME DomainName
+param REALM Realm
+param COMPUTER_NAME ComputerName
+param HOST_FQDN HostFqdn
+param DOMAIN_CONTROLLERS DomainControllers
+param LOGIN_GROUPS LoginGroups
+param ID_MAPPING IdMapping
+param DOMAIN_SID DomainSid
+param COMPUTER_OU ComputerOu
+param DYNAMIC_DNS DynamicDns
+[ -n "${SSM_OneTimePassword+x}" ] || fail 2 "parameter OneTimePassword is missing: \$SSM_OneTimePassword is not set (SSM Agent 3.3.3572.0 or later resolves the {{ssm-secure:…}} reference into it; update the agent)"
+ONE_TIME_PASSWORD=$SSM_OneTimePassword
+unset SSM_OneTimePassword
 
 # ---- parameters -----------------------------------------------------------------------------
 check() { # check NAME VALUE REGEX
-  case "$2" in *"$LB$LB"*) fail 2 "parameter $1 was not substituted" ;; esac
   [[ "$2" =~ $3 ]] || fail 2 "parameter $1 is not valid: ${2:0:200}"
 }
 check DomainName "$DOMAIN_NAME" '^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$'
@@ -73,10 +74,14 @@ LOGIN_GROUPS=$(printf '%s' "$LOGIN_GROUPS" | sed -E 's/[[:space:]]*,[[:space:]]*
 check LoginGroups "$LOGIN_GROUPS" '^(-|[A-Za-z0-9 _.-]{1,64}(,[A-Za-z0-9 _.-]{1,64})*)$'
 check IdMapping "$ID_MAPPING" '^(sid|rfc2307)$'
 check DomainSid "$DOMAIN_SID" '^(-|S-1-5-21-[0-9]+-[0-9]+-[0-9]+)$'
-check ComputerOu "$COMPUTER_OU" '^(OU|CN)=[^;`$]+$'
+# The DN check in POSIX ERE (the allowed pattern above, for bash): read verbatim from a here-doc.
+read -r OU_RE <<'RE' || true
+^([Oo][Uu]|[Cc][Nn]|[Dd][Cc])=([^,+"\<>;=#$'`[:cntrl:]]|\\[,+"\<>;=# ]|\\[0-9A-Fa-f]{2})+(,([Oo][Uu]|[Cc][Nn]|[Dd][Cc])=([^,+"\<>;=#$'`[:cntrl:]]|\\[,+"\<>;=# ]|\\[0-9A-Fa-f]{2})+)*$
+RE
+check ComputerOu "$COMPUTER_OU" "$OU_RE"
 check DynamicDns "$DYNAMIC_DNS" '^(true|false)$'
 # The password itself is checked without ever showing it.
-case "$ONE_TIME_PASSWORD" in *"$LB$LB"*) fail 2 "parameter OneTimePassword was not resolved (expected a secure-string reference)" ;; esac
+case "$ONE_TIME_PASSWORD" in *"$LB$LB"*) fail 2 "parameter OneTimePassword was not resolved: the agent handed over the {{ssm-secure:…}} reference itself (SSM Agent 3.3.3572.0 or later resolves it)" ;; esac
 [ "${#ONE_TIME_PASSWORD}" -ge 8 ] || fail 2 "parameter OneTimePassword is too short"
 if [ "$ID_MAPPING" = sid ] && [ "$DOMAIN_SID" = - ]; then fail 2 "parameter DomainSid is required when IdMapping is sid"; fi
 DOMAIN_LC=$(printf '%s' "$DOMAIN_NAME" | tr '[:upper:]' '[:lower:]')
@@ -95,13 +100,14 @@ if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then HAS_
 OS_ID=unknown
 OS_LIKE=
 if [ -r /etc/os-release ]; then
+  # shellcheck source=/dev/null
   OS_ID=$(. /etc/os-release && printf '%s' "${ID:-unknown}")
+  # shellcheck source=/dev/null
   OS_LIKE=$(. /etc/os-release && printf '%s' "${ID_LIKE:-}")
 fi
 say "operating system: $OS_ID"
 case " $OS_ID $OS_LIKE " in
   *" debian "* | *" ubuntu "*)
-    FAMILY=debian
     PKGS=(adcli sssd sssd-ad sssd-tools libnss-sss libpam-sss krb5-user)
     missing=()
     for p in "${PKGS[@]}"; do
@@ -118,7 +124,6 @@ case " $OS_ID $OS_LIKE " in
     fi
     ;;
   *" amzn "* | *" rhel "* | *" centos "* | *" fedora "* | *" rocky "* | *" almalinux "*)
-    FAMILY=rhel
     PKGS=(adcli sssd sssd-ad sssd-tools krb5-workstation oddjob-mkhomedir)
     command -v dnf >/dev/null 2>&1 && PKGS+=(authselect) # dnf systems (AL2023, RHEL 8+) use authselect
     missing=()
@@ -133,7 +138,6 @@ case " $OS_ID $OS_LIKE " in
     fi
     ;;
   *)
-    FAMILY=other
     say "unknown OS family: using the tools already installed"
     ;;
 esac
@@ -195,7 +199,9 @@ if adcli testjoin --domain="$DOMAIN_LC" >/dev/null 2>&1 && keytab_has_name; then
   ALREADY=true
 else
   ALREADY=false
+  # shellcheck source=/dev/null
   OS_NAME=$(. /etc/os-release 2>/dev/null && printf '%s' "${NAME:-Linux}") || OS_NAME=Linux
+  # shellcheck source=/dev/null
   OS_VERSION=$(. /etc/os-release 2>/dev/null && printf '%s' "${VERSION_ID:-}") || OS_VERSION=
   say "joining with the one-time password"
   # The object exists already (created by adjoin); adcli logs in as the computer itself.
@@ -306,7 +312,7 @@ for _ in $(seq 1 50); do
   sleep 0.2
 done
 $up || fail 6 "sssd is not running: $(tail -c 1500 /var/log/sssd/sssd.log 2>/dev/null)"
-command -v sss_cache >/dev/null 2>&1 && sss_cache -E >/dev/null 2>&1 || true
+if command -v sss_cache >/dev/null 2>&1; then sss_cache -E >/dev/null 2>&1 || true; fi
 say "SSSD running"
 
 if $ALREADY; then
