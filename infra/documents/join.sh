@@ -39,6 +39,50 @@ fail() { # fail CODE MESSAGE
   printf 'adjoin: FAILED: %s\n' "$*" >&2
   exit "$code"
 }
+# Tests run this script against a fake root (test/infra/join-script.test.ts): every path it
+# writes or reads on the host starts with $R. On an instance ADJOIN_ROOT is unset: R is empty.
+R=${ADJOIN_ROOT:-}
+
+# ---- backups and roll-back --------------------------------------------------------------------
+# Every file this script replaces is first copied to <file>.adjoin.bak, once (a later run never
+# overwrites it: it keeps the host's own version). Each run also snapshots what it changes into
+# a private folder; if the run fails before SSSD is running, the EXIT trap puts every changed
+# file back as it was at the start of this run, so a failed join leaves no half-configured host.
+RUN_SNAP=$(mktemp -d "${TMPDIR:-/tmp}/adjoin-run.XXXXXX")
+CHANGED=()  # files changed by this run
+NM_UNDO=()  # nmcli arguments that restore a connection profile
+SETTLED=false
+backup() { # backup FILE: before FILE is first changed by this run
+  local f=$1 i
+  for i in "${CHANGED[@]}"; do [ "$i" = "$f" ] && return 0; done
+  local key=$RUN_SNAP/${#CHANGED[@]}
+  if [ -e "$f" ]; then
+    cp -p "$f" "$key"
+    [ -e "$f.adjoin.bak" ] || cp -p "$f" "$f.adjoin.bak"
+  else
+    : >"$key.absent"
+  fi
+  CHANGED+=("$f")
+}
+rollback() {
+  local i f key
+  for i in "${!CHANGED[@]}"; do
+    f=${CHANGED[$i]}
+    key=$RUN_SNAP/$i
+    if [ -e "$key.absent" ]; then rm -f "$f"; elif [ -e "$key" ]; then cat "$key" >"$f"; fi
+  done
+  if [ "${#NM_UNDO[@]}" -gt 0 ]; then nmcli connection modify "${NM_UNDO[@]}" >/dev/null 2>&1 || true; fi
+  if [ "${#CHANGED[@]}" -gt 0 ]; then printf 'adjoin: rolled back %s\n' "${CHANGED[*]#"$R"}" >&2; fi
+  if [ -n "${RESTART_RESOLVED:-}" ]; then systemctl restart systemd-resolved >/dev/null 2>&1 || true; fi
+}
+on_exit() {
+  local rc=$?
+  if [ "$rc" -ne 0 ] && ! $SETTLED; then rollback; fi
+  rm -rf "$RUN_SNAP"
+  exit "$rc"
+}
+trap on_exit EXIT
+
 # param VAR NAME: VAR=$SSM_NAME, as the agent handed it over (never read from this text).
 param() {
   local env="SSM_$2"
@@ -94,16 +138,16 @@ done
 say "joining $HOST_FQDN as $COMPUTER_NAME to $DOMAIN_LC ($REALM), object in $COMPUTER_OU"
 
 HAS_SYSTEMD=false
-if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then HAS_SYSTEMD=true; fi
+if [ -d "$R/run/systemd/system" ] && command -v systemctl >/dev/null 2>&1; then HAS_SYSTEMD=true; fi
 
 # ---- packages -------------------------------------------------------------------------------
 OS_ID=unknown
 OS_LIKE=
-if [ -r /etc/os-release ]; then
+if [ -r "$R/etc/os-release" ]; then
   # shellcheck source=/dev/null
-  OS_ID=$(. /etc/os-release && printf '%s' "${ID:-unknown}")
+  OS_ID=$(. "$R/etc/os-release" && printf '%s' "${ID:-unknown}")
   # shellcheck source=/dev/null
-  OS_LIKE=$(. /etc/os-release && printf '%s' "${ID_LIKE:-}")
+  OS_LIKE=$(. "$R/etc/os-release" && printf '%s' "${ID_LIKE:-}")
 fi
 say "operating system: $OS_ID"
 case " $OS_ID $OS_LIKE " in
@@ -144,19 +188,18 @@ esac
 for c in adcli sssd; do command -v "$c" >/dev/null 2>&1 || fail 3 "$c is not installed and could not be installed on $OS_ID"; done
 
 # ---- DNS: the domain's names are answered by the domain controllers --------------------------
-if $HAS_SYSTEMD && systemctl is-active --quiet systemd-resolved 2>/dev/null; then
-  mkdir -p /etc/systemd/resolved.conf.d
-  printf '[Resolve]\nDNS=%s\nDomains=~%s\n' "${DCS[*]}" "$DOMAIN_LC" >/etc/systemd/resolved.conf.d/adjoin.conf
-  chmod 644 /etc/systemd/resolved.conf.d/adjoin.conf
-  systemctl restart systemd-resolved || fail 4 "could not restart systemd-resolved"
-  say "DNS: systemd-resolved sends $DOMAIN_LC to ${DCS[*]}"
-else
-  # Rewrite in place (the file may be a bind mount or a symlink target): DCs first, then the
-  # name servers already there, at most 3 in all; the domain first in the search list.
-  # (Where a DHCP client rewrites this file, prefer DHCP options or a Route 53 Resolver rule
-  # that sends the domain to the DCs; the join stays valid, only new lookups need it.)
-  old=$(cat /etc/resolv.conf 2>/dev/null || true)
-  servers=("${DCS[@]}")
+# Routing that survives a reboot and a DHCP renewal, by what manages the resolver here:
+#  1. systemd-resolved running: a drop-in (DNS= + a routing-only domain ~domain);
+#  2. else NetworkManager running: the active connection gets the DCs and the search domain
+#     (ipv4.dns / ipv4.dns-search; DHCP servers stay, after them) and is re-applied;
+#  3. else a dhclient configuration: `prepend domain-name-servers` / `prepend domain-search`,
+#     so each renewal writes the DCs first; and /etc/resolv.conf is rewritten now (4.);
+#  4. else /etc/resolv.conf is rewritten in place: DCs first, then the servers already there
+#     (3 at most), the domain first in the search list.
+write_resolv_conf() {
+  local f="$R/etc/resolv.conf" old s d dup
+  old=$(cat "$f" 2>/dev/null || true)
+  local servers=("${DCS[@]}")
   while read -r key val _; do
     if [ "$key" = nameserver ] && [ -n "$val" ]; then
       dup=false
@@ -164,22 +207,70 @@ else
       $dup || servers+=("$val")
     fi
   done <<<"$old"
-  search="$DOMAIN_LC"
+  local search="$DOMAIN_LC"
   while read -r key rest; do
     if [ "$key" = search ] || [ "$key" = domain ]; then
       for d in $rest; do [ "$d" = "$DOMAIN_LC" ] || search="$search $d"; done
     fi
   done <<<"$old"
+  backup "$f"
+  # In place (the file may be a bind mount or a symlink target), world-readable like the original.
   {
     printf '# written by adjoin: %s answered by its domain controllers\n' "$DOMAIN_LC"
     printf 'search %s\n' "$search"
     for s in "${servers[@]:0:3}"; do printf 'nameserver %s\n' "$s"; done
     grep -E '^options ' <<<"$old" || true
-  } >/etc/resolv.conf.adjoin.new
-  cat /etc/resolv.conf.adjoin.new >/etc/resolv.conf
-  rm -f /etc/resolv.conf.adjoin.new
-  chmod 644 /etc/resolv.conf 2>/dev/null || true
+  } >"$RUN_SNAP/resolv.conf.new"
+  cat "$RUN_SNAP/resolv.conf.new" >"$f"
+  chmod 644 "$f" 2>/dev/null || true
   say "DNS: /etc/resolv.conf names ${servers[*]:0:3}"
+}
+nm_running() {
+  command -v nmcli >/dev/null 2>&1 && [ "$(nmcli -t -f RUNNING general 2>/dev/null)" = running ]
+}
+if $HAS_SYSTEMD && systemctl is-active --quiet systemd-resolved 2>/dev/null; then
+  # The drop-in folder must be readable by systemd-resolved (it does not run as root): 0755,
+  # whatever this script's umask (077) would give it; the file 0644.
+  install -d -m 0755 "$R/etc/systemd/resolved.conf.d"
+  f="$R/etc/systemd/resolved.conf.d/adjoin.conf"
+  backup "$f"
+  printf '[Resolve]\nDNS=%s\nDomains=~%s\n' "${DCS[*]}" "$DOMAIN_LC" >"$f"
+  chmod 644 "$f"
+  RESTART_RESOLVED=1
+  systemctl restart systemd-resolved || fail 4 "could not restart systemd-resolved"
+  say "DNS: systemd-resolved sends $DOMAIN_LC to ${DCS[*]} (drop-in /etc/systemd/resolved.conf.d/adjoin.conf)"
+elif nm_running; then
+  dev=$(ip -4 route show default 2>/dev/null | awk '{ for (i = 1; i < NF; i++) if ($i == "dev") { print $(i + 1); exit } }')
+  conn=
+  [ -n "$dev" ] && conn=$(nmcli -g GENERAL.CONNECTION device show "$dev" 2>/dev/null || true)
+  [ -n "$conn" ] || fail 4 "NetworkManager runs, but no active connection carries the default route: cannot route $DOMAIN_LC to its DCs"
+  old_dns=$(nmcli -g ipv4.dns connection show "$conn" 2>/dev/null || true)
+  old_search=$(nmcli -g ipv4.dns-search connection show "$conn" 2>/dev/null || true)
+  state="$R/var/lib/adjoin/networkmanager-$dev.bak"
+  if [ ! -e "$state" ]; then
+    install -d -m 0755 "$R/var/lib/adjoin"
+    printf 'connection=%s\nipv4.dns=%s\nipv4.dns-search=%s\n' "$conn" "$old_dns" "$old_search" >"$state"
+  fi
+  NM_UNDO=("$conn" ipv4.dns "$old_dns" ipv4.dns-search "$old_search")
+  nmcli connection modify "$conn" ipv4.dns "${DCS[*]}" ipv4.dns-search "$DOMAIN_LC" || fail 4 "nmcli could not set the DNS of connection $conn"
+  nmcli device reapply "$dev" >/dev/null 2>&1 || nmcli connection up "$conn" >/dev/null 2>&1 || fail 4 "NetworkManager could not re-apply connection $conn"
+  say "DNS: NetworkManager connection $conn uses ${DCS[*]} first, search $DOMAIN_LC"
+else
+  if command -v dhclient >/dev/null 2>&1 || [ -e "$R/etc/dhcp/dhclient.conf" ]; then
+    f="$R/etc/dhcp/dhclient.conf"
+    install -d -m 0755 "$R/etc/dhcp"
+    backup "$f"
+    dcs_csv=$(printf '%s, ' "${DCS[@]}")
+    {
+      grep -v '# adjoin$' "$f" 2>/dev/null || true
+      printf 'prepend domain-name-servers %s; # adjoin\n' "${dcs_csv%, }"
+      printf 'prepend domain-search "%s"; # adjoin\n' "$DOMAIN_LC"
+    } >"$RUN_SNAP/dhclient.conf.new"
+    cat "$RUN_SNAP/dhclient.conf.new" >"$f"
+    chmod 644 "$f"
+    say "DNS: dhclient puts ${DCS[*]} first at every lease (/etc/dhcp/dhclient.conf)"
+  fi
+  write_resolv_conf
 fi
 resolved=false
 for _ in 1 2 3 4 5 6 7 8 9 10; do
@@ -200,14 +291,17 @@ if adcli testjoin --domain="$DOMAIN_LC" >/dev/null 2>&1 && keytab_has_name; then
 else
   ALREADY=false
   # shellcheck source=/dev/null
-  OS_NAME=$(. /etc/os-release 2>/dev/null && printf '%s' "${NAME:-Linux}") || OS_NAME=Linux
+  OS_NAME=$(. "$R/etc/os-release" 2>/dev/null && printf '%s' "${NAME:-Linux}") || OS_NAME=Linux
   # shellcheck source=/dev/null
-  OS_VERSION=$(. /etc/os-release 2>/dev/null && printf '%s' "${VERSION_ID:-}") || OS_VERSION=
+  OS_VERSION=$(. "$R/etc/os-release" 2>/dev/null && printf '%s' "${VERSION_ID:-}") || OS_VERSION=
   say "joining with the one-time password"
   # The object exists already (created by adjoin); adcli logs in as the computer itself.
-  if ! out=$(adcli join --domain="$DOMAIN_LC" --domain-realm="$REALM" --computer-name="$COMPUTER_NAME" \
-    --host-fqdn="$HOST_FQDN" --os-name="$OS_NAME" --os-version="$OS_VERSION" \
-    --one-time-password="$ONE_TIME_PASSWORD" 2>&1); then
+  # The password goes to adcli on standard input (printf is a shell builtin: no process ever has
+  # it in its argv, which any local user may read in /proc/<pid>/cmdline).
+  # `--login-type=computer --stdin-password` = adcli's --one-time-password, without the argv.
+  if ! out=$(printf '%s' "$ONE_TIME_PASSWORD" | adcli join --domain="$DOMAIN_LC" --domain-realm="$REALM" \
+    --computer-name="$COMPUTER_NAME" --host-fqdn="$HOST_FQDN" --os-name="$OS_NAME" --os-version="$OS_VERSION" \
+    --login-type=computer --stdin-password 2>&1); then
     out=${out//"$ONE_TIME_PASSWORD"/***}
     fail 5 "adcli join refused: ${out: -1500} (a used or wrong one-time password, or a missing computer object: prepare it again)"
   fi
@@ -234,9 +328,9 @@ fi
 DYNDNS="dyndns_update = False"
 [ "$DYNAMIC_DNS" = true ] && DYNDNS="dyndns_update = True
 dyndns_refresh_interval = 43200"
-mkdir -p /etc/sssd
-chmod 700 /etc/sssd
-cat >/etc/sssd/sssd.conf.adjoin.new <<EOF
+install -d -m 0700 "$R/etc/sssd"
+backup "$R/etc/sssd/sssd.conf"
+cat >"$R/etc/sssd/sssd.conf.adjoin.new" <<EOF
 # written by adjoin
 [sssd]
 config_file_version = 2
@@ -260,9 +354,9 @@ krb5_store_password_if_offline = True
 krb5_ccname_template = FILE:/tmp/krb5cc_%U_XXXXXX
 $DYNDNS
 EOF
-chown root:root /etc/sssd/sssd.conf.adjoin.new
-chmod 600 /etc/sssd/sssd.conf.adjoin.new
-mv -f /etc/sssd/sssd.conf.adjoin.new /etc/sssd/sssd.conf
+[ -n "$R" ] || chown root:root "$R/etc/sssd/sssd.conf.adjoin.new"
+chmod 600 "$R/etc/sssd/sssd.conf.adjoin.new"
+mv -f "$R/etc/sssd/sssd.conf.adjoin.new" "$R/etc/sssd/sssd.conf"
 say "SSSD: /etc/sssd/sssd.conf written (id mapping: $ID_MAPPING, login groups: $LOGIN_GROUPS)"
 
 # NSS must ask SSSD (authselect does it on RHEL-like systems; libnss-sss usually on Debian).
@@ -274,10 +368,11 @@ if command -v authselect >/dev/null 2>&1; then
   fi
   if $HAS_SYSTEMD; then systemctl enable --now oddjobd >/dev/null 2>&1 || say "warning: oddjobd did not start"; fi
 else
-  if [ -f /etc/nsswitch.conf ]; then
-    new=$(awk '/^(passwd|group|shadow):/ && $0 !~ /[[:space:]]sss([[:space:]]|$)/ { print $0 " sss"; next } { print }' /etc/nsswitch.conf)
-    if [ "$new" != "$(cat /etc/nsswitch.conf)" ]; then
-      printf '%s\n' "$new" >/etc/nsswitch.conf
+  if [ -f "$R/etc/nsswitch.conf" ]; then
+    new=$(awk '/^(passwd|group|shadow):/ && $0 !~ /[[:space:]]sss([[:space:]]|$)/ { print $0 " sss"; next } { print }' "$R/etc/nsswitch.conf")
+    if [ "$new" != "$(cat "$R/etc/nsswitch.conf")" ]; then
+      backup "$R/etc/nsswitch.conf"
+      printf '%s\n' "$new" >"$R/etc/nsswitch.conf"
       say "NSS: sss added to /etc/nsswitch.conf"
     fi
   fi
@@ -297,22 +392,23 @@ if $HAS_SYSTEMD; then
   out=$(systemctl restart sssd 2>&1) || fail 6 "sssd did not start: ${out: -800} $(journalctl -u sssd -n 20 --no-pager 2>/dev/null | tail -c 1500)"
 else
   # No init system: stop a running sssd by its PID file (bounded), start it as a daemon.
-  if [ -s /run/sssd.pid ] && kill -0 "$(cat /run/sssd.pid)" 2>/dev/null; then
-    pid=$(cat /run/sssd.pid)
+  if [ -s "$R/run/sssd.pid" ] && kill -0 "$(cat "$R/run/sssd.pid")" 2>/dev/null; then
+    pid=$(cat "$R/run/sssd.pid")
     kill "$pid" 2>/dev/null || true
     for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     kill -9 "$pid" 2>/dev/null || true
   fi
-  out=$(sssd -D --logger=files 2>&1) || fail 6 "sssd did not start: ${out: -800} $(tail -c 1500 /var/log/sssd/sssd.log 2>/dev/null)"
+  out=$(sssd -D --logger=files 2>&1) || fail 6 "sssd did not start: ${out: -800} $(tail -c 1500 "$R/var/log/sssd/sssd.log" 2>/dev/null)"
 fi
 up=false
 for _ in $(seq 1 50); do
-  if [ -s /run/sssd.pid ] && kill -0 "$(cat /run/sssd.pid)" 2>/dev/null; then up=true; break; fi
+  if [ -s "$R/run/sssd.pid" ] && kill -0 "$(cat "$R/run/sssd.pid")" 2>/dev/null; then up=true; break; fi
   if $HAS_SYSTEMD && systemctl is-active --quiet sssd; then up=true; break; fi
   sleep 0.2
 done
-$up || fail 6 "sssd is not running: $(tail -c 1500 /var/log/sssd/sssd.log 2>/dev/null)"
+$up || fail 6 "sssd is not running: $(tail -c 1500 "$R/var/log/sssd/sssd.log" 2>/dev/null)"
 if command -v sss_cache >/dev/null 2>&1; then sss_cache -E >/dev/null 2>&1 || true; fi
+SETTLED=true # SSSD runs with the new configuration: from here on nothing is rolled back
 say "SSSD running"
 
 if $ALREADY; then
