@@ -141,6 +141,8 @@ export const resourceNames = (prefix: string) => ({
   verifyDocument: `${prefix}-verify`,
   caParameter: `/${prefix}/ca-bundle`,
   otpParameterPrefix: `/${prefix}/otp/`,
+  /** The one-time-password KMS key's alias: the same in every account (infra/otp.ts). */
+  otpKeyAlias: `alias/${prefix}-otp`,
   stateMachine: (workflow: 'join' | 'leave' | 'reconcile') => `${prefix}-${workflow}`,
 });
 
@@ -458,6 +460,7 @@ export function toSettings(config: ResolvedConfig): Settings {
     timings: { ...config.timings },
     reconcile: { graceSeconds: config.reconcile.graceSeconds, maxDeletions: config.reconcile.maxDeletions, dryRun: config.reconcile.dryRun },
     ...(config.memberAccounts.length > 0 ? { memberRoleName: config.memberRoleName } : {}),
+    otpKeyId: names.otpKeyAlias,
   };
   return validateSettings(settings);
 }

@@ -16,7 +16,7 @@ import { Construct } from 'constructs';
 import type { Settings } from '../tasks/lib/settings';
 import { functionName, TaskIds, type TaskId } from '../tasks/registry';
 import type { TaskFunctions } from '../workflows/common';
-import { assumeMemberRoles, FleetNeeds, statementsFor, TaskNeeds, TaskRoleTag, type PermissionContext } from './permissions';
+import { assumeMemberRoles, memberRoleNameFor, statementsFor, taskRoleName, TaskNeeds, TaskRoleTag, type PermissionContext } from './permissions';
 
 export const RepoRoot = path.join(__dirname, '..');
 
@@ -57,8 +57,6 @@ export class TaskFunctionSet extends Construct {
       return subnet;
     });
     const securityGroups = net.securityGroupIds.map((sg, i) => ec2.SecurityGroup.fromSecurityGroupId(this, `SecurityGroup${i}`, sg, { mutable: false }));
-    const settingsJson = JSON.stringify(props.settings);
-    const memberStatement = assumeMemberRoles(props.permissions);
 
     const functions: Partial<Record<TaskId, lambda.IFunction>> = {};
     const roles: Partial<Record<TaskId, iam.Role>> = {};
@@ -70,6 +68,7 @@ export class TaskFunctionSet extends Construct {
         removalPolicy: RemovalPolicy.RETAIN,
       });
       const role = new iam.Role(this, `${taskId}-role`, {
+        roleName: taskRoleName(props.resourcePrefix, taskId), // member roles trust exactly this ARN
         assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
         description: `adjoin task ${taskId}: only what this task needs`,
       });
@@ -82,7 +81,11 @@ export class TaskFunctionSet extends Construct {
         resources: ['*'],
       }));
       for (const statement of statementsFor(this, TaskNeeds[taskId], props.permissions)) role.addToPolicy(statement);
-      if (memberStatement && TaskNeeds[taskId].some((n) => FleetNeeds.includes(n))) role.addToPolicy(memberStatement);
+      const memberStatement = assumeMemberRoles(props.permissions, taskId);
+      if (memberStatement) role.addToPolicy(memberStatement);
+      // Each task assumes its own member role (infra/permissions.ts).
+      const memberRole = props.settings.memberRoleName ? { memberRoleName: memberRoleNameFor(props.settings.memberRoleName, taskId) } : {};
+      const settingsJson = JSON.stringify({ ...props.settings, ...memberRole });
 
       const fn = new nodejs.NodejsFunction(this, taskId, {
         functionName: name,
@@ -118,7 +121,7 @@ export class TaskFunctionSet extends Construct {
       Validations.of(role).acknowledge(
         { id: 'AwsSolutions-IAM5[Resource::*]', reason: 'ec2:CreateNetworkInterface/Describe*/DescribeInstances, ssm:DescribeInstanceInformation and ssm:GetCommandInvocation do not support resource-level permissions; X-Ray PutTraceSegments needs *.' },
         { id: 'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:instance/*]', reason: 'Tags: only keys with our status prefix (aws:TagKeys condition). SendCommand: only to instances with the opt-in tag (ssm:resourceTag condition) and only with our documents.' },
-        { id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:parameter/${props.resourcePrefix}/otp/*]`, reason: 'One-time passwords are per-instance parameters under this prefix, created and deleted during a join.' },
+        { id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:parameter/${props.resourcePrefix}/otp/*]`, reason: 'One-time passwords are per-instance parameters under this prefix: created (and tagged with their instance ARN only, aws:TagKeys) and deleted during a join.' },
       );
       Validations.of(fn).acknowledge({ id: 'AwsSolutions-L1', reason: 'Node.js 22 is the runtime the tasks are built and tested for (esbuild target node22); moving to 24 is a tested change, not a default.' });
       functions[taskId] = fn;
