@@ -11,6 +11,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ConfigurationError } from '../tasks/lib/errors';
 import { ldapUrlHostIsIp, LOGIN_GROUP_LIMIT, loginGroupProblem, parseTag, scheduleProblem } from './config-checks';
+import { STRICT_DN_PATTERN } from '../tasks/lib/dn';
 import { validateSettings, type DirectoryKind, type IdMapping, type Settings } from '../tasks/lib/settings';
 
 // ---- what the user writes --------------------------------------------------------------------
@@ -146,6 +147,8 @@ export const resourceNames = (prefix: string) => ({
   verifyDocument: `${prefix}-verify`,
   caParameter: `/${prefix}/ca-bundle`,
   otpParameterPrefix: `/${prefix}/otp/`,
+  /** The one-time-password KMS key's alias: the same in every account (infra/otp.ts). */
+  otpKeyAlias: `alias/${prefix}-otp`,
   stateMachine: (workflow: 'join' | 'leave' | 'reconcile') => `${prefix}-${workflow}`,
 });
 
@@ -219,6 +222,9 @@ class Checker {
 
 const DOMAIN_RE = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/i;
 const IPV4_RE = /^((25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
+/** An OU DN in the strict form (tasks/lib/dn.ts STRICT_DN_PATTERN, the join document's pattern for ComputerOu), starting with OU=. */
+const OU_DN_RE = new RegExp(`^(?=[Oo][Uu]=)(?=.{1,1024}$)${STRICT_DN_PATTERN.slice(1)}`);
+const OU_DN_HINT = 'an OU DN of OU=/CN=/DC= RDNs; commas, quotes, $, backticks, semicolons and control characters only as AD escapes (\\, or \\2C)';
 const SECRET_RE = /^(arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+|[A-Za-z0-9/_+=.@-]{1,512})$/;
 
 /** DC=corp,DC=example,DC=com from corp.example.com. */
@@ -228,8 +234,11 @@ export const baseDnOf = (domain: string): string =>
 /** The computer OU a directory kind uses when none is given. */
 export function defaultComputerOu(kind: DirectoryKind, domain: string, netbiosName: string): string | undefined {
   const base = baseDnOf(domain);
-  if (kind === 'aws-managed') return `OU=Computers,OU=${netbiosName},${base}`;
-  if (kind === 'entra-ds') return `OU=AADDC Computers,${base}`;
+  // A dedicated OU, never the shared computers container: leave and reconcile delete only in
+  // managedOus, so nothing adjoin did not create may ever sit there (docs/security-notes.md).
+  if (kind === 'aws-managed') return `OU=adjoin,OU=Computers,OU=${netbiosName},${base}`;
+  // Entra DS: custom OUs are created at the domain root (by AAD DC Administrators).
+  if (kind === 'entra-ds') return `OU=adjoin,${base}`;
   return undefined;
 }
 
@@ -324,8 +333,8 @@ export function resolveConfig(raw: unknown, options: ResolveOptions = {}): Resol
   const computerOuRaw = c.get('directory.computerOu');
   const computerOu = computerOuRaw === undefined && kind === 'self-managed'
     ? c.bad('directory.computerOu', 'is required for a self-managed directory')
-    : c.str('directory.computerOu', { ...(kindOu ? { def: kindOu } : {}), re: /^OU=[^,]+(,(OU|CN|DC)=[^,]+)*$/i, hint: 'an OU DN' });
-  const managedOus = c.list('directory.managedOus', { ...(computerOu ? { def: [computerOu] } : {}), min: 1, re: /^OU=[^,]+(,(OU|CN|DC)=[^,]+)*$/i, hint: 'OU DNs' });
+    : c.str('directory.computerOu', { ...(kindOu ? { def: kindOu } : {}), re: OU_DN_RE, hint: OU_DN_HINT });
+  const managedOus = c.list('directory.managedOus', { ...(computerOu ? { def: [computerOu] } : {}), min: 1, re: OU_DN_RE, hint: OU_DN_HINT });
   if (computerOu && managedOus && !managedOus.some((ou) => ou.toLowerCase() === computerOu.toLowerCase()))
     c.bad('directory.managedOus', `must include directory.computerOu (${computerOu})`);
   if (baseDn && computerOu && !computerOu.toLowerCase().endsWith(baseDn.toLowerCase()))
@@ -471,6 +480,7 @@ export function toSettings(config: ResolvedConfig): Settings {
     timings: { ...config.timings },
     reconcile: { graceSeconds: config.reconcile.graceSeconds, maxDeletions: config.reconcile.maxDeletions, dryRun: config.reconcile.dryRun },
     ...(config.memberAccounts.length > 0 ? { memberRoleName: config.memberRoleName } : {}),
+    otpKeyId: names.otpKeyAlias,
   };
   return validateSettings(settings);
 }

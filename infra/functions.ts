@@ -18,7 +18,7 @@ import { functionName, TaskIds, type TaskId } from '../tasks/registry';
 import type { TaskFunctions } from '../workflows/common';
 import { acknowledgeFleetRole } from './nag';
 import { TaskEndpoints } from './network';
-import { assumeMemberRoles, FleetNeeds, statementsFor, TaskNeeds, TaskRoleTag, type PermissionContext } from './permissions';
+import { assumeMemberRoles, memberRoleNameFor, statementsFor, taskRoleName, TaskNeeds, TaskRoleTag, type PermissionContext } from './permissions';
 
 export const RepoRoot = path.join(__dirname, '..');
 
@@ -63,8 +63,6 @@ export class TaskFunctionSet extends Construct {
     });
     const securityGroups = net.securityGroupIds.map((sg, i) => ec2.SecurityGroup.fromSecurityGroupId(this, `SecurityGroup${i}`, sg, { mutable: false }));
     if (net.createEndpoints) new TaskEndpoints(this, 'Endpoints', { vpc, subnets, taskSecurityGroups: securityGroups });
-    const settingsJson = JSON.stringify(props.settings);
-    const memberStatement = assumeMemberRoles(props.permissions);
 
     const functions: Partial<Record<TaskId, lambda.IFunction>> = {};
     const roles: Partial<Record<TaskId, iam.Role>> = {};
@@ -77,6 +75,7 @@ export class TaskFunctionSet extends Construct {
         removalPolicy: RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
       });
       const role = new iam.Role(this, `${taskId}-role`, {
+        roleName: taskRoleName(props.resourcePrefix, taskId), // member roles trust exactly this ARN
         assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
         description: `adjoin task ${taskId}: only what this task needs`,
       });
@@ -89,7 +88,11 @@ export class TaskFunctionSet extends Construct {
         resources: ['*'],
       }));
       for (const statement of statementsFor(this, TaskNeeds[taskId], props.permissions)) role.addToPolicy(statement);
-      if (memberStatement && TaskNeeds[taskId].some((n) => FleetNeeds.includes(n))) role.addToPolicy(memberStatement);
+      const memberStatement = assumeMemberRoles(props.permissions, taskId);
+      if (memberStatement) role.addToPolicy(memberStatement);
+      // Each task assumes its own member role (infra/permissions.ts).
+      const memberRole = props.settings.memberRoleName ? { memberRoleName: memberRoleNameFor(props.settings.memberRoleName, taskId) } : {};
+      const settingsJson = JSON.stringify({ ...props.settings, ...memberRole });
 
       const fn = new nodejs.NodejsFunction(this, taskId, {
         functionName: name,

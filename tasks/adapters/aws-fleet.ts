@@ -14,6 +14,7 @@ import {
   type Instance,
 } from '@aws-sdk/client-ec2';
 import {
+  AddTagsToResourceCommand,
   DeleteParameterCommand,
   DescribeInstanceInformationCommand,
   GetCommandInvocationCommand,
@@ -23,7 +24,7 @@ import {
 } from '@aws-sdk/client-ssm';
 import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { AwsRefused, AwsUnavailable, InstanceGone } from '../lib/errors';
-import { joinSecretName } from '../lib/naming';
+import { instanceArn, joinSecretName, OTP_INSTANCE_TAG } from '../lib/naming';
 import type { CommandResult, CommandStatus, Fleet, FleetFor, InstanceInfo, InstanceState, PingStatus, SendCommandRequest } from '../lib/ports';
 import type { Settings } from '../lib/settings';
 import { awsClientConfig } from './aws-clients';
@@ -33,6 +34,8 @@ export type Credentials = EC2ClientConfig['credentials'];
 
 export interface AwsFleetOptions {
   region: string;
+  /** The account this fleet acts in (the one-time password's instance tag names it). */
+  account?: string;
   /** Deployed SSM document names (settings.documents). */
   documents: Settings['documents'];
   /** Credentials for this account (default: the Lambda's own). */
@@ -187,6 +190,20 @@ export class AwsFleet implements Fleet {
       // A validation message may echo the value: it is redacted from the error text.
       throw mapAwsError(err, `SSM PutParameter ${name}`, [value], this.options.region);
     }
+    // PutParameter cannot combine Tags with Overwrite: the tag is set after, by AddTagsToResource
+    // (idempotent). Until it is there the parameter is unreadable to every instance (the
+    // instance policy needs the tag to equal the reader's own ARN), so a failure here fails safe.
+    const { account, region } = this.options;
+    if (!account) throw new AwsRefused(`SSM AddTagsToResource ${name}: the fleet's account is unknown, so the one-time password cannot be bound to its instance`);
+    try {
+      await this.ssm.send(new AddTagsToResourceCommand({
+        ResourceType: 'Parameter',
+        ResourceId: name,
+        Tags: [{ Key: OTP_INSTANCE_TAG, Value: instanceArn(partitionOf(region), region, account, instanceId) }],
+      }));
+    } catch (err) {
+      throw mapAwsError(err, `SSM AddTagsToResource ${name}`);
+    }
     return name;
   }
 
@@ -246,6 +263,8 @@ export interface FleetForOptions {
   documents: Settings['documents'];
   /** Parameter path of join secrets (default /adjoin/otp/). */
   secretPath?: string;
+  /** KMS key of join secrets (an alias resolves in each account: the member stacks make the same one). */
+  secretKeyId?: string;
   /** Role assumed in accounts other than our own; absent: our own credentials everywhere. */
   memberRoleName?: string;
   /** Our own account (default: STS GetCallerIdentity, once). */
@@ -328,7 +347,13 @@ export function fleetFor(options: FleetForOptions): FleetFor {
     let fleet = fleets.get(key);
     if (!fleet) {
       const role = options.memberRoleName;
-      const base = { region, documents: options.documents, ...(options.secretPath ? { secretPath: options.secretPath } : {}) };
+      const base = {
+        region,
+        account,
+        documents: options.documents,
+        ...(options.secretPath ? { secretPath: options.secretPath } : {}),
+        ...(options.secretKeyId ? { secretKeyId: options.secretKeyId } : {}),
+      };
       // Always decided against our own account: without a member role, another account's
       // instances would look "not found" with our credentials, and "not found" reads as gone.
       fleet = new DeferredFleet(async () => {

@@ -75,6 +75,8 @@ export interface Settings {
   };
   /** Role assumed in member accounts (cross-account fleets). */
   memberRoleName?: string;
+  /** KMS key (alias/…, key ID or ARN) that encrypts one-time passwords; absent: aws/ssm. */
+  otpKeyId?: string;
 }
 
 /** The default tag conventions (infra/config.ts `Defaults` spells the same as key=value). A fresh object each call. */
@@ -186,6 +188,9 @@ export function validateSettings(raw: unknown): Settings {
   num('reconcile.graceSeconds', 0, 30 * 86400);
   num('reconcile.maxDeletions', 0, 10000);
   bool('reconcile.dryRun');
+  const otpKeyId = at('otpKeyId');
+  if (otpKeyId !== undefined && (typeof otpKeyId !== 'string' || !/^(alias\/[A-Za-z0-9/_-]{1,250}|[0-9a-f-]{36}|arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)\/[A-Za-z0-9/_-]+)$/.test(otpKeyId)))
+    problems.push('otpKeyId: must be a KMS alias (alias/…), key ID or key/alias ARN');
 
   if (problems.length > 0) throw new ConfigurationError(problems);
   return raw as unknown as Settings;

@@ -53,21 +53,21 @@ describe('the sample configuration', () => {
 });
 
 describe('defaults of each directory kind', () => {
-  it('aws-managed: computers in OU=Computers,OU=<NetBIOS>, LDAPS URLs from the DC host names, probe user Admin', () => {
+  it('aws-managed: computers in a dedicated OU=adjoin under OU=Computers,OU=<NetBIOS>, LDAPS URLs from the DC host names, probe user Admin', () => {
     const c = resolveConfig(minimal('aws-managed'), { baseDir: InfraDir });
     expect(c.directory.domain).toBe('corp.example.com');
     expect(c.directory.netbiosName).toBe('CORP');
     expect(c.directory.baseDn).toBe('DC=corp,DC=example,DC=com');
-    expect(c.directory.computerOu).toBe('OU=Computers,OU=CORP,DC=corp,DC=example,DC=com');
+    expect(c.directory.computerOu).toBe('OU=adjoin,OU=Computers,OU=CORP,DC=corp,DC=example,DC=com');
     expect(c.directory.managedOus).toEqual([c.directory.computerOu]);
     expect(c.directory.ldapUrls).toEqual(['ldaps://dc1.corp.example.com:636']);
     expect(c.directory.probeUsers).toEqual(['Admin']);
     expect(c.directory.insecure).toBe(false);
   });
 
-  it('entra-ds: computers in OU=AADDC Computers, and LDAPS cannot be turned off', () => {
+  it('entra-ds: computers in a dedicated custom OU at the domain root (never the shared AADDC Computers), and LDAPS cannot be turned off', () => {
     const c = resolveConfig(minimal('entra-ds'), { baseDir: InfraDir });
-    expect(c.directory.computerOu).toBe('OU=AADDC Computers,DC=corp,DC=example,DC=com');
+    expect(c.directory.computerOu).toBe('OU=adjoin,DC=corp,DC=example,DC=com');
     const input = minimal('entra-ds');
     input.directory.insecure = true;
     expect(() => resolveConfig(input, { baseDir: InfraDir })).toThrow(/directory.insecure: .*needs LDAPS/);
@@ -158,6 +158,34 @@ describe('a bad configuration names every bad key', () => {
       expect.stringMatching(/^directory.managedOus: must include directory.computerOu/),
       expect.stringMatching(/^directory.computerOu: .* is not inside DC=corp,DC=example,DC=com/),
     ]));
+  });
+
+  it('refuses an OU that is not a strict DN (shell or LDAP injection), naming the key', () => {
+    const hostile = [
+      "OU=x'$(touch /tmp/p)',DC=corp,DC=example,DC=com",
+      'OU=x`id`,DC=corp,DC=example,DC=com',
+      'OU=x;reboot,DC=corp,DC=example,DC=com',
+      'OU=x"y,DC=corp,DC=example,DC=com',
+      'OU=x\nCN=y,DC=corp,DC=example,DC=com',
+      'OU=x\u0000,DC=corp,DC=example,DC=com',
+      'OU=x$HOME,DC=corp,DC=example,DC=com',
+      'OU=,DC=corp,DC=example,DC=com',
+      'CN=Computers,DC=corp,DC=example,DC=com',
+      'OU=a\\q,DC=corp,DC=example,DC=com', // not an AD escape
+    ];
+    for (const ou of hostile) {
+      expect(problemsOf((c) => { c.directory.computerOu = ou; c.directory.managedOus = [ou]; })).toEqual(expect.arrayContaining([
+        expect.stringMatching(/^directory\.computerOu: .* is not valid \(an OU DN/),
+        expect.stringMatching(/^directory\.managedOus: .* not valid \(an OU DN/),
+      ]));
+    }
+    // AD's escapes are accepted: an escaped comma, an escaped quote, a hex escape.
+    for (const ou of ['OU=Linux\\, Servers,DC=corp,DC=example,DC=com', 'OU=a\\"b,DC=corp,DC=example,DC=com', 'OU=a\\24b,DC=corp,DC=example,DC=com']) {
+      const input = sampleInput();
+      input.directory.computerOu = ou;
+      input.directory.managedOus = [ou];
+      expect(resolveConfig(input, { baseDir: InfraDir }).directory.computerOu).toBe(ou);
+    }
   });
 
   it('needs the orchestrator account when member accounts are given', () => {

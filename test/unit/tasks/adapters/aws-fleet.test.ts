@@ -5,6 +5,7 @@ import {
   EC2ServiceException,
 } from '@aws-sdk/client-ec2';
 import {
+  AddTagsToResourceCommand,
   DeleteParameterCommand,
   DescribeInstanceInformationCommand,
   GetCommandInvocationCommand,
@@ -31,7 +32,7 @@ const ec2Error = (name: string, status = 400): EC2ServiceException =>
 const ssmError = (name: string, status = 400): SSMServiceException =>
   new SSMServiceException({ name, $fault: status >= 500 ? 'server' : 'client', $metadata: { httpStatusCode: status }, message: `${name} happened` });
 
-const fleet = (): AwsFleet => new AwsFleet({ region: 'eu-west-1', documents, ec2: new EC2Client({ region: 'eu-west-1' }), ssm: new SSMClient({ region: 'eu-west-1' }) });
+const fleet = (): AwsFleet => new AwsFleet({ region: 'eu-west-1', account: '123456789012', documents, ec2: new EC2Client({ region: 'eu-west-1' }), ssm: new SSMClient({ region: 'eu-west-1' }) });
 
 beforeEach(() => {
   ec2Mock.reset();
@@ -152,9 +153,10 @@ describe('AwsFleet SSM', () => {
     expect(ssmMock).toHaveReceivedCommandWith(DescribeInstanceInformationCommand, { Filters: [{ Key: 'InstanceIds', Values: [ID] }] });
   });
 
-  it('stores the join secret as an overwritten SecureString and returns only its name', async () => {
+  it('stores the join secret as an overwritten SecureString, then tags it with its instance ARN; returns only its name', async () => {
     // Prepare
     ssmMock.on(PutParameterCommand).resolves({ Version: 1 });
+    ssmMock.on(AddTagsToResourceCommand).resolves({});
     // Act / Assess
     await expect(fleet().putJoinSecret(ID, 'S3cret-otp')).resolves.toBe(`/adjoin/otp/${ID}`);
     expect(ssmMock).toHaveReceivedCommandWith(PutParameterCommand, {
@@ -163,12 +165,43 @@ describe('AwsFleet SSM', () => {
       Type: 'SecureString',
       Overwrite: true,
     });
+    // Tags cannot go with Overwrite on PutParameter: exactly these two calls, in this order.
+    const calls = ssmMock.calls().map((c) => c.args[0]);
+    expect(calls.map((c) => c.constructor.name)).toEqual(['PutParameterCommand', 'AddTagsToResourceCommand']);
+    expect(calls[0]?.input).not.toHaveProperty('Tags');
+    expect(calls[0]?.input).not.toHaveProperty('KeyId');
+    expect(calls[1]?.input).toEqual({
+      ResourceType: 'Parameter',
+      ResourceId: `/adjoin/otp/${ID}`,
+      Tags: [{ Key: 'adjoin:instance-arn', Value: `arn:aws:ec2:eu-west-1:123456789012:instance/${ID}` }],
+    });
+  });
+
+  it('encrypts the join secret with the configured KMS key, in the partition of the Region', async () => {
+    ssmMock.on(PutParameterCommand).resolves({ Version: 1 });
+    ssmMock.on(AddTagsToResourceCommand).resolves({});
+    const f = new AwsFleet({ region: 'cn-north-1', account: '123456789012', documents, secretKeyId: 'alias/adjoin-otp', ssm: new SSMClient({ region: 'cn-north-1' }) });
+    await f.putJoinSecret(ID, 'S3cret-otp');
+    expect(ssmMock).toHaveReceivedCommandWith(PutParameterCommand, { KeyId: 'alias/adjoin-otp', Overwrite: true });
+    expect(ssmMock).toHaveReceivedCommandWith(AddTagsToResourceCommand, { Tags: [{ Key: 'adjoin:instance-arn', Value: `arn:aws-cn:ec2:cn-north-1:123456789012:instance/${ID}` }] });
+  });
+
+  it('a tag that cannot be set fails the write (the secret would be unreadable anyway), without the secret in the error', async () => {
+    ssmMock.on(PutParameterCommand).resolves({ Version: 1 });
+    ssmMock.on(AddTagsToResourceCommand).rejects(ssmError('AccessDeniedException'));
+    const err = await fleet().putJoinSecret(ID, 'S3cret-otp').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(AwsRefused);
+    expect((err as Error).message).toMatch(/AddTagsToResource/);
+    expect((err as Error).message).not.toContain('S3cret-otp');
+    const noAccount = new AwsFleet({ region: 'eu-west-1', documents, ssm: new SSMClient({ region: 'eu-west-1' }) });
+    await expect(noAccount.putJoinSecret(ID, 'x')).rejects.toThrow(/account is unknown/);
   });
 
   it('uses the configured secret path', async () => {
     // Prepare
     ssmMock.on(PutParameterCommand).resolves({ Version: 1 });
-    const f = new AwsFleet({ region: 'eu-west-1', documents, secretPath: '/acme/otp/', ssm: new SSMClient({ region: 'eu-west-1' }) });
+    ssmMock.on(AddTagsToResourceCommand).resolves({});
+    const f = new AwsFleet({ region: 'eu-west-1', account: '123456789012', documents, secretPath: '/acme/otp/', ssm: new SSMClient({ region: 'eu-west-1' }) });
     // Act / Assess
     await expect(f.putJoinSecret(ID, 'x')).resolves.toBe(`/acme/otp/${ID}`);
   });
@@ -286,6 +319,14 @@ describe('an endpoint the task cannot reach', () => {
 });
 
 describe('fleetFor', () => {
+  it('hands the account and the one-time-password KMS key to each fleet', async () => {
+    const seen: AwsFleetOptions[] = [];
+    ssmMock.on(DescribeInstanceInformationCommand).resolves({ InstanceInformationList: [] });
+    const f = fleetFor({ documents, secretKeyId: 'alias/adjoin-otp', homeAccount: '111111111111', makeFleet: (o) => { seen.push(o); return new AwsFleet({ ...o, ssm: new SSMClient({ region: o.region }) }); } });
+    await f({ account: '111111111111', region: 'eu-west-1' }).ssmPingStatus(ID);
+    expect(seen[0]).toMatchObject({ account: '111111111111', region: 'eu-west-1', secretKeyId: 'alias/adjoin-otp' });
+  });
+
   const made: AwsFleetOptions[] = [];
   const makeFleet = (o: AwsFleetOptions): AwsFleet => {
     made.push(o);
@@ -308,6 +349,7 @@ describe('fleetFor', () => {
     await a.ssmPingStatus(ID);
     await b.ssmPingStatus(ID);
     expect(made.map((o) => o.region)).toEqual(['eu-west-1', 'us-east-1']);
+    expect(made.map((o) => o.account)).toEqual(['111111111111', '111111111111']); // names the one-time password's instance
     expect(made.every((o) => o.credentials === undefined)).toBe(true);
   });
 
