@@ -7,7 +7,7 @@
  *   reconcile) with retries and an encrypted dead-letter queue · alarms to an encrypted topic ·
  *   an instance policy (read the one-time password) · event-bus access for member accounts.
  */
-import { Aws, Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { Aws, Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as events from 'aws-cdk-lib/aws-events';
