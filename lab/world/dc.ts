@@ -10,7 +10,7 @@ import {
   BASE_DN, BRIDGE, DC_FQDN, DC_HOSTNAME, DC_IP, DC_NETNS, DNS_DOMAIN, DNS_ZONE_DN, HOST_IP, HOST_LINK, HOST_LINK_PEER,
   LOGIN_GROUP, MANAGED_OU, NETBIOS, PREFIX_LEN, REALM, SERVICE_ACCOUNT, SUBNET, type LabPaths,
 } from './paths';
-import { createMachineNs, machineExec, netnsAdd, q, type Machine } from './ns';
+import { bindFile, createMachineNs, machineExec, netnsAdd, q, type Machine } from './ns';
 import { runOk, sleep } from './sh';
 import { writeSecretFile, type DcInfo, type DomainInfo } from './state';
 
@@ -88,7 +88,7 @@ export async function provisionDc(paths: LabPaths, log: (msg: string) => void): 
     fs.mkdirSync(src, { recursive: true });
     binds.push(`mkdir -p ${q(target)}; mount --bind ${q(src)} ${q(target)}`);
   }
-  for (const f of DC_PRIVATE_FILES) binds.push(`mount --bind ${q(path.join(etc, f))} /etc/${f}`);
+  for (const f of DC_PRIVATE_FILES) binds.push(bindFile(path.join(etc, f), `/etc/${f}`));
   binds.push(`hostname ${DC_HOSTNAME}`);
   const machine = await createMachineNs(paths, 'dc', DC_NETNS, binds.join('\n'));
   const inDc = (argv: string[], timeoutMs = 60_000, input?: string) => machineExec(machine, argv, { timeoutMs, input });
