@@ -18,7 +18,10 @@ export interface LabRuntime {
   redrive(record: ExecutionRecord): Promise<ExecutionRecord>;
 }
 
-export type LabWorld = Pick<typeof world, 'up' | 'down' | 'status' | 'launch' | 'terminate' | 'exec' | 'dcLdapSearch' | 'isUp'>;
+export type LabWorld = Pick<
+  typeof world,
+  'up' | 'down' | 'status' | 'launch' | 'terminate' | 'exec' | 'dcLdapSearch' | 'isUp' | 'stopDc' | 'startDc' | 'isolateDc' | 'reconnectDc' | 'pauseReplicationToDc2' | 'resumeReplicationToDc2'
+>;
 
 export const labWorld: LabWorld = world;
 

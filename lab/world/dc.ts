@@ -64,7 +64,7 @@ export interface ProvisionResult {
   machine: Machine;
 }
 
-const bounded = async (what: string, tries: number, delayMs: number, probe: () => Promise<boolean>): Promise<void> => {
+export const bounded = async (what: string, tries: number, delayMs: number, probe: () => Promise<boolean>): Promise<void> => {
   for (let i = 0; i < tries; i++) {
     if (await probe()) return;
     await sleep(delayMs);
@@ -174,10 +174,11 @@ export async function provisionDc(paths: LabPaths, log: (msg: string) => void): 
     adminPasswordFile,
     dcIp: DC_IP,
     dcFqdn: DC_FQDN,
+    domainControllers: [{ name: 'dc1', hostName: DC_FQDN, ip: DC_IP }],
     domainSid: seeded.domainSid,
     loginGroup: LOGIN_GROUP,
     users: userInfo,
   };
-  const dc: DcInfo = { netns: DC_NETNS, mountNsFile: machine.mountNsFile, utsNsFile: machine.utsNsFile, runDir: path.join(dcDir, 'run-samba') };
+  const dc: DcInfo = { name: 'dc1', hostName: DC_FQDN, ip: DC_IP, netns: DC_NETNS, mountNsFile: machine.mountNsFile, utsNsFile: machine.utsNsFile, runDir: path.join(dcDir, 'run-samba') };
   return { dc, domain, machine };
 }

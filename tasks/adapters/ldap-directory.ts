@@ -320,9 +320,21 @@ export class LdapDirectory implements Directory {
       rejectUnauthorized: !this.config.insecure,
       minVersion: 'TLSv1.2',
       ...(ca ? { ca: [ca] } : {}),
-      ...(this.config.tlsServerName ? { servername: this.config.tlsServerName } : {}),
+      ...(this.serverNameOf(url) ? { servername: this.serverNameOf(url) } : {}),
     };
     return { ...base, tlsOptions };
+  }
+
+  /** The host name a URL's certificate must carry: its DC's (by IP), else tlsServerName. */
+  serverNameOf(url: string): string | undefined {
+    const host = urlHost(url);
+    return this.config.domainControllers?.find((dc) => dc.ip === host)?.hostName ?? this.config.tlsServerName;
+  }
+
+  /** The DC (host name) behind a URL, for reports of which DC wrote an object. */
+  domainControllerOf(url: string): string {
+    const host = urlHost(url);
+    return this.config.domainControllers?.find((dc) => dc.ip === host)?.hostName ?? host;
   }
 
   /** A bound client: tries each URL in order; only "unavailable" moves on to the next one. */
@@ -492,6 +504,8 @@ export class LdapDirectory implements Directory {
     }
   }
 }
+
+const urlHost = (url: string): string => /^ldaps?:\/\/\[?([^\]/:]+)/i.exec(url)?.[1] ?? url;
 
 async function unbindQuietly(client: Client): Promise<void> {
   try {
