@@ -21,6 +21,7 @@
 # param: LoginGroups | AD groups allowed to log in, comma separated (empty or - = every domain user) | - | ^[A-Za-z0-9 _.,-]{0,1024}$
 # param: IdMapping | sid (UIDs from SIDs) or rfc2307 (uidNumber/gidNumber from AD) | sid | ^(sid|rfc2307)$
 # param: DomainSid | domain SID pinned for sid mapping (S-1-5-21-...); empty or - in rfc2307 mode | - | ^(-|S-1-5-21-[0-9]+-[0-9]+-[0-9]+)?$
+# param: DomainController | DC to join through (host name or IP), the one that wrote the computer object: no replication race; empty or - = any DC | - | ^(-|[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?)?$
 # param: DynamicDns | true: SSSD registers the host's A record in AD DNS | false | ^(true|false)$
 #
 # Exit codes: 0 joined (or already joined) and SSSD running; 2 bad parameter; 3 packages;
@@ -47,6 +48,7 @@ ID_MAPPING=$(param_value IdMapping '{{IdMapping}}')
 DOMAIN_SID=$(param_value DomainSid '{{DomainSid}}')
 COMPUTER_OU=$(param_value ComputerOu '{{ComputerOu}}')
 DYNAMIC_DNS=$(param_value DynamicDns '{{DynamicDns}}')
+DOMAIN_CONTROLLER=$(param_value DomainController '{{DomainController}}')
 unset SSM_OneTimePassword 2>/dev/null || true
 
 say() { printf 'adjoin: %s\n' "$*"; }
@@ -75,6 +77,8 @@ check IdMapping "$ID_MAPPING" '^(sid|rfc2307)$'
 check DomainSid "$DOMAIN_SID" '^(-|S-1-5-21-[0-9]+-[0-9]+-[0-9]+)$'
 check ComputerOu "$COMPUTER_OU" '^(OU|CN)=[^;`$]+$'
 check DynamicDns "$DYNAMIC_DNS" '^(true|false)$'
+[ -n "$DOMAIN_CONTROLLER" ] || DOMAIN_CONTROLLER=-
+check DomainController "$DOMAIN_CONTROLLER" '^(-|[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?)$'
 # The password itself is checked without ever showing it.
 case "$ONE_TIME_PASSWORD" in *"$LB$LB"*) fail 2 "parameter OneTimePassword was not resolved (expected a secure-string reference)" ;; esac
 [ "${#ONE_TIME_PASSWORD}" -ge 8 ] || fail 2 "parameter OneTimePassword is too short"
@@ -199,13 +203,32 @@ else
   OS_VERSION=$(. /etc/os-release 2>/dev/null && printf '%s' "${VERSION_ID:-}") || OS_VERSION=
   say "joining with the one-time password"
   # The object exists already (created by adjoin); adcli logs in as the computer itself.
-  if ! out=$(adcli join --domain="$DOMAIN_LC" --domain-realm="$REALM" --computer-name="$COMPUTER_NAME" \
+  # Pinned to the DC that wrote the object: another DC may not have it yet (replication takes
+  # seconds, sometimes more): LDAP through --domain-controller, Kerberos through a temporary
+  # krb5.conf whose only KDC for the realm is that DC (KRB5_CONFIG, for the adcli calls only).
+  PIN=()
+  PIN_ENV=()
+  PIN_DIR=
+  if [ "$DOMAIN_CONTROLLER" != - ]; then
+    PIN_DIR=$(mktemp -d /run/adjoin-krb5.XXXXXX 2>/dev/null || mktemp -d)
+    {
+      printf '[realms]\n    %s = {\n        kdc = %s\n        admin_server = %s\n        kpasswd_server = %s\n    }\n' \
+        "$REALM" "$DOMAIN_CONTROLLER" "$DOMAIN_CONTROLLER" "$DOMAIN_CONTROLLER"
+      [ -r /etc/krb5.conf ] && printf 'include /etc/krb5.conf\n'
+    } >"$PIN_DIR/krb5.conf"
+    PIN=(--domain-controller="$DOMAIN_CONTROLLER")
+    PIN_ENV=(KRB5_CONFIG="$PIN_DIR/krb5.conf")
+    say "joining through $DOMAIN_CONTROLLER (the DC that holds the computer object)"
+  fi
+  if ! out=$(env "${PIN_ENV[@]}" adcli join --domain="$DOMAIN_LC" --domain-realm="$REALM" "${PIN[@]}" --computer-name="$COMPUTER_NAME" \
     --host-fqdn="$HOST_FQDN" --os-name="$OS_NAME" --os-version="$OS_VERSION" \
     --one-time-password="$ONE_TIME_PASSWORD" 2>&1); then
     out=${out//"$ONE_TIME_PASSWORD"/***}
+    [ -n "$PIN_DIR" ] && rm -rf "$PIN_DIR"
     fail 5 "adcli join refused: ${out: -1500} (a used or wrong one-time password, or a missing computer object: prepare it again)"
   fi
-  adcli testjoin --domain="$DOMAIN_LC" >/dev/null 2>&1 || fail 5 "joined, but adcli testjoin does not pass"
+  env "${PIN_ENV[@]}" adcli testjoin --domain="$DOMAIN_LC" "${PIN[@]}" >/dev/null 2>&1 || { [ -n "$PIN_DIR" ] && rm -rf "$PIN_DIR"; fail 5 "joined, but adcli testjoin does not pass"; }
+  [ -n "$PIN_DIR" ] && rm -rf "$PIN_DIR"
   say "joined $DOMAIN_LC as $COMPUTER_NAME"
 fi
 ONE_TIME_PASSWORD=
@@ -224,6 +247,12 @@ ldap_idmap_default_domain_sid = $DOMAIN_SID"
 else
   # Never pin a domain SID here: in this mode it stops the back end.
   IDMAP="ldap_id_mapping = False"
+fi
+# Every DC of the domain (DNS SRV records: _srv_); the DC the join went through first when it
+# is a host name (it surely has the new account; an IP would break SSSD's Kerberos to LDAP).
+AD_SERVER="ad_server = _srv_"
+if [ "$DOMAIN_CONTROLLER" != - ] && ! [[ "$DOMAIN_CONTROLLER" =~ ^[0-9.]+$ ]]; then
+  AD_SERVER="ad_server = $(printf '%s' "$DOMAIN_CONTROLLER" | tr '[:upper:]' '[:lower:]'), _srv_"
 fi
 DYNDNS="dyndns_update = False"
 [ "$DYNAMIC_DNS" = true ] && DYNDNS="dyndns_update = True
@@ -244,6 +273,7 @@ chpass_provider = ad
 ad_domain = $DOMAIN_LC
 krb5_realm = $REALM
 ad_hostname = $HOST_FQDN
+$AD_SERVER
 $ACCESS
 $IDMAP
 use_fully_qualified_names = False

@@ -337,6 +337,15 @@ export class LdapDirectory implements Directory {
     return this.config.domainControllers?.find((dc) => dc.ip === host)?.hostName ?? host;
   }
 
+  /** The URL each bound client reached (which DC wrote what). */
+  private readonly urlOf = new WeakMap<Client, string>();
+
+  /** The DC (host name) a bound client talks to. */
+  private dcOfClient(client: Client): string | undefined {
+    const url = this.urlOf.get(client);
+    return url === undefined ? undefined : this.domainControllerOf(url);
+  }
+
   /** A bound client: tries each URL in order; only "unavailable" moves on to the next one. */
   private async connect(): Promise<Client> {
     const creds = await this.credentials.get();
@@ -345,6 +354,7 @@ export class LdapDirectory implements Directory {
       const client = (this.options.createClient ?? ((o: ClientOptions) => new Client(o)))(await this.clientOptions(url));
       try {
         await client.bind(creds.bindDn, creds.password);
+        this.urlOf.set(client, url);
         return client;
       } catch (err) {
         await unbindQuietly(client);
@@ -407,6 +417,7 @@ export class LdapDirectory implements Directory {
         description: spec.description,
         dnsHostName: spec.fqdn,
         whenCreated: new Date(),
+        ...(this.dcOfClient(client) ? { domainController: this.dcOfClient(client) } : {}),
       };
     });
   }
@@ -424,12 +435,14 @@ export class LdapDirectory implements Directory {
     return `Computer name ${name} is already in use: ${parts.length > 0 ? parts.join('; ') : 'the directory said so'}`;
   }
 
-  resetPassword(dn: string, password: string): Promise<void> {
+  resetPassword(dn: string, password: string): Promise<{ domainController?: string }> {
     return this.withClient(`reset password of ${dn}`, async (client) => {
       await client.modify(
         dn,
         new Change({ operation: 'replace', modification: new Attribute({ type: 'unicodePwd', values: [encodeUnicodePwd(password)] }) }),
       );
+      const dc = this.dcOfClient(client);
+      return dc ? { domainController: dc } : {};
     });
   }
 
