@@ -8,34 +8,32 @@
  *
  * Levers (each leaves the lab "up", recorded in the state):
  *   stopDc / startDc          samba stopped by its PID file / started again (LDAPS waited for)
- *   isolateDc / reconnectDc   every packet to or from the DC's address silently dropped (tc on
- *                             its interface; the bridge keeps forwarding for everyone else)
+ *   isolateDc / reconnectDc   the DC answers nothing and reaches nothing (a blackhole policy
+ *                             rule in its namespace; the bridge keeps forwarding for others)
  *   pauseReplication          DC2 refuses inbound replication (+DISABLE_INBOUND_REPL)
  *   resumeReplication         -DISABLE_INBOUND_REPL and a `drs replicate` of every naming
  *                             context (the option alone does not pull what was missed)
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { BASE_DN, BRIDGE, DC2_FQDN, DC2_HOSTNAME, DC2_IP, DC2_NETNS, DC2_VETH, DC_FQDN, DC_HOSTNAME, DC_IP, DC_NETNS, DC_SPECS, DNS_DOMAIN, PREFIX_LEN, type DcSpec, type LabPaths } from './paths';
+import { BASE_DN, BRIDGE, DC2_FQDN, DC2_HOSTNAME, DC2_IP, DC2_NETNS, DC2_VETH, DC_FQDN, DC_HOSTNAME, DC_IP, DC_NETNS, DC_SPECS, DNS_DOMAIN, PREFIX_LEN, SUBNET, type DcSpec, type LabPaths } from './paths';
 import { bindFile, createMachineNs, killAll, labProcesses, machineExec, netnsAdd, nsenterArgv, q, type Machine } from './ns';
 import { bounded } from './dc';
 import { alive, run, runOk, sleep, type ExecResult } from './sh';
-import { writeSecretFile, type DcInfo, type DomainInfo, type LabState } from './state';
+import { type DcInfo, type DomainInfo, type LabState } from './state';
 
 const DC_PRIVATE_DIRS = ['etc-samba:/etc/samba', 'var-lib-samba:/var/lib/samba', 'var-cache-samba:/var/cache/samba', 'run-samba:/run/samba', 'var-log-samba:/var/log/samba'];
 
 /** The naming contexts a Samba domain replicates. */
 export const NAMING_CONTEXTS = [BASE_DN, `CN=Configuration,${BASE_DN}`, `CN=Schema,CN=Configuration,${BASE_DN}`, `DC=DomainDnsZones,${BASE_DN}`, `DC=ForestDnsZones,${BASE_DN}`];
 
-/** A samba-tool credentials file (`-A`): the administrator password never on a command line. */
-function adminAuthFile(paths: LabPaths, domain: DomainInfo): string {
-  const file = path.join(paths.secretsDir, 'administrator.auth');
-  if (!fs.existsSync(file)) {
-    const pw = fs.readFileSync(domain.adminPasswordFile, 'utf8');
-    writeSecretFile(file, `username = Administrator\npassword = ${pw}\ndomain = ${domain.netbiosName}\n`);
-  }
-  return file;
-}
+/**
+ * samba-tool as Administrator: `-U Administrator` with the password in the environment
+ * (PASSWD, read by Samba's credentials code; /proc/PID/environ is root-only), never on a
+ * command line.
+ */
+const ADMIN = ['-U', 'Administrator'];
+const adminEnv = (domain: DomainInfo): NodeJS.ProcessEnv => ({ PASSWD: fs.readFileSync(domain.adminPasswordFile, 'utf8') });
 
 /** Joins DC2 to the running domain of DC1 and starts it; waits (bounded) for its LDAPS. */
 export async function joinDc2(paths: LabPaths, domain: DomainInfo, log: (msg: string) => void): Promise<DcInfo> {
@@ -68,9 +66,9 @@ export async function joinDc2(paths: LabPaths, domain: DomainInfo, log: (msg: st
 
   let t = Date.now();
   const join = await machineExec(machine, [
-    'samba-tool', 'domain', 'join', DNS_DOMAIN, 'DC', '-A', adminAuthFile(paths, domain), '--dns-backend=SAMBA_INTERNAL',
+    'samba-tool', 'domain', 'join', DNS_DOMAIN, 'DC', ...ADMIN, '--dns-backend=SAMBA_INTERNAL',
     `--option=netbios name = ${DC2_HOSTNAME.toUpperCase()}`,
-  ], { timeoutMs: 180_000 });
+  ], { timeoutMs: 180_000, env: adminEnv(domain) });
   if (join.exitCode !== 0) throw new Error(`lab: samba-tool domain join (DC2) failed (exit ${join.exitCode}): ${join.stderr.trim().slice(-1500)}`);
   log(`DC2 joined in ${Date.now() - t} ms`);
 
@@ -84,6 +82,16 @@ export async function joinDc2(paths: LabPaths, domain: DomainInfo, log: (msg: st
   t = Date.now();
   await startSamba(dc, domain);
   log(`DC2 answered LDAPS in ${Date.now() - t} ms`);
+  // DC2's DNS records (A, the SRV records SSSD and Kerberos find DCs by): samba registers them
+  // only minutes after start; do it now, and push them to DC1 (the instances' first resolver).
+  t = Date.now();
+  const upd = await machineExec(dc, ['samba_dnsupdate', '--use-samba-tool'], { timeoutMs: 90_000 });
+  if (upd.exitCode !== 0) throw new Error(`lab: samba_dnsupdate on DC2 failed (exit ${upd.exitCode}): ${(upd.stderr || upd.stdout).trim().slice(-1000)}`);
+  for (const nc of [`DC=DomainDnsZones,${BASE_DN}`, `DC=ForestDnsZones,${BASE_DN}`]) {
+    const r = await machineExec(dc, ['samba-tool', 'drs', 'replicate', DC_HOSTNAME, DC2_HOSTNAME, nc, ...ADMIN], { timeoutMs: 60_000, env: adminEnv(domain) });
+    if (r.exitCode !== 0) throw new Error(`lab: replicating DC2's DNS records to DC1 failed: ${(r.stderr || r.stdout).trim().slice(-800)}`);
+  }
+  log(`DC2 registered in DNS in ${Date.now() - t} ms`);
   // The product trusts both DCs' self-signed CAs (one PEM bundle).
   const ca2 = fs.readFileSync(path.join(dir, 'var-lib-samba', 'private', 'tls', 'ca.pem'), 'utf8');
   const ca1 = fs.readFileSync(domain.caFile, 'utf8');
@@ -147,44 +155,46 @@ export async function stopSamba(dc: DcInfo): Promise<void> {
 }
 
 /**
- * Drops every packet from and to the DC's own address, silently (like a dead link): a tc
- * `matchall drop` on ingress of its interface and on its egress. For DC1 that interface is
- * the bridge device itself, whose ingress/egress carry only DC1's own traffic: the bridge
- * keeps forwarding between DC2, the instances and the host link.
+ * Cuts a DC off, silently (like a dead link: peers see timeouts, not refusals): a policy rule
+ * in its namespace blackholes everything it would send to the lab subnet, so nothing it
+ * receives is ever answered and nothing it starts gets out. Traffic to its own addresses
+ * (local table, looked up first) and the bridge's forwarding for everyone else are untouched.
+ * (tc would be the textbook tool, but this kernel offers no tc drop action.)
  */
+const ISOLATE_RULE = ['pref', '77', 'to', SUBNET];
 export async function isolate(dc: DcInfo): Promise<void> {
   const spec = specOf(dc.name ?? 'dc1');
-  const t = ['ip', 'netns', 'exec', spec.netns, 'tc'];
-  await run([...t, 'qdisc', 'del', 'dev', spec.iface, 'clsact'], { timeoutMs: 10_000 });
-  await runOk([...t, 'qdisc', 'add', 'dev', spec.iface, 'clsact'], { timeoutMs: 10_000 });
-  for (const dir of ['ingress', 'egress']) await runOk([...t, 'filter', 'add', 'dev', spec.iface, dir, 'matchall', 'action', 'drop'], { timeoutMs: 10_000 });
+  await run(['ip', '-n', spec.netns, 'rule', 'del', ...ISOLATE_RULE, 'blackhole'], { timeoutMs: 10_000 });
+  await runOk(['ip', '-n', spec.netns, 'rule', 'add', ...ISOLATE_RULE, 'blackhole'], { timeoutMs: 10_000 });
 }
 
 export async function reconnect(dc: DcInfo): Promise<void> {
   const spec = specOf(dc.name ?? 'dc1');
-  const r = await run(['ip', 'netns', 'exec', spec.netns, 'tc', 'qdisc', 'del', 'dev', spec.iface, 'clsact'], { timeoutMs: 10_000 });
-  if (r.exitCode !== 0 && !/No such file|Cannot find|Invalid handle/i.test(r.stderr)) throw new Error(`lab: reconnect ${spec.name}: ${r.stderr.trim()}`);
+  for (let i = 0; i < 5; i++) {
+    const r = await run(['ip', '-n', spec.netns, 'rule', 'del', ...ISOLATE_RULE, 'blackhole'], { timeoutMs: 10_000 });
+    if (r.exitCode !== 0) return; // no (more) such rule
+  }
 }
 
 /** samba-tool drs … run on DC2 as Administrator (credentials file, never argv). */
-async function drs(paths: LabPaths, state: LabState, args: string[]): Promise<ExecResult> {
+async function drs(state: LabState, args: string[]): Promise<ExecResult> {
   const dc2 = dcOf(state, 'dc2');
-  return machineExec(dc2, ['samba-tool', 'drs', ...args, '-A', adminAuthFile(paths, state.domain)], { timeoutMs: 60_000 });
+  return machineExec(dc2, ['samba-tool', 'drs', ...args, ...ADMIN], { timeoutMs: 60_000, env: adminEnv(state.domain) });
 }
 
-export async function pauseReplication(paths: LabPaths, state: LabState): Promise<void> {
-  const r = await drs(paths, state, ['options', DC2_HOSTNAME, '--dsa-option=+DISABLE_INBOUND_REPL']);
+export async function pauseReplication(state: LabState): Promise<void> {
+  const r = await drs(state, ['options', DC2_HOSTNAME, '--dsa-option=+DISABLE_INBOUND_REPL']);
   if (r.exitCode !== 0) throw new Error(`lab: replication pause failed: ${(r.stderr || r.stdout).trim().slice(-800)}`);
 }
 
 /** Re-enables inbound replication on DC2 and pulls every naming context from DC1 now. */
-export async function resumeReplication(paths: LabPaths, state: LabState): Promise<void> {
-  const r = await drs(paths, state, ['options', DC2_HOSTNAME, '--dsa-option=-DISABLE_INBOUND_REPL']);
+export async function resumeReplication(state: LabState): Promise<void> {
+  const r = await drs(state, ['options', DC2_HOSTNAME, '--dsa-option=-DISABLE_INBOUND_REPL']);
   if (r.exitCode !== 0) throw new Error(`lab: replication resume failed: ${(r.stderr || r.stdout).trim().slice(-800)}`);
   for (const nc of NAMING_CONTEXTS) {
     let last: ExecResult | undefined;
     for (let i = 0; i < 5; i++) {
-      last = await drs(paths, state, ['replicate', DC2_HOSTNAME, DC_HOSTNAME, nc]);
+      last = await drs(state, ['replicate', DC2_HOSTNAME, DC_HOSTNAME, nc]);
       if (last.exitCode === 0) break;
       await sleep(1000);
     }

@@ -440,13 +440,13 @@ export async function reconnectDc(name: string): Promise<void> {
 /** DC2 stops taking changes from DC1 (new objects stay on DC1 only). Needs two DCs. */
 export async function pauseReplicationToDc2(): Promise<void> {
   const s = labState();
-  await pauseReplication(labPaths(), s);
+  await pauseReplication(s);
   updateState((st) => void (st.replicationPaused = true));
 }
 
 /** DC2 takes changes again and pulls everything it missed now. */
 export async function resumeReplicationToDc2(): Promise<void> {
   const s = labState();
-  await resumeReplication(labPaths(), s);
+  await resumeReplication(s);
   updateState((st) => void (st.replicationPaused = false));
 }

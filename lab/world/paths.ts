@@ -50,12 +50,10 @@ export interface DcSpec {
   fqdn: string;
   ip: string;
   netns: string;
-  /** Interface carrying its address inside its namespace (the chaos levers act on it). */
-  iface: string;
 }
 export const DC_SPECS: readonly DcSpec[] = [
-  { name: 'dc1', hostname: DC_HOSTNAME, fqdn: DC_FQDN, ip: DC_IP, netns: DC_NETNS, iface: BRIDGE },
-  { name: 'dc2', hostname: DC2_HOSTNAME, fqdn: DC2_FQDN, ip: DC2_IP, netns: DC2_NETNS, iface: 'eth0' },
+  { name: 'dc1', hostname: DC_HOSTNAME, fqdn: DC_FQDN, ip: DC_IP, netns: DC_NETNS },
+  { name: 'dc2', hostname: DC2_HOSTNAME, fqdn: DC2_FQDN, ip: DC2_IP, netns: DC2_NETNS },
 ];
 export const MANAGED_OU = `OU=adjoin,${BASE_DN}`;
 export const LOGIN_GROUP = 'linux-admins';
