@@ -225,7 +225,8 @@ else
     --one-time-password="$ONE_TIME_PASSWORD" 2>&1); then
     out=${out//"$ONE_TIME_PASSWORD"/***}
     [ -n "$PIN_DIR" ] && rm -rf "$PIN_DIR"
-    fail 5 "adcli join refused: ${out: -1500} (a used or wrong one-time password, or a missing computer object: prepare it again)"
+    # (tail -c, not ${out: -1500}: that is empty when the output is shorter)
+    fail 5 "adcli join refused: $(tail -c 1500 <<<"$out") (a used or wrong one-time password, or a missing computer object: prepare it again)"
   fi
   env "${PIN_ENV[@]}" adcli testjoin --domain="$DOMAIN_LC" "${PIN[@]}" >/dev/null 2>&1 || { [ -n "$PIN_DIR" ] && rm -rf "$PIN_DIR"; fail 5 "joined, but adcli testjoin does not pass"; }
   [ -n "$PIN_DIR" ] && rm -rf "$PIN_DIR"
