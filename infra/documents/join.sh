@@ -22,6 +22,7 @@
 # param: LoginGroups | AD groups allowed to log in, comma separated (empty or - = every domain user) | - | ^[A-Za-z0-9 _.,-]{0,1024}$
 # param: IdMapping | sid (UIDs from SIDs) or rfc2307 (uidNumber/gidNumber from AD) | sid | ^(sid|rfc2307)$
 # param: DomainSid | domain SID pinned for sid mapping (S-1-5-21-...); empty or - in rfc2307 mode | - | ^(-|S-1-5-21-[0-9]+-[0-9]+-[0-9]+)?$
+# param: DomainController | DC to join through (host name or IP), the one that wrote the computer object: no replication race; empty or - = any DC | - | ^(-|[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?)?$
 # param: DynamicDns | true: SSSD registers the host's A record in AD DNS | false | ^(true|false)$
 #
 # Exit codes: 0 joined (or already joined) and SSSD running; 2 bad parameter; 3 packages;
@@ -99,6 +100,7 @@ param ID_MAPPING IdMapping
 param DOMAIN_SID DomainSid
 param COMPUTER_OU ComputerOu
 param DYNAMIC_DNS DynamicDns
+param DOMAIN_CONTROLLER DomainController
 [ -n "${SSM_OneTimePassword+x}" ] || fail 2 "parameter OneTimePassword is missing: \$SSM_OneTimePassword is not set (SSM Agent 3.3.3572.0 or later resolves the {{ssm-secure:…}} reference into it; update the agent)"
 ONE_TIME_PASSWORD=$SSM_OneTimePassword
 unset SSM_OneTimePassword
@@ -111,6 +113,7 @@ check DomainName "$DOMAIN_NAME" '^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.
 check Realm "$REALM" '^[A-Z0-9.-]{1,253}$'
 check ComputerName "$COMPUTER_NAME" '^[A-Za-z0-9][A-Za-z0-9-]{0,14}$'
 check HostFqdn "$HOST_FQDN" '^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$'
+# shellcheck disable=SC2153 # assigned by `param` (printf -v), which shellcheck cannot follow
 check DomainControllers "$DOMAIN_CONTROLLERS" '^[0-9., ]{7,}$'
 [ -n "$LOGIN_GROUPS" ] || LOGIN_GROUPS=-
 [ -n "$DOMAIN_SID" ] || DOMAIN_SID=-
@@ -124,6 +127,8 @@ read -r OU_RE <<'RE' || true
 RE
 check ComputerOu "$COMPUTER_OU" "$OU_RE"
 check DynamicDns "$DYNAMIC_DNS" '^(true|false)$'
+[ -n "$DOMAIN_CONTROLLER" ] || DOMAIN_CONTROLLER=-
+check DomainController "$DOMAIN_CONTROLLER" '^(-|[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?)$'
 # The password itself is checked without ever showing it.
 case "$ONE_TIME_PASSWORD" in *"$LB$LB"*) fail 2 "parameter OneTimePassword was not resolved: the agent handed over the {{ssm-secure:…}} reference itself (SSM Agent 3.3.3572.0 or later resolves it)" ;; esac
 [ "${#ONE_TIME_PASSWORD}" -ge 8 ] || fail 2 "parameter OneTimePassword is too short"
@@ -161,7 +166,7 @@ case " $OS_ID $OS_LIKE " in
       say "installing ${missing[*]}"
       export DEBIAN_FRONTEND=noninteractive
       if ! out=$(apt-get install -y -q "${missing[@]}" 2>&1); then
-        out=$( { apt-get update -q && apt-get install -y -q "${missing[@]}"; } 2>&1) || fail 3 "could not install ${missing[*]}: ${out: -1500}"
+        out=$( { apt-get update -q && apt-get install -y -q "${missing[@]}"; } 2>&1) || fail 3 "could not install ${missing[*]}: $(tail -c 1500 <<<"$out")"
       fi
     else
       say "packages present"
@@ -176,7 +181,7 @@ case " $OS_ID $OS_LIKE " in
       say "installing ${missing[*]}"
       PM=dnf
       command -v dnf >/dev/null 2>&1 || PM=yum
-      out=$("$PM" install -y -q "${missing[@]}" 2>&1) || fail 3 "could not install ${missing[*]}: ${out: -1500}"
+      out=$("$PM" install -y -q "${missing[@]}" 2>&1) || fail 3 "could not install ${missing[*]}: $(tail -c 1500 <<<"$out")"
     else
       say "packages present"
     fi
@@ -296,16 +301,36 @@ else
   OS_VERSION=$(. "$R/etc/os-release" 2>/dev/null && printf '%s' "${VERSION_ID:-}") || OS_VERSION=
   say "joining with the one-time password"
   # The object exists already (created by adjoin); adcli logs in as the computer itself.
+  # Pinned to the DC that wrote the object: another DC may not have it yet (replication takes
+  # seconds, sometimes more): LDAP through --domain-controller, Kerberos through a temporary
+  # krb5.conf whose only KDC for the realm is that DC (KRB5_CONFIG, for the adcli calls only).
+  PIN=()
+  PIN_ENV=()
+  PIN_DIR=
+  if [ "$DOMAIN_CONTROLLER" != - ]; then
+    PIN_DIR=$(mktemp -d /run/adjoin-krb5.XXXXXX 2>/dev/null || mktemp -d)
+    {
+      printf '[realms]\n    %s = {\n        kdc = %s\n        admin_server = %s\n        kpasswd_server = %s\n    }\n' \
+        "$REALM" "$DOMAIN_CONTROLLER" "$DOMAIN_CONTROLLER" "$DOMAIN_CONTROLLER"
+      [ -r "$R/etc/krb5.conf" ] && printf 'include %s/etc/krb5.conf\n' "$R"
+    } >"$PIN_DIR/krb5.conf"
+    PIN=(--domain-controller="$DOMAIN_CONTROLLER")
+    PIN_ENV=(KRB5_CONFIG="$PIN_DIR/krb5.conf")
+    say "joining through $DOMAIN_CONTROLLER (the DC that holds the computer object)"
+  fi
   # The password goes to adcli on standard input (printf is a shell builtin: no process ever has
   # it in its argv, which any local user may read in /proc/<pid>/cmdline).
   # `--login-type=computer --stdin-password` = adcli's --one-time-password, without the argv.
-  if ! out=$(printf '%s' "$ONE_TIME_PASSWORD" | adcli join --domain="$DOMAIN_LC" --domain-realm="$REALM" \
+  if ! out=$(printf '%s' "$ONE_TIME_PASSWORD" | env "${PIN_ENV[@]}" adcli join --domain="$DOMAIN_LC" --domain-realm="$REALM" "${PIN[@]}" \
     --computer-name="$COMPUTER_NAME" --host-fqdn="$HOST_FQDN" --os-name="$OS_NAME" --os-version="$OS_VERSION" \
     --login-type=computer --stdin-password 2>&1); then
     out=${out//"$ONE_TIME_PASSWORD"/***}
-    fail 5 "adcli join refused: ${out: -1500} (a used or wrong one-time password, or a missing computer object: prepare it again)"
+    [ -n "$PIN_DIR" ] && rm -rf "$PIN_DIR"
+    # (tail -c, not ${out: -1500}: that is empty when the output is shorter)
+    fail 5 "adcli join refused: $(tail -c 1500 <<<"$out") (a used or wrong one-time password, or a missing computer object: prepare it again)"
   fi
-  adcli testjoin --domain="$DOMAIN_LC" >/dev/null 2>&1 || fail 5 "joined, but adcli testjoin does not pass"
+  env "${PIN_ENV[@]}" adcli testjoin --domain="$DOMAIN_LC" "${PIN[@]}" >/dev/null 2>&1 || { [ -n "$PIN_DIR" ] && rm -rf "$PIN_DIR"; fail 5 "joined, but adcli testjoin does not pass"; }
+  [ -n "$PIN_DIR" ] && rm -rf "$PIN_DIR"
   say "joined $DOMAIN_LC as $COMPUTER_NAME"
 fi
 ONE_TIME_PASSWORD=
@@ -324,6 +349,12 @@ ldap_idmap_default_domain_sid = $DOMAIN_SID"
 else
   # Never pin a domain SID here: in this mode it stops the back end.
   IDMAP="ldap_id_mapping = False"
+fi
+# Every DC of the domain (DNS SRV records: _srv_); the DC the join went through first when it
+# is a host name (it surely has the new account; an IP would break SSSD's Kerberos to LDAP).
+AD_SERVER="ad_server = _srv_"
+if [ "$DOMAIN_CONTROLLER" != - ] && ! [[ "$DOMAIN_CONTROLLER" =~ ^[0-9.]+$ ]]; then
+  AD_SERVER="ad_server = $(printf '%s' "$DOMAIN_CONTROLLER" | tr '[:upper:]' '[:lower:]'), _srv_"
 fi
 DYNDNS="dyndns_update = False"
 [ "$DYNAMIC_DNS" = true ] && DYNDNS="dyndns_update = True
@@ -344,6 +375,7 @@ chpass_provider = ad
 ad_domain = $DOMAIN_LC
 krb5_realm = $REALM
 ad_hostname = $HOST_FQDN
+$AD_SERVER
 $ACCESS
 $IDMAP
 use_fully_qualified_names = False
@@ -364,7 +396,7 @@ if command -v authselect >/dev/null 2>&1; then
   if out=$(authselect select sssd with-mkhomedir --force 2>&1); then
     say "PAM/NSS: authselect profile sssd with-mkhomedir"
   else
-    say "warning: authselect failed: ${out: -300}"
+    say "warning: authselect failed: $(tail -c 300 <<<"$out")"
   fi
   if $HAS_SYSTEMD; then systemctl enable --now oddjobd >/dev/null 2>&1 || say "warning: oddjobd did not start"; fi
 else
@@ -380,7 +412,7 @@ else
     if out=$(pam-auth-update --enable mkhomedir 2>&1); then
       say "PAM: home directories are created at first login"
     else
-      say "warning: pam-auth-update failed: ${out: -300}"
+      say "warning: pam-auth-update failed: $(tail -c 300 <<<"$out")"
     fi
   else
     say "warning: no PAM tool found: home directories will not be created automatically"
@@ -389,7 +421,7 @@ fi
 
 if $HAS_SYSTEMD; then
   systemctl enable sssd >/dev/null 2>&1 || true
-  out=$(systemctl restart sssd 2>&1) || fail 6 "sssd did not start: ${out: -800} $(journalctl -u sssd -n 20 --no-pager 2>/dev/null | tail -c 1500)"
+  out=$(systemctl restart sssd 2>&1) || fail 6 "sssd did not start: $(tail -c 800 <<<"$out") $(journalctl -u sssd -n 20 --no-pager 2>/dev/null | tail -c 1500)"
 else
   # No init system: stop a running sssd by its PID file (bounded), start it as a daemon.
   if [ -s "$R/run/sssd.pid" ] && kill -0 "$(cat "$R/run/sssd.pid")" 2>/dev/null; then
@@ -398,7 +430,7 @@ else
     for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     kill -9 "$pid" 2>/dev/null || true
   fi
-  out=$(sssd -D --logger=files 2>&1) || fail 6 "sssd did not start: ${out: -800} $(tail -c 1500 "$R/var/log/sssd/sssd.log" 2>/dev/null)"
+  out=$(sssd -D --logger=files 2>&1) || fail 6 "sssd did not start: $(tail -c 800 <<<"$out") $(tail -c 1500 "$R/var/log/sssd/sssd.log" 2>/dev/null)"
 fi
 up=false
 for _ in $(seq 1 50); do

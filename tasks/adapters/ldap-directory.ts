@@ -338,9 +338,30 @@ export class LdapDirectory implements Directory {
       rejectUnauthorized: !this.config.insecure,
       minVersion: 'TLSv1.2',
       ...(ca ? { ca: [ca] } : {}),
-      ...(this.config.tlsServerName ? { servername: this.config.tlsServerName } : {}),
+      ...(this.serverNameOf(url) ? { servername: this.serverNameOf(url) } : {}),
     };
     return { ...base, tlsOptions };
+  }
+
+  /** The host name a URL's certificate must carry: its DC's (by IP), else tlsServerName. */
+  serverNameOf(url: string): string | undefined {
+    const host = urlHost(url);
+    return this.config.domainControllers?.find((dc) => dc.ip === host)?.hostName ?? this.config.tlsServerName;
+  }
+
+  /** The DC (host name) behind a URL, for reports of which DC wrote an object. */
+  domainControllerOf(url: string): string {
+    const host = urlHost(url);
+    return this.config.domainControllers?.find((dc) => dc.ip === host)?.hostName ?? host;
+  }
+
+  /** The URL each bound client reached (which DC wrote what). */
+  private readonly urlOf = new WeakMap<Client, string>();
+
+  /** The DC (host name) a bound client talks to. */
+  private dcOfClient(client: Client): string | undefined {
+    const url = this.urlOf.get(client);
+    return url === undefined ? undefined : this.domainControllerOf(url);
   }
 
   /** A bound client: tries each URL in order; only "unavailable" moves on to the next one. */
@@ -351,6 +372,7 @@ export class LdapDirectory implements Directory {
       const client = (this.options.createClient ?? ((o: ClientOptions) => new Client(o)))(await this.clientOptions(url));
       try {
         await client.bind(creds.bindDn, creds.password);
+        this.urlOf.set(client, url);
         return client;
       } catch (err) {
         await unbindQuietly(client);
@@ -413,6 +435,7 @@ export class LdapDirectory implements Directory {
         description: spec.description,
         dnsHostName: spec.fqdn,
         whenCreated: new Date(),
+        ...(this.dcOfClient(client) ? { domainController: this.dcOfClient(client) } : {}),
       };
     });
   }
@@ -430,12 +453,14 @@ export class LdapDirectory implements Directory {
     return `Computer name ${name} is already in use: ${parts.length > 0 ? parts.join('; ') : 'the directory said so'}`;
   }
 
-  resetPassword(dn: string, password: string): Promise<void> {
+  resetPassword(dn: string, password: string): Promise<{ domainController?: string }> {
     return this.withClient(`reset password of ${dn}`, async (client) => {
       await client.modify(
         dn,
         new Change({ operation: 'replace', modification: new Attribute({ type: 'unicodePwd', values: [encodeUnicodePwd(password)] }) }),
       );
+      const dc = this.dcOfClient(client);
+      return dc ? { domainController: dc } : {};
     });
   }
 
@@ -510,6 +535,8 @@ export class LdapDirectory implements Directory {
     }
   }
 }
+
+const urlHost = (url: string): string => /^ldaps?:\/\/\[?([^\]/:]+)/i.exec(url)?.[1] ?? url;
 
 async function unbindQuietly(client: Client): Promise<void> {
   try {

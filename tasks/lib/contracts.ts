@@ -69,6 +69,8 @@ export interface PrepareComputerOutput {
   action: 'created' | 'reused';
   /** Parameter Store name holding the one-time password (the value is never in state data). */
   secretName: string;
+  /** The DC (host name) that wrote the object and its password: the join goes through it. */
+  domainController?: string;
 }
 
 /**

@@ -20,6 +20,8 @@ export interface ComputerObject {
   description?: string;
   dnsHostName?: string;
   whenCreated: Date;
+  /** The DC (host name) that wrote it, when we just did (join through it: no replication race). */
+  domainController?: string;
 }
 
 export interface NewComputer {
@@ -41,8 +43,8 @@ export interface Directory {
   findByName(name: string): Promise<ComputerObject | undefined>;
   /** Create a computer object in one add (attribute set: lab/world/README.md, "Facts the code relies on"). */
   createComputer(spec: NewComputer): Promise<ComputerObject>;
-  /** Reset the password of an object we own (reuse with a fresh one-time password). */
-  resetPassword(dn: string, password: string): Promise<void>;
+  /** Reset the password of an object we own (reuse with a fresh one-time password); may say which DC wrote it. */
+  resetPassword(dn: string, password: string): Promise<void | { domainController?: string }>;
   /** Delete with the tree-delete control. Absent object: resolves (idempotent). */
   deleteComputer(dn: string): Promise<void>;
   /** Remove A/AAAA records of this host from AD-integrated DNS; returns how many were removed. */

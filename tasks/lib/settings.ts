@@ -27,6 +27,12 @@ export interface Settings {
     ldapUrls: string[];
     /** Host name the DC certificate is issued to, when the URL holds an IP. */
     tlsServerName?: string;
+    /**
+     * The DCs by host name and IP. A URL whose host is one of these IPs is verified against
+     * that DC's host name (each DC has its own certificate), and the DC that wrote an object
+     * is reported by host name. Optional: without it, tlsServerName (or the URL's host) is used.
+     */
+    domainControllers?: { hostName: string; ip: string }[];
     /** PEM of the CA that issued the DC certificates (inline), or where to read it. */
     caPem?: string;
     caFile?: string;

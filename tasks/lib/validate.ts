@@ -153,6 +153,7 @@ export function parseComputer(v: unknown, path = 'computer'): PrepareComputerOut
     fqdn: str(o, 'fqdn', path, /^[a-z0-9.-]{1,253}$/),
     action: oneOf(o, 'action', path, ['created', 'reused'] as const),
     secretName: str(o, 'secretName', path, /^\/[A-Za-z0-9_.\-/]{1,1000}$/),
+    ...(o.domainController === undefined ? {} : { domainController: str(o, 'domainController', path, /^[A-Za-z0-9][A-Za-z0-9.-]{0,252}$/) }),
   };
 }
 

@@ -79,6 +79,7 @@ function run(root: string, env: Record<string, string | undefined> = {}): Run {
     SSM_IdMapping: 'rfc2307',
     SSM_DomainSid: '-',
     SSM_DynamicDns: 'false',
+    SSM_DomainController: '-',
   };
   const merged: Record<string, string> = { ...base };
   for (const [k, v] of Object.entries(env)) if (v === undefined) delete merged[k]; else merged[k] = v;

@@ -239,6 +239,23 @@ describe('LdapDirectory', () => {
     expect(c.calls[1]).toEqual(['search', OU, `(&(objectClass=computer)(msDS-cloudExtensionAttribute1=${MARKER_TEXT}))`, 'sub']);
   });
 
+  it('verifies each URL against its own DC host name and reports the DC that wrote an object', async () => {
+    // Prepare: two DCs by IP, each with its own certificate; DC1 does not answer
+    const domainControllers = [{ hostName: 'dc1.corp.example.com', ip: '10.0.0.10' }, { hostName: 'dc2.corp.example.com', ip: '10.0.0.11' }];
+    const { dir, clients } = directory(
+      { bind: (url) => (url === 'ldaps://10.0.0.10' ? Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }) : undefined) },
+      { domainControllers },
+    );
+    // Act
+    const made = await dir.createComputer({ ou: OU, name: 'WEB01', fqdn: 'web01.corp.example.com', marker, description: 'd', password: 'otp-Value1' });
+    const reset = await dir.resetPassword(`CN=WEB01,${OU}`, 'otp-Value2');
+    // Assess
+    expect(clients.map((c) => c.options.tlsOptions?.servername)).toEqual(['dc1.corp.example.com', 'dc2.corp.example.com', 'dc1.corp.example.com', 'dc2.corp.example.com']);
+    expect(made.domainController).toBe('dc2.corp.example.com');
+    expect(reset).toEqual({ domainController: 'dc2.corp.example.com' });
+    expect(dir.serverNameOf('ldaps://10.9.9.9:636')).toBe('dc1.corp.example.com'); // unknown IP: tlsServerName
+  });
+
   it('tries the next URL when a DC does not answer', async () => {
     const { dir, clients } = directory({
       bind: (url) => (url === 'ldaps://10.0.0.10' ? Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }) : undefined),
