@@ -260,7 +260,7 @@ describe('reconcile on the real directory', () => {
     ms.reconcile = Date.now() - t0;
     expect(run.error ?? '').toBe('');
     expect(run.status).toBe('SUCCEEDED');
-    expect(statePath(run)).toEqual(['Find stale objects', 'Check deletion cap', 'Dry run?', 'Delete stale objects', 'Report', 'Done']);
+    expect(statePath(run)).toEqual(['Find stale objects', 'Check deletion cap', 'Dry run?', 'Delete stale objects', 'Report', 'Every account reconciled?', 'Done']);
     const scan = outputOf(run, 'Find stale objects').scan as Record<string, unknown>;
     // Listed: the 4 objects with a value in the marker attribute (the markerless one is not).
     expect(scan).toMatchObject({ scanned: 4, stale: 2, notOurs: 1, alive: 1, outsideManagedOu: 0, young: 0 });
@@ -289,7 +289,7 @@ describe('reconcile on the real directory', () => {
     const { engine } = runtime(ou.paging, { pageSize: 5 });
     const run = await engine.start('reconcile', { dryRun: true }, { name: runName('dry') });
     expect(run.status).toBe('SUCCEEDED');
-    expect(statePath(run)).toEqual(['Find stale objects', 'Check deletion cap', 'Dry run?', 'Dry run', 'Report', 'Done']);
+    expect(statePath(run)).toEqual(['Find stale objects', 'Check deletion cap', 'Dry run?', 'Dry run', 'Report', 'Every account reconciled?', 'Done']);
     expect(outputOf(run, 'Find stale objects').scan).toMatchObject({ scanned: 12, stale: 12, ldapPages: 3, dryRun: true });
     // The cap (20) is not reached; the summary reports what a real run would delete.
     expect(run.output).toMatchObject({ stale: 12, deleted: 0, dryRun: true, capExceeded: false });
