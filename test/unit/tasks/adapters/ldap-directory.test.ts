@@ -53,11 +53,11 @@ const GUID_TEXT = '00112233-4455-6677-8899-aabbccddeeff';
 
 /** A binary SID, built independently of the code under test. */
 function sidBytes(sid: string): Buffer {
-  const [, rev, auth, ...subs] = sid.split('-').map(Number) as number[];
+  const [, rev = 0, auth = 0, ...subs] = sid.split('-').map(Number);
   const b = Buffer.alloc(8 + 4 * subs.length);
-  b[0] = rev as number;
+  b[0] = rev;
   b[1] = subs.length;
-  b.writeUIntBE(auth as number, 2, 6);
+  b.writeUIntBE(auth, 2, 6);
   subs.forEach((x, i) => b.writeUInt32LE(x, 8 + 4 * i));
   return b;
 }
