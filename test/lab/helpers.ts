@@ -40,6 +40,20 @@ export function testOtp(): string {
   return `Aa1-${[...b].map((x) => alphabet[x % alphabet.length]).join('')}`;
 }
 
+/** An LDAPS client bound as the domain Administrator (test set-up only; CA verified). */
+export async function adminClient(): Promise<Client> {
+  const d = world.labState().domain;
+  assertLabRoute(d.ldapsUrl);
+  const c = new Client({
+    url: d.ldapsUrl,
+    timeout: 15_000,
+    connectTimeout: 5_000,
+    tlsOptions: { ca: fs.readFileSync(d.caFile, 'utf8'), servername: d.dcFqdn, rejectUnauthorized: true },
+  });
+  await c.bind(`CN=Administrator,CN=Users,${d.baseDn}`, fs.readFileSync(d.adminPasswordFile, 'utf8').replace(/\r?\n$/, ''));
+  return c;
+}
+
 export async function serviceClient(): Promise<Client> {
   const d = world.labState().domain;
   assertLabRoute(d.ldapsUrl);

@@ -15,7 +15,6 @@
  * afterAll tree-deletes the whole OU (as the Administrator) and checks that nothing is left.
  */
 import { randomBytes } from 'node:crypto';
-import * as fs from 'node:fs';
 import { Attribute, Client, Control, type ClientOptions } from 'ldapts';
 import { synthesizeDefinitions } from '../../infra/asl';
 import { LocalEngine, statePath, type ExecutionRecord } from '../../lab/engine';
@@ -29,7 +28,7 @@ import type { Deps } from '../../tasks/lib/deps';
 import { formatMarker, MARKER_ATTRIBUTE } from '../../tasks/lib/marker';
 import { computerName, hostFqdn } from '../../tasks/lib/naming';
 import type { ComputerObject } from '../../tasks/lib/ports';
-import { ensureLab, serviceClient } from './helpers';
+import { adminClient, ensureLab, serviceClient } from './helpers';
 
 const COMPUTER_CLASS = 'bf967a86-0de6-11d0-a285-00aa003049e2';
 const ROOT_NAME = 'adjoin-lab-h-test';
@@ -45,20 +44,6 @@ const ms: Record<string, number> = {};
 // ---- the directory, seen from outside the product ---------------------------------------------
 
 const newInstanceId = (): string => `i-${randomBytes(9).toString('hex').slice(0, 17)}`;
-
-/** An LDAPS client bound as the domain Administrator (test set-up only; CA verified). */
-async function adminClient(): Promise<Client> {
-  const d = world.labState().domain;
-  assertLabRoute(d.ldapsUrl);
-  const c = new Client({
-    url: d.ldapsUrl,
-    timeout: 15_000,
-    connectTimeout: 5_000,
-    tlsOptions: { ca: fs.readFileSync(d.caFile, 'utf8'), servername: d.dcFqdn, rejectUnauthorized: true },
-  });
-  await c.bind(`CN=Administrator,CN=Users,${d.baseDn}`, fs.readFileSync(d.adminPasswordFile, 'utf8').replace(/\r?\n$/, ''));
-  return c;
-}
 
 async function withAdmin<T>(fn: (c: Client) => Promise<T>): Promise<T> {
   const c = await adminClient();

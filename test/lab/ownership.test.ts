@@ -17,7 +17,6 @@
  * not supported (the adapter looks its SID up by name). Root only (jest.lab.config.js).
  */
 import { randomBytes } from 'node:crypto';
-import * as fs from 'node:fs';
 import { Attribute, Client, Control, type ClientOptions } from 'ldapts';
 import { LAB_ACCOUNT, LAB_REGION, assertLabRoute, labDeps } from '../../lab/fleet';
 import { SimFleet } from '../../lab/sim';
@@ -29,7 +28,7 @@ import { formatMarker, MARKER_ATTRIBUTE } from '../../tasks/lib/marker';
 import { computerName, hostFqdn } from '../../tasks/lib/naming';
 import type { Marker } from '../../tasks/lib/ports';
 import { mayReuseOrDelete } from '../../tasks/lib/safety';
-import { ensureLab } from './helpers';
+import { adminClient, ensureLab } from './helpers';
 
 let restore: () => Promise<void> = () => Promise.resolve();
 const made: string[] = [];
@@ -50,19 +49,6 @@ async function guidSeenByTheDc(dn: string): Promise<string> {
   const m = /^objectGUID:: (\S+)$/m.exec(r.stdout);
   if (!m?.[1]) throw new Error(`no objectGUID for ${dn}: ${r.stdout} ${r.stderr}`);
   return canonicalGuid(m[1]);
-}
-
-async function adminClient(): Promise<Client> {
-  const d = world.labState().domain;
-  assertLabRoute(d.ldapsUrl);
-  const c = new Client({
-    url: d.ldapsUrl,
-    timeout: 15_000,
-    connectTimeout: 5_000,
-    tlsOptions: { ca: fs.readFileSync(d.caFile, 'utf8'), servername: d.dcFqdn, rejectUnauthorized: true },
-  });
-  await c.bind(`CN=Administrator,CN=Users,${d.baseDn}`, fs.readFileSync(d.adminPasswordFile, 'utf8').replace(/\r?\n$/, ''));
-  return c;
 }
 
 /** Deps over the real directory (the production adapter, guarded to the lab DC) and a SimFleet. */
