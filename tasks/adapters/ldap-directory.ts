@@ -5,6 +5,13 @@
  * or unverified TLS only with `insecure`. Every filter value is escaped by ldapts' filter
  * classes (RFC 4515), every DN value by escapeDnValue (RFC 4514), and every ldapts error becomes
  * one of ours (mapLdapError): ldapts errors carry no `name` Step Functions could route on.
+ *
+ * Ownership (tasks/lib/safety.ts rule 4): every computer object read carries its objectGUID
+ * (binary → canonical GUID string) and the owner SID of its security descriptor, read with the
+ * SD flags control asking for the owner only (no DACL: the service account may not read it).
+ * "Created by us" = that owner, or mS-DS-CreatorSID, is the service account's own objectSid
+ * (read once per bind identity). The creator of an object becomes its owner (measured on the
+ * lab's Samba: test/lab/ownership.test.ts).
  */
 import { readFile } from 'node:fs/promises';
 import type { ConnectionOptions } from 'node:tls';
@@ -15,6 +22,7 @@ import {
   AndFilter,
   Attribute,
   AuthMethodNotSupportedError,
+  BerWriter,
   BusyError,
   Change,
   Client,
@@ -27,6 +35,7 @@ import {
   InappropriateAuthError,
   InvalidCredentialsError,
   NoSuchObjectError,
+  OrFilter,
   PresenceFilter,
   ResultCodeError,
   StrongAuthRequiredError,
@@ -58,7 +67,37 @@ export const TREE_DELETE_OID = '1.2.840.113556.1.4.805';
 export const PAGE_SIZE = 500;
 /** userAccountControl of a workstation trust account (tasks/lib/windows: also what Windows expects). */
 export { WORKSTATION_TRUST_ACCOUNT };
-export const COMPUTER_ATTRIBUTES = ['sAMAccountName', 'cn', MARKER_ATTRIBUTE, 'description', 'dNSHostName', 'whenCreated'];
+/** The SD flags control: which parts of nTSecurityDescriptor a search returns. */
+export const SD_FLAGS_OID = '1.2.840.113556.1.4.801';
+/** OWNER_SECURITY_INFORMATION: the owner only. */
+export const OWNER_SECURITY_INFORMATION = 1;
+export const COMPUTER_ATTRIBUTES = [
+  'sAMAccountName',
+  'cn',
+  MARKER_ATTRIBUTE,
+  'description',
+  'dNSHostName',
+  'whenCreated',
+  'objectGUID',
+  'nTSecurityDescriptor',
+  'mS-DS-CreatorSID',
+];
+/** Attributes ldapts must return as bytes, not text. */
+export const BINARY_ATTRIBUTES = ['objectGUID', 'nTSecurityDescriptor', 'mS-DS-CreatorSID', 'objectSid'];
+
+/** The SD flags control (value: SEQUENCE { INTEGER flags }), not critical: a server without it still answers. */
+export class SdFlagsControl extends Control {
+  constructor(readonly flags: number = OWNER_SECURITY_INFORMATION) {
+    super(SD_FLAGS_OID, { critical: false });
+  }
+  protected override writeControl(writer: BerWriter): void {
+    const value = new BerWriter();
+    value.startSequence();
+    value.writeInt(this.flags);
+    value.endSequence();
+    writer.writeBuffer(value.buffer, 0x04); // OCTET STRING
+  }
+}
 
 // ---- pure helpers (unit-tested) ------------------------------------------------------------
 
@@ -137,6 +176,48 @@ export function attr(entry: Entry, name: string): string | undefined {
   return Buffer.isBuffer(first) ? first.toString('utf8') : first;
 }
 
+/** One attribute's first value as bytes (binary attributes), undefined when absent. */
+export function binaryAttr(entry: Entry, name: string): Buffer | undefined {
+  const key = Object.keys(entry).find((k) => k.toLowerCase() === name.toLowerCase());
+  if (key === undefined) return undefined;
+  const v = entry[key];
+  const first = Array.isArray(v) ? v[0] : v;
+  return Buffer.isBuffer(first) ? first : undefined;
+}
+
+/**
+ * objectGUID (16 bytes) → canonical GUID text: the first three fields are little-endian
+ * (Microsoft's GUID layout), e.g. bytes 33 22 11 00 55 44 77 66 88 99 aa bb cc dd ee ff →
+ * 00112233-4455-6677-8899-aabbccddeeff. Anything that is not 16 bytes: undefined.
+ */
+export function guidToString(bytes: Buffer | undefined): string | undefined {
+  if (bytes?.length !== 16) return undefined;
+  const h = (from: number, to: number, reverse: boolean): string => {
+    const part = [...bytes.subarray(from, to)];
+    return Buffer.from(reverse ? part.reverse() : part).toString('hex');
+  };
+  return `${h(0, 4, true)}-${h(4, 6, true)}-${h(6, 8, true)}-${h(8, 10, false)}-${h(10, 16, false)}`;
+}
+
+/** A binary SID (revision, count, 48-bit authority big-endian, sub-authorities little-endian) → S-1-5-21-…. */
+export function sidToString(bytes: Buffer | undefined): string | undefined {
+  if (bytes === undefined || bytes.length < 8) return undefined;
+  const count = bytes[1] as number;
+  if (bytes[0] !== 1 || count > 15 || bytes.length < 8 + 4 * count) return undefined;
+  const authority = bytes.readUIntBE(2, 6);
+  const subs: number[] = [];
+  for (let i = 0; i < count; i++) subs.push(bytes.readUInt32LE(8 + 4 * i));
+  return `S-1-${authority}${subs.map((x) => `-${x}`).join('')}`;
+}
+
+/** The owner SID of a self-relative security descriptor (OffsetOwner at byte 4); undefined when absent. */
+export function ownerSidOf(sd: Buffer | undefined): string | undefined {
+  if (sd === undefined || sd.length < 20 || sd[0] !== 1) return undefined;
+  const offset = sd.readUInt32LE(4);
+  if (offset === 0 || offset >= sd.length) return undefined;
+  return sidToString(sd.subarray(offset));
+}
+
 /** GeneralizedTime (20261121100000.0Z) → Date (epoch 0 when unreadable). */
 export function parseGeneralizedTime(text: string | undefined): Date {
   const m = /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(?:[.,]\d+)?Z$/.exec(text ?? '');
@@ -146,7 +227,12 @@ export function parseGeneralizedTime(text: string | undefined): Date {
   return new Date(Date.UTC(at(0), at(1) - 1, at(2), at(3), at(4), at(5)));
 }
 
-export function toComputerObject(entry: Entry): ComputerObject {
+/** A directory entry → the port's ComputerObject; `serviceSid` decides createdByUs. */
+export function toComputerObject(entry: Entry, serviceSid?: string): ComputerObject {
+  const guid = guidToString(binaryAttr(entry, 'objectGUID'));
+  const ownerSid = ownerSidOf(binaryAttr(entry, 'nTSecurityDescriptor'));
+  const creatorSid = sidToString(binaryAttr(entry, 'mS-DS-CreatorSID'));
+  const createdByUs = serviceSid !== undefined && (ownerSid === serviceSid || creatorSid === serviceSid);
   const sam = attr(entry, 'sAMAccountName');
   const name = sam !== undefined ? sam.replace(/\$$/, '') : (attr(entry, 'cn') ?? '');
   const marker = parseMarker(attr(entry, MARKER_ATTRIBUTE));
@@ -159,6 +245,9 @@ export function toComputerObject(entry: Entry): ComputerObject {
     ...(description !== undefined ? { description } : {}),
     ...(dnsHostName !== undefined ? { dnsHostName } : {}),
     whenCreated: parseGeneralizedTime(attr(entry, 'whenCreated')),
+    ...(guid !== undefined ? { guid } : {}),
+    ...(ownerSid !== undefined ? { ownerSid } : {}),
+    createdByUs,
   };
 }
 
@@ -281,6 +370,8 @@ export class LdapDirectory implements Directory {
   private readonly credentials: ReturnType<typeof lazy<BindCredentials>>;
   private readonly ca: ReturnType<typeof lazy<string | undefined>>;
   private readonly pageSize: number;
+  /** The service account's objectSid, per bind identity (read once). */
+  private serviceSid: { bindDn: string; sid: string } | undefined;
 
   constructor(
     private readonly config: DirectorySettings,
@@ -396,9 +487,39 @@ export class LdapDirectory implements Directory {
     }
   }
 
-  private async searchObjects(client: Client, base: string, filter: Filter): Promise<ComputerObject[]> {
-    const { searchEntries } = await client.search(base, { scope: 'sub', filter, attributes: COMPUTER_ATTRIBUTES, sizeLimit: 1000 });
-    return searchEntries.map(toComputerObject);
+  /**
+   * The objectSid of the account we bind as: a DN is read directly; a UPN or DOMAIN\user is
+   * looked up by userPrincipalName / sAMAccountName (exactly one match, else none: nothing is
+   * then "created by us", and only a recorded GUID proves ownership).
+   */
+  private async serviceAccountSid(client: Client): Promise<string | undefined> {
+    const { bindDn } = await this.credentials.get();
+    if (this.serviceSid?.bindDn === bindDn) return this.serviceSid.sid;
+    const opts = { attributes: ['objectSid'], explicitBufferAttributes: BINARY_ATTRIBUTES, sizeLimit: 2 };
+    let entries: Entry[];
+    if (bindDn.includes('=')) {
+      ({ searchEntries: entries } = await client.search(bindDn, { ...opts, scope: 'base' }));
+    } else {
+      const user = bindDn.includes('\\') ? (bindDn.split('\\')[1] ?? '') : bindDn;
+      const local = user.split('@')[0] ?? '';
+      const filter = user.includes('@')
+        ? new OrFilter({ filters: [eq('userPrincipalName', user), eq('sAMAccountName', local)] })
+        : eq('sAMAccountName', local);
+      ({ searchEntries: entries } = await client.search(this.config.baseDn, { ...opts, scope: 'sub', filter }));
+    }
+    const sid = entries.length === 1 && entries[0] ? sidToString(binaryAttr(entries[0], 'objectSid')) : undefined;
+    if (sid !== undefined) this.serviceSid = { bindDn, sid };
+    return sid;
+  }
+
+  private async searchObjects(client: Client, base: string, filter: Filter, scope: 'sub' | 'base' = 'sub'): Promise<ComputerObject[]> {
+    const serviceSid = await this.serviceAccountSid(client);
+    const { searchEntries } = await client.search(
+      base,
+      { scope, filter, attributes: COMPUTER_ATTRIBUTES, explicitBufferAttributes: BINARY_ATTRIBUTES, sizeLimit: 1000 },
+      new SdFlagsControl(),
+    );
+    return searchEntries.map((e) => toComputerObject(e, serviceSid));
   }
 
   findByMarker(marker: Marker): Promise<ComputerObject[]> {
@@ -428,15 +549,11 @@ export class LdapDirectory implements Directory {
           throw new ComputerNameConflict(await this.describeHolder(client, spec.name, dn));
         throw err;
       }
-      return {
-        dn,
-        name: spec.name,
-        marker: spec.marker,
-        description: spec.description,
-        dnsHostName: spec.fqdn,
-        whenCreated: new Date(),
-        ...(this.dcOfClient(client) ? { domainController: this.dcOfClient(client) } : {}),
-      };
+      // Read it back: its objectGUID (what the join records) and owner come from the directory.
+      const made = (await this.searchObjects(client, dn, new PresenceFilter({ attribute: 'objectClass' }), 'base'))[0];
+      if (made === undefined) throw new DirectoryUnavailable(`${dn} was added but could not be read back`);
+      const dc = this.dcOfClient(client);
+      return { ...made, ...(dc ? { domainController: dc } : {}) };
     });
   }
 
@@ -505,14 +622,22 @@ export class LdapDirectory implements Directory {
   async *listManaged(): AsyncIterable<ComputerObject[]> {
     const client = await this.connect();
     try {
+      const serviceSid = await this.serviceAccountSid(client).catch((err: unknown) => {
+        throw mapLdapError(err, 'read the service account');
+      });
       const seen = new Set<string>();
       for (const ou of this.config.managedOus) {
-        const pages = client.searchPaginated(ou, {
-          scope: 'sub',
-          filter: managedFilter(),
-          attributes: COMPUTER_ATTRIBUTES,
-          paged: { pageSize: this.pageSize },
-        });
+        const pages = client.searchPaginated(
+          ou,
+          {
+            scope: 'sub',
+            filter: managedFilter(),
+            attributes: COMPUTER_ATTRIBUTES,
+            explicitBufferAttributes: BINARY_ATTRIBUTES,
+            paged: { pageSize: this.pageSize },
+          },
+          new SdFlagsControl(),
+        );
         for (;;) {
           let next: IteratorResult<{ searchEntries: Entry[] }>;
           try {
@@ -521,7 +646,7 @@ export class LdapDirectory implements Directory {
             throw mapLdapError(err, `paged search of ${ou}`);
           }
           if (next.done) break;
-          const page = next.value.searchEntries.map(toComputerObject).filter((o) => {
+          const page = next.value.searchEntries.map((e) => toComputerObject(e, serviceSid)).filter((o) => {
             const k = o.dn.toLowerCase();
             if (seen.has(k)) return false;
             seen.add(k);

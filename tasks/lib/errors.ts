@@ -122,6 +122,15 @@ export class UnsafeDeleteRefused extends AdjoinError {
   readonly transient = false;
 }
 
+/**
+ * Reconcile skipped the objects of one or more accounts/Regions whose EC2 could not be asked;
+ * the rest was reconciled. Raised by the "Reconcile incomplete" Fail state; the Cause lists them.
+ */
+export class ReconcileIncomplete extends AdjoinError {
+  override readonly name = 'ReconcileIncomplete';
+  readonly transient = false;
+}
+
 /** The error names, for `ErrorEquals` in workflows. */
 export const Errors = {
   ConfigurationError: 'ConfigurationError',
@@ -141,6 +150,7 @@ export const Errors = {
   VerificationFailed: 'VerificationFailed',
   DeletionCapExceeded: 'DeletionCapExceeded',
   UnsafeDeleteRefused: 'UnsafeDeleteRefused',
+  ReconcileIncomplete: 'ReconcileIncomplete',
 } as const;
 
 export type ErrorName = (typeof Errors)[keyof typeof Errors];
