@@ -43,7 +43,7 @@ export function renderReport(report: DoctorReport, style: Style): string {
   const width = Math.max(0, ...report.checks.map((c) => visibleLength(c.name)));
   const line = (c: CheckResult): string[] => {
     const mark = c.ok ? style.green('✓') : style.red('✗');
-    const head = `${mark} ${c.name}${' '.repeat(width - visibleLength(c.name))}  ${c.ok ? c.detail : c.detail}`.replace(/\s+$/, '');
+    const head = `${mark} ${c.name}${' '.repeat(width - visibleLength(c.name))}  ${c.detail}`.replace(/\s+$/, '');
     return c.ok ? [head] : [head, `  ${style.yellow('fix:')} ${c.fix}`];
   };
   const bad = report.checks.filter((c) => !c.ok).length;
