@@ -27,7 +27,7 @@ export class NetProbe implements Probe {
     return (await dns.lookup(name, { all: true })).map((a) => a.address);
   }
 
-  connect(host: string, port: number, timeoutMs: number): Promise<void> {
+  async connect(host: string, port: number, timeoutMs: number): Promise<void> {
     this.options.guard?.(host);
     return new Promise((resolve, reject) => {
       const socket = net.connect({ host, port });

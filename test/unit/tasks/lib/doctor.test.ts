@@ -1,5 +1,6 @@
 import {
   type AwsProbe,
+  type CheckResult,
   CHECK_MS,
   daclAces,
   DNS_NODE_GUID,
@@ -229,7 +230,7 @@ function setup(over: { settings?: Settings } = {}) {
   return { probe, directory, aws, ports, advance: (ms: number) => (t += ms) };
 }
 
-const byName = (checks: { name: string }[], name: string) => {
+const byName = (checks: CheckResult[], name: string): CheckResult => {
   const c = checks.find((x) => x.name === name);
   if (!c) throw new Error(`no check ${name} in ${checks.map((x) => x.name).join(', ')}`);
   return c;
