@@ -1,12 +1,11 @@
 /**
  * `adjoin --local doctor`: the same checks (tasks/lib/doctor.ts, the same adapters) against the
- * lab: its settings, its DC over the lab link (every address guarded by assertLabRoute, names
+ * lab: its settings, its DC over the lab link (every address, LDAP included, guarded by assertLabRoute, names
  * resolved by the lab DC's own DNS), and its LabFleet for `--instance`. There are no AWS
  * endpoints in the lab, so those checks are not run. Loaded lazily (needs the lab up).
  */
 import { randomBytes } from 'node:crypto';
 import { promises as dns } from 'node:dns';
-import { Client, type ClientOptions } from 'ldapts';
 import { assertLabRoute, LAB_ACCOUNT, LAB_REGION, LabFleet, labSettings } from '../lab/world/fleet';
 import { isUp } from '../lab/world';
 import { buildProbes } from '../tasks/adapters/doctor-ports';
@@ -45,10 +44,6 @@ export function labDoctorSource(): DoctorSource {
         ...buildProbes(settings, {
           guard,
           resolve: labResolve(settings),
-          createClient: (o: ClientOptions) => {
-            assertLabRoute(o.url);
-            return new Client(o);
-          },
         }),
         instance: (id) => labInstance(fleet, id),
         clock: { now: () => new Date() },

@@ -3,8 +3,8 @@
  * all built from the same settings and LDAP adapter the tasks use (so the TLS options, the CA
  * and the bind credentials are exactly theirs).
  */
-import type { ClientOptions, Client } from 'ldapts';
-import type { DoctorPorts } from '../lib/doctor';
+import { Client, type ClientOptions } from 'ldapts';
+import { type DoctorPorts, hostPort } from '../lib/doctor';
 import type { Settings } from '../lib/settings';
 import { AwsDoctor } from './aws-doctor';
 import { LdapDirectory } from './ldap-directory';
@@ -14,7 +14,7 @@ import { NetProbe } from './net-probe';
 export interface ProbeOptions {
   /** Region of the AWS probe; absent: no AWS checks (the lab). */
   region?: string;
-  /** Refuses a host before any socket is opened (the lab's address guard). */
+  /** Refuses a host before any socket is opened, LDAP ones included (the lab's address guard). */
   guard?: (host: string) => void;
   /** Resolver for DC names (default: the system's). */
   resolve?: (name: string) => Promise<string[]>;
@@ -22,14 +22,23 @@ export interface ProbeOptions {
 }
 
 export function buildProbes(settings: Settings, options: ProbeOptions = {}): Pick<DoctorPorts, 'probe' | 'directory' | 'aws'> {
-  const directory = new LdapDirectory(settings.directory, options.createClient ? { createClient: options.createClient } : {});
+  const guard = options.guard;
+  const createClient =
+    options.createClient ??
+    (guard
+      ? (o: ClientOptions): Client => {
+          guard(hostPort(o.url).host);
+          return new Client(o);
+        }
+      : undefined);
+  const directory = new LdapDirectory(settings.directory, createClient ? { createClient } : {});
   return {
     probe: new NetProbe({
       tlsOptions: async (url) => (await directory.clientOptions(url)).tlsOptions ?? {},
-      ...(options.guard ? { guard: options.guard } : {}),
+      ...(guard ? { guard } : {}),
       ...(options.resolve ? { resolve: options.resolve } : {}),
     }),
-    directory: new LdapDoctor(directory, settings.directory, options.createClient ? { createClient: options.createClient } : {}),
+    directory: new LdapDoctor(directory, settings.directory, createClient ? { createClient } : {}),
     ...(options.region ? { aws: new AwsDoctor({ region: options.region, ...(settings.memberRoleName ? { memberRoleName: settings.memberRoleName } : {}) }) } : {}),
   };
 }

@@ -12,7 +12,9 @@ import * as world from '../../lab/world';
 import { DC_IP } from '../../lab/world/paths';
 import { run, type Io } from '../../cli/program';
 import { realTargets } from '../../cli/targets';
-import type { DoctorReport } from '../../tasks/lib/doctor';
+import { buildProbes } from '../../tasks/adapters/doctor-ports';
+import { mayDeleteChild, type DoctorReport } from '../../tasks/lib/doctor';
+import { assertLabRoute, labSettings } from '../../lab/world/fleet';
 import { ensureLab } from './helpers';
 
 function realIo(): Io & { stdout: string[]; stderr: string[] } {
@@ -77,6 +79,17 @@ describe('adjoin --local doctor on the lab', () => {
     expect(human.code).toBe(0);
     expect(human.out).toMatch(new RegExp(`^✓ TLS ${DC_IP.replace(/\./g, '\\.')} +certificate CN=`, 'm'));
     expect(human.out).toContain('checks passed.');
+  });
+
+  it('DNS rights come from the delegation to the service account, not from a grant to everyone', async () => {
+    const settings = labSettings();
+    const { directory } = buildProbes(settings, { guard: (h) => assertLabRoute(`ldaps://${h}`) });
+    const access = await directory.zoneAccess();
+    expect(access?.zoneDn).toMatch(/^DC=lab\.example\.com,CN=MicrosoftDNS,DC=DomainDnsZones,/i);
+    expect(access?.sids.length).toBeGreaterThan(1); // objectSid + tokenGroups
+    expect(mayDeleteChild(access?.securityDescriptor ?? Buffer.alloc(0), access?.sids ?? [])).toBe(true);
+    // Without the account's own SIDs (only Everyone / Authenticated Users): not allowed.
+    expect(mayDeleteChild(access?.securityDescriptor ?? Buffer.alloc(0), [])).toBe(false);
   });
 
   it('fails TCP, TLS and bind with the security-group fix when the DC is blackholed, and passes again after', async () => {
