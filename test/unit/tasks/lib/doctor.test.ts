@@ -255,12 +255,20 @@ describe('runDoctor', () => {
     expect(directory.calls).toEqual(['bind ldaps://10.0.0.10', 'bind ldaps://10.0.0.11', `create ${name} in ${OU}`, `delete ${name} in ${OU}`]);
   });
 
-  it('DNS: an address needs no lookup; a name that does not resolve gets the resolver fix', async () => {
+  it('DNS: an address needs no lookup or name; a DC name in a URL that does not resolve gets the resolver fix', async () => {
     const s = testSettings();
     delete s.directory.tlsServerName;
     const noName = setup({ settings: s });
     expect(byName((await runDoctor({}, noName.ports)).checks, 'DNS 10.0.0.10')).toEqual({ name: 'DNS 10.0.0.10', ok: true, detail: '10.0.0.10 is an address: no lookup needed', fix: '' });
-    const { ports, probe } = setup();
+    const byIp = setup();
+    byIp.probe.resolved['dc1.corp.example.com'] = err('ENOTFOUND');
+    expect(byName((await runDoctor({}, byIp.ports)).checks, 'DNS dc1.corp.example.com')).toMatchObject({
+      ok: true,
+      detail: 'dc1.corp.example.com did not resolve: ENOTFOUND; not needed: the tasks connect to 10.0.0.10 by address',
+    });
+    const s2 = testSettings();
+    s2.directory.ldapUrls = ['ldaps://dc1.corp.example.com'];
+    const { ports, probe } = setup({ settings: s2 });
     probe.resolved['dc1.corp.example.com'] = err('ENOTFOUND');
     const c = byName((await runDoctor({}, ports)).checks, 'DNS dc1.corp.example.com');
     expect(c.ok).toBe(false);
