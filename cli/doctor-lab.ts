@@ -12,7 +12,7 @@ import { buildProbes } from '../tasks/adapters/doctor-ports';
 import { type DoctorReport, type InstanceFacts, runDoctor } from '../tasks/lib/doctor';
 import type { Settings } from '../tasks/lib/settings';
 import type { DoctorRequest, DoctorSource } from './doctor';
-import { failed } from './exit';
+import { failed, usage } from './exit';
 
 const guard = (host: string): void => assertLabRoute(`ldaps://${host}`);
 
@@ -34,6 +34,7 @@ async function labInstance(fleet: LabFleet, instanceId: string): Promise<Instanc
 
 export function labDoctorSource(): DoctorSource {
   return async (request: DoctorRequest): Promise<DoctorReport> => {
+    if (request.targets.length > 0) throw usage('--target checks member roles on AWS; the lab has none.');
     if (!(await isUp().catch(() => false))) throw failed('The lab is not up.', 'Run `adjoin lab up` first (as root).');
     const settings = labSettings();
     const fleet = new LabFleet();
