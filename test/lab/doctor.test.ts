@@ -93,7 +93,13 @@ describe('adjoin --local doctor on the lab', () => {
   });
 
   it('fails TCP, TLS and bind with the security-group fix when the DC is blackholed, and passes again after', async () => {
-    execFileSync('ip', ['route', 'add', 'blackhole', `${DC_IP}/32`]);
+    // Every DC of the lab (one today; the same with two), in the root namespace where the product's LDAP client runs.
+    const dcs = labSettings().directory.dcIps;
+    const added: string[] = [];
+    for (const ip of dcs) {
+      execFileSync('ip', ['route', 'add', 'blackhole', `${ip}/32`]);
+      added.push(ip);
+    }
     let r: DoctorReport;
     let code: number;
     let ms: number;
@@ -102,7 +108,7 @@ describe('adjoin --local doctor on the lab', () => {
       ({ code, out, ms } = await adjoin('--local', 'doctor', '--json'));
       r = report(out);
     } finally {
-      execFileSync('ip', ['route', 'del', 'blackhole', `${DC_IP}/32`]);
+      for (const ip of added) execFileSync('ip', ['route', 'del', 'blackhole', `${ip}/32`]);
     }
     expect(code).toBe(1);
     expect(r.ok).toBe(false);
@@ -111,7 +117,7 @@ describe('adjoin --local doctor on the lab', () => {
     expect(tcp?.ok).toBe(false);
     expect(tcp?.fix).toContain(`Allow TCP 636 from`);
     expect(tcp?.fix).toContain(DC_IP);
-    expect(check(r, 'bind')[0]?.ok).toBe(false);
+    expect(check(r, 'bind').every((c) => !c.ok)).toBe(true);
     expect(check(r, 'create/delete')[0]?.fix).toContain('bind');
     expect((await adjoin('--local', 'doctor')).code).toBe(0);
   });
@@ -130,7 +136,7 @@ describe('adjoin --local doctor on the lab', () => {
     const r = report(out);
     expect(code).toBe(1);
     const bind = check(r, 'bind')[0];
-    expect(bind?.ok).toBe(false);
+    expect(check(r, 'bind').every((c) => !c.ok)).toBe(true);
     expect(bind?.fix).toContain(`current password in ${file}`);
     expect(check(r, 'TCP')[0]?.ok).toBe(true);
     expect(check(r, 'TLS')[0]?.ok).toBe(true);
