@@ -17,6 +17,7 @@ import {
   type Workflow,
 } from './backend';
 import { sleep as realSleep } from './concurrency';
+import { addDoctorCommand, type DoctorSource } from './doctor';
 import { validateAccount, validateInstanceId, validateRegion } from './ec2-event';
 import { Exit, classify, failed, usage, type ExitCode } from './exit';
 import { absolute, colourEnabled, duration, makeStyle, parseSince, type Style } from './format';
@@ -55,6 +56,8 @@ export interface Targets {
   aws(options: AwsBackendOptions): Backend;
   lab(options: GlobalOptions): Promise<Backend>;
   labControl(options: GlobalOptions): Promise<LabControl>;
+  /** `adjoin doctor`: the check-setup Lambda (AWS) or the lab's ports (--local). */
+  doctor?(options: GlobalOptions): DoctorSource;
 }
 
 /** Default status-tag prefix (tasks write <prefix>status, <prefix>computer-name, <prefix>execution). */
@@ -223,6 +226,22 @@ export function buildProgram(io: Io, targets: Targets, setExit: (code: ExitCode)
       c.print(() => instanceStatusText(status, io.now(), c.style), status);
       if (!status.found) setExit(Exit.notFound);
     });
+
+  // ---- doctor ------------------------------------------------------------------------------------
+  addDoctorCommand(program, {
+    io,
+    source: () => {
+      const globals = program.opts<GlobalOptions>();
+      if (globals.region !== undefined) validateRegion(globals.region);
+      if (!targets.doctor) throw failed('adjoin doctor is not available here.');
+      return targets.doctor(globals);
+    },
+    context: (cmd) => {
+      const c = ctx(cmd);
+      return { style: c.style, json: c.globals.json === true, local: c.globals.local === true, region: c.globals.region, profile: c.globals.profile };
+    },
+    setExit,
+  });
 
   // ---- lab ---------------------------------------------------------------------------------------
   addLabCommands(program, {

@@ -26,7 +26,8 @@ export type Need =
   | 'otp-delete' // ssm:DeleteParameter on /<prefix>/otp/*
   | 'send-join' // ssm:SendCommand with the join document
   | 'send-verify' // ssm:SendCommand with the verify document
-  | 'command-read'; // ssm:GetCommandInvocation
+  | 'command-read' // ssm:GetCommandInvocation
+  | 'doctor-read'; // ssm:DescribeDocument on our documents, secretsmanager:DescribeSecret on the bind secret
 
 export const TaskNeeds: Record<TaskId, readonly Need[]> = {
   'read-instance': ['describe', 'tag'],
@@ -43,6 +44,7 @@ export const TaskNeeds: Record<TaskId, readonly Need[]> = {
   'find-stale-objects': ['directory', 'describe'],
   'check-deletion-cap': [],
   'report-reconcile': [],
+  'check-setup': ['directory', 'describe', 'ssm-ping', 'doctor-read'],
 };
 
 /** Needs served by the fleet (EC2/SSM): in member accounts they go through the member role. */
@@ -175,6 +177,12 @@ export function statementsFor(scope: Construct, needs: readonly Need[], ctx: Per
       resources: [instances],
       ...(ctx.restrictCommandsToOptedIn ? { conditions: { StringEquals: { [`ssm:resourceTag/${ctx.optIn.key}`]: ctx.optIn.value } } } : {}),
     }));
+  }
+  if (has('doctor-read')) {
+    out.push(new iam.PolicyStatement({ sid: 'DescribeOurDocuments', actions: ['ssm:DescribeDocument'], resources: [document(ctx.joinDocument), document(ctx.verifyDocument)] }));
+    if (ctx.serviceAccountSecret) {
+      out.push(new iam.PolicyStatement({ sid: 'DescribeBindSecret', actions: ['secretsmanager:DescribeSecret'], resources: [secretArnPattern(scope, ctx.serviceAccountSecret)] }));
+    }
   }
   if (has('command-read')) {
     out.push(new iam.PolicyStatement({ sid: 'ReadCommandResults', actions: ['ssm:GetCommandInvocation'], resources: ['*'] }));

@@ -382,7 +382,8 @@ export class LdapDirectory implements Directory {
     this.pageSize = Math.min(1000, Math.max(1, options.pageSize ?? PAGE_SIZE));
   }
 
-  private async loadCredentials(): Promise<BindCredentials> {
+  /** The bind credentials as configured (also read by the doctor's LDAP probe, tasks/adapters/ldap-doctor.ts). */
+  async loadCredentials(): Promise<BindCredentials> {
     const c = this.config;
     if (c.bindSecretId) {
       const sm = this.options.secretsManager ?? new SecretsManagerClient(awsClientConfig());
