@@ -12,7 +12,7 @@ let built: Built;
 let resources: Record<string, Resource>;
 
 beforeAll(() => {
-  built = build();
+  built = build(sampleConfig((c) => { c.memberAccounts = ['222222222222']; })); // one member account: the AssumeRole check
   resources = built.template.toJSON().Resources as Record<string, Resource>;
 });
 
@@ -66,7 +66,7 @@ describe('check-setup (adjoin doctor)', () => {
     const of = (action: string) => statements.filter((s) => actionsOf(s).includes(action));
     expect(JSON.stringify(of('ssm:DescribeDocument').map((s) => s.Resource))).toMatch(/document\/adjoin-join".*document\/adjoin-verify"/);
     expect(of('secretsmanager:DescribeSecret').map((s) => s.Resource)).toEqual([sampleConfig().directory.serviceAccountSecret]);
-    expect(JSON.stringify(of('sts:AssumeRole').map((s) => s.Resource))).toContain(':iam::222222222222:role/adjoin-member');
+    expect(JSON.stringify(of('sts:AssumeRole').map((s) => s.Resource))).toContain(':iam::222222222222:role/adjoin-member-check-setup'); // its own member role, like every task's
     expect(JSON.stringify(of('ssm:GetParameter').map((s) => s.Resource))).toContain('parameter/adjoin/ca-bundle');
   });
 });
