@@ -24,9 +24,14 @@
 # param: DomainSid | domain SID pinned for sid mapping (S-1-5-21-...); empty or - in rfc2307 mode | - | ^(-|S-1-5-21-[0-9]+-[0-9]+-[0-9]+)?$
 # param: DomainController | DC to join through (host name or IP), the one that wrote the computer object: no replication race; empty or - = any DC | - | ^(-|[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?)?$
 # param: DynamicDns | true: SSSD registers the host's A record in AD DNS | false | ^(true|false)$
+# param: SudoGroups | AD groups given sudo (ALL) in /etc/sudoers.d/adjoin, comma separated (empty or - = none, the file is removed) | - | ^[A-Za-z0-9 _.,-]{0,1024}$
+# param: SetHostname | true: the OS host name becomes the computer's name (ComputerName, short; HostFqdn in /etc/hosts is not touched) | false | ^(true|false)$
+# param: SssdOptions | extra SSSD domain options key=value;key=value from an allow-list (empty or - = none) | - | ^(-|[a-z0-9_]{1,64}=[^;\[\]\x00-\x1f\x7f]{1,256}(;[a-z0-9_]{1,64}=[^;\[\]\x00-\x1f\x7f]{1,256}){0,15})?$
+# param: Krb5Rdns | false: rdns = false in krb5.conf [libdefaults] (no reverse DNS to canonicalize KDC/service names) | true | ^(true|false)$
 #
 # Exit codes: 0 joined (or already joined) and SSSD running; 2 bad parameter; 3 packages;
-# 4 DNS / domain not reachable; 5 join refused; 6 SSSD configuration or start.
+# 4 DNS / domain not reachable; 5 join refused; 6 SSSD configuration or start;
+# 8 host settings (sudoers refused by visudo, host name, krb5.conf).
 # The one-time password is never printed, and this script never uses `set -x`.
 set -euo pipefail
 umask 077
@@ -75,6 +80,7 @@ rollback() {
   if [ "${#NM_UNDO[@]}" -gt 0 ]; then nmcli connection modify "${NM_UNDO[@]}" >/dev/null 2>&1 || true; fi
   if [ "${#CHANGED[@]}" -gt 0 ]; then printf 'adjoin: rolled back %s\n' "${CHANGED[*]#"$R"}" >&2; fi
   if [ -n "${RESTART_RESOLVED:-}" ]; then systemctl restart systemd-resolved >/dev/null 2>&1 || true; fi
+  if [ -n "${HOSTNAME_BEFORE:-}" ]; then hostname "$HOSTNAME_BEFORE" >/dev/null 2>&1 || true; fi
 }
 on_exit() {
   local rc=$?
@@ -101,6 +107,10 @@ param DOMAIN_SID DomainSid
 param COMPUTER_OU ComputerOu
 param DYNAMIC_DNS DynamicDns
 param DOMAIN_CONTROLLER DomainController
+param SUDO_GROUPS SudoGroups
+param SET_HOSTNAME SetHostname
+param SSSD_OPTIONS SssdOptions
+param KRB5_RDNS Krb5Rdns
 [ -n "${SSM_OneTimePassword+x}" ] || fail 2 "parameter OneTimePassword is missing: \$SSM_OneTimePassword is not set (SSM Agent 3.3.3572.0 or later resolves the {{ssm-secure:…}} reference into it; update the agent)"
 ONE_TIME_PASSWORD=$SSM_OneTimePassword
 unset SSM_OneTimePassword
@@ -129,6 +139,30 @@ check ComputerOu "$COMPUTER_OU" "$OU_RE"
 check DynamicDns "$DYNAMIC_DNS" '^(true|false)$'
 [ -n "$DOMAIN_CONTROLLER" ] || DOMAIN_CONTROLLER=-
 check DomainController "$DOMAIN_CONTROLLER" '^(-|[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?)$'
+# ---- host settings parameters (linux.sudoGroups, setHostname, sssdOptions, krb5Rdns) --------
+[ -n "$SUDO_GROUPS" ] || SUDO_GROUPS=-
+SUDO_GROUPS=$(printf '%s' "$SUDO_GROUPS" | sed -E 's/[[:space:]]*,[[:space:]]*/,/g; s/^[[:space:]]+//; s/[[:space:]]+$//')
+check SudoGroups "$SUDO_GROUPS" '^(-|[A-Za-z0-9 _.-]{1,64}(,[A-Za-z0-9 _.-]{1,64})*)$'
+check SetHostname "$SET_HOSTNAME" '^(true|false)$'
+check Krb5Rdns "$KRB5_RDNS" '^(true|false)$'
+[ -n "$SSSD_OPTIONS" ] || SSSD_OPTIONS=-
+# The SSSD options a deployment may add to the [domain/…] section (infra/linux-settings.ts
+# SSSD_OPTION_KEYS holds the same list): none that decides who the host is or how it joins.
+SSSD_OPTION_KEYS=" ad_gpo_access_control ad_gpo_map_remote_interactive ad_gpo_map_interactive ad_gpo_ignore_unreadable override_homedir fallback_homedir default_shell override_shell shell_fallback ldap_user_extra_attrs use_fully_qualified_names full_name_format case_sensitive auto_private_groups ignore_group_members ldap_use_tokengroups ldap_referrals entry_cache_timeout cache_credentials krb5_store_password_if_offline dyndns_refresh_interval dyndns_ttl "
+SSSD_KEYS=()
+SSSD_VALUES=()
+if [ "$SSSD_OPTIONS" != - ]; then
+  IFS=';' read -r -a sssd_pairs <<<"$SSSD_OPTIONS"
+  for pair in "${sssd_pairs[@]}"; do
+    [[ "$pair" =~ ^([a-z0-9_]{1,64})=([^][;[:cntrl:]]{1,256})$ ]] || fail 2 "parameter SssdOptions is not valid: ${pair:0:200} (key=value;key=value, no [ ] ; or control characters in a value)"
+    key=${BASH_REMATCH[1]}
+    value=$(printf '%s' "${BASH_REMATCH[2]}" | sed -E 's/^[[:space:]]+//; s/[[:space:]]+$//')
+    case "$SSSD_OPTION_KEYS" in *" $key "*) ;; *) fail 2 "parameter SssdOptions: $key is not an allowed SSSD option (allowed:$SSSD_OPTION_KEYS)" ;; esac
+    [ -n "$value" ] || fail 2 "parameter SssdOptions: $key has an empty value"
+    SSSD_KEYS+=("$key")
+    SSSD_VALUES+=("$value")
+  done
+fi
 # The password itself is checked without ever showing it.
 case "$ONE_TIME_PASSWORD" in *"$LB$LB"*) fail 2 "parameter OneTimePassword was not resolved: the agent handed over the {{ssm-secure:…}} reference itself (SSM Agent 3.3.3572.0 or later resolves it)" ;; esac
 [ "${#ONE_TIME_PASSWORD}" -ge 8 ] || fail 2 "parameter OneTimePassword is too short"
@@ -285,6 +319,60 @@ done
 $resolved || fail 4 "$DOMAIN_LC does not resolve through ${DCS[*]}: check the DCs' DNS and that this instance may reach them (UDP/TCP 53, 88, 389, 464)"
 say "DNS: $DOMAIN_LC resolves"
 
+# ---- host name (linux.setHostname) ----------------------------------------------------------
+# The OS host name becomes the computer's name (lower case), so Kerberos, logs and AD agree.
+# systemd: hostnamectl (it writes /etc/hostname); else `hostname` and /etc/hostname in place
+# (it may be a bind mount). /etc/hostname is backed up; a failed run puts both back.
+HOSTNAME_BEFORE=
+if [ "$SET_HOSTNAME" = true ]; then
+  want=$(printf '%s' "$COMPUTER_NAME" | tr '[:upper:]' '[:lower:]')
+  now=$(hostname 2>/dev/null || true)
+  if [ "$now" = "$want" ] && [ "$(cat "$R/etc/hostname" 2>/dev/null)" = "$want" ]; then
+    say "host name: already $want"
+  else
+    backup "$R/etc/hostname"
+    HOSTNAME_BEFORE=${now:-localhost}
+    if $HAS_SYSTEMD && command -v hostnamectl >/dev/null 2>&1; then
+      out=$(hostnamectl set-hostname "$want" 2>&1) || fail 8 "hostnamectl could not set the host name $want: $(tail -c 300 <<<"$out")"
+    else
+      out=$(hostname "$want" 2>&1) || fail 8 "could not set the host name $want: $(tail -c 300 <<<"$out")"
+      printf '%s\n' "$want" >"$R/etc/hostname"
+    fi
+    say "host name: $want (was ${now:-unset}; /etc/hostname backed up)"
+  fi
+fi
+
+# ---- Kerberos: rdns (linux.krb5Rdns) --------------------------------------------------------
+# false: `rdns = false` in [libdefaults], so Kerberos does not canonicalize names by reverse DNS
+# (EC2 PTR records name ip-10-…compute.internal, not the AD name). In a drop-in when krb5.conf
+# includes /etc/krb5.conf.d, else krb5.conf is edited (backed up). true: our drop-in is removed.
+KRB5_DROPIN="$R/etc/krb5.conf.d/adjoin"
+if [ "$KRB5_RDNS" = false ]; then
+  f="$R/etc/krb5.conf"
+  if grep -Eq '^[[:space:]]*includedir[[:space:]]+/etc/krb5\.conf\.d/?[[:space:]]*$' "$f" 2>/dev/null; then
+    install -d -m 0755 "$R/etc/krb5.conf.d"
+    backup "$KRB5_DROPIN"
+    printf '# written by adjoin (linux.krb5Rdns = false)\n[libdefaults]\n    rdns = false\n' >"$KRB5_DROPIN"
+    chmod 644 "$KRB5_DROPIN"
+    say "Kerberos: rdns = false (drop-in /etc/krb5.conf.d/adjoin)"
+  else
+    backup "$f"
+    awk '
+      /^[[:space:]]*\[/ { if (inlib && !done) { print "    rdns = false"; done = 1 } inlib = ($0 ~ /^[[:space:]]*\[libdefaults\]/); print; next }
+      inlib && /^[[:space:]]*rdns[[:space:]]*=/ { if (!done) print "    rdns = false"; done = 1; next }
+      { print }
+      END { if (inlib && !done) { print "    rdns = false"; done = 1 } if (!done) { print "[libdefaults]"; print "    rdns = false" } }
+    ' "$f" 2>/dev/null >"$RUN_SNAP/krb5.conf.new" || true
+    cat "$RUN_SNAP/krb5.conf.new" >"$f"
+    chmod 644 "$f" 2>/dev/null || true
+    say "Kerberos: rdns = false in /etc/krb5.conf [libdefaults] (backed up)"
+  fi
+elif [ -e "$KRB5_DROPIN" ]; then
+  backup "$KRB5_DROPIN"
+  rm -f "$KRB5_DROPIN"
+  say "Kerberos: drop-in /etc/krb5.conf.d/adjoin removed (rdns left to krb5.conf)"
+fi
+
 # ---- join -------------------------------------------------------------------------------------
 keytab_has_name() {
   command -v klist >/dev/null 2>&1 || return 0
@@ -386,6 +474,15 @@ krb5_store_password_if_offline = True
 krb5_ccname_template = FILE:/tmp/krb5cc_%U_XXXXXX
 $DYNDNS
 EOF
+# ---- SSSD options (linux.sssdOptions) --------------------------------------------------------
+# Each allowed key=value replaces the line of the same key written above, else is added; the
+# domain section is the file's last, so an added line lands in it.
+for i in "${!SSSD_KEYS[@]}"; do
+  grep -v "^${SSSD_KEYS[$i]} = " "$R/etc/sssd/sssd.conf.adjoin.new" >"$RUN_SNAP/sssd.conf.opt" || true
+  printf '%s = %s\n' "${SSSD_KEYS[$i]}" "${SSSD_VALUES[$i]}" >>"$RUN_SNAP/sssd.conf.opt"
+  cat "$RUN_SNAP/sssd.conf.opt" >"$R/etc/sssd/sssd.conf.adjoin.new"
+done
+[ "${#SSSD_KEYS[@]}" -eq 0 ] || say "SSSD: options ${SSSD_KEYS[*]} from linux.sssdOptions"
 [ -n "$R" ] || chown root:root "$R/etc/sssd/sssd.conf.adjoin.new"
 chmod 600 "$R/etc/sssd/sssd.conf.adjoin.new"
 mv -f "$R/etc/sssd/sssd.conf.adjoin.new" "$R/etc/sssd/sssd.conf"
@@ -417,6 +514,40 @@ else
   else
     say "warning: no PAM tool found: home directories will not be created automatically"
   fi
+fi
+
+# ---- sudo (linux.sudoGroups) ------------------------------------------------------------------
+# /etc/sudoers.d/adjoin (0440): `%<group> ALL=(ALL) ALL` for each group, the characters sudoers
+# treats specially escaped with a backslash (`%linux\ admins`; sudo 1.9 refuses `%"linux admins"`).
+# The file is checked with `visudo -cf` before it is installed: a refused file is never installed.
+# No groups: the file is removed. sudo ignores names with a dot in sudoers.d (the .new, the .bak).
+SUDOERS="$R/etc/sudoers.d/adjoin"
+if [ "$SUDO_GROUPS" = - ]; then
+  if [ -e "$SUDOERS" ]; then
+    backup "$SUDOERS"
+    rm -f "$SUDOERS"
+    say "sudo: /etc/sudoers.d/adjoin removed (no sudo groups)"
+  fi
+else
+  command -v visudo >/dev/null 2>&1 || fail 8 "SudoGroups is set ($SUDO_GROUPS) but visudo is missing: install sudo, or leave linux.sudoGroups empty"
+  grep -Eq '^[#@]includedir[[:space:]]+/etc/sudoers\.d/?[[:space:]]*$' "$R/etc/sudoers" 2>/dev/null || fail 8 "/etc/sudoers does not include /etc/sudoers.d (@includedir /etc/sudoers.d): the sudo rules for $SUDO_GROUPS would not apply"
+  new="$RUN_SNAP/sudoers-adjoin"
+  IFS=, read -r -a sudo_groups <<<"$SUDO_GROUPS"
+  {
+    printf '# written by adjoin: AD groups with sudo (linux.sudoGroups)\n'
+    for g in "${sudo_groups[@]}"; do
+      printf '%%%s ALL=(ALL) ALL\n' "$(printf '%s' "$g" | sed -E 's/([][ !=:,()\\"#])/\\\1/g')"
+    done
+  } >"$new"
+  chmod 0440 "$new"
+  out=$(visudo -cf "$new" 2>&1) || fail 8 "visudo refused the sudo rules for $SUDO_GROUPS, nothing installed: $(tail -c 500 <<<"$out")"
+  install -d -m 0750 "$R/etc/sudoers.d"
+  backup "$SUDOERS"
+  cp "$new" "$SUDOERS.adjoin.new"
+  [ -n "$R" ] || chown root:root "$SUDOERS.adjoin.new"
+  chmod 0440 "$SUDOERS.adjoin.new"
+  mv -f "$SUDOERS.adjoin.new" "$SUDOERS"
+  say "sudo: /etc/sudoers.d/adjoin gives ${sudo_groups[*]} sudo (checked by visudo)"
 fi
 
 if $HAS_SYSTEMD; then

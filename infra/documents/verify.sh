@@ -8,7 +8,8 @@
 # param: DomainName | DNS name of the AD domain (shown in messages) | - | ^[-A-Za-z0-9.]{0,253}$
 # param: LoginGroups | login groups of this instance (shown in messages) | - | ^[A-Za-z0-9 _.,-]{0,1024}$
 #
-# Exit codes: 0 every user resolves; 1 a user does not resolve (outputs shown); 2 bad parameter.
+# Exit codes: 0 every check passes; 1 a user does not resolve (outputs shown); 2 bad parameter;
+# 7 a login-path check failed (the message names it: login group, PAM stack, adcli testjoin).
 set -euo pipefail
 export LC_ALL=C
 
@@ -65,3 +66,66 @@ if [ "${#failed[@]}" -gt 0 ]; then
   fail "${failed[*]} did not resolve through NSS: check that sssd runs, /etc/nsswitch.conf lists sss, and the instance reaches the domain controllers"
 fi
 printf 'adjoin: verified: %s resolve\n' "${USERS[*]}"
+
+# ---- login path (issue 12): what a login needs, checked without a password --------------------
+# Each login group resolves; the probe users' membership is reported; PAM asks SSSD (pam_sss in
+# the auth and account stacks, or authselect's sssd profile); the machine account works
+# (adcli testjoin). Every failed check is named; any failure ends with exit code 7.
+R=${ADJOIN_ROOT:-} # tests: a fake root for the PAM files (test/infra/verify-script.test.ts)
+problems=()
+GROUPS_OK=()
+if [ -n "$LOGIN_GROUPS" ] && [ "$LOGIN_GROUPS" != - ]; then
+  IFS=, read -r -a login_groups <<<"$LOGIN_GROUPS"
+  for g in "${login_groups[@]}"; do
+    g=$(printf '%s' "$g" | sed -E 's/^[[:space:]]+//; s/[[:space:]]+$//')
+    [ -n "$g" ] || continue
+    if ent=$(getent group "$g" 2>&1); then
+      printf 'adjoin: login group %s resolves: %s\n' "$g" "${ent:0:300}"
+      GROUPS_OK+=("$g")
+    else
+      problems+=("login group \"$g\" does not resolve through NSS (getent group): check its name in AD and that SSSD sees it")
+    fi
+  done
+  for u in "${USERS[@]}"; do
+    mine=$(id -Gn "$u" 2>/dev/null | tr ' ' '\n' || true)
+    member=
+    for g in "${GROUPS_OK[@]}"; do
+      if grep -qixF -- "$g" <<<"$mine"; then member=$g; break; fi
+    done
+    if [ -n "$member" ]; then printf 'adjoin: %s may log in (member of %s)\n' "$u" "$member"
+    else printf 'adjoin: %s is in none of the login groups: SSSD refuses its logins (expected if it is no login user)\n' "$u"; fi
+  done
+fi
+
+pam_has_sss() { # pam_has_sss FILE...: every FILE exists and names pam_sss.so outside comments
+  local f
+  for f in "$@"; do grep -Eq '^[^#]*pam_sss\.so' "$R$f" 2>/dev/null || return 1; done
+}
+if command -v authselect >/dev/null 2>&1 && authselect current 2>/dev/null | grep -qi 'profile id: sssd'; then
+  printf 'adjoin: PAM: authselect profile sssd\n'
+elif [ -e "$R/etc/pam.d/common-auth" ] || [ -e "$R/etc/pam.d/common-account" ]; then
+  if pam_has_sss /etc/pam.d/common-auth /etc/pam.d/common-account; then printf 'adjoin: PAM: pam_sss in common-auth and common-account\n'
+  else problems+=("PAM stack: pam_sss.so is missing from /etc/pam.d/common-auth or common-account (pam-auth-update --enable sss)"); fi
+elif [ -e "$R/etc/pam.d/system-auth" ] || [ -e "$R/etc/pam.d/password-auth" ]; then
+  if pam_has_sss /etc/pam.d/system-auth /etc/pam.d/password-auth; then printf 'adjoin: PAM: pam_sss in system-auth and password-auth\n'
+  else problems+=("PAM stack: pam_sss.so is missing from /etc/pam.d/system-auth or password-auth (authselect select sssd)"); fi
+else
+  problems+=("PAM stack: neither /etc/pam.d/common-auth (Debian/Ubuntu) nor system-auth (RHEL-like) exists, and authselect has no sssd profile: logins cannot reach SSSD")
+fi
+
+domain_arg=()
+if [ -n "$DOMAIN_NAME" ] && [ "$DOMAIN_NAME" != - ]; then domain_arg=(--domain="$DOMAIN_NAME"); fi
+if ! command -v adcli >/dev/null 2>&1; then
+  problems+=("adcli testjoin: adcli is not installed")
+elif out=$(adcli testjoin "${domain_arg[@]}" 2>&1); then
+  printf 'adjoin: adcli testjoin passes\n'
+else
+  problems+=("adcli testjoin fails: $(tail -c 300 <<<"$out") (the machine account or keytab is not valid: join again)")
+fi
+
+if [ "${#problems[@]}" -gt 0 ]; then
+  for p in "${problems[@]}"; do printf 'adjoin: verification failed: %s\n' "$p" >&2; done
+  joined=$(printf '%s; ' "${problems[@]}")
+  CODE=7 fail "verification failed: ${joined%; }"
+fi
+printf 'adjoin: verified: login groups, PAM stack and the machine account\n'
