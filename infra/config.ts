@@ -10,9 +10,11 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ConfigurationError } from '../tasks/lib/errors';
+import { resolveLinuxConfig } from './config-admin';
 import { ldapUrlHostIsIp, LOGIN_GROUP_LIMIT, loginGroupProblem, parseTag, scheduleProblem } from './config-checks';
 import { STRICT_DN_PATTERN } from '../tasks/lib/dn';
 import { validateSettings, type DirectoryKind, type IdMapping, type Settings } from '../tasks/lib/settings';
+import type { LinuxSettings } from '../tasks/lib/linux-settings';
 
 // ---- what the user writes --------------------------------------------------------------------
 
@@ -73,6 +75,8 @@ export interface AdjoinConfigInput {
     createEndpoints?: boolean;
   };
   alarms?: { email?: string; topicArn?: string };
+  /** Linux host settings of the join (infra/config-admin.ts). */
+  linux?: { sudoGroups?: string[]; setHostname?: boolean; dynamicDns?: boolean; sssdOptions?: Record<string, string | number | boolean>; krb5Rdns?: boolean };
   resourcePrefix?: string;
   memberAccounts?: string[];
   memberRoleName?: string;
@@ -115,6 +119,7 @@ export interface ResolvedConfig {
   reconcile: { enabled: boolean; schedule: string; graceSeconds: number; maxDeletions: number; dryRun: boolean };
   network: { vpcId: string; subnetIds: string[]; securityGroupIds: string[]; availabilityZones?: string[]; createEndpoints: boolean };
   alarms: { email?: string; topicArn?: string };
+  linux: LinuxSettings;
   resourcePrefix: string;
   memberAccounts: string[];
   memberRoleName: string;
@@ -251,7 +256,7 @@ export interface ResolveOptions {
 export function resolveConfig(raw: unknown, options: ResolveOptions = {}): ResolvedConfig {
   if (!isObj(raw)) throw new ConfigurationError(['config: must be a JSON object']);
   const c = new Checker(raw);
-  c.known('', ['directory', 'tags', 'naming', 'timings', 'reconcile', 'network', 'alarms', 'resourcePrefix', 'memberAccounts', 'memberRoleName', 'logRetentionDays', 'env', '$comment']);
+  c.known('', ['directory', 'tags', 'naming', 'timings', 'reconcile', 'network', 'alarms', 'linux', 'resourcePrefix', 'memberAccounts', 'memberRoleName', 'logRetentionDays', 'env', '$comment']);
   c.known('directory', ['kind', 'domain', 'netbiosName', 'domainControllers', 'ldapUrls', 'tlsServerName', 'caBundleFile', 'insecure',
     'serviceAccountSecret', 'serviceAccountSecretKmsKeyArn', 'computerOu', 'managedOus', 'loginGroups', 'probeUsers', 'idMapping', 'directoryId']);
   c.known('tags', ['optIn', 'optOut', 'loginGroupKey', 'statusPrefix', 'restrictCommandsToOptedIn']);
@@ -406,6 +411,8 @@ export function resolveConfig(raw: unknown, options: ResolveOptions = {}): Resol
     else if (memberAccounts.includes(account)) c.bad('memberAccounts', `must not include the orchestrator account ${account}`);
   }
 
+  const linux = resolveLinuxConfig(c.get('linux'), (key, why) => c.bad(key, why));
+
   if (c.problems.length > 0) throw new ConfigurationError(c.problems);
   const must = <T>(v: T | undefined): T => v as T; // every undefined above was reported
   return {
@@ -439,6 +446,7 @@ export function resolveConfig(raw: unknown, options: ResolveOptions = {}): Resol
     reconcile: { enabled: must(reconcileEnabled), schedule: must(schedule), graceSeconds: must(graceSeconds), maxDeletions: must(maxDeletions), dryRun: must(dryRun) },
     network: { vpcId: must(vpcId), subnetIds: must(subnetIds), securityGroupIds: must(securityGroupIds), ...(availabilityZones ? { availabilityZones } : {}), createEndpoints: must(createEndpoints) },
     alarms: { ...(email ? { email } : {}), ...(topicArn ? { topicArn } : {}) },
+    linux,
     resourcePrefix: must(resourcePrefix),
     memberAccounts: must(memberAccounts),
     memberRoleName: must(memberRoleName),
@@ -481,6 +489,7 @@ export function toSettings(config: ResolvedConfig): Settings {
     reconcile: { graceSeconds: config.reconcile.graceSeconds, maxDeletions: config.reconcile.maxDeletions, dryRun: config.reconcile.dryRun },
     ...(config.memberAccounts.length > 0 ? { memberRoleName: config.memberRoleName } : {}),
     otpKeyId: names.otpKeyAlias,
+    linux: config.linux,
   };
   return validateSettings(settings);
 }

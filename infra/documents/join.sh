@@ -152,6 +152,7 @@ SSSD_OPTION_KEYS=" ad_gpo_access_control ad_gpo_map_remote_interactive ad_gpo_ma
 SSSD_KEYS=()
 SSSD_VALUES=()
 if [ "$SSSD_OPTIONS" != - ]; then
+  if [[ "$SSSD_OPTIONS" =~ [[:cntrl:]] ]]; then fail 2 "parameter SssdOptions holds a control character (a newline?): each option is one line of sssd.conf"; fi
   IFS=';' read -r -a sssd_pairs <<<"$SSSD_OPTIONS"
   for pair in "${sssd_pairs[@]}"; do
     [[ "$pair" =~ ^([a-z0-9_]{1,64})=([^][;[:cntrl:]]{1,256})$ ]] || fail 2 "parameter SssdOptions is not valid: ${pair:0:200} (key=value;key=value, no [ ] ; or control characters in a value)"

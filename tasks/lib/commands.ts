@@ -13,6 +13,7 @@ import type { CheckCommandInput, CheckCommandOutput, CommandRef, PrepareComputer
 import type { Deps } from './deps';
 import { AdjoinError, CommandTimedOut, JoinCommandFailed, VerificationFailed } from './errors';
 import { assertNotGone } from './gone';
+import { linuxJoinParameters } from './linux-settings';
 import { commandOutput } from './output';
 import type { CommandResult } from './ports';
 import type { Settings } from './settings';
@@ -31,6 +32,7 @@ export function joinParameters(settings: Settings, instance: ReadInstanceOutput,
     DomainSid: d.idMapping.mode === 'sid' ? d.idMapping.domainSid : '',
     ComputerOu: d.computerOu,
     DomainController: computer.domainController ?? '-',
+    ...linuxJoinParameters(settings.linux),
   };
 }
 

@@ -5,6 +5,7 @@
  * naming every bad key.
  */
 import { ConfigurationError } from './errors';
+import { linuxSettingsProblems, type LinuxSettings } from './linux-settings';
 import { isObj } from './validate';
 
 export type DirectoryKind = 'aws-managed' | 'entra-ds' | 'self-managed';
@@ -83,6 +84,8 @@ export interface Settings {
   memberRoleName?: string;
   /** KMS key (alias/…, key ID or ARN) that encrypts one-time passwords; absent: aws/ssm. */
   otpKeyId?: string;
+  /** Linux host settings of the join (sudo, host name, SSSD options, …); absent: the defaults. */
+  linux?: LinuxSettings;
 }
 
 /** The default tag conventions (infra/config.ts `Defaults` spells the same as key=value). A fresh object each call. */
@@ -198,6 +201,7 @@ export function validateSettings(raw: unknown): Settings {
   if (otpKeyId !== undefined && (typeof otpKeyId !== 'string' || !/^(alias\/[A-Za-z0-9/_-]{1,250}|[0-9a-f-]{36}|arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)\/[A-Za-z0-9/_-]+)$/.test(otpKeyId)))
     problems.push('otpKeyId: must be a KMS alias (alias/…), key ID or key/alias ARN');
 
+  problems.push(...linuxSettingsProblems(at('linux')));
   if (problems.length > 0) throw new ConfigurationError(problems);
   return raw as unknown as Settings;
 }

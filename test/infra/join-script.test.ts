@@ -46,6 +46,11 @@ esac`,
   getent: 'exit 0',
   klist: 'echo "   2 ${STUB_PRINCIPAL}"',
   dhclient: 'exit 0',
+  // The host name: read from / written to the fake root's state, never the machine's own.
+  hostname: `if [ $# -eq 0 ]; then cat "$ADJOIN_ROOT/state/hostname" 2>/dev/null || echo ip-10-0-0-5; else echo "$1" >"$ADJOIN_ROOT/state/hostname"; echo "$*" >>"$ADJOIN_ROOT/log/hostname"; fi`,
+  visudo: `[ "$1" = -cf ] || exit 2
+cp "$2" "$ADJOIN_ROOT/log/visudo-checked"
+if [ -e "$ADJOIN_ROOT/state/visudo-fails" ]; then echo "$2:2:22: syntax error"; exit 1; fi`,
 };
 
 interface Run { status: number | null; stdout: string; stderr: string; root: string }
@@ -56,7 +61,7 @@ function fakeRoot(opts: { stubs?: string[]; state?: string[] } = {}): string {
   fs.writeFileSync(path.join(root, 'etc/os-release'), 'ID=testos\nNAME="Test OS"\nVERSION_ID=1\n');
   fs.writeFileSync(path.join(root, 'etc/resolv.conf'), 'search ec2.internal\nnameserver 10.0.0.2\noptions edns0\n');
   fs.writeFileSync(path.join(root, 'etc/nsswitch.conf'), 'passwd: files\ngroup: files\nshadow: files\nhosts: files dns\n');
-  const stubs = opts.stubs ?? ['adcli', 'sssd', 'getent', 'klist'];
+  const stubs = [...(opts.stubs ?? ['adcli', 'sssd', 'getent', 'klist']), 'hostname'];
   for (const name of stubs) fs.writeFileSync(path.join(root, 'bin', name), `#!/bin/bash\n${STUBS[name]}\n`, { mode: 0o755 });
   for (const s of opts.state ?? []) fs.writeFileSync(path.join(root, 'state', s), '');
   return root;
@@ -80,6 +85,10 @@ function run(root: string, env: Record<string, string | undefined> = {}): Run {
     SSM_DomainSid: '-',
     SSM_DynamicDns: 'false',
     SSM_DomainController: '-',
+    SSM_SudoGroups: '-',
+    SSM_SetHostname: 'false',
+    SSM_SssdOptions: '-',
+    SSM_Krb5Rdns: 'true',
   };
   const merged: Record<string, string> = { ...base };
   for (const [k, v] of Object.entries(env)) if (v === undefined) delete merged[k]; else merged[k] = v;
@@ -220,5 +229,97 @@ describe('join.sh against a fake root', () => {
       expect(exists(root, 'p')).toBe(false);
       expect(exists(root, 'log/adcli')).toBe(false);
     }
+  });
+
+  it('SudoGroups: a visudo-checked 0440 /etc/sudoers.d/adjoin, spaces escaped; removed when the list is empty', () => {
+    const root = made({ stubs: ['adcli', 'sssd', 'getent', 'klist', 'visudo'] });
+    fs.writeFileSync(path.join(root, 'etc/sudoers'), 'root ALL=(ALL:ALL) ALL\n@includedir /etc/sudoers.d\n');
+    const r = run(root, { SSM_SudoGroups: 'linux admins, ops' });
+    expect([r.status, r.stderr]).toEqual([0, '']);
+    const rules = '# written by adjoin: AD groups with sudo (linux.sudoGroups)\n%linux\\ admins ALL=(ALL) ALL\n%ops ALL=(ALL) ALL\n';
+    expect(read(root, 'etc/sudoers.d/adjoin')).toBe(rules);
+    expect(read(root, 'log/visudo-checked')).toBe(rules); // checked before it was installed
+    expect(mode(root, 'etc/sudoers.d/adjoin')).toBe('440');
+    expect(fs.readdirSync(path.join(root, 'etc/sudoers.d'))).toEqual(['adjoin']);
+    const none = run(root, { SSM_SudoGroups: '-' });
+    expect(none.status).toBe(0);
+    expect(none.stdout).toContain('sudo: /etc/sudoers.d/adjoin removed');
+    expect(exists(root, 'etc/sudoers.d/adjoin')).toBe(false);
+  });
+
+  it('SudoGroups refused by visudo (exit 8): nothing installed, every changed file put back', () => {
+    const root = made({ stubs: ['adcli', 'sssd', 'getent', 'klist', 'visudo'], state: ['visudo-fails'] });
+    fs.writeFileSync(path.join(root, 'etc/sudoers'), '@includedir /etc/sudoers.d\n');
+    const resolv = read(root, 'etc/resolv.conf');
+    const r = run(root, { SSM_SudoGroups: 'ops' });
+    expect(r.status).toBe(8);
+    expect(r.stderr).toContain('visudo refused the sudo rules for ops, nothing installed');
+    expect(r.stderr).toContain('syntax error');
+    expect(exists(root, 'etc/sudoers.d/adjoin')).toBe(false);
+    expect(exists(root, 'etc/sssd/sssd.conf')).toBe(false);
+    expect(read(root, 'etc/resolv.conf')).toBe(resolv);
+    // Without @includedir the rules would not apply: refused as well.
+    const noInclude = made({ stubs: ['adcli', 'sssd', 'getent', 'klist', 'visudo'] });
+    fs.writeFileSync(path.join(noInclude, 'etc/sudoers'), 'root ALL=(ALL) ALL\n');
+    const r2 = run(noInclude, { SSM_SudoGroups: 'ops' });
+    expect(r2.status).toBe(8);
+    expect(r2.stderr).toContain('does not include /etc/sudoers.d');
+  });
+
+  it('SetHostname: the host name and /etc/hostname become the computer name (lower case), backed up; a failed run puts the name back', () => {
+    const root = made();
+    fs.writeFileSync(path.join(root, 'etc/hostname'), 'ip-10-0-0-5\n');
+    const r = run(root, { SSM_SetHostname: 'true' });
+    expect([r.status, r.stderr]).toEqual([0, '']);
+    expect(read(root, 'state/hostname')).toBe('lainbymgelwzy7l\n');
+    expect(read(root, 'etc/hostname')).toBe('lainbymgelwzy7l\n');
+    expect(read(root, 'etc/hostname.adjoin.bak')).toBe('ip-10-0-0-5\n');
+    expect(run(root, { SSM_SetHostname: 'true' }).stdout).toContain('host name: already lainbymgelwzy7l');
+
+    const failing = made({ state: ['sssd-fails'] });
+    fs.writeFileSync(path.join(failing, 'etc/hostname'), 'ip-10-0-0-5\n');
+    expect(run(failing, { SSM_SetHostname: 'true' }).status).toBe(6);
+    expect(read(failing, 'log/hostname')).toBe('lainbymgelwzy7l\nip-10-0-0-5\n'); // set, then rolled back
+    expect(read(failing, 'etc/hostname')).toBe('ip-10-0-0-5\n');
+  });
+
+  it('SssdOptions: allowed keys replace or add lines of the domain section; other keys and bad values stop with exit 2', () => {
+    const root = made();
+    const r = run(root, { SSM_SssdOptions: 'default_shell=/bin/zsh;ad_gpo_access_control=permissive;override_homedir=/home/%d/%u', SSM_DynamicDns: 'true' });
+    expect([r.status, r.stderr]).toEqual([0, '']);
+    const conf = read(root, 'etc/sssd/sssd.conf');
+    expect(conf).toContain('\ndefault_shell = /bin/zsh\n');
+    expect(conf).not.toContain('/bin/bash');
+    expect(conf).toMatch(/\[domain\/corp\.example\.com\][^[]*ad_gpo_access_control = permissive\n/);
+    expect(conf).toContain('\noverride_homedir = /home/%d/%u\n');
+    expect(conf).toContain('\ndyndns_update = True\n');
+    for (const bad of ['id_provider=files', 'default_shell=/bin/sh\n[sssd]', 'default_shell=[x]', 'default_shell=']) {
+      const b = made();
+      const out = run(b, { SSM_SssdOptions: bad });
+      expect([bad, out.status]).toEqual([bad, 2]);
+      expect(out.stderr).toContain('parameter SssdOptions');
+      expect(exists(b, 'log/adcli')).toBe(false);
+    }
+  });
+
+  it('Krb5Rdns false: rdns = false in krb5.conf [libdefaults] (edited, backed up), or in a drop-in when krb5.conf.d is included', () => {
+    const root = made();
+    const krb5 = '[libdefaults]\n    default_realm = CORP.EXAMPLE.COM\n    rdns = true\n\n[realms]\n';
+    fs.writeFileSync(path.join(root, 'etc/krb5.conf'), krb5);
+    expect(run(root, { SSM_Krb5Rdns: 'false' }).status).toBe(0);
+    expect(read(root, 'etc/krb5.conf')).toBe('[libdefaults]\n    default_realm = CORP.EXAMPLE.COM\n    rdns = false\n\n[realms]\n');
+    expect(read(root, 'etc/krb5.conf.adjoin.bak')).toBe(krb5);
+    const noLine = made();
+    fs.writeFileSync(path.join(noLine, 'etc/krb5.conf'), '[libdefaults]\n    forwardable = true\n[realms]\n');
+    expect(run(noLine, { SSM_Krb5Rdns: 'false' }).status).toBe(0);
+    expect(read(noLine, 'etc/krb5.conf')).toBe('[libdefaults]\n    forwardable = true\n    rdns = false\n[realms]\n');
+
+    const dropIn = made();
+    fs.writeFileSync(path.join(dropIn, 'etc/krb5.conf'), 'includedir /etc/krb5.conf.d/\n[libdefaults]\n    forwardable = true\n');
+    expect(run(dropIn, { SSM_Krb5Rdns: 'false' }).status).toBe(0);
+    expect(read(dropIn, 'etc/krb5.conf.d/adjoin')).toBe('# written by adjoin (linux.krb5Rdns = false)\n[libdefaults]\n    rdns = false\n');
+    expect(read(dropIn, 'etc/krb5.conf')).toBe('includedir /etc/krb5.conf.d/\n[libdefaults]\n    forwardable = true\n');
+    expect(run(dropIn, { SSM_Krb5Rdns: 'true' }).status).toBe(0);
+    expect(exists(dropIn, 'etc/krb5.conf.d/adjoin')).toBe(false);
   });
 });

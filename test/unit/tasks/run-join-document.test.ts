@@ -29,9 +29,27 @@ describe('Run join document', () => {
           DomainSid: 'S-1-5-21-1-2-3',
           ComputerOu: prepared.dn.replace(/^CN=[^,]+,/, ''),
           DomainController: '-',
+          DynamicDns: 'false',
+          SudoGroups: '-',
+          SetHostname: 'false',
+          SssdOptions: '-',
+          Krb5Rdns: 'true',
         },
       },
     ]);
+  });
+
+  it('passes the linux.* settings as SudoGroups, SetHostname, DynamicDns, SssdOptions, Krb5Rdns', async () => {
+    const w = world();
+    w.deps.settings.linux = { sudoGroups: ['linux admins', 'ops'], setHostname: true, dynamicDns: true, sssdOptions: { default_shell: '/bin/zsh', ad_gpo_access_control: 'permissive' }, krb5Rdns: false };
+    await runJoinDocument(runInput, w.deps);
+    expect(w.fleet.sent[0]?.parameters).toMatchObject({
+      DynamicDns: 'true',
+      SudoGroups: 'linux admins,ops',
+      SetHostname: 'true',
+      SssdOptions: 'default_shell=/bin/zsh;ad_gpo_access_control=permissive',
+      Krb5Rdns: 'false',
+    });
   });
 
   it.each([undefined, {}, null])('treats previous %p as "no previous command"', async (previous) => {
