@@ -328,3 +328,41 @@ describe('the broken configurations of a first deploy are refused at synth, nami
     }
   });
 });
+
+describe('linux.* keys (infra/config-admin.ts)', () => {
+  it('default to no sudo, no host name change, no dynamic DNS, no SSSD options, rdns left alone', () => {
+    expect(resolveConfig(minimal('aws-managed'), { baseDir: InfraDir }).linux).toEqual({ sudoGroups: [], setHostname: false, dynamicDns: false, sssdOptions: {}, krb5Rdns: true });
+  });
+
+  it('resolve into Settings.linux, which validateSettings accepts', () => {
+    const input = { ...minimal('aws-managed'), linux: { sudoGroups: ['linux admins', ' ops '], setHostname: true, dynamicDns: true, sssdOptions: { default_shell: '/bin/zsh', entry_cache_timeout: 600, use_fully_qualified_names: false }, krb5Rdns: false } };
+    const settings = toSettings(resolveConfig(input, { baseDir: InfraDir }));
+    expect(settings.linux).toEqual({ sudoGroups: ['linux admins', 'ops'], setHostname: true, dynamicDns: true, sssdOptions: { default_shell: '/bin/zsh', entry_cache_timeout: '600', use_fully_qualified_names: 'false' }, krb5Rdns: false });
+    expect(validateSettings(JSON.parse(JSON.stringify(settings)))).toEqual(settings);
+  });
+
+  it('name the bad key: unknown keys, group names, booleans, SSSD options outside the allow-list or with bad values', () => {
+    const problems = problemsOf((c) => {
+      c.linux = { sudoGroups: ['ok', 'bad;name', 'Linux Admins (prod)'], setHostname: 'yes', dynamicDns: 1, sssdOptions: { id_provider: 'files', default_shell: '/bin/sh\n[sssd]', override_homedir: 'x'.repeat(300), fallback_homedir: '' }, sudo: true } as never;
+    });
+    expect(problems).toEqual(expect.arrayContaining([
+      'linux.sudo: unknown key',
+      expect.stringMatching(/^linux\.sudoGroups: "bad;name": a sudo group name may hold only/),
+      expect.stringMatching(/^linux\.sudoGroups: "Linux Admins \(prod\)": a sudo group name may hold only/),
+      'linux.setHostname: must be true or false',
+      'linux.dynamicDns: must be true or false',
+      expect.stringMatching(/^linux\.sssdOptions\.id_provider: "id_provider" is not an allowed SSSD option \(allowed: ad_gpo_access_control/),
+      expect.stringMatching(/^linux\.sssdOptions\.default_shell: default_shell: the value must not hold ; \[ \] or control characters/),
+      'linux.sssdOptions.override_homedir: override_homedir: the value is over 256 characters',
+      'linux.sssdOptions.fallback_homedir: fallback_homedir: the value is empty',
+    ]));
+    expect(problems.filter((p) => p.startsWith('linux'))).toHaveLength(9);
+    expect(problemsOf((c) => { c.linux = [] as never; })).toEqual(['linux: must be an object']);
+  });
+
+  it('validateSettings refuses a bad linux block too', () => {
+    const settings = toSettings(sampleConfig()) as unknown as Record<string, unknown>;
+    settings.linux = { sudoGroups: ['a,b'], setHostname: false, dynamicDns: false, sssdOptions: { access_provider: 'permit' }, krb5Rdns: 'no' };
+    expect(() => validateSettings(settings)).toThrow(/linux\.sudoGroups: must be a list.*[\s\S]*linux\.krb5Rdns: must be true or false[\s\S]*linux\.sssdOptions: "access_provider" is not an allowed/);
+  });
+});
