@@ -57,9 +57,11 @@ export async function createInstance(paths: LabPaths, rec: InstanceRecord): Prom
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   writeImageFiles(dir, rec);
   // Private folders, seeded from the machine's (empty) package layout.
-  const copies: Record<string, string> = { '/etc/sssd': 'etc-sssd', '/var/lib/sss': 'var-lib-sss', '/etc/pam.d': 'etc-pam.d', '/var/lib/pam': 'var-lib-pam' };
+  // /etc/sudoers.d too: the join writes its sudo rules there (linux.sudoGroups), never the machine's.
+  const copies: Record<string, string> = { '/etc/sssd': 'etc-sssd', '/var/lib/sss': 'var-lib-sss', '/etc/pam.d': 'etc-pam.d', '/var/lib/pam': 'var-lib-pam', '/etc/sudoers.d': 'etc-sudoers.d' };
   for (const [src, name] of Object.entries(copies)) {
     const dst = path.join(dir, name);
+    if (!fs.existsSync(dst) && !fs.existsSync(src)) fs.mkdirSync(dst, { mode: 0o750 });
     if (!fs.existsSync(dst)) await runOk(['cp', '-a', src, dst], { timeoutMs: 20_000 });
     if (name === 'var-lib-sss' || name === 'etc-sssd') await runOk(['find', dst, '-mindepth', '1', '(', '-type', 'f', '-o', '-type', 's', ')', '-delete'], { timeoutMs: 20_000 });
   }
@@ -78,6 +80,7 @@ export async function createInstance(paths: LabPaths, rec: InstanceRecord): Prom
     ['/var/log/sssd', 'var-log-sssd'],
     ['/etc/pam.d', 'etc-pam.d'],
     ['/var/lib/pam', 'var-lib-pam'],
+    ['/etc/sudoers.d', 'etc-sudoers.d'],
     ['/home', 'home'],
   ].map(([t, s]) => `mkdir -p ${q(t as string)}; mount --bind ${q(path.join(dir, s as string))} ${q(t as string)}`);
   for (const f of ['krb5.conf', 'resolv.conf', 'hosts', 'hostname', 'nsswitch.conf']) binds.push(bindFile(path.join(dir, 'etc', f), `/etc/${f}`));
