@@ -122,3 +122,11 @@ export async function runDocument(fleet: LabFleet, instanceId: string, document:
   const result = await fleet.waitForCommand(commandId, instanceId, 150_000);
   return { commandId, result, ms: Date.now() - t0 };
 }
+
+/** Tear-down of one test instance: the fleet's commands settled, the instance terminated, its join secret deleted. */
+export async function endInstance(fleet: LabFleet, instanceId: string): Promise<void> {
+  await fleet.settle();
+  if (!instanceId) return;
+  await world.terminate(instanceId).catch(() => undefined);
+  await fleet.deleteJoinSecret(instanceId);
+}

@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as world from '../../lab/world';
 import { LabFleet } from '../../lab/world/fleet';
-import { ensureLab, joinParameters, prepareComputer, runDocument, serviceClient, type PreparedComputer } from './helpers';
+import { endInstance, ensureLab, joinParameters, prepareComputer, runDocument, serviceClient, type PreparedComputer } from './helpers';
 
 let restore: () => Promise<void> = () => Promise.resolve();
 const fleet = new LabFleet();
@@ -28,11 +28,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   try {
-    await fleet.settle();
-    if (instanceId) {
-      await world.terminate(instanceId).catch(() => undefined);
-      await fleet.deleteJoinSecret(instanceId);
-    }
+    await endInstance(fleet, instanceId);
     if (computer) {
       const c = await serviceClient();
       try {

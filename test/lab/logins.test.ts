@@ -14,7 +14,7 @@ import { SERVICE_ACCOUNT } from '../../lab/world/paths';
 import { joinParameters, verifyParameters } from '../../tasks/lib/commands';
 import type { ReadInstanceOutput } from '../../tasks/lib/contracts';
 import type { Settings } from '../../tasks/lib/settings';
-import { ensureLab, runDocument } from './helpers';
+import { endInstance, ensureLab, runDocument } from './helpers';
 import { pamLogin, productComputer } from './dc-helpers';
 
 const SAM = '/var/lib/samba/private/sam.ldb';
@@ -72,11 +72,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   try {
-    await fleet.settle();
-    if (instanceId) {
-      await world.terminate(instanceId).catch(() => undefined);
-      await fleet.deleteJoinSecret(instanceId);
-    }
+    await endInstance(fleet, instanceId);
     if (computerDn) await labDeps().directory.deleteComputer(computerDn).catch(() => undefined);
     for (const g of [SUDO_GROUP, TEAM_GROUP]) await world.dcExec(['samba-tool', 'group', 'delete', g, '-H', SAM], { timeoutMs: 30_000 }).catch(() => undefined);
   } finally {
