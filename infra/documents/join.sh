@@ -507,11 +507,22 @@ else
     fi
   fi
   if command -v pam-auth-update >/dev/null 2>&1 && [ -f /usr/share/pam-configs/mkhomedir ]; then
-    if out=$(pam-auth-update --enable mkhomedir 2>&1); then
+    # sss too: its profile is enabled by libpam-sss's install, but an admin may have turned it off.
+    profiles=(mkhomedir)
+    [ -f /usr/share/pam-configs/sss ] && profiles=(sss mkhomedir)
+    if out=$(pam-auth-update --enable "${profiles[@]}" 2>&1); then
       say "PAM: home directories are created at first login"
     else
       say "warning: pam-auth-update failed: $(tail -c 300 <<<"$out")"
     fi
+  elif command -v authconfig >/dev/null 2>&1; then
+    # Amazon Linux 2 and other yum systems without authselect: authconfig writes the PAM stacks.
+    if out=$(authconfig --enablesssd --enablesssdauth --enablemkhomedir --update 2>&1); then
+      say "PAM/NSS: authconfig with SSSD and mkhomedir"
+    else
+      say "warning: authconfig failed: $(tail -c 300 <<<"$out")"
+    fi
+    if $HAS_SYSTEMD; then systemctl enable --now oddjobd >/dev/null 2>&1 || say "warning: oddjobd did not start"; fi
   else
     say "warning: no PAM tool found: home directories will not be created automatically"
   fi

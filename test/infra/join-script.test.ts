@@ -46,6 +46,7 @@ esac`,
   getent: 'exit 0',
   klist: 'echo "   2 ${STUB_PRINCIPAL}"',
   dhclient: 'exit 0',
+  authconfig: 'echo "$*" >>"$ADJOIN_ROOT/log/authconfig"',
   // The host name: read from / written to the fake root's state, never the machine's own.
   hostname: `if [ $# -eq 0 ]; then cat "$ADJOIN_ROOT/state/hostname" 2>/dev/null || echo ip-10-0-0-5; else echo "$1" >"$ADJOIN_ROOT/state/hostname"; echo "$*" >>"$ADJOIN_ROOT/log/hostname"; fi`,
   visudo: `[ "$1" = -cf ] || exit 2
@@ -321,5 +322,13 @@ describe('join.sh against a fake root', () => {
     expect(read(dropIn, 'etc/krb5.conf')).toBe('includedir /etc/krb5.conf.d/\n[libdefaults]\n    forwardable = true\n');
     expect(run(dropIn, { SSM_Krb5Rdns: 'true' }).status).toBe(0);
     expect(exists(dropIn, 'etc/krb5.conf.d/adjoin')).toBe(false);
+  });
+
+  it('yum systems without authselect (Amazon Linux 2): authconfig enables SSSD and mkhomedir in the PAM stacks', () => {
+    const root = made({ stubs: ['adcli', 'sssd', 'getent', 'klist', 'authconfig'] });
+    const r = run(root);
+    expect([r.status, r.stderr]).toEqual([0, '']);
+    expect(read(root, 'log/authconfig')).toBe('--enablesssd --enablesssdauth --enablemkhomedir --update\n');
+    expect(r.stdout).toContain('PAM/NSS: authconfig with SSSD and mkhomedir');
   });
 });
