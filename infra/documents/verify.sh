@@ -113,8 +113,14 @@ else
   problems+=("PAM stack: neither /etc/pam.d/common-auth (Debian/Ubuntu) nor system-auth (RHEL-like) exists, and authselect has no sssd profile: logins cannot reach SSSD")
 fi
 
+# The domain: the parameter, else the one join.sh wrote into sssd.conf (adcli's own guess comes
+# from the host name, which on EC2 is ip-….compute.internal).
 domain_arg=()
-if [ -n "$DOMAIN_NAME" ] && [ "$DOMAIN_NAME" != - ]; then domain_arg=(--domain="$DOMAIN_NAME"); fi
+test_domain=$DOMAIN_NAME
+if [ -z "$test_domain" ] || [ "$test_domain" = - ]; then
+  test_domain=$(sed -n 's/^ad_domain = \([-A-Za-z0-9.]*\)$/\1/p' "$R/etc/sssd/sssd.conf" 2>/dev/null | head -n 1)
+fi
+if [ -n "$test_domain" ] && [ "$test_domain" != - ]; then domain_arg=(--domain="$test_domain"); fi
 if ! command -v adcli >/dev/null 2>&1; then
   problems+=("adcli testjoin: adcli is not installed")
 elif out=$(adcli testjoin "${domain_arg[@]}" 2>&1); then

@@ -20,7 +20,7 @@ const STUBS: Record<string, string> = {
   *) exit 2 ;;
 esac`,
   id: `if [ "$1" = -Gn ]; then echo "domain users linux-admins"; else echo "uid=200001($1) gid=200001($1) groups=200001($1)"; fi`,
-  adcli: '[ "$1" = testjoin ] && [ ! -e "$ADJOIN_ROOT/state/testjoin-fails" ] || { echo "adcli: Couldn\'t find a valid keytab"; exit 1; }',
+  adcli: 'echo "$*" >>"$ADJOIN_ROOT/state/adcli"; [ "$1" = testjoin ] && [ ! -e "$ADJOIN_ROOT/state/testjoin-fails" ] || { echo "adcli: Couldn\'t find a valid keytab"; exit 1; }',
   authselect: '[ "$1" = current ] && echo "Profile ID: sssd"',
 };
 
@@ -52,13 +52,24 @@ afterAll(() => {
 
 describe('verify.sh login-path checks', () => {
   it('passes: users resolve, each login group resolves, membership reported, pam_sss in common-auth/account, testjoin', () => {
-    const r = run(fakeRoot());
+    const root = fakeRoot();
+    const r = run(root);
     expect([r.status, r.stderr]).toEqual([0, '']);
     expect(r.stdout).toContain('adjoin: login group linux-admins resolves');
     expect(r.stdout).toContain('adjoin: login group Linux Ops Team resolves');
     expect(r.stdout).toContain('adjoin: alice may log in (member of linux-admins)');
     expect(r.stdout).toContain('adjoin: PAM: pam_sss in common-auth and common-account');
     expect(r.stdout).toContain('adjoin: adcli testjoin passes');
+    expect(fs.readFileSync(path.join(root, 'state/adcli'), 'utf8')).toBe('testjoin --domain=corp.example.com\n');
+  });
+
+  it('without DomainName, adcli testjoin is told the domain join.sh wrote into sssd.conf (not its guess from the host name)', () => {
+    const root = fakeRoot();
+    fs.mkdirSync(path.join(root, 'etc/sssd'));
+    fs.writeFileSync(path.join(root, 'etc/sssd/sssd.conf'), '[domain/lab.example.com]\nid_provider = ad\nad_domain = lab.example.com\n');
+    const r = run(root, { SSM_DomainName: '-' });
+    expect([r.status, r.stderr]).toEqual([0, '']);
+    expect(fs.readFileSync(path.join(root, 'state/adcli'), 'utf8')).toBe('testjoin --domain=lab.example.com\n');
   });
 
   it('RHEL-like stacks and authselect are recognised', () => {
