@@ -83,19 +83,22 @@ export function parseTag(spec: string): { tag?: { key: string; value: string }; 
 }
 
 /**
- * What one login group name may hold: the join document passes LoginGroups through the pattern
- * `^[A-Za-z0-9 _.,-]{0,1024}$` (infra/documents/join.sh `# param: LoginGroups`) and the script
- * checks each comma-separated name against `[A-Za-z0-9 _.-]{1,64}` before writing SSSD's
- * simple_allow_groups. A name outside that set would fail every join at the document.
+ * What one login group name may hold: the join documents pass LoginGroups through the pattern
+ * `^[A-Za-z0-9 _.,()-]{0,1024}$` (infra/documents/join.sh and join-windows.ps1 `# param:
+ * LoginGroups`, verify.sh) and the scripts check each comma-separated name against
+ * `[A-Za-z0-9 _.()-]{1,64}` before writing SSSD's simple_allow_groups (a comma list: spaces and
+ * parentheses carried as they are; measured in the lab with "Lab Login Team (prod)",
+ * test/lab/logins.test.ts). A name outside that set would fail every join at the document.
+ * (An instance's group tag cannot carry parentheses: EC2 tag values do not allow them.)
  */
-export const LOGIN_GROUP_RE = /^[A-Za-z0-9 _.-]{1,64}$/;
+export const LOGIN_GROUP_RE = /^[A-Za-z0-9 _.()-]{1,64}$/;
 export const LOGIN_GROUP_LIMIT = 1024;
 
 export function loginGroupProblem(name: string): string | undefined {
   if (LOGIN_GROUP_RE.test(name)) return undefined;
-  const odd = [...new Set([...name].filter((ch) => !/[A-Za-z0-9 _.-]/.test(ch)))].map((ch) => JSON.stringify(ch)).join(' ');
+  const odd = [...new Set([...name].filter((ch) => !/[A-Za-z0-9 _.()-]/.test(ch)))].map((ch) => JSON.stringify(ch)).join(' ');
   return `${JSON.stringify(name)} cannot be passed to the join document${odd ? ` (it holds ${odd})` : ' (1 to 64 characters)'}: ` +
-    'a login group name may hold only A-Z a-z 0-9, space, _ . - (1 to 64 characters), the set the document\'s LoginGroups parameter and its script accept; ' +
+    'a login group name may hold only A-Z a-z 0-9, space, _ . ( ) - (1 to 64 characters), the set the document\'s LoginGroups parameter and its script accept; ' +
     'use another group (or rename it / nest it in one with such a name)';
 }
 

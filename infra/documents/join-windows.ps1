@@ -24,7 +24,7 @@
 # param: DomainControllers | IP addresses of the domain controllers, comma or space separated | (required) | ^[0-9]{1,3}(\.[0-9]{1,3}){3}([ ,]+[0-9]{1,3}(\.[0-9]{1,3}){3}){0,15}$
 # param: OneTimePassword | secure-string reference (ssm-secure:NAME in double braces) to the computer's one-time password | (required) | ^\{\{ssm-secure:[A-Za-z0-9_./-]{1,1011}\}\}$
 # param: ComputerOu | DN of the OU holding the computer object (reported, never moved) | (required) | ^(OU|CN)=[^;`$]{1,1024}$
-# param: LoginGroups | AD groups allowed to log in over RDP, comma separated (empty or - = none added) | - | ^[A-Za-z0-9 _.,-]{0,1024}$
+# param: LoginGroups | AD groups allowed to log in over RDP, comma separated (empty or - = none added) | - | ^[A-Za-z0-9 _.,()-]{0,1024}$
 # param: RemoteDesktopGroup | local group the login groups join | Remote Desktop Users | ^[A-Za-z0-9 _.-]{1,64}$
 # param: AdminGroups | AD groups made local administrators, comma separated (empty or - = none) | - | ^[A-Za-z0-9 _.,-]{0,1024}$
 # param: AdministratorsGroup | local administrators group | Administrators | ^[A-Za-z0-9 _.-]{1,64}$
@@ -90,13 +90,13 @@ $ComputerName = ReadParam 'ComputerName' '^[A-Za-z0-9][A-Za-z0-9-]{0,14}$'
 $HostFqdn = ReadParam 'HostFqdn' $Fqdn
 $DomainControllers = ReadParam 'DomainControllers' '^[0-9., ]{7,}$'
 $ComputerOu = ReadParam 'ComputerOu' '^(OU|CN)=[^;`$]+$'
-$LoginGroups = NameList (ReadParam 'LoginGroups' '^[A-Za-z0-9 _.,-]{0,1024}$' '-')
+$LoginGroups = NameList (ReadParam 'LoginGroups' '^[A-Za-z0-9 _.,()-]{0,1024}$' '-')
 $RemoteDesktopGroup = ReadParam 'RemoteDesktopGroup' '^[A-Za-z0-9 _.-]{1,64}$' 'Remote Desktop Users'
 $AdminGroups = NameList (ReadParam 'AdminGroups' '^[A-Za-z0-9 _.,-]{0,1024}$' '-')
 $AdministratorsGroup = ReadParam 'AdministratorsGroup' '^[A-Za-z0-9 _.-]{1,64}$' 'Administrators'
 $ProbeUsers = NameList (ReadParam 'ProbeUsers' '^[A-Za-z0-9 ,._-]{1,1024}$')
 foreach ($g in @($LoginGroups + $AdminGroups)) {
-  if ($g -notmatch '^[A-Za-z0-9 _.-]{1,64}$') { Fail 2 "group name '$g' is not valid" }
+  if ($g -notmatch '^[A-Za-z0-9 _.()-]{1,64}$') { Fail 2 "group name '$g' is not valid" }
 }
 if ($ProbeUsers.Count -lt 1) { Fail 2 'parameter ProbeUsers names no user' }
 $Dcs = @($DomainControllers.Split(', '.ToCharArray()) | Where-Object { $_ -ne '' })

@@ -19,12 +19,12 @@
 # param: DomainControllers | IPv4 addresses of the domain controllers, comma or space separated | (required) | ^[0-9]{1,3}(\.[0-9]{1,3}){3}([, ]+[0-9]{1,3}(\.[0-9]{1,3}){3}){0,15}$
 # param: OneTimePassword | secure-string reference (ssm-secure:NAME in double braces) to the computer's one-time password | (required) | ^\{\{ssm-secure:[A-Za-z0-9_./-]{1,1011}\}\}$
 # param: ComputerOu | DN of the OU holding the computer object (reported, never moved) | (required) | ^(?:[Oo][Uu]|[Cc][Nn]|[Dd][Cc])=(?:[^,+"\\<>;=#$'`\x00-\x1f\x7f]|\\[,+"\\<>;=# ]|\\[0-9A-Fa-f]{2})+(?:,(?:[Oo][Uu]|[Cc][Nn]|[Dd][Cc])=(?:[^,+"\\<>;=#$'`\x00-\x1f\x7f]|\\[,+"\\<>;=# ]|\\[0-9A-Fa-f]{2})+)*$
-# param: LoginGroups | AD groups allowed to log in, comma separated (empty or - = every domain user) | - | ^[A-Za-z0-9 _.,-]{0,1024}$
+# param: LoginGroups | AD groups allowed to log in, comma separated (empty or - = every domain user) | - | ^[A-Za-z0-9 _.,()-]{0,1024}$
 # param: IdMapping | sid (UIDs from SIDs) or rfc2307 (uidNumber/gidNumber from AD) | sid | ^(sid|rfc2307)$
 # param: DomainSid | domain SID pinned for sid mapping (S-1-5-21-...); empty or - in rfc2307 mode | - | ^(-|S-1-5-21-[0-9]+-[0-9]+-[0-9]+)?$
 # param: DomainController | DC to join through (host name or IP), the one that wrote the computer object: no replication race; empty or - = any DC | - | ^(-|[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?)?$
 # param: DynamicDns | true: SSSD registers the host's A record in AD DNS | false | ^(true|false)$
-# param: SudoGroups | AD groups given sudo (ALL) in /etc/sudoers.d/adjoin, comma separated (empty or - = none, the file is removed) | - | ^[A-Za-z0-9 _.,-]{0,1024}$
+# param: SudoGroups | AD groups given sudo (ALL) in /etc/sudoers.d/adjoin, comma separated (empty or - = none, the file is removed) | - | ^[A-Za-z0-9 _.,()-]{0,1024}$
 # param: SetHostname | true: the OS host name becomes the computer's name (ComputerName, short; HostFqdn in /etc/hosts is not touched) | false | ^(true|false)$
 # param: SssdOptions | extra SSSD domain options key=value;key=value from an allow-list (empty or - = none) | - | ^(-|[a-z0-9_]{1,64}=[^;\[\]\x00-\x1f\x7f]{1,256}(;[a-z0-9_]{1,64}=[^;\[\]\x00-\x1f\x7f]{1,256}){0,15})?$
 # param: Krb5Rdns | false: rdns = false in krb5.conf [libdefaults] (no reverse DNS to canonicalize KDC/service names) | true | ^(true|false)$
@@ -128,7 +128,7 @@ check DomainControllers "$DOMAIN_CONTROLLERS" '^[0-9., ]{7,}$'
 [ -n "$LOGIN_GROUPS" ] || LOGIN_GROUPS=-
 [ -n "$DOMAIN_SID" ] || DOMAIN_SID=-
 LOGIN_GROUPS=$(printf '%s' "$LOGIN_GROUPS" | sed -E 's/[[:space:]]*,[[:space:]]*/,/g; s/^[[:space:]]+//; s/[[:space:]]+$//')
-check LoginGroups "$LOGIN_GROUPS" '^(-|[A-Za-z0-9 _.-]{1,64}(,[A-Za-z0-9 _.-]{1,64})*)$'
+check LoginGroups "$LOGIN_GROUPS" '^(-|[A-Za-z0-9 _.()-]{1,64}(,[A-Za-z0-9 _.()-]{1,64})*)$'
 check IdMapping "$ID_MAPPING" '^(sid|rfc2307)$'
 check DomainSid "$DOMAIN_SID" '^(-|S-1-5-21-[0-9]+-[0-9]+-[0-9]+)$'
 # The DN check in POSIX ERE (the allowed pattern above, for bash): read verbatim from a here-doc.
@@ -142,7 +142,7 @@ check DomainController "$DOMAIN_CONTROLLER" '^(-|[A-Za-z0-9]([A-Za-z0-9.-]{0,251
 # ---- host settings parameters (linux.sudoGroups, setHostname, sssdOptions, krb5Rdns) --------
 [ -n "$SUDO_GROUPS" ] || SUDO_GROUPS=-
 SUDO_GROUPS=$(printf '%s' "$SUDO_GROUPS" | sed -E 's/[[:space:]]*,[[:space:]]*/,/g; s/^[[:space:]]+//; s/[[:space:]]+$//')
-check SudoGroups "$SUDO_GROUPS" '^(-|[A-Za-z0-9 _.-]{1,64}(,[A-Za-z0-9 _.-]{1,64})*)$'
+check SudoGroups "$SUDO_GROUPS" '^(-|[A-Za-z0-9 _.()-]{1,64}(,[A-Za-z0-9 _.()-]{1,64})*)$'
 check SetHostname "$SET_HOSTNAME" '^(true|false)$'
 check Krb5Rdns "$KRB5_RDNS" '^(true|false)$'
 [ -n "$SSSD_OPTIONS" ] || SSSD_OPTIONS=-

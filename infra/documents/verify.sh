@@ -6,7 +6,7 @@
 # Agent 3.3.3572.0 or later; every value matched its allowed pattern before it was sent).
 # param: ProbeUsers | directory users that must resolve, comma or space separated | (required) | ^[A-Za-z0-9 ,._@-]{1,1024}$
 # param: DomainName | DNS name of the AD domain (shown in messages) | - | ^[-A-Za-z0-9.]{0,253}$
-# param: LoginGroups | login groups of this instance (shown in messages) | - | ^[A-Za-z0-9 _.,-]{0,1024}$
+# param: LoginGroups | login groups of this instance (each must resolve) | - | ^[A-Za-z0-9 _.,()-]{0,1024}$
 #
 # Exit codes: 0 every check passes; 1 a user does not resolve (outputs shown); 2 bad parameter;
 # 7 a login-path check failed (the message names it: login group, PAM stack, adcli testjoin).

@@ -37,8 +37,8 @@ export const SSSD_OPTION_KEYS = [
 export const SSSD_OPTION_LIMIT = 16;
 export const SSSD_VALUE_MAX = 256;
 
-/** A group name the SudoGroups parameter carries (the LoginGroups character set). */
-export const SUDO_GROUP_RE = /^[A-Za-z0-9 _.-]{1,64}$/;
+/** A group name the SudoGroups parameter carries (the LoginGroups character set; join.sh escapes spaces and parentheses for sudoers). */
+export const SUDO_GROUP_RE = /^[A-Za-z0-9 _.()-]{1,64}$/;
 
 /** The problem with one SSSD option, or undefined. */
 export function sssdOptionProblem(key: string, value: unknown): string | undefined {
@@ -55,7 +55,7 @@ export function sssdOptionProblem(key: string, value: unknown): string | undefin
 /** The problem with one sudo group name, or undefined. */
 export function sudoGroupProblem(name: string): string | undefined {
   if (SUDO_GROUP_RE.test(name)) return undefined;
-  return `${JSON.stringify(name)}: a sudo group name may hold only A-Z a-z 0-9, space, _ . - (1 to 64 characters), the set the join document's SudoGroups parameter accepts`;
+  return `${JSON.stringify(name)}: a sudo group name may hold only A-Z a-z 0-9, space, _ . ( ) - (1 to 64 characters), the set the join document's SudoGroups parameter accepts`;
 }
 
 /** Every problem of Settings.linux (absent is fine: the defaults apply). */
@@ -65,7 +65,7 @@ export function linuxSettingsProblems(raw: unknown): string[] {
   const l = raw as Record<string, unknown>;
   const problems: string[] = [];
   if (!Array.isArray(l.sudoGroups) || l.sudoGroups.some((g) => typeof g !== 'string' || sudoGroupProblem(g) !== undefined))
-    problems.push('linux.sudoGroups: must be a list of group names (A-Z a-z 0-9, space, _ . -)');
+    problems.push('linux.sudoGroups: must be a list of group names (A-Z a-z 0-9, space, _ . ( ) -)');
   for (const k of ['setHostname', 'dynamicDns', 'krb5Rdns'] as const) if (typeof l[k] !== 'boolean') problems.push(`linux.${k}: must be true or false`);
   const o = l.sssdOptions;
   if (typeof o !== 'object' || o === null || Array.isArray(o)) problems.push('linux.sssdOptions: must be an object');

@@ -275,9 +275,10 @@ describe('the broken configurations of a first deploy are refused at synth, nami
     expect(config.tags.optOut).toEqual({ key: 'team', value: 'a=b' });
   });
 
-  it('"Linux Admins (prod)" is refused: the join document cannot carry it; the reason and the allowed set are given', () => {
-    const [problem] = problemsOf((c) => { c.directory.loginGroups = ['Linux Admins', 'Linux Admins (prod)']; });
-    expect(problem).toMatch(/^directory\.loginGroups: "Linux Admins \(prod\)" cannot be passed to the join document \(it holds "\(" "\)"\): .*A-Z a-z 0-9, space, _ \. -/);
+  it('"Linux Admins (prod)" is accepted (spaces and parentheses reach SSSD, measured in the lab); "Admins, prod" or "ops/dev" are refused with the reason and the allowed set', () => {
+    expect(sampleConfig((c) => { c.directory.loginGroups = ['Linux Admins', 'Linux Admins (prod)']; }).directory.loginGroups).toEqual(['Linux Admins', 'Linux Admins (prod)']);
+    const [problem] = problemsOf((c) => { c.directory.loginGroups = ['Linux Admins', 'ops/dev;x']; });
+    expect(problem).toMatch(/^directory\.loginGroups: "ops\/dev;x" cannot be passed to the join document \(it holds "\/" ";"\): .*A-Z a-z 0-9, space, _ \. \( \) -/);
   });
 
   it('a non-ASCII group name is refused the same way', () => {
@@ -288,8 +289,11 @@ describe('the broken configurations of a first deploy are refused at synth, nami
 
   it('what synth accepts, the join document accepts: the config rule is the script\'s check and within the parameter pattern', () => {
     const script = fs.readFileSync(path.join(InfraDir, 'documents', 'join.sh'), 'utf8');
-    expect(script).toContain("check LoginGroups \"$LOGIN_GROUPS\" '^(-|[A-Za-z0-9 _.-]{1,64}(,[A-Za-z0-9 _.-]{1,64})*)$'");
-    expect(script).toMatch(/# param: LoginGroups \|.*\| \^\[A-Za-z0-9 _\.,-\]\{0,1024\}\$/);
+    expect(script).toContain("check LoginGroups \"$LOGIN_GROUPS\" '^(-|[A-Za-z0-9 _.()-]{1,64}(,[A-Za-z0-9 _.()-]{1,64})*)$'");
+    expect(script).toMatch(/# param: LoginGroups \|.*\| \^\[A-Za-z0-9 _\.,\(\)-\]\{0,1024\}\$/);
+    // The verify and Windows documents carry the same names.
+    for (const doc of ['verify.sh', 'join-windows.ps1'])
+      expect(fs.readFileSync(path.join(InfraDir, 'documents', doc), 'utf8')).toMatch(/# param: LoginGroups \|.*\| \^\[A-Za-z0-9 _\.,\(\)-\]\{0,1024\}\$/);
     expect(sampleConfig((c) => { c.directory.loginGroups = ['Linux Admins', 'web-ops_2.prod']; }).directory.loginGroups).toHaveLength(2);
   });
 
@@ -343,12 +347,12 @@ describe('linux.* keys (infra/config-admin.ts)', () => {
 
   it('name the bad key: unknown keys, group names, booleans, SSSD options outside the allow-list or with bad values', () => {
     const problems = problemsOf((c) => {
-      c.linux = { sudoGroups: ['ok', 'bad;name', 'Linux Admins (prod)'], setHostname: 'yes', dynamicDns: 1, sssdOptions: { id_provider: 'files', default_shell: '/bin/sh\n[sssd]', override_homedir: 'x'.repeat(300), fallback_homedir: '' }, sudo: true } as never;
+      c.linux = { sudoGroups: ['ok', 'bad;name', 'Linux Admins (prod)', 'a*b'], setHostname: 'yes', dynamicDns: 1, sssdOptions: { id_provider: 'files', default_shell: '/bin/sh\n[sssd]', override_homedir: 'x'.repeat(300), fallback_homedir: '' }, sudo: true } as never;
     });
     expect(problems).toEqual(expect.arrayContaining([
       'linux.sudo: unknown key',
       expect.stringMatching(/^linux\.sudoGroups: "bad;name": a sudo group name may hold only/),
-      expect.stringMatching(/^linux\.sudoGroups: "Linux Admins \(prod\)": a sudo group name may hold only/),
+      expect.stringMatching(/^linux\.sudoGroups: "a\*b": a sudo group name may hold only A-Z a-z 0-9, space, _ \. \( \) -/),
       'linux.setHostname: must be true or false',
       'linux.dynamicDns: must be true or false',
       expect.stringMatching(/^linux\.sssdOptions\.id_provider: "id_provider" is not an allowed SSSD option \(allowed: ad_gpo_access_control/),

@@ -235,9 +235,11 @@ describe('join.sh against a fake root', () => {
   it('SudoGroups: a visudo-checked 0440 /etc/sudoers.d/adjoin, spaces escaped; removed when the list is empty', () => {
     const root = made({ stubs: ['adcli', 'sssd', 'getent', 'klist', 'visudo'] });
     fs.writeFileSync(path.join(root, 'etc/sudoers'), 'root ALL=(ALL:ALL) ALL\n@includedir /etc/sudoers.d\n');
-    const r = run(root, { SSM_SudoGroups: 'linux admins, ops' });
+    const r = run(root, { SSM_SudoGroups: 'linux admins, ops,Linux Admins (prod)', SSM_LoginGroups: 'linux-admins,Linux Admins (prod)' });
     expect([r.status, r.stderr]).toEqual([0, '']);
-    const rules = '# written by adjoin: AD groups with sudo (linux.sudoGroups)\n%linux\\ admins ALL=(ALL) ALL\n%ops ALL=(ALL) ALL\n';
+    const rules = '# written by adjoin: AD groups with sudo (linux.sudoGroups)\n%linux\\ admins ALL=(ALL) ALL\n%ops ALL=(ALL) ALL\n%Linux\\ Admins\\ \\(prod\\) ALL=(ALL) ALL\n';
+    // Login groups go to SSSD's comma list as they are: spaces and parentheses included.
+    expect(read(root, 'etc/sssd/sssd.conf')).toContain('\nsimple_allow_groups = linux-admins,Linux Admins (prod)\n');
     expect(read(root, 'etc/sudoers.d/adjoin')).toBe(rules);
     expect(read(root, 'log/visudo-checked')).toBe(rules); // checked before it was installed
     expect(mode(root, 'etc/sudoers.d/adjoin')).toBe('440');

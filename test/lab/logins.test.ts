@@ -18,9 +18,9 @@ import { endInstance, ensureLab, runDocument } from './helpers';
 import { pamLogin, productComputer } from './dc-helpers';
 
 const SAM = '/var/lib/samba/private/sam.ldb';
-/** AD groups this file makes (and removes): names with spaces, as AD allows. */
-const SUDO_GROUP = 'Lab Sudo Admins';
-const TEAM_GROUP = 'Lab Login Team';
+/** AD groups this file makes (and removes): names with spaces and parentheses, as AD allows. */
+const SUDO_GROUP = 'Lab Sudo Admins (ops)';
+const TEAM_GROUP = 'Lab Login Team (prod)';
 
 let restore: () => Promise<void> = () => Promise.resolve();
 const fleet = new LabFleet();
@@ -95,7 +95,7 @@ describe('real logins in a joined instance', () => {
     expect(home.stdout.trim()).toBe('alice directory');
   });
 
-  test('account management: members of the login groups are accepted (bob only through "Lab Login Team"), a non-member is refused', async () => {
+  test('account management: members of the login groups are accepted (bob only through "Lab Login Team (prod)"), a non-member is refused', async () => {
     expect(await pam('alice', 'acct_mgmt')).toMatchObject({ ok: true });
     expect(await pam('bob', 'acct_mgmt')).toMatchObject({ ok: true });
     const svc = await pam(SERVICE_ACCOUNT, 'acct_mgmt');
@@ -120,7 +120,7 @@ describe('real logins in a joined instance', () => {
 describe('linux.* settings applied by the join', () => {
   test('sudoGroups: a 0440 visudo-valid /etc/sudoers.d/adjoin; sudo -l grants alice (member) and not bob', async () => {
     const file = await inInstance('stat -c "%a %U" /etc/sudoers.d/adjoin; cat /etc/sudoers.d/adjoin; visudo -cf /etc/sudoers.d/adjoin >/dev/null && echo valid');
-    expect(file.stdout).toBe(`440 root\n# written by adjoin: AD groups with sudo (linux.sudoGroups)\n%Lab\\ Sudo\\ Admins ALL=(ALL) ALL\nvalid\n`);
+    expect(file.stdout).toBe(`440 root\n# written by adjoin: AD groups with sudo (linux.sudoGroups)\n%Lab\\ Sudo\\ Admins\\ \\(ops\\) ALL=(ALL) ALL\nvalid\n`);
     const alice = await inInstance('sudo -l -U alice 2>&1');
     expect(alice.stdout).toMatch(/User alice may run the following commands[\s\S]*\(ALL\) ALL/);
     const bob = await inInstance('sudo -l -U bob 2>&1');
