@@ -18,6 +18,8 @@ import type {
   Fleet,
   FleetFor,
   InstanceInfo,
+  LifecycleActionRef,
+  LifecycleResult,
   Marker,
   NewComputer,
   PingStatus,
@@ -195,6 +197,25 @@ export class FakeFleet implements Fleet {
     return settle((): CommandResult => {
       this.calls.push(['getCommand', commandId, id]);
       return this.commands.get(commandId) ?? { status: 'Pending', stdout: '', stderr: '' };
+    });
+  }
+  /** Lifecycle answers given, in order; `lifecyclePending` false: the action was answered or timed out. */
+  lifecycleAnswers: { action: LifecycleActionRef; result: LifecycleResult | 'heartbeat' }[] = [];
+  lifecyclePending = true;
+  completeLifecycleAction(action: LifecycleActionRef, result: LifecycleResult): Promise<boolean> {
+    return settle((): boolean => {
+      this.calls.push(['completeLifecycleAction', action.instanceId, result]);
+      this.lifecycleAnswers.push({ action, result });
+      const pending = this.lifecyclePending;
+      this.lifecyclePending = false;
+      return pending;
+    });
+  }
+  recordLifecycleHeartbeat(action: LifecycleActionRef): Promise<boolean> {
+    return settle((): boolean => {
+      this.calls.push(['recordLifecycleHeartbeat', action.instanceId]);
+      this.lifecycleAnswers.push({ action, result: 'heartbeat' });
+      return this.lifecyclePending;
     });
   }
 }
@@ -435,6 +456,8 @@ export class FakeFleets {
       deleteJoinSecret: unused,
       sendCommand: unused,
       getCommand: unused,
+      completeLifecycleAction: unused,
+      recordLifecycleHeartbeat: unused,
     };
     return fleet;
   };

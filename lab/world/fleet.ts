@@ -15,7 +15,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Client, type ClientOptions } from 'ldapts';
 import { AwsRefused, DirectoryUnavailable } from '../../tasks/lib/errors';
 import type { Deps, DepsProvider } from '../../tasks/lib/deps';
-import type { CommandResult, CommandStatus, Fleet, FleetFor, InstanceInfo, PingStatus, SendCommandRequest } from '../../tasks/lib/ports';
+import type { CommandResult, CommandStatus, Fleet, FleetFor, InstanceInfo, LifecycleActionRef, PingStatus, SendCommandRequest } from '../../tasks/lib/ports';
 import { defaultTagSettings, documentNames, validateSettings, type Settings } from '../../tasks/lib/settings';
 import { LdapDirectory } from '../../tasks/adapters/ldap-directory';
 import { joinSecretName, joinSecretPath } from '../../tasks/lib/naming';
@@ -259,6 +259,14 @@ export class LabFleet implements Fleet {
     });
   }
 
+  /** The lab world has no Auto Scaling groups: a lifecycle answer is refused, as AWS refuses an unknown group. */
+  completeLifecycleAction(action: LifecycleActionRef): Promise<boolean> {
+    return EMPTY_FLEET.completeLifecycleAction(action, 'CONTINUE');
+  }
+  recordLifecycleHeartbeat(action: LifecycleActionRef): Promise<boolean> {
+    return EMPTY_FLEET.recordLifecycleHeartbeat(action);
+  }
+
   getCommand(commandId: string, instanceId: string): Promise<CommandResult> {
     return attempt(() => {
       const rec = this.commands.get(commandId) ?? this.load(commandId);
@@ -490,6 +498,8 @@ const EMPTY_FLEET: Fleet = {
   deleteJoinSecret: () => Promise.resolve(),
   sendCommand: (r) => Promise.reject(new AwsRefused(`SendCommand: InvalidInstanceId: ${r.instanceId}`)),
   getCommand: (id) => Promise.reject(new AwsRefused(`GetCommandInvocation: InvocationDoesNotExist: ${id}`)),
+  completeLifecycleAction: (a) => Promise.reject(new AwsRefused(`CompleteLifecycleAction: ValidationError: no Auto Scaling group ${a.autoScalingGroupName}`)),
+  recordLifecycleHeartbeat: (a) => Promise.reject(new AwsRefused(`RecordLifecycleActionHeartbeat: ValidationError: no Auto Scaling group ${a.autoScalingGroupName}`)),
 };
 
 export interface LabDepsOptions extends LabSettingsOptions {
