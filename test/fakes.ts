@@ -11,6 +11,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import type { CheckCommandOutput, PrepareComputerOutput, ReadInstanceOutput, RunCommandInput, ScanOutput } from '../tasks/lib/contracts';
 import type { Deps, DepsProvider } from '../tasks/lib/deps';
 import { sameMarker } from '../tasks/lib/marker';
+import { lazyDirectories } from '../tasks/lib/routing';
 import type {
   CommandResult,
   ComputerObject,
@@ -256,7 +257,7 @@ export function world(settings: Settings = testSettings()): TestWorld {
     fleetTargets.push({ account: target.account, region: target.region });
     return fleet;
   };
-  const deps: Deps = { settings, directory, fleetFor, clock: { now: () => clock.t }, random: seqRandom(), logger: silentLogger() };
+  const deps: Deps = { settings, directory, directoryFor: lazyDirectories(settings, () => directory, directory), fleetFor, clock: { now: () => clock.t }, random: seqRandom(), logger: silentLogger() };
   return { deps, directory, fleet, fleetTargets, clock };
 }
 
@@ -465,7 +466,7 @@ export class FakeFleets {
 
 /** Deps over a PagedDirectory and FakeFleets, at a fixed time. */
 export function makeDeps(directory: PagedDirectory, fleets: FakeFleets, settings = testSettings(), now = NOW): Deps {
-  return { settings, directory, fleetFor: fleets.fleetFor, clock: { now: () => now }, random: seqRandom(), logger: silentLogger() };
+  return { settings, directory, directoryFor: lazyDirectories(settings, () => directory, directory), fleetFor: fleets.fleetFor, clock: { now: () => now }, random: seqRandom(), logger: silentLogger() };
 }
 
 /** The instance reference (state data) of numbered instance n. */

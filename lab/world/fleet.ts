@@ -18,6 +18,7 @@ import type { Deps, DepsProvider } from '../../tasks/lib/deps';
 import type { CommandResult, CommandStatus, Fleet, FleetFor, InstanceInfo, LifecycleActionRef, PingStatus, SendCommandRequest } from '../../tasks/lib/ports';
 import { defaultTagSettings, documentNames, validateSettings, type Settings } from '../../tasks/lib/settings';
 import { LdapDirectory } from '../../tasks/adapters/ldap-directory';
+import { lazyDirectories } from '../../tasks/lib/routing';
 import { joinSecretName, joinSecretPath } from '../../tasks/lib/naming';
 import { HOST_LINK, LAB_ACCOUNT, LAB_REGION, labPaths, type LabPaths } from './paths';
 import { readState, type InstanceRecord, type LabState } from './state';
@@ -511,9 +512,12 @@ export interface LabDepsOptions extends LabSettingsOptions {
 export function labDeps(opts: LabDepsOptions = {}): Deps {
   const settings = labSettings(opts);
   const fleet = opts.fleet ?? new LabFleet({ documentNames: settings.documents });
+  const directory = labDirectory(settings);
   return {
     settings,
-    directory: labDirectory(settings),
+    directory,
+    // The lab has one domain: every other directory name is a ConfigurationError.
+    directoryFor: lazyDirectories(settings, () => directory, directory),
     fleetFor: labFleetFor(fleet),
     clock: { now: () => new Date() },
     random: { bytes: (n) => randomBytes(n) },

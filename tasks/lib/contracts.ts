@@ -22,6 +22,13 @@ export interface Ec2StateEvent {
   detail: { 'instance-id': string; state: string };
 }
 
+/** A computer object to delete; `directory` names its directory when more than one is configured (tasks/lib/routing.ts). */
+export interface ObjectRef {
+  dn: string;
+  name: string;
+  directory?: string;
+}
+
 /** Where an instance lives (every task after the first carries this). */
 export interface InstanceRef {
   instanceId: string;
@@ -149,12 +156,12 @@ export interface FindObjectsOutput extends InstanceRef {
    *  instance-alive: EC2 says the instance is not terminated: nothing is touched. */
   outcome: 'delete' | 'nothing' | 'instance-alive';
   reason: string;
-  objects: { dn: string; name: string }[];
+  objects: ObjectRef[];
 }
 
 /** "Delete computer object" (a Map item, also used by reconcile) — Payload: { item, instance } */
 export interface DeleteObjectInput {
-  object: { dn: string; name: string };
+  object: ObjectRef;
   instance: InstanceRef;
   /** reconcile passes the grace period; the task re-checks every safety rule before deleting. */
   graceSeconds?: number;
@@ -207,7 +214,7 @@ export interface FindStaleInput {
 
 /** One stale object, in the shape the "Delete computer object" Map item takes. */
 export interface StaleItem {
-  object: { dn: string; name: string };
+  object: ObjectRef;
   instance: InstanceRef;
 }
 

@@ -13,9 +13,11 @@
  *
  * Pure: settings in, names and DNs out. The single `directory` form is the directory "default".
  */
+import type { Deps } from './deps';
 import { isInside, parseDn, sameDn } from './dn';
 import { ConfigurationError, InvalidInput } from './errors';
-import { DIRECTORY_NAME, type DirectorySettings, type RoutingRule, type Settings } from './settings';
+import { DIRECTORY_NAME } from './naming';
+import type { DirectorySettings, RoutingRule, Settings } from './settings';
 
 /** The name the one-directory form (`settings.directory` only) goes by. */
 export const DEFAULT_DIRECTORY = 'default';
@@ -99,3 +101,34 @@ export function directoriesToSearch(settings: RoutingSettings, tags: Record<stri
   const recorded = tags[directoryTagKey(settings.tags.statusPrefix)];
   return recorded !== undefined && DIRECTORY_NAME.test(recorded) && names.includes(recorded) ? [recorded] : names;
 }
+
+/**
+ * Deps.directoryFor: one Directory per configured directory, built on first use and reused.
+ * `first` (optional) is the Directory already built for the default directory (Deps.directory).
+ */
+export function lazyDirectories<D>(settings: RoutingSettings, make: (d: DirectorySettings, name: string) => D, first?: D): (name: string) => D {
+  const built = new Map<string, D>();
+  const names = directoryNames(settings);
+  if (first !== undefined && names[0] !== undefined) built.set(names[0], first);
+  return (name) => {
+    let d = built.get(name);
+    if (d === undefined) {
+      d = make(directorySettings(settings, name), name);
+      built.set(name, d);
+    }
+    return d;
+  };
+}
+
+/**
+ * Deps for one directory: `directory` and `settings.directory` are that directory's, so code
+ * written for one directory (delete, safety rules) acts in it. No name: the deps unchanged.
+ */
+export function scopedDeps(deps: Deps, name: string | undefined): Deps {
+  if (name === undefined) return deps;
+  return { ...deps, settings: { ...deps.settings, directory: directorySettings(deps.settings, name) }, directory: deps.directoryFor(name) };
+}
+
+/** The directory name to record on an object found in `name`: only when several directories are configured. */
+export const objectDirectory = (settings: RoutingSettings, name: string): { directory?: string } =>
+  settings.directories ? { directory: name } : {};

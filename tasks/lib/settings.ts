@@ -5,6 +5,7 @@
  * naming every bad key.
  */
 import { ConfigurationError } from './errors';
+import { DIRECTORY_NAME } from './naming';
 import { isObj } from './validate';
 
 export type DirectoryKind = 'aws-managed' | 'entra-ds' | 'self-managed';
@@ -191,8 +192,6 @@ interface Checks {
   problems: string[];
 }
 
-/** A directory name in `directories` (also a path segment and an EC2 tag value). */
-export const DIRECTORY_NAME = /^[a-z][a-z0-9-]{0,31}$/;
 
 /** One directory's checks, under `d` ("directory" or "directories.<name>"). */
 function validateDirectory(d: string, { at, str, strList, bool, problems }: Checks): void {

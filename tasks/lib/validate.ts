@@ -29,7 +29,7 @@ import type {
 } from './contracts';
 import { InvalidInput } from './errors';
 import { ACCOUNT_ID, REGION } from './marker';
-import { INSTANCE_ID, isValidComputerName } from './naming';
+import { DIRECTORY_NAME, INSTANCE_ID, isValidComputerName } from './naming';
 import type { CommandStatus } from './ports';
 
 export const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -287,7 +287,11 @@ export function parseDeleteObjectInput(raw: unknown): DeleteObjectInput {
   const item = obj(o.object, 'object');
   const graceSeconds = optNonNegative(o, 'graceSeconds', 'input');
   return {
-    object: { dn: str(item, 'dn', 'object'), name: str(item, 'name', 'object') },
+    object: {
+      dn: str(item, 'dn', 'object'),
+      name: str(item, 'name', 'object'),
+      ...(item.directory !== undefined ? { directory: str(item, 'directory', 'object', DIRECTORY_NAME) } : {}),
+    },
     instance: parseInstanceRef(o.instance),
     ...(graceSeconds !== undefined ? { graceSeconds } : {}),
   };

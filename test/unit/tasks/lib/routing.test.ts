@@ -1,5 +1,5 @@
 import { ConfigurationError, InvalidInput } from '../../../../tasks/lib/errors';
-import { directoriesToSearch, directoryNames, directorySettings, isManagedOu, route } from '../../../../tasks/lib/routing';
+import { directoriesToSearch, directoryNames, directorySettings, isManagedOu, lazyDirectories, route } from '../../../../tasks/lib/routing';
 import { validateSettings, type Settings } from '../../../../tasks/lib/settings';
 import { ACCOUNT, OU, REGION, testSettings } from '../../../fakes';
 
@@ -106,5 +106,24 @@ describe('validateSettings: directories and routing', () => {
     };
     // Act / Assess
     expect(() => validateSettings(bad)).toThrow(/lifecycle\.onJoinFailure: must be ABANDON or CONTINUE.*"Bad\.Name" is not a valid name.*directories\.eu\.ldapUrls: "ldap:\/\/dc" is not ldaps:\/\/.*routing\.rules\[0\]\.directory: must be one of corp, Bad\.Name, eu/);
+  });
+});
+
+describe('lazyDirectories (Deps.directoryFor)', () => {
+  it('builds each directory once, on first use, and reuses the one already built for the default', () => {
+    // Prepare
+    const built: string[] = [];
+    const first = { name: 'corp-built-by-deps' };
+    const directoryFor = lazyDirectories(twoDirectories(), (d, name) => (built.push(name), { name: `${name}:${d.netbiosName}` }), first);
+    // Act
+    const a = directoryFor('eu');
+    const b = directoryFor('eu');
+    const c = directoryFor('corp');
+    // Assess
+    expect(a).toBe(b);
+    expect(a).toEqual({ name: 'eu:EU' });
+    expect(c).toBe(first);
+    expect(built).toEqual(['eu']);
+    expect(() => directoryFor('us')).toThrow(ConfigurationError);
   });
 });
