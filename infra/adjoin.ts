@@ -8,6 +8,7 @@
  *   an instance policy (read the one-time password) · event-bus access for member accounts.
  */
 import { Aws, Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import type * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as events from 'aws-cdk-lib/aws-events';
@@ -30,6 +31,7 @@ import { LeaveWorkflow } from '../workflows/leave';
 import { ReconcileWorkflow } from '../workflows/reconcile';
 import { resourceNames, toSettings, type ResolvedConfig } from './config';
 import { deadLetterQueue } from './dead-letter';
+import { EntryRules, type AttachOptions } from './entry-rules';
 import { JoinDocuments } from './documents';
 import { acknowledgeStateMachineRole } from './nag';
 import { TaskFunctionSet } from './functions';
@@ -57,6 +59,8 @@ export class Adjoin extends Construct {
   readonly alarmTopic: sns.ITopic;
   /** Attach to the instance profiles of joining instances: reads its one-time password parameter. */
   readonly instancePolicy: iam.ManagedPolicy;
+  /** Tag-change and lifecycle rules, hooks on named groups, extra CA parameters (infra/entry-rules.ts). */
+  readonly entryRules: EntryRules;
 
   constructor(scope: Construct, id: string, props: AdjoinProps) {
     super(scope, id);
@@ -153,7 +157,7 @@ export class Adjoin extends Construct {
       'adjoin: EventBridge could not start an execution; the event waits in the dead-letter queue.');
 
     // ---- events: running → join, terminated → leave, schedule → reconcile ----
-    const target = (machine: sfn.StateMachine, input?: events.RuleTargetInput) =>
+    const target = (machine: sfn.IStateMachine, input?: events.RuleTargetInput) =>
       new targets.SfnStateMachine(machine, {
         deadLetterQueue: this.deadLetterQueue,
         retryAttempts: 20,
@@ -187,8 +191,10 @@ export class Adjoin extends Construct {
       });
     }
 
-    // Member accounts forward their EC2 events to this account's default bus.
-    config.memberAccounts.forEach((account) => {
+    this.entryRules = new EntryRules(this, 'Entry', { config, join: this.join.stateMachine, leave: this.leave.stateMachine, target });
+
+    // Member accounts forward their EC2 events to this account's default bus (from any Region).
+    [...new Set([...config.memberAccounts, ...config.reach.members.targets.map((t) => t.account)])].filter((a) => a !== config.env.account).forEach((account) => {
       new events.CfnEventBusPolicy(this, `Member${account}`, {
         eventBusName: 'default',
         statementId: `${prefix}-member-${account}`,
@@ -201,6 +207,11 @@ export class Adjoin extends Construct {
     });
 
     this.instancePolicy = Adjoin.instancePolicy(this, prefix);
+  }
+
+  /** Adds adjoin's launch and terminate lifecycle hooks to an Auto Scaling group (lifecycle.enabled must be on). */
+  attachTo(asg: autoscaling.IAutoScalingGroup, options?: AttachOptions): void {
+    this.entryRules.attachTo(asg, options);
   }
 
   /** The policy joining instances need: read their one-time password (the SSM agent resolves {{ssm-secure:…}}). */

@@ -53,5 +53,29 @@ export function acknowledgeFleetRole(role: IConstruct, resourcePrefix: string): 
       id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:parameter/${resourcePrefix}/otp/*]`,
       reason: 'One-time passwords are per-instance parameters under this prefix, created and deleted during a join.',
     },
+    // Fleets in many Regions (issue 13): the same resources in every Region.
+    {
+      id: 'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ec2:*:<AWS::AccountId>:instance/*]',
+      reason: 'Member Regions: as the instance ARN above, in every Region the fleet spans (same conditions).',
+    },
+    {
+      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ssm:*:<AWS::AccountId>:parameter/${resourcePrefix}/otp/*]`,
+      reason: 'Member Regions: one-time passwords live in the instance\'s own Region, under this prefix.',
+    },
+    ...['<AWS::Region>', '*'].map((region) => ({
+      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:autoscaling:${region}:<AWS::AccountId>:autoScalingGroup:*:autoScalingGroupName/*]`,
+      reason: 'Lifecycle answers only for groups carrying the adjoin:lifecycle tag (autoscaling:ResourceTag condition); the group ID part of the ARN is not known in advance.',
+    })),
+  );
+}
+
+/** Named Auto Scaling groups (lifecycle.autoScalingGroups): the group-ID part of their ARN is a wildcard. */
+export function acknowledgeNamedGroups(scope: IConstruct, names: string[]): void {
+  if (names.length === 0) return;
+  Validations.of(scope).acknowledge(
+    ...['<AWS::Region>', '*'].flatMap((region) => names.map((name) => ({
+      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:autoscaling:${region}:<AWS::AccountId>:autoScalingGroup:*:autoScalingGroupName/${name}]`,
+      reason: `Lifecycle answers for the named group ${name} only; the group ID part of its ARN is not known in advance.`,
+    }))),
   );
 }
