@@ -5,6 +5,9 @@
  *   lifecycle   { enabled, onJoinFailure: ABANDON|CONTINUE, heartbeatSeconds, autoScalingGroups }
  *   members     { accounts: [{account, regions?}], regions?, deployment: stacks|stackset,
  *                 organizationId?, organizationalUnitIds? }   (memberAccounts stays accepted)
+ *               listed accounts always get a member stack per Region (`cdk bootstrap --trust`);
+ *               with stackset, the accounts of the OUs get the member template by a
+ *               service-managed StackSet in the same Regions
  *   directories { <name>: <directory> }  (the one `directory` stays accepted: directory "default")
  *   routing     { ouTagKey?, rules: [{match: {account?, region?, tag?: "key=value"}, directory, computerOu?}] }
  *
@@ -119,7 +122,8 @@ export function resolveReach(
         targets.push({ account: a.account, regions: regionsOr(regions) });
       });
   }
-  for (const t of targets) if (t.regions.length === 0) bad('members', `account ${t.account}: no Region (set members.regions or env.region)`);
+  // A memberAccounts entry may have no Region: its stack then goes to the Region of the deploy (as before).
+  for (const t of targets) if (t.regions.length === 0 && !base.memberAccounts.includes(t.account)) bad('members', `account ${t.account}: no Region (set members.regions or env.region)`);
   if (accounts !== undefined && !base.env.account) bad('env.account', 'is required with members.accounts (the orchestrator account they forward to)');
   if (targets.some((t) => t.regions.some((r) => r !== home)) && !home) bad('env.region', 'is required with member Regions (events go to the orchestrator bus in its Region)');
   const organizationalUnitIds = list('members.organizationalUnitIds', /^(ou-[a-z0-9]{4,32}-[a-z0-9]{8,32}|r-[a-z0-9]{4,32})$/, 'OU IDs (ou-xxxx-yyyyyyyy) or a root ID (r-xxxx)');
@@ -200,9 +204,10 @@ export function resolveReach(
   };
 }
 
-/** Every account × Region a member stack goes to (stacks deployment). */
-export const memberStackTargets = (reach: ReachConfig): { account: string; region: string; primary: boolean }[] =>
-  reach.members.deployment === 'stackset' ? [] : reach.members.targets.flatMap((t) => t.regions.map((region, i) => ({ account: t.account, region, primary: i === 0 })));
+/** Every account × Region a member stack goes to: the listed accounts (with stackset too: the OUs get the StackSet). */
+export const memberStackTargets = (reach: ReachConfig): { account: string; region?: string; primary: boolean }[] =>
+  reach.members.targets.flatMap((t): { account: string; region?: string; primary: boolean }[] =>
+      t.regions.length === 0 ? [{ account: t.account, primary: true }] : t.regions.map((region, i) => ({ account: t.account, region, primary: i === 0 })));
 
 /** True when anything runs outside the orchestrator's own Region: IAM statements then name every Region (`*`). */
 export const spansRegions = (reach: ReachConfig, home: string | undefined): boolean =>
