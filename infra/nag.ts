@@ -62,11 +62,24 @@ export function acknowledgeFleetRole(role: IConstruct, resourcePrefix: string): 
       id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ssm:*:<AWS::AccountId>:parameter/${resourcePrefix}/otp/*]`,
       reason: 'Member Regions: one-time passwords live in the instance\'s own Region, under this prefix.',
     },
+    ...['join', 'verify'].map((document) => ({
+      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ssm:*:<AWS::AccountId>:document/${resourcePrefix}-${document}]`,
+      reason: 'Member Regions: our own SSM document, deployed under the same name in every Region the fleet spans.',
+    })),
     ...['<AWS::Region>', '*'].map((region) => ({
       id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:autoscaling:${region}:<AWS::AccountId>:autoScalingGroup:*:autoScalingGroupName/*]`,
       reason: 'Lifecycle answers only for groups carrying the adjoin:lifecycle tag (autoscaling:ResourceTag condition); the group ID part of the ARN is not known in advance.',
     })),
   );
+}
+
+/** StackSet members: the member role in any account, under the aws:ResourceOrgID condition. */
+export function acknowledgeOrganizationMembers(role: IConstruct, ctx: { organizationId?: string; memberRoleName: string }): void {
+  if (!ctx.organizationId) return;
+  Validations.of(role).acknowledge({
+    id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iam::*:role/${ctx.memberRoleName}]`,
+    reason: `The StackSet puts the member role in every account of the organization's OUs; assuming it is limited to accounts of ${ctx.organizationId} (aws:ResourceOrgID).`,
+  });
 }
 
 /** Named Auto Scaling groups (lifecycle.autoScalingGroups): the group-ID part of their ARN is a wildcard. */
