@@ -18,14 +18,18 @@ import { ConfigurationError } from '../tasks/lib/errors';
 import { DIRECTORY_NAME } from '../tasks/lib/naming';
 import { DEFAULT_DIRECTORY, DEFAULT_OU_TAG, isManagedOu } from '../tasks/lib/routing';
 import type { RoutingRule, Settings } from '../tasks/lib/settings';
-import type { ResolvedConfig } from './config';
+
+/** What this file needs of a resolved directory (infra/config.ts ResolvedConfig['directory']). */
+interface DirectoryLike {
+  managedOus: string[];
+}
 
 export interface MemberTarget {
   account: string;
   regions: string[];
 }
 
-export interface ReachConfig {
+export interface ReachConfig<D extends DirectoryLike = DirectoryLike> {
   tagChange: { enabled: boolean; leaveOnOptOut: boolean };
   lifecycle: { enabled: boolean; onJoinFailure: 'ABANDON' | 'CONTINUE'; heartbeatSeconds: number; autoScalingGroups: string[] };
   members: {
@@ -38,7 +42,7 @@ export interface ReachConfig {
     regions: string[];
   };
   /** Every directory by name, the default (first) first. The first is also ResolvedConfig.directory. */
-  directories: { name: string; directory: ResolvedConfig['directory'] }[];
+  directories: { name: string; directory: D }[];
   /** True when the configuration used `directories` (settings then carry every directory). */
   manyDirectories: boolean;
   routing: { ouTagKey: string; rules: RoutingRule[] };
@@ -54,11 +58,11 @@ export const ReachTagKeys = ['joinOnTagChange', 'leaveOnOptOut'] as const;
  * Resolves the reach keys of `raw`. `resolveDirectory` resolves one directory input by the
  * one-directory rules (infra/config.ts). Throws ConfigurationError naming every bad key.
  */
-export function resolveReach(
+export function resolveReach<D extends DirectoryLike>(
   raw: Record<string, unknown>,
-  base: Pick<ResolvedConfig, 'directory' | 'memberAccounts' | 'env'>,
-  resolveDirectory: (input: unknown) => ResolvedConfig['directory'],
-): ReachConfig {
+  base: { directory: D; memberAccounts: string[]; env: { account?: string; region?: string } },
+  resolveDirectory: (input: unknown) => D,
+): ReachConfig<D> {
   const problems: string[] = [];
   const bad = (key: string, why: string): undefined => void problems.push(`${key}: ${why}`);
   const get = (key: string): unknown => key.split('.').reduce<unknown>((o, k) => (isObj(o) ? o[k] : undefined), raw);
@@ -137,7 +141,7 @@ export function resolveReach(
 
   // ---- directories, routing ----
   const many = get('directories');
-  const directories: ReachConfig['directories'] = [];
+  const directories: ReachConfig<D>['directories'] = [];
   if (many !== undefined) {
     if (raw.directory !== undefined) bad('directories', 'give either directory (one) or directories (many), not both');
     if (!isObj(many) || Object.keys(many).length === 0) bad('directories', 'must be an object of at least one named directory');
@@ -214,7 +218,7 @@ export const spansRegions = (reach: ReachConfig, home: string | undefined): bool
   reach.members.regions.some((r) => r !== home) || reach.members.targets.some((t) => t.regions.some((r) => r !== home));
 
 /** The settings keys of the reach configuration (added to toSettings' result). */
-export function reachSettings(reach: ReachConfig, caParameterOf: (name: string) => string | undefined, directorySettings: (d: ResolvedConfig['directory'], caParameterName: string | undefined) => Settings['directory']): Partial<Settings> {
+export function reachSettings<D extends DirectoryLike>(reach: ReachConfig<D>, caParameterOf: (name: string) => string | undefined, directorySettings: (d: D, caParameterName: string | undefined) => Settings['directory']): Partial<Settings> {
   return {
     ...(reach.lifecycle.enabled ? { lifecycle: { onJoinFailure: reach.lifecycle.onJoinFailure } } : {}),
     ...(reach.manyDirectories

@@ -115,7 +115,7 @@ export interface ResolvedConfig {
   logRetentionDays: number;
   env: { account?: string; region?: string };
   /** Entry points, member Regions, many directories (infra/config-reach.ts). */
-  reach: ReachConfig;
+  reach: ReachConfig<ResolvedConfig['directory']>;
 }
 
 /** Defaults that do not depend on the directory kind. */
