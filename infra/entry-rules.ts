@@ -36,17 +36,18 @@ const ignoreCase = (value: string) => [{ 'equals-ignore-case': value }];
 
 /**
  * Tag changes worth an execution: the opt-in key set to the opt-in value, or the opt-out key set
- * to the opt-out value (values compare case-insensitively, as tasks/lib/tags.ts does).
+ * to the opt-out value (as tasks/lib/tags.ts compares them: opt-in exactly, opt-out in any case).
  */
 export function tagChangePattern(tags: Pick<ResolvedConfig['tags'], 'optIn' | 'optOut'>): events.EventPattern {
-  const branch = (t: { key: string; value: string }) => ({ 'changed-tag-keys': [t.key], tags: { [t.key]: ignoreCase(t.value) } });
+  // Opt-in exactly (tasks/lib/tags.ts: as the IAM StringEquals on ssm:SendCommand); opt-out in any case.
+  const branch = (t: { key: string; value: string }, exact: boolean) => ({ 'changed-tag-keys': [t.key], tags: { [t.key]: exact ? [t.value] : ignoreCase(t.value) } });
   return {
     source: [Sources.tag],
     detailType: [DetailTypes.tagChange],
     detail: {
       service: ['ec2'],
       'resource-type': ['instance'],
-      $or: [branch(tags.optIn), branch(tags.optOut)],
+      $or: [branch(tags.optIn, true), branch(tags.optOut, false)],
     },
   };
 }

@@ -51,7 +51,7 @@ export function acknowledgeFleetRole(role: IConstruct, resourcePrefix: string): 
     },
     {
       id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:parameter/${resourcePrefix}/otp/*]`,
-      reason: 'One-time passwords are per-instance parameters under this prefix, created and deleted during a join.',
+      reason: 'One-time passwords are per-instance parameters under this prefix: created (and tagged with their instance ARN only, aws:TagKeys) and deleted during a join.',
     },
     // Fleets in many Regions (issue 13): the same resources in every Region.
     {
@@ -73,12 +73,12 @@ export function acknowledgeFleetRole(role: IConstruct, resourcePrefix: string): 
   );
 }
 
-/** StackSet members: the member role in any account, under the aws:ResourceOrgID condition. */
-export function acknowledgeOrganizationMembers(role: IConstruct, ctx: { organizationId?: string; memberRoleName: string }): void {
-  if (!ctx.organizationId) return;
+/** StackSet members: this task's member role in any account, under the aws:ResourceOrgID condition. */
+export function acknowledgeOrganizationMembers(role: IConstruct, ctx: { organizationId?: string }, memberRoleName: string | undefined): void {
+  if (!ctx.organizationId || memberRoleName === undefined) return;
   Validations.of(role).acknowledge({
-    id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iam::*:role/${ctx.memberRoleName}]`,
-    reason: `The StackSet puts the member role in every account of the organization's OUs; assuming it is limited to accounts of ${ctx.organizationId} (aws:ResourceOrgID).`,
+    id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iam::*:role/${memberRoleName}]`,
+    reason: `The StackSet puts this task's member role in every account of the organization's OUs; assuming it is limited to accounts of ${ctx.organizationId} (aws:ResourceOrgID).`,
   });
 }
 

@@ -4,8 +4,11 @@
  * the documents, and a role the orchestrator's task Lambdas assume for EC2/SSM there).
  * createStacks() builds them all from one configuration; app.ts and asl.ts both use it.
  */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { App, Aws, BootstraplessSynthesizer, CfnCondition, CfnOutput, CfnResource, Duration, Fn, Stack, Tags, Validations, type StackProps } from 'aws-cdk-lib';
 import { CfnStackSet } from 'aws-cdk-lib/aws-cloudformation';
+import * as s3assets from 'aws-cdk-lib/aws-s3-assets';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -17,8 +20,9 @@ import { memberStackTargets } from './config-reach';
 import { lifecyclePattern, tagChangePattern } from './entry-rules';
 import { JoinDocuments } from './documents';
 import { deadLetterQueue } from './dead-letter';
-import { acknowledgeFleetRole } from './nag';
-import { FleetNeeds, permissionContext, statementsFor, TaskRoleTag } from './permissions';
+import { instanceJoinPolicy, otpKey } from './otp';
+import { FleetNeeds, fleetTasks, memberRoleNameFor, permissionContext, statementsFor, taskRoleName, TaskNeeds, TaskRoleTag, type Need } from './permissions';
+import type { TaskId } from '../tasks/registry';
 
 export interface AdjoinStackProps extends StackProps {
   readonly config: ResolvedConfig;
@@ -52,7 +56,8 @@ export interface AdjoinMemberStackProps extends StackProps {
 
 /** What a member account needs: the event forwarder, the documents, and the role to assume. */
 export class AdjoinMemberStack extends Stack {
-  readonly role: iam.Role | undefined;
+  /** The role of each fleet task in this account (infra/permissions.ts memberRoleNameFor). */
+  readonly roles: Partial<Record<TaskId, iam.Role>>;
 
   constructor(scope: Construct, id: string, props: AdjoinMemberStackProps) {
     super(scope, id, { description: 'adjoin: member account (forwards EC2 events, grants the orchestrator EC2/SSM access)', ...props });
@@ -84,28 +89,79 @@ export class AdjoinMemberStack extends Stack {
       commandDeadlineSeconds: config.timings.commandDeadlineSeconds,
     });
 
+    // One role per fleet task, holding only that task's needs, trusted only by that task's role.
+    // IAM is account-wide: the roles are made once per account (createRole, see the props).
     const createRole = props.createRole ?? true;
-    this.role = undefined;
+    const permissions = permissionContext(config, 'member');
+    const anyRegion = permissions.anyRegion === true;
+    this.roles = {};
+    for (const taskId of createRole === false ? [] : fleetTasks()) {
+      const taskRoleArn = `arn:${Aws.PARTITION}:iam::${props.orchestratorAccount}:role/${taskRoleName(prefix, taskId)}`;
+      const role = new iam.Role(this, `${taskId}-role`, {
+        roleName: memberRoleNameFor(config.memberRoleName, taskId),
+        description: `adjoin: assumed only by the orchestrator's ${taskId} task, for what it needs in this account`,
+        // aws:PrincipalArn rather than the role ARN as principal: IAM would refuse a trust policy
+        // naming a role that does not exist yet (the orchestrator may be deployed after this stack).
+        assumedBy: new iam.AccountPrincipal(props.orchestratorAccount).withConditions({
+          StringEquals: { 'aws:PrincipalArn': taskRoleArn, [`aws:PrincipalTag/${TaskRoleTag.key}`]: TaskRoleTag.value },
+        }),
+        maxSessionDuration: Duration.hours(1),
+      });
+      const needs = TaskNeeds[taskId].filter((n) => FleetNeeds.includes(n));
+      for (const statement of statementsFor(this, needs, permissions)) role.addToPolicy(statement);
+      const unscoped = needs.flatMap((n) => NoResourceLevel[n] ?? []);
+      const acks = [];
+      if (unscoped.length > 0)
+        acks.push({ id: 'AwsSolutions-IAM5[Resource::*]', reason: `${unscoped.join(', ')}: these actions have no resource-level permissions.` });
+      if (needs.includes('tag') || needs.includes('send-join') || needs.includes('send-verify'))
+        acks.push({
+          id: 'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:instance/*]',
+          reason: 'Any instance of this account, but CreateTags only with keys carrying the status prefix (aws:TagKeys) and SendCommand only with our documents' +
+            (config.tags.restrictCommandsToOptedIn ? ', only to instances carrying the opt-in tag (ssm:resourceTag).' : '.'),
+        });
+      if (needs.includes('otp-write') || needs.includes('otp-delete'))
+        acks.push({
+          id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:parameter/${prefix}/otp/*]`,
+          reason: `One-time passwords are one parameter per instance under this prefix; this task ${needs.includes('otp-write') ? 'writes them and tags them with their instance ARN only (aws:TagKeys)' : 'deletes them'}.`,
+        });
+      if (needs.includes('lifecycle') && permissions.lifecycle)
+        acks.push({
+          id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:autoscaling:${anyRegion ? '*' : '<AWS::Region>'}:<AWS::AccountId>:autoScalingGroup:*:autoScalingGroupName/*]`,
+          reason: 'Lifecycle answers only for groups carrying the adjoin:lifecycle tag (autoscaling:ResourceTag condition); the group ID part of the ARN is not known in advance.',
+        });
+      // Fleets in many Regions (issue 13): the same resources in every Region (same conditions).
+      if (anyRegion) {
+        for (const a of acks) a.id = a.id.replace(/:(ec2|ssm):<AWS::Region>:/, ':$1:*:');
+        const documents = [...(needs.includes('send-join') ? [permissions.joinDocument] : []), ...(needs.includes('send-verify') ? [permissions.verifyDocument] : [])];
+        for (const d of documents)
+          acks.push({ id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ssm:*:<AWS::AccountId>:document/${d}]`, reason: 'Our own SSM document, deployed under the same name in every Region the fleet spans.' });
+      }
+      if (acks.length > 0) Validations.of(role).acknowledge(...acks);
+      this.roles[taskId] = role;
+    }
+    // The one-time passwords: a KMS key in every Region (keys are regional), the instance-join
+    // policy once per account (IAM). Where the roles are not made here, the key names the writers
+    // by their fixed ARN; a StackSet template always does (its roles are conditional).
+    const writers = fleetTasks().filter((id) => TaskNeeds[id].includes('otp-write')).map((id) =>
+      typeof createRole === 'object' || this.roles[id] === undefined ? iam.Role.fromRoleName(this, `${id}-writer`, memberRoleNameFor(config.memberRoleName, id)) : this.roles[id]);
+    const key = otpKey(this, prefix, writers);
     if (createRole === false) return;
-    this.role = new iam.Role(this, 'OrchestratorRole', {
-      roleName: config.memberRoleName,
-      description: 'adjoin: assumed by the orchestrator\'s task Lambdas for EC2/SSM in this account',
-      assumedBy: new iam.AccountPrincipal(props.orchestratorAccount).withConditions({
-        StringEquals: { [`aws:PrincipalTag/${TaskRoleTag.key}`]: TaskRoleTag.value },
-      }),
-      maxSessionDuration: Duration.hours(1),
-    });
-    for (const statement of statementsFor(this, FleetNeeds, permissionContext(config, 'member'))) this.role.addToPolicy(statement);
-    acknowledgeFleetRole(this.role, prefix);
-    const policy = Adjoin.instancePolicy(this, prefix);
+    const policy = instanceJoinPolicy(this, prefix, key, { anyRegion });
     if (typeof createRole === 'object') {
       // StackSet: every Region of an account gets this template; IAM names are account-wide.
       const primary = new CfnCondition(this, 'PrimaryRegion', { expression: Fn.conditionEquals(Aws.REGION, createRole.primaryRegion) });
-      for (const c of [this.role, policy, ...this.role.node.findAll().filter((x) => x instanceof iam.Policy)])
+      for (const c of [...Object.values(this.roles), policy])
         for (const child of c.node.findAll()) if (child instanceof CfnResource) child.cfnOptions.condition = primary;
     }
   }
 }
+
+/** Fleet actions without resource-level permissions (their statements use Resource *). */
+const NoResourceLevel: Partial<Record<Need, string[]>> = {
+  describe: ['ec2:DescribeInstances'],
+  'ssm-ping': ['ssm:DescribeInstanceInformation'],
+  'command-read': ['ssm:GetCommandInvocation'],
+};
 
 /** The member stack's template, for a StackSet: synthesized in an app of its own, no bootstrap needed. */
 export function memberTemplate(config: ResolvedConfig): Record<string, unknown> {
@@ -123,18 +179,27 @@ export function memberTemplate(config: ResolvedConfig): Record<string, unknown> 
 /** CloudFormation's limit on an inline template body (bytes). */
 export const TEMPLATE_BODY_LIMIT = 51_200;
 
-/** The StackSet (service-managed) that puts the member stack in every account of the OUs, in every Region. */
+/**
+ * The StackSet (service-managed) that puts the member stack in every account of the OUs, in every
+ * Region. A template over the inline limit (per-task roles, the join document) goes as a file
+ * asset (TemplateURL, the bootstrap bucket of the orchestrator account).
+ */
 function memberStackSet(orchestrator: AdjoinStack, config: ResolvedConfig): CfnStackSet {
   const body = JSON.stringify(memberTemplate(config));
-  if (Buffer.byteLength(body) > TEMPLATE_BODY_LIMIT)
-    throw new Error(`The member template is ${Buffer.byteLength(body)} bytes, over CloudFormation's ${TEMPLATE_BODY_LIMIT}-byte inline limit: use members.deployment=stacks`);
+  let template: { templateBody: string } | { templateUrl: string } = { templateBody: body };
+  if (Buffer.byteLength(body) > TEMPLATE_BODY_LIMIT) {
+    const outdir = (orchestrator.node.root as App).outdir;
+    const file = path.join(outdir, `${config.resourcePrefix}-member.stackset.template.json`);
+    fs.writeFileSync(file, body);
+    template = { templateUrl: new s3assets.Asset(orchestrator, 'MemberTemplate', { path: file }).httpUrl };
+  }
   return new CfnStackSet(orchestrator, 'MemberStackSet', {
     stackSetName: `${config.resourcePrefix}-member`,
     description: 'adjoin: member accounts (forward events, grant the orchestrator EC2/SSM/Auto Scaling access)',
     permissionModel: 'SERVICE_MANAGED',
     autoDeployment: { enabled: true, retainStacksOnAccountRemoval: false },
     capabilities: ['CAPABILITY_NAMED_IAM'],
-    templateBody: body,
+    ...template,
     operationPreferences: { regionConcurrencyType: 'PARALLEL', maxConcurrentPercentage: 25, failureTolerancePercentage: 0 },
     stackInstancesGroup: [{ deploymentTargets: { organizationalUnitIds: config.reach.members.organizationalUnitIds }, regions: config.reach.members.regions }],
   });
@@ -150,15 +215,21 @@ export function createStacks(app: App, config: ResolvedConfig, options: { member
   Tags.of(orchestrator).add('adjoin:stack', config.resourcePrefix);
   if (config.reach.members.deployment === 'stackset') memberStackSet(orchestrator, config);
   // One stack per member account × Region; the account's first Region holds its role.
+  // The other Regions' OTP keys name the primary stack's roles: that stack goes first.
+  const primaries = new Map<string, AdjoinMemberStack>();
   const members = options.members === false ? [] : memberStackTargets(config.reach).map(({ account, region, primary }) => {
     const where = region ?? config.env.region;
-    return new AdjoinMemberStack(app, primary ? `${config.resourcePrefix}-member-${account}` : `${config.resourcePrefix}-member-${account}-${region ?? ''}`, {
+    const stack = new AdjoinMemberStack(app, primary ? `${config.resourcePrefix}-member-${account}` : `${config.resourcePrefix}-member-${account}-${region ?? ''}`, {
       config,
       orchestratorAccount: config.env.account ?? '',
       ...(config.env.region ? { orchestratorRegion: config.env.region } : {}),
       createRole: primary,
       env: { account, ...(where ? { region: where } : {}) },
     });
+    const first = primaries.get(account);
+    if (primary) primaries.set(account, stack);
+    else if (first) stack.addStackDependency(first, 'its OTP key names the member roles made in the primary Region');
+    return stack;
   });
   return { orchestrator, members };
 }

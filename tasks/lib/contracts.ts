@@ -22,10 +22,14 @@ export interface Ec2StateEvent {
   detail: { 'instance-id': string; state: string };
 }
 
-/** A computer object to delete; `directory` names its directory when more than one is configured (tasks/lib/routing.ts). */
+/**
+ * A computer object found and judged ours: its GUID pins the very object the delete re-checks;
+ * `directory` names its directory when more than one is configured (tasks/lib/routing.ts).
+ */
 export interface ObjectRef {
   dn: string;
   name: string;
+  guid?: string;
   directory?: string;
 }
 
@@ -76,6 +80,8 @@ export interface PrepareComputerOutput {
   action: 'created' | 'reused';
   /** Parameter Store name holding the one-time password (the value is never in state data). */
   secretName: string;
+  /** The DC (host name) that wrote the object and its password: the join goes through it. */
+  domainController?: string;
 }
 
 /**
@@ -150,6 +156,8 @@ export interface CompensationOutput {
 /** "Find computer objects" — Payload: { event: $.event }, read as the instance it names. */
 export interface FindObjectsInput {
   instance: InstanceRef;
+  /** The objectGUID recorded when the join created the object, when one is known. */
+  expectedGuid?: string;
 }
 export interface FindObjectsOutput extends InstanceRef {
   /** delete: the instance is gone and these objects carry its marker. nothing: none found.
@@ -171,6 +179,10 @@ export interface DeleteObjectOutput {
   deleted: boolean;
   dnsRecordsRemoved: number;
   reason: string;
+  /** The directory refused to delete the DNS records (the object was deleted anyway). */
+  dnsFailed?: boolean;
+  /** Why, and the host name whose records are left: retry by hand. */
+  dnsReason?: string;
 }
 
 /**
@@ -190,6 +202,8 @@ export interface DeleteCounts {
   skipped: number;
   failed: number;
   dnsRecordsRemoved: number;
+  /** Objects deleted whose DNS records the directory refused to delete. */
+  dnsFailed: number;
 }
 
 /** "Record leave" — Payload: { instance: $.found, deleted: $.deleted } */
@@ -198,10 +212,12 @@ export interface RecordLeaveInput {
   deleted: DeleteItemResult[];
 }
 export interface RecordLeaveOutput extends InstanceRef, DeleteCounts {
-  /** left: every object went (or was already gone). partial: some were skipped or failed. */
+  /** left: every object went (or was already gone). partial: some were skipped or failed, or DNS records were left. */
   outcome: 'left' | 'partial';
   deletedDns: string[];
   notDeleted: { dn: string; reason: string }[];
+  /** Objects deleted whose DNS records are left (the directory refused): delete them by hand. */
+  dnsNotRemoved: { dn: string; reason: string }[];
 }
 
 // ---- reconcile ----------------------------------------------------------------------------
@@ -227,6 +243,19 @@ export interface ScanCounts {
   young: number;
   alive: number;
   joinRunning: number;
+  /** A full marker, but not proven ours (objectGUID / creator): never deleted. */
+  notProvenOurs: number;
+  /** Objects of accounts/Regions EC2 could not be asked about: skipped, never deleted. */
+  unreachable: number;
+}
+
+/** One account and Region whose EC2 could not be asked (role refused, endpoint down): its objects were skipped. */
+export interface SkippedAccount {
+  account: string;
+  region: string;
+  error: string;
+  reason: string;
+  objects: number;
 }
 
 /** Result at $.scan. */
@@ -240,6 +269,7 @@ export interface ScanOutput extends ScanCounts {
   ldapPages: number;
   ec2Calls: number;
   fleets: number;
+  skippedAccounts: SkippedAccount[];
 }
 
 /** "Check deletion cap" — Payload: { scan: $.scan, executionName }. Result at $.guard. */
@@ -272,4 +302,13 @@ export interface ReconcileSummary {
   alreadyGone: number;
   notListed: number;
   capExceeded: boolean;
+  /** Objects deleted whose DNS records the directory refused to delete. */
+  dnsFailed: number;
+  /** Objects skipped because their account/Region could not be asked. */
+  unreachable: number;
+  skippedAccounts: SkippedAccount[];
+  /** false: some accounts were skipped; the machine ends in "Reconcile incomplete". */
+  complete: boolean;
+  /** The Cause of ReconcileIncomplete (present when complete is false). */
+  incompleteCause?: string;
 }

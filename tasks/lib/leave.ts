@@ -4,8 +4,11 @@
  *
  *   findComputerObjects  EC2 first: not gone (tasks/lib/gone.ts) → "instance-alive", nothing is
  *                        touched. Then the objects with this exact marker, each passed through
- *                        the safety rules (tasks/lib/safety.ts).
- *   recordLeave          the outcome summary.
+ *                        the safety rules (tasks/lib/safety.ts; the recorded objectGUID when
+ *                        the input carries one). A terminated instance's objects go whatever
+ *                        state its join ended in (a "joining" or "failed" tag does not block).
+ *   recordLeave          the outcome summary; DNS records the directory refused to delete are
+ *                        listed (dnsNotRemoved) and make the outcome "partial".
  *
  * No AWS or LDAP import: ports only.
  */
@@ -35,10 +38,10 @@ export async function findComputerObjects(input: FindObjectsInput, deps: Deps): 
     const scoped = scopedDeps(deps, deps.settings.directories ? name : undefined);
     const found = await scoped.directory.findByMarker(marker);
     foundCount += found.length;
-    const safety = safetySettings(scoped.settings, { expected: marker });
+    const safety = safetySettings(scoped.settings, { expected: marker, ...(input.expectedGuid ? { expectedGuid: input.expectedGuid } : {}) });
     for (const o of found) {
       const d = decideDeletion(o, info, safety, now);
-      if (d.delete) objects.push({ dn: o.dn, name: o.name, ...objectDirectory(deps.settings, name) });
+      if (d.delete) objects.push({ dn: o.dn, name: o.name, ...(o.guid !== undefined ? { guid: o.guid } : {}), ...objectDirectory(deps.settings, name) });
       else {
         refused.push(d.reason);
         deps.logger.warn('Computer object left alone', { dn: o.dn, rule: d.rule, reason: d.reason });
@@ -60,8 +63,11 @@ export function recordLeave(input: RecordLeaveInput, deps: Deps): RecordLeaveOut
   const notDeleted = input.deleted
     .filter((r) => r.outcome === 'skipped' || r.outcome === 'failed')
     .map((r) => ({ dn: r.dn ?? '(unknown)', reason: readableCause(r.reason ?? r.error ?? '').slice(0, 500) }));
-  const outcome = counts.skipped + counts.failed > 0 ? 'partial' : 'left';
+  const dnsNotRemoved = input.deleted
+    .filter((r) => r.deleted === true && r.dnsFailed === true)
+    .map((r) => ({ dn: r.dn ?? '(unknown)', reason: (r.dnsReason ?? 'the directory refused').slice(0, 500) }));
+  const outcome = counts.skipped + counts.failed + counts.dnsFailed > 0 ? 'partial' : 'left';
   // Tags on a terminated instance are optional and EC2 may refuse them: none are written.
   deps.logger.info('Leave recorded', { outcome, ...counts });
-  return { ...input.instance, outcome, ...counts, deletedDns, notDeleted };
+  return { ...input.instance, outcome, ...counts, deletedDns, notDeleted, dnsNotRemoved };
 }

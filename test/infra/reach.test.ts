@@ -12,6 +12,7 @@ import * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { loadConfigFile, resolveConfig, toSettings, type ResolvedConfig } from '../../infra/config';
 import { Adjoin } from '../../infra/adjoin';
+import { memberTemplate } from '../../infra/stacks';
 import { lifecyclePattern, tagChangePattern } from '../../infra/entry-rules';
 import { parseEntry } from '../../tasks/lib/entry';
 import { route } from '../../tasks/lib/routing';
@@ -61,7 +62,8 @@ describe('the tag-change rule', () => {
 
   it.each([
     ['the opt-in tag added', tagEvent(['Domain:Join'], { 'Domain:Join': 'true' }), 'join'],
-    ['the opt-in tag set in another case', tagEvent(['Domain:Join', 'Name'], { 'Domain:Join': 'TRUE', Name: 'web' }), 'join'],
+    ['the opt-in tag with another tag', tagEvent(['Domain:Join', 'Name'], { 'Domain:Join': 'true', Name: 'web' }), 'join'],
+    ['the opt-out tag set in another case', tagEvent(['autoadjoin'], { 'Domain:Join': 'true', autoadjoin: 'FALSE' }), 'none'],
     ['the opt-out tag set', tagEvent(['autoadjoin'], { 'Domain:Join': 'true', autoadjoin: 'false' }), 'none'],
   ])('matches %s (and the task reads it as %s)', (_what, event, action) => {
     // Act / Assess
@@ -74,6 +76,8 @@ describe('the tag-change rule', () => {
     ['an unrelated tag', tagEvent(['Name'], { 'Domain:Join': 'true', Name: 'web' })],
     ['the opt-in tag deleted', tagEvent(['Domain:Join'], { Name: 'web' })],
     ['the opt-in tag set to another value', tagEvent(['Domain:Join'], { 'Domain:Join': 'false' })],
+    // Opt-in compared exactly, as the task (tasks/lib/tags.ts) and the IAM condition on SendCommand do.
+    ['the opt-in tag set in another case', tagEvent(['Domain:Join'], { 'Domain:Join': 'TRUE' })],
     ['a volume', tagEvent(['Domain:Join'], { 'Domain:Join': 'true' }, { detail: { 'changed-tag-keys': ['Domain:Join'], service: 'ec2', 'resource-type': 'volume', tags: { 'Domain:Join': 'true' } } })],
     ['another service', tagEvent(['Domain:Join'], { 'Domain:Join': 'true' }, { source: 'aws.ec2' })],
   ])('ignores %s: no execution', (_what, event) => {
@@ -154,7 +158,7 @@ describe('Auto Scaling lifecycle', () => {
 describe('many Regions and accounts', () => {
   it('puts a member stack in each account × Region; the role once per account', () => {
     // Act
-    const where = built.members.map((m) => `${m.account}/${m.region}:${m.role ? 'role' : '-'}`);
+    const where = built.members.map((m) => `${m.account}/${m.region}:${Object.keys(m.roles).length > 0 ? 'role' : '-'}`);
     // Assess
     expect(where).toEqual(['222222222222/eu-west-1:role', '222222222222/eu-central-1:-', '333333333333/eu-west-1:role']);
   });
@@ -181,15 +185,22 @@ describe('many Regions and accounts', () => {
   it('deploys the member template to the organization OUs with a service-managed StackSet', () => {
     // Prepare
     const [set] = ofType(resources, 'AWS::CloudFormation::StackSet');
-    const body = JSON.parse(set!.Properties.TemplateBody as string) as { Resources: Record<string, Resource>; Conditions: Record<string, unknown> };
+    // Over the inline limit (per-task roles, the join document) the template goes as a file asset.
+    const inline = set!.Properties.TemplateBody as string | undefined;
+    const body = (inline !== undefined ? JSON.parse(inline) : memberTemplate(loadConfigFile(ORG_FILE))) as { Resources: Record<string, Resource>; Conditions: Record<string, unknown> };
+    if (inline === undefined) expect(JSON.stringify(set!.Properties.TemplateURL)).toMatch(/\.json/);
     // Assess
     expect(set!.Properties).toMatchObject({
       PermissionModel: 'SERVICE_MANAGED', AutoDeployment: { Enabled: true },
       StackInstancesGroup: [{ DeploymentTargets: { OrganizationalUnitIds: ['ou-ab12-cd34ef56'] }, Regions: ['eu-west-1', 'eu-central-1'] }],
     });
     expect(body.Conditions).toHaveProperty('PrimaryRegion');
-    const role = Object.entries(body.Resources).find(([id, r]) => r.Type === 'AWS::IAM::Role' && id.startsWith('OrchestratorRole'))?.[1];
-    expect(role?.Condition).toBe('PrimaryRegion');
+    // Account-wide IAM: every member role, its policy and the instance policy only in the primary Region.
+    const iamOfMembers = Object.entries(body.Resources).filter(([id, r]) => (r.Type === 'AWS::IAM::Role' || r.Type === 'AWS::IAM::Policy') && /role[0-9A-F]{8}$|roleDefaultPolicy/.test(id) && !id.includes('EventsRole'));
+    expect(iamOfMembers.length).toBeGreaterThanOrEqual(2 * 11);
+    for (const [, r] of iamOfMembers) expect(r.Condition).toBe('PrimaryRegion');
+    expect(Object.values(body.Resources).find((r) => r.Type === 'AWS::IAM::ManagedPolicy')?.Condition).toBe('PrimaryRegion');
+    expect(Object.values(body.Resources).filter((r) => r.Type === 'AWS::KMS::Key' && r.Condition === undefined)).toHaveLength(1);
     expect(JSON.stringify(body)).toContain(':events:eu-west-1:111111111111:event-bus/default');
     built.template.hasResourceProperties('AWS::Events::EventBusPolicy', { StatementId: 'adjoin-organization', Statement: Match.objectLike({ Condition: { StringEquals: { 'aws:PrincipalOrgID': 'o-a1b2c3d4e5' } } }) });
   });

@@ -14,6 +14,7 @@ const EU_BASE = 'DC=eu,DC=example,DC=com';
 const EU_OU = `OU=Linux,${EU_BASE}`;
 const A = 'i-0aaaaaaaaaaaaaaa1';
 const B = 'i-0bbbbbbbbbbbbbbb2';
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const markerText = (id: string) => `adjoin:v1:${ACCOUNT}:${REGION}:${id}`;
 const OLD = new Date('2020-01-01T00:00:00Z');
 
@@ -64,9 +65,9 @@ describe('many directories', () => {
     const scan = await findStaleObjects({}, sim);
     // Assess
     expect(scan).toMatchObject({ scanned: 2, stale: 2, ldapPages: 2 }); // EUX is outside eu's managed OU: never listed
-    expect(scan.staleList.map((s) => s.object)).toEqual([
-      { dn: `CN=LABB,${SIM_COMPUTER_OU}`, name: 'LABB', directory: 'lab' },
-      { dn: `CN=EUA,${EU_OU}`, name: 'EUA', directory: 'eu' },
+    expect(scan.staleList.map(({ object: { guid, ...o } }) => ({ ...o, guidOk: GUID.test(guid ?? '') }))).toEqual([
+      { dn: `CN=LABB,${SIM_COMPUTER_OU}`, name: 'LABB', directory: 'lab', guidOk: true },
+      { dn: `CN=EUA,${EU_OU}`, name: 'EUA', directory: 'eu', guidOk: true },
     ]);
   });
 });
