@@ -87,6 +87,7 @@ export class Adjoin extends Construct {
       network: config.network,
       logRetentionDays: config.logRetentionDays,
       permissions: permissionContext(config, 'orchestrator'),
+      lambda: config.lambda,
     }).functions;
 
     // ---- the state machines ----

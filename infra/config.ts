@@ -11,6 +11,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ConfigurationError } from '../tasks/lib/errors';
 import { validateSettings, type DirectoryKind, type IdMapping, type Settings } from '../tasks/lib/settings';
+import { resolveLambdaConfig, type LambdaConfig, type LambdaConfigInput } from './lambda-config';
 
 // ---- what the user writes --------------------------------------------------------------------
 
@@ -72,6 +73,8 @@ export interface AdjoinConfigInput {
   memberRoleName?: string;
   logRetentionDays?: number;
   env?: { account?: string; region?: string };
+  /** Task functions: memory, reserved concurrency, source maps (infra/lambda-config.ts). */
+  lambda?: LambdaConfigInput;
 }
 
 // ---- what the rest of infra/ reads ---------------------------------------------------------
@@ -113,6 +116,7 @@ export interface ResolvedConfig {
   memberRoleName: string;
   logRetentionDays: number;
   env: { account?: string; region?: string };
+  lambda: LambdaConfig;
 }
 
 /** Defaults that do not depend on the directory kind. */
@@ -236,7 +240,7 @@ export interface ResolveOptions {
 export function resolveConfig(raw: unknown, options: ResolveOptions = {}): ResolvedConfig {
   if (!isObj(raw)) throw new ConfigurationError(['config: must be a JSON object']);
   const c = new Checker(raw);
-  c.known('', ['directory', 'tags', 'naming', 'timings', 'reconcile', 'network', 'alarms', 'resourcePrefix', 'memberAccounts', 'memberRoleName', 'logRetentionDays', 'env', '$comment']);
+  c.known('', ['directory', 'tags', 'naming', 'timings', 'reconcile', 'network', 'alarms', 'resourcePrefix', 'memberAccounts', 'memberRoleName', 'logRetentionDays', 'env', 'lambda', '$comment']);
   c.known('directory', ['kind', 'domain', 'netbiosName', 'domainControllers', 'ldapUrls', 'tlsServerName', 'caBundleFile', 'insecure',
     'serviceAccountSecret', 'serviceAccountSecretKmsKeyArn', 'computerOu', 'managedOus', 'loginGroups', 'probeUsers', 'idMapping']);
   c.known('tags', ['optIn', 'optOut', 'loginGroupKey', 'statusPrefix', 'restrictCommandsToOptedIn']);
@@ -378,6 +382,8 @@ export function resolveConfig(raw: unknown, options: ResolveOptions = {}): Resol
     else if (memberAccounts.includes(account)) c.bad('memberAccounts', `must not include the orchestrator account ${account}`);
   }
 
+  const lambda = resolveLambdaConfig(c.get('lambda'), (key, why) => c.bad(key, why));
+
   if (c.problems.length > 0) throw new ConfigurationError(c.problems);
   const must = <T>(v: T | undefined): T => v as T; // every undefined above was reported
   return {
@@ -415,6 +421,7 @@ export function resolveConfig(raw: unknown, options: ResolveOptions = {}): Resol
     memberRoleName: must(memberRoleName),
     logRetentionDays: must(logRetentionDays),
     env: { ...(account ? { account } : {}), ...(region ? { region } : {}) },
+    lambda,
   };
 }
 

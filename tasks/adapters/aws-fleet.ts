@@ -26,6 +26,7 @@ import { joinSecretName } from '../lib/naming';
 import type { CommandResult, CommandStatus, Fleet, FleetFor, InstanceInfo, InstanceState, PingStatus, SendCommandRequest } from '../lib/ports';
 import type { Settings } from '../lib/settings';
 import { awsErrorName, mapAwsError } from './aws-errors';
+import { traced } from './observability';
 
 export type Credentials = EC2ClientConfig['credentials'];
 
@@ -95,8 +96,8 @@ export class AwsFleet implements Fleet {
       maxAttempts: 5,
       ...(options.credentials ? { credentials: options.credentials } : {}),
     };
-    this.ec2 = options.ec2 ?? new EC2Client(config);
-    this.ssm = options.ssm ?? new SSMClient(config);
+    this.ec2 = options.ec2 ?? traced(new EC2Client(config));
+    this.ssm = options.ssm ?? traced(new SSMClient(config));
   }
 
   async describeInstance(instanceId: string): Promise<InstanceInfo | undefined> {
@@ -313,7 +314,7 @@ export function fleetFor(options: FleetForOptions): FleetFor {
   let sts: STSClient | undefined = options.sts;
   const stsClient = (): STSClient => {
     const region = options.stsRegion ?? process.env.AWS_REGION;
-    sts ??= new STSClient({ retryMode: 'adaptive', ...(region ? { region } : {}) });
+    sts ??= traced(new STSClient({ retryMode: 'adaptive', ...(region ? { region } : {}) }));
     return sts;
   };
   let home: Promise<string> | undefined;

@@ -48,6 +48,7 @@ import type { ComputerObject, Directory, Marker, NewComputer } from '../lib/port
 import type { Settings } from '../lib/settings';
 import { expectedSpns, WORKSTATION_TRUST_ACCOUNT } from '../lib/windows';
 import { mapAwsError } from './aws-errors';
+import { traced } from './observability';
 
 export type DirectorySettings = Settings['directory'];
 
@@ -277,7 +278,7 @@ export class LdapDirectory implements Directory {
   private async loadCredentials(): Promise<BindCredentials> {
     const c = this.config;
     if (c.bindSecretId) {
-      const sm = this.options.secretsManager ?? new SecretsManagerClient({ retryMode: 'adaptive' });
+      const sm = this.options.secretsManager ?? traced(new SecretsManagerClient({ retryMode: 'adaptive' }));
       const out = await sm.send(new GetSecretValueCommand({ SecretId: c.bindSecretId })).catch((err: unknown) => {
         throw mapAwsError(err, `Secrets Manager GetSecretValue ${c.bindSecretId}`);
       });
@@ -300,7 +301,7 @@ export class LdapDirectory implements Directory {
         throw new DirectoryAuthFailed(`Cannot read the CA file ${c.caFile}`);
       });
     if (c.caParameterName) {
-      const ssm = this.options.ssm ?? new SSMClient({ retryMode: 'adaptive' });
+      const ssm = this.options.ssm ?? traced(new SSMClient({ retryMode: 'adaptive' }));
       const out = await ssm.send(new GetParameterCommand({ Name: c.caParameterName, WithDecryption: true })).catch((err: unknown) => {
         throw mapAwsError(err, `SSM GetParameter ${c.caParameterName}`);
       });
