@@ -13,6 +13,7 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import { Adjoin, ec2StatePattern } from './adjoin';
 import { resourceNames, type ResolvedConfig } from './config';
 import { JoinDocuments } from './documents';
+import { alarmTopic, countAlarm } from './alarms';
 import { deadLetterQueue } from './dead-letter';
 import { acknowledgeFleetRole } from './nag';
 import { FleetNeeds, permissionContext, statementsFor, TaskRoleTag } from './permissions';
@@ -60,6 +61,10 @@ export class AdjoinMemberStack extends Stack {
         { deadLetterQueue: deadLetters },
       )],
     });
+    // Events this account could not forward wait in its dead-letter queue: alarm here (own topic, or alarms.topicArn).
+    countAlarm(this, prefix, 'forward-dead-letters', deadLetters.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: 'Maximum' }),
+      'adjoin member: EventBridge could not forward an EC2 event to the orchestrator; it waits in the forward dead-letter queue.',
+      alarmTopic(this, `${prefix}-member-alarms`, config.alarms));
 
     new JoinDocuments(this, 'Documents', {
       joinName: names.joinDocument,
