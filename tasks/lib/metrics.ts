@@ -11,9 +11,8 @@
  * Reconcile's counts (Scanned, Stale, Deleted, Skipped, Failed by {Workflow, DryRun}) come from
  * its own EMF document (tasks/lib/reconcile.ts), in the same namespace.
  */
-import { METRICS_NAMESPACE } from './reconcile';
-
-export const MetricsNamespace = METRICS_NAMESPACE;
+/** The CloudWatch namespace of every adjoin metric (reconcile's EMF document too). */
+export const MetricsNamespace = 'adjoin';
 /** The `service` dimension Powertools adds to every metric. */
 export const MetricsService = 'adjoin';
 

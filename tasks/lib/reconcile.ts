@@ -19,6 +19,7 @@ import type { Deps } from './deps';
 import { DeletionCapExceeded } from './errors';
 import type { ComputerObject, Fleet, Marker } from './ports';
 import { decideDeletion, describeMarker, refuseIfYoung, refuseUnlessInManagedOu, refuseUnlessOurs, safetySettings, type RuleId } from './safety';
+import { MetricsNamespace } from './metrics';
 
 /** Instance IDs per DescribeInstances call (the adapter filters on instance-id: <= 200 values). */
 export const DESCRIBE_BATCH = 200;
@@ -184,7 +185,7 @@ export function checkDeletionCap(input: CheckCapInput, deps: Deps): GuardOutput 
 
 // ---- Report ---------------------------------------------------------------------------------
 
-export const METRICS_NAMESPACE = 'adjoin';
+export const METRICS_NAMESPACE = MetricsNamespace;
 
 /** A CloudWatch Embedded Metric Format document for one run. */
 export function emfDocument(s: ReconcileSummary, now: Date): Record<string, unknown> {
