@@ -7,7 +7,7 @@
  *   reconcile) with retries and an encrypted dead-letter queue · alarms to an encrypted topic ·
  *   an instance policy (read the one-time password) · event-bus access for member accounts.
  */
-import { Aws, Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { Aws, Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
@@ -32,7 +32,9 @@ import { deadLetterQueue } from './dead-letter';
 import { JoinDocuments } from './documents';
 import { acknowledgeStateMachineRole } from './nag';
 import { TaskFunctionSet } from './functions';
-import { permissionContext } from './permissions';
+import { otpProtection } from './otp';
+import { permissionContext, TaskNeeds } from './permissions';
+import { TaskIds } from '../tasks/registry';
 
 export interface AdjoinProps {
   /** The validated configuration (resolveConfig / loadConfigFile / configFromContext). */
@@ -80,24 +82,27 @@ export class Adjoin extends Construct {
     });
 
     // ---- the task Lambdas ----
-    this.functions = new TaskFunctionSet(this, 'Tasks', {
+    const tasks = new TaskFunctionSet(this, 'Tasks', {
       resourcePrefix: prefix,
       settings: this.settings,
       network: config.network,
       logRetentionDays: config.logRetentionDays,
       permissions: permissionContext(config, 'orchestrator'),
       lambda: config.lambda,
-    }).functions;
+    });
+    this.functions = tasks.functions;
 
     // ---- the state machines ----
     const workflowProps = (workflow: 'join' | 'leave' | 'reconcile'): WorkflowProps => ({
       functions: this.functions,
       settings: this.settings,
       stateMachineName: names.stateMachine(workflow),
+      // Generated name (see functions.ts): Step Functions logs to any group; the /aws/vendedlogs/
+      // prefix only keeps a CloudWatch Logs resource policy small, and the state machine role's
+      // own policy grants the delivery here.
       logGroup: new logs.LogGroup(this, `${workflow}-logs`, {
-        logGroupName: `/aws/vendedlogs/states/${names.stateMachine(workflow)}`,
         retention: config.logRetentionDays as logs.RetentionDays,
-        removalPolicy: RemovalPolicy.RETAIN,
+        removalPolicy: RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
       }),
     });
     this.join = new JoinWorkflow(this, 'Join', workflowProps('join'));
@@ -174,25 +179,8 @@ export class Adjoin extends Construct {
       });
     });
 
-    this.instancePolicy = Adjoin.instancePolicy(this, prefix);
-  }
-
-  /** The policy joining instances need: read their one-time password (the SSM agent resolves {{ssm-secure:…}}). */
-  static instancePolicy(scope: Construct, prefix: string): iam.ManagedPolicy {
-    const otpPrefix = resourceNames(prefix).otpParameterPrefix;
-    const policy = new iam.ManagedPolicy(scope, 'InstancePolicy', {
-      managedPolicyName: `${prefix}-instance-join`,
-      description: 'adjoin: lets a joining instance read its one-time password parameter (attach to the instance role)',
-      statements: [new iam.PolicyStatement({
-        sid: 'ReadOneTimePassword',
-        actions: ['ssm:GetParameter', 'ssm:GetParameters'],
-        resources: [`arn:${Aws.PARTITION}:ssm:${Aws.REGION}:${Aws.ACCOUNT_ID}:parameter${otpPrefix}*`],
-      })],
-    });
-    Validations.of(policy).acknowledge({
-      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:parameter${otpPrefix}*]`,
-      reason: 'One-time passwords are named per instance under this prefix; each lives minutes and is single-use (adcli rotates the machine password on join).',
-    });
-    return policy;
+    // The one-time passwords: a KMS key of their own, and the policy that lets an instance read only its own.
+    const writers = TaskIds.filter((id) => TaskNeeds[id].includes('otp-write')).map((id) => tasks.roles[id]);
+    this.instancePolicy = otpProtection(this, prefix, writers).instancePolicy;
   }
 }

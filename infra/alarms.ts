@@ -19,7 +19,7 @@ export function alarmTopic(scope: Construct, topicName: string, alarms: Resolved
   const key = new kms.Key(scope, 'Key', {
     description: 'adjoin: encrypts the alarm topic',
     enableKeyRotation: true,
-    removalPolicy: RemovalPolicy.RETAIN,
+    removalPolicy: RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
   });
   key.addToResourcePolicy(new iam.PolicyStatement({
     sid: 'CloudWatchAlarmsPublish',

@@ -4,7 +4,7 @@
  * the task imports, the runtime's AWS SDK v3 left external, source maps only with
  * lambda.sourceMaps), memory and reserved concurrency from the `lambda` config, in the VPC
  * with the security groups that reach the DCs, a fixed name `${prefix}-${id}`, ADJOIN_SETTINGS,
- * a log group with retention, X-Ray tracing, and a role of its own holding only what that
+ * a log group with retention (generated name, RetainExceptOnCreate), X-Ray tracing, and a role of its own holding only what that
  * task needs (infra/permissions.ts).
  */
 import * as fs from 'node:fs';
@@ -22,7 +22,8 @@ import { functionName, TaskIds, type TaskId } from '../tasks/registry';
 import type { TaskFunctions } from '../workflows/common';
 import { LambdaDefaults, type LambdaConfig } from './lambda-config';
 import { acknowledgeFleetRole } from './nag';
-import { assumeMemberRoles, FleetNeeds, statementsFor, TaskNeeds, TaskRoleTag, type PermissionContext } from './permissions';
+import { TaskEndpoints } from './network';
+import { assumeMemberRoles, memberRoleNameFor, statementsFor, taskRoleName, TaskNeeds, TaskRoleTag, type PermissionContext } from './permissions';
 
 /** The repository root — or, in the published package, dist/ (compiled tasks/*.js beside infra/). */
 export const RepoRoot = path.join(__dirname, '..');
@@ -35,7 +36,7 @@ export function taskEntry(taskId: TaskId, root = RepoRoot): string {
 
 /**
  * How every task is bundled. `@aws-sdk/*` stays external: the Node.js 22 runtime ships the AWS
- * SDK v3 (CDK's default too), so an asset holds only adjoin, ldapts and Powertools (~0.1 MB
+ * SDK v3 (CDK's default too), so an asset holds only adjoin, ldapts and Powertools (~0.25-0.3 MB
  * minified instead of ~1.9 MB). test/infra/bundle.test.ts bundles a task with these options.
  */
 export function taskBundling(sourceMaps: boolean): nodejs.BundlingOptions {
@@ -62,6 +63,8 @@ export interface NetworkProps {
   subnetIds: string[];
   securityGroupIds: string[];
   availabilityZones?: string[];
+  /** Create the interface endpoints the tasks call (infra/network.ts). */
+  createEndpoints?: boolean;
 }
 
 export interface TaskFunctionsProps {
@@ -75,8 +78,9 @@ export interface TaskFunctionsProps {
 }
 
 /** Seconds a task may run: directory tasks talk LDAPS (and may page), the rest are quick API calls. */
-const timeoutOf = (id: TaskId): Duration =>
-  TaskNeeds[id].includes('directory') || id === 'find-stale-objects' ? Duration.seconds(120) : Duration.seconds(30);
+export const taskTimeoutSeconds = (id: TaskId): number =>
+  TaskNeeds[id].includes('directory') || id === 'find-stale-objects' ? 120 : 30;
+const timeoutOf = (id: TaskId): Duration => Duration.seconds(taskTimeoutSeconds(id));
 
 /** Directory tasks (LDAPS to the DCs) and the others have separate limits (infra/lambda-config.ts). */
 export function reservedConcurrencyOf(taskId: TaskId, config: LambdaConfig): { reservedConcurrentExecutions?: number } {
@@ -102,8 +106,7 @@ export class TaskFunctionSet extends Construct {
       return subnet;
     });
     const securityGroups = net.securityGroupIds.map((sg, i) => ec2.SecurityGroup.fromSecurityGroupId(this, `SecurityGroup${i}`, sg, { mutable: false }));
-    const settingsJson = JSON.stringify(props.settings);
-    const memberStatement = assumeMemberRoles(props.permissions);
+    if (net.createEndpoints) new TaskEndpoints(this, 'Endpoints', { vpc, subnets, taskSecurityGroups: securityGroups });
     const lambdaConfig: LambdaConfig = props.lambda ?? { ...LambdaDefaults, reservedConcurrency: { ...LambdaDefaults.reservedConcurrency } };
     const bundling = taskBundling(lambdaConfig.sourceMaps);
     const project = projectOf();
@@ -112,12 +115,14 @@ export class TaskFunctionSet extends Construct {
     const roles: Partial<Record<TaskId, iam.Role>> = {};
     for (const taskId of TaskIds) {
       const name = functionName(props.resourcePrefix, taskId);
+      // A generated name, kept on update and delete but removed when the first create fails: a
+      // destroy + redeploy (or a retried first deploy) never meets a retained group holding the name.
       const logGroup = new logs.LogGroup(this, `${taskId}-logs`, {
-        logGroupName: `/aws/lambda/${name}`,
         retention: props.logRetentionDays as logs.RetentionDays,
-        removalPolicy: RemovalPolicy.RETAIN,
+        removalPolicy: RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
       });
       const role = new iam.Role(this, `${taskId}-role`, {
+        roleName: taskRoleName(props.resourcePrefix, taskId), // member roles trust exactly this ARN
         assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
         description: `adjoin task ${taskId}: only what this task needs`,
       });
@@ -130,7 +135,11 @@ export class TaskFunctionSet extends Construct {
         resources: ['*'],
       }));
       for (const statement of statementsFor(this, TaskNeeds[taskId], props.permissions)) role.addToPolicy(statement);
-      if (memberStatement && TaskNeeds[taskId].some((n) => FleetNeeds.includes(n))) role.addToPolicy(memberStatement);
+      const memberStatement = assumeMemberRoles(props.permissions, taskId);
+      if (memberStatement) role.addToPolicy(memberStatement);
+      // Each task assumes its own member role (infra/permissions.ts).
+      const memberRole = props.settings.memberRoleName ? { memberRoleName: memberRoleNameFor(props.settings.memberRoleName, taskId) } : {};
+      const settingsJson = JSON.stringify({ ...props.settings, ...memberRole });
 
       const fn = new nodejs.NodejsFunction(this, taskId, {
         functionName: name,

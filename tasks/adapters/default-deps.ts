@@ -19,6 +19,7 @@ export function buildDefaultDeps(env: NodeJS.ProcessEnv = process.env): Deps {
     fleetFor: fleetFor({
       documents: settings.documents,
       secretPath: joinSecretPath(settings.documents.join),
+      ...(settings.otpKeyId ? { secretKeyId: settings.otpKeyId } : {}),
       ...(settings.memberRoleName ? { memberRoleName: settings.memberRoleName } : {}),
     }),
     clock: { now: () => new Date() },

@@ -4,7 +4,7 @@
  *
  * Document parameters (the `# param:` header of infra/documents/join.sh and verify.sh):
  *   join:   DomainName, Realm, ComputerName, HostFqdn, DomainControllers, OneTimePassword,
- *           LoginGroups, IdMapping, DomainSid, ComputerOu
+ *           LoginGroups, IdMapping, DomainSid, ComputerOu, DomainController
  *   verify: DomainName, ProbeUsers, LoginGroups
  * The one-time password is passed only as `{{ssm-secure:<parameter>}}`: SSM resolves it on the
  * instance; the value never appears in the command, its history, or state data.
@@ -30,6 +30,7 @@ export function joinParameters(settings: Settings, instance: ReadInstanceOutput,
     IdMapping: d.idMapping.mode,
     DomainSid: d.idMapping.mode === 'sid' ? d.idMapping.domainSid : '',
     ComputerOu: d.computerOu,
+    DomainController: computer.domainController ?? '-',
   };
 }
 

@@ -9,11 +9,15 @@ type TagSettings = Settings['tags'];
 
 const norm = (v: string | undefined): string | undefined => v?.trim().toLowerCase();
 
-/** Opted in: the opt-in tag has its value (values compare trimmed, case-insensitively). */
+/**
+ * Opted in: the opt-in tag has exactly its value. Exactly, because the IAM condition that lets
+ * ssm:SendCommand reach the instance (restrictCommandsToOptedIn) is a case-sensitive
+ * StringEquals: a looser match here would start joins that Run Command then refuses.
+ */
 export function isOptedIn(tags: Record<string, string>, t: TagSettings): boolean {
-  return norm(tags[t.optIn.key]) === norm(t.optIn.value);
+  return tags[t.optIn.key] === t.optIn.value;
 }
-/** Opted out: the opt-out tag has its value; wins over opt-in. */
+/** Opted out: the opt-out tag has its value (trimmed, case-insensitive: erring towards not joining); wins over opt-in. */
 export function isOptedOut(tags: Record<string, string>, t: TagSettings): boolean {
   return norm(tags[t.optOut.key]) === norm(t.optOut.value);
 }

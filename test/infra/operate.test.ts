@@ -40,12 +40,13 @@ describe('dashboard and dead-letter alarms', () => {
     expect(topic?.Properties).toMatchObject({ TopicName: 'adjoin-member-alarms', KmsMasterKeyId: expect.anything() as unknown });
   });
 
-  it('with alarms.topicArn the member alarm goes to that topic and no topic or key is made', () => {
+  it('with alarms.topicArn the member alarm goes to that topic and no topic or alarm key is made', () => {
     const arn = 'arn:aws:sns:eu-west-1:111111111111:ops';
     const b = build(sampleConfig((c) => { c.memberAccounts = ['222222222222']; c.env = { account: '111111111111', region: 'eu-west-1' }; c.alarms = { topicArn: arn }; }));
     const member = Template.fromStack(b.members[0]!);
     expect(ofType(member, 'AWS::SNS::Topic')).toHaveLength(0);
-    expect(ofType(member, 'AWS::KMS::Key')).toHaveLength(0);
+    // Only the one-time-password key (infra/otp.ts) remains.
+    expect(ofType(member, 'AWS::KMS::Key').map((k) => k.Properties.Description)).toEqual(['adjoin: encrypts the one-time join passwords under /adjoin/otp/']);
     expect(ofType(member, 'AWS::CloudWatch::Alarm')[0]?.Properties.AlarmActions).toEqual([arn]);
   });
 });

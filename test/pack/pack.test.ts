@@ -1,7 +1,8 @@
 /**
  * The published package: `npm pack` (prepack compiles infra/, tasks/, workflows/ to dist/), the
  * tarball unpacked as node_modules/adjoin of a scratch CDK app in a temp folder whose other
- * packages are this repository's (symlinked: no network), and that app synthesizes
+ * packages (the dependencies and the app's aws-cdk-lib and constructs, the peer dependencies)
+ * are this repository's (symlinked: no network), and that app synthesizes
  * `new Adjoin(stack, 'Adjoin', { config: resolveConfig(raw) })` — bundling every task from the
  * package's compiled tasks/*.js with the package's own bundling options.
  */
@@ -43,8 +44,12 @@ describe('npm package', () => {
     const modules = path.join(scratch, 'app', 'node_modules');
     fs.mkdirSync(path.join(modules, 'adjoin'), { recursive: true });
     execFileSync('tar', ['-xzf', path.join(scratch, packed[0]!.filename), '-C', path.join(modules, 'adjoin'), '--strip-components=1']);
-    const pkg = JSON.parse(fs.readFileSync(path.join(modules, 'adjoin', 'package.json'), 'utf8')) as { dependencies: Record<string, string>; main: string; types: string };
-    for (const dep of [...Object.keys(pkg.dependencies), 'esbuild']) {
+    const pkg = JSON.parse(fs.readFileSync(path.join(modules, 'adjoin', 'package.json'), 'utf8')) as { dependencies: Record<string, string>; peerDependencies: Record<string, string>; main: string; types: string };
+    // A construct library: the app brings its own aws-cdk-lib and constructs (one copy of each in the app).
+    expect(Object.keys(pkg.peerDependencies).sort()).toEqual(['aws-cdk-lib', 'constructs']);
+    expect(Object.keys(pkg.dependencies)).not.toEqual(expect.arrayContaining(['aws-cdk-lib']));
+    expect(Object.keys(pkg.dependencies)).not.toEqual(expect.arrayContaining(['constructs']));
+    for (const dep of [...Object.keys(pkg.dependencies), ...Object.keys(pkg.peerDependencies), 'esbuild']) {
       fs.mkdirSync(path.dirname(path.join(modules, dep)), { recursive: true });
       fs.symlinkSync(fs.realpathSync(path.join(Root, 'node_modules', dep)), path.join(modules, dep), 'dir');
     }

@@ -28,6 +28,7 @@ describe('Run join document', () => {
           IdMapping: 'sid',
           DomainSid: 'S-1-5-21-1-2-3',
           ComputerOu: prepared.dn.replace(/^CN=[^,]+,/, ''),
+          DomainController: '-',
         },
       },
     ]);
