@@ -10,16 +10,13 @@
 import { Aws, Duration, RemovalPolicy } from 'aws-cdk-lib';
 import type * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as schedulerTargets from 'aws-cdk-lib/aws-scheduler-targets';
 import * as sns from 'aws-cdk-lib/aws-sns';
-import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
@@ -30,6 +27,8 @@ import { JoinWorkflow } from '../workflows/join';
 import { LeaveWorkflow } from '../workflows/leave';
 import { ReconcileWorkflow } from '../workflows/reconcile';
 import { resourceNames, toSettings, type ResolvedConfig } from './config';
+import { alarmTopic, countAlarm } from './alarms';
+import { AdjoinDashboard } from './dashboard';
 import { deadLetterQueue } from './dead-letter';
 import { EntryRules, type AttachOptions } from './entry-rules';
 import { JoinDocuments } from './documents';
@@ -94,6 +93,7 @@ export class Adjoin extends Construct {
       network: config.network,
       logRetentionDays: config.logRetentionDays,
       permissions,
+      lambda: config.lambda,
     });
     this.functions = tasks.functions;
 
@@ -116,38 +116,11 @@ export class Adjoin extends Construct {
     for (const workflow of [this.join, this.leave, this.reconcile]) acknowledgeStateMachineRole(workflow.stateMachine, this.functions);
 
     // ---- alarms: encrypted topic (or the user's), failed executions, dead letters ----
-    const key = new kms.Key(this, 'Key', {
-      description: 'adjoin: encrypts the alarm topic',
-      enableKeyRotation: true,
-      removalPolicy: RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
-    });
-    key.addToResourcePolicy(new iam.PolicyStatement({
-      sid: 'CloudWatchAlarmsPublish',
-      principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
-      actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
-      resources: ['*'],
-      conditions: { StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID } },
-    }));
-    if (config.alarms.topicArn) {
-      this.alarmTopic = sns.Topic.fromTopicArn(this, 'AlarmTopic', config.alarms.topicArn);
-    } else {
-      const topic = new sns.Topic(this, 'AlarmTopic', { topicName: `${prefix}-alarms`, displayName: 'adjoin alarms', masterKey: key, enforceSSL: true });
-      if (config.alarms.email) topic.addSubscription(new subscriptions.EmailSubscription(config.alarms.email));
-      this.alarmTopic = topic;
-    }
+    this.alarmTopic = alarmTopic(this, `${prefix}-alarms`, config.alarms);
     this.deadLetterQueue = deadLetterQueue(this, `${prefix}-dead-letters`, 'the EventBridge rule and schedule targets');
 
-    const alarm = (cid: string, metric: cloudwatch.IMetric, description: string): void => {
-      new cloudwatch.Alarm(this, cid, {
-        alarmName: `${prefix}-${cid}`,
-        alarmDescription: description,
-        metric,
-        threshold: 1,
-        evaluationPeriods: 1,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      }).addAlarmAction(new cwActions.SnsAction(this.alarmTopic));
-    };
+    const alarm = (cid: string, metric: cloudwatch.IMetric, description: string): void =>
+      void countAlarm(this, prefix, cid, metric, description, this.alarmTopic);
     const machines: [string, sfn.StateMachine][] = [
       ['join', this.join.stateMachine],
       ['leave', this.leave.stateMachine],
@@ -161,6 +134,7 @@ export class Adjoin extends Construct {
     }
     alarm('dead-letters', this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: 'Maximum' }),
       'adjoin: EventBridge could not start an execution; the event waits in the dead-letter queue.');
+    new AdjoinDashboard(this, 'Dashboard', { dashboardName: prefix, join: this.join.stateMachine, leave: this.leave.stateMachine, reconcile: this.reconcile.stateMachine, deadLetterQueues: [this.deadLetterQueue] });
 
     // ---- events: running → join, terminated → leave, schedule → reconcile ----
     const target = (machine: sfn.IStateMachine, input?: events.RuleTargetInput) =>

@@ -14,6 +14,7 @@ import { ldapUrlHostIsIp, LOGIN_GROUP_LIMIT, loginGroupProblem, parseTag, schedu
 import { STRICT_DN_PATTERN } from '../tasks/lib/dn';
 import { validateSettings, type DirectoryKind, type IdMapping, type Settings } from '../tasks/lib/settings';
 import { reachSettings, ReachKeys, ReachTagKeys, resolveReach, type ReachConfig } from './config-reach';
+import { resolveLambdaConfig, type LambdaConfig, type LambdaConfigInput } from './lambda-config';
 
 // ---- what the user writes --------------------------------------------------------------------
 
@@ -79,6 +80,8 @@ export interface AdjoinConfigInput {
   memberRoleName?: string;
   logRetentionDays?: number;
   env?: { account?: string; region?: string };
+  /** Task functions: memory, reserved concurrency, source maps (infra/lambda-config.ts). */
+  lambda?: LambdaConfigInput;
 }
 
 // ---- what the rest of infra/ reads ---------------------------------------------------------
@@ -123,6 +126,7 @@ export interface ResolvedConfig {
   env: { account?: string; region?: string };
   /** Entry points, member Regions, many directories (infra/config-reach.ts). */
   reach: ReachConfig<ResolvedConfig['directory']>;
+  lambda: LambdaConfig;
 }
 
 /** Defaults that do not depend on the directory kind. */
@@ -257,7 +261,7 @@ export function resolveConfig(input: unknown, options: ResolveOptions = {}): Res
   const many = input.directories;
   const raw = input.directory === undefined && isObj(many) && Object.values(many)[0] !== undefined ? { ...input, directory: Object.values(many)[0] } : input;
   const c = new Checker(raw);
-  c.known('', ['directory', 'tags', 'naming', 'timings', 'reconcile', 'network', 'alarms', 'resourcePrefix', 'memberAccounts', 'memberRoleName', 'logRetentionDays', 'env', '$comment', ...ReachKeys]);
+  c.known('', ['directory', 'tags', 'naming', 'timings', 'reconcile', 'network', 'alarms', 'resourcePrefix', 'memberAccounts', 'memberRoleName', 'logRetentionDays', 'env', 'lambda', '$comment', ...ReachKeys]);
   c.known('directory', ['kind', 'domain', 'netbiosName', 'domainControllers', 'ldapUrls', 'tlsServerName', 'caBundleFile', 'insecure',
     'serviceAccountSecret', 'serviceAccountSecretKmsKeyArn', 'computerOu', 'managedOus', 'loginGroups', 'probeUsers', 'idMapping', 'directoryId']);
   c.known('tags', ['optIn', 'optOut', 'loginGroupKey', 'statusPrefix', 'restrictCommandsToOptedIn', ...ReachTagKeys]);
@@ -412,6 +416,8 @@ export function resolveConfig(input: unknown, options: ResolveOptions = {}): Res
     else if (memberAccounts.includes(account)) c.bad('memberAccounts', `must not include the orchestrator account ${account}`);
   }
 
+  const lambda = resolveLambdaConfig(c.get('lambda'), (key, why) => c.bad(key, why));
+
   if (c.problems.length > 0) throw new ConfigurationError(c.problems);
   const must = <T>(v: T | undefined): T => v as T; // every undefined above was reported
   const directoryOf = (d: unknown): ResolvedConfig['directory'] => resolveConfig({ directory: d, network: raw.network }, options).directory;
@@ -451,6 +457,7 @@ export function resolveConfig(input: unknown, options: ResolveOptions = {}): Res
     memberRoleName: must(memberRoleName),
     logRetentionDays: must(logRetentionDays),
     env: { ...(account ? { account } : {}), ...(region ? { region } : {}) },
+    lambda,
   };
   return { ...resolved, reach: resolveReach(input, resolved, directoryOf) };
 }

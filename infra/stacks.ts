@@ -19,6 +19,7 @@ import { resourceNames, type ResolvedConfig } from './config';
 import { memberStackTargets } from './config-reach';
 import { lifecyclePattern, tagChangePattern } from './entry-rules';
 import { JoinDocuments } from './documents';
+import { alarmTopic, countAlarm } from './alarms';
 import { deadLetterQueue } from './dead-letter';
 import { instanceJoinPolicy, otpKey } from './otp';
 import { FleetNeeds, fleetTasks, memberRoleNameFor, permissionContext, statementsFor, taskRoleName, TaskNeeds, TaskRoleTag, type Need } from './permissions';
@@ -82,6 +83,11 @@ export class AdjoinMemberStack extends Stack {
       forward('ForwardLifecycleLaunch', 'adjoin: forward our launch lifecycle actions to the orchestrator account', lifecyclePattern('launch', prefix));
       forward('ForwardLifecycleTerminate', 'adjoin: forward our terminate lifecycle actions to the orchestrator account', lifecyclePattern('terminate', prefix));
     }
+
+    // Events this account could not forward wait in its dead-letter queue: alarm here (own topic, or alarms.topicArn).
+    countAlarm(this, prefix, 'forward-dead-letters', deadLetters.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: 'Maximum' }),
+      'adjoin member: EventBridge could not forward an EC2 event to the orchestrator; it waits in the forward dead-letter queue.',
+      alarmTopic(this, `${prefix}-member-alarms`, config.alarms));
 
     new JoinDocuments(this, 'Documents', {
       joinName: names.joinDocument,
@@ -212,7 +218,8 @@ export function createStacks(app: App, config: ResolvedConfig, options: { member
     ...(config.env.region ? { region: config.env.region } : {}),
   };
   const orchestrator = new AdjoinStack(app, config.resourcePrefix, { config, ...(Object.keys(env).length > 0 ? { env } : {}) });
-  Tags.of(orchestrator).add('adjoin:stack', config.resourcePrefix);
+  // Not on the dashboard: AWS::CloudWatch::Dashboard has no Tags property in its CloudFormation schema (cfn-lint E3002).
+  Tags.of(orchestrator).add('adjoin:stack', config.resourcePrefix, { excludeResourceTypes: ['AWS::CloudWatch::Dashboard'] });
   if (config.reach.members.deployment === 'stackset') memberStackSet(orchestrator, config);
   // One stack per member account × Region; the account's first Region holds its role.
   // The other Regions' OTP keys name the primary stack's roles: that stack goes first.

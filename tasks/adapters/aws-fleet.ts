@@ -30,6 +30,7 @@ import type { CommandResult, CommandStatus, Fleet, FleetFor, InstanceInfo, Insta
 import type { Settings } from '../lib/settings';
 import { awsClientConfig } from './aws-clients';
 import { awsErrorName, mapAwsError } from './aws-errors';
+import { traced } from './observability';
 
 export type Credentials = EC2ClientConfig['credentials'];
 
@@ -98,9 +99,9 @@ export class AwsFleet implements Fleet {
 
   constructor(private readonly options: AwsFleetOptions) {
     const config = { ...awsClientConfig(options.region), ...(options.credentials ? { credentials: options.credentials } : {}) };
-    this.ec2 = options.ec2 ?? new EC2Client(config);
-    this.ssm = options.ssm ?? new SSMClient(config);
-    this.autoScaling = options.autoScaling ?? new AutoScalingClient(config);
+    this.ec2 = options.ec2 ?? traced(new EC2Client(config));
+    this.ssm = options.ssm ?? traced(new SSMClient(config));
+    this.autoScaling = options.autoScaling ?? traced(new AutoScalingClient(config));
   }
 
   async describeInstance(instanceId: string): Promise<InstanceInfo | undefined> {
@@ -366,7 +367,7 @@ export function fleetFor(options: FleetForOptions): FleetFor {
   let sts: STSClient | undefined = options.sts;
   const stsClient = (): STSClient => {
     const region = options.stsRegion ?? process.env.AWS_REGION;
-    sts ??= new STSClient(awsClientConfig(region));
+    sts ??= traced(new STSClient(awsClientConfig(region)));
     return sts;
   };
   let home: Promise<string> | undefined;

@@ -10,6 +10,7 @@ import { lazyDirectories } from '../lib/routing';
 import { loadSettings } from '../lib/settings';
 import { fleetFor } from './aws-fleet';
 import { LdapDirectory } from './ldap-directory';
+import { inLambda, powertoolsMetrics } from './observability';
 
 export function buildDefaultDeps(env: NodeJS.ProcessEnv = process.env): Deps {
   const settings = loadSettings(env.ADJOIN_SETTINGS);
@@ -27,6 +28,7 @@ export function buildDefaultDeps(env: NodeJS.ProcessEnv = process.env): Deps {
     clock: { now: () => new Date() },
     random: { bytes: (n) => randomBytes(n) },
     logger: new Logger({ serviceName: 'adjoin' }),
+    ...(inLambda(env) ? { metrics: powertoolsMetrics() } : {}),
   };
 }
 

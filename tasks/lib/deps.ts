@@ -4,6 +4,7 @@
  * the workflow tests pass their own to each task's `makeHandler`.
  */
 import type { Logger } from '@aws-lambda-powertools/logger';
+import type { MetricsPort } from './metrics';
 import type { Clock, Directory, FleetFor, Random } from './ports';
 import type { Settings } from './settings';
 
@@ -17,6 +18,8 @@ export interface Deps {
   clock: Clock;
   random: Random;
   logger: Logger;
+  /** Outcome and failure counts (tasks/lib/metrics.ts); absent: not counted. */
+  metrics?: MetricsPort;
 }
 
 /** Built once per cold start (or per lab world), then reused. */

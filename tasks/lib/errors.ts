@@ -168,5 +168,10 @@ export const LambdaServiceErrors = [
   'Lambda.ServiceException',
   'Lambda.AWSLambdaException',
   'Lambda.SdkClientException',
-  'Lambda.TooManyRequestsException',
 ];
+
+/**
+ * Lambda throttling: a task function at its reserved concurrency (config lambda.reservedConcurrency)
+ * refuses the invoke. Retried longer than the service errors, so a burst waits its turn.
+ */
+export const LambdaThrottleErrors = ['Lambda.TooManyRequestsException'];

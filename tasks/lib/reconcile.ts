@@ -44,6 +44,7 @@ import {
   safetySettings,
   type RuleId,
 } from './safety';
+import { MetricsNamespace } from './metrics';
 
 /** Instance IDs per DescribeInstances call (the adapter filters on instance-id: <= 200 values). */
 export const DESCRIBE_BATCH = 200;
@@ -257,7 +258,7 @@ export function checkDeletionCap(input: CheckCapInput, deps: Deps): GuardOutput 
 
 // ---- Report ---------------------------------------------------------------------------------
 
-export const METRICS_NAMESPACE = 'adjoin';
+export const METRICS_NAMESPACE = MetricsNamespace;
 
 /** A CloudWatch Embedded Metric Format document for one run. */
 export function emfDocument(s: ReconcileSummary, now: Date): Record<string, unknown> {

@@ -1,6 +1,6 @@
 import { StateMachine } from 'aws-local-stepfunctions';
 import { synthesizeDefinitions } from '../../infra/asl';
-import { Errors, LambdaServiceErrors, TransientErrors } from '../../tasks/lib/errors';
+import { Errors, LambdaServiceErrors, LambdaThrottleErrors, TransientErrors } from '../../tasks/lib/errors';
 import { TaskIds } from '../../tasks/registry';
 import { attemptsForDeadline } from '../../workflows/common';
 
@@ -63,11 +63,12 @@ describe('synthesizeDefinitions: the join ASL', () => {
     expect(JSON.stringify(join)).not.toMatch(/Fn::|Ref"|\$\{Token/);
   });
 
-  it('every Task retries Lambda service errors (2 s, x2, 3) and TransientErrors (5 s, x2, 60 s, 6, FULL jitter)', () => {
+  it('every Task retries Lambda service errors (2 s, x2, 3), throttling (2 s, x2, 30 s, 12, FULL jitter) and TransientErrors (5 s, x2, 60 s, 6, FULL jitter)', () => {
     for (const name of Object.keys(TaskOfState)) {
       const retry = state(name).Retry ?? [];
       expect(retry).toEqual(expect.arrayContaining([
         { ErrorEquals: LambdaServiceErrors, IntervalSeconds: 2, BackoffRate: 2, MaxAttempts: 3 },
+        { ErrorEquals: LambdaThrottleErrors, IntervalSeconds: 2, BackoffRate: 2, MaxAttempts: 12, MaxDelaySeconds: 30, JitterStrategy: 'FULL' },
         { ErrorEquals: TransientErrors, IntervalSeconds: 5, BackoffRate: 2, MaxAttempts: 6, MaxDelaySeconds: 60, JitterStrategy: 'FULL' },
       ]));
     }
@@ -78,7 +79,7 @@ describe('synthesizeDefinitions: the join ASL', () => {
       ErrorEquals: [Errors.SsmAgentNotOnline], IntervalSeconds: 10, BackoffRate: 1.5, MaxDelaySeconds: 60, MaxAttempts: 13,
     });
     const retried = new Set(Object.values(join.States).flatMap((s) => (s.Retry ?? []).flatMap((r) => r.ErrorEquals)));
-    expect([...retried].sort()).toEqual([...LambdaServiceErrors, ...TransientErrors, Errors.SsmAgentNotOnline].sort());
+    expect([...retried].sort()).toEqual([...LambdaServiceErrors, ...LambdaThrottleErrors, ...TransientErrors, Errors.SsmAgentNotOnline].sort());
   });
 
   it('InstanceGone is caught into the compensation after "Read instance", never on it', () => {
