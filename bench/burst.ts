@@ -188,7 +188,7 @@ export async function runBurst(defs: Definitions, o: BurstOptions): Promise<Burs
       directoryLoad: { latencyMs: (op) => LDAP_MS[op], capacity: o.ldapCapacity },
     });
     applyRates(sim.fleet);
-    const deps: Deps = { settings: sim.settings, directory: sim.directory, fleetFor: withSdkRetry(sim.fleetFor), clock: sim.clock, random: sim.random, logger: sim.logger };
+    const deps: Deps = { settings: sim.settings, directory: sim.directory, fleetFor: withSdkRetry(sim.fleetFor), claims: sim.claims, executions: sim.executions, clock: sim.clock, random: sim.random, logger: sim.logger };
     const provider = (): Promise<Deps> => Promise.resolve(deps);
     const lambda = new LambdaModel(o.lambdaConcurrency);
     const handlers: Partial<Record<TaskId, TaskHandler>> = {};

@@ -7,6 +7,7 @@
  *   leave / reconcile   makeDeps(PagedDirectory, FakeFleets): paging, many accounts/Regions,
  *                       scripted EC2 errors and delays
  */
+import { SimClaims, SimExecutionHistory } from '../lab/sim/claims';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { CheckCommandOutput, PrepareComputerOutput, ReadInstanceOutput, RunCommandInput, ScanOutput } from '../tasks/lib/contracts';
 import type { Deps, DepsProvider } from '../tasks/lib/deps';
@@ -56,6 +57,7 @@ export function testSettings(reconcile: Partial<Settings['reconcile']> = {}): Se
     tags: defaultTagSettings(),
     naming: { prefix: '' },
     documents: documentNames('adjoin'),
+    claimsTableName: 'adjoin-join-claims',
     timings: { settleSeconds: 30, ssmOnlineDeadlineSeconds: 900, commandDeadlineSeconds: 600, claimLeaseSeconds: 900 },
     reconcile: { graceSeconds: 3600, maxDeletions: 50, dryRun: false, ...reconcile },
   };
@@ -224,6 +226,7 @@ export interface TestWorld {
   fleet: FakeFleet;
   fleetTargets: { account: string; region: string }[];
   clock: { t: Date };
+  claims: SimClaims;
 }
 
 export function world(settings: Settings = testSettings()): TestWorld {
@@ -235,8 +238,10 @@ export function world(settings: Settings = testSettings()): TestWorld {
     fleetTargets.push({ account: target.account, region: target.region });
     return fleet;
   };
-  const deps: Deps = { settings, directory, fleetFor, clock: { now: () => clock.t }, random: seqRandom(), logger: silentLogger() };
-  return { deps, directory, fleet, fleetTargets, clock };
+  const now = { now: () => clock.t };
+  const claims = new SimClaims(now);
+  const deps: Deps = { settings, directory, fleetFor, claims, executions: new SimExecutionHistory(), clock: now, random: seqRandom(), logger: silentLogger() };
+  return { deps, directory, fleet, fleetTargets, clock, claims };
 }
 
 /** An EC2 state-change event for INSTANCE. */
@@ -442,7 +447,8 @@ export class FakeFleets {
 
 /** Deps over a PagedDirectory and FakeFleets, at a fixed time. */
 export function makeDeps(directory: PagedDirectory, fleets: FakeFleets, settings = testSettings(), now = NOW): Deps {
-  return { settings, directory, fleetFor: fleets.fleetFor, clock: { now: () => now }, random: seqRandom(), logger: silentLogger() };
+  const clock = { now: () => now };
+  return { settings, directory, fleetFor: fleets.fleetFor, claims: new SimClaims(clock), executions: new SimExecutionHistory(), clock, random: seqRandom(), logger: silentLogger() };
 }
 
 /** The instance reference (state data) of numbered instance n. */

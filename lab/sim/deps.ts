@@ -14,6 +14,7 @@ import type { Random } from '../../tasks/lib/ports';
 import { joinSecretPath } from '../../tasks/lib/naming';
 import { defaultTagSettings, documentNames, validateSettings, type Settings } from '../../tasks/lib/settings';
 import { ScaledClock, VirtualClock } from '../../engine/clock';
+import { SimClaims, SimExecutionHistory } from './claims';
 import { SimDirectory, type SimDirectoryOptions } from './directory';
 import { SimFleet, type FleetOp, type SimFleetOptions } from './fleet';
 
@@ -59,6 +60,7 @@ export function simSettings(): Settings {
     tags: defaultTagSettings(),
     naming: { prefix: '' },
     documents: documentNames('adjoin'),
+    claimsTableName: 'adjoin-join-claims',
     timings: { settleSeconds: 30, ssmOnlineDeadlineSeconds: 600, commandDeadlineSeconds: 600, claimLeaseSeconds: 3600 },
     reconcile: { graceSeconds: 3600, maxDeletions: 25, dryRun: false },
   };
@@ -109,6 +111,8 @@ export interface SimDeps extends Deps {
   clock: VirtualClock | ScaledClock;
   directory: SimDirectory;
   fleet: SimFleet;
+  claims: SimClaims;
+  executions: SimExecutionHistory;
   /** The DepsProvider to give the engine (resolves to this object). */
   provider: DepsProvider;
 }
@@ -132,6 +136,8 @@ export function simDeps(options: SimDepsOptions = {}): SimDeps {
     directory,
     fleet,
     fleetFor: fleet.fleetFor,
+    claims: new SimClaims(clock, options.latencyMs ? () => options.latencyMs?.('describeInstance') ?? 0 : undefined),
+    executions: new SimExecutionHistory(),
     clock,
     random: new SeededRandom(options.seed),
     logger,

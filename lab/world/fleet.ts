@@ -8,6 +8,7 @@
  *
  * Also: labSettings() (the Settings of the lab world) and labDeps() (Deps for the tasks).
  */
+import { SimClaims, SimExecutionHistory } from '../sim/claims';
 import { randomBytes, randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -447,6 +448,7 @@ export function labSettings(opts: LabSettingsOptions = {}, paths: LabPaths = lab
     tags: defaultTagSettings(),
     naming: { prefix: '' },
     documents: { ...LAB_DOCUMENTS },
+    claimsTableName: 'adjoin-lab-join-claims',
     timings: { settleSeconds: 1, ssmOnlineDeadlineSeconds: 120, commandDeadlineSeconds: 180, claimLeaseSeconds: 600 },
     reconcile: { graceSeconds: 60, maxDeletions: 20, dryRun: false },
   };
@@ -495,9 +497,14 @@ const EMPTY_FLEET: Fleet = {
 export interface LabDepsOptions extends LabSettingsOptions {
   fleet?: LabFleet;
   logger?: Logger;
+  /** The join claims (default: a fresh in-memory table, lab/sim/claims.ts). */
+  claims?: SimClaims;
+  executions?: SimExecutionHistory;
 }
 
-/** Deps for the tasks over the lab world: real LDAPS to the lab DC, the LabFleet, real clock. */
+const wallClock = { now: (): Date => new Date() };
+
+/** Deps for the tasks over the lab world: real LDAPS to the lab DC, the LabFleet, real clock, in-memory claims. */
 export function labDeps(opts: LabDepsOptions = {}): Deps {
   const settings = labSettings(opts);
   const fleet = opts.fleet ?? new LabFleet({ documentNames: settings.documents });
@@ -505,7 +512,9 @@ export function labDeps(opts: LabDepsOptions = {}): Deps {
     settings,
     directory: labDirectory(settings),
     fleetFor: labFleetFor(fleet),
-    clock: { now: () => new Date() },
+    claims: opts.claims ?? new SimClaims(wallClock),
+    executions: opts.executions ?? new SimExecutionHistory(),
+    clock: wallClock,
     random: { bytes: (n) => randomBytes(n) },
     logger:
       opts.logger ??

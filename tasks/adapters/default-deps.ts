@@ -8,7 +8,9 @@ import type { Deps, DepsProvider } from '../lib/deps';
 import { joinSecretPath } from '../lib/naming';
 import { loadSettings } from '../lib/settings';
 import { fleetFor } from './aws-fleet';
+import { DynamoClaims } from './dynamodb-claims';
 import { LdapDirectory } from './ldap-directory';
+import { SfnExecutionHistory } from './sfn-history';
 
 export function buildDefaultDeps(env: NodeJS.ProcessEnv = process.env): Deps {
   const settings = loadSettings(env.ADJOIN_SETTINGS);
@@ -20,6 +22,8 @@ export function buildDefaultDeps(env: NodeJS.ProcessEnv = process.env): Deps {
       secretPath: joinSecretPath(settings.documents.join),
       ...(settings.memberRoleName ? { memberRoleName: settings.memberRoleName } : {}),
     }),
+    claims: new DynamoClaims(settings.claimsTableName),
+    executions: new SfnExecutionHistory(),
     clock: { now: () => new Date() },
     random: { bytes: (n) => randomBytes(n) },
     logger: new Logger({ serviceName: 'adjoin' }),

@@ -4,13 +4,17 @@
  * the workflow tests pass their own to each task's `makeHandler`.
  */
 import type { Logger } from '@aws-lambda-powertools/logger';
-import type { Clock, Directory, FleetFor, Random } from './ports';
+import type { Claims, Clock, Directory, ExecutionHistory, FleetFor, Random } from './ports';
 import type { Settings } from './settings';
 
 export interface Deps {
   settings: Settings;
   directory: Directory;
   fleetFor: FleetFor;
+  /** The join claims (one conditional write decides who joins an instance). */
+  claims: Claims;
+  /** Step Functions' execution history (the join cleanup reads the failed state). */
+  executions: ExecutionHistory;
   clock: Clock;
   random: Random;
   logger: Logger;

@@ -9,9 +9,13 @@ type TagSettings = Settings['tags'];
 
 const norm = (v: string | undefined): string | undefined => v?.trim().toLowerCase();
 
-/** Opted in: the opt-in tag has its value (values compare trimmed, case-insensitively). */
+/**
+ * Opted in: the opt-in tag has EXACTLY its value (case-sensitive, untrimmed), as IAM's
+ * StringEquals compares aws:ResourceTag in the member role's policy: adjoin never joins an
+ * instance the policy would not let it touch.
+ */
 export function isOptedIn(tags: Record<string, string>, t: TagSettings): boolean {
-  return norm(tags[t.optIn.key]) === norm(t.optIn.value);
+  return tags[t.optIn.key] === t.optIn.value;
 }
 /** Opted out: the opt-out tag has its value; wins over opt-in. */
 export function isOptedOut(tags: Record<string, string>, t: TagSettings): boolean {

@@ -5,10 +5,12 @@ import { testSettings } from '../../../fakes';
 const t = testSettings().tags;
 
 describe('opt-in / opt-out', () => {
-  it('needs the opt-in tag with its value (case-insensitive value)', () => {
+  it('needs the opt-in tag with exactly its value (as IAM StringEquals: case-sensitive, untrimmed)', () => {
     // Prepare / Act / Assess
     expect(isOptedIn({ 'Domain:Join': 'true' }, t)).toBe(true);
-    expect(isOptedIn({ 'Domain:Join': ' TRUE ' }, t)).toBe(true);
+    expect(isOptedIn({ 'Domain:Join': ' TRUE ' }, t)).toBe(false);
+    expect(isOptedIn({ 'Domain:Join': 'True' }, t)).toBe(false);
+    expect(isOptedIn({ 'Domain:Join': 'true ' }, t)).toBe(false);
     expect(isOptedIn({ 'Domain:Join': 'false' }, t)).toBe(false);
     expect(isOptedIn({ 'domain:join': 'true' }, t)).toBe(false);
     expect(isOptedIn({}, t)).toBe(false);
