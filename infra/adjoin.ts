@@ -2,14 +2,16 @@
  * `Adjoin`: everything adjoin deploys in the directory (orchestrator) account, as one Construct
  * a user can add to their own CDK app. AdjoinStack (infra/stacks.ts) is just a Stack holding it.
  *
- *   CA bundle parameter · SSM documents · one Lambda per task · join / leave / reconcile
- *   state machines · EventBridge rules (running → join, terminated → leave, schedule →
- *   reconcile) with retries and an encrypted dead-letter queue · alarms to an encrypted topic ·
+ *   CA bundle parameter · SSM documents · join-claims table · one Lambda per task · join /
+ *   join-cleanup / leave / reconcile state machines · EventBridge rules (running → join, join
+ *   ended badly → join-cleanup, terminated → leave, schedule → reconcile) with retries and an
+ *   encrypted dead-letter queue · alarms to an encrypted topic ·
  *   an instance policy (read the one-time password) · event-bus access for member accounts.
  */
 import { Aws, Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -26,6 +28,7 @@ import { Construct } from 'constructs';
 import type { Settings } from '../tasks/lib/settings';
 import type { TaskFunctions, Workflow, WorkflowProps } from '../workflows/common';
 import { JoinWorkflow } from '../workflows/join';
+import { JoinCleanupWorkflow } from '../workflows/join-cleanup';
 import { LeaveWorkflow } from '../workflows/leave';
 import { ReconcileWorkflow } from '../workflows/reconcile';
 import { resourceNames, toSettings, type ResolvedConfig } from './config';
@@ -51,6 +54,9 @@ export class Adjoin extends Construct {
   readonly settings: Settings;
   readonly functions: TaskFunctions;
   readonly join: Workflow;
+  readonly joinCleanup: Workflow;
+  /** One item per instance: which execution joins it, how far it got (tasks/lib/claims.ts). */
+  readonly claimsTable: dynamodb.TableV2;
   readonly leave: Workflow;
   readonly reconcile: Workflow;
   readonly deadLetterQueue: sqs.Queue;
@@ -63,7 +69,16 @@ export class Adjoin extends Construct {
     const config = props.config;
     const prefix = config.resourcePrefix;
     const names = resourceNames(prefix);
-    this.settings = toSettings(config);
+    // The join claims: state, so RETAIN and a generated name (a retained table never blocks a
+    // redeploy). On-demand, point-in-time recovery, TTL on `ttl`, AWS-owned encryption at rest.
+    this.claimsTable = new dynamodb.TableV2(this, 'JoinClaims', {
+      partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
+      billing: dynamodb.Billing.onDemand(),
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      timeToLiveAttribute: 'ttl',
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    this.settings = toSettings(config, this.claimsTable.tableName);
 
     // ---- what the tasks read: the CA bundle, the documents ----
     if (config.directory.caPem) {
@@ -86,11 +101,11 @@ export class Adjoin extends Construct {
       settings: this.settings,
       network: config.network,
       logRetentionDays: config.logRetentionDays,
-      permissions: permissionContext(config, 'orchestrator'),
+      permissions: { ...permissionContext(config, 'orchestrator'), claimsTableArn: this.claimsTable.tableArn },
     }).functions;
 
     // ---- the state machines ----
-    const workflowProps = (workflow: 'join' | 'leave' | 'reconcile'): WorkflowProps => ({
+    const workflowProps = (workflow: 'join' | 'join-cleanup' | 'leave' | 'reconcile'): WorkflowProps => ({
       functions: this.functions,
       settings: this.settings,
       stateMachineName: names.stateMachine(workflow),
@@ -101,9 +116,10 @@ export class Adjoin extends Construct {
       }),
     });
     this.join = new JoinWorkflow(this, 'Join', workflowProps('join'));
+    this.joinCleanup = new JoinCleanupWorkflow(this, 'JoinCleanup', workflowProps('join-cleanup'));
     this.leave = new LeaveWorkflow(this, 'Leave', workflowProps('leave'));
     this.reconcile = new ReconcileWorkflow(this, 'Reconcile', workflowProps('reconcile'));
-    for (const workflow of [this.join, this.leave, this.reconcile]) acknowledgeStateMachineRole(workflow.stateMachine, this.functions);
+    for (const workflow of [this.join, this.joinCleanup, this.leave, this.reconcile]) acknowledgeStateMachineRole(workflow.stateMachine, this.functions);
 
     // ---- alarms: encrypted topic (or the user's), failed executions, dead letters ----
     const key = new kms.Key(this, 'Key', {
@@ -140,6 +156,7 @@ export class Adjoin extends Construct {
     };
     const machines: [string, sfn.StateMachine][] = [
       ['join', this.join.stateMachine],
+      ['join-cleanup', this.joinCleanup.stateMachine],
       ['leave', this.leave.stateMachine],
       ['reconcile', this.reconcile.stateMachine],
     ];
@@ -165,6 +182,17 @@ export class Adjoin extends Construct {
       description: 'adjoin: an EC2 instance is running: join it (the join reads the opt-in tag)',
       eventPattern: ec2StatePattern(['running']),
       targets: [target(this.join.stateMachine)],
+    });
+    // Every end of a join is clean: a join that failed, timed out or was aborted is cleaned up.
+    new events.Rule(this, 'JoinEndedBadly', {
+      ruleName: `${prefix}-join-ended-badly`,
+      description: 'adjoin: a join execution failed, timed out or was aborted: revoke its one-time password, mark its claim failed',
+      eventPattern: {
+        source: ['aws.states'],
+        detailType: ['Step Functions Execution Status Change'],
+        detail: { status: ['FAILED', 'TIMED_OUT', 'ABORTED'], stateMachineArn: [this.join.stateMachine.stateMachineArn] },
+      },
+      targets: [target(this.joinCleanup.stateMachine, events.RuleTargetInput.fromEventPath('$.detail'))],
     });
     new events.Rule(this, 'InstanceTerminated', {
       ruleName: `${prefix}-instance-terminated`,

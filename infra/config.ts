@@ -121,7 +121,7 @@ export const Defaults = {
   optOut: 'autoadjoin=false',
   loginGroupKey: 'adGroupName',
   statusPrefix: 'adjoin:',
-  settleSeconds: 60,
+  settleSeconds: 0,
   ssmOnlineDeadlineSeconds: 600,
   commandDeadlineSeconds: 600,
   reconcileSchedule: 'rate(6 hours)',
@@ -140,7 +140,7 @@ export const resourceNames = (prefix: string) => ({
   verifyDocument: `${prefix}-verify`,
   caParameter: `/${prefix}/ca-bundle`,
   otpParameterPrefix: `/${prefix}/otp/`,
-  stateMachine: (workflow: 'join' | 'leave' | 'reconcile') => `${prefix}-${workflow}`,
+  stateMachine: (workflow: 'join' | 'join-cleanup' | 'leave' | 'reconcile') => `${prefix}-${workflow}`,
 });
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);

@@ -21,18 +21,19 @@ export type Need =
   | 'otp-write' // ssm:PutParameter on /<prefix>/otp/*
   | 'otp-delete' // ssm:DeleteParameter on /<prefix>/otp/*
   | 'send-join' // ssm:SendCommand with the join document
-  | 'send-verify' // ssm:SendCommand with the verify document
-  | 'command-read'; // ssm:GetCommandInvocation
+  | 'command-read' // ssm:GetCommandInvocation
+  | 'claims' // dynamodb:GetItem/PutItem/UpdateItem on the join-claims table
+  | 'history'; // states:GetExecutionHistory on the join machine's executions
 
 export const TaskNeeds: Record<TaskId, readonly Need[]> = {
-  'read-instance': ['describe', 'tag'],
+  'read-instance': ['describe', 'claims'],
   'check-ssm-agent': ['describe', 'ssm-ping'],
-  'prepare-computer-object': ['directory', 'describe', 'otp-write'],
-  'run-join-document': ['describe', 'send-join', 'command-read'],
-  'check-command': ['describe', 'command-read'],
-  'verify-nss': ['describe', 'send-verify', 'command-read'],
-  'record-result': ['describe', 'tag', 'otp-delete'],
+  'prepare-computer-object': ['directory', 'describe', 'otp-write', 'claims'],
+  // A new round after a failure makes a fresh one-time password (Prepare's path) before it sends.
+  'run-join-document': ['directory', 'describe', 'otp-write', 'send-join', 'command-read', 'claims'],
+  'record-result': ['describe', 'tag', 'otp-delete', 'claims'],
   'remove-join-artifacts': ['directory', 'describe', 'tag', 'otp-delete'],
+  'clean-up-failed-join': ['directory', 'describe', 'tag', 'otp-delete', 'claims', 'history'],
   'find-computer-objects': ['directory', 'describe'],
   'delete-computer-object': ['directory', 'describe'],
   'record-leave': [],
@@ -42,7 +43,7 @@ export const TaskNeeds: Record<TaskId, readonly Need[]> = {
 };
 
 /** Needs served by the fleet (EC2/SSM): in member accounts they go through the member role. */
-export const FleetNeeds: readonly Need[] = ['describe', 'tag', 'ssm-ping', 'otp-write', 'otp-delete', 'send-join', 'send-verify', 'command-read'];
+export const FleetNeeds: readonly Need[] = ['describe', 'tag', 'ssm-ping', 'otp-write', 'otp-delete', 'send-join', 'command-read'];
 
 export interface PermissionContext {
   resourcePrefix: string;
@@ -57,6 +58,8 @@ export interface PermissionContext {
   caParameterName?: string;
   memberAccounts: string[];
   memberRoleName: string;
+  /** The join-claims table (orchestrator only; set once the table exists). */
+  claimsTableArn?: string;
 }
 
 /**
@@ -143,9 +146,8 @@ export function statementsFor(scope: Construct, needs: readonly Need[], ctx: Per
   if (has('otp-delete')) {
     out.push(new iam.PolicyStatement({ sid: 'DeleteOneTimePassword', actions: ['ssm:DeleteParameter'], resources: [otp] }));
   }
-  const docs = [...(has('send-join') ? [ctx.joinDocument] : []), ...(has('send-verify') ? [ctx.verifyDocument] : [])];
-  if (docs.length > 0) {
-    out.push(new iam.PolicyStatement({ sid: 'SendOurDocuments', actions: ['ssm:SendCommand'], resources: docs.map(document) }));
+  if (has('send-join')) {
+    out.push(new iam.PolicyStatement({ sid: 'SendOurDocuments', actions: ['ssm:SendCommand'], resources: [document(ctx.joinDocument)] }));
     out.push(new iam.PolicyStatement({
       sid: 'SendToInstances',
       actions: ['ssm:SendCommand'],
@@ -155,6 +157,13 @@ export function statementsFor(scope: Construct, needs: readonly Need[], ctx: Per
   }
   if (has('command-read')) {
     out.push(new iam.PolicyStatement({ sid: 'ReadCommandResults', actions: ['ssm:GetCommandInvocation'], resources: ['*'] }));
+  }
+  if (has('claims') && ctx.claimsTableArn) {
+    out.push(new iam.PolicyStatement({ sid: 'JoinClaims', actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], resources: [ctx.claimsTableArn] }));
+  }
+  if (has('history')) {
+    const executions = `arn:${p}:states:${r}:${account}:execution:${resourceNames(ctx.resourcePrefix).stateMachine('join')}:*`;
+    out.push(new iam.PolicyStatement({ sid: 'ReadJoinHistory', actions: ['states:GetExecutionHistory'], resources: [executions] }));
   }
   return out;
 }

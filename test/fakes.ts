@@ -9,7 +9,7 @@
  */
 import { SimClaims, SimExecutionHistory } from '../lab/sim/claims';
 import { Logger } from '@aws-lambda-powertools/logger';
-import type { CheckCommandOutput, PrepareComputerOutput, ReadInstanceOutput, RunCommandInput, ScanOutput } from '../tasks/lib/contracts';
+import type { PrepareComputerOutput, ReadInstanceOutput, RunJoinInput, ScanOutput } from '../tasks/lib/contracts';
 import type { Deps, DepsProvider } from '../tasks/lib/deps';
 import { sameMarker } from '../tasks/lib/marker';
 import type {
@@ -277,19 +277,8 @@ export const prepared: PrepareComputerOutput = {
   secretName: '/adjoin/otp/i-0123456789abcdef0',
 };
 
-/** The input of "Run join document" / "Verify NSS", first round. */
-export const runInput: RunCommandInput = { instance: proceed, computer: prepared, redriveCount: 0, executionName: 'exec-1' };
-
-/** $.joinStatus of a join command that failed in round 0. */
-export const failedJoin: CheckCommandOutput = {
-  commandId: 'cmd-0',
-  document: 'join',
-  redriveCount: 0,
-  state: 'failed',
-  status: 'Failed',
-  exitCode: 3,
-  output: "adcli: Couldn't authenticate as machine account",
-};
+/** The input of "Run join document", first round. */
+export const runInput: RunJoinInput = { instance: proceed, computer: prepared, redriveCount: 0, executionName: 'exec-1' };
 
 // ---- leave / reconcile ----------------------------------------------------------------------
 

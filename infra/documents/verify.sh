@@ -7,7 +7,9 @@
 # param: DomainName | DNS name of the AD domain (shown in messages) | - | ^[-A-Za-z0-9.]{0,253}$
 # param: LoginGroups | login groups of this instance (shown in messages) | - | ^[A-Za-z0-9 _.,-]{0,1024}$
 #
-# Exit codes: 0 every user resolves; 1 a user does not resolve (outputs shown); 2 bad parameter.
+# Exit codes: 0 every user resolves; 7 a user does not resolve (outputs shown); 2 bad parameter.
+# The join document runs this script right after join.sh, in the same command (joinScript in
+# infra/documents.ts): exit 7 is how the join task tells VerificationFailed from a failed join.
 set -euo pipefail
 export LC_ALL=C
 
@@ -22,7 +24,7 @@ LOGIN_GROUPS=$(param_value LoginGroups '{{LoginGroups}}')
 
 fail() {
   printf 'adjoin: FAILED: %s\n' "$*" >&2
-  exit "${CODE:-1}"
+  exit "${CODE:-7}"
 }
 case "$PROBE_USERS$DOMAIN_NAME$LOGIN_GROUPS" in *"$LB$LB"*) CODE=2 fail "a parameter was not substituted" ;; esac
 [[ "$PROBE_USERS" =~ ^[A-Za-z0-9\ ,._@-]{1,1024}$ ]] || CODE=2 fail "parameter ProbeUsers is not valid: ${PROBE_USERS:0:200}"

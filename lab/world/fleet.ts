@@ -8,6 +8,7 @@
  *
  * Also: labSettings() (the Settings of the lab world) and labDeps() (Deps for the tasks).
  */
+import { joinScript } from '../../infra/documents';
 import { SimClaims, SimExecutionHistory } from '../sim/claims';
 import { randomBytes, randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -233,7 +234,9 @@ export class LabFleet implements Fleet {
       if (!r || r.state !== 'running')
         throw new AwsRefused(`SendCommand: InvalidInstanceId: ${request.instanceId} is not in a valid state for account ${LAB_ACCOUNT}`);
       const documentName = this.documents[request.document];
-      const script = fs.readFileSync(path.join(this.options.documentsDir ?? DOCUMENTS_DIR, SCRIPT_OF[request.document]), 'utf8');
+      const read = (file: string): string => fs.readFileSync(path.join(this.options.documentsDir ?? DOCUMENTS_DIR, file), 'utf8');
+      // The join document is join.sh with verify.sh appended, exactly as infra/documents.ts builds it.
+      const script = request.document === 'join' ? joinScript(read) : read(SCRIPT_OF[request.document]);
       const values = resolveParameters(documentParams(script), request.parameters, documentName);
       const rec: LabCommandRecord = {
         commandId: randomUUID(),

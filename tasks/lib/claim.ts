@@ -5,10 +5,11 @@
  * No tag is written here (Record result and the cleanup write the status tags).
  * No AWS or LDAP import: ports only.
  */
-import { claimKey } from './claims';
-import type { ReadInstanceInput, ReadInstanceOutput } from './contracts';
+import { CLAIM_RETENTION_SECONDS, claimKey } from './claims';
+import type { InstanceRef, ReadInstanceInput, ReadInstanceOutput } from './contracts';
 import type { Deps } from './deps';
-import type { Claim, InstanceInfo } from './ports';
+import { ClaimLost } from './errors';
+import type { Claim, ClaimChanges, InstanceInfo } from './ports';
 import { loginGroupsFor, optInDecision, statusTagKeys } from './tags';
 import { instanceOfEvent } from './validate';
 
@@ -50,3 +51,33 @@ export async function readInstance(input: ReadInstanceInput, deps: Deps): Promis
   deps.logger.info('Instance claimed for join', { loginGroups });
   return { ...ref, ...decision, platform, loginGroups };
 }
+
+/**
+ * The claim of a task after "Read instance" (Prepare, Run join document, a redrive of either):
+ * ours, and joining again when the cleanup marked it failed (a redrive resumes after Read
+ * instance, so it re-takes the claim here). No item (expired by TTL): taken anew. Held by
+ * another execution → ClaimLost. A joined claim is returned as it is (the caller decides).
+ */
+export async function holdClaim(ref: InstanceRef, executionName: string, deps: Deps): Promise<Claim> {
+  const key = claimKey(ref);
+  const now = Math.floor(deps.clock.now().getTime() / 1000);
+  const lease = deps.settings.timings.claimLeaseSeconds;
+  const claim = await deps.claims.get(key);
+  if (claim === undefined) {
+    const took = await deps.claims.take(key, executionName, now, lease);
+    if (took.taken) return took.claim;
+    throw lost(ref, took.holder);
+  }
+  if (claim.execution !== executionName) throw lost(ref, claim);
+  if (claim.status === 'joining' || claim.status === 'joined') return claim;
+  const again: ClaimChanges = { status: 'joining', leaseUntil: now + lease, ttl: now + lease + CLAIM_RETENTION_SECONDS };
+  if (!(await deps.claims.update(key, executionName, again, { unlessJoined: true }))) throw lost(ref, claim);
+  deps.logger.info('Join claim taken again', { was: claim.status });
+  return { ...claim, ...again };
+}
+
+const lost = (ref: InstanceRef, holder: Claim): ClaimLost =>
+  new ClaimLost(
+    `The join claim of ${ref.instanceId} is held by execution ${holder.execution} (status ${holder.status}), not this one: ` +
+      'that execution joins the instance; this one stops here (do not redrive it).',
+  );

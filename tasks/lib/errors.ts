@@ -88,6 +88,21 @@ export class JoinCommandFailed extends AdjoinError {
   readonly transient = false;
 }
 
+/**
+ * The join command of this round is sent, or still running: "Run join document" is asked again
+ * (its own retry: a poll per attempt, full jitter). Not a failure unless the retries run out.
+ */
+export class JoinStillRunning extends AdjoinError {
+  override readonly name = 'JoinStillRunning';
+  readonly transient = true;
+}
+
+/** Another execution holds this instance's join claim (it took over after ours expired or failed). */
+export class ClaimLost extends AdjoinError {
+  override readonly name = 'ClaimLost';
+  readonly transient = false;
+}
+
 /** A command did not finish before its deadline. */
 export class CommandTimedOut extends AdjoinError {
   override readonly name = 'CommandTimedOut';
@@ -126,6 +141,8 @@ export const Errors = {
   AwsUnavailable: 'AwsUnavailable',
   AwsRefused: 'AwsRefused',
   JoinCommandFailed: 'JoinCommandFailed',
+  JoinStillRunning: 'JoinStillRunning',
+  ClaimLost: 'ClaimLost',
   CommandTimedOut: 'CommandTimedOut',
   VerificationFailed: 'VerificationFailed',
   DeletionCapExceeded: 'DeletionCapExceeded',

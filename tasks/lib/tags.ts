@@ -70,6 +70,7 @@ export function statusTagKeys(prefix: string): {
   claimedAt: string;
   computerName: string;
   joinedAt: string;
+  failedState: string;
 } {
   return {
     status: `${prefix}status`,
@@ -77,7 +78,8 @@ export function statusTagKeys(prefix: string): {
     claimedAt: `${prefix}claimed-at`,
     computerName: `${prefix}computer-name`,
     joinedAt: `${prefix}joined-at`,
+    failedState: `${prefix}failed-state`,
   };
 }
 
-export type JoinStatus = 'joining' | 'joined';
+export type JoinStatus = 'joining' | 'joined' | 'failed';

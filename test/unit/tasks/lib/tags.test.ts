@@ -73,6 +73,7 @@ describe('statusTagKeys', () => {
       claimedAt: 'adjoin:claimed-at',
       computerName: 'adjoin:computer-name',
       joinedAt: 'adjoin:joined-at',
+      failedState: 'adjoin:failed-state',
     });
   });
 });
