@@ -78,7 +78,7 @@ export class Adjoin extends Construct {
       timeToLiveAttribute: 'ttl',
       removalPolicy: RemovalPolicy.RETAIN,
     });
-    this.settings = toSettings(config, this.claimsTable.tableName);
+    this.settings = toSettings(config);
 
     // ---- what the tasks read: the CA bundle, the documents ----
     if (config.directory.caPem) {
@@ -102,6 +102,8 @@ export class Adjoin extends Construct {
       network: config.network,
       logRetentionDays: config.logRetentionDays,
       permissions: { ...permissionContext(config, 'orchestrator'), claimsTableArn: this.claimsTable.tableArn },
+      // The table's generated name (a token) cannot sit inside ADJOIN_SETTINGS' JSON: its own variable.
+      environment: { ADJOIN_CLAIMS_TABLE: this.claimsTable.tableName },
     }).functions;
 
     // ---- the state machines ----

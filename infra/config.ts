@@ -419,7 +419,7 @@ export function resolveConfig(raw: unknown, options: ResolveOptions = {}): Resol
 }
 
 /** The runtime Settings every task Lambda gets (ADJOIN_SETTINGS), validated with validateSettings. */
-export function toSettings(config: ResolvedConfig, claimsTableName = `${config.resourcePrefix}-join-claims`): Settings {
+export function toSettings(config: ResolvedConfig): Settings {
   const d = config.directory;
   const names = resourceNames(config.resourcePrefix);
   const settings: Settings = {
@@ -448,7 +448,7 @@ export function toSettings(config: ResolvedConfig, claimsTableName = `${config.r
     },
     naming: { prefix: config.naming.prefix },
     documents: { join: names.joinDocument, verify: names.verifyDocument },
-    claimsTableName,
+    claimsTableName: `${config.resourcePrefix}-join-claims`,
     timings: { ...config.timings },
     reconcile: { graceSeconds: config.reconcile.graceSeconds, maxDeletions: config.reconcile.maxDeletions, dryRun: config.reconcile.dryRun },
     ...(config.memberAccounts.length > 0 ? { memberRoleName: config.memberRoleName } : {}),

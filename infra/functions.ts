@@ -31,6 +31,8 @@ export interface NetworkProps {
 export interface TaskFunctionsProps {
   resourcePrefix: string;
   settings: Settings;
+  /** More environment variables for every task (e.g. ADJOIN_CLAIMS_TABLE). */
+  environment?: Record<string, string>;
   network: NetworkProps;
   logRetentionDays: number;
   permissions: PermissionContext;
@@ -106,6 +108,7 @@ export class TaskFunctionSet extends Construct {
           ADJOIN_SETTINGS: settingsJson,
           NODE_OPTIONS: '--enable-source-maps',
           POWERTOOLS_SERVICE_NAME: 'adjoin',
+          ...props.environment,
         },
         bundling: {
           minify: true,

@@ -22,7 +22,8 @@ export function buildDefaultDeps(env: NodeJS.ProcessEnv = process.env): Deps {
       secretPath: joinSecretPath(settings.documents.join),
       ...(settings.memberRoleName ? { memberRoleName: settings.memberRoleName } : {}),
     }),
-    claims: new DynamoClaims(settings.claimsTableName),
+    // infra sets ADJOIN_CLAIMS_TABLE to the table's generated name (settings carry the default name).
+    claims: new DynamoClaims(env.ADJOIN_CLAIMS_TABLE ?? settings.claimsTableName),
     executions: new SfnExecutionHistory(),
     clock: { now: () => new Date() },
     random: { bytes: (n) => randomBytes(n) },

@@ -14,7 +14,7 @@
  * Idempotent; an instance that is gone is no error. No AWS or LDAP import: ports only.
  */
 import { claimKey } from './claims';
-import type { CleanupInput, CleanupOutput, InstanceRef } from './contracts';
+import type { CleanupInput, CleanupOutput, Ec2StateEvent, InstanceRef } from './contracts';
 import type { Deps } from './deps';
 import { isInside } from './dn';
 import { AdjoinError, DirectoryRefused, InvalidInput } from './errors';
@@ -23,7 +23,7 @@ import { generateOneTimePassword } from './otp';
 import type { Claim } from './ports';
 import { isFullMarker } from './safety';
 import { statusTagKeys } from './tags';
-import { instanceOfEvent } from './validate';
+import { instanceOfEvent, isObj } from './validate';
 
 /** The state that makes the computer object (workflows/join.ts). */
 const PREPARE_STATE = 'Prepare computer object';
@@ -32,10 +32,17 @@ const clip = (s: string, n: number): string => (s.length > n ? `${s.slice(0, n)}
 
 /** The instance a join execution was started for (its input is the EC2 event), or undefined. */
 function instanceOfJoinInput(text: string): InstanceRef | undefined {
+  let event: unknown;
   try {
-    return instanceOfEvent(JSON.parse(text));
+    event = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (!isObj(event) || !isObj(event.detail)) return undefined;
+  try {
+    return instanceOfEvent(event as unknown as Ec2StateEvent);
   } catch (err) {
-    if (err instanceof SyntaxError || err instanceof InvalidInput) return undefined;
+    if (err instanceof InvalidInput) return undefined;
     throw err;
   }
 }

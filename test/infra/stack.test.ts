@@ -57,6 +57,7 @@ describe('task functions', () => {
       expect(settings.directory.caParameterName).toBe('/adjoin/ca-bundle');
       expect(JSON.stringify(env).length).toBeLessThan(4096);
       expect(env.ADJOIN_SETTINGS).not.toContain('BEGIN CERTIFICATE');
+      expect(JSON.stringify(env.ADJOIN_CLAIMS_TABLE)).toMatch(/"Ref":"[A-Za-z0-9]*JoinClaims[A-Za-z0-9]*"/);
     }
     built.template.hasResourceProperties('AWS::SSM::Parameter', {
       Name: '/adjoin/ca-bundle',
@@ -84,22 +85,21 @@ describe('least privilege', () => {
 
   it('ssm:SendCommand only where a document is sent, only on our document and opted-in instances', () => {
     const senders = TaskIds.filter((id) => taskActions(id).includes('ssm:SendCommand'));
-    expect(senders.sort()).toEqual(['run-join-document', 'verify-nss']);
+    expect(senders.sort()).toEqual(['run-join-document']);
     const join = taskStatements('run-join-document').filter((s) => actionsOf(s).includes('ssm:SendCommand'));
     expect(JSON.stringify(join)).toContain('document/adjoin-join');
     expect(JSON.stringify(join)).not.toContain('document/adjoin-verify');
     const toInstances = join.find((s) => JSON.stringify(s.Resource).includes(':instance/*'));
     expect(toInstances?.Condition).toEqual({ StringEquals: { 'ssm:resourceTag/Domain:Join': 'true' } });
-    const verify = taskStatements('verify-nss').filter((s) => actionsOf(s).includes('ssm:SendCommand'));
-    expect(JSON.stringify(verify)).toContain('document/adjoin-verify');
-    expect(JSON.stringify(verify)).not.toContain('document/adjoin-join');
+    // The verify document stays for checks by hand: no task may send it.
+    expect(TaskIds.some((id) => JSON.stringify(taskStatements(id)).includes('document/adjoin-verify'))).toBe(false);
   });
 
-  it('one-time passwords: written only by prepare, deleted only by record and compensation, under /adjoin/otp/', () => {
+  it('one-time passwords: written only by prepare and run (a fresh one for a new round), deleted only by record, compensation and cleanup, under /adjoin/otp/', () => {
     const writers = TaskIds.filter((id) => taskActions(id).includes('ssm:PutParameter'));
-    expect(writers).toEqual(['prepare-computer-object']);
+    expect(writers.sort()).toEqual(['prepare-computer-object', 'run-join-document']);
     const deleters = TaskIds.filter((id) => taskActions(id).includes('ssm:DeleteParameter'));
-    expect(deleters.sort()).toEqual(['record-result', 'remove-join-artifacts']);
+    expect(deleters.sort()).toEqual(['clean-up-failed-join', 'record-result', 'remove-join-artifacts']);
     for (const id of [...writers, ...deleters]) {
       const s = taskStatements(id).filter((st) => actionsOf(st).some((a) => a === 'ssm:PutParameter' || a === 'ssm:DeleteParameter'));
       expect(JSON.stringify(s.map((st) => st.Resource))).toContain(':parameter/adjoin/otp/*');
@@ -207,9 +207,39 @@ describe('events', () => {
 });
 
 describe('state machines', () => {
-  it('three machines, fixed names, logging ALL without execution data, X-Ray on', () => {
+  it('the join claims: an on-demand table kept on delete, PITR, TTL on ttl, key pk; only the claim tasks may touch it', () => {
+    const tables = ofType('AWS::DynamoDB::GlobalTable');
+    expect(tables).toHaveLength(1);
+    const [, table] = tables[0] as [string, { Properties: Record<string, unknown>; DeletionPolicy?: string; UpdateReplacePolicy?: string }];
+    expect(table.DeletionPolicy).toBe('Retain');
+    expect(table.UpdateReplacePolicy).toBe('Retain');
+    expect(table.Properties).toMatchObject({
+      BillingMode: 'PAY_PER_REQUEST',
+      KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
+      TimeToLiveSpecification: { AttributeName: 'ttl', Enabled: true },
+      Replicas: [expect.objectContaining({ PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true } })],
+    });
+    expect(table.Properties.TableName).toBeUndefined(); // a generated name: a retained table never blocks a redeploy
+    const users = TaskIds.filter((id) => taskActions(id).some((a) => a.startsWith('dynamodb:')));
+    expect(users.sort()).toEqual(['clean-up-failed-join', 'prepare-computer-object', 'read-instance', 'record-result', 'run-join-document']);
+    for (const id of users) expect(taskActions(id).filter((a) => a.startsWith('dynamodb:')).sort()).toEqual(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem']);
+  });
+
+  it('a join that ends FAILED, TIMED_OUT or ABORTED starts the join-cleanup machine (with retries and the dead-letter queue)', () => {
+    built.template.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: {
+        source: ['aws.states'],
+        'detail-type': ['Step Functions Execution Status Change'],
+        detail: { status: ['FAILED', 'TIMED_OUT', 'ABORTED'], stateMachineArn: [{ Ref: Match.stringLikeRegexp('JoinStateMachine') }] },
+      },
+      Targets: [Match.objectLike({ InputPath: '$.detail', DeadLetterConfig: Match.anyValue(), RetryPolicy: Match.anyValue() })],
+    });
+    expect(taskActions('clean-up-failed-join')).toContain('states:GetExecutionHistory');
+  });
+
+  it('four machines, fixed names, logging ALL without execution data, X-Ray on', () => {
     const machines = ofType('AWS::StepFunctions::StateMachine');
-    expect(machines.map(([, m]) => m.Properties.StateMachineName).sort()).toEqual(['adjoin-join', 'adjoin-leave', 'adjoin-reconcile']);
+    expect(machines.map(([, m]) => m.Properties.StateMachineName).sort()).toEqual(['adjoin-join', 'adjoin-join-cleanup', 'adjoin-leave', 'adjoin-reconcile']);
     for (const [, m] of machines) {
       expect(m.Properties).toMatchObject({
         StateMachineType: 'STANDARD',
@@ -222,7 +252,7 @@ describe('state machines', () => {
   it('alarms on failed and timed-out executions and on dead letters, to an encrypted topic', () => {
     const alarms = ofType('AWS::CloudWatch::Alarm');
     const failed = alarms.filter(([, a]) => a.Properties.MetricName === 'ExecutionsFailed');
-    expect(failed).toHaveLength(3);
+    expect(failed).toHaveLength(4);
     expect(alarms.filter(([, a]) => a.Properties.MetricName === 'ApproximateNumberOfMessagesVisible')).toHaveLength(1);
     for (const [, a] of alarms) {
       expect(JSON.stringify(a.Properties.AlarmActions)).toMatch(/^\[\{"Ref":"[A-Za-z0-9]*AlarmTopic[A-Za-z0-9]*"\}\]$/);
