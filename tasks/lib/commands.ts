@@ -93,6 +93,22 @@ const fail = (instanceId: string, commandId: string, result: CommandResult, outp
   );
 };
 
+/**
+ * The command is sent: its ID MUST reach the claim, or the retry would send a second command.
+ * A transient failure (throttling past the SDK's own retries) is retried here, a few times over
+ * about 6 s with full jitter, before it is let through.
+ */
+async function persist<T>(write: () => Promise<T>, attempts = 6): Promise<T> {
+  for (let n = 1; ; n++) {
+    try {
+      return await write();
+    } catch (err) {
+      if (!(err instanceof AdjoinError) || !err.transient || n >= attempts) throw err;
+      await new Promise((r) => setTimeout(r, Math.random() * 100 * 2 ** n));
+    }
+  }
+}
+
 export async function runJoinDocument(input: RunJoinInput, deps: Deps): Promise<RunJoinOutput> {
   const { instance, redriveCount, executionName } = input;
   const fleet = deps.fleetFor(instance);
@@ -121,7 +137,7 @@ export async function runJoinDocument(input: RunJoinInput, deps: Deps): Promise<
       if (err instanceof AdjoinError && !err.transient) await assertNotGone(fleet, instance.instanceId);
       throw err;
     }
-    const recorded = await deps.claims.update(key, executionName, { commandId, round: redriveCount, sentAt: Math.floor(now), phase: 'command-sent' });
+    const recorded = await persist(() => deps.claims.update(key, executionName, { commandId, round: redriveCount, sentAt: Math.floor(now), phase: 'command-sent' }));
     if (!recorded) throw new ClaimLost(`The join claim of ${instance.instanceId} changed hands after command ${commandId} was sent.`);
     deps.logger.info('Join command sent', { commandId, redriveCount, freshPassword: !live });
     throw new JoinStillRunning(`Join command ${commandId} sent to ${instance.instanceId} (round ${redriveCount}); checking it again shortly.`);

@@ -60,6 +60,20 @@ describe('Run join document', () => {
     expect(w.fleet.calls.filter((c) => c[0] === 'putJoinSecret')).toEqual([]);
   });
 
+  it('the command ID reaches the claim even when the claims table throttles right after the send (no second command)', async () => {
+    const w = world();
+    await claimed(w);
+    const update = w.claims.update.bind(w.claims);
+    let throttles = 2;
+    w.claims.update = (...args: Parameters<typeof update>) =>
+      throttles-- > 0 ? Promise.reject(new Throttled('DynamoDB UpdateItem: ProvisionedThroughputExceededException')) : update(...args);
+    await expect(runJoinDocument(runInput, w.deps)).rejects.toThrow(JoinStillRunning);
+    expect(w.claims.item(KEY)?.commandId).toBe('cmd-1');
+    w.fleet.commands.set('cmd-1', { status: 'InProgress', stdout: '', stderr: '' });
+    await expect(runJoinDocument(runInput, w.deps)).rejects.toThrow(JoinStillRunning);
+    expect(w.fleet.sent).toHaveLength(1);
+  });
+
   it.each([
     ['Pending', JoinStillRunning],
     ['InProgress', JoinStillRunning],
