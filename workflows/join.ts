@@ -28,11 +28,11 @@ import {
 } from './common';
 
 /**
- * Polling "Wait for SSM Online": 5 s, x1.1, at most 15 s between checks, FULL jitter so a burst
+ * Polling "Wait for SSM Online": 5 s, x1.2, at most 15 s between checks, FULL jitter so a burst
  * of launches does not poll in lock-step. Full jitter waits half the delay on average, so the
  * attempts cover the deadline twice over (the task itself does not know the deadline).
  */
-export const SsmOnlinePolling = { intervalSeconds: 5, backoffRate: 1.1, maxDelaySeconds: 15 } as const;
+export const SsmOnlinePolling = { intervalSeconds: 5, backoffRate: 1.2, maxDelaySeconds: 15 } as const;
 
 /** Polling the join command ("Run join document" throws JoinStillRunning): 10 s, x1, FULL jitter. */
 export const JoinPolling = { intervalSeconds: 10, backoffRate: 1, maxDelaySeconds: 10 } as const;

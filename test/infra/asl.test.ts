@@ -70,7 +70,7 @@ describe('synthesizeDefinitions: the join ASL', () => {
 
   it('"Wait for SSM Online" polls SsmAgentNotOnline with full jitter past the SSM-online deadline; "Run join document" polls JoinStillRunning; nothing else is retried', () => {
     expect(state('Wait for SSM Online').Retry?.[0]).toEqual({
-      ErrorEquals: [Errors.SsmAgentNotOnline], IntervalSeconds: 5, BackoffRate: 1.1, MaxDelaySeconds: 15, MaxAttempts: 2 * attemptsForDeadline(5, 1.1, 15, 600), JitterStrategy: 'FULL',
+      ErrorEquals: [Errors.SsmAgentNotOnline], IntervalSeconds: 5, BackoffRate: 1.2, MaxDelaySeconds: 15, MaxAttempts: 2 * attemptsForDeadline(5, 1.2, 15, 600), JitterStrategy: 'FULL',
     });
     expect(state('Run join document').Retry?.[0]).toEqual({
       ErrorEquals: [Errors.JoinStillRunning], IntervalSeconds: 10, BackoffRate: 1, MaxDelaySeconds: 10, MaxAttempts: 2 * attemptsForDeadline(10, 1, 10, 600) + 1, JitterStrategy: 'FULL',
@@ -122,7 +122,7 @@ describe('synthesizeDefinitions: the join ASL', () => {
     const other = synthesizeDefinitions({ timings: { settleSeconds: 30, ssmOnlineDeadlineSeconds: 1200, commandDeadlineSeconds: 300 } }).join as unknown as Machine;
     expect(other.States.Settle).toMatchObject({ Type: 'Wait', Seconds: 30, Next: 'Wait for SSM Online' });
     expect(join.States.Settle).toBeUndefined();
-    expect(other.States['Wait for SSM Online']?.Retry?.[0]?.MaxAttempts).toBe(2 * attemptsForDeadline(5, 1.1, 15, 1200));
+    expect(other.States['Wait for SSM Online']?.Retry?.[0]?.MaxAttempts).toBe(2 * attemptsForDeadline(5, 1.2, 15, 1200));
     expect(other.States['Run join document']?.Retry?.[0]?.MaxAttempts).toBe(2 * attemptsForDeadline(10, 1, 10, 300) + 1);
     expect(other.TimeoutSeconds).toBe(30 + 2 * 1200 + 2 * 300 + 1800);
   });
