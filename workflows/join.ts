@@ -11,7 +11,7 @@
 import { Duration } from 'aws-cdk-lib';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { Errors } from '../tasks/lib/errors';
+import { Errors, LambdaTimeout } from '../tasks/lib/errors';
 import {
   at,
   attemptsForDeadline,
@@ -37,9 +37,13 @@ export const SsmOnlinePolling = { intervalSeconds: 5, backoffRate: 1.2, maxDelay
 /** Polling the join command ("Run join document" throws JoinStillRunning): 10 s, x1, FULL jitter. */
 export const JoinPolling = { intervalSeconds: 10, backoffRate: 1, maxDelaySeconds: 10 } as const;
 
-/** "Read instance" under a 1,000-launch burst: throttling is waited out, never fatal (2 s, x2, 30 s max, 12 attempts, full jitter). */
-export const ReadInstanceRetry: RetryPolicy = {
-  errors: [Errors.Throttled, Errors.AwsUnavailable],
+/**
+ * Every join task under a 1,000-launch burst: throttling — and a Lambda that timed out waiting
+ * on the SDK's throttling back-off — is waited out, never fatal (2 s, x2, 30 s max, 12 attempts,
+ * full jitter), before the standard TransientErrors retry. Every join task is idempotent.
+ */
+export const BurstThrottleRetry: RetryPolicy = {
+  errors: [Errors.Throttled, Errors.AwsUnavailable, LambdaTimeout],
   intervalSeconds: 2,
   backoffRate: 2,
   maxDelaySeconds: 30,
@@ -72,7 +76,7 @@ export class JoinWorkflow extends Construct implements Workflow {
 
     // ---- forward steps ----
     const readInstance = invoke(this, 'Read instance', fn['read-instance'],
-      { event: obj('$'), executionName }, { resultPath: '$.instance', retries: [ReadInstanceRetry] });
+      { event: obj('$'), executionName }, { resultPath: '$.instance', retries: [BurstThrottleRetry] });
 
     const early = (name: string, result: string): sfn.Pass => {
       const pass = outcome(this, name, { outcome: result, reason: at('$.instance.reason'), instanceId: at('$.instance.instanceId') });
@@ -87,11 +91,11 @@ export class JoinWorkflow extends Construct implements Workflow {
         ...SsmOnlinePolling,
         maxAttempts: jitteredAttempts(SsmOnlinePolling, timings.ssmOnlineDeadlineSeconds),
         jitter: true,
-      }],
+      }, BurstThrottleRetry],
     });
 
     const prepare = invoke(this, 'Prepare computer object', fn['prepare-computer-object'],
-      { instance, executionName }, { resultPath: '$.computer' });
+      { instance, executionName }, { resultPath: '$.computer', retries: [BurstThrottleRetry] });
 
     const runJoin = invoke(this, 'Run join document', fn['run-join-document'], {
       instance,
@@ -105,12 +109,12 @@ export class JoinWorkflow extends Construct implements Workflow {
         ...JoinPolling,
         maxAttempts: jitteredAttempts(JoinPolling, timings.commandDeadlineSeconds) + 1,
         jitter: true,
-      }],
+      }, BurstThrottleRetry],
     });
 
     // Its result is the execution's output: { outcome: 'joined', instanceId, computerName, commandId, tags }.
     const record = invokeReplacing(this, 'Record result', fn['record-result'],
-      { instance, computer: obj('$.computer'), join: obj('$.join'), executionName });
+      { instance, computer: obj('$.computer'), join: obj('$.join'), executionName }, [BurstThrottleRetry]);
 
     catchInto([waitForSsm, prepare, runJoin, record], [Errors.InstanceGone], compensate);
 

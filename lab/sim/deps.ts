@@ -98,6 +98,8 @@ export interface SimDepsOptions {
   region?: string;
   /** Real ms per fleet call (scale runs). */
   latencyMs?: (op: FleetOp) => number;
+  /** Real ms per claims-table call (scale runs). */
+  claimsLatencyMs?: () => number;
   /** Server page size of the directory (default 1000). */
   maxPageSize?: number;
   /** Burst runs: EC2 tag lag and command durations of the fleet (see SimFleetOptions). */
@@ -136,7 +138,7 @@ export function simDeps(options: SimDepsOptions = {}): SimDeps {
     directory,
     fleet,
     fleetFor: fleet.fleetFor,
-    claims: new SimClaims(clock, options.latencyMs ? () => options.latencyMs?.('describeInstance') ?? 0 : undefined),
+    claims: new SimClaims(clock, options.claimsLatencyMs),
     executions: new SimExecutionHistory(),
     clock,
     random: new SeededRandom(options.seed),

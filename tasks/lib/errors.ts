@@ -158,6 +158,12 @@ export const TransientErrors: ErrorName[] = [
   Errors.AwsUnavailable,
 ];
 
+/**
+ * A task Lambda ran past its timeout (in a burst: the SDK's own back-off on throttled calls).
+ * Retried by the join's burst retry: every join task is idempotent.
+ */
+export const LambdaTimeout = 'Sandbox.Timedout';
+
 /** Lambda service errors that Step Functions recommends retrying on every Lambda task. */
 export const LambdaServiceErrors = [
   'Lambda.ServiceException',

@@ -1,6 +1,6 @@
 import { StateMachine } from 'aws-local-stepfunctions';
 import { synthesizeDefinitions } from '../../infra/asl';
-import { Errors, LambdaServiceErrors, TransientErrors } from '../../tasks/lib/errors';
+import { Errors, LambdaServiceErrors, LambdaTimeout, TransientErrors } from '../../tasks/lib/errors';
 import { TaskIds } from '../../tasks/registry';
 import { attemptsForDeadline } from '../../workflows/common';
 
@@ -76,13 +76,17 @@ describe('synthesizeDefinitions: the join ASL', () => {
       ErrorEquals: [Errors.JoinStillRunning], IntervalSeconds: 10, BackoffRate: 1, MaxDelaySeconds: 10, MaxAttempts: 2 * attemptsForDeadline(10, 1, 10, 600) + 1, JitterStrategy: 'FULL',
     });
     const retried = new Set(Object.values(join.States).flatMap((s) => (s.Retry ?? []).flatMap((r) => r.ErrorEquals)));
-    expect([...retried].sort()).toEqual([...LambdaServiceErrors, ...TransientErrors, Errors.SsmAgentNotOnline, Errors.JoinStillRunning].sort());
+    expect([...retried].sort()).toEqual([...LambdaServiceErrors, ...TransientErrors, LambdaTimeout, Errors.SsmAgentNotOnline, Errors.JoinStillRunning].sort());
   });
 
-  it('"Read instance" waits out throttling of a 1,000-launch burst (2 s, x2, 30 s, 12 attempts, full jitter) before the standard retries', () => {
-    expect(state('Read instance').Retry?.[0]).toEqual({
-      ErrorEquals: [Errors.Throttled, Errors.AwsUnavailable], IntervalSeconds: 2, BackoffRate: 2, MaxDelaySeconds: 30, MaxAttempts: 12, JitterStrategy: 'FULL',
-    });
+  it('every join task waits out throttling of a 1,000-launch burst (2 s, x2, 30 s, 12 attempts, full jitter) before the standard retries', () => {
+    const burst = { ErrorEquals: [Errors.Throttled, Errors.AwsUnavailable, LambdaTimeout], IntervalSeconds: 2, BackoffRate: 2, MaxDelaySeconds: 30, MaxAttempts: 12, JitterStrategy: 'FULL' };
+    for (const name of ['Read instance', 'Wait for SSM Online', 'Prepare computer object', 'Run join document', 'Record result']) {
+      const retry = state(name).Retry ?? [];
+      const at = retry.findIndex((r) => r.ErrorEquals.join() === burst.ErrorEquals.join());
+      expect(retry[at]).toEqual(burst);
+      expect(at).toBeLessThan(retry.findIndex((r) => r.ErrorEquals.includes(Errors.DirectoryUnavailable)));
+    }
   });
 
   it('InstanceGone is caught into the compensation after "Read instance", never on it', () => {
