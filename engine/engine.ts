@@ -296,8 +296,8 @@ export class LocalEngine {
     let ended = false;
     const handlers: Record<string, LocalHandler> = {};
     for (const [state, h] of Object.entries(wf.handlers))
-      handlers[state] = ((...args: Parameters<LocalHandler>) =>
-        ended ? Promise.reject(Object.assign(new Error('the execution was stopped'), { name: 'States.Aborted' })) : h(...args)) as LocalHandler;
+      handlers[state] = (...args: Parameters<LocalHandler>) =>
+        ended ? Promise.reject(Object.assign(new Error('the execution was stopped'), { name: 'States.Aborted' })) : h(...args);
     const run = machine.run(input, {
       overrides: { taskResourceLocalHandlers: handlers, ...this.overrides(wf) },
       context,

@@ -9,7 +9,10 @@ import { CLAIM_RETENTION_SECONDS, claimKey } from './claims';
 import type { InstanceRef, ReadInstanceInput, ReadInstanceOutput } from './contracts';
 import type { Deps } from './deps';
 import { ClaimLost } from './errors';
-import type { Claim, ClaimChanges, InstanceInfo } from './ports';
+import { isInside } from './dn';
+import { sameMarker } from './marker';
+import type { Claim, ClaimChanges, ComputerObject, InstanceInfo, Marker } from './ports';
+import { isFullMarker } from './safety';
 import { loginGroupsFor, optInDecision, statusTagKeys } from './tags';
 import { instanceOfEvent } from './validate';
 
@@ -81,3 +84,20 @@ const lost = (ref: InstanceRef, holder: Claim): ClaimLost =>
     `The join claim of ${ref.instanceId} is held by execution ${holder.execution} (status ${holder.status}), not this one: ` +
       'that execution joins the instance; this one stops here (do not redrive it).',
   );
+
+/**
+ * Our computer objects for an instance, as the delete rules see them: the FULL marker of this
+ * instance, strictly inside a managed OU, and the objectGUID the claim recorded (when the claim
+ * and the directory both know one). Prepare's reuse and the cleanup's password reset touch no
+ * other object.
+ */
+export async function ourObjects(marker: Marker, claim: Claim | undefined, deps: Deps): Promise<ComputerObject[]> {
+  const managed = deps.settings.directory.managedOus;
+  return (await deps.directory.findByMarker(marker)).filter(
+    (o) =>
+      isFullMarker(o.marker) &&
+      sameMarker(o.marker, marker) &&
+      managed.some((ou) => isInside(o.dn, ou)) &&
+      (claim?.objectGuid === undefined || o.guid === undefined || o.guid === claim.objectGuid),
+  );
+}

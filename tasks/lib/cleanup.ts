@@ -13,15 +13,13 @@
  *
  * Idempotent; an instance that is gone is no error. No AWS or LDAP import: ports only.
  */
+import { ourObjects } from './claim';
 import { claimKey } from './claims';
 import type { CleanupInput, CleanupOutput, Ec2StateEvent, InstanceRef } from './contracts';
 import type { Deps } from './deps';
-import { isInside } from './dn';
 import { AdjoinError, DirectoryRefused, InvalidInput } from './errors';
-import { sameMarker } from './marker';
 import { generateOneTimePassword } from './otp';
 import type { Claim } from './ports';
-import { isFullMarker } from './safety';
 import { statusTagKeys } from './tags';
 import { instanceOfEvent, isObj } from './validate';
 
@@ -49,14 +47,7 @@ function instanceOfJoinInput(text: string): InstanceRef | undefined {
 
 /** Resets the password of our object(s) of this claim to a random value no one keeps. */
 async function revokePassword(ref: InstanceRef, claim: Claim, deps: Deps): Promise<boolean> {
-  const managed = deps.settings.directory.managedOus;
-  const ours = (await deps.directory.findByMarker(ref)).filter(
-    (o) =>
-      isFullMarker(o.marker) &&
-      sameMarker(o.marker, ref) &&
-      managed.some((ou) => isInside(o.dn, ou)) &&
-      (claim.objectGuid === undefined || o.guid === claim.objectGuid),
-  );
+  const ours = await ourObjects(ref, claim, deps);
   let reset = false;
   for (const o of ours) {
     try {

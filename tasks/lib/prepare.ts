@@ -12,14 +12,12 @@
 import type { PrepareComputerInput, PrepareComputerOutput } from './contracts';
 import type { Deps } from './deps';
 import { ClaimLost, ComputerNameConflict, DirectoryRefused } from './errors';
-import { markerDescription, sameMarker } from './marker';
+import { markerDescription } from './marker';
 import { computerNameCandidates, hostFqdn } from './naming';
 import { generateOneTimePassword } from './otp';
-import { holdClaim } from './claim';
+import { holdClaim, ourObjects } from './claim';
 import { claimKey } from './claims';
-import { isInside } from './dn';
 import type { Claim, ComputerObject, Marker } from './ports';
-import { isFullMarker } from './safety';
 
 type Made = { object: ComputerObject; action: 'created' | 'reused' };
 
@@ -29,14 +27,7 @@ type Made = { object: ComputerObject; action: 'created' | 'reused' };
  * object — ours, for this very instance — is deleted so that it is made again.
  */
 async function reuse(marker: Marker, password: string, deps: Deps, claim?: Claim): Promise<Made | undefined> {
-  const managed = deps.settings.directory.managedOus;
-  const mine = (await deps.directory.findByMarker(marker)).filter(
-    (o) =>
-      isFullMarker(o.marker) &&
-      sameMarker(o.marker, marker) &&
-      managed.some((ou) => isInside(o.dn, ou)) &&
-      (claim?.objectGuid === undefined || o.guid === undefined || o.guid === claim.objectGuid),
-  );
+  const mine = await ourObjects(marker, claim, deps);
   mine.sort((a, b) => a.whenCreated.getTime() - b.whenCreated.getTime());
   const object = mine[0];
   if (!object) return undefined;

@@ -238,7 +238,10 @@ const END_STATUSES = ['FAILED', 'TIMED_OUT', 'ABORTED'] as const;
 /** The join-cleanup input: a Step Functions status-change event's detail. */
 export function parseCleanupInput(raw: unknown): CleanupInput {
   const o = obj(raw, 'input');
-  const text = (k: string): string | undefined => (typeof o[k] === 'string' ? (o[k] as string) : undefined);
+  const text = (k: string): string | undefined => {
+    const v = o[k];
+    return typeof v === 'string' ? v : undefined;
+  };
   const error = text('error');
   const cause = text('cause');
   return {

@@ -72,7 +72,7 @@ describe('Clean up failed join', () => {
   it.each([
     ['held by another execution', async (w: TestWorld) => { await w.claims.take(KEY, 'exec-0', NOW.getTime() / 1000, 900); }],
     ['joined', async (w: TestWorld) => { await failedJoin(w); await w.claims.update(KEY, 'exec-1', { status: 'joined' }); }],
-    ['never claimed', async () => undefined],
+    ['never claimed', () => Promise.resolve()],
   ])('does nothing when the claim is %s', async (_case, arrange) => {
     const w = world();
     await arrange(w);
