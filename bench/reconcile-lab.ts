@@ -239,7 +239,7 @@ class PersistentLookup implements Directory {
     const out: ComputerObject[] = [];
     for (const ou of this.managedOus) {
       const { searchEntries } = await c.search(ou, { scope: 'sub', filter: markerFilter(marker), attributes: COMPUTER_ATTRIBUTES, sizeLimit: 1000 });
-      out.push(...searchEntries.map(toComputerObject));
+      out.push(...searchEntries.map((e) => toComputerObject(e)));
     }
     return out;
   }

@@ -94,7 +94,7 @@ export interface InstanceStatus {
 }
 
 export interface Backend {
-  /** Where we are talking to, for headings: "aws eu-west-1 (stack Adjoin)" / "lab". */
+  /** Where we are talking to, for headings: "aws eu-west-1 (stack adjoin)" / "lab". */
   describeTarget(): string;
   listExecutions(query: ListQuery): Promise<ExecutionSummary[]>;
   /** By id (ARN) or by name. Throws not found (exit 3). */

@@ -29,7 +29,9 @@ import { colourEnabled, duration, makeStyle, table, type Style } from './format'
 import { showExecution } from './render';
 
 /** The Debian packages the lab needs (lab/world/README.md). */
-export const LAB_PACKAGES = ['samba', 'winbind', 'krb5-user', 'ldap-utils', 'adcli', 'sssd', 'sssd-ad', 'sssd-tools', 'libnss-sss', 'libpam-sss', 'iproute2'];
+// samba-ad-provision, samba-dsdb-modules, samba-vfs-modules and attr are only "recommended" by samba, but
+// `samba-tool domain provision` fails without them (measured on a --no-install-recommends machine).
+export const LAB_PACKAGES = ['samba', 'samba-ad-provision', 'samba-dsdb-modules', 'samba-vfs-modules', 'attr', 'winbind', 'krb5-user', 'ldap-utils', 'adcli', 'sssd', 'sssd-ad', 'sssd-tools', 'libnss-sss', 'libpam-sss', 'pamtester', 'iproute2'];
 
 /** Lab timings for the demo: a few seconds of settle, SSM Online a few seconds after launch. */
 export const DEMO_SETTLE_SECONDS = 3;

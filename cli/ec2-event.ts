@@ -7,6 +7,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { Ec2StateEvent } from '../tasks/lib/contracts';
 import type { Workflow } from './backend';
 import { usage } from './exit';
+import { isObj } from '../tasks/lib/validate';
 
 const INSTANCE_ID = /^i-(?:[0-9a-f]{8}|[0-9a-f]{17})$/;
 const ACCOUNT = /^\d{12}$/;
@@ -79,7 +80,6 @@ export function instanceFromName(name: string): string | undefined {
   return ID_IN_TEXT.exec(name)?.[0];
 }
 
-const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** The instance ID in an execution input (an EC2 event, or anything with instance.instanceId). */
 export function instanceFromInput(input: unknown): string | undefined {

@@ -54,12 +54,16 @@ export function addLabCommands(program: Command, deps: LabCommandDeps): void {
 
   lab
     .command('up')
-    .description('Provision the lab domain controller (idempotent: an up lab is left as is).')
-    .addHelpText('after', examples('adjoin lab up', 'adjoin lab up --json'))
-    .action(async (_opts: unknown, cmd: Command) => {
+    .description('Provision the lab domain controllers (idempotent: an up lab is left as is).')
+    .option('--dcs <n>', 'domain controllers: 2 (DC2 a replica of DC1) or 1', (v) => {
+      if (v !== '1' && v !== '2') throw usage(`--dcs must be 1 or 2, got ${JSON.stringify(v)}`);
+      return Number(v) as 1 | 2;
+    }, 2)
+    .addHelpText('after', examples('adjoin lab up', 'adjoin lab up --dcs 1 --json'))
+    .action(async (opts: { dcs: 1 | 2 }, cmd: Command) => {
       const c = deps.context(cmd);
       const { world } = await deps.control(cmd);
-      const status = await world.up({ log: (line) => deps.io.err(c.style.dim(`  ${line}`)) });
+      const status = await world.up({ dcs: opts.dcs, log: (line) => deps.io.err(c.style.dim(`  ${line}`)) });
       c.print(() => labStatusText(status, c.style), status);
     });
 
@@ -141,6 +145,37 @@ export function addLabCommands(program: Command, deps: LabCommandDeps): void {
       deps.setExit(outcome(run ? [run] : []));
     });
 
+  const dc = lab.command('dc').description('Chaos levers on a lab domain controller (dc1 or dc2): the lab stays up.');
+  const levers: [string, string, (w: LabWorld, name: string) => Promise<void>][] = [
+    ['stop', 'stop its samba (by its PID file)', (w, n) => w.stopDc(n)],
+    ['start', 'start its samba again and wait for LDAPS', (w, n) => w.startDc(n)],
+    ['isolate', 'silently drop every packet to and from it (a dead link)', (w, n) => w.isolateDc(n)],
+    ['reconnect', 'undo isolate', (w, n) => w.reconnectDc(n)],
+  ];
+  for (const [verb, what, act] of levers)
+    dc.command(verb)
+      .argument('<name>', 'dc1 or dc2')
+      .description(`${what[0]?.toUpperCase() ?? ''}${what.slice(1)}.`)
+      .addHelpText('after', examples(`adjoin lab dc ${verb} dc1`))
+      .action(async (name: string, _opts: unknown, cmd: Command) => {
+        const c = deps.context(cmd);
+        const { world } = await deps.control(cmd);
+        await act(world, name);
+        c.print(() => `${name}: ${verb} done`, { dc: name, action: verb });
+      });
+
+  const repl = lab.command('replication').description('Replication from DC1 to DC2 (a two-DC lab).');
+  for (const [verb, what] of [['pause', 'DC2 stops taking changes from DC1'], ['resume', 'DC2 takes changes again and pulls what it missed now']] as const)
+    repl.command(verb)
+      .description(`${what}.`)
+      .addHelpText('after', examples(`adjoin lab replication ${verb}`))
+      .action(async (_opts: unknown, cmd: Command) => {
+        const c = deps.context(cmd);
+        const { world } = await deps.control(cmd);
+        await (verb === 'pause' ? world.pauseReplicationToDc2() : world.resumeReplicationToDc2());
+        c.print(() => `replication ${verb === 'pause' ? 'paused' : 'resumed'}`, { replication: verb === 'pause' ? 'paused' : 'running' });
+      });
+
   lab
     .command('exec')
     .argument('<instance-id>', 'lab instance ID')
@@ -173,7 +208,16 @@ interface LabStatusLike {
   account: string;
   region: string;
   upSeconds?: number;
-  domain?: { realm: string; dcFqdn: string; dcIp: string; managedOu: string; loginGroup: string; users: string[] };
+  domain?: {
+    realm: string;
+    dcFqdn: string;
+    dcIp: string;
+    domainControllers?: { name: string; hostName: string; ip: string; state: string; isolated: boolean }[];
+    replicationPaused?: boolean;
+    managedOu: string;
+    loginGroup: string;
+    users: string[];
+  };
   instances: { instanceId: string; state: string; ip: string; hostname: string; launchTime: string; computerName?: string; tags: Record<string, string> }[];
 }
 
@@ -181,7 +225,10 @@ export function labStatusText(s: LabStatusLike, style: Style): string {
   const out: string[] = [];
   out.push(`lab ${s.up ? style.green('up') : style.yellow('down')}  ${style.dim(s.dir)}  account ${s.account}  ${s.region}`);
   if (s.domain) {
-    out.push(`  domain    ${s.domain.realm}  DC ${s.domain.dcFqdn} (${s.domain.dcIp})`);
+    const dcs = s.domain.domainControllers ?? [{ name: 'dc1', hostName: s.domain.dcFqdn, ip: s.domain.dcIp, state: 'running', isolated: false }];
+    out.push(`  domain    ${s.domain.realm}${s.domain.replicationPaused ? `  ${style.yellow('replication to DC2 paused')}` : ''}`);
+    for (const d of dcs)
+      out.push(`  ${d.name.padEnd(9)} ${d.hostName} (${d.ip})  ${d.state === 'running' ? style.green(d.state) : style.yellow(d.state)}${d.isolated ? `  ${style.yellow('isolated')}` : ''}`);
     out.push(`  managed   ${s.domain.managedOu}`);
     out.push(`  login     ${s.domain.loginGroup}  users: ${s.domain.users.join(', ')}`);
   }

@@ -9,7 +9,10 @@ import { ExecutionStore } from '../engine';
 import { failed } from './exit';
 import type { LabRuntime } from './lab-runtime';
 
-export type LabWorld = Pick<typeof world, 'up' | 'down' | 'status' | 'launch' | 'terminate' | 'exec' | 'dcLdapSearch' | 'isUp'>;
+export type LabWorld = Pick<
+  typeof world,
+  'up' | 'down' | 'status' | 'launch' | 'terminate' | 'exec' | 'dcLdapSearch' | 'isUp' | 'stopDc' | 'startDc' | 'isolateDc' | 'reconnectDc' | 'pauseReplicationToDc2' | 'resumeReplicationToDc2'
+>;
 
 export const labWorld: LabWorld = world;
 

@@ -17,6 +17,7 @@ import {
   type Workflow,
 } from './backend';
 import { sleep as realSleep } from './concurrency';
+import { addDoctorCommand, type DoctorSource } from './doctor';
 import { validateAccount, validateInstanceId, validateRegion } from './ec2-event';
 import { Exit, classify, failed, usage, type ExitCode } from './exit';
 import { absolute, colourEnabled, duration, makeStyle, parseSince, type Style } from './format';
@@ -55,10 +56,15 @@ export interface Targets {
   aws(options: AwsBackendOptions): Backend;
   lab(options: GlobalOptions): Promise<Backend>;
   labControl(options: GlobalOptions): Promise<LabControl>;
+  /** `adjoin doctor`: the check-setup Lambda (AWS) or the lab's ports (--local). */
+  doctor?(options: GlobalOptions): DoctorSource;
 }
 
 /** Default status-tag prefix (tasks write <prefix>status, <prefix>computer-name, <prefix>execution). */
 export const DEFAULT_TAG_PREFIX = defaultTagSettings().statusPrefix;
+
+/** Default stack: the app names the orchestrator stack after resourcePrefix, default `adjoin` (test/infra/stack.test.ts checks). */
+export const DEFAULT_STACK = 'adjoin';
 
 const positiveInt =
   (what: string, max: number) =>
@@ -87,7 +93,7 @@ export function buildProgram(io: Io, targets: Targets, setExit: (code: ExitCode)
     .option('--local', 'use the local lab (its engine and recorded executions) instead of AWS')
     .option('--region <region>', 'AWS Region (default: the standard chain: AWS_REGION, profile)')
     .option('--profile <name>', 'AWS profile (default: the standard chain)')
-    .option('--stack <name>', 'stack whose outputs name the state machines', 'Adjoin')
+    .option('--stack <name>', 'stack whose outputs name the state machines (the app names it after resourcePrefix)', DEFAULT_STACK)
     .option('--join-arn <arn>', 'join state machine ARN (instead of the stack output JoinStateMachineArn)')
     .option('--leave-arn <arn>', 'leave state machine ARN (instead of LeaveStateMachineArn)')
     .option('--reconcile-arn <arn>', 'reconcile state machine ARN (instead of ReconcileStateMachineArn)')
@@ -220,6 +226,22 @@ export function buildProgram(io: Io, targets: Targets, setExit: (code: ExitCode)
       c.print(() => instanceStatusText(status, io.now(), c.style), status);
       if (!status.found) setExit(Exit.notFound);
     });
+
+  // ---- doctor ------------------------------------------------------------------------------------
+  addDoctorCommand(program, {
+    io,
+    source: () => {
+      const globals = program.opts<GlobalOptions>();
+      if (globals.region !== undefined) validateRegion(globals.region);
+      if (!targets.doctor) throw failed('adjoin doctor is not available here.');
+      return targets.doctor(globals);
+    },
+    context: (cmd) => {
+      const c = ctx(cmd);
+      return { style: c.style, json: c.globals.json === true, local: c.globals.local === true, region: c.globals.region, profile: c.globals.profile };
+    },
+    setExit,
+  });
 
   // ---- lab ---------------------------------------------------------------------------------------
   addLabCommands(program, {

@@ -27,6 +27,8 @@ export function realTargets(io: Pick<Io, 'err'>): Targets {
       const backend = await targets.lab(globals);
       return { world: link.labWorld, backend: () => Promise.resolve(backend) };
     },
+    doctor: (globals) => async (request) =>
+      globals.local ? (await import('./doctor-lab')).labDoctorSource()(request) : (await import('./doctor-aws')).awsDoctorSource()(request),
   };
   return targets;
 }

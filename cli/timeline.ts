@@ -6,6 +6,7 @@
  * The lab's engine records its runs as the same event shape, so `show` reads both alike.
  */
 import type { HistoryEvent } from '@aws-sdk/client-sfn';
+import { isObj } from '../tasks/lib/validate';
 
 /** JSON.parse that never throws: the raw text when it is not JSON. */
 export function parseJson(text: string | undefined): unknown {
@@ -292,7 +293,6 @@ function countRetried(v: Visit, exceptLast: number): void {
   }
 }
 
-const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
 
 /** What was done, read from the state data (never a secret: tasks do not return one). */

@@ -8,7 +8,7 @@
  *   encrypted dead-letter queue · alarms to an encrypted topic ·
  *   an instance policy (read the one-time password) · event-bus access for member accounts.
  */
-import { Aws, Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { Aws, Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
@@ -36,7 +36,9 @@ import { deadLetterQueue } from './dead-letter';
 import { JoinDocuments } from './documents';
 import { acknowledgeStateMachineRole } from './nag';
 import { TaskFunctionSet } from './functions';
-import { permissionContext } from './permissions';
+import { otpProtection } from './otp';
+import { permissionContext, TaskNeeds } from './permissions';
+import { TaskIds } from '../tasks/registry';
 
 export interface AdjoinProps {
   /** The validated configuration (resolveConfig / loadConfigFile / configFromContext). */
@@ -69,14 +71,14 @@ export class Adjoin extends Construct {
     const config = props.config;
     const prefix = config.resourcePrefix;
     const names = resourceNames(prefix);
-    // The join claims: state, so RETAIN and a generated name (a retained table never blocks a
-    // redeploy). On-demand, point-in-time recovery, TTL on `ttl`, AWS-owned encryption at rest.
+    // The join claims: state, so retained (RETAIN_ON_UPDATE_OR_DELETE, as every retained resource here)
+    // with a generated name (a retained table never blocks a redeploy). On-demand, point-in-time recovery, TTL on `ttl`, AWS-owned encryption at rest.
     this.claimsTable = new dynamodb.TableV2(this, 'JoinClaims', {
       partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
       billing: dynamodb.Billing.onDemand(),
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       timeToLiveAttribute: 'ttl',
-      removalPolicy: RemovalPolicy.RETAIN,
+      removalPolicy: RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
     });
     this.settings = toSettings(config);
 
@@ -96,7 +98,7 @@ export class Adjoin extends Construct {
     });
 
     // ---- the task Lambdas ----
-    this.functions = new TaskFunctionSet(this, 'Tasks', {
+    const tasks = new TaskFunctionSet(this, 'Tasks', {
       resourcePrefix: prefix,
       settings: this.settings,
       network: config.network,
@@ -104,17 +106,20 @@ export class Adjoin extends Construct {
       permissions: { ...permissionContext(config, 'orchestrator'), claimsTableArn: this.claimsTable.tableArn },
       // The table's generated name (a token) cannot sit inside ADJOIN_SETTINGS' JSON: its own variable.
       environment: { ADJOIN_CLAIMS_TABLE: this.claimsTable.tableName },
-    }).functions;
+    });
+    this.functions = tasks.functions;
 
     // ---- the state machines ----
     const workflowProps = (workflow: 'join' | 'join-cleanup' | 'leave' | 'reconcile'): WorkflowProps => ({
       functions: this.functions,
       settings: this.settings,
       stateMachineName: names.stateMachine(workflow),
+      // Generated name (see functions.ts): Step Functions logs to any group; the /aws/vendedlogs/
+      // prefix only keeps a CloudWatch Logs resource policy small, and the state machine role's
+      // own policy grants the delivery here.
       logGroup: new logs.LogGroup(this, `${workflow}-logs`, {
-        logGroupName: `/aws/vendedlogs/states/${names.stateMachine(workflow)}`,
         retention: config.logRetentionDays as logs.RetentionDays,
-        removalPolicy: RemovalPolicy.RETAIN,
+        removalPolicy: RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
       }),
     });
     this.join = new JoinWorkflow(this, 'Join', workflowProps('join'));
@@ -127,7 +132,7 @@ export class Adjoin extends Construct {
     const key = new kms.Key(this, 'Key', {
       description: 'adjoin: encrypts the alarm topic',
       enableKeyRotation: true,
-      removalPolicy: RemovalPolicy.RETAIN,
+      removalPolicy: RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
     });
     key.addToResourcePolicy(new iam.PolicyStatement({
       sid: 'CloudWatchAlarmsPublish',
@@ -230,25 +235,8 @@ export class Adjoin extends Construct {
       });
     });
 
-    this.instancePolicy = Adjoin.instancePolicy(this, prefix);
-  }
-
-  /** The policy joining instances need: read their one-time password (the SSM agent resolves {{ssm-secure:…}}). */
-  static instancePolicy(scope: Construct, prefix: string): iam.ManagedPolicy {
-    const otpPrefix = resourceNames(prefix).otpParameterPrefix;
-    const policy = new iam.ManagedPolicy(scope, 'InstancePolicy', {
-      managedPolicyName: `${prefix}-instance-join`,
-      description: 'adjoin: lets a joining instance read its one-time password parameter (attach to the instance role)',
-      statements: [new iam.PolicyStatement({
-        sid: 'ReadOneTimePassword',
-        actions: ['ssm:GetParameter', 'ssm:GetParameters'],
-        resources: [`arn:${Aws.PARTITION}:ssm:${Aws.REGION}:${Aws.ACCOUNT_ID}:parameter${otpPrefix}*`],
-      })],
-    });
-    Validations.of(policy).acknowledge({
-      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:parameter${otpPrefix}*]`,
-      reason: 'One-time passwords are named per instance under this prefix; each lives minutes and is single-use (adcli rotates the machine password on join).',
-    });
-    return policy;
+    // The one-time passwords: a KMS key of their own, and the policy that lets an instance read only its own.
+    const writers = TaskIds.filter((id) => TaskNeeds[id].includes('otp-write')).map((id) => tasks.roles[id]);
+    this.instancePolicy = otpProtection(this, prefix, writers).instancePolicy;
   }
 }

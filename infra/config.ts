@@ -10,6 +10,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ConfigurationError } from '../tasks/lib/errors';
+import { ldapUrlHostIsIp, LOGIN_GROUP_LIMIT, loginGroupProblem, parseTag, scheduleProblem } from './config-checks';
+import { STRICT_DN_PATTERN } from '../tasks/lib/dn';
 import { validateSettings, type DirectoryKind, type IdMapping, type Settings } from '../tasks/lib/settings';
 
 // ---- what the user writes --------------------------------------------------------------------
@@ -27,6 +29,8 @@ export interface AdjoinConfigInput {
     domain: string;
     netbiosName: string;
     domainControllers: DomainControllerInput[];
+    /** AWS Managed Microsoft AD only, informational: named in the errors that say how to find the DCs. */
+    directoryId?: string;
     ldapUrls?: string[];
     tlsServerName?: string;
     caBundleFile?: string;
@@ -65,6 +69,8 @@ export interface AdjoinConfigInput {
     subnetIds: string[];
     securityGroupIds: string[];
     availabilityZones?: string[];
+    /** Create the interface VPC endpoints the task Lambdas call (default false: bring a NAT or your own). */
+    createEndpoints?: boolean;
   };
   alarms?: { email?: string; topicArn?: string };
   resourcePrefix?: string;
@@ -83,6 +89,7 @@ export interface ResolvedConfig {
     netbiosName: string;
     baseDn: string;
     domainControllers: DomainControllerInput[];
+    directoryId?: string;
     ldapUrls: string[];
     tlsServerName?: string;
     /** The CA bundle (PEM), read at synth from caBundleFile. Absent only when insecure. */
@@ -106,7 +113,7 @@ export interface ResolvedConfig {
   naming: { prefix: string };
   timings: { settleSeconds: number; ssmOnlineDeadlineSeconds: number; commandDeadlineSeconds: number; claimLeaseSeconds: number };
   reconcile: { enabled: boolean; schedule: string; graceSeconds: number; maxDeletions: number; dryRun: boolean };
-  network: { vpcId: string; subnetIds: string[]; securityGroupIds: string[]; availabilityZones?: string[] };
+  network: { vpcId: string; subnetIds: string[]; securityGroupIds: string[]; availabilityZones?: string[]; createEndpoints: boolean };
   alarms: { email?: string; topicArn?: string };
   resourcePrefix: string;
   memberAccounts: string[];
@@ -140,6 +147,8 @@ export const resourceNames = (prefix: string) => ({
   verifyDocument: `${prefix}-verify`,
   caParameter: `/${prefix}/ca-bundle`,
   otpParameterPrefix: `/${prefix}/otp/`,
+  /** The one-time-password KMS key's alias: the same in every account (infra/otp.ts). */
+  otpKeyAlias: `alias/${prefix}-otp`,
   stateMachine: (workflow: 'join' | 'join-cleanup' | 'leave' | 'reconcile') => `${prefix}-${workflow}`,
 });
 
@@ -202,17 +211,20 @@ class Checker {
     if (typeof v !== 'boolean') return this.bad(key, 'must be true or false');
     return v;
   }
-  /** "key=value" tag spec. */
+  /** "key=value" tag spec, parsed strictly (config-checks.ts parseTag). */
   tag(key: string, def: string): { key: string; value: string } | undefined {
-    const s = this.str(key, { def, re: /^[^=]{1,128}=[^=]{1,256}$/, hint: 'write it as key=value' });
-    if (s === undefined) return undefined;
-    const i = s.indexOf('=');
-    return { key: s.slice(0, i), value: s.slice(i + 1) };
+    const v = this.get(key) ?? def;
+    if (typeof v !== 'string') return this.bad(key, 'must be a string key=value');
+    const { tag, problem } = parseTag(v);
+    return problem ? this.bad(key, problem) : tag;
   }
 }
 
 const DOMAIN_RE = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/i;
 const IPV4_RE = /^((25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
+/** An OU DN in the strict form (tasks/lib/dn.ts STRICT_DN_PATTERN, the join document's pattern for ComputerOu), starting with OU=. */
+const OU_DN_RE = new RegExp(`^(?=[Oo][Uu]=)(?=.{1,1024}$)${STRICT_DN_PATTERN.slice(1)}`);
+const OU_DN_HINT = 'an OU DN of OU=/CN=/DC= RDNs; commas, quotes, $, backticks, semicolons and control characters only as AD escapes (\\, or \\2C)';
 const SECRET_RE = /^(arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+|[A-Za-z0-9/_+=.@-]{1,512})$/;
 
 /** DC=corp,DC=example,DC=com from corp.example.com. */
@@ -222,8 +234,11 @@ export const baseDnOf = (domain: string): string =>
 /** The computer OU a directory kind uses when none is given. */
 export function defaultComputerOu(kind: DirectoryKind, domain: string, netbiosName: string): string | undefined {
   const base = baseDnOf(domain);
-  if (kind === 'aws-managed') return `OU=Computers,OU=${netbiosName},${base}`;
-  if (kind === 'entra-ds') return `OU=AADDC Computers,${base}`;
+  // A dedicated OU, never the shared computers container: leave and reconcile delete only in
+  // managedOus, so nothing adjoin did not create may ever sit there (docs/security-notes.md).
+  if (kind === 'aws-managed') return `OU=adjoin,OU=Computers,OU=${netbiosName},${base}`;
+  // Entra DS: custom OUs are created at the domain root (by AAD DC Administrators).
+  if (kind === 'entra-ds') return `OU=adjoin,${base}`;
   return undefined;
 }
 
@@ -238,12 +253,12 @@ export function resolveConfig(raw: unknown, options: ResolveOptions = {}): Resol
   const c = new Checker(raw);
   c.known('', ['directory', 'tags', 'naming', 'timings', 'reconcile', 'network', 'alarms', 'resourcePrefix', 'memberAccounts', 'memberRoleName', 'logRetentionDays', 'env', '$comment']);
   c.known('directory', ['kind', 'domain', 'netbiosName', 'domainControllers', 'ldapUrls', 'tlsServerName', 'caBundleFile', 'insecure',
-    'serviceAccountSecret', 'serviceAccountSecretKmsKeyArn', 'computerOu', 'managedOus', 'loginGroups', 'probeUsers', 'idMapping']);
+    'serviceAccountSecret', 'serviceAccountSecretKmsKeyArn', 'computerOu', 'managedOus', 'loginGroups', 'probeUsers', 'idMapping', 'directoryId']);
   c.known('tags', ['optIn', 'optOut', 'loginGroupKey', 'statusPrefix', 'restrictCommandsToOptedIn']);
   c.known('naming', ['prefix']);
   c.known('timings', ['settleSeconds', 'ssmOnlineDeadlineSeconds', 'commandDeadlineSeconds', 'claimLeaseSeconds']);
   c.known('reconcile', ['enabled', 'schedule', 'graceSeconds', 'maxDeletions', 'dryRun']);
-  c.known('network', ['vpcId', 'subnetIds', 'securityGroupIds', 'availabilityZones']);
+  c.known('network', ['vpcId', 'subnetIds', 'securityGroupIds', 'availabilityZones', 'createEndpoints']);
   c.known('alarms', ['email', 'topicArn']);
   c.known('env', ['account', 'region']);
   if (!isObj(raw.directory)) c.bad('directory', 'is required (an object)');
@@ -259,10 +274,16 @@ export function resolveConfig(raw: unknown, options: ResolveOptions = {}): Resol
   const netbiosName = c.str('directory.netbiosName', { re: /^[A-Za-z0-9][A-Za-z0-9-]{0,14}$/, hint: '1 to 15 letters, digits or hyphens' })?.toUpperCase();
   const baseDn = domain ? baseDnOf(domain) : undefined;
 
+  const directoryId = c.optStr('directory.directoryId', /^d-[0-9a-f]{10}$/, 'an AWS Directory Service ID, d- and 10 hex digits');
+  if (directoryId && kind !== undefined && kind !== 'aws-managed') c.bad('directory.directoryId', 'is only for kind aws-managed');
   const dcsRaw = c.get('directory.domainControllers');
   let domainControllers: DomainControllerInput[] | undefined;
   if (!Array.isArray(dcsRaw) || dcsRaw.length === 0) {
-    c.bad('directory.domainControllers', 'must list at least one {hostName, ip}');
+    // Not looked up: synth works offline, and the LDAPS host names (what TLS verifies) are in the DCs' certificates, not in any API.
+    c.bad('directory.domainControllers', 'must list at least one {hostName, ip}' + (kind === 'aws-managed'
+      ? `; for AWS Managed Microsoft AD: the IPs from \`aws ds describe-directories --directory-ids ${directoryId ?? 'd-…'} --query "DirectoryDescriptions[0].DnsIpAddrs"\`, ` +
+        'the host names from `Get-ADDomainController -Filter * | Select HostName,IPv4Address` (README "AWS Managed Microsoft AD: before the first deploy")'
+      : ''));
   } else {
     domainControllers = [];
     dcsRaw.forEach((dc: unknown, i) => {
@@ -284,6 +305,9 @@ export function resolveConfig(raw: unknown, options: ResolveOptions = {}): Resol
     hint: insecure ? 'ldap://host[:port] or ldaps://host[:port]' : 'ldaps://host[:port]; plain LDAP needs directory.insecure=true',
   });
   const tlsServerName = c.optStr('directory.tlsServerName', DOMAIN_RE, 'a DNS host name');
+  const ipUrls = (ldapUrls ?? []).filter((u) => u.startsWith('ldaps://') && ldapUrlHostIsIp(u));
+  if (ipUrls.length > 0 && !tlsServerName && insecure !== true)
+    c.bad('directory.tlsServerName', `is required when directory.ldapUrls hold IP addresses (${ipUrls.join(', ')}): a DC certificate names a host, never an IP, so set the host name it is issued to (e.g. dc1.${domain ?? 'corp.example.com'})`);
 
   let caPem: string | undefined;
   const caFile = c.get('directory.caBundleFile');
@@ -309,8 +333,8 @@ export function resolveConfig(raw: unknown, options: ResolveOptions = {}): Resol
   const computerOuRaw = c.get('directory.computerOu');
   const computerOu = computerOuRaw === undefined && kind === 'self-managed'
     ? c.bad('directory.computerOu', 'is required for a self-managed directory')
-    : c.str('directory.computerOu', { ...(kindOu ? { def: kindOu } : {}), re: /^OU=[^,]+(,(OU|CN|DC)=[^,]+)*$/i, hint: 'an OU DN' });
-  const managedOus = c.list('directory.managedOus', { ...(computerOu ? { def: [computerOu] } : {}), min: 1, re: /^OU=[^,]+(,(OU|CN|DC)=[^,]+)*$/i, hint: 'OU DNs' });
+    : c.str('directory.computerOu', { ...(kindOu ? { def: kindOu } : {}), re: OU_DN_RE, hint: OU_DN_HINT });
+  const managedOus = c.list('directory.managedOus', { ...(computerOu ? { def: [computerOu] } : {}), min: 1, re: OU_DN_RE, hint: OU_DN_HINT });
   if (computerOu && managedOus && !managedOus.some((ou) => ou.toLowerCase() === computerOu.toLowerCase()))
     c.bad('directory.managedOus', `must include directory.computerOu (${computerOu})`);
   if (baseDn && computerOu && !computerOu.toLowerCase().endsWith(baseDn.toLowerCase()))
@@ -319,6 +343,11 @@ export function resolveConfig(raw: unknown, options: ResolveOptions = {}): Resol
     if (baseDn && !ou.toLowerCase().endsWith(baseDn.toLowerCase())) c.bad('directory.managedOus', `${ou} is not inside ${baseDn}`);
 
   const loginGroups = c.list('directory.loginGroups', { def: [] });
+  for (const group of loginGroups ?? []) {
+    const problem = loginGroupProblem(group);
+    if (problem) c.bad('directory.loginGroups', problem);
+  }
+  if (loginGroups && loginGroups.join(',').length > LOGIN_GROUP_LIMIT) c.bad('directory.loginGroups', `joined with commas they exceed the join document's ${LOGIN_GROUP_LIMIT} characters`);
   // AWS Managed Microsoft AD always has the user "Admin": a safe probe by default.
   const probeUsers = c.list('directory.probeUsers', { ...(kind === 'aws-managed' ? { def: ['Admin'] } : {}), min: 1 });
 
@@ -348,11 +377,9 @@ export function resolveConfig(raw: unknown, options: ResolveOptions = {}): Resol
   const executionSeconds = (ssmOnlineDeadlineSeconds ?? 0) + 2 * (commandDeadlineSeconds ?? 0) + 1800;
   const claimLeaseSeconds = c.int('timings.claimLeaseSeconds', Math.min(executionSeconds, 86400), 60, 86400);
   const reconcileEnabled = c.bool('reconcile.enabled', true);
-  const schedule = c.str('reconcile.schedule', {
-    def: Defaults.reconcileSchedule,
-    re: /^(rate\([1-9]\d* (minute|minutes|hour|hours|day|days)\)|cron\([^)]+\))$/,
-    hint: 'rate(6 hours) or cron(...)',
-  });
+  let schedule = c.str('reconcile.schedule', { def: Defaults.reconcileSchedule });
+  const scheduleIssue = schedule === undefined ? undefined : scheduleProblem(schedule);
+  if (scheduleIssue) schedule = c.bad('reconcile.schedule', scheduleIssue);
   const graceSeconds = c.int('reconcile.graceSeconds', Defaults.graceSeconds, 0, 30 * 86400);
   const maxDeletions = c.int('reconcile.maxDeletions', Defaults.maxDeletions, 0, 10000);
   const dryRun = c.bool('reconcile.dryRun', false);
@@ -362,6 +389,7 @@ export function resolveConfig(raw: unknown, options: ResolveOptions = {}): Resol
   const subnetIds = c.list('network.subnetIds', { min: 1, re: /^subnet-[0-9a-f]{8,17}$/, hint: 'subnet-…' });
   const securityGroupIds = c.list('network.securityGroupIds', { min: 1, re: /^sg-[0-9a-f]{8,17}$/, hint: 'sg-… that reach the DCs on 636 (and 53, 88)' });
   const availabilityZones = c.get('network.availabilityZones') === undefined ? undefined : c.list('network.availabilityZones', { min: 1 });
+  const createEndpoints = c.bool('network.createEndpoints', false);
   const email = c.optStr('alarms.email', /^[^@\s]+@[^@\s]+\.[^@\s]+$/, 'an e-mail address');
   const topicArn = c.optStr('alarms.topicArn', /^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$/, 'an SNS topic ARN');
   const resourcePrefix = c.str('resourcePrefix', { def: Defaults.resourcePrefix, re: /^[a-z][a-z0-9-]{1,19}$/, hint: '2 to 20 of a-z 0-9 -, starting with a letter' });
@@ -387,6 +415,7 @@ export function resolveConfig(raw: unknown, options: ResolveOptions = {}): Resol
       netbiosName: must(netbiosName),
       baseDn: must(baseDn),
       domainControllers: must(domainControllers),
+      ...(directoryId ? { directoryId } : {}),
       ldapUrls: must(ldapUrls),
       ...(tlsServerName ? { tlsServerName } : {}),
       ...(caPem ? { caPem } : {}),
@@ -408,7 +437,7 @@ export function resolveConfig(raw: unknown, options: ResolveOptions = {}): Resol
       claimLeaseSeconds: must(claimLeaseSeconds),
     },
     reconcile: { enabled: must(reconcileEnabled), schedule: must(schedule), graceSeconds: must(graceSeconds), maxDeletions: must(maxDeletions), dryRun: must(dryRun) },
-    network: { vpcId: must(vpcId), subnetIds: must(subnetIds), securityGroupIds: must(securityGroupIds), ...(availabilityZones ? { availabilityZones } : {}) },
+    network: { vpcId: must(vpcId), subnetIds: must(subnetIds), securityGroupIds: must(securityGroupIds), ...(availabilityZones ? { availabilityZones } : {}), createEndpoints: must(createEndpoints) },
     alarms: { ...(email ? { email } : {}), ...(topicArn ? { topicArn } : {}) },
     resourcePrefix: must(resourcePrefix),
     memberAccounts: must(memberAccounts),
@@ -452,6 +481,7 @@ export function toSettings(config: ResolvedConfig): Settings {
     timings: { ...config.timings },
     reconcile: { graceSeconds: config.reconcile.graceSeconds, maxDeletions: config.reconcile.maxDeletions, dryRun: config.reconcile.dryRun },
     ...(config.memberAccounts.length > 0 ? { memberRoleName: config.memberRoleName } : {}),
+    otpKeyId: names.otpKeyAlias,
   };
   return validateSettings(settings);
 }

@@ -1,14 +1,9 @@
 /**
  * The SSM Command documents (schemaVersion 2.2, aws:runShellScript) built from the scripts in
- * infra/documents/*.sh. Each script declares its parameters in header lines:
- *
- *   # param: Name | description                 (required: no default)
- *   # param: Name | description | default       (optional; the default may be empty)
- *   # param: Name | description | default | ^allowed-pattern$   (the pattern may hold '|')
- *   # param: Name | description | (required) | ^allowed-pattern$ (required, with a pattern)
- *
+ * infra/documents/*.sh. Each script declares its parameters in `# param:` header lines, read by
+ * infra/document-params.ts: every parameter carries an allowed pattern, or the build is refused.
  * infra/documents/*.ps1 follow the same convention and become aws:runPowerShellScript
- * documents for Windows (powerShellDocument below; every parameter must have a pattern).
+ * documents for Windows (powerShellDocument below).
  *
  * Every parameter is passed with interpolationType ENV_VAR (the script reads $SSM_<Name>, so a
  * value is never pasted into shell text by the agent).
@@ -18,16 +13,11 @@ import * as path from 'node:path';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
 import { ConfigurationError } from '../tasks/lib/errors';
+import { parseParams, type DocumentParameter } from './document-params';
+
+export { parseParams, REQUIRED, type DocumentParameter } from './document-params';
 
 export const DocumentsDir = path.join(__dirname, 'documents');
-
-export interface DocumentParameter {
-  type: 'String';
-  description: string;
-  default?: string;
-  allowedPattern?: string;
-  interpolationType: 'ENV_VAR';
-}
 
 export interface CommandDocumentContent {
   schemaVersion: '2.2';
@@ -39,37 +29,6 @@ export interface CommandDocumentContent {
     precondition: { StringEquals: [string, string] };
     inputs: { runCommand: string[]; timeoutSeconds: string };
   }[];
-}
-
-/** The default field of a required parameter that has an allowed pattern. */
-export const REQUIRED = '(required)';
-
-/** Reads the `# param:` header lines of a script. */
-export function parseParams(script: string, file = 'script'): Record<string, DocumentParameter> {
-  const params: Record<string, DocumentParameter> = {};
-  const problems: string[] = [];
-  for (const line of script.split('\n')) {
-    const m = /^#\s*param:\s*(.*)$/.exec(line.trim());
-    if (!m || m[1] === undefined) continue;
-    // The pattern (4th field) may itself contain '|': it takes the rest of the line.
-    const fields = m[1].split('|');
-    const [name, description, def] = fields.slice(0, 3).map((f) => f.trim());
-    const pattern = fields.length > 3 ? fields.slice(3).join('|').trim() : undefined;
-    if (!name || !/^[A-Za-z][A-Za-z0-9]{0,63}$/.test(name)) {
-      problems.push(`${file}: "# param:" line with a bad name: ${JSON.stringify(line)}`);
-      continue;
-    }
-    if (params[name]) problems.push(`${file}: parameter ${name} is declared twice`);
-    params[name] = {
-      type: 'String',
-      description: description || name,
-      ...(def !== undefined && def !== REQUIRED ? { default: def } : {}),
-      ...(pattern ? { allowedPattern: pattern } : {}),
-      interpolationType: 'ENV_VAR',
-    };
-  }
-  if (problems.length > 0) throw new ConfigurationError(problems);
-  return params;
 }
 
 /** The document content for a script, as SSM wants it. */

@@ -2,7 +2,7 @@
  * The single place for Lambda defaults: one NodejsFunction per task in tasks/registry.ts
  * (entry tasks/<id>.ts), Node 22 on ARM64, esbuild bundling (minified, source maps), in the VPC
  * with the security groups that reach the DCs, a fixed name `${prefix}-${id}`, ADJOIN_SETTINGS,
- * a log group with retention, X-Ray tracing, and a role of its own holding only what that
+ * a log group with retention (generated name, RetainExceptOnCreate), X-Ray tracing, and a role of its own holding only what that
  * task needs (infra/permissions.ts).
  */
 import * as path from 'node:path';
@@ -17,7 +17,8 @@ import type { Settings } from '../tasks/lib/settings';
 import { functionName, TaskIds, type TaskId } from '../tasks/registry';
 import type { TaskFunctions } from '../workflows/common';
 import { acknowledgeFleetRole } from './nag';
-import { assumeMemberRoles, FleetNeeds, statementsFor, TaskNeeds, TaskRoleTag, type PermissionContext } from './permissions';
+import { TaskEndpoints } from './network';
+import { assumeMemberRoles, memberRoleNameFor, statementsFor, taskRoleName, TaskNeeds, TaskRoleTag, type PermissionContext } from './permissions';
 
 export const RepoRoot = path.join(__dirname, '..');
 
@@ -26,6 +27,8 @@ export interface NetworkProps {
   subnetIds: string[];
   securityGroupIds: string[];
   availabilityZones?: string[];
+  /** Create the interface endpoints the tasks call (infra/network.ts). */
+  createEndpoints?: boolean;
 }
 
 export interface TaskFunctionsProps {
@@ -39,8 +42,9 @@ export interface TaskFunctionsProps {
 }
 
 /** Seconds a task may run: directory tasks talk LDAPS (and may page), the rest are quick API calls. */
-const timeoutOf = (id: TaskId): Duration =>
-  TaskNeeds[id].includes('directory') || id === 'find-stale-objects' ? Duration.seconds(120) : Duration.seconds(30);
+export const taskTimeoutSeconds = (id: TaskId): number =>
+  TaskNeeds[id].includes('directory') || id === 'find-stale-objects' ? 120 : 30;
+const timeoutOf = (id: TaskId): Duration => Duration.seconds(taskTimeoutSeconds(id));
 
 export class TaskFunctionSet extends Construct {
   readonly functions: TaskFunctions;
@@ -60,19 +64,20 @@ export class TaskFunctionSet extends Construct {
       return subnet;
     });
     const securityGroups = net.securityGroupIds.map((sg, i) => ec2.SecurityGroup.fromSecurityGroupId(this, `SecurityGroup${i}`, sg, { mutable: false }));
-    const settingsJson = JSON.stringify(props.settings);
-    const memberStatement = assumeMemberRoles(props.permissions);
+    if (net.createEndpoints) new TaskEndpoints(this, 'Endpoints', { vpc, subnets, taskSecurityGroups: securityGroups });
 
     const functions: Partial<Record<TaskId, lambda.IFunction>> = {};
     const roles: Partial<Record<TaskId, iam.Role>> = {};
     for (const taskId of TaskIds) {
       const name = functionName(props.resourcePrefix, taskId);
+      // A generated name, kept on update and delete but removed when the first create fails: a
+      // destroy + redeploy (or a retried first deploy) never meets a retained group holding the name.
       const logGroup = new logs.LogGroup(this, `${taskId}-logs`, {
-        logGroupName: `/aws/lambda/${name}`,
         retention: props.logRetentionDays as logs.RetentionDays,
-        removalPolicy: RemovalPolicy.RETAIN,
+        removalPolicy: RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
       });
       const role = new iam.Role(this, `${taskId}-role`, {
+        roleName: taskRoleName(props.resourcePrefix, taskId), // member roles trust exactly this ARN
         assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
         description: `adjoin task ${taskId}: only what this task needs`,
       });
@@ -85,7 +90,11 @@ export class TaskFunctionSet extends Construct {
         resources: ['*'],
       }));
       for (const statement of statementsFor(this, TaskNeeds[taskId], props.permissions)) role.addToPolicy(statement);
-      if (memberStatement && TaskNeeds[taskId].some((n) => FleetNeeds.includes(n))) role.addToPolicy(memberStatement);
+      const memberStatement = assumeMemberRoles(props.permissions, taskId);
+      if (memberStatement) role.addToPolicy(memberStatement);
+      // Each task assumes its own member role (infra/permissions.ts).
+      const memberRole = props.settings.memberRoleName ? { memberRoleName: memberRoleNameFor(props.settings.memberRoleName, taskId) } : {};
+      const settingsJson = JSON.stringify({ ...props.settings, ...memberRole });
 
       const fn = new nodejs.NodejsFunction(this, taskId, {
         functionName: name,

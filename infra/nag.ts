@@ -51,7 +51,7 @@ export function acknowledgeFleetRole(role: IConstruct, resourcePrefix: string): 
     },
     {
       id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:parameter/${resourcePrefix}/otp/*]`,
-      reason: 'One-time passwords are per-instance parameters under this prefix, created and deleted during a join.',
+      reason: 'One-time passwords are per-instance parameters under this prefix: created (and tagged with their instance ARN only, aws:TagKeys) and deleted during a join.',
     },
     {
       id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:${resourcePrefix}-join:*]`,

@@ -1,12 +1,16 @@
 /**
  * Least privilege, one task at a time: what each task Lambda may do, as data (`TaskNeeds`),
- * and the IAM statements each need becomes. The member-account role gets the union of the
- * fleet needs (EC2 + SSM), since tasks reach member accounts through it.
+ * and the IAM statements each need becomes. In a member account each fleet task has a role of
+ * its own (`<memberRoleName>-<task>`), holding only that task's fleet needs and trusted only by
+ * that task's role (`<prefix>-<task>-role`, fixed names): one role per task rather than session
+ * policies, because nothing forces a caller to pass a session policy, while a trust policy binds.
  */
 import { ArnFormat, Aws, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type { Construct } from 'constructs';
-import type { TaskId } from '../tasks/registry';
+import { ConfigurationError } from '../tasks/lib/errors';
+import { OTP_INSTANCE_TAG } from '../tasks/lib/naming';
+import { TaskIds, type TaskId } from '../tasks/registry';
 import { resourceNames, toSettings, type ResolvedConfig } from './config';
 
 /** Tag on every task role; a member account's role trusts only principals that carry it. */
@@ -16,14 +20,16 @@ export const TaskRoleTag = { key: 'adjoin:component', value: 'task' } as const;
 export type Need =
   | 'directory' // bind secret + CA parameter (LDAPS to the DCs)
   | 'describe' // ec2:DescribeInstances
-  | 'tag' // ec2:CreateTags/DeleteTags, only keys with our status prefix
+  | 'tag' // ec2:CreateTags, only keys with our status prefix (never DeleteTags: nothing deletes tags)
   | 'ssm-ping' // ssm:DescribeInstanceInformation
-  | 'otp-write' // ssm:PutParameter on /<prefix>/otp/*
+  | 'otp-write' // ssm:PutParameter + AddTagsToResource (the instance-ARN tag only) on /<prefix>/otp/*
   | 'otp-delete' // ssm:DeleteParameter on /<prefix>/otp/*
   | 'send-join' // ssm:SendCommand with the join document
+  | 'send-verify' // ssm:SendCommand with the verify document (by hand / lab fleet only: the join document verifies by itself)
   | 'command-read' // ssm:GetCommandInvocation
   | 'claims' // dynamodb:GetItem/PutItem/UpdateItem on the join-claims table
-  | 'history'; // states:GetExecutionHistory on the join machine's executions
+  | 'history' // states:GetExecutionHistory on the join machine's executions
+  | 'doctor-read'; // ssm:DescribeDocument on our documents, secretsmanager:DescribeSecret on the bind secret
 
 export const TaskNeeds: Record<TaskId, readonly Need[]> = {
   'read-instance': ['describe', 'claims'],
@@ -40,6 +46,7 @@ export const TaskNeeds: Record<TaskId, readonly Need[]> = {
   'find-stale-objects': ['directory', 'describe'],
   'check-deletion-cap': [],
   'report-reconcile': [],
+  'check-setup': ['directory', 'describe', 'ssm-ping', 'doctor-read'],
 };
 
 /** Needs served by the fleet (EC2/SSM): in member accounts they go through the member role. */
@@ -91,6 +98,19 @@ export function permissionContext(config: ResolvedConfig, account: 'orchestrator
   };
 }
 
+/** The fixed name of a task's role in the orchestrator account. */
+export const taskRoleName = (prefix: string, taskId: TaskId): string => `${prefix}-${taskId}-role`;
+
+/** The name of a task's role in a member account. */
+export function memberRoleNameFor(memberRoleName: string, taskId: TaskId): string {
+  const name = `${memberRoleName}-${taskId}`;
+  if (name.length > 64) throw new ConfigurationError([`memberRoleName: ${memberRoleName} is too long: ${name} exceeds the 64 characters of an IAM role name`]);
+  return name;
+}
+
+/** Tasks that reach the fleet (and so, in member accounts, get a member role of their own). */
+export const fleetTasks = (): TaskId[] => TaskIds.filter((id) => TaskNeeds[id].some((n) => FleetNeeds.includes(n)));
+
 /** The secret's ARN pattern for IAM: a name or partial ARN gets Secrets Manager's 6-character suffix. */
 export function secretArnPattern(scope: Construct, secret: string): string {
   const stack = Stack.of(scope);
@@ -132,7 +152,7 @@ export function statementsFor(scope: Construct, needs: readonly Need[], ctx: Per
   if (has('tag')) {
     out.push(new iam.PolicyStatement({
       sid: 'TagWithStatusPrefixOnly',
-      actions: ['ec2:CreateTags', 'ec2:DeleteTags'],
+      actions: ['ec2:CreateTags'],
       resources: [instances],
       conditions: { 'ForAllValues:StringLike': { 'aws:TagKeys': [`${ctx.statusPrefix}*`] } },
     }));
@@ -142,6 +162,12 @@ export function statementsFor(scope: Construct, needs: readonly Need[], ctx: Per
   }
   if (has('otp-write')) {
     out.push(new iam.PolicyStatement({ sid: 'WriteOneTimePassword', actions: ['ssm:PutParameter'], resources: [otp] }));
+    out.push(new iam.PolicyStatement({
+      sid: 'TagOneTimePasswordWithItsInstance',
+      actions: ['ssm:AddTagsToResource'],
+      resources: [otp],
+      conditions: { 'ForAllValues:StringEquals': { 'aws:TagKeys': [OTP_INSTANCE_TAG] } },
+    }));
   }
   if (has('otp-delete')) {
     out.push(new iam.PolicyStatement({ sid: 'DeleteOneTimePassword', actions: ['ssm:DeleteParameter'], resources: [otp] }));
@@ -154,6 +180,12 @@ export function statementsFor(scope: Construct, needs: readonly Need[], ctx: Per
       resources: [instances],
       ...(ctx.restrictCommandsToOptedIn ? { conditions: { StringEquals: { [`ssm:resourceTag/${ctx.optIn.key}`]: ctx.optIn.value } } } : {}),
     }));
+  }
+  if (has('doctor-read')) {
+    out.push(new iam.PolicyStatement({ sid: 'DescribeOurDocuments', actions: ['ssm:DescribeDocument'], resources: [document(ctx.joinDocument), document(ctx.verifyDocument)] }));
+    if (ctx.serviceAccountSecret) {
+      out.push(new iam.PolicyStatement({ sid: 'DescribeBindSecret', actions: ['secretsmanager:DescribeSecret'], resources: [secretArnPattern(scope, ctx.serviceAccountSecret)] }));
+    }
   }
   if (has('command-read')) {
     out.push(new iam.PolicyStatement({ sid: 'ReadCommandResults', actions: ['ssm:GetCommandInvocation'], resources: ['*'] }));
@@ -168,12 +200,12 @@ export function statementsFor(scope: Construct, needs: readonly Need[], ctx: Per
   return out;
 }
 
-/** sts:AssumeRole on the member accounts' role, for tasks that touch the fleet. */
-export function assumeMemberRoles(ctx: PermissionContext): iam.PolicyStatement | undefined {
-  if (ctx.memberAccounts.length === 0) return undefined;
+/** sts:AssumeRole on this task's own role in the member accounts, for tasks that touch the fleet. */
+export function assumeMemberRoles(ctx: PermissionContext, taskId: TaskId): iam.PolicyStatement | undefined {
+  if (ctx.memberAccounts.length === 0 || !fleetTasks().includes(taskId)) return undefined;
   return new iam.PolicyStatement({
-    sid: 'AssumeMemberRole',
+    sid: 'AssumeOwnMemberRole',
     actions: ['sts:AssumeRole'],
-    resources: ctx.memberAccounts.map((a) => `arn:${Aws.PARTITION}:iam::${a}:role/${ctx.memberRoleName}`),
+    resources: ctx.memberAccounts.map((a) => `arn:${Aws.PARTITION}:iam::${a}:role/${memberRoleNameFor(ctx.memberRoleName, taskId)}`),
   });
 }

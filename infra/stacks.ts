@@ -14,8 +14,9 @@ import { Adjoin, ec2StatePattern } from './adjoin';
 import { resourceNames, type ResolvedConfig } from './config';
 import { JoinDocuments } from './documents';
 import { deadLetterQueue } from './dead-letter';
-import { acknowledgeFleetRole } from './nag';
-import { FleetNeeds, permissionContext, statementsFor, TaskRoleTag } from './permissions';
+import { otpProtection } from './otp';
+import { FleetNeeds, fleetTasks, memberRoleNameFor, permissionContext, statementsFor, taskRoleName, TaskNeeds, TaskRoleTag, type Need } from './permissions';
+import type { TaskId } from '../tasks/registry';
 
 export interface AdjoinStackProps extends StackProps {
   readonly config: ResolvedConfig;
@@ -42,7 +43,8 @@ export interface AdjoinMemberStackProps extends StackProps {
 
 /** What a member account needs: the event forwarder, the documents, and the role to assume. */
 export class AdjoinMemberStack extends Stack {
-  readonly role: iam.Role;
+  /** The role of each fleet task in this account (infra/permissions.ts memberRoleNameFor). */
+  readonly roles: Partial<Record<TaskId, iam.Role>>;
 
   constructor(scope: Construct, id: string, props: AdjoinMemberStackProps) {
     super(scope, id, { description: 'adjoin: member account (forwards EC2 events, grants the orchestrator EC2/SSM access)', ...props });
@@ -67,19 +69,51 @@ export class AdjoinMemberStack extends Stack {
       commandDeadlineSeconds: config.timings.commandDeadlineSeconds,
     });
 
-    this.role = new iam.Role(this, 'OrchestratorRole', {
-      roleName: config.memberRoleName,
-      description: 'adjoin: assumed by the orchestrator\'s task Lambdas for EC2/SSM in this account',
-      assumedBy: new iam.AccountPrincipal(props.orchestratorAccount).withConditions({
-        StringEquals: { [`aws:PrincipalTag/${TaskRoleTag.key}`]: TaskRoleTag.value },
-      }),
-      maxSessionDuration: Duration.hours(1),
-    });
-    for (const statement of statementsFor(this, FleetNeeds, permissionContext(config, 'member'))) this.role.addToPolicy(statement);
-    acknowledgeFleetRole(this.role, prefix);
-    Adjoin.instancePolicy(this, prefix);
+    // One role per fleet task, holding only that task's needs, trusted only by that task's role.
+    const permissions = permissionContext(config, 'member');
+    this.roles = {};
+    for (const taskId of fleetTasks()) {
+      const taskRoleArn = `arn:${Aws.PARTITION}:iam::${props.orchestratorAccount}:role/${taskRoleName(prefix, taskId)}`;
+      const role = new iam.Role(this, `${taskId}-role`, {
+        roleName: memberRoleNameFor(config.memberRoleName, taskId),
+        description: `adjoin: assumed only by the orchestrator's ${taskId} task, for what it needs in this account`,
+        // aws:PrincipalArn rather than the role ARN as principal: IAM would refuse a trust policy
+        // naming a role that does not exist yet (the orchestrator may be deployed after this stack).
+        assumedBy: new iam.AccountPrincipal(props.orchestratorAccount).withConditions({
+          StringEquals: { 'aws:PrincipalArn': taskRoleArn, [`aws:PrincipalTag/${TaskRoleTag.key}`]: TaskRoleTag.value },
+        }),
+        maxSessionDuration: Duration.hours(1),
+      });
+      const needs = TaskNeeds[taskId].filter((n) => FleetNeeds.includes(n));
+      for (const statement of statementsFor(this, needs, permissions)) role.addToPolicy(statement);
+      const unscoped = needs.flatMap((n) => NoResourceLevel[n] ?? []);
+      const acks = [];
+      if (unscoped.length > 0)
+        acks.push({ id: 'AwsSolutions-IAM5[Resource::*]', reason: `${unscoped.join(', ')}: these actions have no resource-level permissions.` });
+      if (needs.includes('tag') || needs.includes('send-join') || needs.includes('send-verify'))
+        acks.push({
+          id: 'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:instance/*]',
+          reason: 'Any instance of this account, but CreateTags only with keys carrying the status prefix (aws:TagKeys) and SendCommand only with our documents' +
+            (config.tags.restrictCommandsToOptedIn ? ', only to instances carrying the opt-in tag (ssm:resourceTag).' : '.'),
+        });
+      if (needs.includes('otp-write') || needs.includes('otp-delete'))
+        acks.push({
+          id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:parameter/${prefix}/otp/*]`,
+          reason: `One-time passwords are one parameter per instance under this prefix; this task ${needs.includes('otp-write') ? 'writes them and tags them with their instance ARN only (aws:TagKeys)' : 'deletes them'}.`,
+        });
+      if (acks.length > 0) Validations.of(role).acknowledge(...acks);
+      this.roles[taskId] = role;
+    }
+    otpProtection(this, prefix, fleetTasks().filter((id) => TaskNeeds[id].includes('otp-write')).map((id) => this.roles[id]!));
   }
 }
+
+/** Fleet actions without resource-level permissions (their statements use Resource *). */
+const NoResourceLevel: Partial<Record<Need, string[]>> = {
+  describe: ['ec2:DescribeInstances'],
+  'ssm-ping': ['ssm:DescribeInstanceInformation'],
+  'command-read': ['ssm:GetCommandInvocation'],
+};
 
 /** Builds every stack of the configuration in `app`. */
 export function createStacks(app: App, config: ResolvedConfig, options: { members?: boolean } = {}): { orchestrator: AdjoinStack; members: AdjoinMemberStack[] } {

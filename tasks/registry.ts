@@ -21,6 +21,8 @@ export const TaskIds = [
   'find-stale-objects',
   'check-deletion-cap',
   'report-reconcile',
+  // operator: `adjoin doctor` invokes it (no workflow does)
+  'check-setup',
 ] as const;
 
 export type TaskId = (typeof TaskIds)[number];

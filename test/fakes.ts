@@ -106,7 +106,17 @@ export class FakeDirectory implements Directory {
       this.calls.push(['createComputer', { ...spec, password: '<hidden>' }]);
       const e = this.failCreate?.(spec);
       if (e) throw e;
-      const o = { dn: `CN=${spec.name},${spec.ou}`, name: spec.name, marker: spec.marker, description: spec.description, dnsHostName: spec.fqdn, whenCreated: NOW, password: spec.password };
+      const o = {
+        dn: `CN=${spec.name},${spec.ou}`,
+        name: spec.name,
+        marker: spec.marker,
+        description: spec.description,
+        dnsHostName: spec.fqdn,
+        whenCreated: NOW,
+        guid: guidOf(this.objects.length + 1000),
+        createdByUs: true,
+        password: spec.password,
+      };
       this.objects.push(o);
       return o;
     });
@@ -283,6 +293,11 @@ export const runInput: RunJoinInput = { instance: proceed, computer: prepared, r
 // ---- leave / reconcile ----------------------------------------------------------------------
 
 export const iid = (n: number): string => `i-${n.toString(16).padStart(17, '0')}`;
+/** A canonical objectGUID for number n (distinct per n). */
+export const guidOf = (n: number): string => `0000${n.toString(16).padStart(4, '0')}-0000-4000-8000-${n.toString(16).padStart(12, '0')}`.slice(-36);
+/** The service account's SID in the unit tests, and a domain admin's. */
+export const SERVICE_SID = 'S-1-5-21-1-2-3-1105';
+export const ADMIN_SID = 'S-1-5-21-1-2-3-512';
 export const markerOf = (n: number, account = ACCOUNT, region = REGION): Marker => ({ account, region, instanceId: iid(n) });
 
 export function computer(n: number, over: Partial<ComputerObject> = {}): ComputerObject {
@@ -293,6 +308,9 @@ export function computer(n: number, over: Partial<ComputerObject> = {}): Compute
     marker: markerOf(n),
     dnsHostName: `${name.toLowerCase()}.corp.example.com`,
     whenCreated: OLD,
+    guid: guidOf(n),
+    ownerSid: SERVICE_SID,
+    createdByUs: true,
     ...over,
   };
 }
@@ -343,7 +361,7 @@ export class PagedDirectory implements Directory {
   }
   async createComputer(spec: NewComputer): Promise<ComputerObject> {
     await this.enter('createComputer', spec.name);
-    const o: ComputerObject = { dn: `CN=${spec.name},${spec.ou}`, name: spec.name, marker: spec.marker, whenCreated: NOW };
+    const o: ComputerObject = { dn: `CN=${spec.name},${spec.ou}`, name: spec.name, marker: spec.marker, whenCreated: NOW, guid: guidOf(this.objects.size + 1000), createdByUs: true };
     this.add(o);
     return o;
   }
@@ -377,6 +395,8 @@ export class FakeFleets {
   readonly instances = new Map<string, Map<string, InstanceInfo>>();
   readonly describeCalls: { target: string; ids: string[] }[] = [];
   error: Error | undefined;
+  /** Errors of one "account/region" only (an unreachable member account). */
+  readonly errorFor = new Map<string, Error>();
   /** Fail only the n-th describeInstances call (1-based). */
   failCall: { n: number; error: Error } | undefined;
   /** Real milliseconds each describeInstances call takes; the most calls seen in flight at once. */
@@ -394,7 +414,8 @@ export class FakeFleets {
     const key = `${account}/${region}`;
     const get = (): Map<string, InstanceInfo> => this.instances.get(key) ?? new Map<string, InstanceInfo>();
     const fail = (): void => {
-      if (this.error) throw this.error;
+      const e = this.errorFor.get(key) ?? this.error;
+      if (e) throw e;
     };
     const unused = (): Promise<never> => Promise.reject(new Error('not used by leave/reconcile'));
     const fleet: Fleet = {
@@ -465,6 +486,9 @@ export const scanOf = (stale: number, listed: number, dryRun = false): ScanOutpu
   young: 0,
   alive: 0,
   joinRunning: 0,
+  notProvenOurs: 0,
+  unreachable: 0,
+  skippedAccounts: [],
   staleList: range(0, listed).map((n) => ({ object: { dn: computer(n).dn, name: computer(n).name }, instance: markerOf(n) })),
   notListed: stale - listed,
   ldapPages: 1,

@@ -38,12 +38,12 @@ export const SsmOnlinePolling = { intervalSeconds: 5, backoffRate: 1.2, maxDelay
 export const JoinPolling = { intervalSeconds: 10, backoffRate: 1, maxDelaySeconds: 10 } as const;
 
 /**
- * Every join task under a 1,000-launch burst: throttling — and a Lambda that timed out waiting
+ * Every join task under a 1,000-launch burst: throttling (and AWS unavailable / unreachable) — and a Lambda that timed out waiting
  * on the SDK's throttling back-off — is waited out, never fatal (2 s, x2, 30 s max, 12 attempts,
  * full jitter), before the standard TransientErrors retry. Every join task is idempotent.
  */
 export const BurstThrottleRetry: RetryPolicy = {
-  errors: [Errors.Throttled, Errors.AwsUnavailable, LambdaTimeout],
+  errors: [Errors.Throttled, Errors.AwsUnavailable, Errors.AwsUnreachable, LambdaTimeout],
   intervalSeconds: 2,
   backoffRate: 2,
   maxDelaySeconds: 30,

@@ -5,9 +5,13 @@
  * (generated from this ASL); README.md "Errors" lists the errors and retries.
  *   - any EC2 error fails the run in "Find stale objects" (never read as "instance gone");
  *   - more stale objects than the cap fails the run in "Check deletion cap", nothing deleted;
- *   - each delete re-checks marker, OU, age and instance state; a refusal counts as skipped,
- *     a refused directory or AWS call as failed; a directory that stays down fails the run at
- *     "Delete stale objects" (redrive resumes there; the deletes done are not repeated).
+ *   - each delete re-checks marker, OU, GUID/owner, age and instance state; a refusal counts as
+ *     skipped, a refused directory or AWS call as failed; a refused DNS delete does not stop the
+ *     object's delete (counted as dnsFailed); a directory that stays down fails the run at
+ *     "Delete stale objects" (redrive resumes there; the deletes done are not repeated);
+ *   - an account/Region whose EC2 cannot be asked is skipped (its objects untouched); the run
+ *     deletes the rest, reports, then FAILS in "Reconcile incomplete" (ReconcileIncomplete, the
+ *     Cause lists the skipped accounts) so the failed-execution alarm fires.
  */
 import { Duration } from 'aws-cdk-lib';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
@@ -68,7 +72,15 @@ export class ReconcileWorkflow extends Construct implements Workflow {
     );
     dryRun.next(report);
     deleteAll.next(report);
-    report.next(done);
+    const incomplete = new sfn.Fail(this, 'Reconcile incomplete', {
+      error: Errors.ReconcileIncomplete,
+      causePath: '$.incompleteCause',
+    });
+    report.next(
+      new sfn.Choice(this, 'Every account reconciled?')
+        .when(sfn.Condition.booleanEquals('$.complete', false), incomplete)
+        .otherwise(done),
+    );
 
     this.stateMachine = makeStateMachine(this, props, {
       definition,

@@ -4,23 +4,25 @@
 # Runs as root through SSM Run Command (aws:runShellScript). Idempotent: an instance already
 # joined as ComputerName keeps its join ("already joined"), SSSD is (re)configured anyway.
 #
-# Parameters: each is declared by one `# param:` line below; infra/documents.ts builds the SSM
-# document from them (`# param: Name | description` = required, `| default | allowed pattern`
-# = optional). The agent hands each value over as the environment variable SSM_<Name>
-# (interpolationType ENV_VAR); with an older agent, or when a value is a secure-string
-# reference the agent resolves only in the script text, the value pasted into the single-quoted
-# fallback below is used instead. Values are validated below; the one-time password generator
-# never uses a quote, a space, a backslash, a dollar sign or a backtick.
-# param: DomainName | DNS name of the AD domain, e.g. corp.example.com
-# param: Realm | Kerberos realm, the domain name in upper case
-# param: ComputerName | computer account name (1-15 characters, no dollar sign) created by adjoin
-# param: HostFqdn | host name registered on the computer object (ComputerName.DomainName)
-# param: DomainControllers | IP addresses of the domain controllers, comma or space separated
-# param: OneTimePassword | secure-string reference (ssm-secure:NAME in double braces) to the computer's one-time password
-# param: ComputerOu | DN of the OU holding the computer object (reported, never moved)
+# Parameters: each is declared by one `# param:` line below; infra/document-params.ts builds the
+# SSM document from them (`# param: Name | description | default or (required) | allowed pattern`).
+# SSM refuses a SendCommand whose value does not match the allowed pattern, and the agent hands
+# each value over ONLY as the environment variable SSM_<Name> (interpolationType ENV_VAR): no
+# value is ever pasted into this script's text. The secure-string reference of OneTimePassword
+# is resolved by the agent into $SSM_OneTimePassword: that needs SSM Agent 3.3.3572.0 or later
+# (ENV_VAR interpolation arrived in 3.3.2746.0; 3.3.3572.0 fixed it for Parameter Store values).
+# With an older agent the variables are missing and the script stops with exit code 2.
+# param: DomainName | DNS name of the AD domain, e.g. corp.example.com | (required) | ^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$
+# param: Realm | Kerberos realm, the domain name in upper case | (required) | ^[A-Z0-9.-]{1,253}$
+# param: ComputerName | computer account name (1-15 characters, no dollar sign) created by adjoin | (required) | ^[A-Za-z0-9][A-Za-z0-9-]{0,14}$
+# param: HostFqdn | host name registered on the computer object (ComputerName.DomainName) | (required) | ^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$
+# param: DomainControllers | IPv4 addresses of the domain controllers, comma or space separated | (required) | ^[0-9]{1,3}(\.[0-9]{1,3}){3}([, ]+[0-9]{1,3}(\.[0-9]{1,3}){3}){0,15}$
+# param: OneTimePassword | secure-string reference (ssm-secure:NAME in double braces) to the computer's one-time password | (required) | ^\{\{ssm-secure:[A-Za-z0-9_./-]{1,1011}\}\}$
+# param: ComputerOu | DN of the OU holding the computer object (reported, never moved) | (required) | ^(?:[Oo][Uu]|[Cc][Nn]|[Dd][Cc])=(?:[^,+"\\<>;=#$'`\x00-\x1f\x7f]|\\[,+"\\<>;=# ]|\\[0-9A-Fa-f]{2})+(?:,(?:[Oo][Uu]|[Cc][Nn]|[Dd][Cc])=(?:[^,+"\\<>;=#$'`\x00-\x1f\x7f]|\\[,+"\\<>;=# ]|\\[0-9A-Fa-f]{2})+)*$
 # param: LoginGroups | AD groups allowed to log in, comma separated (empty or - = every domain user) | - | ^[A-Za-z0-9 _.,-]{0,1024}$
 # param: IdMapping | sid (UIDs from SIDs) or rfc2307 (uidNumber/gidNumber from AD) | sid | ^(sid|rfc2307)$
 # param: DomainSid | domain SID pinned for sid mapping (S-1-5-21-...); empty or - in rfc2307 mode | - | ^(-|S-1-5-21-[0-9]+-[0-9]+-[0-9]+)?$
+# param: DomainController | DC to join through (host name or IP), the one that wrote the computer object: no replication race; empty or - = any DC | - | ^(-|[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?)?$
 # param: DynamicDns | true: SSSD registers the host's A record in AD DNS | false | ^(true|false)$
 #
 # Exit codes: 0 joined (or already joined) and SSSD running; 2 bad parameter; 3 packages;
@@ -31,24 +33,6 @@ umask 077
 export LC_ALL=C
 
 LB='{'
-# param_value NAME FALLBACK: $SSM_NAME when the agent set it to a usable value, else FALLBACK.
-param_value() {
-  local env="SSM_$1"
-  if [ -n "${!env+x}" ] && [[ "${!env}" != *"$LB$LB"* ]]; then printf '%s' "${!env}"; else printf '%s' "$2"; fi
-}
-DOMAIN_NAME=$(param_value DomainName '{{DomainName}}')
-REALM=$(param_value Realm '{{Realm}}')
-COMPUTER_NAME=$(param_value ComputerName '{{ComputerName}}')
-HOST_FQDN=$(param_value HostFqdn '{{HostFqdn}}')
-DOMAIN_CONTROLLERS=$(param_value DomainControllers '{{DomainControllers}}')
-ONE_TIME_PASSWORD=$(param_value OneTimePassword '{{OneTimePassword}}')
-LOGIN_GROUPS=$(param_value LoginGroups '{{LoginGroups}}')
-ID_MAPPING=$(param_value IdMapping '{{IdMapping}}')
-DOMAIN_SID=$(param_value DomainSid '{{DomainSid}}')
-COMPUTER_OU=$(param_value ComputerOu '{{ComputerOu}}')
-DYNAMIC_DNS=$(param_value DynamicDns '{{DynamicDns}}')
-unset SSM_OneTimePassword 2>/dev/null || true
-
 say() { printf 'adjoin: %s\n' "$*"; }
 fail() { # fail CODE MESSAGE
   local code=$1
@@ -56,16 +40,80 @@ fail() { # fail CODE MESSAGE
   printf 'adjoin: FAILED: %s\n' "$*" >&2
   exit "$code"
 }
+# Tests run this script against a fake root (test/infra/join-script.test.ts): every path it
+# writes or reads on the host starts with $R. On an instance ADJOIN_ROOT is unset: R is empty.
+R=${ADJOIN_ROOT:-}
+
+# ---- backups and roll-back --------------------------------------------------------------------
+# Every file this script replaces is first copied to <file>.adjoin.bak, once (a later run never
+# overwrites it: it keeps the host's own version). Each run also snapshots what it changes into
+# a private folder; if the run fails before SSSD is running, the EXIT trap puts every changed
+# file back as it was at the start of this run, so a failed join leaves no half-configured host.
+RUN_SNAP=$(mktemp -d "${TMPDIR:-/tmp}/adjoin-run.XXXXXX")
+CHANGED=()  # files changed by this run
+NM_UNDO=()  # nmcli arguments that restore a connection profile
+SETTLED=false
+backup() { # backup FILE: before FILE is first changed by this run
+  local f=$1 i
+  for i in "${CHANGED[@]}"; do [ "$i" = "$f" ] && return 0; done
+  local key=$RUN_SNAP/${#CHANGED[@]}
+  if [ -e "$f" ]; then
+    cp -p "$f" "$key"
+    [ -e "$f.adjoin.bak" ] || cp -p "$f" "$f.adjoin.bak"
+  else
+    : >"$key.absent"
+  fi
+  CHANGED+=("$f")
+}
+rollback() {
+  local i f key
+  for i in "${!CHANGED[@]}"; do
+    f=${CHANGED[$i]}
+    key=$RUN_SNAP/$i
+    if [ -e "$key.absent" ]; then rm -f "$f"; elif [ -e "$key" ]; then cat "$key" >"$f"; fi
+  done
+  if [ "${#NM_UNDO[@]}" -gt 0 ]; then nmcli connection modify "${NM_UNDO[@]}" >/dev/null 2>&1 || true; fi
+  if [ "${#CHANGED[@]}" -gt 0 ]; then printf 'adjoin: rolled back %s\n' "${CHANGED[*]#"$R"}" >&2; fi
+  if [ -n "${RESTART_RESOLVED:-}" ]; then systemctl restart systemd-resolved >/dev/null 2>&1 || true; fi
+}
+on_exit() {
+  local rc=$?
+  if [ "$rc" -ne 0 ] && ! $SETTLED; then rollback; fi
+  rm -rf "$RUN_SNAP"
+  exit "$rc"
+}
+trap on_exit EXIT
+
+# param VAR NAME: VAR=$SSM_NAME, as the agent handed it over (never read from this text).
+param() {
+  local env="SSM_$2"
+  [ -n "${!env+x}" ] || fail 2 "parameter $2 is missing: \$$env is not set (this document needs SSM Agent 3.3.3572.0 or later, which hands parameters over as SSM_<Name> environment variables)"
+  printf -v "$1" '%s' "${!env}"
+}
+param DOMAIN_NAME DomainName
+param REALM Realm
+param COMPUTER_NAME ComputerName
+param HOST_FQDN HostFqdn
+param DOMAIN_CONTROLLERS DomainControllers
+param LOGIN_GROUPS LoginGroups
+param ID_MAPPING IdMapping
+param DOMAIN_SID DomainSid
+param COMPUTER_OU ComputerOu
+param DYNAMIC_DNS DynamicDns
+param DOMAIN_CONTROLLER DomainController
+[ -n "${SSM_OneTimePassword+x}" ] || fail 2 "parameter OneTimePassword is missing: \$SSM_OneTimePassword is not set (SSM Agent 3.3.3572.0 or later resolves the {{ssm-secure:…}} reference into it; update the agent)"
+ONE_TIME_PASSWORD=$SSM_OneTimePassword
+unset SSM_OneTimePassword
 
 # ---- parameters -----------------------------------------------------------------------------
 check() { # check NAME VALUE REGEX
-  case "$2" in *"$LB$LB"*) fail 2 "parameter $1 was not substituted" ;; esac
   [[ "$2" =~ $3 ]] || fail 2 "parameter $1 is not valid: ${2:0:200}"
 }
 check DomainName "$DOMAIN_NAME" '^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$'
 check Realm "$REALM" '^[A-Z0-9.-]{1,253}$'
 check ComputerName "$COMPUTER_NAME" '^[A-Za-z0-9][A-Za-z0-9-]{0,14}$'
 check HostFqdn "$HOST_FQDN" '^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$'
+# shellcheck disable=SC2153 # assigned by `param` (printf -v), which shellcheck cannot follow
 check DomainControllers "$DOMAIN_CONTROLLERS" '^[0-9., ]{7,}$'
 [ -n "$LOGIN_GROUPS" ] || LOGIN_GROUPS=-
 [ -n "$DOMAIN_SID" ] || DOMAIN_SID=-
@@ -73,10 +121,16 @@ LOGIN_GROUPS=$(printf '%s' "$LOGIN_GROUPS" | sed -E 's/[[:space:]]*,[[:space:]]*
 check LoginGroups "$LOGIN_GROUPS" '^(-|[A-Za-z0-9 _.-]{1,64}(,[A-Za-z0-9 _.-]{1,64})*)$'
 check IdMapping "$ID_MAPPING" '^(sid|rfc2307)$'
 check DomainSid "$DOMAIN_SID" '^(-|S-1-5-21-[0-9]+-[0-9]+-[0-9]+)$'
-check ComputerOu "$COMPUTER_OU" '^(OU|CN)=[^;`$]+$'
+# The DN check in POSIX ERE (the allowed pattern above, for bash): read verbatim from a here-doc.
+read -r OU_RE <<'RE' || true
+^([Oo][Uu]|[Cc][Nn]|[Dd][Cc])=([^,+"\<>;=#$'`[:cntrl:]]|\\[,+"\<>;=# ]|\\[0-9A-Fa-f]{2})+(,([Oo][Uu]|[Cc][Nn]|[Dd][Cc])=([^,+"\<>;=#$'`[:cntrl:]]|\\[,+"\<>;=# ]|\\[0-9A-Fa-f]{2})+)*$
+RE
+check ComputerOu "$COMPUTER_OU" "$OU_RE"
 check DynamicDns "$DYNAMIC_DNS" '^(true|false)$'
+[ -n "$DOMAIN_CONTROLLER" ] || DOMAIN_CONTROLLER=-
+check DomainController "$DOMAIN_CONTROLLER" '^(-|[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?)$'
 # The password itself is checked without ever showing it.
-case "$ONE_TIME_PASSWORD" in *"$LB$LB"*) fail 2 "parameter OneTimePassword was not resolved (expected a secure-string reference)" ;; esac
+case "$ONE_TIME_PASSWORD" in *"$LB$LB"*) fail 2 "parameter OneTimePassword was not resolved: the agent handed over the {{ssm-secure:…}} reference itself (SSM Agent 3.3.3572.0 or later resolves it)" ;; esac
 [ "${#ONE_TIME_PASSWORD}" -ge 8 ] || fail 2 "parameter OneTimePassword is too short"
 if [ "$ID_MAPPING" = sid ] && [ "$DOMAIN_SID" = - ]; then fail 2 "parameter DomainSid is required when IdMapping is sid"; fi
 DOMAIN_LC=$(printf '%s' "$DOMAIN_NAME" | tr '[:upper:]' '[:lower:]')
@@ -89,19 +143,20 @@ done
 say "joining $HOST_FQDN as $COMPUTER_NAME to $DOMAIN_LC ($REALM), object in $COMPUTER_OU"
 
 HAS_SYSTEMD=false
-if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then HAS_SYSTEMD=true; fi
+if [ -d "$R/run/systemd/system" ] && command -v systemctl >/dev/null 2>&1; then HAS_SYSTEMD=true; fi
 
 # ---- packages -------------------------------------------------------------------------------
 OS_ID=unknown
 OS_LIKE=
-if [ -r /etc/os-release ]; then
-  OS_ID=$(. /etc/os-release && printf '%s' "${ID:-unknown}")
-  OS_LIKE=$(. /etc/os-release && printf '%s' "${ID_LIKE:-}")
+if [ -r "$R/etc/os-release" ]; then
+  # shellcheck source=/dev/null
+  OS_ID=$(. "$R/etc/os-release" && printf '%s' "${ID:-unknown}")
+  # shellcheck source=/dev/null
+  OS_LIKE=$(. "$R/etc/os-release" && printf '%s' "${ID_LIKE:-}")
 fi
 say "operating system: $OS_ID"
 case " $OS_ID $OS_LIKE " in
   *" debian "* | *" ubuntu "*)
-    FAMILY=debian
     PKGS=(adcli sssd sssd-ad sssd-tools libnss-sss libpam-sss krb5-user)
     missing=()
     for p in "${PKGS[@]}"; do
@@ -111,14 +166,13 @@ case " $OS_ID $OS_LIKE " in
       say "installing ${missing[*]}"
       export DEBIAN_FRONTEND=noninteractive
       if ! out=$(apt-get install -y -q "${missing[@]}" 2>&1); then
-        out=$( { apt-get update -q && apt-get install -y -q "${missing[@]}"; } 2>&1) || fail 3 "could not install ${missing[*]}: ${out: -1500}"
+        out=$( { apt-get update -q && apt-get install -y -q "${missing[@]}"; } 2>&1) || fail 3 "could not install ${missing[*]}: $(tail -c 1500 <<<"$out")"
       fi
     else
       say "packages present"
     fi
     ;;
   *" amzn "* | *" rhel "* | *" centos "* | *" fedora "* | *" rocky "* | *" almalinux "*)
-    FAMILY=rhel
     PKGS=(adcli sssd sssd-ad sssd-tools krb5-workstation oddjob-mkhomedir)
     command -v dnf >/dev/null 2>&1 && PKGS+=(authselect) # dnf systems (AL2023, RHEL 8+) use authselect
     missing=()
@@ -127,32 +181,30 @@ case " $OS_ID $OS_LIKE " in
       say "installing ${missing[*]}"
       PM=dnf
       command -v dnf >/dev/null 2>&1 || PM=yum
-      out=$("$PM" install -y -q "${missing[@]}" 2>&1) || fail 3 "could not install ${missing[*]}: ${out: -1500}"
+      out=$("$PM" install -y -q "${missing[@]}" 2>&1) || fail 3 "could not install ${missing[*]}: $(tail -c 1500 <<<"$out")"
     else
       say "packages present"
     fi
     ;;
   *)
-    FAMILY=other
     say "unknown OS family: using the tools already installed"
     ;;
 esac
 for c in adcli sssd; do command -v "$c" >/dev/null 2>&1 || fail 3 "$c is not installed and could not be installed on $OS_ID"; done
 
 # ---- DNS: the domain's names are answered by the domain controllers --------------------------
-if $HAS_SYSTEMD && systemctl is-active --quiet systemd-resolved 2>/dev/null; then
-  mkdir -p /etc/systemd/resolved.conf.d
-  printf '[Resolve]\nDNS=%s\nDomains=~%s\n' "${DCS[*]}" "$DOMAIN_LC" >/etc/systemd/resolved.conf.d/adjoin.conf
-  chmod 644 /etc/systemd/resolved.conf.d/adjoin.conf
-  systemctl restart systemd-resolved || fail 4 "could not restart systemd-resolved"
-  say "DNS: systemd-resolved sends $DOMAIN_LC to ${DCS[*]}"
-else
-  # Rewrite in place (the file may be a bind mount or a symlink target): DCs first, then the
-  # name servers already there, at most 3 in all; the domain first in the search list.
-  # (Where a DHCP client rewrites this file, prefer DHCP options or a Route 53 Resolver rule
-  # that sends the domain to the DCs; the join stays valid, only new lookups need it.)
-  old=$(cat /etc/resolv.conf 2>/dev/null || true)
-  servers=("${DCS[@]}")
+# Routing that survives a reboot and a DHCP renewal, by what manages the resolver here:
+#  1. systemd-resolved running: a drop-in (DNS= + a routing-only domain ~domain);
+#  2. else NetworkManager running: the active connection gets the DCs and the search domain
+#     (ipv4.dns / ipv4.dns-search; DHCP servers stay, after them) and is re-applied;
+#  3. else a dhclient configuration: `prepend domain-name-servers` / `prepend domain-search`,
+#     so each renewal writes the DCs first; and /etc/resolv.conf is rewritten now (4.);
+#  4. else /etc/resolv.conf is rewritten in place: DCs first, then the servers already there
+#     (3 at most), the domain first in the search list.
+write_resolv_conf() {
+  local f="$R/etc/resolv.conf" old s d dup
+  old=$(cat "$f" 2>/dev/null || true)
+  local servers=("${DCS[@]}")
   while read -r key val _; do
     if [ "$key" = nameserver ] && [ -n "$val" ]; then
       dup=false
@@ -160,22 +212,70 @@ else
       $dup || servers+=("$val")
     fi
   done <<<"$old"
-  search="$DOMAIN_LC"
+  local search="$DOMAIN_LC"
   while read -r key rest; do
     if [ "$key" = search ] || [ "$key" = domain ]; then
       for d in $rest; do [ "$d" = "$DOMAIN_LC" ] || search="$search $d"; done
     fi
   done <<<"$old"
+  backup "$f"
+  # In place (the file may be a bind mount or a symlink target), world-readable like the original.
   {
     printf '# written by adjoin: %s answered by its domain controllers\n' "$DOMAIN_LC"
     printf 'search %s\n' "$search"
     for s in "${servers[@]:0:3}"; do printf 'nameserver %s\n' "$s"; done
     grep -E '^options ' <<<"$old" || true
-  } >/etc/resolv.conf.adjoin.new
-  cat /etc/resolv.conf.adjoin.new >/etc/resolv.conf
-  rm -f /etc/resolv.conf.adjoin.new
-  chmod 644 /etc/resolv.conf 2>/dev/null || true
+  } >"$RUN_SNAP/resolv.conf.new"
+  cat "$RUN_SNAP/resolv.conf.new" >"$f"
+  chmod 644 "$f" 2>/dev/null || true
   say "DNS: /etc/resolv.conf names ${servers[*]:0:3}"
+}
+nm_running() {
+  command -v nmcli >/dev/null 2>&1 && [ "$(nmcli -t -f RUNNING general 2>/dev/null)" = running ]
+}
+if $HAS_SYSTEMD && systemctl is-active --quiet systemd-resolved 2>/dev/null; then
+  # The drop-in folder must be readable by systemd-resolved (it does not run as root): 0755,
+  # whatever this script's umask (077) would give it; the file 0644.
+  install -d -m 0755 "$R/etc/systemd/resolved.conf.d"
+  f="$R/etc/systemd/resolved.conf.d/adjoin.conf"
+  backup "$f"
+  printf '[Resolve]\nDNS=%s\nDomains=~%s\n' "${DCS[*]}" "$DOMAIN_LC" >"$f"
+  chmod 644 "$f"
+  RESTART_RESOLVED=1
+  systemctl restart systemd-resolved || fail 4 "could not restart systemd-resolved"
+  say "DNS: systemd-resolved sends $DOMAIN_LC to ${DCS[*]} (drop-in /etc/systemd/resolved.conf.d/adjoin.conf)"
+elif nm_running; then
+  dev=$(ip -4 route show default 2>/dev/null | awk '{ for (i = 1; i < NF; i++) if ($i == "dev") { print $(i + 1); exit } }')
+  conn=
+  [ -n "$dev" ] && conn=$(nmcli -g GENERAL.CONNECTION device show "$dev" 2>/dev/null || true)
+  [ -n "$conn" ] || fail 4 "NetworkManager runs, but no active connection carries the default route: cannot route $DOMAIN_LC to its DCs"
+  old_dns=$(nmcli -g ipv4.dns connection show "$conn" 2>/dev/null || true)
+  old_search=$(nmcli -g ipv4.dns-search connection show "$conn" 2>/dev/null || true)
+  state="$R/var/lib/adjoin/networkmanager-$dev.bak"
+  if [ ! -e "$state" ]; then
+    install -d -m 0755 "$R/var/lib/adjoin"
+    printf 'connection=%s\nipv4.dns=%s\nipv4.dns-search=%s\n' "$conn" "$old_dns" "$old_search" >"$state"
+  fi
+  NM_UNDO=("$conn" ipv4.dns "$old_dns" ipv4.dns-search "$old_search")
+  nmcli connection modify "$conn" ipv4.dns "${DCS[*]}" ipv4.dns-search "$DOMAIN_LC" || fail 4 "nmcli could not set the DNS of connection $conn"
+  nmcli device reapply "$dev" >/dev/null 2>&1 || nmcli connection up "$conn" >/dev/null 2>&1 || fail 4 "NetworkManager could not re-apply connection $conn"
+  say "DNS: NetworkManager connection $conn uses ${DCS[*]} first, search $DOMAIN_LC"
+else
+  if command -v dhclient >/dev/null 2>&1 || [ -e "$R/etc/dhcp/dhclient.conf" ]; then
+    f="$R/etc/dhcp/dhclient.conf"
+    install -d -m 0755 "$R/etc/dhcp"
+    backup "$f"
+    dcs_csv=$(printf '%s, ' "${DCS[@]}")
+    {
+      grep -v '# adjoin$' "$f" 2>/dev/null || true
+      printf 'prepend domain-name-servers %s; # adjoin\n' "${dcs_csv%, }"
+      printf 'prepend domain-search "%s"; # adjoin\n' "$DOMAIN_LC"
+    } >"$RUN_SNAP/dhclient.conf.new"
+    cat "$RUN_SNAP/dhclient.conf.new" >"$f"
+    chmod 644 "$f"
+    say "DNS: dhclient puts ${DCS[*]} first at every lease (/etc/dhcp/dhclient.conf)"
+  fi
+  write_resolv_conf
 fi
 resolved=false
 for _ in 1 2 3 4 5 6 7 8 9 10; do
@@ -195,17 +295,42 @@ if adcli testjoin --domain="$DOMAIN_LC" >/dev/null 2>&1 && keytab_has_name; then
   ALREADY=true
 else
   ALREADY=false
-  OS_NAME=$(. /etc/os-release 2>/dev/null && printf '%s' "${NAME:-Linux}") || OS_NAME=Linux
-  OS_VERSION=$(. /etc/os-release 2>/dev/null && printf '%s' "${VERSION_ID:-}") || OS_VERSION=
+  # shellcheck source=/dev/null
+  OS_NAME=$(. "$R/etc/os-release" 2>/dev/null && printf '%s' "${NAME:-Linux}") || OS_NAME=Linux
+  # shellcheck source=/dev/null
+  OS_VERSION=$(. "$R/etc/os-release" 2>/dev/null && printf '%s' "${VERSION_ID:-}") || OS_VERSION=
   say "joining with the one-time password"
   # The object exists already (created by adjoin); adcli logs in as the computer itself.
-  if ! out=$(adcli join --domain="$DOMAIN_LC" --domain-realm="$REALM" --computer-name="$COMPUTER_NAME" \
-    --host-fqdn="$HOST_FQDN" --os-name="$OS_NAME" --os-version="$OS_VERSION" \
-    --one-time-password="$ONE_TIME_PASSWORD" 2>&1); then
-    out=${out//"$ONE_TIME_PASSWORD"/***}
-    fail 5 "adcli join refused: ${out: -1500} (a used or wrong one-time password, or a missing computer object: prepare it again)"
+  # Pinned to the DC that wrote the object: another DC may not have it yet (replication takes
+  # seconds, sometimes more): LDAP through --domain-controller, Kerberos through a temporary
+  # krb5.conf whose only KDC for the realm is that DC (KRB5_CONFIG, for the adcli calls only).
+  PIN=()
+  PIN_ENV=()
+  PIN_DIR=
+  if [ "$DOMAIN_CONTROLLER" != - ]; then
+    PIN_DIR=$(mktemp -d /run/adjoin-krb5.XXXXXX 2>/dev/null || mktemp -d)
+    {
+      printf '[realms]\n    %s = {\n        kdc = %s\n        admin_server = %s\n        kpasswd_server = %s\n    }\n' \
+        "$REALM" "$DOMAIN_CONTROLLER" "$DOMAIN_CONTROLLER" "$DOMAIN_CONTROLLER"
+      [ -r "$R/etc/krb5.conf" ] && printf 'include %s/etc/krb5.conf\n' "$R"
+    } >"$PIN_DIR/krb5.conf"
+    PIN=(--domain-controller="$DOMAIN_CONTROLLER")
+    PIN_ENV=(KRB5_CONFIG="$PIN_DIR/krb5.conf")
+    say "joining through $DOMAIN_CONTROLLER (the DC that holds the computer object)"
   fi
-  adcli testjoin --domain="$DOMAIN_LC" >/dev/null 2>&1 || fail 5 "joined, but adcli testjoin does not pass"
+  # The password goes to adcli on standard input (printf is a shell builtin: no process ever has
+  # it in its argv, which any local user may read in /proc/<pid>/cmdline).
+  # `--login-type=computer --stdin-password` = adcli's --one-time-password, without the argv.
+  if ! out=$(printf '%s' "$ONE_TIME_PASSWORD" | env "${PIN_ENV[@]}" adcli join --domain="$DOMAIN_LC" --domain-realm="$REALM" "${PIN[@]}" \
+    --computer-name="$COMPUTER_NAME" --host-fqdn="$HOST_FQDN" --os-name="$OS_NAME" --os-version="$OS_VERSION" \
+    --login-type=computer --stdin-password 2>&1); then
+    out=${out//"$ONE_TIME_PASSWORD"/***}
+    [ -n "$PIN_DIR" ] && rm -rf "$PIN_DIR"
+    # (tail -c, not ${out: -1500}: that is empty when the output is shorter)
+    fail 5 "adcli join refused: $(tail -c 1500 <<<"$out") (a used or wrong one-time password, or a missing computer object: prepare it again)"
+  fi
+  env "${PIN_ENV[@]}" adcli testjoin --domain="$DOMAIN_LC" "${PIN[@]}" >/dev/null 2>&1 || { [ -n "$PIN_DIR" ] && rm -rf "$PIN_DIR"; fail 5 "joined, but adcli testjoin does not pass"; }
+  [ -n "$PIN_DIR" ] && rm -rf "$PIN_DIR"
   say "joined $DOMAIN_LC as $COMPUTER_NAME"
 fi
 ONE_TIME_PASSWORD=
@@ -225,12 +350,18 @@ else
   # Never pin a domain SID here: in this mode it stops the back end.
   IDMAP="ldap_id_mapping = False"
 fi
+# Every DC of the domain (DNS SRV records: _srv_); the DC the join went through first when it
+# is a host name (it surely has the new account; an IP would break SSSD's Kerberos to LDAP).
+AD_SERVER="ad_server = _srv_"
+if [ "$DOMAIN_CONTROLLER" != - ] && ! [[ "$DOMAIN_CONTROLLER" =~ ^[0-9.]+$ ]]; then
+  AD_SERVER="ad_server = $(printf '%s' "$DOMAIN_CONTROLLER" | tr '[:upper:]' '[:lower:]'), _srv_"
+fi
 DYNDNS="dyndns_update = False"
 [ "$DYNAMIC_DNS" = true ] && DYNDNS="dyndns_update = True
 dyndns_refresh_interval = 43200"
-mkdir -p /etc/sssd
-chmod 700 /etc/sssd
-cat >/etc/sssd/sssd.conf.adjoin.new <<EOF
+install -d -m 0700 "$R/etc/sssd"
+backup "$R/etc/sssd/sssd.conf"
+cat >"$R/etc/sssd/sssd.conf.adjoin.new" <<EOF
 # written by adjoin
 [sssd]
 config_file_version = 2
@@ -244,6 +375,7 @@ chpass_provider = ad
 ad_domain = $DOMAIN_LC
 krb5_realm = $REALM
 ad_hostname = $HOST_FQDN
+$AD_SERVER
 $ACCESS
 $IDMAP
 use_fully_qualified_names = False
@@ -254,9 +386,9 @@ krb5_store_password_if_offline = True
 krb5_ccname_template = FILE:/tmp/krb5cc_%U_XXXXXX
 $DYNDNS
 EOF
-chown root:root /etc/sssd/sssd.conf.adjoin.new
-chmod 600 /etc/sssd/sssd.conf.adjoin.new
-mv -f /etc/sssd/sssd.conf.adjoin.new /etc/sssd/sssd.conf
+[ -n "$R" ] || chown root:root "$R/etc/sssd/sssd.conf.adjoin.new"
+chmod 600 "$R/etc/sssd/sssd.conf.adjoin.new"
+mv -f "$R/etc/sssd/sssd.conf.adjoin.new" "$R/etc/sssd/sssd.conf"
 say "SSSD: /etc/sssd/sssd.conf written (id mapping: $ID_MAPPING, login groups: $LOGIN_GROUPS)"
 
 # NSS must ask SSSD (authselect does it on RHEL-like systems; libnss-sss usually on Debian).
@@ -264,14 +396,15 @@ if command -v authselect >/dev/null 2>&1; then
   if out=$(authselect select sssd with-mkhomedir --force 2>&1); then
     say "PAM/NSS: authselect profile sssd with-mkhomedir"
   else
-    say "warning: authselect failed: ${out: -300}"
+    say "warning: authselect failed: $(tail -c 300 <<<"$out")"
   fi
   if $HAS_SYSTEMD; then systemctl enable --now oddjobd >/dev/null 2>&1 || say "warning: oddjobd did not start"; fi
 else
-  if [ -f /etc/nsswitch.conf ]; then
-    new=$(awk '/^(passwd|group|shadow):/ && $0 !~ /[[:space:]]sss([[:space:]]|$)/ { print $0 " sss"; next } { print }' /etc/nsswitch.conf)
-    if [ "$new" != "$(cat /etc/nsswitch.conf)" ]; then
-      printf '%s\n' "$new" >/etc/nsswitch.conf
+  if [ -f "$R/etc/nsswitch.conf" ]; then
+    new=$(awk '/^(passwd|group|shadow):/ && $0 !~ /[[:space:]]sss([[:space:]]|$)/ { print $0 " sss"; next } { print }' "$R/etc/nsswitch.conf")
+    if [ "$new" != "$(cat "$R/etc/nsswitch.conf")" ]; then
+      backup "$R/etc/nsswitch.conf"
+      printf '%s\n' "$new" >"$R/etc/nsswitch.conf"
       say "NSS: sss added to /etc/nsswitch.conf"
     fi
   fi
@@ -279,7 +412,7 @@ else
     if out=$(pam-auth-update --enable mkhomedir 2>&1); then
       say "PAM: home directories are created at first login"
     else
-      say "warning: pam-auth-update failed: ${out: -300}"
+      say "warning: pam-auth-update failed: $(tail -c 300 <<<"$out")"
     fi
   else
     say "warning: no PAM tool found: home directories will not be created automatically"
@@ -288,25 +421,26 @@ fi
 
 if $HAS_SYSTEMD; then
   systemctl enable sssd >/dev/null 2>&1 || true
-  out=$(systemctl restart sssd 2>&1) || fail 6 "sssd did not start: ${out: -800} $(journalctl -u sssd -n 20 --no-pager 2>/dev/null | tail -c 1500)"
+  out=$(systemctl restart sssd 2>&1) || fail 6 "sssd did not start: $(tail -c 800 <<<"$out") $(journalctl -u sssd -n 20 --no-pager 2>/dev/null | tail -c 1500)"
 else
   # No init system: stop a running sssd by its PID file (bounded), start it as a daemon.
-  if [ -s /run/sssd.pid ] && kill -0 "$(cat /run/sssd.pid)" 2>/dev/null; then
-    pid=$(cat /run/sssd.pid)
+  if [ -s "$R/run/sssd.pid" ] && kill -0 "$(cat "$R/run/sssd.pid")" 2>/dev/null; then
+    pid=$(cat "$R/run/sssd.pid")
     kill "$pid" 2>/dev/null || true
     for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     kill -9 "$pid" 2>/dev/null || true
   fi
-  out=$(sssd -D --logger=files 2>&1) || fail 6 "sssd did not start: ${out: -800} $(tail -c 1500 /var/log/sssd/sssd.log 2>/dev/null)"
+  out=$(sssd -D --logger=files 2>&1) || fail 6 "sssd did not start: $(tail -c 800 <<<"$out") $(tail -c 1500 "$R/var/log/sssd/sssd.log" 2>/dev/null)"
 fi
 up=false
 for _ in $(seq 1 50); do
-  if [ -s /run/sssd.pid ] && kill -0 "$(cat /run/sssd.pid)" 2>/dev/null; then up=true; break; fi
+  if [ -s "$R/run/sssd.pid" ] && kill -0 "$(cat "$R/run/sssd.pid")" 2>/dev/null; then up=true; break; fi
   if $HAS_SYSTEMD && systemctl is-active --quiet sssd; then up=true; break; fi
   sleep 0.2
 done
-$up || fail 6 "sssd is not running: $(tail -c 1500 /var/log/sssd/sssd.log 2>/dev/null)"
-command -v sss_cache >/dev/null 2>&1 && sss_cache -E >/dev/null 2>&1 || true
+$up || fail 6 "sssd is not running: $(tail -c 1500 "$R/var/log/sssd/sssd.log" 2>/dev/null)"
+if command -v sss_cache >/dev/null 2>&1; then sss_cache -E >/dev/null 2>&1 || true; fi
+SETTLED=true # SSSD runs with the new configuration: from here on nothing is rolled back
 say "SSSD running"
 
 if $ALREADY; then

@@ -2,8 +2,9 @@
 # adjoin verify document: proves the join by resolving directory users through NSS (SSSD), the
 # way SSM Session Manager "Run As" and sshd do (getpwnam): `getent passwd` and `id` for each
 # probe user. SSSD may need a moment after it starts: bounded retries (about 20 s in all).
-# Parameters: see join.sh for how they arrive (SSM_<Name>, or the single-quoted fallback).
-# param: ProbeUsers | directory users that must resolve, comma or space separated
+# Parameters: see join.sh for how they arrive (only as SSM_<Name> environment variables, SSM
+# Agent 3.3.3572.0 or later; every value matched its allowed pattern before it was sent).
+# param: ProbeUsers | directory users that must resolve, comma or space separated | (required) | ^[A-Za-z0-9 ,._@-]{1,1024}$
 # param: DomainName | DNS name of the AD domain (shown in messages) | - | ^[-A-Za-z0-9.]{0,253}$
 # param: LoginGroups | login groups of this instance (shown in messages) | - | ^[A-Za-z0-9 _.,-]{0,1024}$
 #
@@ -13,20 +14,19 @@
 set -euo pipefail
 export LC_ALL=C
 
-LB='{'
-param_value() {
-  local env="SSM_$1"
-  if [ -n "${!env+x}" ] && [[ "${!env}" != *"$LB$LB"* ]]; then printf '%s' "${!env}"; else printf '%s' "$2"; fi
-}
-PROBE_USERS=$(param_value ProbeUsers '{{ProbeUsers}}')
-DOMAIN_NAME=$(param_value DomainName '{{DomainName}}')
-LOGIN_GROUPS=$(param_value LoginGroups '{{LoginGroups}}')
-
 fail() {
   printf 'adjoin: FAILED: %s\n' "$*" >&2
   exit "${CODE:-7}"
 }
-case "$PROBE_USERS$DOMAIN_NAME$LOGIN_GROUPS" in *"$LB$LB"*) CODE=2 fail "a parameter was not substituted" ;; esac
+# param VAR NAME: VAR=$SSM_NAME, as the agent handed it over (never read from this text).
+param() {
+  local env="SSM_$2"
+  [ -n "${!env+x}" ] || CODE=2 fail "parameter $2 is missing: \$$env is not set (this document needs SSM Agent 3.3.3572.0 or later)"
+  printf -v "$1" '%s' "${!env}"
+}
+param PROBE_USERS ProbeUsers
+param DOMAIN_NAME DomainName
+param LOGIN_GROUPS LoginGroups
 [[ "$PROBE_USERS" =~ ^[A-Za-z0-9\ ,._@-]{1,1024}$ ]] || CODE=2 fail "parameter ProbeUsers is not valid: ${PROBE_USERS:0:200}"
 USERS=()
 for u in ${PROBE_USERS//,/ }; do USERS+=("$u"); done
@@ -44,7 +44,7 @@ for u in "${USERS[@]}"; do
       break
     fi
     # A negative answer from before SSSD was online is cached: forget it, then ask again.
-    command -v sss_cache >/dev/null 2>&1 && sss_cache -u "$u" >/dev/null 2>&1 || true
+    if command -v sss_cache >/dev/null 2>&1; then sss_cache -u "$u" >/dev/null 2>&1 || true; fi
     sleep "$((attempt < 4 ? 1 : 2))"
   done
   if $ok; then

@@ -5,6 +5,10 @@
  * listing never returns more than the page size. Failure injection: down for N calls, a chosen
  * operation failing N times, a name held by a foreign object, small pages.
  *
+ * Every object gets an objectGUID (a counter, canonical form) and an owner: "us" (the service
+ * account, which the adapter reports as createdByUs) for what createComputer makes and, unless
+ * told otherwise, for what a test adds; "someone-else" for foreign objects (holdName).
+ *
  * One-time passwords are kept only to let SimFleet's agent check a join; they are never listed,
  * logged or returned by the port.
  */
@@ -22,7 +26,14 @@ export interface SimComputer {
   description?: string;
   dnsHostName?: string;
   whenCreated: Date;
+  guid: string;
+  /** Who created (owns) it: the service account ("us") or anyone else. */
+  owner: 'us' | 'someone-else';
 }
+
+/** The service account's SID and another principal's, as the sim reports owners. */
+export const SIM_SERVICE_SID = 'S-1-5-21-1000-2000-3000-1105';
+export const SIM_OTHER_SID = 'S-1-5-21-1000-2000-3000-500';
 
 export interface SimDirectoryOptions {
   clock: Clock;
@@ -52,6 +63,7 @@ export class SimDirectory implements Directory {
   private readonly passwords = new Map<string, string>();
   private readonly dns = new Map<string, number>();
   private readonly injections: Injection[] = [];
+  private guids = 0;
   /** Every call, in order (arguments without passwords). */
   readonly calls: { op: DirectoryOp; arg: string }[] = [];
   private readonly clock: Clock;
@@ -87,12 +99,24 @@ export class SimDirectory implements Directory {
   }
 
   /** Puts an object in the directory directly (foreign objects, old objects, broken markers). */
-  add(spec: { name: string; ou: string; marker?: Marker; markerText?: string; description?: string; whenCreated?: Date; dnsHostName?: string }): SimComputer {
+  add(spec: {
+    name: string;
+    ou: string;
+    marker?: Marker;
+    markerText?: string;
+    description?: string;
+    whenCreated?: Date;
+    dnsHostName?: string;
+    owner?: SimComputer['owner'];
+    guid?: string;
+  }): SimComputer {
     const dn = `CN=${spec.name},${spec.ou}`;
     const obj: SimComputer = {
       dn,
       name: spec.name,
       whenCreated: spec.whenCreated ?? this.clock.now(),
+      guid: spec.guid ?? this.nextGuid(),
+      owner: spec.owner ?? 'us',
       ...(spec.marker ? { markerText: formatMarker(spec.marker) } : spec.markerText !== undefined ? { markerText: spec.markerText } : {}),
       ...(spec.description !== undefined ? { description: spec.description } : {}),
       ...(spec.dnsHostName !== undefined ? { dnsHostName: spec.dnsHostName } : {}),
@@ -103,7 +127,18 @@ export class SimDirectory implements Directory {
 
   /** A computer that is not ours holding `name` (no marker), e.g. in CN=Computers. */
   holdName(name: string, ou?: string): SimComputer {
-    return this.add({ name, ou: ou ?? `CN=Computers,${this.baseDn}`, description: 'made by hand' });
+    return this.add({ name, ou: ou ?? `CN=Computers,${this.baseDn}`, description: 'made by hand', owner: 'someone-else' });
+  }
+
+  /** Rewrites an object's dNSHostName (anyone with write access to it could). */
+  setDnsHostName(dn: string, dnsHostName: string): void {
+    const o = this.objects.get(lower(dn));
+    if (o) o.dnsHostName = dnsHostName;
+  }
+
+  private nextGuid(): string {
+    this.guids += 1;
+    return `5a000000-0000-4000-8000-${this.guids.toString(16).padStart(12, '0')}`;
   }
 
   /** Adds an A record for a host (as SSSD's dyndns would). */
@@ -174,6 +209,8 @@ export class SimDirectory implements Directory {
       description: spec.description,
       dnsHostName: spec.fqdn,
       whenCreated: this.clock.now(),
+      guid: this.nextGuid(),
+      owner: 'us',
     };
     this.objects.set(lower(dn), obj);
     this.passwords.set(lower(dn), spec.password);
@@ -247,6 +284,9 @@ function toPort(o: SimComputer): ComputerObject {
     dn: o.dn,
     name: o.name,
     whenCreated: new Date(o.whenCreated),
+    guid: o.guid,
+    ownerSid: o.owner === 'us' ? SIM_SERVICE_SID : SIM_OTHER_SID,
+    createdByUs: o.owner === 'us',
     ...(marker ? { marker } : {}),
     ...(o.description !== undefined ? { description: o.description } : {}),
     ...(o.dnsHostName !== undefined ? { dnsHostName: o.dnsHostName } : {}),

@@ -10,7 +10,7 @@ import {
   BASE_DN, BRIDGE, DC_FQDN, DC_HOSTNAME, DC_IP, DC_NETNS, DNS_DOMAIN, DNS_ZONE_DN, HOST_IP, HOST_LINK, HOST_LINK_PEER,
   LOGIN_GROUP, MANAGED_OU, NETBIOS, PREFIX_LEN, REALM, SERVICE_ACCOUNT, SUBNET, type LabPaths,
 } from './paths';
-import { createMachineNs, machineExec, netnsAdd, q, type Machine } from './ns';
+import { bindFile, createMachineNs, machineExec, netnsAdd, q, type Machine } from './ns';
 import { runOk, sleep } from './sh';
 import { writeSecretFile, type DcInfo, type DomainInfo } from './state';
 
@@ -65,7 +65,7 @@ export interface ProvisionResult {
   machine: Machine;
 }
 
-const bounded = async (what: string, tries: number, delayMs: number, probe: () => Promise<boolean>): Promise<void> => {
+export const bounded = async (what: string, tries: number, delayMs: number, probe: () => Promise<boolean>): Promise<void> => {
   for (let i = 0; i < tries; i++) {
     if (await probe()) return;
     await sleep(delayMs);
@@ -89,7 +89,7 @@ export async function provisionDc(paths: LabPaths, log: (msg: string) => void): 
     fs.mkdirSync(src, { recursive: true });
     binds.push(`mkdir -p ${q(target)}; mount --bind ${q(src)} ${q(target)}`);
   }
-  for (const f of DC_PRIVATE_FILES) binds.push(`mount --bind ${q(path.join(etc, f))} /etc/${f}`);
+  for (const f of DC_PRIVATE_FILES) binds.push(bindFile(path.join(etc, f), `/etc/${f}`));
   binds.push(`hostname ${DC_HOSTNAME}`);
   const machine = await createMachineNs(paths, 'dc', DC_NETNS, binds.join('\n'));
   const inDc = (argv: string[], timeoutMs = 60_000, input?: string) => machineExec(machine, argv, { timeoutMs, input });
@@ -175,10 +175,11 @@ export async function provisionDc(paths: LabPaths, log: (msg: string) => void): 
     adminPasswordFile,
     dcIp: DC_IP,
     dcFqdn: DC_FQDN,
+    domainControllers: [{ name: 'dc1', hostName: DC_FQDN, ip: DC_IP }],
     domainSid: seeded.domainSid,
     loginGroup: LOGIN_GROUP,
     users: userInfo,
   };
-  const dc: DcInfo = { netns: DC_NETNS, mountNsFile: machine.mountNsFile, utsNsFile: machine.utsNsFile, runDir: path.join(dcDir, 'run-samba') };
+  const dc: DcInfo = { name: 'dc1', hostName: DC_FQDN, ip: DC_IP, netns: DC_NETNS, mountNsFile: machine.mountNsFile, utsNsFile: machine.utsNsFile, runDir: path.join(dcDir, 'run-samba') };
   return { dc, domain, machine };
 }

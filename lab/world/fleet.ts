@@ -2,8 +2,10 @@
  * LabFleet: the Fleet port (EC2 + SSM) over the lab world. Instances, tags and launch times come
  * from the lab state; the "Parameter Store" is a folder of 0600 files; the "SSM agent" runs the
  * REAL infra/documents/*.sh inside the instance, with parameters handed over the way SSM does
- * for aws:runShellScript with interpolationType ENV_VAR: as SSM_<Name> environment variables,
- * and `{{Name}}` substituted in the script text, `{{ssm-secure:NAME}}` resolved at run time.
+ * for aws:runShellScript with interpolationType ENV_VAR (SSM Agent >= 3.3.3572.0): ONLY as
+ * SSM_<Name> environment variables (the script text is never touched), a `{{ssm-secure:NAME}}`
+ * reference resolved at run time into its variable. SendCommand refuses a value that does not
+ * match its parameter's allowed pattern (InvalidParameters), as SSM does.
  * A resolved secret is never stored: not in the command record, not in its output.
  *
  * Also: labSettings() (the Settings of the lab world) and labDeps() (Deps for the tasks).
@@ -26,6 +28,7 @@ import { readState, type InstanceRecord, type LabState } from './state';
 import { setTags } from './index';
 import { instanceExec } from './instance';
 import { TIMED_OUT } from './sh';
+import { parseParams } from '../../infra/document-params';
 
 export const DOCUMENTS_DIR = path.join(__dirname, '..', '..', 'infra', 'documents');
 const SCRIPT_OF: Record<SendCommandRequest['document'], string> = { join: 'join.sh', verify: 'verify.sh' };
@@ -42,23 +45,17 @@ export interface DocumentParam {
   allowedPattern?: string;
 }
 
-/** The `# param: Name | description [| default [| pattern]]` header lines (as infra/documents.ts reads them). */
+/** The `# param:` header lines, read by the same code as the document builder. */
 export function documentParams(script: string): DocumentParam[] {
-  const out: DocumentParam[] = [];
-  for (const line of script.split('\n')) {
-    const m = /^#\s*param:\s*(.*)$/.exec(line.trim());
-    if (!m?.[1]) continue;
-    const fields = m[1].split('|');
-    const [name, description, def] = fields.slice(0, 3).map((f) => f.trim());
-    const pattern = fields.length > 3 ? fields.slice(3).join('|').trim() : undefined; // may hold '|'
-    if (!name) continue;
-    out.push({ name, description: description ?? '', ...(def !== undefined ? { default: def } : {}), ...(pattern ? { allowedPattern: pattern } : {}) });
-  }
-  return out;
+  return Object.entries(parseParams(script)).map(([name, p]) => ({
+    name,
+    description: p.description,
+    ...(p.default !== undefined ? { default: p.default } : {}),
+    allowedPattern: p.allowedPattern,
+  }));
 }
 
 const SECURE_REF = /\{\{\s*ssm-secure:([A-Za-z0-9_./-]+)\s*\}\}/g;
-const escapeRe = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /**
  * What SSM checks at SendCommand: every parameter declared, every required one given, every
@@ -80,13 +77,6 @@ export function resolveParameters(params: DocumentParam[], given: Record<string,
   }
   if (problems.length) throw new AwsRefused(`SendCommand: InvalidParameters: ${problems.join('; ')}`);
   return values;
-}
-
-/** The script text with `{{Name}}` replaced by each value (secure references left as they are). */
-export function substitute(script: string, values: Record<string, string>): string {
-  let text = script;
-  for (const [k, v] of Object.entries(values)) text = text.replace(new RegExp(`\\{\\{\\s*${escapeRe(k)}\\s*\\}\\}`, 'g'), () => v);
-  return text;
 }
 
 // ---- the lab Parameter Store ------------------------------------------------------------------
@@ -326,21 +316,23 @@ export class LabFleet implements Fleet {
     const inst = this.record(rec.instanceId);
     if (!inst || inst.state !== 'running') return this.finish(rec, 'Undeliverable', -1, '', '', []);
 
-    // Resolve secure references at run time; failures are the command's, like the real agent.
+    // Like the agent with ENV_VAR: each value only as SSM_<Name>; a secure reference resolved
+    // at run time into its variable (failures are the command's, like the real agent).
     const secrets: string[] = [];
     const missing: string[] = [];
-    const text = substitute(script, values).replace(SECURE_REF, (_, name: string) => {
-      const v = readParameter(name, this.paths);
-      if (v === undefined) {
-        missing.push(name);
-        return '';
-      }
-      secrets.push(v);
-      return v;
-    });
-    if (missing.length) return this.finish(rec, 'Failed', 1, '', `failed to resolve secure parameters: ${missing.join(', ')} (ParameterNotFound)`, []);
     const env: NodeJS.ProcessEnv = {};
-    for (const [k, v] of Object.entries(values)) env[`SSM_${k}`] = v; // references stay unresolved here
+    for (const [k, v] of Object.entries(values)) {
+      env[`SSM_${k}`] = v.replace(SECURE_REF, (_, name: string) => {
+        const secret = readParameter(name, this.paths);
+        if (secret === undefined) {
+          missing.push(name);
+          return '';
+        }
+        secrets.push(secret);
+        return secret;
+      });
+    }
+    if (missing.length) return this.finish(rec, 'Failed', 1, '', `failed to resolve secure parameters: ${missing.join(', ')} (ParameterNotFound)`, []);
 
     rec.status = 'InProgress';
     rec.startedAt = new Date().toISOString();
@@ -353,7 +345,7 @@ export class LabFleet implements Fleet {
       'umask 077; mkdir -p /run/adjoin-ssm "$1"; cat >"$1/_script.sh" <&3; exec 3<&-; chmod 700 "$1/_script.sh"',
       'rc=0; cd "$1" && sh -c "$1/_script.sh" </dev/null || rc=$?; rm -rf "$1"; exit $rc',
     ].join('\n');
-    const res = await instanceExec(inst, ['/bin/sh', '-c', runner, 'adjoin-agent', dir], { timeoutMs, fd3: text, env });
+    const res = await instanceExec(inst, ['/bin/sh', '-c', runner, 'adjoin-agent', dir], { timeoutMs, fd3: script, env });
     const after = this.record(rec.instanceId);
     let status: CommandStatus = res.exitCode === 0 ? 'Success' : 'Failed';
     if (res.exitCode === TIMED_OUT && Date.now() >= deadline - 50) status = 'TimedOut';
@@ -437,13 +429,15 @@ export function labSettings(opts: LabSettingsOptions = {}, paths: LabPaths = lab
       baseDn: d.baseDn,
       computerOu: d.managedOu,
       managedOus: [d.managedOu],
-      ldapUrls: [d.ldapsUrl],
+      // Every DC, DC1 first (the adapter tries them in order); each verified against its own name.
+      ldapUrls: d.domainControllers?.map((dc) => `ldaps://${dc.ip}`) ?? [d.ldapsUrl],
       tlsServerName: d.dcFqdn,
+      domainControllers: d.domainControllers?.map(({ hostName, ip }) => ({ hostName, ip })) ?? [{ hostName: d.dcFqdn, ip: d.dcIp }],
       caFile: d.caFile,
       insecure: false,
       bindDn: d.bindDn,
       bindPasswordFile: d.bindPasswordFile,
-      dcIps: [d.dcIp],
+      dcIps: d.domainControllers?.map((dc) => dc.ip) ?? [d.dcIp],
       idMapping: opts.idMapping === 'rfc2307' ? { mode: 'rfc2307' } : { mode: 'sid', domainSid: d.domainSid },
       loginGroups: [d.loginGroup],
       probeUsers: opts.idMapping === 'rfc2307' ? ['carol'] : ['alice'],

@@ -12,8 +12,9 @@ import * as fs from 'node:fs';
 import { LAB_ACCOUNT, LAB_REGION, HOST_IP, DC_NETNS, labPaths, type LabPaths } from './paths';
 import { cleanupEverything, machineExec, netnsList, type CleanupReport } from './ns';
 import { createDcNetwork, provisionDc } from './dc';
+import { dcOf, isolate, joinDc2, pauseReplication, reconnect, resumeReplication, sambaPid, startSamba, stopSamba } from './dcs';
 import { createInstance, destroyInstance, instanceExec, newInstanceRecord } from './instance';
-import { readState, updateState, writeState, type InstanceRecord, type LabState } from './state';
+import { readState, updateState, writeState, type DcInfo, type InstanceRecord, type LabState } from './state';
 import { run, sleep, type ExecResult } from './sh';
 import { clearOwner, otherLab, withLabLock, writeOwner } from './owner';
 
@@ -40,11 +41,22 @@ export interface LabStatus {
     bindPasswordFile: string;
     dcIp: string;
     dcFqdn: string;
+    domainControllers: DcStatus[];
+    replicationPaused: boolean;
     domainSid: string;
     loginGroup: string;
     users: string[];
   };
   instances: InstanceStatus[];
+}
+
+export interface DcStatus {
+  name: string;
+  hostName: string;
+  ip: string;
+  /** running: samba answers; stopped: stopped on purpose; down: samba died. */
+  state: 'running' | 'stopped' | 'down';
+  isolated: boolean;
 }
 
 export interface InstanceStatus {
@@ -64,27 +76,23 @@ export interface UpOptions {
   log?: (line: string) => void;
   /** When another folder's lab is up on this machine, wait this long for it to go (default 0: fail at once). */
   waitForOtherLabMs?: number;
+  /** Domain controllers: 2 (default; DC2 a replica of DC1) or 1. An up lab is left as it is. */
+  dcs?: 1 | 2;
 }
 
 const quiet = (): void => undefined;
 
-function samAlive(state: LabState): boolean {
-  try {
-    const pid = Number(fs.readFileSync(`${state.dc.runDir}/samba.pid`, 'utf8').trim());
-    if (!Number.isInteger(pid) || pid <= 0) return false;
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
+const dcsOf = (s: LabState): DcInfo[] => s.dcs ?? [{ ...s.dc, name: 'dc1' }];
 
-/** True when the state file, the DC namespace and the samba process are all there. */
+/**
+ * True when the state file and every DC's namespaces are there, and each DC's samba runs
+ * (or was stopped on purpose with stopDc: the lab stays up for failover tests).
+ */
 export async function isUp(paths: LabPaths = labPaths()): Promise<boolean> {
   const s = readState(paths);
   if (!s) return false;
   const names = await netnsList();
-  return names.includes(DC_NETNS) && fs.existsSync(s.dc.mountNsFile) && samAlive(s);
+  return names.includes(DC_NETNS) && dcsOf(s).every((dc) => names.includes(dc.netns) && fs.existsSync(dc.mountNsFile) && (dc.stopped === true || sambaPid(dc) !== undefined));
 }
 
 async function waitForOtherLab(dir: string, waitMs: number, log: (l: string) => void): Promise<void> {
@@ -127,6 +135,12 @@ export async function up(opts: UpOptions = {}): Promise<LabStatus> {
     try {
       await createDcNetwork();
       const { dc, domain } = await provisionDc(paths, log);
+      const dcs: DcInfo[] = [dc];
+      if ((opts.dcs ?? 2) === 2) {
+        const dc2 = await joinDc2(paths, domain, log);
+        dcs.push(dc2);
+        domain.domainControllers.push({ name: 'dc2', hostName: dc2.hostName ?? '', ip: dc2.ip ?? '' });
+      }
       const state: LabState = {
         version: 1,
         dir: paths.root,
@@ -137,6 +151,7 @@ export async function up(opts: UpOptions = {}): Promise<LabStatus> {
         hostIp: HOST_IP,
         domain,
         dc,
+        dcs,
         instances: {},
       };
       writeState(state, paths);
@@ -257,6 +272,14 @@ export async function status(): Promise<LabStatus> {
       bindPasswordFile: d.bindPasswordFile,
       dcIp: d.dcIp,
       dcFqdn: d.dcFqdn,
+      domainControllers: dcsOf(s).map((dc) => ({
+        name: dc.name ?? 'dc1',
+        hostName: dc.hostName ?? d.dcFqdn,
+        ip: dc.ip ?? d.dcIp,
+        state: sambaPid(dc) !== undefined ? 'running' : dc.stopped ? 'stopped' : 'down',
+        isolated: dc.isolated === true,
+      })),
+      replicationPaused: s.replicationPaused === true,
       domainSid: d.domainSid,
       loginGroup: d.loginGroup,
       users: Object.keys(d.users),
@@ -349,24 +372,81 @@ export async function exec(instanceId: string, argv: string[], opts: { timeoutMs
 }
 
 /** Runs argv inside the DC's namespaces (for tests that check the directory with ldapsearch). */
-export async function dcExec(argv: string[], opts: { timeoutMs?: number; input?: string; env?: NodeJS.ProcessEnv } = {}): Promise<ExecResult> {
+export async function dcExec(argv: string[], opts: { timeoutMs?: number; input?: string; env?: NodeJS.ProcessEnv; dc?: string } = {}): Promise<ExecResult> {
   const s = labState();
-  return machineExec(s.dc, argv, opts);
+  return machineExec(opts.dc ? dcOf(s, opts.dc) : s.dc, argv, opts);
 }
 
 /**
  * `ldapsearch` inside the DC namespace, bound as the service account over LDAPS with the CA
  * verified (independent of the product's LDAP code). Returns the LDIF.
  */
-export async function dcLdapSearch(base: string, filter: string, attrs: string[] = [], opts: { scope?: 'base' | 'one' | 'sub'; controls?: string[]; asAdmin?: boolean } = {}): Promise<ExecResult> {
+export async function dcLdapSearch(base: string, filter: string, attrs: string[] = [], opts: { scope?: 'base' | 'one' | 'sub'; controls?: string[]; asAdmin?: boolean; dc?: string } = {}): Promise<ExecResult> {
   const s = labState();
   const d = s.domain;
+  const host = opts.dc ? (dcOf(s, opts.dc).hostName ?? d.dcFqdn) : d.dcFqdn;
   const bind = opts.asAdmin ? ['-D', `CN=Administrator,CN=Users,${d.baseDn}`, '-y', d.adminPasswordFile] : ['-D', d.bindDn, '-y', d.bindPasswordFile];
   const controls = (opts.controls ?? []).flatMap((c) => ['-e', c]);
-  return dcExec(['ldapsearch', '-LLL', '-o', 'ldif-wrap=no', '-o', 'nettimeout=5', '-H', `ldaps://${d.dcFqdn}`, '-x', ...bind, ...controls, '-b', base, '-s', opts.scope ?? 'sub', filter, ...attrs], {
+  return dcExec(['ldapsearch', '-LLL', '-o', 'ldif-wrap=no', '-o', 'nettimeout=5', '-H', `ldaps://${host}`, '-x', ...bind, ...controls, '-b', base, '-s', opts.scope ?? 'sub', filter, ...attrs], {
     timeoutMs: 15_000,
     env: { LDAPTLS_CACERT: '/var/lib/samba/private/tls/ca.pem', LDAPTLS_REQCERT: 'demand' },
+    ...(opts.dc ? { dc: opts.dc } : {}),
   });
 }
 
 export type { CleanupReport } from './ns';
+
+// ---- chaos levers: domain controllers and replication ---------------------------------------
+
+/** Updates one DC's record in the state (and `dc` when it is DC1). */
+function markDc(name: string, patch: Partial<DcInfo>): void {
+  updateState((s) => {
+    const all = dcsOf(s);
+    const target = dcOf(s, name);
+    for (const d of all) if ((d.name ?? 'dc1') === (target.name ?? 'dc1')) Object.assign(d, patch);
+    s.dcs = all;
+    if ((target.name ?? 'dc1') === 'dc1') Object.assign(s.dc, patch);
+  });
+}
+
+/** Stops a DC's samba (`dc1` or `dc2`); the lab stays up. */
+export async function stopDc(name: string): Promise<void> {
+  const dc = dcOf(labState(), name);
+  markDc(name, { stopped: true });
+  await stopSamba(dc);
+}
+
+/** Starts a stopped DC's samba again and waits (bounded) for its LDAPS answer. */
+export async function startDc(name: string): Promise<void> {
+  const s = labState();
+  const dc = dcOf(s, name);
+  await startSamba(dc, s.domain);
+  markDc(name, { stopped: false });
+}
+
+/** Silently drops every packet to and from a DC (a dead link, not a refused connection). */
+export async function isolateDc(name: string): Promise<void> {
+  const dc = dcOf(labState(), name);
+  await isolate(dc);
+  markDc(name, { isolated: true });
+}
+
+export async function reconnectDc(name: string): Promise<void> {
+  const dc = dcOf(labState(), name);
+  await reconnect(dc);
+  markDc(name, { isolated: false });
+}
+
+/** DC2 stops taking changes from DC1 (new objects stay on DC1 only). Needs two DCs. */
+export async function pauseReplicationToDc2(): Promise<void> {
+  const s = labState();
+  await pauseReplication(s);
+  updateState((st) => void (st.replicationPaused = true));
+}
+
+/** DC2 takes changes again and pulls everything it missed now. */
+export async function resumeReplicationToDc2(): Promise<void> {
+  const s = labState();
+  await resumeReplication(s);
+  updateState((st) => void (st.replicationPaused = false));
+}

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { BRIDGE, DC_NETNS, FIRST_INSTANCE_HOST, LAB_REGION, LAST_INSTANCE_HOST, PREFIX_LEN, netnsOf, type LabPaths } from './paths';
-import { createMachineNs, killAll, labProcesses, machineExec, netnsAdd, q, type Machine } from './ns';
+import { bindFile, createMachineNs, killAll, labProcesses, machineExec, netnsAdd, q, type Machine } from './ns';
 import { run, runOk, type ExecResult } from './sh';
 import type { InstanceRecord, LabState } from './state';
 
@@ -80,7 +80,7 @@ export async function createInstance(paths: LabPaths, rec: InstanceRecord): Prom
     ['/var/lib/pam', 'var-lib-pam'],
     ['/home', 'home'],
   ].map(([t, s]) => `mkdir -p ${q(t as string)}; mount --bind ${q(path.join(dir, s as string))} ${q(t as string)}`);
-  for (const f of ['krb5.conf', 'resolv.conf', 'hosts', 'hostname', 'nsswitch.conf']) binds.push(`mount --bind ${q(path.join(dir, 'etc', f))} /etc/${f}`);
+  for (const f of ['krb5.conf', 'resolv.conf', 'hosts', 'hostname', 'nsswitch.conf']) binds.push(bindFile(path.join(dir, 'etc', f), `/etc/${f}`));
   binds.push('mount -t tmpfs -o mode=0755,size=32m adjoin-run /run', 'mkdir -p /run/lock /run/user', 'chmod 1777 /run/lock');
   // The lab's own secrets and parameter store are not the instance's business.
   for (const hidden of [paths.secretsDir, paths.paramsDir]) {

@@ -36,6 +36,13 @@ export function machineExec(m: Machine, argv: string[], opts: { timeoutMs?: numb
 const sh = (script: string): string[] => ['/bin/sh', '-ec', script];
 export const q = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
 
+/**
+ * Shell line that bind-mounts a private file over a machine file. A machine without the file
+ * (no krb5-config package: no /etc/krb5.conf) gets an empty one first: a bind mount needs a
+ * mount point, and an empty krb5.conf means the same as none.
+ */
+export const bindFile = (src: string, target: string): string => `[ -e ${q(target)} ] || : > ${q(target)}; mount --bind ${q(src)} ${q(target)}`;
+
 export async function netnsList(): Promise<string[]> {
   const r = await run(['ip', 'netns', 'list'], { timeoutMs: 10_000 });
   return r.stdout

@@ -32,6 +32,29 @@ export const NETBIOS = 'LAB';
 export const BASE_DN = 'DC=lab,DC=example,DC=com';
 export const DC_HOSTNAME = 'dc1';
 export const DC_FQDN = 'DC1.lab.example.com';
+
+/**
+ * The second domain controller: its own network namespace, plugged into DC1's bridge like an
+ * instance (veth `adjvdc2`), joined to the domain as a replica DC.
+ */
+export const DC2_NETNS = 'adjoin-dc2';
+export const DC2_IP = '10.77.0.3';
+export const DC2_HOSTNAME = 'dc2';
+export const DC2_FQDN = 'DC2.lab.example.com';
+export const DC2_VETH = 'adjvdc2';
+
+/** The lab's domain controllers by name (`adjoin lab dc stop dc2`), DC1 first. */
+export interface DcSpec {
+  name: 'dc1' | 'dc2';
+  hostname: string;
+  fqdn: string;
+  ip: string;
+  netns: string;
+}
+export const DC_SPECS: readonly DcSpec[] = [
+  { name: 'dc1', hostname: DC_HOSTNAME, fqdn: DC_FQDN, ip: DC_IP, netns: DC_NETNS },
+  { name: 'dc2', hostname: DC2_HOSTNAME, fqdn: DC2_FQDN, ip: DC2_IP, netns: DC2_NETNS },
+];
 export const MANAGED_OU = `OU=adjoin,${BASE_DN}`;
 export const LOGIN_GROUP = 'linux-admins';
 export const SERVICE_ACCOUNT = 'svc-adjoin';
@@ -52,6 +75,7 @@ export interface LabPaths {
   paramsDir: string;
   commandsDir: string;
   dcDir: string;
+  dc2Dir: string;
   caFile: string;
   instanceDir: (id: string) => string;
 }
@@ -66,6 +90,7 @@ export function labPaths(root = labDir()): LabPaths {
     paramsDir: path.join(root, 'parameters'),
     commandsDir: path.join(root, 'commands'),
     dcDir: path.join(root, 'dc'),
+    dc2Dir: path.join(root, 'dc2'),
     caFile: path.join(root, 'ca.pem'),
     instanceDir: (id) => path.join(root, 'instances', id),
   };

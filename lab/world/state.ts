@@ -23,6 +23,8 @@ export interface DomainInfo {
   adminPasswordFile: string;
   dcIp: string;
   dcFqdn: string;
+  /** Every DC of the lab (DC1 first): the product's settings list them all. */
+  domainControllers: { name: string; hostName: string; ip: string }[];
   domainSid: string;
   loginGroup: string;
   /** Seeded users and the files holding their passwords. */
@@ -30,6 +32,14 @@ export interface DomainInfo {
 }
 
 export interface DcInfo {
+  /** dc1, dc2 (absent in states written before there were two). */
+  name?: string;
+  hostName?: string;
+  ip?: string;
+  /** Stopped on purpose (`adjoin lab dc stop`): the lab counts as up without its samba. */
+  stopped?: boolean;
+  /** Its link drops every packet (`adjoin lab dc isolate`). */
+  isolated?: boolean;
   netns: string;
   mountNsFile: string;
   utsNsFile: string;
@@ -65,7 +75,12 @@ export interface LabState {
   region: string;
   hostIp: string;
   domain: DomainInfo;
+  /** DC1 (holds the lab bridge). */
   dc: DcInfo;
+  /** Every DC, DC1 first (DC1's record is the same as `dc`). */
+  dcs?: DcInfo[];
+  /** Inbound replication on DC2 is switched off (`adjoin lab replication pause`). */
+  replicationPaused?: boolean;
   instances: Record<string, InstanceRecord>;
 }
 

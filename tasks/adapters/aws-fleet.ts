@@ -1,6 +1,7 @@
 /**
  * Fleet over the AWS SDK v3: EC2 (describe, tags) and SSM (ping status, join secret, Run
- * Command) for one account and Region. Clients use adaptive retry; whatever error is left is
+ * Command) for one account and Region. Clients use adaptive retry and
+ * the timeouts of aws-clients.ts; whatever error is left is
  * mapped to our catalogue (aws-errors.ts). `fleetFor` caches one AwsFleet per account+Region
  * and reaches member accounts through `memberRoleName`.
  */
@@ -13,6 +14,7 @@ import {
   type Instance,
 } from '@aws-sdk/client-ec2';
 import {
+  AddTagsToResourceCommand,
   DeleteParameterCommand,
   DescribeInstanceInformationCommand,
   GetCommandInvocationCommand,
@@ -22,15 +24,18 @@ import {
 } from '@aws-sdk/client-ssm';
 import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { AwsRefused, AwsUnavailable, InstanceGone } from '../lib/errors';
-import { joinSecretName } from '../lib/naming';
+import { instanceArn, joinSecretName, OTP_INSTANCE_TAG } from '../lib/naming';
 import type { CommandResult, CommandStatus, Fleet, FleetFor, InstanceInfo, InstanceState, PingStatus, SendCommandRequest } from '../lib/ports';
 import type { Settings } from '../lib/settings';
+import { awsClientConfig } from './aws-clients';
 import { awsErrorName, mapAwsError } from './aws-errors';
 
 export type Credentials = EC2ClientConfig['credentials'];
 
 export interface AwsFleetOptions {
   region: string;
+  /** The account this fleet acts in (the one-time password's instance tag names it). */
+  account?: string;
   /** Deployed SSM document names (settings.documents). */
   documents: Settings['documents'];
   /** Credentials for this account (default: the Lambda's own). */
@@ -89,12 +94,7 @@ export class AwsFleet implements Fleet {
   readonly ssm: SSMClient;
 
   constructor(private readonly options: AwsFleetOptions) {
-    const config = {
-      region: options.region,
-      retryMode: 'adaptive',
-      maxAttempts: 5,
-      ...(options.credentials ? { credentials: options.credentials } : {}),
-    };
+    const config = { ...awsClientConfig(options.region), ...(options.credentials ? { credentials: options.credentials } : {}) };
     this.ec2 = options.ec2 ?? new EC2Client(config);
     this.ssm = options.ssm ?? new SSMClient(config);
   }
@@ -109,7 +109,7 @@ export class AwsFleet implements Fleet {
       return info;
     } catch (err) {
       if (NOT_FOUND.has(awsErrorName(err))) return undefined;
-      throw mapAwsError(err, 'EC2 DescribeInstances');
+      throw mapAwsError(err, 'EC2 DescribeInstances', [], this.options.region);
     }
   }
 
@@ -131,7 +131,7 @@ export class AwsFleet implements Fleet {
             }),
           );
         } catch (err) {
-          throw mapAwsError(err, 'EC2 DescribeInstances');
+          throw mapAwsError(err, 'EC2 DescribeInstances', [], this.options.region);
         }
         for (const i of out.Reservations?.flatMap((r) => r.Instances ?? []) ?? []) {
           const info = toInstanceInfo(i);
@@ -155,7 +155,7 @@ export class AwsFleet implements Fleet {
       );
     } catch (err) {
       if (NOT_FOUND.has(awsErrorName(err))) throw new InstanceGone(`Instance ${instanceId} is unknown to EC2 (tagging it failed)`);
-      throw mapAwsError(err, 'EC2 CreateTags');
+      throw mapAwsError(err, 'EC2 CreateTags', [], this.options.region);
     }
   }
 
@@ -168,7 +168,7 @@ export class AwsFleet implements Fleet {
       return ping && PINGS.includes(ping) ? ping : 'NotRegistered';
     } catch (err) {
       if (awsErrorName(err) === 'InvalidInstanceId') return 'NotRegistered';
-      throw mapAwsError(err, 'SSM DescribeInstanceInformation');
+      throw mapAwsError(err, 'SSM DescribeInstanceInformation', [], this.options.region);
     }
   }
 
@@ -188,7 +188,21 @@ export class AwsFleet implements Fleet {
       );
     } catch (err) {
       // A validation message may echo the value: it is redacted from the error text.
-      throw mapAwsError(err, `SSM PutParameter ${name}`, [value]);
+      throw mapAwsError(err, `SSM PutParameter ${name}`, [value], this.options.region);
+    }
+    // PutParameter cannot combine Tags with Overwrite: the tag is set after, by AddTagsToResource
+    // (idempotent). Until it is there the parameter is unreadable to every instance (the
+    // instance policy needs the tag to equal the reader's own ARN), so a failure here fails safe.
+    const { account, region } = this.options;
+    if (!account) throw new AwsRefused(`SSM AddTagsToResource ${name}: the fleet's account is unknown, so the one-time password cannot be bound to its instance`);
+    try {
+      await this.ssm.send(new AddTagsToResourceCommand({
+        ResourceType: 'Parameter',
+        ResourceId: name,
+        Tags: [{ Key: OTP_INSTANCE_TAG, Value: instanceArn(partitionOf(region), region, account, instanceId) }],
+      }));
+    } catch (err) {
+      throw mapAwsError(err, `SSM AddTagsToResource ${name}`);
     }
     return name;
   }
@@ -199,7 +213,7 @@ export class AwsFleet implements Fleet {
       await this.ssm.send(new DeleteParameterCommand({ Name: name }));
     } catch (err) {
       if (awsErrorName(err) === 'ParameterNotFound') return;
-      throw mapAwsError(err, `SSM DeleteParameter ${name}`);
+      throw mapAwsError(err, `SSM DeleteParameter ${name}`, [], this.options.region);
     }
   }
 
@@ -220,7 +234,7 @@ export class AwsFleet implements Fleet {
       if (!id) throw Object.assign(new Error('SendCommand returned no command ID'), { $fault: 'server' });
       return id;
     } catch (err) {
-      throw mapAwsError(err, `SSM SendCommand ${this.options.documents[request.document]} to ${request.instanceId}`);
+      throw mapAwsError(err, `SSM SendCommand ${this.options.documents[request.document]} to ${request.instanceId}`, [], this.options.region);
     }
   }
 
@@ -236,7 +250,7 @@ export class AwsFleet implements Fleet {
     } catch (err) {
       // Right after SendCommand the invocation may not exist yet.
       if (awsErrorName(err) === 'InvocationDoesNotExist') return { status: 'Pending', stdout: '', stderr: '' };
-      throw mapAwsError(err, `SSM GetCommandInvocation ${commandId}`);
+      throw mapAwsError(err, `SSM GetCommandInvocation ${commandId}`, [], this.options.region);
     }
   }
 }
@@ -249,6 +263,8 @@ export interface FleetForOptions {
   documents: Settings['documents'];
   /** Parameter path of join secrets (default /adjoin/otp/). */
   secretPath?: string;
+  /** KMS key of join secrets (an alias resolves in each account: the member stacks make the same one). */
+  secretKeyId?: string;
   /** Role assumed in accounts other than our own; absent: our own credentials everywhere. */
   memberRoleName?: string;
   /** Our own account (default: STS GetCallerIdentity, once). */
@@ -313,7 +329,7 @@ export function fleetFor(options: FleetForOptions): FleetFor {
   let sts: STSClient | undefined = options.sts;
   const stsClient = (): STSClient => {
     const region = options.stsRegion ?? process.env.AWS_REGION;
-    sts ??= new STSClient({ retryMode: 'adaptive', ...(region ? { region } : {}) });
+    sts ??= new STSClient(awsClientConfig(region));
     return sts;
   };
   let home: Promise<string> | undefined;
@@ -322,7 +338,7 @@ export function fleetFor(options: FleetForOptions): FleetFor {
     if (typeof h === 'string') return Promise.resolve(h);
     home ??= (h ? h() : stsClient().send(new GetCallerIdentityCommand({})).then((o) => o.Account ?? '')).catch((err: unknown) => {
       home = undefined;
-      throw mapAwsError(err, 'STS GetCallerIdentity');
+      throw mapAwsError(err, 'STS GetCallerIdentity', [], options.stsRegion ?? process.env.AWS_REGION);
     });
     return home;
   };
@@ -331,7 +347,13 @@ export function fleetFor(options: FleetForOptions): FleetFor {
     let fleet = fleets.get(key);
     if (!fleet) {
       const role = options.memberRoleName;
-      const base = { region, documents: options.documents, ...(options.secretPath ? { secretPath: options.secretPath } : {}) };
+      const base = {
+        region,
+        account,
+        documents: options.documents,
+        ...(options.secretPath ? { secretPath: options.secretPath } : {}),
+        ...(options.secretKeyId ? { secretKeyId: options.secretKeyId } : {}),
+      };
       // Always decided against our own account: without a member role, another account's
       // instances would look "not found" with our credentials, and "not found" reads as gone.
       fleet = new DeferredFleet(async () => {

@@ -20,6 +20,7 @@ export function buildDefaultDeps(env: NodeJS.ProcessEnv = process.env): Deps {
     fleetFor: fleetFor({
       documents: settings.documents,
       secretPath: joinSecretPath(settings.documents.join),
+      ...(settings.otpKeyId ? { secretKeyId: settings.otpKeyId } : {}),
       ...(settings.memberRoleName ? { memberRoleName: settings.memberRoleName } : {}),
     }),
     // infra sets ADJOIN_CLAIMS_TABLE to the table's generated name (settings carry the default name).

@@ -5,6 +5,13 @@
  * or unverified TLS only with `insecure`. Every filter value is escaped by ldapts' filter
  * classes (RFC 4515), every DN value by escapeDnValue (RFC 4514), and every ldapts error becomes
  * one of ours (mapLdapError): ldapts errors carry no `name` Step Functions could route on.
+ *
+ * Ownership (tasks/lib/safety.ts rule 4): every computer object read carries its objectGUID
+ * (binary → canonical GUID string) and the owner SID of its security descriptor, read with the
+ * SD flags control asking for the owner only (no DACL: the service account may not read it).
+ * "Created by us" = that owner, or mS-DS-CreatorSID, is the service account's own objectSid
+ * (read once per bind identity). The creator of an object becomes its owner (measured on the
+ * lab's Samba: test/lab/ownership.test.ts).
  */
 import { readFile } from 'node:fs/promises';
 import type { ConnectionOptions } from 'node:tls';
@@ -15,6 +22,7 @@ import {
   AndFilter,
   Attribute,
   AuthMethodNotSupportedError,
+  BerWriter,
   BusyError,
   Change,
   Client,
@@ -27,6 +35,7 @@ import {
   InappropriateAuthError,
   InvalidCredentialsError,
   NoSuchObjectError,
+  OrFilter,
   PresenceFilter,
   ResultCodeError,
   StrongAuthRequiredError,
@@ -46,6 +55,7 @@ import { formatMarker, MARKER_ATTRIBUTE, parseMarker } from '../lib/marker';
 import { isValidComputerName } from '../lib/naming';
 import type { ComputerObject, Directory, Marker, NewComputer } from '../lib/ports';
 import type { Settings } from '../lib/settings';
+import { awsClientConfig } from './aws-clients';
 import { expectedSpns, WORKSTATION_TRUST_ACCOUNT } from '../lib/windows';
 import { mapAwsError } from './aws-errors';
 
@@ -57,7 +67,37 @@ export const TREE_DELETE_OID = '1.2.840.113556.1.4.805';
 export const PAGE_SIZE = 500;
 /** userAccountControl of a workstation trust account (tasks/lib/windows: also what Windows expects). */
 export { WORKSTATION_TRUST_ACCOUNT };
-export const COMPUTER_ATTRIBUTES = ['sAMAccountName', 'cn', MARKER_ATTRIBUTE, 'description', 'dNSHostName', 'whenCreated'];
+/** The SD flags control: which parts of nTSecurityDescriptor a search returns. */
+export const SD_FLAGS_OID = '1.2.840.113556.1.4.801';
+/** OWNER_SECURITY_INFORMATION: the owner only. */
+export const OWNER_SECURITY_INFORMATION = 1;
+export const COMPUTER_ATTRIBUTES = [
+  'sAMAccountName',
+  'cn',
+  MARKER_ATTRIBUTE,
+  'description',
+  'dNSHostName',
+  'whenCreated',
+  'objectGUID',
+  'nTSecurityDescriptor',
+  'mS-DS-CreatorSID',
+];
+/** Attributes ldapts must return as bytes, not text. */
+export const BINARY_ATTRIBUTES = ['objectGUID', 'nTSecurityDescriptor', 'mS-DS-CreatorSID', 'objectSid'];
+
+/** The SD flags control (value: SEQUENCE { INTEGER flags }), not critical: a server without it still answers. */
+export class SdFlagsControl extends Control {
+  constructor(readonly flags: number = OWNER_SECURITY_INFORMATION) {
+    super(SD_FLAGS_OID, { critical: false });
+  }
+  protected override writeControl(writer: BerWriter): void {
+    const value = new BerWriter();
+    value.startSequence();
+    value.writeInt(this.flags);
+    value.endSequence();
+    writer.writeBuffer(value.buffer, 0x04); // OCTET STRING
+  }
+}
 
 // ---- pure helpers (unit-tested) ------------------------------------------------------------
 
@@ -136,6 +176,48 @@ export function attr(entry: Entry, name: string): string | undefined {
   return Buffer.isBuffer(first) ? first.toString('utf8') : first;
 }
 
+/** One attribute's first value as bytes (binary attributes), undefined when absent. */
+export function binaryAttr(entry: Entry, name: string): Buffer | undefined {
+  const key = Object.keys(entry).find((k) => k.toLowerCase() === name.toLowerCase());
+  if (key === undefined) return undefined;
+  const v = entry[key];
+  const first = Array.isArray(v) ? v[0] : v;
+  return Buffer.isBuffer(first) ? first : undefined;
+}
+
+/**
+ * objectGUID (16 bytes) → canonical GUID text: the first three fields are little-endian
+ * (Microsoft's GUID layout), e.g. bytes 33 22 11 00 55 44 77 66 88 99 aa bb cc dd ee ff →
+ * 00112233-4455-6677-8899-aabbccddeeff. Anything that is not 16 bytes: undefined.
+ */
+export function guidToString(bytes: Buffer | undefined): string | undefined {
+  if (bytes?.length !== 16) return undefined;
+  const h = (from: number, to: number, reverse: boolean): string => {
+    const part = [...bytes.subarray(from, to)];
+    return Buffer.from(reverse ? part.reverse() : part).toString('hex');
+  };
+  return `${h(0, 4, true)}-${h(4, 6, true)}-${h(6, 8, true)}-${h(8, 10, false)}-${h(10, 16, false)}`;
+}
+
+/** A binary SID (revision, count, 48-bit authority big-endian, sub-authorities little-endian) → S-1-5-21-…. */
+export function sidToString(bytes: Buffer | undefined): string | undefined {
+  if (bytes === undefined || bytes.length < 8) return undefined;
+  const count = bytes[1] as number;
+  if (bytes[0] !== 1 || count > 15 || bytes.length < 8 + 4 * count) return undefined;
+  const authority = bytes.readUIntBE(2, 6);
+  const subs: number[] = [];
+  for (let i = 0; i < count; i++) subs.push(bytes.readUInt32LE(8 + 4 * i));
+  return `S-1-${authority}${subs.map((x) => `-${x}`).join('')}`;
+}
+
+/** The owner SID of a self-relative security descriptor (OffsetOwner at byte 4); undefined when absent. */
+export function ownerSidOf(sd: Buffer | undefined): string | undefined {
+  if (sd === undefined || sd.length < 20 || sd[0] !== 1) return undefined;
+  const offset = sd.readUInt32LE(4);
+  if (offset === 0 || offset >= sd.length) return undefined;
+  return sidToString(sd.subarray(offset));
+}
+
 /** GeneralizedTime (20261121100000.0Z) → Date (epoch 0 when unreadable). */
 export function parseGeneralizedTime(text: string | undefined): Date {
   const m = /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(?:[.,]\d+)?Z$/.exec(text ?? '');
@@ -145,7 +227,12 @@ export function parseGeneralizedTime(text: string | undefined): Date {
   return new Date(Date.UTC(at(0), at(1) - 1, at(2), at(3), at(4), at(5)));
 }
 
-export function toComputerObject(entry: Entry): ComputerObject {
+/** A directory entry → the port's ComputerObject; `serviceSid` decides createdByUs. */
+export function toComputerObject(entry: Entry, serviceSid?: string): ComputerObject {
+  const guid = guidToString(binaryAttr(entry, 'objectGUID'));
+  const ownerSid = ownerSidOf(binaryAttr(entry, 'nTSecurityDescriptor'));
+  const creatorSid = sidToString(binaryAttr(entry, 'mS-DS-CreatorSID'));
+  const createdByUs = serviceSid !== undefined && (ownerSid === serviceSid || creatorSid === serviceSid);
   const sam = attr(entry, 'sAMAccountName');
   const name = sam !== undefined ? sam.replace(/\$$/, '') : (attr(entry, 'cn') ?? '');
   const marker = parseMarker(attr(entry, MARKER_ATTRIBUTE));
@@ -158,6 +245,9 @@ export function toComputerObject(entry: Entry): ComputerObject {
     ...(description !== undefined ? { description } : {}),
     ...(dnsHostName !== undefined ? { dnsHostName } : {}),
     whenCreated: parseGeneralizedTime(attr(entry, 'whenCreated')),
+    ...(guid !== undefined ? { guid } : {}),
+    ...(ownerSid !== undefined ? { ownerSid } : {}),
+    createdByUs,
   };
 }
 
@@ -177,6 +267,11 @@ const TLS_CODES = new Set([
 const NETWORK_CODES = new Set([
   'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE', 'ECONNABORTED',
 ]);
+
+/** The Cause's advice when no connection to a domain controller could be made. */
+export const DC_UNREACHABLE_ADVICE =
+  'The domain controller did not answer: allow 636 (LDAPS) from the Lambda security group to the DC (its security group and any NACL), ' +
+  'and check the DC address in directory.ldapUrls / domainControllers (README "Network prerequisites").';
 
 /** Any error from ldapts or the socket under it → our catalogue. */
 export function mapLdapError(err: unknown, operation: string): AdjoinError {
@@ -201,7 +296,8 @@ export function mapLdapError(err: unknown, operation: string): AdjoinError {
     return new DirectoryAuthFailed(
       `${text} (${code}). The domain controller's certificate did not verify: check the CA (caPem/caFile/caParameterName) and tlsServerName.`,
     );
-  if (NETWORK_CODES.has(code)) return new DirectoryUnavailable(`${text} (${code})`);
+  if (NETWORK_CODES.has(code) || /connection timeout|connect timeout|socket closed/i.test(message))
+    return new DirectoryUnavailable(`${text}${code ? ` (${code})` : ''}. ${DC_UNREACHABLE_ADVICE}`);
   return new DirectoryUnavailable(text);
 }
 
@@ -244,7 +340,11 @@ function lazy<T>(load: () => Promise<T>): { get: () => Promise<T>; reset: () => 
   };
 }
 
-/** Bind credentials from a Secrets Manager secret {"username", "password"}. */
+/**
+ * Bind credentials from a Secrets Manager secret: {"username", "password"}, or the key names of
+ * the secret AWS's seamless domain join reads ({"awsSeamlessDomainUsername",
+ * "awsSeamlessDomainPassword"}), so one secret can serve both.
+ */
 export function parseBindSecret(secretString: string | undefined, secretId: string, domain: string): BindCredentials {
   let parsed: unknown;
   try {
@@ -252,18 +352,26 @@ export function parseBindSecret(secretString: string | undefined, secretId: stri
   } catch {
     parsed = undefined;
   }
-  const o = parsed as { username?: unknown; password?: unknown } | undefined;
-  if (typeof o?.username !== 'string' || o.username === '' || typeof o.password !== 'string' || o.password === '')
-    throw new DirectoryAuthFailed(`Bind secret ${secretId} is not JSON with non-empty "username" and "password"`);
-  const u = o.username;
+  const o = (typeof parsed === 'object' && parsed !== null ? parsed : {}) as Record<string, unknown>;
+  const pair = (user: string, pass: string): { u: unknown; p: unknown } | undefined =>
+    o[user] !== undefined || o[pass] !== undefined ? { u: o[user], p: o[pass] } : undefined;
+  const found = pair('username', 'password') ?? pair('awsSeamlessDomainUsername', 'awsSeamlessDomainPassword');
+  const u = found?.u;
+  const password = found?.p;
+  if (typeof u !== 'string' || u === '' || typeof password !== 'string' || password === '')
+    throw new DirectoryAuthFailed(
+      `Bind secret ${secretId} is not JSON with non-empty "username" and "password" (or "awsSeamlessDomainUsername" and "awsSeamlessDomainPassword")`,
+    );
   const bindDn = u.includes('=') || u.includes('@') || u.includes('\\') ? u : `${u}@${domain}`;
-  return { bindDn, password: o.password };
+  return { bindDn, password };
 }
 
 export class LdapDirectory implements Directory {
   private readonly credentials: ReturnType<typeof lazy<BindCredentials>>;
   private readonly ca: ReturnType<typeof lazy<string | undefined>>;
   private readonly pageSize: number;
+  /** The service account's objectSid, per bind identity (read once). */
+  private serviceSid: { bindDn: string; sid: string } | undefined;
 
   constructor(
     private readonly config: DirectorySettings,
@@ -274,10 +382,11 @@ export class LdapDirectory implements Directory {
     this.pageSize = Math.min(1000, Math.max(1, options.pageSize ?? PAGE_SIZE));
   }
 
-  private async loadCredentials(): Promise<BindCredentials> {
+  /** The bind credentials as configured (also read by the doctor's LDAP probe, tasks/adapters/ldap-doctor.ts). */
+  async loadCredentials(): Promise<BindCredentials> {
     const c = this.config;
     if (c.bindSecretId) {
-      const sm = this.options.secretsManager ?? new SecretsManagerClient({ retryMode: 'adaptive' });
+      const sm = this.options.secretsManager ?? new SecretsManagerClient(awsClientConfig());
       const out = await sm.send(new GetSecretValueCommand({ SecretId: c.bindSecretId })).catch((err: unknown) => {
         throw mapAwsError(err, `Secrets Manager GetSecretValue ${c.bindSecretId}`);
       });
@@ -300,7 +409,7 @@ export class LdapDirectory implements Directory {
         throw new DirectoryAuthFailed(`Cannot read the CA file ${c.caFile}`);
       });
     if (c.caParameterName) {
-      const ssm = this.options.ssm ?? new SSMClient({ retryMode: 'adaptive' });
+      const ssm = this.options.ssm ?? new SSMClient(awsClientConfig());
       const out = await ssm.send(new GetParameterCommand({ Name: c.caParameterName, WithDecryption: true })).catch((err: unknown) => {
         throw mapAwsError(err, `SSM GetParameter ${c.caParameterName}`);
       });
@@ -321,9 +430,30 @@ export class LdapDirectory implements Directory {
       rejectUnauthorized: !this.config.insecure,
       minVersion: 'TLSv1.2',
       ...(ca ? { ca: [ca] } : {}),
-      ...(this.config.tlsServerName ? { servername: this.config.tlsServerName } : {}),
+      ...(this.serverNameOf(url) ? { servername: this.serverNameOf(url) } : {}),
     };
     return { ...base, tlsOptions };
+  }
+
+  /** The host name a URL's certificate must carry: its DC's (by IP), else tlsServerName. */
+  serverNameOf(url: string): string | undefined {
+    const host = urlHost(url);
+    return this.config.domainControllers?.find((dc) => dc.ip === host)?.hostName ?? this.config.tlsServerName;
+  }
+
+  /** The DC (host name) behind a URL, for reports of which DC wrote an object. */
+  domainControllerOf(url: string): string {
+    const host = urlHost(url);
+    return this.config.domainControllers?.find((dc) => dc.ip === host)?.hostName ?? host;
+  }
+
+  /** The URL each bound client reached (which DC wrote what). */
+  private readonly urlOf = new WeakMap<Client, string>();
+
+  /** The DC (host name) a bound client talks to. */
+  private dcOfClient(client: Client): string | undefined {
+    const url = this.urlOf.get(client);
+    return url === undefined ? undefined : this.domainControllerOf(url);
   }
 
   /** A bound client: tries each URL in order; only "unavailable" moves on to the next one. */
@@ -334,6 +464,7 @@ export class LdapDirectory implements Directory {
       const client = (this.options.createClient ?? ((o: ClientOptions) => new Client(o)))(await this.clientOptions(url));
       try {
         await client.bind(creds.bindDn, creds.password);
+        this.urlOf.set(client, url);
         return client;
       } catch (err) {
         await unbindQuietly(client);
@@ -357,9 +488,39 @@ export class LdapDirectory implements Directory {
     }
   }
 
-  private async searchObjects(client: Client, base: string, filter: Filter): Promise<ComputerObject[]> {
-    const { searchEntries } = await client.search(base, { scope: 'sub', filter, attributes: COMPUTER_ATTRIBUTES, sizeLimit: 1000 });
-    return searchEntries.map(toComputerObject);
+  /**
+   * The objectSid of the account we bind as: a DN is read directly; a UPN or DOMAIN\user is
+   * looked up by userPrincipalName / sAMAccountName (exactly one match, else none: nothing is
+   * then "created by us", and only a recorded GUID proves ownership).
+   */
+  private async serviceAccountSid(client: Client): Promise<string | undefined> {
+    const { bindDn } = await this.credentials.get();
+    if (this.serviceSid?.bindDn === bindDn) return this.serviceSid.sid;
+    const opts = { attributes: ['objectSid'], explicitBufferAttributes: BINARY_ATTRIBUTES, sizeLimit: 2 };
+    let entries: Entry[];
+    if (bindDn.includes('=')) {
+      ({ searchEntries: entries } = await client.search(bindDn, { ...opts, scope: 'base' }));
+    } else {
+      const user = bindDn.includes('\\') ? (bindDn.split('\\')[1] ?? '') : bindDn;
+      const local = user.split('@')[0] ?? '';
+      const filter = user.includes('@')
+        ? new OrFilter({ filters: [eq('userPrincipalName', user), eq('sAMAccountName', local)] })
+        : eq('sAMAccountName', local);
+      ({ searchEntries: entries } = await client.search(this.config.baseDn, { ...opts, scope: 'sub', filter }));
+    }
+    const sid = entries.length === 1 && entries[0] ? sidToString(binaryAttr(entries[0], 'objectSid')) : undefined;
+    if (sid !== undefined) this.serviceSid = { bindDn, sid };
+    return sid;
+  }
+
+  private async searchObjects(client: Client, base: string, filter: Filter, scope: 'sub' | 'base' = 'sub'): Promise<ComputerObject[]> {
+    const serviceSid = await this.serviceAccountSid(client);
+    const { searchEntries } = await client.search(
+      base,
+      { scope, filter, attributes: COMPUTER_ATTRIBUTES, explicitBufferAttributes: BINARY_ATTRIBUTES, sizeLimit: 1000 },
+      new SdFlagsControl(),
+    );
+    return searchEntries.map((e) => toComputerObject(e, serviceSid));
   }
 
   findByMarker(marker: Marker): Promise<ComputerObject[]> {
@@ -389,14 +550,11 @@ export class LdapDirectory implements Directory {
           throw new ComputerNameConflict(await this.describeHolder(client, spec.name, dn));
         throw err;
       }
-      return {
-        dn,
-        name: spec.name,
-        marker: spec.marker,
-        description: spec.description,
-        dnsHostName: spec.fqdn,
-        whenCreated: new Date(),
-      };
+      // Read it back: its objectGUID (what the join records) and owner come from the directory.
+      const made = (await this.searchObjects(client, dn, new PresenceFilter({ attribute: 'objectClass' }), 'base'))[0];
+      if (made === undefined) throw new DirectoryUnavailable(`${dn} was added but could not be read back`);
+      const dc = this.dcOfClient(client);
+      return { ...made, ...(dc ? { domainController: dc } : {}) };
     });
   }
 
@@ -413,12 +571,14 @@ export class LdapDirectory implements Directory {
     return `Computer name ${name} is already in use: ${parts.length > 0 ? parts.join('; ') : 'the directory said so'}`;
   }
 
-  resetPassword(dn: string, password: string): Promise<void> {
+  resetPassword(dn: string, password: string): Promise<{ domainController?: string }> {
     return this.withClient(`reset password of ${dn}`, async (client) => {
       await client.modify(
         dn,
         new Change({ operation: 'replace', modification: new Attribute({ type: 'unicodePwd', values: [encodeUnicodePwd(password)] }) }),
       );
+      const dc = this.dcOfClient(client);
+      return dc ? { domainController: dc } : {};
     });
   }
 
@@ -463,14 +623,22 @@ export class LdapDirectory implements Directory {
   async *listManaged(): AsyncIterable<ComputerObject[]> {
     const client = await this.connect();
     try {
+      const serviceSid = await this.serviceAccountSid(client).catch((err: unknown) => {
+        throw mapLdapError(err, 'read the service account');
+      });
       const seen = new Set<string>();
       for (const ou of this.config.managedOus) {
-        const pages = client.searchPaginated(ou, {
-          scope: 'sub',
-          filter: managedFilter(),
-          attributes: COMPUTER_ATTRIBUTES,
-          paged: { pageSize: this.pageSize },
-        });
+        const pages = client.searchPaginated(
+          ou,
+          {
+            scope: 'sub',
+            filter: managedFilter(),
+            attributes: COMPUTER_ATTRIBUTES,
+            explicitBufferAttributes: BINARY_ATTRIBUTES,
+            paged: { pageSize: this.pageSize },
+          },
+          new SdFlagsControl(),
+        );
         for (;;) {
           let next: IteratorResult<{ searchEntries: Entry[] }>;
           try {
@@ -479,7 +647,7 @@ export class LdapDirectory implements Directory {
             throw mapLdapError(err, `paged search of ${ou}`);
           }
           if (next.done) break;
-          const page = next.value.searchEntries.map(toComputerObject).filter((o) => {
+          const page = next.value.searchEntries.map((e) => toComputerObject(e, serviceSid)).filter((o) => {
             const k = o.dn.toLowerCase();
             if (seen.has(k)) return false;
             seen.add(k);
@@ -493,6 +661,8 @@ export class LdapDirectory implements Directory {
     }
   }
 }
+
+const urlHost = (url: string): string => /^ldaps?:\/\/\[?([^\]/:]+)/i.exec(url)?.[1] ?? url;
 
 async function unbindQuietly(client: Client): Promise<void> {
   try {

@@ -9,10 +9,8 @@ import { CLAIM_RETENTION_SECONDS, claimKey } from './claims';
 import type { InstanceRef, ReadInstanceInput, ReadInstanceOutput } from './contracts';
 import type { Deps } from './deps';
 import { ClaimLost } from './errors';
-import { isInside } from './dn';
-import { sameMarker } from './marker';
 import type { Claim, ClaimChanges, ComputerObject, InstanceInfo, Marker } from './ports';
-import { isFullMarker } from './safety';
+import { mayReuseOrDelete } from './safety';
 import { loginGroupsFor, optInDecision, statusTagKeys } from './tags';
 import { instanceOfEvent } from './validate';
 
@@ -86,18 +84,17 @@ const lost = (ref: InstanceRef, holder: Claim): ClaimLost =>
   );
 
 /**
- * Our computer objects for an instance, as the delete rules see them: the FULL marker of this
- * instance, strictly inside a managed OU, and the objectGUID the claim recorded (when the claim
- * and the directory both know one). Prepare's reuse and the cleanup's password reset touch no
- * other object.
+ * Our computer objects for an instance, as the delete rules see them (tasks/lib/safety.ts
+ * mayReuseOrDelete: the FULL marker of this instance, strictly inside a managed OU, and the
+ * objectGUID the claim recorded — or, with none recorded, created by the service account).
+ * Prepare's reuse and the cleanup's password reset touch no other object.
  */
 export async function ourObjects(marker: Marker, claim: Claim | undefined, deps: Deps): Promise<ComputerObject[]> {
-  const managed = deps.settings.directory.managedOus;
-  return (await deps.directory.findByMarker(marker)).filter(
-    (o) =>
-      isFullMarker(o.marker) &&
-      sameMarker(o.marker, marker) &&
-      managed.some((ou) => isInside(o.dn, ou)) &&
-      (claim?.objectGuid === undefined || o.guid === undefined || o.guid === claim.objectGuid),
-  );
+  const managedOus = deps.settings.directory.managedOus;
+  const expectedGuid = claim?.objectGuid;
+  return (await deps.directory.findByMarker(marker)).filter((o) => {
+    const d = mayReuseOrDelete(o, marker, { managedOus, ...(expectedGuid !== undefined ? { expectedGuid } : {}) });
+    if (!d.delete) deps.logger.info('Not ours: left alone', { dn: o.dn, rule: d.rule, reason: d.reason });
+    return d.delete;
+  });
 }

@@ -14,7 +14,8 @@
  *
  * Document parameters (the `# param:` headers of join.sh and verify.sh): DomainName, Realm,
  * ComputerName, HostFqdn, DomainControllers, OneTimePassword, LoginGroups, IdMapping, DomainSid,
- * ComputerOu, ProbeUsers. The one-time password is passed only as `{{ssm-secure:<parameter>}}`:
+ * ComputerOu, DomainController (the DC that wrote the object or its password, '-' = any),
+ * ProbeUsers. The one-time password is passed only as `{{ssm-secure:<parameter>}}`:
  * SSM resolves it on the instance; the value never appears in the command, its history, or
  * state data. Ports only (no SDK).
  */
@@ -46,6 +47,7 @@ export function joinParameters(settings: Settings, instance: ReadInstanceOutput,
     DomainSid: d.idMapping.mode === 'sid' ? d.idMapping.domainSid : '',
     ComputerOu: d.computerOu,
     ProbeUsers: d.probeUsers.join(','),
+    DomainController: computer.domainController ?? '-',
   };
 }
 

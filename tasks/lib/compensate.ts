@@ -1,32 +1,30 @@
 /**
  * "Remove what the join made" (compensation, for an instance that is gone): deletes the
- * computer objects that carry this instance's marker inside the managed OUs (nothing else),
- * their DNS records, and the join secret. Idempotent: a second run finds nothing to delete.
+ * computer objects that carry this instance's marker inside the managed OUs and are proven
+ * ours (tasks/lib/safety.ts mayReuseOrDelete: GUID or creator), the DNS records of their names
+ * in our zone (tasks/lib/delete.ts deleteOurDnsRecords), and the join secret. Idempotent: a
+ * second run finds nothing to delete.
  * No AWS or LDAP import: ports only.
  */
 import type { CompensationInput, CompensationOutput } from './contracts';
 import type { Deps } from './deps';
-import { isInside } from './dn';
-import { DirectoryRefused } from './errors';
-import { sameMarker } from './marker';
+import { deleteOurDnsRecords } from './delete';
 import type { Marker } from './ports';
+import { mayReuseOrDelete } from './safety';
 
 export async function removeJoinArtifacts(input: CompensationInput, deps: Deps): Promise<CompensationOutput> {
   const { instanceId, account, region } = input.instance;
   const marker: Marker = { account, region, instanceId };
   const { directory, settings, logger } = deps;
   const managed = settings.directory.managedOus;
-  const ours = (await directory.findByMarker(marker)).filter(
-    (o) => sameMarker(o.marker, marker) && managed.some((ou) => isInside(o.dn, ou)),
-  );
+  const ours = (await directory.findByMarker(marker)).filter((o) => {
+    const d = mayReuseOrDelete(o, marker, { managedOus: managed });
+    if (!d.delete) logger.warn('Computer object left alone', { dn: o.dn, rule: d.rule, reason: d.reason });
+    return d.delete;
+  });
   const deleted: string[] = [];
   for (const o of ours) {
-    try {
-      await directory.deleteDnsRecords(o.name.toLowerCase());
-    } catch (err) {
-      if (!(err instanceof DirectoryRefused)) throw err;
-      logger.warn('DNS records not removed (no right to delete them)', { computerName: o.name, cause: err.message });
-    }
+    await deleteOurDnsRecords(o.name, deps);
     await directory.deleteComputer(o.dn);
     deleted.push(o.dn);
   }

@@ -69,6 +69,8 @@ export interface PrepareComputerOutput {
   action: 'created' | 'reused';
   /** Parameter Store name holding the one-time password (the value is never in state data). */
   secretName: string;
+  /** The DC (host name) that wrote the object and its password: the join goes through it. */
+  domainController?: string;
 }
 
 /**
@@ -155,18 +157,27 @@ export interface CompensationOutput {
 /** "Find computer objects" — Payload: { event: $.event }, read as the instance it names. */
 export interface FindObjectsInput {
   instance: InstanceRef;
+  /** The objectGUID recorded when the join created the object, when one is known. */
+  expectedGuid?: string;
 }
 export interface FindObjectsOutput extends InstanceRef {
   /** delete: the instance is gone and these objects carry its marker. nothing: none found.
    *  instance-alive: EC2 says the instance is not terminated: nothing is touched. */
   outcome: 'delete' | 'nothing' | 'instance-alive';
   reason: string;
-  objects: { dn: string; name: string }[];
+  objects: ObjectRef[];
+}
+
+/** A computer object found and judged ours: its GUID pins the very object the delete re-checks. */
+export interface ObjectRef {
+  dn: string;
+  name: string;
+  guid?: string;
 }
 
 /** "Delete computer object" (a Map item, also used by reconcile) — Payload: { item, instance } */
 export interface DeleteObjectInput {
-  object: { dn: string; name: string };
+  object: ObjectRef;
   instance: InstanceRef;
   /** reconcile passes the grace period; the task re-checks every safety rule before deleting. */
   graceSeconds?: number;
@@ -176,6 +187,10 @@ export interface DeleteObjectOutput {
   deleted: boolean;
   dnsRecordsRemoved: number;
   reason: string;
+  /** The directory refused to delete the DNS records (the object was deleted anyway). */
+  dnsFailed?: boolean;
+  /** Why, and the host name whose records are left: retry by hand. */
+  dnsReason?: string;
 }
 
 /**
@@ -195,6 +210,8 @@ export interface DeleteCounts {
   skipped: number;
   failed: number;
   dnsRecordsRemoved: number;
+  /** Objects deleted whose DNS records the directory refused to delete. */
+  dnsFailed: number;
 }
 
 /** "Record leave" — Payload: { instance: $.found, deleted: $.deleted } */
@@ -203,10 +220,12 @@ export interface RecordLeaveInput {
   deleted: DeleteItemResult[];
 }
 export interface RecordLeaveOutput extends InstanceRef, DeleteCounts {
-  /** left: every object went (or was already gone). partial: some were skipped or failed. */
+  /** left: every object went (or was already gone). partial: some were skipped or failed, or DNS records were left. */
   outcome: 'left' | 'partial';
   deletedDns: string[];
   notDeleted: { dn: string; reason: string }[];
+  /** Objects deleted whose DNS records are left (the directory refused): delete them by hand. */
+  dnsNotRemoved: { dn: string; reason: string }[];
 }
 
 // ---- reconcile ----------------------------------------------------------------------------
@@ -219,7 +238,7 @@ export interface FindStaleInput {
 
 /** One stale object, in the shape the "Delete computer object" Map item takes. */
 export interface StaleItem {
-  object: { dn: string; name: string };
+  object: ObjectRef;
   instance: InstanceRef;
 }
 
@@ -232,6 +251,19 @@ export interface ScanCounts {
   young: number;
   alive: number;
   joinRunning: number;
+  /** A full marker, but not proven ours (objectGUID / creator): never deleted. */
+  notProvenOurs: number;
+  /** Objects of accounts/Regions EC2 could not be asked about: skipped, never deleted. */
+  unreachable: number;
+}
+
+/** One account and Region whose EC2 could not be asked (role refused, endpoint down): its objects were skipped. */
+export interface SkippedAccount {
+  account: string;
+  region: string;
+  error: string;
+  reason: string;
+  objects: number;
 }
 
 /** Result at $.scan. */
@@ -245,6 +277,7 @@ export interface ScanOutput extends ScanCounts {
   ldapPages: number;
   ec2Calls: number;
   fleets: number;
+  skippedAccounts: SkippedAccount[];
 }
 
 /** "Check deletion cap" — Payload: { scan: $.scan, executionName }. Result at $.guard. */
@@ -277,4 +310,13 @@ export interface ReconcileSummary {
   alreadyGone: number;
   notListed: number;
   capExceeded: boolean;
+  /** Objects deleted whose DNS records the directory refused to delete. */
+  dnsFailed: number;
+  /** Objects skipped because their account/Region could not be asked. */
+  unreachable: number;
+  skippedAccounts: SkippedAccount[];
+  /** false: some accounts were skipped; the machine ends in "Reconcile incomplete". */
+  complete: boolean;
+  /** The Cause of ReconcileIncomplete (present when complete is false). */
+  incompleteCause?: string;
 }

@@ -168,3 +168,20 @@ export function isInside(dn: string, container: string): boolean {
   const offset = x.length - y.length;
   return y.every((r, k) => sameRdn(x[offset + k] as Rdn, r));
 }
+
+/**
+ * A strict, shell-inert distinguished name for the OUs adjoin is configured with (computerOu,
+ * managedOus) and the join document's ComputerOu parameter (its SSM `allowedPattern`): RDNs
+ * `OU=` / `CN=` / `DC=` separated by commas; a value character is anything but a DN special
+ * (`, + " \ < > ; = #`), a quote, `$`, a backtick or a control character, unless escaped the way
+ * AD writes it (`\,` `\+` `\"` `\\` `\<` `\>` `\;` `\=` `\#` `\ ` or `\XX` hex). One pattern, used
+ * by JS (config, tests) and by SSM (the document), so it keeps to the common regex subset.
+ */
+export const STRICT_DN_PATTERN =
+  '^(?:[Oo][Uu]|[Cc][Nn]|[Dd][Cc])=(?:[^,+"\\\\<>;=#$\'`\\x00-\\x1f\\x7f]|\\\\[,+"\\\\<>;=# ]|\\\\[0-9A-Fa-f]{2})+' +
+  '(?:,(?:[Oo][Uu]|[Cc][Nn]|[Dd][Cc])=(?:[^,+"\\\\<>;=#$\'`\\x00-\\x1f\\x7f]|\\\\[,+"\\\\<>;=# ]|\\\\[0-9A-Fa-f]{2})+)*$';
+
+/** True when `dn` is a strict DN (STRICT_DN_PATTERN) of at most 1024 characters. */
+export function isStrictDn(dn: string): boolean {
+  return typeof dn === 'string' && dn.length <= 1024 && new RegExp(STRICT_DN_PATTERN).test(dn);
+}

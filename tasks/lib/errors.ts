@@ -76,6 +76,16 @@ export class AwsUnavailable extends AdjoinError {
   readonly transient = true;
 }
 
+/**
+ * An AWS API endpoint could not be reached at all (connect or request timeout, connection
+ * refused, no route, no DNS answer): the network path, not the service. Retried; after the
+ * retries the Cause names the endpoint, the Region and the likely fix (NAT or VPC endpoint).
+ */
+export class AwsUnreachable extends AdjoinError {
+  override readonly name = 'AwsUnreachable';
+  readonly transient = true;
+}
+
 /** An AWS API refused us (access denied, unknown document, validation). An operator must act. */
 export class AwsRefused extends AdjoinError {
   override readonly name = 'AwsRefused';
@@ -127,6 +137,15 @@ export class UnsafeDeleteRefused extends AdjoinError {
   readonly transient = false;
 }
 
+/**
+ * Reconcile skipped the objects of one or more accounts/Regions whose EC2 could not be asked;
+ * the rest was reconciled. Raised by the "Reconcile incomplete" Fail state; the Cause lists them.
+ */
+export class ReconcileIncomplete extends AdjoinError {
+  override readonly name = 'ReconcileIncomplete';
+  readonly transient = false;
+}
+
 /** The error names, for `ErrorEquals` in workflows. */
 export const Errors = {
   ConfigurationError: 'ConfigurationError',
@@ -139,6 +158,7 @@ export const Errors = {
   SsmAgentNotOnline: 'SsmAgentNotOnline',
   Throttled: 'Throttled',
   AwsUnavailable: 'AwsUnavailable',
+  AwsUnreachable: 'AwsUnreachable',
   AwsRefused: 'AwsRefused',
   JoinCommandFailed: 'JoinCommandFailed',
   JoinStillRunning: 'JoinStillRunning',
@@ -147,6 +167,7 @@ export const Errors = {
   VerificationFailed: 'VerificationFailed',
   DeletionCapExceeded: 'DeletionCapExceeded',
   UnsafeDeleteRefused: 'UnsafeDeleteRefused',
+  ReconcileIncomplete: 'ReconcileIncomplete',
 } as const;
 
 export type ErrorName = (typeof Errors)[keyof typeof Errors];
@@ -156,6 +177,7 @@ export const TransientErrors: ErrorName[] = [
   Errors.DirectoryUnavailable,
   Errors.Throttled,
   Errors.AwsUnavailable,
+  Errors.AwsUnreachable,
 ];
 
 /**

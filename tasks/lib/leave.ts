@@ -4,12 +4,15 @@
  *
  *   findComputerObjects  EC2 first: not gone (tasks/lib/gone.ts) → "instance-alive", nothing is
  *                        touched. Then the objects with this exact marker, each passed through
- *                        the safety rules (tasks/lib/safety.ts).
- *   recordLeave          the outcome summary.
+ *                        the safety rules (tasks/lib/safety.ts; the recorded objectGUID when
+ *                        the input carries one). A terminated instance's objects go whatever
+ *                        state its join ended in (a "joining" or "failed" tag does not block).
+ *   recordLeave          the outcome summary; DNS records the directory refused to delete are
+ *                        listed (dnsNotRemoved) and make the outcome "partial".
  *
  * No AWS or LDAP import: ports only.
  */
-import type { FindObjectsInput, FindObjectsOutput, RecordLeaveInput, RecordLeaveOutput } from './contracts';
+import type { FindObjectsInput, FindObjectsOutput, ObjectRef, RecordLeaveInput, RecordLeaveOutput } from './contracts';
 import { countDeletes, readableCause } from './delete';
 import type { Deps } from './deps';
 import { isGone } from './gone';
@@ -26,13 +29,13 @@ export async function findComputerObjects(input: FindObjectsInput, deps: Deps): 
     return { ...instance, outcome: 'instance-alive', reason, objects: [] };
   }
   const found = await deps.directory.findByMarker(marker);
-  const safety = safetySettings(deps.settings, { expected: marker });
+  const safety = safetySettings(deps.settings, { expected: marker, ...(input.expectedGuid ? { expectedGuid: input.expectedGuid } : {}) });
   const now = deps.clock.now();
-  const objects: { dn: string; name: string }[] = [];
+  const objects: ObjectRef[] = [];
   const refused: string[] = [];
   for (const o of found) {
     const d = decideDeletion(o, info, safety, now);
-    if (d.delete) objects.push({ dn: o.dn, name: o.name });
+    if (d.delete) objects.push({ dn: o.dn, name: o.name, ...(o.guid !== undefined ? { guid: o.guid } : {}) });
     else {
       refused.push(d.reason);
       deps.logger.warn('Computer object left alone', { dn: o.dn, rule: d.rule, reason: d.reason });
@@ -53,8 +56,11 @@ export function recordLeave(input: RecordLeaveInput, deps: Deps): RecordLeaveOut
   const notDeleted = input.deleted
     .filter((r) => r.outcome === 'skipped' || r.outcome === 'failed')
     .map((r) => ({ dn: r.dn ?? '(unknown)', reason: readableCause(r.reason ?? r.error ?? '').slice(0, 500) }));
-  const outcome = counts.skipped + counts.failed > 0 ? 'partial' : 'left';
+  const dnsNotRemoved = input.deleted
+    .filter((r) => r.deleted === true && r.dnsFailed === true)
+    .map((r) => ({ dn: r.dn ?? '(unknown)', reason: (r.dnsReason ?? 'the directory refused').slice(0, 500) }));
+  const outcome = counts.skipped + counts.failed + counts.dnsFailed > 0 ? 'partial' : 'left';
   // Tags on a terminated instance are optional and EC2 may refuse them: none are written.
   deps.logger.info('Leave recorded', { outcome, ...counts });
-  return { ...input.instance, outcome, ...counts, deletedDns, notDeleted };
+  return { ...input.instance, outcome, ...counts, deletedDns, notDeleted, dnsNotRemoved };
 }

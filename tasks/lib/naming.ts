@@ -86,6 +86,17 @@ export function hostFqdn(name: string, domain: string): string {
  * `/<resource prefix>/otp/` — the path infra grants (infra/config.ts resourceNames).
  */
 export const JOIN_SECRET_PATH = '/adjoin/otp/';
+/**
+ * Tag on every one-time-password parameter: the ARN of the instance it is for. The instance
+ * policy lets an instance read a parameter only when this tag equals its own ARN
+ * (ssm:resourceTag/adjoin:instance-arn = \${ec2:SourceInstanceARN}, infra/otp.ts).
+ */
+export const OTP_INSTANCE_TAG = 'adjoin:instance-arn';
+
+/** The ARN of an EC2 instance (the value of OTP_INSTANCE_TAG). */
+export const instanceArn = (partition: string, region: string, account: string, instanceId: string): string =>
+  `arn:${partition}:ec2:${region}:${account}:instance/${instanceId}`;
+
 export const joinSecretName = (instanceId: string, path = JOIN_SECRET_PATH): string => `${path}${instanceId}`;
 
 /**

@@ -20,8 +20,18 @@ export interface ComputerObject {
   description?: string;
   dnsHostName?: string;
   whenCreated: Date;
-  /** objectGUID (canonical text form), when the adapter reads it. */
+  /** The DC (host name) that wrote it, when we just did (join through it: no replication race). */
+  domainController?: string;
+  /** objectGUID in canonical form (lower case, 8-4-4-4-12): the object's identity, never reused. */
   guid?: string;
+  /**
+   * Did the service account create this object? The adapter answers: the owner in the object's
+   * security descriptor is the service account's SID (the creator of an object becomes its
+   * owner). Absent or false: not proven ours (safety rule "ownership", tasks/lib/safety.ts).
+   */
+  createdByUs?: boolean;
+  /** The owner SID the adapter read (for refusal reasons). */
+  ownerSid?: string;
 }
 
 export interface NewComputer {
@@ -41,10 +51,13 @@ export interface Directory {
   findByMarker(marker: Marker): Promise<ComputerObject[]>;
   /** The computer whose sAMAccountName is `name$`, anywhere in the domain (for collisions). */
   findByName(name: string): Promise<ComputerObject | undefined>;
-  /** Create a computer object in one add (attribute set: lab/world/README.md, "Facts the code relies on"). */
+  /**
+   * Create a computer object in one add (attribute set: lab/world/README.md, "Facts the code
+   * relies on"), then read it back: the result carries its objectGUID and owner.
+   */
   createComputer(spec: NewComputer): Promise<ComputerObject>;
-  /** Reset the password of an object we own (reuse with a fresh one-time password). */
-  resetPassword(dn: string, password: string): Promise<void>;
+  /** Reset the password of an object we own (reuse with a fresh one-time password); may say which DC wrote it. */
+  resetPassword(dn: string, password: string): Promise<void | { domainController?: string }>;
   /** Delete with the tree-delete control. Absent object: resolves (idempotent). */
   deleteComputer(dn: string): Promise<void>;
   /** Remove A/AAAA records of this host from AD-integrated DNS; returns how many were removed. */

@@ -31,15 +31,16 @@ async function reuse(marker: Marker, password: string, deps: Deps, claim?: Claim
   mine.sort((a, b) => a.whenCreated.getTime() - b.whenCreated.getTime());
   const object = mine[0];
   if (!object) return undefined;
+  let wrote: void | { domainController?: string };
   try {
-    await deps.directory.resetPassword(object.dn, password);
+    wrote = await deps.directory.resetPassword(object.dn, password);
   } catch (err) {
     if (!(err instanceof DirectoryRefused)) throw err;
     deps.logger.warn('Password reset refused: making the object again', { dn: object.dn, cause: err.message });
     await deps.directory.deleteComputer(object.dn);
     return undefined;
   }
-  return { object, action: 'reused' };
+  return { object: { ...object, ...(wrote?.domainController ? { domainController: wrote.domainController } : {}) }, action: 'reused' };
 }
 
 async function create(marker: Marker, password: string, deps: Deps, claim?: Claim): Promise<Made> {
@@ -94,5 +95,6 @@ export async function prepareComputer(input: PrepareComputerInput, deps: Deps): 
   if (!recorded) throw new ClaimLost(`The join claim of ${instanceId} changed hands while its computer object was prepared; this execution stops.`);
   const fqdn = made.object.dnsHostName?.toLowerCase() ?? hostFqdn(name, deps.settings.directory.domain);
   deps.logger.info('Computer object ready', { computerName: name, dn, action: made.action });
-  return { name, dn, fqdn, action: made.action, secretName };
+  // The DC that wrote the object: the join goes through it (another may not have it yet).
+  return { name, dn, fqdn, action: made.action, secretName, ...(made.object.domainController ? { domainController: made.object.domainController } : {}) };
 }

@@ -2,23 +2,47 @@
  * Reconcile: page the managed OU(s), cross-check EC2 in batches per account and Region, and
  * delete — under a cap — only what every safety rule allows.
  *
- *   findStaleObjects  one pass over listManaged; the cheap rules (marker, OU, age) first, then
- *                     DescribeInstances per fleet in batches of DESCRIBE_BATCH ids, a few calls
- *                     in flight while the listing goes on. Any EC2
- *                     error aborts the run (it throws): an unanswered question is never "gone".
- *                     Returns counts and a bounded stale list (big lists stay in the Lambda).
+ *   findStaleObjects  one pass over listManaged; the cheap rules (marker, OU, ownership, age)
+ *                     first, then DescribeInstances per fleet in batches of DESCRIBE_BATCH ids, a
+ *                     few calls in flight while the listing goes on. An account/Region whose
+ *                     EC2 refuses or does not answer (AwsRefused, AwsUnavailable, AwsUnreachable: a member role
+ *                     missing, an endpoint down) is SKIPPED: its objects are never deleted, it
+ *                     is reported in skippedAccounts, and the rest of the run goes on. Any other
+ *                     error (throttling, the directory) aborts the run: an unanswered question
+ *                     is never "gone". Returns counts and a bounded stale list.
  *   checkDeletionCap  dry run → nothing to delete; more stale than the cap → DeletionCapExceeded
  *                     with the list of what it would have deleted (Cause under 30 KB).
- *   reportReconcile   the summary, and CloudWatch EMF metrics in one log line.
+ *   reportReconcile   the summary, and CloudWatch EMF metrics in one log line. Skipped accounts
+ *                     make it incomplete (complete: false, incompleteCause): the machine then
+ *                     ends in "Reconcile incomplete" (ReconcileIncomplete), after the deletes.
  *
  * No AWS or LDAP import: ports only.
  */
-import type { CheckCapInput, FindStaleInput, GuardOutput, ReconcileSummary, ReportInput, ScanCounts, ScanOutput, StaleItem } from './contracts';
+import type {
+  CheckCapInput,
+  FindStaleInput,
+  GuardOutput,
+  ReconcileSummary,
+  ReportInput,
+  ScanCounts,
+  ScanOutput,
+  SkippedAccount,
+  StaleItem,
+} from './contracts';
 import { countDeletes } from './delete';
 import type { Deps } from './deps';
-import { DeletionCapExceeded } from './errors';
-import type { ComputerObject, Fleet, Marker } from './ports';
-import { decideDeletion, describeMarker, refuseIfYoung, refuseUnlessInManagedOu, refuseUnlessOurs, safetySettings, type RuleId } from './safety';
+import { AdjoinError, DeletionCapExceeded, Errors } from './errors';
+import type { ComputerObject, Fleet, InstanceInfo, Marker } from './ports';
+import {
+  decideDeletion,
+  describeMarker,
+  refuseIfYoung,
+  refuseUnlessInManagedOu,
+  refuseUnlessOurs,
+  refuseUnlessOwned,
+  safetySettings,
+  type RuleId,
+} from './safety';
 
 /** Instance IDs per DescribeInstances call (the adapter filters on instance-id: <= 200 values). */
 export const DESCRIBE_BATCH = 200;
@@ -37,6 +61,13 @@ interface Pending {
   fleet: Fleet;
   objects: (ComputerObject & { marker: Marker })[];
   ids: Set<string>;
+  /** Set when this account/Region could not be asked: its objects are skipped. */
+  skipped?: SkippedAccount;
+}
+
+/** Errors that mean "this account/Region cannot be asked now" (its role, its endpoint): skip it, go on. */
+export function isAccountUnreachable(err: unknown): err is AdjoinError {
+  return err instanceof AdjoinError && (err.name === Errors.AwsRefused || err.name === Errors.AwsUnavailable || err.name === Errors.AwsUnreachable);
 }
 
 export async function findStaleObjects(input: FindStaleInput, deps: Deps): Promise<ScanOutput> {
@@ -45,7 +76,17 @@ export async function findStaleObjects(input: FindStaleInput, deps: Deps): Promi
   const graceSeconds = settings.reconcile.graceSeconds;
   const safety = safetySettings(settings, { graceSeconds });
   const now = deps.clock.now();
-  const counts: ScanCounts = { scanned: 0, stale: 0, notOurs: 0, outsideManagedOu: 0, young: 0, alive: 0, joinRunning: 0 };
+  const counts: ScanCounts = {
+    scanned: 0,
+    stale: 0,
+    notOurs: 0,
+    outsideManagedOu: 0,
+    young: 0,
+    alive: 0,
+    joinRunning: 0,
+    notProvenOurs: 0,
+    unreachable: 0,
+  };
   const staleList: StaleItem[] = [];
   let listedBytes = 2;
   let ldapPages = 0;
@@ -55,13 +96,14 @@ export async function findStaleObjects(input: FindStaleInput, deps: Deps): Promi
   const refusedBy = (rule: RuleId | undefined): void => {
     if (rule === 'ours' || rule === 'expected') counts.notOurs++;
     else if (rule === 'managed-ou') counts.outsideManagedOu++;
+    else if (rule === 'ownership') counts.notProvenOurs++;
     else if (rule === 'age') counts.young++;
     else if (rule === 'join-running') counts.joinRunning++;
     else counts.alive++; // 'gone' refused: alive, or EC2 answered about another instance
   };
   const addStale = (o: ComputerObject & { marker: Marker }): void => {
     counts.stale++;
-    const item: StaleItem = { object: { dn: o.dn, name: o.name }, instance: { ...o.marker } };
+    const item: StaleItem = { object: { dn: o.dn, name: o.name, ...(o.guid !== undefined ? { guid: o.guid } : {}) }, instance: { ...o.marker } };
     const bytes = Buffer.byteLength(JSON.stringify(item)) + 1;
     if (staleList.length < STALE_LIST_MAX_ITEMS && listedBytes + bytes <= STALE_LIST_MAX_BYTES) {
       staleList.push(item);
@@ -72,8 +114,21 @@ export async function findStaleObjects(input: FindStaleInput, deps: Deps): Promi
   // first error stops everything: no further call starts, and the scan throws it.
   const inFlight = new Set<Promise<void>>();
   let failure: { error: unknown } | undefined;
+  const skip = (p: Pending, n: number): void => {
+    counts.unreachable += n;
+    if (p.skipped) p.skipped.objects += n;
+  };
   const describe = async (p: Pending, batch: Pending['objects'], ids: string[]): Promise<void> => {
-    const answers = await p.fleet.describeInstances(ids); // any error throws: the run aborts
+    if (p.skipped) return skip(p, batch.length);
+    let answers: Map<string, InstanceInfo>;
+    try {
+      answers = await p.fleet.describeInstances(ids);
+    } catch (err) {
+      if (!isAccountUnreachable(err)) throw err; // the run aborts
+      p.skipped ??= { ...p.target, error: err.name, reason: err.message.slice(0, 300), objects: 0 };
+      logger.warn('Account skipped: EC2 could not be asked', { ...p.target, error: err.name, cause: err.message });
+      return skip(p, batch.length);
+    }
     for (const o of batch) {
       const d = decideDeletion(o, answers.get(o.marker.instanceId), safety, now);
       if (d.delete) addStale(o);
@@ -112,6 +167,10 @@ export async function findStaleObjects(input: FindStaleInput, deps: Deps): Promi
         counts.outsideManagedOu++;
         continue;
       }
+      if (refuseUnlessOwned(o, undefined) !== undefined) {
+        counts.notProvenOurs++;
+        continue;
+      }
       if (refuseIfYoung(o, graceSeconds, now) !== undefined) {
         counts.young++;
         continue;
@@ -133,6 +192,7 @@ export async function findStaleObjects(input: FindStaleInput, deps: Deps): Promi
   await Promise.all(inFlight);
   if (failure !== undefined) throw failure.error;
 
+  const skippedAccounts = [...pending.values()].flatMap((p) => (p.skipped ? [p.skipped] : []));
   const out: ScanOutput = {
     dryRun,
     graceSeconds,
@@ -142,8 +202,9 @@ export async function findStaleObjects(input: FindStaleInput, deps: Deps): Promi
     ldapPages,
     ec2Calls,
     fleets: pending.size,
+    skippedAccounts,
   };
-  logger.info('Scan finished', { ...counts, notListed: out.notListed, ldapPages, ec2Calls, fleets: out.fleets, dryRun });
+  logger.info('Scan finished', { ...counts, notListed: out.notListed, ldapPages, ec2Calls, fleets: out.fleets, skippedAccounts: skippedAccounts.length, dryRun });
   return out;
 }
 
@@ -188,7 +249,7 @@ export const METRICS_NAMESPACE = 'adjoin';
 
 /** A CloudWatch Embedded Metric Format document for one run. */
 export function emfDocument(s: ReconcileSummary, now: Date): Record<string, unknown> {
-  const names = ['Scanned', 'Stale', 'Deleted', 'Skipped', 'Failed'] as const;
+  const names = ['Scanned', 'Stale', 'Deleted', 'Skipped', 'Failed', 'DnsFailed', 'Unreachable', 'SkippedAccounts'] as const;
   return {
     _aws: {
       Timestamp: now.getTime(),
@@ -203,11 +264,31 @@ export function emfDocument(s: ReconcileSummary, now: Date): Record<string, unkn
     Deleted: s.deleted,
     Skipped: s.skipped,
     Failed: s.failed,
+    DnsFailed: s.dnsFailed,
+    Unreachable: s.unreachable,
+    SkippedAccounts: s.skippedAccounts.length,
   };
+}
+
+/** The Cause of ReconcileIncomplete: which accounts were skipped and why, under CAUSE_MAX_BYTES. */
+export function incompleteMessage(skipped: SkippedAccount[], deleted: number): string {
+  const head =
+    `Reconcile skipped ${skipped.length} account/Region(s) whose EC2 could not be asked: their computer objects were ` +
+    `NOT deleted. The other accounts were reconciled (${deleted} deleted). Check each member role and endpoint ` +
+    '(adjoin doctor), then run reconcile again. Skipped:';
+  let text = head;
+  for (const [k, a] of skipped.entries()) {
+    const line = `\n${a.account}/${a.region}: ${a.objects} object(s), ${a.error}: ${a.reason}`;
+    if (Buffer.byteLength(text + line) > CAUSE_MAX_BYTES - 40) return `${text}\n…and ${skipped.length - k} more`;
+    text += line;
+  }
+  return text;
 }
 
 export function reportReconcile(input: ReportInput, deps: Deps): ReconcileSummary {
   const c = countDeletes(input.deleted);
+  const skippedAccounts = input.scan.skippedAccounts ?? [];
+  const complete = skippedAccounts.length === 0;
   const summary: ReconcileSummary = {
     scanned: input.scan.scanned,
     stale: input.scan.stale,
@@ -218,6 +299,11 @@ export function reportReconcile(input: ReportInput, deps: Deps): ReconcileSummar
     alreadyGone: c.alreadyGone,
     notListed: input.scan.notListed,
     capExceeded: input.guard.capExceeded,
+    dnsFailed: c.dnsFailed,
+    unreachable: input.scan.unreachable ?? 0,
+    skippedAccounts,
+    complete,
+    ...(complete ? {} : { incompleteCause: incompleteMessage(skippedAccounts, c.deleted) }),
   };
   // The Powertools Logger prints one JSON object per line with these keys at the top level,
   // which is exactly what CloudWatch reads as EMF.

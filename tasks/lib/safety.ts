@@ -1,19 +1,28 @@
 /**
- * The never-delete rules. Leave and reconcile delete a computer object only when EVERY rule
- * agrees; each rule is a pure function that returns the reason it refuses, or undefined.
+ * The never-delete rules. Leave, reconcile and Prepare's reuse path delete (or reuse) a computer
+ * object only when EVERY rule agrees; each rule is a pure function that returns the reason it
+ * refuses, or undefined.
  *
  *   1. ours        the object carries our FULL marker (account, Region, instance ID). A
  *                  description that happens to hold an instance ID is not a marker.
- *   2. expected    (leave / per-item delete) the marker is the one of the instance we act for.
+ *   2. expected    (leave / per-item delete / reuse) the marker is the one of the instance we
+ *                  act for.
  *   3. managed OU  the object is strictly inside one of the managed OUs, compared on RDN
  *                  boundaries, case-insensitively (tasks/lib/dn.ts), never by substring.
- *   4. age         the object is older than the grace period (reconcile).
- *   5. gone        EC2 says the instance is terminated, or does not know it (tasks/lib/gone.ts,
+ *   4. ownership   a marker can be copied; an objectGUID cannot. When the caller knows the GUID
+ *                  recorded at creation (`expectedGuid`), the object's objectGUID must be exactly
+ *                  that one. When none was recorded (objects made before GUIDs were recorded, or
+ *                  the record expired), the object must have been created by us: the directory
+ *                  adapter reads the owner SID of its security descriptor and compares it with
+ *                  the service account's SID (`createdByUs`, tasks/adapters/ldap-directory.ts).
+ *   5. age         the object is older than the grace period (reconcile).
+ *   6. gone        EC2 says the instance is terminated, or does not know it (tasks/lib/gone.ts,
  *                  purpose "delete"). running, stopped, pending, stopping, shutting-down:
  *                  alive. An EC2 error: never gone.
- *   6. no join     the instance is not being joined right now (status tag "joining" with a
- *                  claim younger than the claim lease; a "joining" tag we cannot date counts
- *                  as fresh).
+ *   7. no join     a join claim ("joining" status tag with a claim younger than the claim
+ *                  lease; an undatable claim counts as fresh) blocks the delete, but only when
+ *                  EC2 does NOT say terminated: a terminated instance's objects go whatever
+ *                  state its join ended in. A claim time in the future is invalid, never fresh.
  *
  * No AWS or LDAP import.
  */
@@ -35,6 +44,8 @@ export interface SafetySettings {
   statusPrefix: string;
   /** When set, the object's marker must be exactly this one (the instance we act for). */
   expected?: Marker;
+  /** The objectGUID recorded when we created the object, when one is known. */
+  expectedGuid?: string;
 }
 
 /** What EC2 said about the marker's instance: its description, undefined = "not found", or 'error'. */
@@ -47,7 +58,7 @@ export interface Decision {
   rule?: RuleId;
 }
 
-export type RuleId = 'ours' | 'expected' | 'managed-ou' | 'age' | 'gone' | 'join-running';
+export type RuleId = 'ours' | 'expected' | 'managed-ou' | 'ownership' | 'age' | 'gone' | 'join-running';
 
 /** A complete, well-formed marker (never trust the adapter alone: checked again here). */
 export function isFullMarker(marker: unknown): marker is Marker {
@@ -86,7 +97,24 @@ export function refuseUnlessInManagedOu(dn: string, managedOus: string[]): strin
   return `${dn} is not inside a managed OU (${managedOus.join(' | ')})`;
 }
 
-/** 4. Older than the grace period. An unreadable creation time with a grace period: refuse. */
+/** A GUID in canonical form for comparison (lower case, no braces). */
+const canonicalGuid = (g: string): string => g.trim().replace(/^\{|\}$/g, '').toLowerCase();
+
+/** 4. Proven ours: the recorded objectGUID when one is known, else created by the service account. */
+export function refuseUnlessOwned(object: ComputerObject, expectedGuid: string | undefined): string | undefined {
+  if (expectedGuid !== undefined && expectedGuid !== '') {
+    if (object.guid === undefined || object.guid === '')
+      return `${object.dn} has no readable objectGUID; the recorded one is ${expectedGuid}: cannot prove it is the object we made`;
+    if (canonicalGuid(object.guid) !== canonicalGuid(expectedGuid))
+      return `${object.dn} has objectGUID ${object.guid}, not the recorded ${expectedGuid}: another object under our name and marker`;
+    return undefined;
+  }
+  if (object.createdByUs === true) return undefined;
+  const owner = object.ownerSid !== undefined ? `its owner is ${object.ownerSid}` : 'its owner could not be read';
+  return `${object.dn} was not created by the service account (${owner}) and no objectGUID was recorded for it: not proven ours`;
+}
+
+/** 5. Older than the grace period. An unreadable creation time with a grace period: refuse. */
 export function refuseIfYoung(object: ComputerObject, graceSeconds: number, now: Date): string | undefined {
   if (graceSeconds <= 0) return undefined;
   const created = object.whenCreated instanceof Date ? object.whenCreated.getTime() : NaN;
@@ -97,7 +125,7 @@ export function refuseIfYoung(object: ComputerObject, graceSeconds: number, now:
   return undefined;
 }
 
-/** 5. The instance is gone: EC2 says terminated, or does not know it. An error is never "gone". */
+/** 6. The instance is gone: EC2 says terminated, or does not know it. An error is never "gone". */
 export function refuseUnlessGone(marker: Marker, answer: InstanceAnswer): string | undefined {
   if (answer === 'error') return `EC2 did not answer about ${describeMarker(marker)}: an error is never "instance gone"`;
   if (answer === undefined) return undefined;
@@ -107,22 +135,49 @@ export function refuseUnlessGone(marker: Marker, answer: InstanceAnswer): string
   return `instance ${marker.instanceId} is ${answer.state}, not terminated`;
 }
 
-/** 6. No join running: status "joining" with a fresh (or undatable) claim refuses. */
+/**
+ * 7. No join running: a "joining" status with a fresh (or undatable) claim refuses, unless EC2
+ * says terminated (no join can still finish there). A claim time in the future is invalid: it
+ * never blocks (a wrong clock or a forged tag must not keep an object forever).
+ */
 export function refuseIfJoinRunning(
   answer: InstanceAnswer,
   statusPrefix: string,
   claimLeaseSeconds: number,
   now: Date,
 ): string | undefined {
-  if (answer === undefined || answer === 'error') return undefined;
+  if (answer === undefined || answer === 'error' || answer.state === 'terminated') return undefined;
   const keys = statusTagKeys(statusPrefix);
   if (answer.tags[keys.status] !== 'joining') return undefined;
   const claimed = Date.parse(answer.tags[keys.claimedAt] ?? '');
   if (!Number.isFinite(claimed)) return `a join is marked running on ${answer.instanceId} (claim time unreadable): leaving it to the join`;
   const ageSeconds = (now.getTime() - claimed) / 1000;
+  if (ageSeconds < 0) return undefined; // in the future: invalid, not a fresh claim
   if (ageSeconds < claimLeaseSeconds)
-    return `a join claimed ${Math.max(0, Math.floor(ageSeconds))} s ago is running on ${answer.instanceId}: leaving it to the join`;
+    return `a join claimed ${Math.floor(ageSeconds)} s ago is running on ${answer.instanceId}: leaving it to the join`;
   return undefined;
+}
+
+/**
+ * May this object be reused (password reset) or deleted for the instance of `expected`? Rules 1
+ * to 4 (marker, expected marker, managed OU, ownership): the part of the decision that needs no
+ * EC2 answer. Prepare's reuse path calls this; decideDeletion starts with it.
+ */
+export function mayReuseOrDelete(
+  object: ComputerObject,
+  expected: Marker | undefined,
+  opts: { managedOus: string[]; expectedGuid?: string },
+): Decision {
+  const refuse = (rule: RuleId, reason: string): Decision => ({ delete: false, reason, rule });
+  let r = refuseUnlessOurs(object);
+  if (r !== undefined) return refuse('ours', r);
+  r = refuseUnlessExpected(object, expected);
+  if (r !== undefined) return refuse('expected', r);
+  r = refuseUnlessInManagedOu(object.dn, opts.managedOus);
+  if (r !== undefined) return refuse('managed-ou', r);
+  r = refuseUnlessOwned(object, opts.expectedGuid);
+  if (r !== undefined) return refuse('ownership', r);
+  return { delete: true, reason: `${object.dn} is ours` };
 }
 
 // ---- the decision -------------------------------------------------------------------------
@@ -130,14 +185,13 @@ export function refuseIfJoinRunning(
 /** Every rule, in order; the first refusal wins. */
 export function decideDeletion(object: ComputerObject, instance: InstanceAnswer, settings: SafetySettings, now: Date): Decision {
   const refuse = (rule: RuleId, reason: string): Decision => ({ delete: false, reason, rule });
-  let r = refuseUnlessOurs(object);
-  if (r !== undefined) return refuse('ours', r);
+  const owned = mayReuseOrDelete(object, settings.expected, {
+    managedOus: settings.managedOus,
+    ...(settings.expectedGuid !== undefined ? { expectedGuid: settings.expectedGuid } : {}),
+  });
+  if (!owned.delete) return owned;
   const marker = object.marker as Marker;
-  r = refuseUnlessExpected(object, settings.expected);
-  if (r !== undefined) return refuse('expected', r);
-  r = refuseUnlessInManagedOu(object.dn, settings.managedOus);
-  if (r !== undefined) return refuse('managed-ou', r);
-  r = refuseIfYoung(object, settings.graceSeconds, now);
+  let r = refuseIfYoung(object, settings.graceSeconds, now);
   if (r !== undefined) return refuse('age', r);
   r = refuseUnlessGone(marker, instance);
   if (r !== undefined) return refuse('gone', r);
@@ -148,12 +202,13 @@ export function decideDeletion(object: ComputerObject, instance: InstanceAnswer,
 }
 
 /** The safety settings of a run, from the task settings. */
-export function safetySettings(settings: Settings, opts: { graceSeconds?: number; expected?: Marker } = {}): SafetySettings {
+export function safetySettings(settings: Settings, opts: { graceSeconds?: number; expected?: Marker; expectedGuid?: string } = {}): SafetySettings {
   return {
     managedOus: settings.directory.managedOus,
     graceSeconds: opts.graceSeconds ?? 0,
     claimLeaseSeconds: settings.timings.claimLeaseSeconds,
     statusPrefix: settings.tags.statusPrefix,
     ...(opts.expected ? { expected: opts.expected } : {}),
+    ...(opts.expectedGuid ? { expectedGuid: opts.expectedGuid } : {}),
   };
 }

@@ -27,6 +27,12 @@ export interface Settings {
     ldapUrls: string[];
     /** Host name the DC certificate is issued to, when the URL holds an IP. */
     tlsServerName?: string;
+    /**
+     * The DCs by host name and IP. A URL whose host is one of these IPs is verified against
+     * that DC's host name (each DC has its own certificate), and the DC that wrote an object
+     * is reported by host name. Optional: without it, tlsServerName (or the URL's host) is used.
+     */
+    domainControllers?: { hostName: string; ip: string }[];
     /** PEM of the CA that issued the DC certificates (inline), or where to read it. */
     caPem?: string;
     caFile?: string;
@@ -78,6 +84,8 @@ export interface Settings {
   claimsTableName: string;
   /** Role assumed in member accounts (cross-account fleets). */
   memberRoleName?: string;
+  /** KMS key (alias/…, key ID or ARN) that encrypts one-time passwords; absent: aws/ssm. */
+  otpKeyId?: string;
 }
 
 /** The default tag conventions (infra/config.ts `Defaults` spells the same as key=value). A fresh object each call. */
@@ -190,6 +198,9 @@ export function validateSettings(raw: unknown): Settings {
   num('reconcile.graceSeconds', 0, 30 * 86400);
   num('reconcile.maxDeletions', 0, 10000);
   bool('reconcile.dryRun');
+  const otpKeyId = at('otpKeyId');
+  if (otpKeyId !== undefined && (typeof otpKeyId !== 'string' || !/^(alias\/[A-Za-z0-9/_-]{1,250}|[0-9a-f-]{36}|arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)\/[A-Za-z0-9/_-]+)$/.test(otpKeyId)))
+    problems.push('otpKeyId: must be a KMS alias (alias/…), key ID or key/alias ARN');
 
   if (problems.length > 0) throw new ConfigurationError(problems);
   return raw as unknown as Settings;

@@ -11,13 +11,13 @@ const norm = (v: string | undefined): string | undefined => v?.trim().toLowerCas
 
 /**
  * Opted in: the opt-in tag has EXACTLY its value (case-sensitive, untrimmed), as IAM's
- * StringEquals compares aws:ResourceTag in the member role's policy: adjoin never joins an
- * instance the policy would not let it touch.
+ * StringEquals compares aws:ResourceTag in the member role's policy (restrictCommandsToOptedIn):
+ * a looser match here would start joins that Run Command then refuses.
  */
 export function isOptedIn(tags: Record<string, string>, t: TagSettings): boolean {
   return tags[t.optIn.key] === t.optIn.value;
 }
-/** Opted out: the opt-out tag has its value; wins over opt-in. */
+/** Opted out: the opt-out tag has its value (trimmed, case-insensitive: erring towards not joining); wins over opt-in. */
 export function isOptedOut(tags: Record<string, string>, t: TagSettings): boolean {
   return norm(tags[t.optOut.key]) === norm(t.optOut.value);
 }

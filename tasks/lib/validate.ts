@@ -151,6 +151,7 @@ export function parseComputer(v: unknown, path = 'computer'): PrepareComputerOut
     fqdn: str(o, 'fqdn', path, /^[a-z0-9.-]{1,253}$/),
     action: oneOf(o, 'action', path, ['created', 'reused'] as const),
     secretName: str(o, 'secretName', path, /^\/[A-Za-z0-9_.\-/]{1,1000}$/),
+    ...(o.domainController === undefined ? {} : { domainController: str(o, 'domainController', path, /^[A-Za-z0-9][A-Za-z0-9.-]{0,252}$/) }),
   };
 }
 
@@ -174,6 +175,8 @@ export function parseDeleteItemResults(raw: unknown, path: string): DeleteItemRe
     if (text(r.reason) !== undefined) out.reason = text(r.reason);
     if (r.outcome === 'skipped' || r.outcome === 'failed') out.outcome = r.outcome;
     if (text(r.error) !== undefined) out.error = text(r.error);
+    if (r.dnsFailed === true) out.dnsFailed = true;
+    if (text(r.dnsReason) !== undefined) out.dnsReason = text(r.dnsReason);
     return out;
   });
 }
@@ -268,8 +271,18 @@ export function parseCompensationInput(raw: unknown): CompensationInput {
 
 // ---- leave ----------------------------------------------------------------------------------
 
+/** An objectGUID in canonical form (8-4-4-4-12 hex digits). */
+export const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+function parseGuid(v: unknown, path: string): string {
+  if (typeof v !== 'string' || !GUID.test(v)) throw new InvalidInput(`${path}: not a GUID (8-4-4-4-12 hex digits): ${show(v)}`);
+  return v.toLowerCase();
+}
+
 export function parseFindObjectsInput(raw: unknown): FindObjectsInput {
-  return { instance: instanceOfEvent(parseEc2StateEvent(obj(raw, 'input').event)) };
+  const o = obj(raw, 'input');
+  const expectedGuid = o.expectedGuid === undefined || o.expectedGuid === null ? undefined : parseGuid(o.expectedGuid, 'input.expectedGuid');
+  return { instance: instanceOfEvent(parseEc2StateEvent(o.event)), ...(expectedGuid !== undefined ? { expectedGuid } : {}) };
 }
 
 /** Leave passes { object, instance }; reconcile adds graceSeconds. Extra fields of $.found are ignored. */
@@ -277,8 +290,9 @@ export function parseDeleteObjectInput(raw: unknown): DeleteObjectInput {
   const o = obj(raw, 'input');
   const item = obj(o.object, 'object');
   const graceSeconds = optNonNegative(o, 'graceSeconds', 'input');
+  const guid = item.guid === undefined ? undefined : parseGuid(item.guid, 'object.guid');
   return {
-    object: { dn: str(item, 'dn', 'object'), name: str(item, 'name', 'object') },
+    object: { dn: str(item, 'dn', 'object'), name: str(item, 'name', 'object'), ...(guid !== undefined ? { guid } : {}) },
     instance: parseInstanceRef(o.instance),
     ...(graceSeconds !== undefined ? { graceSeconds } : {}),
   };

@@ -388,7 +388,7 @@ describe('targets and failures', () => {
     const { code, io } = await cli(['executions'], awsTargets());
 
     expect(code).toBe(3);
-    expect(io.stderr).toEqual(['adjoin: Stack "Adjoin" not found.', '  Deploy it, pass --stack NAME, or give the state machines with --join-arn/--leave-arn/--reconcile-arn.']);
+    expect(io.stderr).toEqual(['adjoin: Stack "adjoin" not found.', '  Deploy it, pass --stack NAME, or give the state machines with --join-arn/--leave-arn/--reconcile-arn.']);
   });
 
   it('exits 4 with one clear line when there are no credentials (no stack trace)', async () => {

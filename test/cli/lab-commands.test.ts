@@ -1,10 +1,12 @@
 /** `adjoin lab …` wiring, with a fake lab world and backend (the real world needs root: test/lab). */
 import type { Backend, ExecutionSummary, StartRequest, StartResult } from '../../cli/backend';
-import type { LabControl } from '../../cli/lab-commands';
+import { labStatusText, type LabControl } from '../../cli/lab-commands';
+import { makeStyle } from '../../cli/format';
 import type { LabWorld } from '../../cli/lab-link';
 import type { Targets } from '../../cli/program';
 import { NOW, cli } from './helpers';
 
+const plainStyle = makeStyle(false);
 type Launched = Awaited<ReturnType<LabWorld['launch']>>;
 type Status = Awaited<ReturnType<LabWorld['status']>>;
 
@@ -38,6 +40,12 @@ function fakeLab(opts: { up?: boolean; joinStatus?: ExecutionSummary['status'] }
     }),
     dcLdapSearch: jest.fn(),
     isUp: jest.fn(() => Promise.resolve(opts.up ?? true)),
+    stopDc: jest.fn(() => Promise.resolve()),
+    startDc: jest.fn(() => Promise.resolve()),
+    isolateDc: jest.fn(() => Promise.resolve()),
+    reconnectDc: jest.fn(() => Promise.resolve()),
+    pauseReplicationToDc2: jest.fn(() => Promise.resolve()),
+    resumeReplicationToDc2: jest.fn(() => Promise.resolve()),
   } as unknown as LabWorld;
   const backend = {
     start: (r: StartRequest): Promise<StartResult> => {
@@ -64,6 +72,47 @@ describe('adjoin lab', () => {
     expect(code).toBe(0);
     expect(io.outText).toMatch(/^lab up {2}\/tmp\/lab {2}account 111122223333 {2}eu-west-1/);
     expect(io.errText).toContain('provisioning the DC');
+  });
+
+  it('up passes --dcs (default 2) and refuses other counts', async () => {
+    const lab = fakeLab();
+    expect((await cli(['lab', 'up'], lab.targets)).code).toBe(0);
+    expect((await cli(['lab', 'up', '--dcs', '1'], lab.targets)).code).toBe(0);
+    expect((lab.world.up as jest.Mock).mock.calls.map((c: [{ dcs?: number }]) => c[0].dcs)).toEqual([2, 1]);
+    const bad = await cli(['lab', 'up', '--dcs', '3'], lab.targets);
+    expect(bad.code).toBe(2);
+    expect(bad.io.errText).toContain('--dcs must be 1 or 2');
+  });
+
+  it('dc and replication levers call the world', async () => {
+    const lab = fakeLab();
+    for (const verb of ['stop', 'start', 'isolate', 'reconnect']) expect((await cli(['lab', 'dc', verb, 'dc2'], lab.targets)).code).toBe(0);
+    expect((await cli(['lab', 'replication', 'pause'], lab.targets)).code).toBe(0);
+    const { code, io } = await cli(['lab', 'replication', 'resume', '--json'], lab.targets);
+    expect(code).toBe(0);
+    expect(JSON.parse(io.outText)).toEqual({ replication: 'running' });
+    for (const f of ['stopDc', 'startDc', 'isolateDc', 'reconnectDc'] as const) expect((lab.world[f] as jest.Mock).mock.calls).toEqual([['dc2']]);
+    expect(lab.world.pauseReplicationToDc2).toHaveBeenCalledTimes(1);
+    expect(lab.world.resumeReplicationToDc2).toHaveBeenCalledTimes(1);
+  });
+
+  it('status lists every DC with its state', () => {
+    const text = labStatusText(
+      {
+        up: true, dir: '/tmp/lab', account: '111122223333', region: 'eu-west-1', instances: [],
+        domain: {
+          realm: 'LAB.EXAMPLE.COM', dcFqdn: 'DC1.lab.example.com', dcIp: '10.77.0.2', managedOu: 'OU=adjoin', loginGroup: 'linux-admins', users: ['alice'], replicationPaused: true,
+          domainControllers: [
+            { name: 'dc1', hostName: 'DC1.lab.example.com', ip: '10.77.0.2', state: 'stopped', isolated: false },
+            { name: 'dc2', hostName: 'DC2.lab.example.com', ip: '10.77.0.3', state: 'running', isolated: true },
+          ],
+        },
+      },
+      plainStyle,
+    );
+    expect(text).toContain('domain    LAB.EXAMPLE.COM  replication to DC2 paused');
+    expect(text).toContain('dc1       DC1.lab.example.com (10.77.0.2)  stopped');
+    expect(text).toContain('dc2       DC2.lab.example.com (10.77.0.3)  running  isolated');
   });
 
   it('status exits 3 when the lab is down', async () => {

@@ -80,7 +80,7 @@ describe('synthesizeDefinitions: the join ASL', () => {
   });
 
   it('every join task waits out throttling of a 1,000-launch burst (2 s, x2, 30 s, 12 attempts, full jitter) before the standard retries', () => {
-    const burst = { ErrorEquals: [Errors.Throttled, Errors.AwsUnavailable, LambdaTimeout], IntervalSeconds: 2, BackoffRate: 2, MaxDelaySeconds: 30, MaxAttempts: 12, JitterStrategy: 'FULL' };
+    const burst = { ErrorEquals: [Errors.Throttled, Errors.AwsUnavailable, Errors.AwsUnreachable, LambdaTimeout], IntervalSeconds: 2, BackoffRate: 2, MaxDelaySeconds: 30, MaxAttempts: 12, JitterStrategy: 'FULL' };
     for (const name of ['Read instance', 'Wait for SSM Online', 'Prepare computer object', 'Run join document', 'Record result']) {
       const retry = state(name).Retry ?? [];
       const at = retry.findIndex((r) => r.ErrorEquals.join() === burst.ErrorEquals.join());

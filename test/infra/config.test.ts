@@ -41,7 +41,8 @@ describe('the sample configuration', () => {
     expect(settings.directory.caParameterName).toBe('/adjoin/ca-bundle');
     expect(settings.directory.caPem).toBeUndefined(); // the PEM goes to SSM, not into the Lambda environment
     expect(settings.documents).toEqual({ join: 'adjoin-join', verify: 'adjoin-verify' });
-    expect(settings.memberRoleName).toBe('adjoin-member');
+    expect(settings.memberRoleName).toBeUndefined(); // the sample deploys in one account: no member role
+    expect(toSettings(sampleConfig((c) => { c.memberAccounts = ['222222222222']; })).memberRoleName).toBe('adjoin-member');
     expect(settings.directory.bindSecretId).toMatch(/^arn:aws:secretsmanager:/);
     expect(JSON.stringify(settings).length).toBeLessThan(3000); // Lambda environment is limited to 4 KB
   });
@@ -52,21 +53,21 @@ describe('the sample configuration', () => {
 });
 
 describe('defaults of each directory kind', () => {
-  it('aws-managed: computers in OU=Computers,OU=<NetBIOS>, LDAPS URLs from the DC host names, probe user Admin', () => {
+  it('aws-managed: computers in a dedicated OU=adjoin under OU=Computers,OU=<NetBIOS>, LDAPS URLs from the DC host names, probe user Admin', () => {
     const c = resolveConfig(minimal('aws-managed'), { baseDir: InfraDir });
     expect(c.directory.domain).toBe('corp.example.com');
     expect(c.directory.netbiosName).toBe('CORP');
     expect(c.directory.baseDn).toBe('DC=corp,DC=example,DC=com');
-    expect(c.directory.computerOu).toBe('OU=Computers,OU=CORP,DC=corp,DC=example,DC=com');
+    expect(c.directory.computerOu).toBe('OU=adjoin,OU=Computers,OU=CORP,DC=corp,DC=example,DC=com');
     expect(c.directory.managedOus).toEqual([c.directory.computerOu]);
     expect(c.directory.ldapUrls).toEqual(['ldaps://dc1.corp.example.com:636']);
     expect(c.directory.probeUsers).toEqual(['Admin']);
     expect(c.directory.insecure).toBe(false);
   });
 
-  it('entra-ds: computers in OU=AADDC Computers, and LDAPS cannot be turned off', () => {
+  it('entra-ds: computers in a dedicated custom OU at the domain root (never the shared AADDC Computers), and LDAPS cannot be turned off', () => {
     const c = resolveConfig(minimal('entra-ds'), { baseDir: InfraDir });
-    expect(c.directory.computerOu).toBe('OU=AADDC Computers,DC=corp,DC=example,DC=com');
+    expect(c.directory.computerOu).toBe('OU=adjoin,DC=corp,DC=example,DC=com');
     const input = minimal('entra-ds');
     input.directory.insecure = true;
     expect(() => resolveConfig(input, { baseDir: InfraDir })).toThrow(/directory.insecure: .*needs LDAPS/);
@@ -159,8 +160,36 @@ describe('a bad configuration names every bad key', () => {
     ]));
   });
 
+  it('refuses an OU that is not a strict DN (shell or LDAP injection), naming the key', () => {
+    const hostile = [
+      "OU=x'$(touch /tmp/p)',DC=corp,DC=example,DC=com",
+      'OU=x`id`,DC=corp,DC=example,DC=com',
+      'OU=x;reboot,DC=corp,DC=example,DC=com',
+      'OU=x"y,DC=corp,DC=example,DC=com',
+      'OU=x\nCN=y,DC=corp,DC=example,DC=com',
+      'OU=x\u0000,DC=corp,DC=example,DC=com',
+      'OU=x$HOME,DC=corp,DC=example,DC=com',
+      'OU=,DC=corp,DC=example,DC=com',
+      'CN=Computers,DC=corp,DC=example,DC=com',
+      'OU=a\\q,DC=corp,DC=example,DC=com', // not an AD escape
+    ];
+    for (const ou of hostile) {
+      expect(problemsOf((c) => { c.directory.computerOu = ou; c.directory.managedOus = [ou]; })).toEqual(expect.arrayContaining([
+        expect.stringMatching(/^directory\.computerOu: .* is not valid \(an OU DN/),
+        expect.stringMatching(/^directory\.managedOus: .* not valid \(an OU DN/),
+      ]));
+    }
+    // AD's escapes are accepted: an escaped comma, an escaped quote, a hex escape.
+    for (const ou of ['OU=Linux\\, Servers,DC=corp,DC=example,DC=com', 'OU=a\\"b,DC=corp,DC=example,DC=com', 'OU=a\\24b,DC=corp,DC=example,DC=com']) {
+      const input = sampleInput();
+      input.directory.computerOu = ou;
+      input.directory.managedOus = [ou];
+      expect(resolveConfig(input, { baseDir: InfraDir }).directory.computerOu).toBe(ou);
+    }
+  });
+
   it('needs the orchestrator account when member accounts are given', () => {
-    expect(problemsOf((c) => { delete c.env; })).toEqual([expect.stringMatching(/^env.account: is required when memberAccounts/)]);
+    expect(problemsOf((c) => { delete c.env; c.memberAccounts = ['222222222222']; })).toEqual([expect.stringMatching(/^env.account: is required when memberAccounts/)]);
     expect(problemsOf((c) => { c.memberAccounts = ['111111111111']; })).toEqual([expect.stringMatching(/^memberAccounts: must not include/)]);
     expect(problemsOf((c) => { c.memberAccounts = ['12345']; })).toEqual([expect.stringMatching(/^memberAccounts: /)]);
   });
@@ -198,5 +227,104 @@ describe('where the configuration comes from', () => {
 
   it('neither given: says so', () => {
     expect(() => configFromContext(() => undefined)).toThrow(/adjoin:config \/ adjoin:configFile/);
+  });
+});
+
+describe('the broken configurations of a first deploy are refused at synth, naming the key and the fix', () => {
+  it('a Unix 5-field cron: six fields are needed, and the fix is shown', () => {
+    const [problem] = problemsOf((c) => { c.reconcile = { schedule: 'cron(0 3 * * *)' }; });
+    expect(problem).toMatch(/^reconcile\.schedule: "cron\(0 3 \* \* \*\)" has 5 fields; .*six: minutes hours day-of-month month day-of-week year/);
+    expect(problem).toContain('cron(0 3 * * ? *)');
+  });
+
+  it.each([
+    ['rate(1 hours)', /needs "hour".*rate\(1 hour\)/],
+    ['rate(6 hour)', /needs "hours".*rate\(6 hours\)/],
+    ['rate(0 minutes)', /not a rate/],
+    ['rate(2 weeks)', /not a rate/],
+    ['cron(0 3 * * MON *)', /exactly one of day-of-month and day-of-week must be "\?"/],
+    ['cron(0 3 ? * ? *)', /exactly one of day-of-month and day-of-week/],
+    ['cron(0 25 * * ? *)', /hours "25" not valid/],
+    ['at(2027-02-30T03:00:00)', /not a real date/],
+    ['every day', /not an EventBridge Scheduler expression/],
+  ])('schedule %s is refused', (schedule, why) => {
+    expect(problemsOf((c) => { c.reconcile = { schedule }; })).toEqual([expect.stringMatching(why)]);
+  });
+
+  it.each(['rate(1 minute)', 'rate(5 minutes)', 'rate(1 day)', 'rate(6 hours)', 'cron(0 3 * * ? *)', 'cron(0/15 8-18 ? * MON-FRI *)', 'cron(0 12 L * ? 2027)', 'at(2027-01-31T03:00:00)'])(
+    'schedule %s is accepted (and reaches the template as written)',
+    (schedule) => {
+      const config = sampleConfig((c) => { c.reconcile = { schedule }; });
+      expect(config.reconcile.schedule).toBe(schedule);
+    },
+  );
+
+  it('"Domain:Join = true": spaces around "=" are refused (IAM compares tags exactly), with the corrected tag', () => {
+    expect(problemsOf((c) => { c.tags = { optIn: 'Domain:Join = true' }; })).toEqual([
+      expect.stringMatching(/^tags\.optIn: "Domain:Join = true": spaces at the start or end of the key or value .* e\.g\. "Domain:Join=true"$/),
+    ]);
+    expect(problemsOf((c) => { c.tags = { optOut: ' autoadjoin=false' }; })).toEqual([expect.stringMatching(/^tags\.optOut: /)]);
+    expect(problemsOf((c) => { c.tags = { optIn: 'Domain:Join=' }; })).toEqual([expect.stringMatching(/^tags\.optIn: .*value must be 1 to 256/)]);
+    expect(problemsOf((c) => { c.tags = { optIn: 'aws:join=true' }; })).toEqual([expect.stringMatching(/reserved by AWS/)]);
+    expect(problemsOf((c) => { c.tags = { optIn: 'join!=yes' }; })).toEqual([expect.stringMatching(/only letters, digits, spaces/)]);
+  });
+
+  it('tags are kept exactly (case included): what IAM StringEquals and the tasks compare', () => {
+    const config = sampleConfig((c) => { c.tags = { optIn: 'Domain:Join=True', optOut: 'team=a=b' }; });
+    expect(config.tags.optIn).toEqual({ key: 'Domain:Join', value: 'True' });
+    expect(config.tags.optOut).toEqual({ key: 'team', value: 'a=b' });
+  });
+
+  it('"Linux Admins (prod)" is refused: the join document cannot carry it; the reason and the allowed set are given', () => {
+    const [problem] = problemsOf((c) => { c.directory.loginGroups = ['Linux Admins', 'Linux Admins (prod)']; });
+    expect(problem).toMatch(/^directory\.loginGroups: "Linux Admins \(prod\)" cannot be passed to the join document \(it holds "\(" "\)"\): .*A-Z a-z 0-9, space, _ \. -/);
+  });
+
+  it('a non-ASCII group name is refused the same way', () => {
+    expect(problemsOf((c) => { c.directory.loginGroups = ['Développeurs'] as string[]; })).toEqual([
+      expect.stringMatching(/^directory\.loginGroups: "Développeurs" cannot be passed to the join document \(it holds "é"\)/),
+    ]);
+  });
+
+  it('what synth accepts, the join document accepts: the config rule is the script\'s check and within the parameter pattern', () => {
+    const script = fs.readFileSync(path.join(InfraDir, 'documents', 'join.sh'), 'utf8');
+    expect(script).toContain("check LoginGroups \"$LOGIN_GROUPS\" '^(-|[A-Za-z0-9 _.-]{1,64}(,[A-Za-z0-9 _.-]{1,64})*)$'");
+    expect(script).toMatch(/# param: LoginGroups \|.*\| \^\[A-Za-z0-9 _\.,-\]\{0,1024\}\$/);
+    expect(sampleConfig((c) => { c.directory.loginGroups = ['Linux Admins', 'web-ops_2.prod']; }).directory.loginGroups).toHaveLength(2);
+  });
+
+  it('ldaps://10.0.1.25 without tlsServerName is refused, naming the key', () => {
+    const [problem] = problemsOf((c) => { c.directory.ldapUrls = ['ldaps://10.0.1.25']; });
+    expect(problem).toMatch(/^directory\.tlsServerName: is required when directory\.ldapUrls hold IP addresses \(ldaps:\/\/10\.0\.1\.25\)/);
+    const ok = sampleConfig((c) => { c.directory.ldapUrls = ['ldaps://10.0.1.25:636']; c.directory.tlsServerName = 'dc1.corp.example.com'; });
+    expect(toSettings(ok).directory).toMatchObject({ ldapUrls: ['ldaps://10.0.1.25:636'], tlsServerName: 'dc1.corp.example.com' });
+  });
+
+  it('AWS Managed AD: directoryId is accepted; without domainControllers the error says where to find them', () => {
+    expect(sampleConfig((c) => { c.directory.directoryId = 'd-1234567890'; }).directory.directoryId).toBe('d-1234567890');
+    const [problem] = problemsOf((c) => { c.directory.directoryId = 'd-1234567890'; c.directory.domainControllers = []; });
+    expect(problem).toMatch(/^directory\.domainControllers: .*aws ds describe-directories --directory-ids d-1234567890/);
+    expect(problemsOf((c) => { c.directory.directoryId = 'd-123'; })).toEqual([expect.stringMatching(/^directory\.directoryId: /)]);
+  });
+
+  it('network.createEndpoints is a boolean, default false', () => {
+    expect(sampleConfig().network.createEndpoints).toBe(false);
+    expect(sampleConfig((c) => { c.network.createEndpoints = true; }).network.createEndpoints).toBe(true);
+    expect(problemsOf((c) => { (c.network as Record<string, unknown>).createEndpoints = 'yes'; })).toEqual([expect.stringMatching(/^network\.createEndpoints: /)]);
+  });
+
+  it('a relative caBundleFile is read relative to the config file, not the working directory', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'adjoin-config-'));
+    try {
+      fs.mkdirSync(path.join(dir, 'certs'));
+      fs.copyFileSync(path.join(InfraDir, 'sample-ca.pem'), path.join(dir, 'certs', 'corp-ca.pem'));
+      const input = sampleInput();
+      input.directory.caBundleFile = 'certs/corp-ca.pem';
+      fs.writeFileSync(path.join(dir, 'my-config.json'), JSON.stringify(input));
+      expect(loadConfigFile(path.join(dir, 'my-config.json')).directory.caPem).toContain('BEGIN CERTIFICATE');
+      expect(() => resolveConfig(input, { baseDir: InfraDir })).toThrow(/directory\.caBundleFile: cannot read .*certs\/corp-ca\.pem/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

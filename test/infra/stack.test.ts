@@ -1,9 +1,11 @@
+import { Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { validateSettings } from '../../tasks/lib/settings';
 import { TaskIds } from '../../tasks/registry';
-import { TaskNeeds } from '../../infra/permissions';
-import { buildProgram, type Io } from '../../cli/program';
+import { fleetTasks, TaskNeeds } from '../../infra/permissions';
+import { StackOutputKeys } from '../../cli/aws-backend';
+import { buildProgram, DEFAULT_STACK, type Io } from '../../cli/program';
 import { build, nagFindings, sampleConfig, type Built } from './helpers';
 
 type Resource = { Type: string; Properties: Record<string, unknown> };
@@ -12,8 +14,11 @@ type Statement = { Action: string | string[]; Resource: unknown; Effect: string;
 let built: Built;
 let resources: Record<string, Resource>;
 
+/** The sample configuration with one member account (the sample itself has none: it deploys in one account). */
+const withMember = () => sampleConfig((c) => { c.memberAccounts = ['222222222222']; });
+
 beforeAll(() => {
-  built = build();
+  built = build(withMember());
   resources = built.template.toJSON().Resources as Record<string, Resource>;
 });
 
@@ -68,8 +73,67 @@ describe('task functions', () => {
 
   it('each logs to its own group with retention', () => {
     for (const id of TaskIds) {
-      built.template.hasResourceProperties('AWS::Logs::LogGroup', { LogGroupName: `/aws/lambda/adjoin-${id}`, RetentionInDays: 90 });
+      const [, fn] = ofType('AWS::Lambda::Function').find(([, r]) => r.Properties.FunctionName === `adjoin-${id}`) ?? [];
+      const groupId = (fn?.Properties.LoggingConfig as { LogGroup: { Ref: string } }).LogGroup.Ref;
+      expect(resources[groupId]).toMatchObject({ Type: 'AWS::Logs::LogGroup', Properties: { RetentionInDays: 90 } });
     }
+  });
+});
+
+describe('a failed first create, or a destroy and a redeploy, meets nothing retained in its way', () => {
+  const full = () => built.template.toJSON().Resources as Record<string, Resource & { DeletionPolicy?: string; UpdateReplacePolicy?: string }>;
+
+  it('every log group (one per task, one per state machine: join, join-cleanup, leave, reconcile) has a generated name and RetainExceptOnCreate', () => {
+    const groups = Object.values(full()).filter((r) => r.Type === 'AWS::Logs::LogGroup');
+    expect(groups).toHaveLength(TaskIds.length + 4);
+    for (const g of groups) {
+      expect(g.Properties.LogGroupName).toBeUndefined();
+      expect(g.DeletionPolicy).toBe('RetainExceptOnCreate');
+      expect(g.UpdateReplacePolicy).toBe('Retain');
+    }
+  });
+
+  it('the KMS key is RetainExceptOnCreate too, and nothing retained carries a fixed name', () => {
+    const resourcesNow = Object.values(full());
+    // The alarm-topic key is kept (RetainExceptOnCreate); the one-time-password key holds only
+    // minutes-lived, single-use passwords and goes with the stack (its alias too), so a redeploy
+    // makes a new one under the same alias.
+    expect(resourcesNow.filter((r) => r.Type === 'AWS::KMS::Key').map((r) => r.DeletionPolicy).sort()).toEqual(['Delete', 'RetainExceptOnCreate']);
+    const retainedAlways = resourcesNow.filter((r) => r.DeletionPolicy === 'Retain');
+    expect(retainedAlways.map((r) => r.Type)).toEqual([]);
+    const nameKeys = /^(LogGroupName|Name|TopicName|QueueName|FunctionName|StateMachineName|RoleName|ManagedPolicyName|AliasName)$/;
+    for (const r of resourcesNow.filter((x) => x.DeletionPolicy === 'RetainExceptOnCreate'))
+      expect(Object.keys(r.Properties ?? {}).filter((k) => nameKeys.test(k))).toEqual([]);
+  });
+});
+
+describe('network.createEndpoints', () => {
+  it('off (default): no endpoint is created', () => {
+    built.template.resourceCountIs('AWS::EC2::VPCEndpoint', 0);
+  });
+
+  it('on: the four interface endpoints the adapters call, private DNS, 443 only from the task security groups, no nag finding', () => {
+    const other = build(sampleConfig((c) => { c.network.createEndpoints = true; }));
+    const endpoints = Object.values(other.template.findResources('AWS::EC2::VPCEndpoint')) as Resource[];
+    expect(endpoints.map((e) => e.Properties.ServiceName).sort()).toEqual(['ec2', 'secretsmanager', 'ssm', 'sts'].map((s) => `com.amazonaws.eu-west-1.${s}`));
+    for (const e of endpoints) {
+      expect(e.Properties).toMatchObject({ VpcEndpointType: 'Interface', PrivateDnsEnabled: true, VpcId: 'vpc-0a1b2c3d4e5f60718', SubnetIds: ['subnet-0a1b2c3d4e5f60001', 'subnet-0a1b2c3d4e5f60002'] });
+    }
+    const groups = Object.values(other.template.findResources('AWS::EC2::SecurityGroup')) as Resource[];
+    expect(groups).toHaveLength(1);
+    expect(groups[0]?.Properties.SecurityGroupIngress).toEqual([
+      expect.objectContaining({ IpProtocol: 'tcp', FromPort: 443, ToPort: 443, SourceSecurityGroupId: 'sg-0a1b2c3d4e5f60003' }),
+    ]);
+    expect(nagFindings(other.orchestrator)).toEqual([]);
+  });
+});
+
+describe('the sample configuration deploys in one account as it is', () => {
+  it('gives one stack, named after resourcePrefix, with no member account', () => {
+    const sample = build();
+    expect(sample.members).toEqual([]);
+    expect(sample.app.node.children.filter((c) => c instanceof Stack).map((c) => c.stackName)).toEqual(['adjoin']);
+    sample.template.resourceCountIs('AWS::Events::EventBusPolicy', 0);
   });
 });
 
@@ -91,8 +155,8 @@ describe('least privilege', () => {
     expect(JSON.stringify(join)).not.toContain('document/adjoin-verify');
     const toInstances = join.find((s) => JSON.stringify(s.Resource).includes(':instance/*'));
     expect(toInstances?.Condition).toEqual({ StringEquals: { 'ssm:resourceTag/Domain:Join': 'true' } });
-    // The verify document stays for checks by hand: no task may send it.
-    expect(TaskIds.some((id) => JSON.stringify(taskStatements(id)).includes('document/adjoin-verify'))).toBe(false);
+    // The verify document stays for checks by hand: no task may send it (check-setup only describes it).
+    expect(TaskIds.some((id) => JSON.stringify(taskStatements(id).filter((st) => actionsOf(st).includes('ssm:SendCommand'))).includes('document/adjoin-verify'))).toBe(false);
   });
 
   it('one-time passwords: written only by prepare and run (a fresh one for a new round), deleted only by record, compensation and cleanup, under /adjoin/otp/', () => {
@@ -211,7 +275,7 @@ describe('state machines', () => {
     const tables = ofType('AWS::DynamoDB::GlobalTable');
     expect(tables).toHaveLength(1);
     const [, table] = tables[0] as [string, { Properties: Record<string, unknown>; DeletionPolicy?: string; UpdateReplacePolicy?: string }];
-    expect(table.DeletionPolicy).toBe('Retain');
+    expect(table.DeletionPolicy).toBe('RetainExceptOnCreate') // kept on delete; a failed first create leaves nothing behind;
     expect(table.UpdateReplacePolicy).toBe('Retain');
     expect(table.Properties).toMatchObject({
       BillingMode: 'PAY_PER_REQUEST',
@@ -295,23 +359,148 @@ describe('state machines', () => {
 });
 
 describe('member account stack', () => {
-  it('forwards running/terminated events to the orchestrator bus and grants a role trusted only by tagged task roles', () => {
+  it('forwards running/terminated events to the orchestrator bus', () => {
     expect(built.members).toHaveLength(1);
     const member = Template.fromStack(built.members[0]!);
     member.hasResourceProperties('AWS::Events::Rule', {
       EventPattern: { source: ['aws.ec2'], detail: { state: ['running', 'terminated'] } },
       Targets: [Match.objectLike({ Arn: { 'Fn::Join': ['', Match.arrayWith([':111111111111:event-bus/default'])] } })],
     });
-    member.hasResourceProperties('AWS::IAM::Role', {
-      RoleName: 'adjoin-member',
-      AssumeRolePolicyDocument: {
-        Statement: [Match.objectLike({
-          Principal: { AWS: { 'Fn::Join': ['', Match.arrayWith([':iam::111111111111:root'])] } },
-          Condition: { StringEquals: { 'aws:PrincipalTag/adjoin:component': 'task' } },
-        })],
-      },
-    });
     member.resourceCountIs('AWS::SSM::Document', 2);
+  });
+
+  it('one role per fleet task, trusted only by that task\'s role ARN, holding only that task\'s fleet needs', () => {
+    const member = Template.fromStack(built.members[0]!);
+    const json = member.toJSON().Resources as Record<string, Resource>;
+    const roles = Object.entries(json).filter(([, r]) => r.Type === 'AWS::IAM::Role');
+    expect(roles.map(([, r]) => r.Properties.RoleName).sort()).toEqual(fleetTasks().map((id) => `adjoin-member-${id}`).sort());
+    for (const taskId of fleetTasks()) {
+      const [roleId, role] = roles.find(([, r]) => r.Properties.RoleName === `adjoin-member-${taskId}`)!;
+      const trust = (role.Properties.AssumeRolePolicyDocument as { Statement: Statement[] & { Principal: unknown }[] }).Statement;
+      expect(trust).toHaveLength(1);
+      expect(trust[0]).toMatchObject({
+        Action: 'sts:AssumeRole',
+        Principal: { AWS: { 'Fn::Join': ['', expect.arrayContaining([':iam::111111111111:root'])] } },
+        Condition: {
+          StringEquals: {
+            'aws:PrincipalArn': { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:iam::111111111111:role/adjoin-${taskId}-role`]] },
+            'aws:PrincipalTag/adjoin:component': 'task',
+          },
+        },
+      });
+      const actions = Object.values(json)
+        .filter((r) => r.Type === 'AWS::IAM::Policy' && (r.Properties.Roles as { Ref: string }[]).some((x) => x.Ref === roleId))
+        .flatMap((r) => (r.Properties.PolicyDocument as { Statement: Statement[] }).Statement.flatMap(actionsOf));
+      const expected = new Set<string>();
+      const byNeed: Record<string, string[]> = {
+        describe: ['ec2:DescribeInstances'], tag: ['ec2:CreateTags'], 'ssm-ping': ['ssm:DescribeInstanceInformation'],
+        'otp-write': ['ssm:PutParameter', 'ssm:AddTagsToResource'], 'otp-delete': ['ssm:DeleteParameter'],
+        'send-join': ['ssm:SendCommand'], 'send-verify': ['ssm:SendCommand'], 'command-read': ['ssm:GetCommandInvocation'],
+      };
+      for (const need of TaskNeeds[taskId]) for (const a of byNeed[need] ?? []) expected.add(a);
+      expect([taskId, [...new Set(actions)].sort()]).toEqual([taskId, [...expected].sort()]);
+    }
+  });
+
+  it('each orchestrator task role has a fixed name and assumes only its own member role; its settings name that role', () => {
+    for (const taskId of TaskIds) {
+      const [, fn] = ofType('AWS::Lambda::Function').find(([, r]) => r.Properties.FunctionName === `adjoin-${taskId}`)!;
+      const roleId = (fn.Properties.Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+      expect(resources[roleId]?.Properties.RoleName).toBe(`adjoin-${taskId}-role`);
+      const assume = taskStatements(taskId).filter((st) => actionsOf(st).includes('sts:AssumeRole'));
+      const settings = JSON.parse((fn.Properties.Environment as { Variables: Record<string, string> }).Variables.ADJOIN_SETTINGS ?? '{}') as { memberRoleName?: string };
+      if (fleetTasks().includes(taskId)) {
+        expect(JSON.stringify(assume.map((st) => st.Resource))).toBe(JSON.stringify([{ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:iam::222222222222:role/adjoin-member-${taskId}`]] }]));
+        expect(settings.memberRoleName).toBe(`adjoin-member-${taskId}`);
+      } else {
+        expect(assume).toEqual([]);
+      }
+    }
+  });
+
+  it('a one-time-password key in the member account too, writable only by its prepare-computer-object and run-join-document roles', () => {
+    const member = Template.fromStack(built.members[0]!);
+    member.resourceCountIs('AWS::KMS::Key', 1);
+    member.hasResourceProperties('AWS::KMS::Alias', { AliasName: 'alias/adjoin-otp' });
+    const json = member.toJSON().Resources as Record<string, Resource>;
+    const [, key] = Object.entries(json).find(([, r]) => r.Type === 'AWS::KMS::Key')!;
+    const roleId = (name: string): string => Object.entries(json).find(([, r]) => r.Type === 'AWS::IAM::Role' && r.Properties.RoleName === name)![0];
+    const writerIds = ['adjoin-member-prepare-computer-object', 'adjoin-member-run-join-document'].map(roleId);
+    const enc = (key.Properties.KeyPolicy as { Statement: (Statement & { Principal: unknown })[] }).Statement.filter((st) => actionsOf(st).includes('kms:Encrypt'));
+    expect(enc.map((st) => st.Principal)).toEqual([{ AWS: writerIds.map((id) => ({ 'Fn::GetAtt': [id, 'Arn'] })) }]);
+  });
+});
+
+describe('one-time passwords: an instance reads only its own (finding 1, IAM half)', () => {
+  const statementsOf = (type: string, prop: string): Statement[] => ofType(type).flatMap(([, r]) => (r.Properties[prop] as { Statement: Statement[] }).Statement);
+
+  it('the instance-join policy: GetParameter only when the parameter\'s instance tag is the caller\'s instance ARN', () => {
+    const policies = ofType('AWS::IAM::ManagedPolicy');
+    expect(policies.map(([, p]) => p.Properties.ManagedPolicyName)).toEqual(['adjoin-instance-join']);
+    const policy = policies[0]?.[1];
+    const st = (policy!.Properties.PolicyDocument as { Statement: Statement[] }).Statement;
+    const read = st.filter((s) => actionsOf(s).some((a) => a.startsWith('ssm:')));
+    expect(read).toHaveLength(1);
+    expect(actionsOf(read[0]!).sort()).toEqual(['ssm:GetParameter', 'ssm:GetParameters']);
+    expect(read[0]!.Condition).toEqual({ StringEquals: { 'ssm:resourceTag/adjoin:instance-arn': '${ec2:SourceInstanceARN}' } });
+    expect(JSON.stringify(read[0]!.Resource)).toContain(':parameter/adjoin/otp/*');
+    const decrypt = st.filter((s) => actionsOf(s).includes('kms:Decrypt'));
+    expect(decrypt).toHaveLength(1);
+    expect(decrypt[0]!.Resource).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^AdjoinOtpKey/), 'Arn'] });
+    expect(decrypt[0]!.Condition).toEqual({
+      StringEquals: { 'kms:ViaService': { 'Fn::Join': ['', ['ssm.', { Ref: 'AWS::Region' }, '.amazonaws.com']] } },
+      StringLike: { 'kms:EncryptionContext:PARAMETER_ARN': { 'Fn::Join': ['', expect.arrayContaining([':parameter/adjoin/otp/*'])] } },
+    });
+    // No other statement anywhere grants reading a one-time password.
+    const readers = [...statementsOf('AWS::IAM::Policy', 'PolicyDocument'), ...statementsOf('AWS::IAM::ManagedPolicy', 'PolicyDocument')]
+      .filter((s) => actionsOf(s).some((a) => /^ssm:GetParameters?$|^ssm:\*$|^ssm:Get\*$/.test(a)) && JSON.stringify(s.Resource).includes('/otp/'));
+    expect(readers).toEqual(read);
+  });
+
+  it('the writers tag each parameter with its instance ARN (and nothing else) and encrypt with the adjoin key', () => {
+    const writers = TaskIds.filter((id) => taskActions(id).includes('ssm:PutParameter'));
+    // Prepare, and Run join document's fresh one-time password for a new round.
+    expect(writers).toEqual(['prepare-computer-object', 'run-join-document']);
+    for (const id of writers) {
+      const tag = taskStatements(id).find((st) => actionsOf(st).includes('ssm:AddTagsToResource'));
+      expect(tag?.Condition).toEqual({ 'ForAllValues:StringEquals': { 'aws:TagKeys': ['adjoin:instance-arn'] } });
+    }
+    for (const [, fn] of ofType('AWS::Lambda::Function')) {
+      const env = (fn.Properties.Environment as { Variables: Record<string, string> }).Variables;
+      expect((JSON.parse(env.ADJOIN_SETTINGS ?? '{}') as { otpKeyId?: string }).otpKeyId).toBe('alias/adjoin-otp');
+    }
+  });
+
+  it('the KMS key: rotated; Encrypt only for the writer roles through SSM; Decrypt only through SSM for /adjoin/otp/ parameters', () => {
+    const [, alias] = ofType('AWS::KMS::Alias').find(([, a]) => a.Properties.AliasName === 'alias/adjoin-otp')!;
+    const key = resources[(alias.Properties.TargetKeyId as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0]];
+    expect(key?.Type).toBe('AWS::KMS::Key');
+    expect(key?.Properties.EnableKeyRotation).toBe(true);
+    const st = (key!.Properties.KeyPolicy as { Statement: (Statement & { Principal: unknown })[] }).Statement;
+    // Nobody gets kms:* (which would include Decrypt without conditions).
+    expect(st.flatMap(actionsOf)).not.toContain('kms:*');
+    const withDecrypt = st.filter((s) => actionsOf(s).some((a) => a === 'kms:Decrypt' || a === 'kms:Decrypt*'));
+    expect(withDecrypt).toHaveLength(1);
+    expect(withDecrypt[0]!.Condition).toEqual({
+      StringEquals: { 'kms:ViaService': { 'Fn::Join': ['', ['ssm.', { Ref: 'AWS::Region' }, '.amazonaws.com']] } },
+      StringLike: { 'kms:EncryptionContext:PARAMETER_ARN': { 'Fn::Join': ['', expect.arrayContaining([':parameter/adjoin/otp/*'])] } },
+    });
+    const enc = st.filter((s) => actionsOf(s).includes('kms:Encrypt'));
+    expect(enc).toHaveLength(1);
+    expect(actionsOf(enc[0]!).sort()).toEqual(['kms:Encrypt', 'kms:GenerateDataKey']);
+    const roleOf = (name: string) => {
+      const [, fn] = ofType('AWS::Lambda::Function').find(([, r]) => r.Properties.FunctionName === name)!;
+      return (fn.Properties.Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+    };
+    const writerRoles = ['adjoin-prepare-computer-object', 'adjoin-run-join-document'].map(roleOf);
+    expect(enc[0]!.Principal).toEqual({ AWS: writerRoles.map((r) => ({ 'Fn::GetAtt': [r, 'Arn'] })) });
+    expect(enc[0]!.Condition).toEqual(withDecrypt[0]!.Condition);
+  });
+
+  it('no stack lets anything delete EC2 tags', () => {
+    for (const stack of [built.orchestrator, ...built.members]) {
+      expect(JSON.stringify(Template.fromStack(stack).toJSON())).not.toContain('ec2:DeleteTags');
+    }
   });
 });
 
@@ -365,6 +554,22 @@ describe('stack outputs', () => {
     const outputs = built.template.toJSON().Outputs as Record<string, { Value: { Ref: string } }>;
     for (const key of ['JoinStateMachineArn', 'LeaveStateMachineArn', 'ReconcileStateMachineArn']) {
       expect(outputs[key]?.Value.Ref).toMatch(/StateMachine/);
+    }
+  });
+
+  it('the CLI\'s default --stack is the stack the sample configuration deploys, with the outputs the AWS backend reads', () => {
+    const sample = build();
+    const sampleResources = sample.template.toJSON().Resources as Record<string, Resource>;
+    const unused = (): never => { throw new Error('not used: the program is only inspected'); };
+    const program = buildProgram({} as Io, { aws: unused, lab: unused, labControl: unused }, () => undefined);
+    const stackOption = program.options.find((o) => o.long === '--stack');
+    expect(stackOption?.defaultValue).toBe(DEFAULT_STACK);
+    expect(sample.orchestrator.stackName).toBe(DEFAULT_STACK);
+    const outputs = sample.template.toJSON().Outputs as Record<string, { Value: { Ref: string } }>;
+    for (const workflow of ['join', 'leave', 'reconcile'] as const) {
+      const machine = sampleResources[outputs[StackOutputKeys[workflow]]?.Value.Ref ?? ''];
+      expect(machine?.Type).toBe('AWS::StepFunctions::StateMachine');
+      expect(machine?.Properties.StateMachineName).toBe(`adjoin-${workflow}`);
     }
   });
 });

@@ -9,6 +9,8 @@
  */
 import { DC_IP } from '../../lab/world/paths';
 import * as world from '../../lab/world';
+
+const dcIps = (): string[] => world.labState().domain.domainControllers?.map((d) => d.ip) ?? [DC_IP];
 import { run, type Io } from '../../cli/program';
 import { realTargets } from '../../cli/targets';
 
@@ -66,8 +68,11 @@ describe('adjoin on the real lab: break DNS, show, fix, redrive', () => {
   });
 
   it('with DNS to the DC broken, the join fails at "Run join document"', async () => {
-    const broken = await world.exec(instanceId, ['ip', 'route', 'add', 'blackhole', `${DC_IP}/32`]);
-    expect(broken.exitCode).toBe(0);
+    // Every DC answers DNS: break the route to each (two in the default lab).
+    for (const ip of dcIps()) {
+      const broken = await world.exec(instanceId, ['ip', 'route', 'add', 'blackhole', `${ip}/32`]);
+      expect(broken.exitCode).toBe(0);
+    }
 
     const r = await adjoin('--local', 'join', instanceId, '--json');
 
@@ -86,8 +91,10 @@ describe('adjoin on the real lab: break DNS, show, fix, redrive', () => {
   });
 
   it('after the fix, redrive completes the join and directory users resolve', async () => {
-    const fixed = await world.exec(instanceId, ['ip', 'route', 'del', 'blackhole', `${DC_IP}/32`]);
-    expect(fixed.exitCode).toBe(0);
+    for (const ip of dcIps()) {
+      const fixed = await world.exec(instanceId, ['ip', 'route', 'del', 'blackhole', `${ip}/32`]);
+      expect(fixed.exitCode).toBe(0);
+    }
 
     const r = await adjoin('--local', 'redrive', name, '--wait', '--json');
 

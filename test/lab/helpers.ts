@@ -41,17 +41,30 @@ export function testOtp(): string {
   return `Aa1-${[...b].map((x) => alphabet[x % alphabet.length]).join('')}`;
 }
 
-export async function serviceClient(): Promise<Client> {
+/** An LDAPS client to the lab DC (CA verified), bound as `dn` with the password in `passwordFile`. */
+async function boundClient(dn: string, passwordFile: string, timeout: number): Promise<Client> {
   const d = world.labState().domain;
   assertLabRoute(d.ldapsUrl);
   const client = new Client({
     url: d.ldapsUrl,
-    timeout: 10_000,
+    timeout,
     connectTimeout: 5_000,
     tlsOptions: { ca: fs.readFileSync(d.caFile, 'utf8'), servername: d.dcFqdn, rejectUnauthorized: true },
   });
-  await client.bind(d.bindDn, fs.readFileSync(d.bindPasswordFile, 'utf8'));
+  await client.bind(dn, fs.readFileSync(passwordFile, 'utf8').replace(/\r?\n$/, ''));
   return client;
+}
+
+/** Bound as the domain Administrator (test set-up only). */
+export function adminClient(): Promise<Client> {
+  const d = world.labState().domain;
+  return boundClient(`CN=Administrator,CN=Users,${d.baseDn}`, d.adminPasswordFile, 15_000);
+}
+
+/** Bound as the service account, as the product binds. */
+export function serviceClient(): Promise<Client> {
+  const d = world.labState().domain;
+  return boundClient(d.bindDn, d.bindPasswordFile, 10_000);
 }
 
 export interface PreparedComputer {

@@ -15,7 +15,6 @@
  * afterAll tree-deletes the whole OU (as the Administrator) and checks that nothing is left.
  */
 import { randomBytes } from 'node:crypto';
-import * as fs from 'node:fs';
 import { Attribute, Client, Control, type ClientOptions } from 'ldapts';
 import { synthesizeDefinitions } from '../../infra/asl';
 import { LocalEngine, statePath, type ExecutionRecord } from '../../engine';
@@ -29,7 +28,7 @@ import type { Deps } from '../../tasks/lib/deps';
 import { formatMarker, MARKER_ATTRIBUTE } from '../../tasks/lib/marker';
 import { computerName, hostFqdn } from '../../tasks/lib/naming';
 import type { ComputerObject } from '../../tasks/lib/ports';
-import { ensureLab, serviceClient } from './helpers';
+import { adminClient, ensureLab, serviceClient } from './helpers';
 
 const COMPUTER_CLASS = 'bf967a86-0de6-11d0-a285-00aa003049e2';
 const ROOT_NAME = 'adjoin-lab-h-test';
@@ -45,20 +44,6 @@ const ms: Record<string, number> = {};
 // ---- the directory, seen from outside the product ---------------------------------------------
 
 const newInstanceId = (): string => `i-${randomBytes(9).toString('hex').slice(0, 17)}`;
-
-/** An LDAPS client bound as the domain Administrator (test set-up only; CA verified). */
-async function adminClient(): Promise<Client> {
-  const d = world.labState().domain;
-  assertLabRoute(d.ldapsUrl);
-  const c = new Client({
-    url: d.ldapsUrl,
-    timeout: 15_000,
-    connectTimeout: 5_000,
-    tlsOptions: { ca: fs.readFileSync(d.caFile, 'utf8'), servername: d.dcFqdn, rejectUnauthorized: true },
-  });
-  await c.bind(`CN=Administrator,CN=Users,${d.baseDn}`, fs.readFileSync(d.adminPasswordFile, 'utf8').replace(/\r?\n$/, ''));
-  return c;
-}
 
 async function withAdmin<T>(fn: (c: Client) => Promise<T>): Promise<T> {
   const c = await adminClient();
@@ -260,7 +245,7 @@ describe('reconcile on the real directory', () => {
     ms.reconcile = Date.now() - t0;
     expect(run.error ?? '').toBe('');
     expect(run.status).toBe('SUCCEEDED');
-    expect(statePath(run)).toEqual(['Find stale objects', 'Check deletion cap', 'Dry run?', 'Delete stale objects', 'Report', 'Done']);
+    expect(statePath(run)).toEqual(['Find stale objects', 'Check deletion cap', 'Dry run?', 'Delete stale objects', 'Report', 'Every account reconciled?', 'Done']);
     const scan = outputOf(run, 'Find stale objects').scan as Record<string, unknown>;
     // Listed: the 4 objects with a value in the marker attribute (the markerless one is not).
     expect(scan).toMatchObject({ scanned: 4, stale: 2, notOurs: 1, alive: 1, outsideManagedOu: 0, young: 0 });
@@ -289,7 +274,7 @@ describe('reconcile on the real directory', () => {
     const { engine } = runtime(ou.paging, { pageSize: 5 });
     const run = await engine.start('reconcile', { dryRun: true }, { name: runName('dry') });
     expect(run.status).toBe('SUCCEEDED');
-    expect(statePath(run)).toEqual(['Find stale objects', 'Check deletion cap', 'Dry run?', 'Dry run', 'Report', 'Done']);
+    expect(statePath(run)).toEqual(['Find stale objects', 'Check deletion cap', 'Dry run?', 'Dry run', 'Report', 'Every account reconciled?', 'Done']);
     expect(outputOf(run, 'Find stale objects').scan).toMatchObject({ scanned: 12, stale: 12, ldapPages: 3, dryRun: true });
     // The cap (20) is not reached; the summary reports what a real run would delete.
     expect(run.output).toMatchObject({ stale: 12, deleted: 0, dryRun: true, capExceeded: false });

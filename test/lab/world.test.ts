@@ -140,9 +140,10 @@ describe('settings and network safety', () => {
     const s = labSettings();
     expect(s.directory).toMatchObject({
       kind: 'self-managed',
-      ldapUrls: ['ldaps://10.77.0.2'],
+      ldapUrls: ['ldaps://10.77.0.2', 'ldaps://10.77.0.3'],
       tlsServerName: 'DC1.lab.example.com',
-      dcIps: ['10.77.0.2'],
+      domainControllers: [{ hostName: 'DC1.lab.example.com', ip: '10.77.0.2' }, { hostName: 'DC2.lab.example.com', ip: '10.77.0.3' }],
+      dcIps: ['10.77.0.2', '10.77.0.3'],
       loginGroups: ['linux-admins'],
       probeUsers: ['alice'],
       insecure: false,

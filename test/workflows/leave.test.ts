@@ -3,7 +3,7 @@
  * handlers, over the simulated directory and fleet on a virtual clock.
  */
 import { statePath, timeline, type ExecutionRecord } from '../../engine';
-import { Throttled } from '../../tasks/lib/errors';
+import { DirectoryRefused, Throttled } from '../../tasks/lib/errors';
 import { definitions, workflowWorld, type WorkflowWorld } from './world';
 
 const ID = 'i-0aaaaaaaaaaaaaaa1';
@@ -86,14 +86,59 @@ describe('leave workflow (synthesized ASL, real tasks, simulated world)', () => 
     expect(deletes(w)).toEqual([]);
   });
 
-  test('a join still claims the (terminated) instance: left to the join\'s compensation, nothing deleted', async () => {
+  test.each([
+    ['a failed join', (): Record<string, string> => ({ 'adjoin:status': 'failed', 'adjoin:failed-state': 'Run join document' })],
+    ['a fresh "joining" claim', (now: Date): Record<string, string> => ({ 'adjoin:status': 'joining', 'adjoin:claimed-at': now.toISOString() })],
+    ['a "joining" claim dated in the future', (): Record<string, string> => ({ 'adjoin:status': 'joining', 'adjoin:claimed-at': '2099-01-01T00:00:00.000Z' })],
+    ['a "joining" claim with no date', (): Record<string, string> => ({ 'adjoin:status': 'joining' })],
+  ])('a terminated instance with %s: its object is deleted all the same (EC2 says terminated)', async (_what, tags) => {
     const l = world();
     const i = l.w.sim.fleet.instance(ID);
-    if (i) i.tags = { 'adjoin:status': 'joining', 'adjoin:claimed-at': l.w.sim.clock.now().toISOString() };
-    const run = await start(l, 'leave-joining');
+    if (i) i.tags = tags(l.w.sim.clock.now());
+    const run = await start(l, 'leave-claimed');
     expect(run.status).toBe('SUCCEEDED');
-    expect(run.output).toMatchObject({ outcome: 'nothing', reason: expect.stringMatching(/join/) as string });
-    expect(deletes(l.w)).toEqual([]);
+    expect(run.output).toMatchObject({ outcome: 'left', deleted: 1 });
+    expect(deletes(l.w)).toEqual([l.dn]);
+  });
+
+  test('an object with our exact marker that someone else created (a copied marker): never deleted', async () => {
+    const w = workflowWorld(['leave']);
+    const ou = w.sim.settings.directory.managedOus[0] as string;
+    w.sim.directory.add({ name: 'EC2-AAAAAAA1', ou, marker: { account: w.defs.account, region: w.defs.region, instanceId: ID }, whenCreated: OLD, owner: 'someone-else' });
+    w.sim.fleet.addInstance({ instanceId: ID, state: 'terminated' });
+    const run = await w.engine.start('leave', w.ec2Event(ID, 'terminated'), { name: 'leave-foreign' });
+    expect(run.status).toBe('SUCCEEDED');
+    expect(run.output).toMatchObject({ outcome: 'nothing', reason: expect.stringMatching(/not created by the service account/) as string });
+    expect(deletes(w)).toEqual([]);
+  });
+
+  test('dNSHostName rewritten to a DC\'s name: the records deleted are those of OUR name; the DC\'s record is untouched', async () => {
+    const l = world();
+    const dcHost = `dc1.${l.w.sim.settings.directory.domain}`;
+    l.w.sim.directory.addDnsRecord(dcHost);
+    l.w.sim.directory.setDnsHostName(l.dn, dcHost);
+    const run = await start(l, 'leave-dns-rewritten');
+    expect(run.status).toBe('SUCCEEDED');
+    expect(l.w.sim.directory.dnsRecordCount(dcHost)).toBe(1);
+    expect(l.w.sim.directory.dnsRecordCount(l.host)).toBe(0);
+    expect(l.w.sim.directory.calls.filter((c) => c.op === 'deleteDnsRecords').map((c) => c.arg)).toEqual([l.host]);
+    expect(run.output).toMatchObject({ outcome: 'left', deleted: 1, dnsRecordsRemoved: 1 });
+  });
+
+  test('a refused DNS delete: the object is deleted anyway; the leave is "partial" and names the records left', async () => {
+    const l = world();
+    l.w.sim.directory.fail('deleteDnsRecords', 1, () => new DirectoryRefused('LDAP delete failed: Insufficient access rights (LDAP result 50)'));
+    const run = await start(l, 'leave-dns-refused');
+    expect(run.status).toBe('SUCCEEDED');
+    expect(deletes(l.w)).toEqual([l.dn]);
+    expect(names(l.w)).toEqual(['ADMIN-PC', 'EC2-BBBBBBB2']);
+    expect(run.output).toMatchObject({
+      outcome: 'partial',
+      deleted: 1,
+      failed: 0,
+      dnsFailed: 1,
+      dnsNotRemoved: [{ dn: l.dn, reason: expect.stringContaining(l.host) as string }],
+    });
   });
 
   test('the instance comes back between find and delete: the re-check refuses, recorded as skipped', async () => {

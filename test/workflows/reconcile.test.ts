@@ -3,7 +3,7 @@
  * handlers, over the simulated directory and fleet on a virtual clock.
  */
 import { statePath, timeline, type ExecutionRecord } from '../../engine';
-import { AwsUnavailable, Throttled } from '../../tasks/lib/errors';
+import { AwsRefused, AwsUnavailable, DirectoryRefused, Throttled } from '../../tasks/lib/errors';
 import type { Marker } from '../../tasks/lib/ports';
 import { definitions, workflowWorld, type WorkflowWorld } from './world';
 
@@ -31,10 +31,11 @@ function world(settings: { maxDeletions?: number; dryRun?: boolean } = {}): Rec 
 /** One object per rule: 1-2 stale (terminated, unknown to EC2), the rest must survive. */
 function arrangeEveryRule(r: Rec): void {
   const { w, ou, marker } = r;
-  const add = (n: number, extra: { ou?: string; whenCreated?: Date; markerless?: boolean; description?: string } = {}) =>
+  const add = (n: number, extra: { ou?: string; whenCreated?: Date; markerless?: boolean; description?: string; foreign?: boolean } = {}) =>
     w.sim.directory.add({
       name: name(n),
       ou: extra.ou ?? ou,
+      ...(extra.foreign ? { owner: 'someone-else' as const } : {}),
       whenCreated: extra.whenCreated ?? OLD,
       ...(extra.markerless ? {} : { marker: marker(n) }),
       ...(extra.description ? { description: extra.description } : {}),
@@ -52,8 +53,8 @@ function arrangeEveryRule(r: Rec): void {
   add(9, { markerless: true, description: `EC2 ${id(9)} ${w.defs.account} ${w.defs.region}` }); // an admin's computer
   add(10, { ou: `OU=Evil\\,${ou}` }); // text ends with the OU, RDNs do not
   w.sim.fleet.addInstance({ instanceId: id(10), state: 'terminated' });
-  add(11); // terminated, but a join claims it right now
-  w.sim.fleet.addInstance({ instanceId: id(11), state: 'terminated', tags: { 'adjoin:status': 'joining', 'adjoin:claimed-at': w.sim.clock.now().toISOString() } });
+  add(11, { foreign: true }); // terminated, full marker, but created by someone else (a copied marker)
+  w.sim.fleet.addInstance({ instanceId: id(11), state: 'terminated' });
 }
 
 const deletes = (w: WorkflowWorld): string[] => w.sim.directory.calls.filter((c) => c.op === 'deleteComputer').map((c) => c.arg);
@@ -67,7 +68,7 @@ describe('reconcile workflow (synthesized ASL, real tasks, simulated world)', ()
     arrangeEveryRule(r);
     const run = await r.w.engine.start('reconcile', {}, { name: 'rec-rules' });
     expect(run.status).toBe('SUCCEEDED');
-    expect(statePath(run)).toEqual(['Find stale objects', 'Check deletion cap', 'Dry run?', 'Delete stale objects', 'Report', 'Done']);
+    expect(statePath(run)).toEqual(['Find stale objects', 'Check deletion cap', 'Dry run?', 'Delete stale objects', 'Report', 'Every account reconciled?', 'Done']);
     expect(survivors(r.w)).toEqual(EVERYONE_BUT_1_AND_2);
     expect(deletes(r.w)).toHaveLength(2);
     expect(run.output).toMatchObject({ stale: 2, deleted: 2, skipped: 0, failed: 0, dryRun: false });
@@ -78,7 +79,7 @@ describe('reconcile workflow (synthesized ASL, real tasks, simulated world)', ()
     arrangeEveryRule(r);
     const run = await r.w.engine.start('reconcile', { dryRun: true }, { name: 'rec-dry' });
     expect(run.status).toBe('SUCCEEDED');
-    expect(statePath(run)).toEqual(['Find stale objects', 'Check deletion cap', 'Dry run?', 'Dry run', 'Report', 'Done']);
+    expect(statePath(run)).toEqual(['Find stale objects', 'Check deletion cap', 'Dry run?', 'Dry run', 'Report', 'Every account reconciled?', 'Done']);
     expect(deletes(r.w)).toEqual([]);
     expect(run.output).toMatchObject({ stale: 2, deleted: 0, dryRun: true });
   });
@@ -125,17 +126,27 @@ describe('reconcile workflow (synthesized ASL, real tasks, simulated world)', ()
     expect(survivors(r.w)).toEqual(EVERYONE_BUT_1_AND_2);
   });
 
-  test.each([
-    ['Throttled', () => new Throttled('DescribeInstances: Rate exceeded')],
-    ['AwsUnavailable', () => new AwsUnavailable('DescribeInstances: 503 Service Unavailable')],
-  ])('EC2 failing for good (%s) during the scan: FAILS at "Find stale objects", never deletes', async (error, make) => {
+  test('EC2 throttled for good during the scan: FAILS at "Find stale objects", never deletes', async () => {
     const r = world();
     arrangeEveryRule(r);
-    r.w.sim.fleet.fail('describeInstances', 1000, make);
-    const run = await r.w.engine.start('reconcile', {}, { name: `rec-ec2-down-${error}` });
+    r.w.sim.fleet.fail('describeInstances', 1000, () => new Throttled('DescribeInstances: Rate exceeded'));
+    const run = await r.w.engine.start('reconcile', {}, { name: 'rec-ec2-down-Throttled' });
     expect(run.status).toBe('FAILED');
     expect(run.failedState).toBe('Find stale objects');
-    expect(run.error).toBe(error);
+    expect(run.error).toBe('Throttled');
+    expect(deletes(r.w)).toEqual([]);
+  });
+
+  test('EC2 unavailable for good during the scan (the only account): its objects are skipped, the run ends in "Reconcile incomplete", never deletes', async () => {
+    const r = world();
+    arrangeEveryRule(r);
+    r.w.sim.fleet.fail('describeInstances', 1000, () => new AwsUnavailable('DescribeInstances: 503 Service Unavailable'));
+    const run = await r.w.engine.start('reconcile', {}, { name: 'rec-ec2-down-AwsUnavailable' });
+    expect(run.status).toBe('FAILED');
+    expect(run.failedState).toBe('Reconcile incomplete');
+    expect(run.error).toBe('ReconcileIncomplete');
+    expect(run.cause).toContain(`${r.w.defs.account}/${r.w.defs.region}`);
+    expect(run.cause).toContain('AwsUnavailable');
     expect(deletes(r.w)).toEqual([]);
   });
 
@@ -162,7 +173,7 @@ describe('reconcile workflow (synthesized ASL, real tasks, simulated world)', ()
 
     const run = await r.w.engine.redrive(failed);
     expect(run.status).toBe('SUCCEEDED');
-    expect(statePath(run, { part: 1 })).toEqual(['Delete stale objects', 'Report', 'Done']);
+    expect(statePath(run, { part: 1 })).toEqual(['Delete stale objects', 'Report', 'Every account reconciled?', 'Done']);
     expect(survivors(r.w)).toEqual(EVERYONE_BUT_1_AND_2);
   });
 
@@ -197,6 +208,49 @@ describe('reconcile workflow (synthesized ASL, real tasks, simulated world)', ()
     const again = await r.w.engine.start('reconcile', {}, { name: 'rec-backlog-2' });
     expect(again.output).toMatchObject({ stale: out.notListed, deleted: out.notListed });
     expect(survivors(r.w)).toEqual([]);
+  });
+
+  test('a refused DNS delete: the object is deleted anyway, the DNS failure is counted (dnsFailed) and the run succeeds', async () => {
+    const r = world();
+    arrangeEveryRule(r);
+    r.w.sim.directory.addDnsRecord(`${name(1).toLowerCase()}.${r.w.sim.settings.directory.domain}`);
+    r.w.sim.directory.fail('deleteDnsRecords', 1, () => new DirectoryRefused('LDAP delete failed: Insufficient access rights (LDAP result 50)'));
+    const run = await r.w.engine.start('reconcile', {}, { name: 'rec-dns-refused' });
+    expect(run.status).toBe('SUCCEEDED');
+    expect(survivors(r.w)).toEqual(EVERYONE_BUT_1_AND_2);
+    expect(run.output).toMatchObject({ stale: 2, deleted: 2, failed: 0, dnsFailed: 1, complete: true });
+  });
+
+  test('one member account unreachable: its objects are skipped (never deleted), the others are deleted, then the run ends in "Reconcile incomplete"', async () => {
+    const r = world();
+    const { w, ou, marker } = r;
+    const OTHER_ACCOUNT = '210987654321';
+    const domain = w.sim.settings.directory.domain;
+    const add = (n: number, account: string): void => {
+      w.sim.directory.add({ name: name(n), ou, marker: { ...marker(n), account }, whenCreated: OLD, dnsHostName: `${name(n).toLowerCase()}.${domain}` });
+      w.sim.fleet.addInstance({ instanceId: id(n), account, region: w.defs.region, state: 'terminated' });
+    };
+    add(1, w.defs.account);
+    add(2, w.defs.account);
+    add(3, OTHER_ACCOUNT);
+    add(4, OTHER_ACCOUNT);
+    // The member role of OTHER_ACCOUNT refuses: every call for its instances fails
+    w.sim.fleet.before('describeInstances', (ids) => {
+      if (ids.includes(id(3)) || ids.includes(id(4)))
+        throw new AwsRefused(`AssumeRole arn:aws:iam::${OTHER_ACCOUNT}:role/adjoin-member: AccessDenied`);
+    }, 1000);
+    const run = await w.engine.start('reconcile', {}, { name: 'rec-account-down' });
+    expect(run.status).toBe('FAILED');
+    expect(statePath(run)).toEqual(['Find stale objects', 'Check deletion cap', 'Dry run?', 'Delete stale objects', 'Report', 'Every account reconciled?', 'Reconcile incomplete']);
+    expect(run.failedState).toBe('Reconcile incomplete');
+    expect(run.error).toBe('ReconcileIncomplete');
+    expect(run.cause).toContain(`${OTHER_ACCOUNT}/${w.defs.region}: 2 object(s), AwsRefused`);
+    expect(run.cause).toContain('(2 deleted)');
+    expect(run.cause).not.toContain(`${w.defs.account}/`);
+    expect(survivors(w)).toEqual([3, 4].map(name));
+    // "Report" saw everything before the Fail: the counts are in its output
+    const report = run.events.find((e) => e.state === 'Report' && e.output !== undefined);
+    expect(report?.output).toMatchObject({ deleted: 2, unreachable: 2, complete: false, skippedAccounts: [{ account: OTHER_ACCOUNT, objects: 2, error: 'AwsRefused' }] });
   });
 
   test('a malformed input fails at "Find stale objects" with InvalidInput, nothing done', async () => {

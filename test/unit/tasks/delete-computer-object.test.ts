@@ -4,8 +4,8 @@
 jest.mock('../../../tasks/adapters/default-deps', () => ({ defaultDeps: () => Promise.reject(new Error('unit tests pass their own deps')) }));
 
 import { makeHandler as makeDelete } from '../../../tasks/delete-computer-object';
-import { DirectoryUnavailable, Throttled } from '../../../tasks/lib/errors';
-import { ACCOUNT, NOW, REGION, computer, iid, instanceNo, markerOf, aString, pagedWorld, refOf } from '../../fakes';
+import { DirectoryRefused, DirectoryUnavailable, Throttled } from '../../../tasks/lib/errors';
+import { ACCOUNT, ADMIN_SID, NOW, REGION, computer, guidOf, iid, instanceNo, markerOf, aString, pagedWorld, refOf } from '../../fakes';
 
 const world = (objects = [computer(1)]) => {
   const w = pagedWorld(objects);
@@ -29,6 +29,64 @@ describe('Delete computer object', () => {
       `deleteComputer ${computer(1).dn}`,
     ]);
     expect(w.fleets.describeCalls).toEqual([{ target: `${ACCOUNT}/${REGION}`, ids: [iid(1)] }]);
+  });
+
+  it('DNS records are those of OUR name in OUR zone: a dNSHostName rewritten to a DC\'s name is ignored, the DC\'s record stays', async () => {
+    // Prepare
+    const DC = 'dc1.corp.example.com';
+    const w = world([computer(1, { dnsHostName: DC })]);
+    w.directory.dnsRecords.set(DC, 1);
+    w.directory.dnsRecords.set('ec2-00000001.corp.example.com', 1);
+    w.fleets.put(instanceNo(1, 'terminated'));
+    // Act
+    const out = await w.del(item(1));
+    // Assess
+    expect(out).toMatchObject({ deleted: true, dnsRecordsRemoved: 1 });
+    expect(w.directory.calls.filter((c) => c.startsWith('deleteDnsRecords'))).toEqual(['deleteDnsRecords ec2-00000001.corp.example.com']);
+    expect(w.directory.dnsRecords.get(DC)).toBe(1);
+  });
+
+  it('a refused DNS delete: the object is deleted anyway and the output says dnsFailed, naming the host', async () => {
+    // Prepare
+    const w = world();
+    w.fleets.put(instanceNo(1, 'terminated'));
+    w.directory.failOn.set('deleteDnsRecords', new DirectoryRefused('LDAP delete failed: Insufficient access rights (LDAP result 50)'));
+    // Act
+    const out = await w.del(item(1));
+    // Assess
+    expect(out).toMatchObject({ dn: computer(1).dn, deleted: true, dnsRecordsRemoved: 0, dnsFailed: true, dnsReason: aString(/ec2-00000001\.corp\.example\.com.*Insufficient access/) });
+    expect(w.directory.deletes).toEqual([`deleteComputer ${computer(1).dn}`]);
+  });
+
+  it('a DNS delete that fails for another reason (outage) throws: retried, the object is not deleted first', async () => {
+    // Prepare
+    const w = world();
+    w.fleets.put(instanceNo(1, 'terminated'));
+    w.directory.failOn.set('deleteDnsRecords', new DirectoryUnavailable('timeout'));
+    // Act / Assess
+    await expect(w.del(item(1))).rejects.toMatchObject({ name: 'DirectoryUnavailable' });
+    expect(w.directory.deletes).toEqual([]);
+  });
+
+  it('the GUID seen when found pins the object: another object under the same DN and marker is refused, naming both GUIDs', async () => {
+    // Prepare
+    const w = world([computer(1, { guid: guidOf(77) })]);
+    w.fleets.put(instanceNo(1, 'terminated'));
+    // Act / Assess
+    await expect(w.del(item(1, { object: { dn: computer(1).dn, name: computer(1).name, guid: guidOf(1) } }))).rejects.toMatchObject({
+      name: 'UnsafeDeleteRefused',
+      message: aString(new RegExp(`${guidOf(77)}.*${guidOf(1)}`)),
+    });
+    expect(w.directory.deletes).toEqual([]);
+  });
+
+  it('with no GUID: refuses an object the service account did not create (a copied marker)', async () => {
+    // Prepare
+    const w = world([computer(1, { createdByUs: false, ownerSid: ADMIN_SID })]);
+    w.fleets.put(instanceNo(1, 'terminated'));
+    // Act / Assess
+    await expect(w.del(item(1))).rejects.toMatchObject({ name: 'UnsafeDeleteRefused', message: aString(/not created by the service account/) });
+    expect(w.directory.deletes).toEqual([]);
   });
 
   it('is idempotent: an absent object is "already gone", nothing else is touched', async () => {

@@ -5,7 +5,7 @@ jest.mock('../../../tasks/adapters/default-deps', () => ({ defaultDeps: () => Pr
 
 import { makeHandler as makeFind } from '../../../tasks/find-computer-objects';
 import { Throttled } from '../../../tasks/lib/errors';
-import { ACCOUNT, goodEvent, NOW, REGION, computer, iid, instanceNo, aString, pagedWorld, refOf } from '../../fakes';
+import { ACCOUNT, ADMIN_SID, goodEvent, NOW, REGION, computer, guidOf, iid, instanceNo, aString, pagedWorld, refOf } from '../../fakes';
 
 const event = (n: number, over: Record<string, unknown> = {}) => ({
   ...goodEvent,
@@ -57,9 +57,9 @@ describe('Find computer objects', () => {
     // Act
     const out = await w.find({ event: event(1), executionName: 'x' });
     // Assess
-    expect(out).toEqual({ ...refOf(1), outcome: 'delete', reason: aString(), objects: [{ dn: computer(1).dn, name: computer(1).name }] });
+    expect(out).toEqual({ ...refOf(1), outcome: 'delete', reason: aString(), objects: [{ dn: computer(1).dn, name: computer(1).name, guid: guidOf(1) }] });
     const unknown = await w.find({ event: event(2), executionName: 'x' });
-    expect(unknown.objects).toEqual([{ dn: computer(2).dn, name: computer(2).name }]);
+    expect(unknown.objects).toEqual([{ dn: computer(2).dn, name: computer(2).name, guid: guidOf(2) }]);
   });
 
   it('nothing with its marker: "nothing", even when an admin\'s computer names the instance in its description', async () => {
@@ -73,7 +73,7 @@ describe('Find computer objects', () => {
     expect(out.reason).toMatch(/no computer object carries the marker/);
   });
 
-  it('leaves out an object outside the managed OU and one a running join still claims', async () => {
+  it('leaves out an object outside the managed OU, one someone else created, and one whose GUID is not the recorded one', async () => {
     // Prepare
     const outside = computer(1, { dn: 'CN=EC2-1,OU=Servers,DC=corp,DC=example,DC=com' });
     const w = world([outside]);
@@ -81,10 +81,28 @@ describe('Find computer objects', () => {
     // Act / Assess
     expect(await w.find({ event: event(1), executionName: 'x' })).toMatchObject({ outcome: 'nothing', objects: [] });
 
-    const w2 = world([computer(3)]);
-    w2.fleets.put(instanceNo(3, 'terminated', { 'adjoin:status': 'joining', 'adjoin:claimed-at': NOW.toISOString() }));
+    const w2 = world([computer(3, { createdByUs: false, ownerSid: ADMIN_SID })]);
+    w2.fleets.put(instanceNo(3, 'terminated'));
     const out = await w2.find({ event: event(3), executionName: 'x' });
     expect(out).toMatchObject({ outcome: 'nothing', objects: [] });
-    expect(out.reason).toMatch(/join/);
+    expect(out.reason).toContain(ADMIN_SID);
+
+    const w3 = world([computer(4)]);
+    w3.fleets.put(instanceNo(4, 'terminated'));
+    const mismatch = await w3.find({ event: event(4), expectedGuid: guidOf(5), executionName: 'x' });
+    expect(mismatch).toMatchObject({ outcome: 'nothing', objects: [] });
+    expect(mismatch.reason).toContain(`${guidOf(4)}, not the recorded ${guidOf(5)}`);
+    expect((await w3.find({ event: event(4), expectedGuid: guidOf(4), executionName: 'x' })).objects).toEqual([{ dn: computer(4).dn, name: computer(4).name, guid: guidOf(4) }]);
+    await expect(w3.find({ event: event(4), expectedGuid: 'not-a-guid' })).rejects.toMatchObject({ name: 'InvalidInput' });
+  });
+
+  it('terminated with a fresh "joining" claim (a join that failed or never finished): listed all the same', async () => {
+    // Prepare
+    const w = world([computer(3)]);
+    w.fleets.put(instanceNo(3, 'terminated', { 'adjoin:status': 'joining', 'adjoin:claimed-at': NOW.toISOString() }));
+    // Act
+    const out = await w.find({ event: event(3), executionName: 'x' });
+    // Assess
+    expect(out).toMatchObject({ outcome: 'delete', objects: [{ dn: computer(3).dn }] });
   });
 });

@@ -120,7 +120,8 @@ describe('Prepare computer object', () => {
   it('after losing a race to its twin, reuses the object the twin made', async () => {
     const w = world();
     w.directory.failCreate = (spec) => {
-      w.directory.objects.push({ dn: `CN=${spec.name},${OU}`, name: spec.name, marker: spec.marker, whenCreated: NOW });
+      // The twin is another execution of ours: the service account made (and owns) the object.
+      w.directory.objects.push({ dn: `CN=${spec.name},${OU}`, name: spec.name, marker: spec.marker, whenCreated: NOW, createdByUs: true });
       w.directory.failCreate = undefined;
       return new ComputerNameConflict(`Computer name ${spec.name} is already in use`);
     };

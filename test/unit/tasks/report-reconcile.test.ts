@@ -30,7 +30,21 @@ describe('Report', () => {
       ],
     });
     // Assess
-    expect(out).toEqual({ scanned: 5, stale: 5, deleted: 2, skipped: 2, failed: 1, dryRun: false, alreadyGone: 1, notListed: 0, capExceeded: false });
+    expect(out).toEqual({
+      scanned: 5,
+      stale: 5,
+      deleted: 2,
+      skipped: 2,
+      failed: 1,
+      dryRun: false,
+      alreadyGone: 1,
+      notListed: 0,
+      capExceeded: false,
+      dnsFailed: 0,
+      unreachable: 0,
+      skippedAccounts: [],
+      complete: true,
+    });
     const emf = info.mock.calls.find((c) => c[0] === 'Reconcile metrics')?.[1] as Record<string, unknown>;
     expect(emf).toMatchObject({
       _aws: { Timestamp: NOW.getTime(), CloudWatchMetrics: [{ Namespace: 'adjoin', Dimensions: [['Workflow', 'DryRun']] }] },
@@ -43,7 +57,33 @@ describe('Report', () => {
       Failed: 1,
     });
     const metrics = (emf._aws as { CloudWatchMetrics: { Metrics: { Name: string }[] }[] }).CloudWatchMetrics[0]?.Metrics.map((m) => m.Name);
-    expect(metrics).toEqual(['Scanned', 'Stale', 'Deleted', 'Skipped', 'Failed']);
+    expect(metrics).toEqual(['Scanned', 'Stale', 'Deleted', 'Skipped', 'Failed', 'DnsFailed', 'Unreachable', 'SkippedAccounts']);
+  });
+
+  it('counts refused DNS deletes and skipped accounts; skipped accounts make the run incomplete, with a cause naming them', async () => {
+    // Prepare
+    const w = world([]);
+    const info = jest.spyOn(w.deps.logger, 'info');
+    const skippedAccounts = [
+      { account: '999988887777', region: 'us-east-1', error: 'AwsRefused', reason: 'AssumeRole: AccessDenied', objects: 3 },
+      { account: '111122223333', region: 'eu-west-1', error: 'AwsUnavailable', reason: '503', objects: 1 },
+    ];
+    // Act
+    const out = await w.report({
+      scan: { ...scanOf(2, 2), unreachable: 4, skippedAccounts },
+      guard: { dryRun: false, maxDeletions: 50, stale: 2, capExceeded: false, toDelete: 2 },
+      deleted: [
+        { dn: 'a', deleted: true, dnsRecordsRemoved: 0, reason: '', dnsFailed: true, dnsReason: 'DNS records of a.corp.example.com not removed: refused' },
+        { dn: 'b', deleted: true, dnsRecordsRemoved: 1, reason: '' },
+      ],
+    });
+    // Assess
+    expect(out).toMatchObject({ deleted: 2, dnsFailed: 1, unreachable: 4, skippedAccounts, complete: false });
+    expect(out.incompleteCause).toContain('999988887777/us-east-1: 3 object(s), AwsRefused: AssumeRole: AccessDenied');
+    expect(out.incompleteCause).toContain('111122223333/eu-west-1: 1 object(s), AwsUnavailable: 503');
+    expect(out.incompleteCause).toContain('(2 deleted)');
+    const emf = info.mock.calls.find((c) => c[0] === 'Reconcile metrics')?.[1] as Record<string, unknown>;
+    expect(emf).toMatchObject({ DnsFailed: 1, Unreachable: 4, SkippedAccounts: 2 });
   });
 
   it('a dry run reports what it would delete and deletes nothing', async () => {

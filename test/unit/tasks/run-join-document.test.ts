@@ -52,6 +52,7 @@ describe('Run join document', () => {
           DomainSid: 'S-1-5-21-1-2-3',
           ComputerOu: prepared.dn.replace(/^CN=[^,]+,/, ''),
           ProbeUsers: 'alice,bob',
+          DomainController: '-',
         },
       },
     ]);

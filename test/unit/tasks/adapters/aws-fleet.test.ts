@@ -5,6 +5,7 @@ import {
   EC2ServiceException,
 } from '@aws-sdk/client-ec2';
 import {
+  AddTagsToResourceCommand,
   DeleteParameterCommand,
   DescribeInstanceInformationCommand,
   GetCommandInvocationCommand,
@@ -18,7 +19,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
 import { mapAwsError } from '../../../../tasks/adapters/aws-errors';
 import { AwsFleet, type AwsFleetOptions, fleetFor, partitionOf, toCommandStatus } from '../../../../tasks/adapters/aws-fleet';
-import { AwsRefused, AwsUnavailable, InstanceGone, Throttled } from '../../../../tasks/lib/errors';
+import { AwsRefused, AwsUnavailable, AwsUnreachable, InstanceGone, Throttled, TransientErrors } from '../../../../tasks/lib/errors';
 
 const ec2Mock = mockClient(EC2Client);
 const ssmMock = mockClient(SSMClient);
@@ -31,7 +32,7 @@ const ec2Error = (name: string, status = 400): EC2ServiceException =>
 const ssmError = (name: string, status = 400): SSMServiceException =>
   new SSMServiceException({ name, $fault: status >= 500 ? 'server' : 'client', $metadata: { httpStatusCode: status }, message: `${name} happened` });
 
-const fleet = (): AwsFleet => new AwsFleet({ region: 'eu-west-1', documents, ec2: new EC2Client({ region: 'eu-west-1' }), ssm: new SSMClient({ region: 'eu-west-1' }) });
+const fleet = (): AwsFleet => new AwsFleet({ region: 'eu-west-1', account: '123456789012', documents, ec2: new EC2Client({ region: 'eu-west-1' }), ssm: new SSMClient({ region: 'eu-west-1' }) });
 
 beforeEach(() => {
   ec2Mock.reset();
@@ -152,9 +153,10 @@ describe('AwsFleet SSM', () => {
     expect(ssmMock).toHaveReceivedCommandWith(DescribeInstanceInformationCommand, { Filters: [{ Key: 'InstanceIds', Values: [ID] }] });
   });
 
-  it('stores the join secret as an overwritten SecureString and returns only its name', async () => {
+  it('stores the join secret as an overwritten SecureString, then tags it with its instance ARN; returns only its name', async () => {
     // Prepare
     ssmMock.on(PutParameterCommand).resolves({ Version: 1 });
+    ssmMock.on(AddTagsToResourceCommand).resolves({});
     // Act / Assess
     await expect(fleet().putJoinSecret(ID, 'S3cret-otp')).resolves.toBe(`/adjoin/otp/${ID}`);
     expect(ssmMock).toHaveReceivedCommandWith(PutParameterCommand, {
@@ -163,12 +165,43 @@ describe('AwsFleet SSM', () => {
       Type: 'SecureString',
       Overwrite: true,
     });
+    // Tags cannot go with Overwrite on PutParameter: exactly these two calls, in this order.
+    const calls = ssmMock.calls().map((c) => c.args[0]);
+    expect(calls.map((c) => c.constructor.name)).toEqual(['PutParameterCommand', 'AddTagsToResourceCommand']);
+    expect(calls[0]?.input).not.toHaveProperty('Tags');
+    expect(calls[0]?.input).not.toHaveProperty('KeyId');
+    expect(calls[1]?.input).toEqual({
+      ResourceType: 'Parameter',
+      ResourceId: `/adjoin/otp/${ID}`,
+      Tags: [{ Key: 'adjoin:instance-arn', Value: `arn:aws:ec2:eu-west-1:123456789012:instance/${ID}` }],
+    });
+  });
+
+  it('encrypts the join secret with the configured KMS key, in the partition of the Region', async () => {
+    ssmMock.on(PutParameterCommand).resolves({ Version: 1 });
+    ssmMock.on(AddTagsToResourceCommand).resolves({});
+    const f = new AwsFleet({ region: 'cn-north-1', account: '123456789012', documents, secretKeyId: 'alias/adjoin-otp', ssm: new SSMClient({ region: 'cn-north-1' }) });
+    await f.putJoinSecret(ID, 'S3cret-otp');
+    expect(ssmMock).toHaveReceivedCommandWith(PutParameterCommand, { KeyId: 'alias/adjoin-otp', Overwrite: true });
+    expect(ssmMock).toHaveReceivedCommandWith(AddTagsToResourceCommand, { Tags: [{ Key: 'adjoin:instance-arn', Value: `arn:aws-cn:ec2:cn-north-1:123456789012:instance/${ID}` }] });
+  });
+
+  it('a tag that cannot be set fails the write (the secret would be unreadable anyway), without the secret in the error', async () => {
+    ssmMock.on(PutParameterCommand).resolves({ Version: 1 });
+    ssmMock.on(AddTagsToResourceCommand).rejects(ssmError('AccessDeniedException'));
+    const err = await fleet().putJoinSecret(ID, 'S3cret-otp').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(AwsRefused);
+    expect((err as Error).message).toMatch(/AddTagsToResource/);
+    expect((err as Error).message).not.toContain('S3cret-otp');
+    const noAccount = new AwsFleet({ region: 'eu-west-1', documents, ssm: new SSMClient({ region: 'eu-west-1' }) });
+    await expect(noAccount.putJoinSecret(ID, 'x')).rejects.toThrow(/account is unknown/);
   });
 
   it('uses the configured secret path', async () => {
     // Prepare
     ssmMock.on(PutParameterCommand).resolves({ Version: 1 });
-    const f = new AwsFleet({ region: 'eu-west-1', documents, secretPath: '/acme/otp/', ssm: new SSMClient({ region: 'eu-west-1' }) });
+    ssmMock.on(AddTagsToResourceCommand).resolves({});
+    const f = new AwsFleet({ region: 'eu-west-1', account: '123456789012', documents, secretPath: '/acme/otp/', ssm: new SSMClient({ region: 'eu-west-1' }) });
     // Act / Assess
     await expect(f.putJoinSecret(ID, 'x')).resolves.toBe(`/acme/otp/${ID}`);
   });
@@ -247,7 +280,8 @@ describe('mapAwsError', () => {
     [{ name: 'Whatever', $metadata: { httpStatusCode: 429 } }, 'Throttled'],
     [{ name: 'ServiceUnavailable', $metadata: { httpStatusCode: 503 } }, 'AwsUnavailable'],
     [{ name: 'Error', code: 'ECONNRESET' }, 'AwsUnavailable'],
-    [{ name: 'TimeoutError' }, 'AwsUnavailable'],
+    [{ name: 'TimeoutError' }, 'AwsUnreachable'],
+    [{ name: 'Error', code: 'ECONNREFUSED' }, 'AwsUnreachable'],
     [{ name: 'AccessDeniedException', $metadata: { httpStatusCode: 400 } }, 'AwsRefused'],
     [{ name: 'ValidationException', $metadata: { httpStatusCode: 400 } }, 'AwsRefused'],
   ])('%o → %s', (err, name) => {
@@ -255,7 +289,44 @@ describe('mapAwsError', () => {
   });
 });
 
+describe('an endpoint the task cannot reach', () => {
+  const timeout = (): Error => Object.assign(new Error('Connection timed out after 3000 ms'), { name: 'TimeoutError' });
+  const refused = (): Error => Object.assign(new Error('connect ECONNREFUSED 10.0.0.2:443'), { code: 'ECONNREFUSED' });
+  const timedOut = (): Error => Object.assign(new Error('connect ETIMEDOUT 52.94.0.1:443'), { code: 'ETIMEDOUT' });
+
+  it.each([
+    ['EC2', 'a connect timeout', timeout, () => ec2Mock.on(DescribeInstancesCommand), (f: AwsFleet) => f.describeInstance(ID), 'ec2.eu-west-1.amazonaws.com'],
+    ['SSM', 'a refused connection', refused, () => ssmMock.on(DescribeInstanceInformationCommand), (f: AwsFleet) => f.ssmPingStatus(ID), 'ssm.eu-west-1.amazonaws.com'],
+    ['SSM', 'ETIMEDOUT', timedOut, () => ssmMock.on(SendCommandCommand), (f: AwsFleet) => f.sendCommand({ instanceId: ID, document: 'join', parameters: {}, comment: 'c', timeoutSeconds: 60 }), 'ssm.eu-west-1.amazonaws.com'],
+  ] as const)('%s with %s is AwsUnreachable naming the endpoint and the fix', async (_service, _what, error, stub, call, endpoint) => {
+    stub().rejects(error());
+    const failure = call(fleet());
+    await expect(failure).rejects.toThrow(AwsUnreachable);
+    await expect(failure).rejects.toThrow(new RegExp(`cannot reach ${endpoint.replace(/\./g, '\\.')}.*network\\.createEndpoints or add a NAT route.*egress on 443`));
+  });
+
+  it('STS: GetCallerIdentity that times out names sts.<region>', async () => {
+    stsMock.on(GetCallerIdentityCommand).rejects(timeout());
+    const f = fleetFor({ documents, sts: new STSClient({ region: 'eu-central-1' }), stsRegion: 'eu-central-1' });
+    const failure = f({ account: '123456789012', region: 'eu-central-1' }).describeInstances([ID]);
+    await expect(failure).rejects.toMatchObject({ name: 'AwsUnreachable', message: expect.stringMatching(/^STS GetCallerIdentity failed: cannot reach sts\.eu-central-1\.amazonaws\.com/) as unknown });
+  });
+
+  it('AwsUnreachable is transient: the state machines retry it', () => {
+    expect(TransientErrors).toContain('AwsUnreachable');
+    expect(mapAwsError(timeout(), 'SSM GetParameter /adjoin/ca-bundle', [], 'cn-north-1').message).toContain('ssm.cn-north-1.amazonaws.com.cn');
+  });
+});
+
 describe('fleetFor', () => {
+  it('hands the account and the one-time-password KMS key to each fleet', async () => {
+    const seen: AwsFleetOptions[] = [];
+    ssmMock.on(DescribeInstanceInformationCommand).resolves({ InstanceInformationList: [] });
+    const f = fleetFor({ documents, secretKeyId: 'alias/adjoin-otp', homeAccount: '111111111111', makeFleet: (o) => { seen.push(o); return new AwsFleet({ ...o, ssm: new SSMClient({ region: o.region }) }); } });
+    await f({ account: '111111111111', region: 'eu-west-1' }).ssmPingStatus(ID);
+    expect(seen[0]).toMatchObject({ account: '111111111111', region: 'eu-west-1', secretKeyId: 'alias/adjoin-otp' });
+  });
+
   const made: AwsFleetOptions[] = [];
   const makeFleet = (o: AwsFleetOptions): AwsFleet => {
     made.push(o);
@@ -278,6 +349,7 @@ describe('fleetFor', () => {
     await a.ssmPingStatus(ID);
     await b.ssmPingStatus(ID);
     expect(made.map((o) => o.region)).toEqual(['eu-west-1', 'us-east-1']);
+    expect(made.map((o) => o.account)).toEqual(['111111111111', '111111111111']); // names the one-time password's instance
     expect(made.every((o) => o.credentials === undefined)).toBe(true);
   });
 

@@ -1,6 +1,7 @@
 import {
   AlreadyExistsError,
   Attribute,
+  BerWriter,
   BusyError,
   Change,
   type Client,
@@ -29,7 +30,12 @@ import {
   markerFilter,
   nameFilter,
   parseBindSecret,
+  ownerSidOf,
   parseGeneralizedTime,
+  SD_FLAGS_OID,
+  SdFlagsControl,
+  sidToString,
+  guidToString,
   toComputerObject,
   TREE_DELETE_OID,
 } from '../../../../tasks/adapters/ldap-directory';
@@ -39,6 +45,30 @@ import { OTHER_OU, OU, testSettings } from '../../../fakes';
 
 const marker = { account: '123456789012', region: 'eu-west-1', instanceId: 'i-0123456789abcdef0' };
 const MARKER_TEXT = 'adjoin:v1:123456789012:eu-west-1:i-0123456789abcdef0';
+const SVC_SID = 'S-1-5-21-1004336348-1177238915-682003330-1105';
+const ADMIN_SID = 'S-1-5-21-1004336348-1177238915-682003330-500';
+/** objectGUID bytes of 00112233-4455-6677-8899-aabbccddeeff (first three fields little-endian). */
+const GUID_BYTES = Buffer.from('33221100554477668899aabbccddeeff', 'hex');
+const GUID_TEXT = '00112233-4455-6677-8899-aabbccddeeff';
+
+/** A binary SID, built independently of the code under test. */
+function sidBytes(sid: string): Buffer {
+  const [, rev = 0, auth = 0, ...subs] = sid.split('-').map(Number);
+  const b = Buffer.alloc(8 + 4 * subs.length);
+  b[0] = rev;
+  b[1] = subs.length;
+  b.writeUIntBE(auth, 2, 6);
+  subs.forEach((x, i) => b.writeUInt32LE(x, 8 + 4 * i));
+  return b;
+}
+/** A self-relative security descriptor with only an owner (what the SD flags control asks for). */
+function ownerOnlySd(ownerSid: string): Buffer {
+  const header = Buffer.alloc(20);
+  header[0] = 1; // revision
+  header.writeUInt16LE(0x8000, 2); // SE_SELF_RELATIVE
+  header.writeUInt32LE(20, 4); // OffsetOwner
+  return Buffer.concat([header, sidBytes(ownerSid)]);
+}
 
 describe('LDAP pure helpers', () => {
   it.each([
@@ -101,7 +131,42 @@ describe('LDAP pure helpers', () => {
       dNSHostName: 'web01.corp.example.com',
       whenCreated: '20261121100000.0Z',
     });
-    expect(o).toEqual({ dn: `CN=WEB01,${OU}`, name: 'WEB01', marker, dnsHostName: 'web01.corp.example.com', whenCreated: new Date('2026-11-21T10:00:00Z') });
+    expect(o).toEqual({ dn: `CN=WEB01,${OU}`, name: 'WEB01', marker, dnsHostName: 'web01.corp.example.com', whenCreated: new Date('2026-11-21T10:00:00Z'), createdByUs: false });
+  });
+
+  it('objectGUID bytes → the canonical GUID (first three fields little-endian); anything but 16 bytes: none', () => {
+    expect(guidToString(GUID_BYTES)).toBe(GUID_TEXT);
+    expect(guidToString(Buffer.from('c0ffee'.repeat(5), 'hex'))).toBeUndefined();
+    expect(guidToString(undefined)).toBeUndefined();
+  });
+
+  it('binary SIDs → S-1-5-21-…; the owner of a security descriptor; nonsense → none', () => {
+    expect(sidToString(sidBytes(SVC_SID))).toBe(SVC_SID);
+    expect(sidToString(sidBytes('S-1-5-32-544'))).toBe('S-1-5-32-544');
+    expect(ownerSidOf(ownerOnlySd(SVC_SID))).toBe(SVC_SID);
+    expect(ownerSidOf(Buffer.alloc(20))).toBeUndefined(); // revision 0
+    const noOwner = ownerOnlySd(SVC_SID);
+    noOwner.writeUInt32LE(0, 4);
+    expect(ownerSidOf(noOwner)).toBeUndefined();
+    expect(sidToString(Buffer.from([1, 5, 0, 0]))).toBeUndefined();
+  });
+
+  it('created by us: the owner (or mS-DS-CreatorSID) is the service account\'s SID; another owner or no service SID: not', () => {
+    const base = { dn: `CN=WEB01,${OU}`, sAMAccountName: 'WEB01$', 'msDS-cloudExtensionAttribute1': MARKER_TEXT, objectGUID: GUID_BYTES };
+    expect(toComputerObject({ ...base, nTSecurityDescriptor: ownerOnlySd(SVC_SID) }, SVC_SID)).toMatchObject({ guid: GUID_TEXT, ownerSid: SVC_SID, createdByUs: true });
+    expect(toComputerObject({ ...base, nTSecurityDescriptor: ownerOnlySd(ADMIN_SID) }, SVC_SID)).toMatchObject({ guid: GUID_TEXT, ownerSid: ADMIN_SID, createdByUs: false });
+    expect(toComputerObject({ ...base, nTSecurityDescriptor: ownerOnlySd(ADMIN_SID), 'mS-DS-CreatorSID': sidBytes(SVC_SID) }, SVC_SID).createdByUs).toBe(true);
+    expect(toComputerObject({ ...base, nTSecurityDescriptor: ownerOnlySd(SVC_SID) }, undefined).createdByUs).toBe(false);
+    expect(toComputerObject(base, SVC_SID)).toMatchObject({ createdByUs: false });
+  });
+
+  it('the SD flags control asks for the owner only (SEQUENCE { INTEGER 1 }), not critical', () => {
+    const w = new BerWriter();
+    new SdFlagsControl().write(w);
+    const bytes = w.buffer;
+    expect(bytes.includes(Buffer.from(SD_FLAGS_OID))).toBe(true);
+    expect(bytes.subarray(-5)).toEqual(Buffer.from('3003020101', 'hex'));
+    expect(new SdFlagsControl().critical).toBe(false);
   });
 
   it('leaves out a marker that does not parse', () => {
@@ -135,6 +200,21 @@ describe('LDAP pure helpers', () => {
     expect(() => parseBindSecret('not json p@ss', 's', 'd')).toThrow(/^Bind secret s is not JSON/);
     expect(() => parseBindSecret('not json p@ss', 's', 'd')).not.toThrow(/p@ss/);
   });
+
+  it('reads the seamless-domain-join secret\'s key names too', () => {
+    const seamless = '{"awsSeamlessDomainUsername":"svc-adjoin","awsSeamlessDomainPassword":"p2"}';
+    expect(parseBindSecret(seamless, 's', 'corp.example.com')).toEqual({ bindDn: 'svc-adjoin@corp.example.com', password: 'p2' });
+    expect(parseBindSecret('{"awsSeamlessDomainUsername":"CORP\\\\svc","awsSeamlessDomainPassword":"p"}', 's', 'corp.example.com').bindDn).toBe('CORP\\svc');
+    expect(() => parseBindSecret('{"awsSeamlessDomainUsername":"svc"}', 's', 'd')).toThrow(/awsSeamlessDomainPassword/);
+    // A half-written {username} pair is not silently replaced by the other pair.
+    expect(() => parseBindSecret('{"username":"u","awsSeamlessDomainUsername":"svc","awsSeamlessDomainPassword":"p"}', 's', 'd')).toThrow(DirectoryAuthFailed);
+  });
+
+  it('a DC that does not answer names the URL and the port to open', () => {
+    const refused = mapLdapError(Object.assign(new Error('connect ECONNREFUSED 10.0.0.10:636'), { code: 'ECONNREFUSED' }), 'bind to ldaps://10.0.0.10:636');
+    expect(refused.message).toMatch(/^LDAP bind to ldaps:\/\/10\.0\.0\.10:636 failed: .*\(ECONNREFUSED\)\. .*allow 636 \(LDAPS\) from the Lambda security group/);
+    expect(mapLdapError(new Error('Connection timeout'), 'bind to ldaps://dc1:636').message).toContain('allow 636 (LDAPS) from the Lambda security group');
+  });
 });
 
 /** A scripted stand-in for ldapts' Client: records calls; answers from handlers. */
@@ -150,13 +230,20 @@ class FakeClient {
     const e = this.script.bind?.(this.options.url);
     if (e) throw e;
   }
-  async search(base: string, options: SearchOptions): Promise<{ searchEntries: Entry[]; searchReferences: string[] }> {
+  /** Per search: the controls sent and the attributes asked for as bytes. */
+  readonly searches: { base: string; controls: string[]; binary: string[] }[] = [];
+  async search(base: string, options: SearchOptions, controls?: Control | Control[]): Promise<{ searchEntries: Entry[]; searchReferences: string[] }> {
     await Promise.resolve();
+    this.searches.push({ base, controls: [controls ?? []].flat().map((c) => c.type), binary: options.explicitBufferAttributes ?? [] });
+    // The service account's own SID (read once per adapter): answered here, not logged as a call.
+    if (options.attributes?.length === 1 && options.attributes[0] === 'objectSid')
+      return { searchEntries: this.script.self?.(base, String(options.filter)) ?? [{ dn: 'CN=svc,CN=Users,DC=corp,DC=example,DC=com', objectSid: sidBytes(SVC_SID) }], searchReferences: [] };
     this.calls.push(['search', base, String(options.filter), options.scope]);
     return { searchEntries: this.script.search?.(base, String(options.filter), options.scope) ?? [], searchReferences: [] };
   }
-  async *searchPaginated(base: string, options: SearchOptions): AsyncGenerator<{ searchEntries: Entry[]; searchReferences: string[] }> {
+  async *searchPaginated(base: string, options: SearchOptions, controls?: Control | Control[]): AsyncGenerator<{ searchEntries: Entry[]; searchReferences: string[] }> {
     await Promise.resolve();
+    this.searches.push({ base, controls: [controls ?? []].flat().map((c) => c.type), binary: options.explicitBufferAttributes ?? [] });
     this.calls.push(['searchPaginated', base, String(options.filter), options.paged]);
     for (const page of this.script.pages?.(base) ?? []) yield { searchEntries: page, searchReferences: [] };
   }
@@ -183,18 +270,24 @@ class FakeClient {
 }
 interface Script {
   bind?: (url: string) => Error | undefined;
+  /** The answer to the service account's own objectSid look-up. */
+  self?: (base: string, filter: string) => Entry[];
   search?: (base: string, filter: string, scope?: string) => Entry[];
   pages?: (base: string) => Entry[][];
   add?: (dn: string) => Error | undefined;
   del?: (dn: string) => Error | undefined;
 }
 
-function directory(script: Script = {}, over: Partial<ReturnType<typeof testSettings>['directory']> = {}): { dir: LdapDirectory; clients: FakeClient[] } {
+function directory(
+  script: Script = {},
+  over: Partial<ReturnType<typeof testSettings>['directory']> = {},
+  bindDn = 'svc@corp.example.com',
+): { dir: LdapDirectory; clients: FakeClient[] } {
   const clients: FakeClient[] = [];
   const dir = new LdapDirectory(
     { ...testSettings().directory, ...over },
     {
-      credentials: () => Promise.resolve({ bindDn: 'svc@corp.example.com', password: 'pw' }),
+      credentials: () => Promise.resolve({ bindDn, password: 'pw' }),
       createClient: (options) => {
         const c = new FakeClient(options, script);
         clients.push(c);
@@ -222,6 +315,26 @@ describe('LdapDirectory', () => {
     expect(c.calls[0]).toEqual(['bind', 'svc@corp.example.com', 'pw']);
     expect(c.calls.at(-1)).toEqual(['unbind']);
     expect(c.calls[1]).toEqual(['search', OU, `(&(objectClass=computer)(msDS-cloudExtensionAttribute1=${MARKER_TEXT}))`, 'sub']);
+  });
+
+  it('verifies each URL against its own DC host name and reports the DC that wrote an object', async () => {
+    // Prepare: two DCs by IP, each with its own certificate; DC1 does not answer
+    const domainControllers = [{ hostName: 'dc1.corp.example.com', ip: '10.0.0.10' }, { hostName: 'dc2.corp.example.com', ip: '10.0.0.11' }];
+    const { dir, clients } = directory(
+      {
+        bind: (url) => (url === 'ldaps://10.0.0.10' ? Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }) : undefined),
+        search: (base, _filter, scope) => (scope === 'base' && base === `CN=WEB01,${OU}` ? [entry('WEB01')] : []), // the read-back after the add
+      },
+      { domainControllers },
+    );
+    // Act
+    const made = await dir.createComputer({ ou: OU, name: 'WEB01', fqdn: 'web01.corp.example.com', marker, description: 'd', password: 'otp-Value1' });
+    const reset = await dir.resetPassword(`CN=WEB01,${OU}`, 'otp-Value2');
+    // Assess
+    expect(clients.map((c) => c.options.tlsOptions?.servername)).toEqual(['dc1.corp.example.com', 'dc2.corp.example.com', 'dc1.corp.example.com', 'dc2.corp.example.com']);
+    expect(made.domainController).toBe('dc2.corp.example.com');
+    expect(reset).toEqual({ domainController: 'dc2.corp.example.com' });
+    expect(dir.serverNameOf('ldaps://10.9.9.9:636')).toBe('dc1.corp.example.com'); // unknown IP: tlsServerName
   });
 
   it('tries the next URL when a DC does not answer', async () => {
@@ -264,15 +377,66 @@ describe('LdapDirectory', () => {
     expect(clients[0]?.calls[1]).toEqual(['search', 'DC=corp,DC=example,DC=com', '(sAMAccountName=WEB01$)', 'sub']);
   });
 
-  it('creates a computer in a managed OU in one add', async () => {
-    const { dir, clients } = directory();
+  it('creates a computer in a managed OU in one add, then reads it back: its objectGUID and owner come from the directory', async () => {
+    const dn = `CN=WEB01,${OU}`;
+    const { dir, clients } = directory({
+      search: (base, _filter, scope) =>
+        base === dn && scope === 'base'
+          ? [{ ...entry('WEB01'), dNSHostName: 'web01.corp.example.com', objectGUID: GUID_BYTES, nTSecurityDescriptor: ownerOnlySd(SVC_SID) }]
+          : [],
+    });
     const o = await dir.createComputer({ ou: OU, name: 'WEB01', fqdn: 'web01.corp.example.com', marker, description: 'd', password: 'otp' });
-    expect(o).toMatchObject({ dn: `CN=WEB01,${OU}`, name: 'WEB01', marker });
+    expect(o).toMatchObject({ dn, name: 'WEB01', marker, guid: GUID_TEXT, ownerSid: SVC_SID, createdByUs: true });
     expect(clients[0]?.calls[1]).toEqual([
       'add',
-      `CN=WEB01,${OU}`,
+      dn,
       ['objectClass', 'cn', 'sAMAccountName', 'userAccountControl', 'unicodePwd', 'dNSHostName', 'servicePrincipalName', 'description', 'msDS-cloudExtensionAttribute1'],
     ]);
+    expect(clients[0]?.calls[2]).toEqual(['search', dn, '(objectClass=*)', 'base']);
+    // every read of computers asks for the owner only, and for GUID / SD / SIDs as bytes
+    const read = clients[0]?.searches.find((x) => x.base === dn);
+    expect(read?.controls).toEqual([SD_FLAGS_OID]);
+    expect(read?.binary).toEqual(expect.arrayContaining(['objectGUID', 'nTSecurityDescriptor', 'mS-DS-CreatorSID']));
+  });
+
+  it('an object added but not readable back is an error (never a success without its GUID)', async () => {
+    const { dir } = directory({ search: () => [] });
+    await expect(dir.createComputer({ ou: OU, name: 'WEB01', fqdn: 'f', marker, description: 'd', password: 'p' })).rejects.toThrow(/could not be read back/);
+  });
+
+  it('finds the service account\'s SID by its bind identity (DN: base read; UPN or DOMAIN\\user: by name), once per adapter', async () => {
+    const ours = (name: string): Entry => ({ ...entry(name), objectGUID: GUID_BYTES, nTSecurityDescriptor: ownerOnlySd(SVC_SID) });
+    for (const [bindDn, base, filter] of [
+      ['CN=svc,CN=Users,DC=corp,DC=example,DC=com', 'CN=svc,CN=Users,DC=corp,DC=example,DC=com', undefined],
+      ['CORP\\svc', 'DC=corp,DC=example,DC=com', '(sAMAccountName=svc)'],
+      ['svc@corp.example.com', 'DC=corp,DC=example,DC=com', '(|(userPrincipalName=svc@corp.example.com)(sAMAccountName=svc))'],
+    ] as const) {
+      const lookups: [string, string][] = [];
+      const { dir } = directory(
+        {
+          search: () => [ours('WEB01')],
+          self: (b, f) => {
+            lookups.push([b, f]);
+            return [{ dn: 'CN=svc', objectSid: sidBytes(SVC_SID) }];
+          },
+        },
+        {},
+        bindDn,
+      );
+      expect((await dir.findByName('WEB01'))?.createdByUs).toBe(true);
+      expect((await dir.findByName('WEB01'))?.createdByUs).toBe(true);
+      expect(lookups).toHaveLength(1);
+      expect(lookups[0]?.[0]).toBe(base);
+      if (filter) expect(lookups[0]?.[1]).toBe(filter);
+    }
+  });
+
+  it('no single account answers to the bind identity: nothing is "created by us"', async () => {
+    const { dir } = directory({
+      search: () => [{ ...entry('WEB01'), nTSecurityDescriptor: ownerOnlySd(SVC_SID) }],
+      self: () => [],
+    });
+    expect((await dir.findByName('WEB01'))?.createdByUs).toBe(false);
   });
 
   it('refuses to create outside the managed OUs or with a bad name', async () => {

@@ -6,17 +6,19 @@ import { isInside } from '../../../../tasks/lib/dn';
 import {
   decideDeletion,
   isFullMarker,
+  mayReuseOrDelete,
   refuseIfJoinRunning,
   refuseIfYoung,
   refuseUnlessExpected,
   refuseUnlessGone,
   refuseUnlessInManagedOu,
   refuseUnlessOurs,
+  refuseUnlessOwned,
   safetySettings,
   type SafetySettings,
 } from '../../../../tasks/lib/safety';
 import type { InstanceInfo } from '../../../../tasks/lib/ports';
-import { ACCOUNT, NOW, OLD, OU, computer, iid, instanceNo, markerOf, testSettings } from '../../../fakes';
+import { ACCOUNT, ADMIN_SID, NOW, OLD, OU, computer, guidOf, iid, instanceNo, markerOf, testSettings } from '../../../fakes';
 
 const S: SafetySettings = { managedOus: [OU], graceSeconds: 3600, claimLeaseSeconds: 900, statusPrefix: 'adjoin:' };
 const joining = (claimedAt: string | undefined): Record<string, string> => ({
@@ -151,27 +153,97 @@ describe('rule: older than the grace period', () => {
   });
 });
 
-describe('rule: no join running', () => {
-  const terminatedJoining = (claimedAt: string | undefined): InstanceInfo => instanceNo(1, 'terminated', joining(claimedAt));
-  it('refuses while a fresh claim is held', () => {
+describe('rule: ownership (recorded objectGUID, else created by the service account)', () => {
+  it('with a recorded GUID: the object must carry exactly that GUID (case and braces do not matter)', () => {
+    // Prepare
+    const ours = computer(1);
+    // Act / Assess
+    expect(refuseUnlessOwned(ours, guidOf(1))).toBeUndefined();
+    expect(refuseUnlessOwned(ours, `{${guidOf(1).toUpperCase()}}`)).toBeUndefined();
+    // the GUID proves it even when the owner was changed since
+    expect(refuseUnlessOwned(computer(1, { createdByUs: false, ownerSid: ADMIN_SID }), guidOf(1))).toBeUndefined();
+  });
+  it('a GUID mismatch is refused, naming both GUIDs', () => {
+    // Prepare
+    const impostor = computer(1, { guid: guidOf(99) });
+    // Act
+    const reason = refuseUnlessOwned(impostor, guidOf(1));
+    // Assess
+    expect(reason).toContain(guidOf(99));
+    expect(reason).toContain(guidOf(1));
+    expect(decideDeletion(impostor, undefined, { ...S, expectedGuid: guidOf(1) }, NOW)).toMatchObject({ delete: false, rule: 'ownership' });
+  });
+  it('with a recorded GUID, an object whose GUID could not be read is refused', () => {
+    // Prepare / Act / Assess
+    expect(refuseUnlessOwned(computer(1, { guid: undefined }), guidOf(1))).toMatch(/no readable objectGUID/);
+  });
+  it('with no recorded GUID: only an object the service account created', () => {
+    // Prepare
+    const foreign = computer(1, { createdByUs: false, ownerSid: ADMIN_SID });
+    // Act / Assess
+    expect(refuseUnlessOwned(computer(1), undefined)).toBeUndefined();
+    expect(refuseUnlessOwned(foreign, undefined)).toContain(ADMIN_SID);
+    expect(refuseUnlessOwned(computer(1, { createdByUs: undefined, ownerSid: undefined }), undefined)).toMatch(/owner could not be read/);
+    expect(decideDeletion(foreign, undefined, S, NOW)).toMatchObject({ delete: false, rule: 'ownership' });
+  });
+});
+
+describe('mayReuseOrDelete (Prepare\'s reuse path; the EC2-free half of decideDeletion)', () => {
+  const opts = { managedOus: [OU] };
+  it('allows our object for our instance', () => {
+    // Prepare / Act / Assess
+    expect(mayReuseOrDelete(computer(1), markerOf(1), opts)).toMatchObject({ delete: true });
+    expect(mayReuseOrDelete(computer(1), markerOf(1), { ...opts, expectedGuid: guidOf(1) })).toMatchObject({ delete: true });
+  });
+  it.each([
+    ['no marker', computer(1, { marker: undefined }), {}, 'ours'],
+    ['another instance\'s marker', computer(2), {}, 'expected'],
+    ['outside the managed OU', computer(1, { dn: `CN=EC2-1,OU=Other,DC=corp,DC=example,DC=com` }), {}, 'managed-ou'],
+    ['created by someone else (a copied marker)', computer(1, { createdByUs: false, ownerSid: ADMIN_SID }), {}, 'ownership'],
+    ['another objectGUID than the recorded one', computer(1), { expectedGuid: guidOf(7) }, 'ownership'],
+  ] as const)('refuses %s', (_what, object, extra, rule) => {
+    // Prepare / Act / Assess
+    expect(mayReuseOrDelete(object, markerOf(1), { ...opts, ...extra })).toMatchObject({ delete: false, rule });
+  });
+});
+
+describe('rule: no join running (only where EC2 does not say terminated)', () => {
+  const joiningIn = (state: InstanceInfo['state'], claimedAt: string | undefined): InstanceInfo => instanceNo(1, state, joining(claimedAt));
+  it('refuses while a fresh claim is held on an instance EC2 does not say is terminated', () => {
     // Prepare
     const fresh = new Date(NOW.getTime() - 60_000).toISOString();
     // Act / Assess
-    expect(refuseIfJoinRunning(terminatedJoining(fresh), 'adjoin:', 900, NOW)).toMatch(/join/);
-    expect(decideDeletion(computer(1), terminatedJoining(fresh), S, NOW)).toMatchObject({ delete: false, rule: 'join-running' });
+    expect(refuseIfJoinRunning(joiningIn('running', fresh), 'adjoin:', 900, NOW)).toMatch(/join/);
+    expect(refuseIfJoinRunning(joiningIn('pending', fresh), 'adjoin:', 900, NOW)).toMatch(/join/);
   });
-  it('refuses a "joining" status it cannot date', () => {
+  it('refuses a "joining" status it cannot date (instance not terminated)', () => {
     // Prepare / Act / Assess
-    expect(refuseIfJoinRunning(terminatedJoining(undefined), 'adjoin:', 900, NOW)).toBeDefined();
-    expect(refuseIfJoinRunning(terminatedJoining('yesterday'), 'adjoin:', 900, NOW)).toBeDefined();
+    expect(refuseIfJoinRunning(joiningIn('running', undefined), 'adjoin:', 900, NOW)).toBeDefined();
+    expect(refuseIfJoinRunning(joiningIn('running', 'yesterday'), 'adjoin:', 900, NOW)).toBeDefined();
+  });
+  it('a claim time in the future is invalid, never a fresh claim', () => {
+    // Prepare
+    const future = new Date(NOW.getTime() + 3600_000).toISOString();
+    // Act / Assess
+    expect(refuseIfJoinRunning(joiningIn('running', future), 'adjoin:', 900, NOW)).toBeUndefined();
+    expect(decideDeletion(computer(1), joiningIn('terminated', future), S, NOW)).toMatchObject({ delete: true });
+  });
+  it('a terminated instance: no claim blocks (fresh, undatable, failed join)', () => {
+    // Prepare
+    const fresh = new Date(NOW.getTime() - 60_000).toISOString();
+    // Act / Assess
+    expect(refuseIfJoinRunning(joiningIn('terminated', fresh), 'adjoin:', 900, NOW)).toBeUndefined();
+    expect(refuseIfJoinRunning(joiningIn('terminated', undefined), 'adjoin:', 900, NOW)).toBeUndefined();
+    expect(decideDeletion(computer(1), joiningIn('terminated', fresh), S, NOW)).toMatchObject({ delete: true });
+    expect(decideDeletion(computer(1), instanceNo(1, 'terminated', { 'adjoin:status': 'failed' }), S, NOW)).toMatchObject({ delete: true });
   });
   it('allows a stale claim, and "joined"', () => {
     // Prepare
     const stale = new Date(NOW.getTime() - 901_000).toISOString();
     // Act / Assess
-    expect(refuseIfJoinRunning(terminatedJoining(stale), 'adjoin:', 900, NOW)).toBeUndefined();
-    expect(refuseIfJoinRunning(instanceNo(1, 'terminated', { 'adjoin:status': 'joined' }), 'adjoin:', 900, NOW)).toBeUndefined();
-    expect(decideDeletion(computer(1), terminatedJoining(stale), S, NOW)).toMatchObject({ delete: true });
+    expect(refuseIfJoinRunning(joiningIn('running', stale), 'adjoin:', 900, NOW)).toBeUndefined();
+    expect(refuseIfJoinRunning(instanceNo(1, 'running', { 'adjoin:status': 'joined' }), 'adjoin:', 900, NOW)).toBeUndefined();
+    expect(decideDeletion(computer(1), joiningIn('terminated', stale), S, NOW)).toMatchObject({ delete: true });
   });
 });
 
@@ -196,13 +268,24 @@ describe('decideDeletion', () => {
       computer(1, { marker: undefined }),
       computer(1, { dn: 'CN=X,OU=Other,DC=corp,DC=example,DC=com' }),
       computer(1, { whenCreated: NOW }),
+      computer(1, { createdByUs: false, ownerSid: ADMIN_SID }),
     ];
-    const answers = [undefined, 'error' as const, instanceNo(1, 'running'), instanceNo(1, 'terminated'), instanceNo(1, 'terminated', joining(NOW.toISOString()))];
+    const answers = [
+      undefined,
+      'error' as const,
+      instanceNo(1, 'running'),
+      instanceNo(1, 'terminated'),
+      instanceNo(1, 'terminated', joining(NOW.toISOString())),
+      instanceNo(1, 'running', joining(NOW.toISOString())),
+    ];
     // Act / Assess
     for (const [oi, o] of objects.entries())
       for (const [ai, a] of answers.entries()) {
-        const allowed = oi === 0 && (ai === 0 || ai === 3);
+        const allowed = oi === 0 && (ai === 0 || ai === 3 || ai === 4);
         expect(decideDeletion(o, a, S, NOW).delete).toBe(allowed);
+        // with a recorded GUID: the same, and never for another GUID
+        expect(decideDeletion(o, a, { ...S, expectedGuid: guidOf(1) }, NOW).delete).toBe(allowed || (oi === 4 && (ai === 0 || ai === 3 || ai === 4)));
+        expect(decideDeletion(o, a, { ...S, expectedGuid: guidOf(2) }, NOW).delete).toBe(false);
       }
     expect(OLD.getTime()).toBeLessThan(NOW.getTime());
   });

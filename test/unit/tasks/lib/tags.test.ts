@@ -5,7 +5,7 @@ import { testSettings } from '../../../fakes';
 const t = testSettings().tags;
 
 describe('opt-in / opt-out', () => {
-  it('needs the opt-in tag with exactly its value (as IAM StringEquals: case-sensitive, untrimmed)', () => {
+  it('needs the opt-in tag with exactly its value (as IAM StringEquals on ssm:SendCommand: case-sensitive, untrimmed)', () => {
     // Prepare / Act / Assess
     expect(isOptedIn({ 'Domain:Join': 'true' }, t)).toBe(true);
     expect(isOptedIn({ 'Domain:Join': ' TRUE ' }, t)).toBe(false);

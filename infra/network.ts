@@ -1,0 +1,48 @@
+/**
+ * `network.createEndpoints`: the interface VPC endpoints the task Lambdas call, so they need no
+ * NAT. Exactly the services the adapters (tasks/adapters) use: EC2 (describe, tag), SSM (Run
+ * Command, instance information, the one-time password and CA parameters), STS (caller
+ * identity, member roles) and Secrets Manager (the bind secret). KMS is not called by the tasks
+ * (SSM and Secrets Manager decrypt on the service side); Lambda's logs and traces do not leave
+ * through the VPC. Private DNS is on, so the SDK's default endpoint names resolve to them; their
+ * own security group admits 443 from the task security groups only.
+ *
+ * Interface endpoints take one subnet per Availability Zone: with createEndpoints,
+ * network.subnetIds must be in different zones (CloudFormation refuses otherwise).
+ */
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import { Construct } from 'constructs';
+
+/** The endpoint service names (com.amazonaws.<region>.<name>) the tasks call. */
+export const TaskEndpointServices = ['ec2', 'ssm', 'sts', 'secretsmanager'] as const;
+
+export interface TaskEndpointsProps {
+  vpc: ec2.IVpc;
+  subnets: ec2.ISubnet[];
+  /** The task Lambdas' security groups: the only sources allowed in on 443. */
+  taskSecurityGroups: ec2.ISecurityGroup[];
+}
+
+export class TaskEndpoints extends Construct {
+  readonly securityGroup: ec2.SecurityGroup;
+  readonly endpoints: ec2.InterfaceVpcEndpoint[];
+
+  constructor(scope: Construct, id: string, props: TaskEndpointsProps) {
+    super(scope, id);
+    this.securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', {
+      vpc: props.vpc,
+      description: 'adjoin: interface endpoints of the task Lambdas (443 from their security groups only)',
+      allowAllOutbound: false,
+    });
+    for (const [i, sg] of props.taskSecurityGroups.entries())
+      this.securityGroup.addIngressRule(ec2.Peer.securityGroupId(sg.securityGroupId), ec2.Port.tcp(443), `HTTPS from adjoin task security group ${i + 1}`);
+    this.endpoints = TaskEndpointServices.map((service) => new ec2.InterfaceVpcEndpoint(this, service, {
+      vpc: props.vpc,
+      service: new ec2.InterfaceVpcEndpointAwsService(service),
+      subnets: { subnets: props.subnets },
+      securityGroups: [this.securityGroup],
+      privateDnsEnabled: true,
+      open: false, // no rule for the whole VPC CIDR: only the task security groups above
+    }));
+  }
+}
