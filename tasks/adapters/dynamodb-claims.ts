@@ -16,6 +16,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { CLAIM_SKEW_SECONDS, newClaim } from '../lib/claims';
 import type { Claim, ClaimChanges, Claims, TakeResult } from '../lib/ports';
+import { awsClientConfig } from './aws-clients';
 import { mapAwsError } from './aws-errors';
 
 type Item = Record<string, AttributeValue>;
@@ -53,7 +54,7 @@ export class DynamoClaims implements Claims {
     private readonly tableName: string,
     client?: DynamoDBClient,
   ) {
-    this.client = client ?? new DynamoDBClient({ retryMode: 'adaptive', maxAttempts: 5 });
+    this.client = client ?? new DynamoDBClient(awsClientConfig());
   }
 
   async get(key: string): Promise<Claim | undefined> {

@@ -5,6 +5,7 @@
  */
 import { GetExecutionHistoryCommand, SFNClient, type HistoryEvent } from '@aws-sdk/client-sfn';
 import type { ExecutionFailure, ExecutionHistory } from '../lib/ports';
+import { awsClientConfig } from './aws-clients';
 import { mapAwsError } from './aws-errors';
 
 export function failureOf(events: HistoryEvent[]): ExecutionFailure | undefined {
@@ -29,7 +30,7 @@ export function failureOf(events: HistoryEvent[]): ExecutionFailure | undefined 
 export class SfnExecutionHistory implements ExecutionHistory {
   private readonly client: SFNClient;
   constructor(client?: SFNClient) {
-    this.client = client ?? new SFNClient({ retryMode: 'adaptive', maxAttempts: 5 });
+    this.client = client ?? new SFNClient(awsClientConfig());
   }
 
   async lastFailure(executionArn: string): Promise<ExecutionFailure | undefined> {

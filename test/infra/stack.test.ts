@@ -275,7 +275,7 @@ describe('state machines', () => {
     const tables = ofType('AWS::DynamoDB::GlobalTable');
     expect(tables).toHaveLength(1);
     const [, table] = tables[0] as [string, { Properties: Record<string, unknown>; DeletionPolicy?: string; UpdateReplacePolicy?: string }];
-    expect(table.DeletionPolicy).toBe('RetainExceptOnCreate') // kept on delete; a failed first create leaves nothing behind;
+    expect(table.DeletionPolicy).toBe('RetainExceptOnCreate'); // kept on delete; a failed first create leaves nothing behind
     expect(table.UpdateReplacePolicy).toBe('Retain');
     expect(table.Properties).toMatchObject({
       BillingMode: 'PAY_PER_REQUEST',
