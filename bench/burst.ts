@@ -190,7 +190,7 @@ export async function runBurst(defs: Definitions, o: BurstOptions): Promise<Burs
     });
     applyRates(sim.fleet);
     applyClaimsRate(sim.claims);
-    const deps: Deps = { settings: sim.settings, directory: sim.directory, fleetFor: withSdkRetry(sim.fleetFor), claims: withSdkRetryClaims(sim.claims), executions: sim.executions, clock: sim.clock, random: sim.random, logger: sim.logger };
+    const deps: Deps = { settings: sim.settings, directory: sim.directory, directoryFor: sim.directoryFor, fleetFor: withSdkRetry(sim.fleetFor), claims: withSdkRetryClaims(sim.claims), executions: sim.executions, clock: sim.clock, random: sim.random, logger: sim.logger };
     const provider = (): Promise<Deps> => Promise.resolve(deps);
     const lambda = new LambdaModel(o.lambdaConcurrency);
     const handlers: Partial<Record<TaskId, TaskHandler>> = {};

@@ -9,6 +9,7 @@
  *   an instance policy (read the one-time password) · event-bus access for member accounts.
  */
 import { Aws, Duration, RemovalPolicy } from 'aws-cdk-lib';
+import type * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
@@ -33,6 +34,7 @@ import { LeaveWorkflow } from '../workflows/leave';
 import { ReconcileWorkflow } from '../workflows/reconcile';
 import { resourceNames, toSettings, type ResolvedConfig } from './config';
 import { deadLetterQueue } from './dead-letter';
+import { EntryRules, type AttachOptions } from './entry-rules';
 import { JoinDocuments } from './documents';
 import { acknowledgeStateMachineRole } from './nag';
 import { TaskFunctionSet } from './functions';
@@ -65,6 +67,8 @@ export class Adjoin extends Construct {
   readonly alarmTopic: sns.ITopic;
   /** Attach to the instance profiles of joining instances: reads its one-time password parameter. */
   readonly instancePolicy: iam.ManagedPolicy;
+  /** Tag-change and lifecycle rules, hooks on named groups, extra CA parameters (infra/entry-rules.ts). */
+  readonly entryRules: EntryRules;
 
   constructor(scope: Construct, id: string, props: AdjoinProps) {
     super(scope, id);
@@ -98,12 +102,13 @@ export class Adjoin extends Construct {
     });
 
     // ---- the task Lambdas ----
+    const permissions = permissionContext(config, 'orchestrator');
     const tasks = new TaskFunctionSet(this, 'Tasks', {
       resourcePrefix: prefix,
       settings: this.settings,
       network: config.network,
       logRetentionDays: config.logRetentionDays,
-      permissions: { ...permissionContext(config, 'orchestrator'), claimsTableArn: this.claimsTable.tableArn },
+      permissions: { ...permissions, claimsTableArn: this.claimsTable.tableArn },
       // The table's generated name (a token) cannot sit inside ADJOIN_SETTINGS' JSON: its own variable.
       environment: { ADJOIN_CLAIMS_TABLE: this.claimsTable.tableName },
     });
@@ -177,7 +182,7 @@ export class Adjoin extends Construct {
       'adjoin: EventBridge could not start an execution; the event waits in the dead-letter queue.');
 
     // ---- events: running → join, terminated → leave, schedule → reconcile ----
-    const target = (machine: sfn.StateMachine, input?: events.RuleTargetInput) =>
+    const target = (machine: sfn.IStateMachine, input?: events.RuleTargetInput) =>
       new targets.SfnStateMachine(machine, {
         deadLetterQueue: this.deadLetterQueue,
         retryAttempts: 20,
@@ -222,8 +227,10 @@ export class Adjoin extends Construct {
       });
     }
 
-    // Member accounts forward their EC2 events to this account's default bus.
-    config.memberAccounts.forEach((account) => {
+    this.entryRules = new EntryRules(this, 'Entry', { config, join: this.join.stateMachine, leave: this.leave.stateMachine, target });
+
+    // Member accounts forward their EC2 events to this account's default bus (from any Region).
+    [...new Set([...config.memberAccounts, ...config.reach.members.targets.map((t) => t.account)])].filter((a) => a !== config.env.account).forEach((account) => {
       new events.CfnEventBusPolicy(this, `Member${account}`, {
         eventBusName: 'default',
         statementId: `${prefix}-member-${account}`,
@@ -237,6 +244,11 @@ export class Adjoin extends Construct {
 
     // The one-time passwords: a KMS key of their own, and the policy that lets an instance read only its own.
     const writers = TaskIds.filter((id) => TaskNeeds[id].includes('otp-write')).map((id) => tasks.roles[id]);
-    this.instancePolicy = otpProtection(this, prefix, writers).instancePolicy;
+    this.instancePolicy = otpProtection(this, prefix, writers, { anyRegion: permissions.anyRegion === true }).instancePolicy;
+  }
+
+  /** Adds adjoin's launch and terminate lifecycle hooks to an Auto Scaling group (lifecycle.enabled must be on). */
+  attachTo(asg: autoscaling.IAutoScalingGroup, options?: AttachOptions): void {
+    this.entryRules.attachTo(asg, options);
   }
 }

@@ -16,9 +16,9 @@ import { Construct } from 'constructs';
 import type { Settings } from '../tasks/lib/settings';
 import { functionName, TaskIds, type TaskId } from '../tasks/registry';
 import type { TaskFunctions } from '../workflows/common';
-import { acknowledgeFleetRole } from './nag';
+import { acknowledgeFleetRole, acknowledgeOrganizationMembers } from './nag';
 import { TaskEndpoints } from './network';
-import { assumeMemberRoles, memberRoleNameFor, statementsFor, taskRoleName, TaskNeeds, TaskRoleTag, type PermissionContext } from './permissions';
+import { assumeMemberRoles, fleetTasks, memberRoleNameFor, statementsFor, taskRoleName, TaskNeeds, TaskRoleTag, type PermissionContext } from './permissions';
 
 export const RepoRoot = path.join(__dirname, '..');
 
@@ -129,6 +129,7 @@ export class TaskFunctionSet extends Construct {
         },
       });
       acknowledgeFleetRole(role, props.resourcePrefix);
+      acknowledgeOrganizationMembers(role, props.permissions, fleetTasks().includes(taskId) ? memberRoleNameFor(props.permissions.memberRoleName, taskId) : undefined);
       Validations.of(fn).acknowledge({ id: 'AwsSolutions-L1', reason: 'Node.js 22 is the runtime the tasks are built and tested for (esbuild target node22); moving to 24 is a tested change, not a default.' });
       functions[taskId] = fn;
       roles[taskId] = role;

@@ -12,6 +12,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import type { PrepareComputerOutput, ReadInstanceOutput, RunJoinInput, ScanOutput } from '../tasks/lib/contracts';
 import type { Deps, DepsProvider } from '../tasks/lib/deps';
 import { sameMarker } from '../tasks/lib/marker';
+import { lazyDirectories } from '../tasks/lib/routing';
 import type {
   CommandResult,
   ComputerObject,
@@ -19,6 +20,8 @@ import type {
   Fleet,
   FleetFor,
   InstanceInfo,
+  LifecycleActionRef,
+  LifecycleResult,
   Marker,
   NewComputer,
   PingStatus,
@@ -209,6 +212,25 @@ export class FakeFleet implements Fleet {
       return this.commands.get(commandId) ?? { status: 'Pending', stdout: '', stderr: '' };
     });
   }
+  /** Lifecycle answers given, in order; `lifecyclePending` false: the action was answered or timed out. */
+  lifecycleAnswers: { action: LifecycleActionRef; result: LifecycleResult | 'heartbeat' }[] = [];
+  lifecyclePending = true;
+  completeLifecycleAction(action: LifecycleActionRef, result: LifecycleResult): Promise<boolean> {
+    return settle((): boolean => {
+      this.calls.push(['completeLifecycleAction', action.instanceId, result]);
+      this.lifecycleAnswers.push({ action, result });
+      const pending = this.lifecyclePending;
+      this.lifecyclePending = false;
+      return pending;
+    });
+  }
+  recordLifecycleHeartbeat(action: LifecycleActionRef): Promise<boolean> {
+    return settle((): boolean => {
+      this.calls.push(['recordLifecycleHeartbeat', action.instanceId]);
+      this.lifecycleAnswers.push({ action, result: 'heartbeat' });
+      return this.lifecyclePending;
+    });
+  }
 }
 
 export function instance(over: Partial<InstanceInfo> = {}): InstanceInfo {
@@ -250,7 +272,7 @@ export function world(settings: Settings = testSettings()): TestWorld {
   };
   const now = { now: () => clock.t };
   const claims = new SimClaims(now);
-  const deps: Deps = { settings, directory, fleetFor, claims, executions: new SimExecutionHistory(), clock: now, random: seqRandom(), logger: silentLogger() };
+  const deps: Deps = { settings, directory, directoryFor: lazyDirectories(settings, () => directory, directory), fleetFor, claims, executions: new SimExecutionHistory(), clock: now, random: seqRandom(), logger: silentLogger() };
   return { deps, directory, fleet, fleetTargets, clock, claims };
 }
 
@@ -450,6 +472,8 @@ export class FakeFleets {
       deleteJoinSecret: unused,
       sendCommand: unused,
       getCommand: unused,
+      completeLifecycleAction: unused,
+      recordLifecycleHeartbeat: unused,
     };
     return fleet;
   };
@@ -458,7 +482,7 @@ export class FakeFleets {
 /** Deps over a PagedDirectory and FakeFleets, at a fixed time. */
 export function makeDeps(directory: PagedDirectory, fleets: FakeFleets, settings = testSettings(), now = NOW): Deps {
   const clock = { now: () => now };
-  return { settings, directory, fleetFor: fleets.fleetFor, claims: new SimClaims(clock), executions: new SimExecutionHistory(), clock, random: seqRandom(), logger: silentLogger() };
+  return { settings, directory, directoryFor: lazyDirectories(settings, () => directory, directory), fleetFor: fleets.fleetFor, claims: new SimClaims(clock), executions: new SimExecutionHistory(), clock, random: seqRandom(), logger: silentLogger() };
 }
 
 /** The instance reference (state data) of numbered instance n. */

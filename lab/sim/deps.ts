@@ -12,6 +12,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import type { Deps, DepsProvider } from '../../tasks/lib/deps';
 import type { Random } from '../../tasks/lib/ports';
 import { joinSecretPath } from '../../tasks/lib/naming';
+import { lazyDirectories } from '../../tasks/lib/routing';
 import { defaultTagSettings, documentNames, validateSettings, type Settings } from '../../tasks/lib/settings';
 import { ScaledClock, VirtualClock } from '../../engine/clock';
 import { SimClaims, SimExecutionHistory } from './claims';
@@ -136,6 +137,8 @@ export function simDeps(options: SimDepsOptions = {}): SimDeps {
   const deps: SimDeps = {
     settings,
     directory,
+    // Other directories: an empty SimDirectory each, on the same clock.
+    directoryFor: lazyDirectories(settings, (d) => new SimDirectory({ clock, managedOus: d.managedOus, baseDn: d.baseDn, ...options.directoryLoad }), directory),
     fleet,
     fleetFor: fleet.fleetFor,
     claims: new SimClaims(clock, options.claimsLatencyMs),

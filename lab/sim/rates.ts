@@ -30,6 +30,8 @@ export const FLEET_API: Record<FleetOp, string> = {
   deleteJoinSecret: 'ssm:DeleteParameter',
   sendCommand: 'ssm:SendCommand',
   getCommand: 'ssm:GetCommandInvocation',
+  completeLifecycleAction: 'autoscaling:CompleteLifecycleAction',
+  recordLifecycleHeartbeat: 'autoscaling:RecordLifecycleActionHeartbeat',
 };
 
 /** The AWS API an operation of the Fleet port calls (an operation added later counts under its own name). */

@@ -19,9 +19,10 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Client, type ClientOptions } from 'ldapts';
 import { AwsRefused, DirectoryUnavailable } from '../../tasks/lib/errors';
 import type { Deps, DepsProvider } from '../../tasks/lib/deps';
-import type { CommandResult, CommandStatus, Fleet, FleetFor, InstanceInfo, PingStatus, SendCommandRequest } from '../../tasks/lib/ports';
+import type { CommandResult, CommandStatus, Fleet, FleetFor, InstanceInfo, LifecycleActionRef, PingStatus, SendCommandRequest } from '../../tasks/lib/ports';
 import { defaultTagSettings, documentNames, validateSettings, type Settings } from '../../tasks/lib/settings';
 import { LdapDirectory } from '../../tasks/adapters/ldap-directory';
+import { lazyDirectories } from '../../tasks/lib/routing';
 import { joinSecretName, joinSecretPath } from '../../tasks/lib/naming';
 import { HOST_LINK, LAB_ACCOUNT, LAB_REGION, labPaths, type LabPaths } from './paths';
 import { readState, type InstanceRecord, type LabState } from './state';
@@ -251,6 +252,14 @@ export class LabFleet implements Fleet {
       void p.finally(() => this.running.delete(rec.commandId));
       return rec.commandId;
     });
+  }
+
+  /** The lab world has no Auto Scaling groups: a lifecycle answer is refused, as AWS refuses an unknown group. */
+  completeLifecycleAction(action: LifecycleActionRef): Promise<boolean> {
+    return EMPTY_FLEET.completeLifecycleAction(action, 'CONTINUE');
+  }
+  recordLifecycleHeartbeat(action: LifecycleActionRef): Promise<boolean> {
+    return EMPTY_FLEET.recordLifecycleHeartbeat(action);
   }
 
   getCommand(commandId: string, instanceId: string): Promise<CommandResult> {
@@ -489,6 +498,8 @@ const EMPTY_FLEET: Fleet = {
   deleteJoinSecret: () => Promise.resolve(),
   sendCommand: (r) => Promise.reject(new AwsRefused(`SendCommand: InvalidInstanceId: ${r.instanceId}`)),
   getCommand: (id) => Promise.reject(new AwsRefused(`GetCommandInvocation: InvocationDoesNotExist: ${id}`)),
+  completeLifecycleAction: (a) => Promise.reject(new AwsRefused(`CompleteLifecycleAction: ValidationError: no Auto Scaling group ${a.autoScalingGroupName}`)),
+  recordLifecycleHeartbeat: (a) => Promise.reject(new AwsRefused(`RecordLifecycleActionHeartbeat: ValidationError: no Auto Scaling group ${a.autoScalingGroupName}`)),
 };
 
 export interface LabDepsOptions extends LabSettingsOptions {
@@ -505,9 +516,12 @@ const wallClock = { now: (): Date => new Date() };
 export function labDeps(opts: LabDepsOptions = {}): Deps {
   const settings = labSettings(opts);
   const fleet = opts.fleet ?? new LabFleet({ documentNames: settings.documents });
+  const directory = labDirectory(settings);
   return {
     settings,
-    directory: labDirectory(settings),
+    directory,
+    // The lab has one domain: every other directory name is a ConfigurationError.
+    directoryFor: lazyDirectories(settings, () => directory, directory),
     fleetFor: labFleetFor(fleet),
     claims: opts.claims ?? new SimClaims(wallClock),
     executions: opts.executions ?? new SimExecutionHistory(),

@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { Deps, DepsProvider } from '../lib/deps';
 import { joinSecretPath } from '../lib/naming';
+import { lazyDirectories } from '../lib/routing';
 import { loadSettings } from '../lib/settings';
 import { fleetFor } from './aws-fleet';
 import { DynamoClaims } from './dynamodb-claims';
@@ -14,9 +15,11 @@ import { SfnExecutionHistory } from './sfn-history';
 
 export function buildDefaultDeps(env: NodeJS.ProcessEnv = process.env): Deps {
   const settings = loadSettings(env.ADJOIN_SETTINGS);
+  const directory = new LdapDirectory(settings.directory);
   return {
     settings,
-    directory: new LdapDirectory(settings.directory),
+    directory,
+    directoryFor: lazyDirectories(settings, (d) => new LdapDirectory(d), directory),
     fleetFor: fleetFor({
       documents: settings.documents,
       secretPath: joinSecretPath(settings.documents.join),

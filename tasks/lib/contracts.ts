@@ -22,6 +22,17 @@ export interface Ec2StateEvent {
   detail: { 'instance-id': string; state: string };
 }
 
+/**
+ * A computer object found and judged ours: its GUID pins the very object the delete re-checks;
+ * `directory` names its directory when more than one is configured (tasks/lib/routing.ts).
+ */
+export interface ObjectRef {
+  dn: string;
+  name: string;
+  guid?: string;
+  directory?: string;
+}
+
 /** Where an instance lives (every task after the first carries this). */
 export interface InstanceRef {
   instanceId: string;
@@ -166,13 +177,6 @@ export interface FindObjectsOutput extends InstanceRef {
   outcome: 'delete' | 'nothing' | 'instance-alive';
   reason: string;
   objects: ObjectRef[];
-}
-
-/** A computer object found and judged ours: its GUID pins the very object the delete re-checks. */
-export interface ObjectRef {
-  dn: string;
-  name: string;
-  guid?: string;
 }
 
 /** "Delete computer object" (a Map item, also used by reconcile) — Payload: { item, instance } */

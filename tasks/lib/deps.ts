@@ -9,7 +9,10 @@ import type { Settings } from './settings';
 
 export interface Deps {
   settings: Settings;
+  /** The default (first) directory: code that has not moved to directoryFor yet uses this one. */
   directory: Directory;
+  /** Each configured directory by name (tasks/lib/routing.ts), built lazily. Unknown name: ConfigurationError. */
+  directoryFor: (name: string) => Directory;
   fleetFor: FleetFor;
   /** The join claims (one conditional write decides who joins an instance). */
   claims: Claims;

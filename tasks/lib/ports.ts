@@ -115,7 +115,18 @@ export interface SendCommandRequest {
   timeoutSeconds: number;
 }
 
-/** EC2 + SSM for one account and Region. */
+/** A pending Auto Scaling lifecycle action (from the lifecycle event; tasks/lib/entry.ts). */
+export interface LifecycleActionRef {
+  autoScalingGroupName: string;
+  lifecycleHookName: string;
+  lifecycleActionToken: string;
+  instanceId: string;
+}
+
+/** CONTINUE: the instance goes InService (launch) or on to terminate; ABANDON: it is terminated. */
+export type LifecycleResult = 'CONTINUE' | 'ABANDON';
+
+/** EC2 + SSM (+ Auto Scaling lifecycle actions) for one account and Region. */
 export interface Fleet {
   /** undefined when EC2 does not know the instance (InvalidInstanceID.NotFound). */
   describeInstance(instanceId: string): Promise<InstanceInfo | undefined>;
@@ -128,6 +139,13 @@ export interface Fleet {
   deleteJoinSecret(instanceId: string): Promise<void>;
   sendCommand(request: SendCommandRequest): Promise<string>;
   getCommand(commandId: string, instanceId: string): Promise<CommandResult>;
+  /**
+   * Answer a lifecycle hook. Resolves false when the action is no longer pending (answered
+   * before, or timed out and its default result taken): a redriven answer is harmless.
+   */
+  completeLifecycleAction(action: LifecycleActionRef, result: LifecycleResult): Promise<boolean>;
+  /** Extend a pending lifecycle action by its heartbeat timeout. False when no longer pending. */
+  recordLifecycleHeartbeat(action: LifecycleActionRef): Promise<boolean>;
 }
 
 /** The fleet of a given account and Region (member accounts are reached through a role). */

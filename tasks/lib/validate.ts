@@ -27,7 +27,7 @@ import type {
 } from './contracts';
 import { InvalidInput } from './errors';
 import { ACCOUNT_ID, REGION } from './marker';
-import { INSTANCE_ID, isValidComputerName } from './naming';
+import { DIRECTORY_NAME, INSTANCE_ID, isValidComputerName } from './naming';
 import type { CommandStatus } from './ports';
 
 export const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -292,7 +292,12 @@ export function parseDeleteObjectInput(raw: unknown): DeleteObjectInput {
   const graceSeconds = optNonNegative(o, 'graceSeconds', 'input');
   const guid = item.guid === undefined ? undefined : parseGuid(item.guid, 'object.guid');
   return {
-    object: { dn: str(item, 'dn', 'object'), name: str(item, 'name', 'object'), ...(guid !== undefined ? { guid } : {}) },
+    object: {
+      dn: str(item, 'dn', 'object'),
+      name: str(item, 'name', 'object'),
+      ...(guid !== undefined ? { guid } : {}),
+      ...(item.directory !== undefined ? { directory: str(item, 'directory', 'object', DIRECTORY_NAME) } : {}),
+    },
     instance: parseInstanceRef(o.instance),
     ...(graceSeconds !== undefined ? { graceSeconds } : {}),
   };
