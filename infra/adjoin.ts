@@ -2,14 +2,16 @@
  * `Adjoin`: everything adjoin deploys in the directory (orchestrator) account, as one Construct
  * a user can add to their own CDK app. AdjoinStack (infra/stacks.ts) is just a Stack holding it.
  *
- *   CA bundle parameter · SSM documents · one Lambda per task · join / leave / reconcile
- *   state machines · EventBridge rules (running → join, terminated → leave, schedule →
- *   reconcile) with retries and an encrypted dead-letter queue · alarms to an encrypted topic ·
+ *   CA bundle parameter · SSM documents · join-claims table · one Lambda per task · join /
+ *   join-cleanup / leave / reconcile state machines · EventBridge rules (running → join, join
+ *   ended badly → join-cleanup, terminated → leave, schedule → reconcile) with retries and an
+ *   encrypted dead-letter queue · alarms to an encrypted topic ·
  *   an instance policy (read the one-time password) · event-bus access for member accounts.
  */
 import { Aws, Duration, RemovalPolicy } from 'aws-cdk-lib';
 import type * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -24,6 +26,7 @@ import { Construct } from 'constructs';
 import type { Settings } from '../tasks/lib/settings';
 import type { TaskFunctions, Workflow, WorkflowProps } from '../workflows/common';
 import { JoinWorkflow } from '../workflows/join';
+import { JoinCleanupWorkflow } from '../workflows/join-cleanup';
 import { LeaveWorkflow } from '../workflows/leave';
 import { ReconcileWorkflow } from '../workflows/reconcile';
 import { resourceNames, toSettings, type ResolvedConfig } from './config';
@@ -54,6 +57,9 @@ export class Adjoin extends Construct {
   readonly settings: Settings;
   readonly functions: TaskFunctions;
   readonly join: Workflow;
+  readonly joinCleanup: Workflow;
+  /** One item per instance: which execution joins it, how far it got (tasks/lib/claims.ts). */
+  readonly claimsTable: dynamodb.TableV2;
   readonly leave: Workflow;
   readonly reconcile: Workflow;
   readonly deadLetterQueue: sqs.Queue;
@@ -68,6 +74,15 @@ export class Adjoin extends Construct {
     const config = props.config;
     const prefix = config.resourcePrefix;
     const names = resourceNames(prefix);
+    // The join claims: state, so retained (RETAIN_ON_UPDATE_OR_DELETE, as every retained resource here)
+    // with a generated name (a retained table never blocks a redeploy). On-demand, point-in-time recovery, TTL on `ttl`, AWS-owned encryption at rest.
+    this.claimsTable = new dynamodb.TableV2(this, 'JoinClaims', {
+      partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
+      billing: dynamodb.Billing.onDemand(),
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      timeToLiveAttribute: 'ttl',
+      removalPolicy: RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
+    });
     this.settings = toSettings(config);
 
     // ---- what the tasks read: the CA bundle, the documents ----
@@ -92,13 +107,15 @@ export class Adjoin extends Construct {
       settings: this.settings,
       network: config.network,
       logRetentionDays: config.logRetentionDays,
-      permissions,
+      permissions: { ...permissions, claimsTableArn: this.claimsTable.tableArn },
       lambda: config.lambda,
+      // The table's generated name (a token) cannot sit inside ADJOIN_SETTINGS' JSON: its own variable.
+      environment: { ADJOIN_CLAIMS_TABLE: this.claimsTable.tableName },
     });
     this.functions = tasks.functions;
 
     // ---- the state machines ----
-    const workflowProps = (workflow: 'join' | 'leave' | 'reconcile'): WorkflowProps => ({
+    const workflowProps = (workflow: 'join' | 'join-cleanup' | 'leave' | 'reconcile'): WorkflowProps => ({
       functions: this.functions,
       settings: this.settings,
       stateMachineName: names.stateMachine(workflow),
@@ -111,9 +128,10 @@ export class Adjoin extends Construct {
       }),
     });
     this.join = new JoinWorkflow(this, 'Join', workflowProps('join'));
+    this.joinCleanup = new JoinCleanupWorkflow(this, 'JoinCleanup', workflowProps('join-cleanup'));
     this.leave = new LeaveWorkflow(this, 'Leave', workflowProps('leave'));
     this.reconcile = new ReconcileWorkflow(this, 'Reconcile', workflowProps('reconcile'));
-    for (const workflow of [this.join, this.leave, this.reconcile]) acknowledgeStateMachineRole(workflow.stateMachine, this.functions);
+    for (const workflow of [this.join, this.joinCleanup, this.leave, this.reconcile]) acknowledgeStateMachineRole(workflow.stateMachine, this.functions);
 
     // ---- alarms: encrypted topic (or the user's), failed executions, dead letters ----
     this.alarmTopic = alarmTopic(this, `${prefix}-alarms`, config.alarms);
@@ -123,6 +141,7 @@ export class Adjoin extends Construct {
       void countAlarm(this, prefix, cid, metric, description, this.alarmTopic);
     const machines: [string, sfn.StateMachine][] = [
       ['join', this.join.stateMachine],
+      ['join-cleanup', this.joinCleanup.stateMachine],
       ['leave', this.leave.stateMachine],
       ['reconcile', this.reconcile.stateMachine],
     ];
@@ -149,6 +168,17 @@ export class Adjoin extends Construct {
       description: 'adjoin: an EC2 instance is running: join it (the join reads the opt-in tag)',
       eventPattern: ec2StatePattern(['running']),
       targets: [target(this.join.stateMachine)],
+    });
+    // Every end of a join is clean: a join that failed, timed out or was aborted is cleaned up.
+    new events.Rule(this, 'JoinEndedBadly', {
+      ruleName: `${prefix}-join-ended-badly`,
+      description: 'adjoin: a join execution failed, timed out or was aborted: revoke its one-time password, mark its claim failed',
+      eventPattern: {
+        source: ['aws.states'],
+        detailType: ['Step Functions Execution Status Change'],
+        detail: { status: ['FAILED', 'TIMED_OUT', 'ABORTED'], stateMachineArn: [this.join.stateMachine.stateMachineArn] },
+      },
+      targets: [target(this.joinCleanup.stateMachine, events.RuleTargetInput.fromEventPath('$.detail'))],
     });
     new events.Rule(this, 'InstanceTerminated', {
       ruleName: `${prefix}-instance-terminated`,

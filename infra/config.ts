@@ -135,7 +135,7 @@ export const Defaults = {
   optOut: 'autoadjoin=false',
   loginGroupKey: 'adGroupName',
   statusPrefix: 'adjoin:',
-  settleSeconds: 60,
+  settleSeconds: 0,
   ssmOnlineDeadlineSeconds: 600,
   commandDeadlineSeconds: 600,
   reconcileSchedule: 'rate(6 hours)',
@@ -156,7 +156,7 @@ export const resourceNames = (prefix: string) => ({
   otpParameterPrefix: `/${prefix}/otp/`,
   /** The one-time-password KMS key's alias: the same in every account (infra/otp.ts). */
   otpKeyAlias: `alias/${prefix}-otp`,
-  stateMachine: (workflow: 'join' | 'leave' | 'reconcile') => `${prefix}-${workflow}`,
+  stateMachine: (workflow: 'join' | 'join-cleanup' | 'leave' | 'reconcile') => `${prefix}-${workflow}`,
 });
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -476,6 +476,7 @@ export function toSettings(config: ResolvedConfig): Settings {
     },
     naming: { prefix: config.naming.prefix },
     documents: { join: names.joinDocument, verify: names.verifyDocument },
+    claimsTableName: `${config.resourcePrefix}-join-claims`,
     timings: { ...config.timings },
     reconcile: { graceSeconds: config.reconcile.graceSeconds, maxDeletions: config.reconcile.maxDeletions, dryRun: config.reconcile.dryRun },
     ...(config.memberAccounts.length > 0 || config.reach.members.targets.length > 0 || config.reach.members.deployment === 'stackset' ? { memberRoleName: config.memberRoleName } : {}),

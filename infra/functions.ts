@@ -70,6 +70,8 @@ export interface NetworkProps {
 export interface TaskFunctionsProps {
   resourcePrefix: string;
   settings: Settings;
+  /** More environment variables for every task (e.g. ADJOIN_CLAIMS_TABLE). */
+  environment?: Record<string, string>;
   network: NetworkProps;
   logRetentionDays: number;
   permissions: PermissionContext;
@@ -163,6 +165,7 @@ export class TaskFunctionSet extends Construct {
           ...(lambdaConfig.sourceMaps ? { NODE_OPTIONS: '--enable-source-maps' } : {}),
           POWERTOOLS_SERVICE_NAME: 'adjoin',
           POWERTOOLS_METRICS_NAMESPACE: MetricsNamespace,
+          ...props.environment,
         },
         bundling,
       });

@@ -53,6 +53,10 @@ export function acknowledgeFleetRole(role: IConstruct, resourcePrefix: string): 
       id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:parameter/${resourcePrefix}/otp/*]`,
       reason: 'One-time passwords are per-instance parameters under this prefix: created (and tagged with their instance ARN only, aws:TagKeys) and deleted during a join.',
     },
+    {
+      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:${resourcePrefix}-join:*]`,
+      reason: 'The join cleanup reads the history of whichever join execution failed (GetExecutionHistory, read only); execution names are not known in advance, the machine is.',
+    },
     // Fleets in many Regions (issue 13): the same resources in every Region.
     {
       id: 'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ec2:*:<AWS::AccountId>:instance/*]',

@@ -28,20 +28,22 @@ export type Need =
   | 'otp-write' // ssm:PutParameter + AddTagsToResource (the instance-ARN tag only) on /<prefix>/otp/*
   | 'otp-delete' // ssm:DeleteParameter on /<prefix>/otp/*
   | 'send-join' // ssm:SendCommand with the join document
-  | 'send-verify' // ssm:SendCommand with the verify document
+  | 'send-verify' // ssm:SendCommand with the verify document (by hand / lab fleet only: the join document verifies by itself)
   | 'command-read' // ssm:GetCommandInvocation
+  | 'claims' // dynamodb:GetItem/PutItem/UpdateItem on the join-claims table
+  | 'history' // states:GetExecutionHistory on the join machine's executions
   | 'lifecycle' // autoscaling:CompleteLifecycleAction / RecordLifecycleActionHeartbeat (our groups only)
   | 'doctor-read'; // ssm:DescribeDocument on our documents, secretsmanager:DescribeSecret on the bind secret
 
 export const TaskNeeds: Record<TaskId, readonly Need[]> = {
-  'read-instance': ['describe', 'tag'],
+  'read-instance': ['describe', 'claims'],
   'check-ssm-agent': ['describe', 'ssm-ping'],
-  'prepare-computer-object': ['directory', 'describe', 'otp-write'],
-  'run-join-document': ['describe', 'send-join', 'command-read'],
-  'check-command': ['describe', 'command-read'],
-  'verify-nss': ['describe', 'send-verify', 'command-read'],
-  'record-result': ['describe', 'tag', 'otp-delete', 'lifecycle'],
+  'prepare-computer-object': ['directory', 'describe', 'otp-write', 'claims'],
+  // A new round after a failure makes a fresh one-time password (Prepare's path) before it sends.
+  'run-join-document': ['directory', 'describe', 'otp-write', 'send-join', 'command-read', 'claims'],
+  'record-result': ['describe', 'tag', 'otp-delete', 'claims', 'lifecycle'],
   'remove-join-artifacts': ['directory', 'describe', 'tag', 'otp-delete'],
+  'clean-up-failed-join': ['directory', 'describe', 'tag', 'otp-delete', 'claims', 'history'],
   'find-computer-objects': ['directory', 'describe'],
   'delete-computer-object': ['directory', 'describe'],
   'record-leave': ['lifecycle'],
@@ -67,6 +69,8 @@ export interface PermissionContext {
   caParameterName?: string;
   memberAccounts: string[];
   memberRoleName: string;
+  /** The join-claims table (orchestrator only; set once the table exists). */
+  claimsTableArn?: string;
   /** Fleets in more than one Region: EC2/SSM/Auto Scaling ARNs name every Region (`*`). */
   anyRegion?: boolean;
   /** Lifecycle hooks on: groups adjoin hooks by name, and the tag attachTo puts on a group. */
@@ -204,9 +208,8 @@ export function statementsFor(scope: Construct, needs: readonly Need[], ctx: Per
   if (has('otp-delete')) {
     out.push(new iam.PolicyStatement({ sid: 'DeleteOneTimePassword', actions: ['ssm:DeleteParameter'], resources: [otp] }));
   }
-  const docs = [...(has('send-join') ? [ctx.joinDocument] : []), ...(has('send-verify') ? [ctx.verifyDocument] : [])];
-  if (docs.length > 0) {
-    out.push(new iam.PolicyStatement({ sid: 'SendOurDocuments', actions: ['ssm:SendCommand'], resources: docs.map(document) }));
+  if (has('send-join')) {
+    out.push(new iam.PolicyStatement({ sid: 'SendOurDocuments', actions: ['ssm:SendCommand'], resources: [document(ctx.joinDocument)] }));
     out.push(new iam.PolicyStatement({
       sid: 'SendToInstances',
       actions: ['ssm:SendCommand'],
@@ -222,6 +225,14 @@ export function statementsFor(scope: Construct, needs: readonly Need[], ctx: Per
   }
   if (has('command-read')) {
     out.push(new iam.PolicyStatement({ sid: 'ReadCommandResults', actions: ['ssm:GetCommandInvocation'], resources: ['*'] }));
+  }
+  if (has('claims') && ctx.claimsTableArn) {
+    out.push(new iam.PolicyStatement({ sid: 'JoinClaims', actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], resources: [ctx.claimsTableArn] }));
+  }
+  if (has('history')) {
+    // The join machine lives in this (the orchestrator's) Region, whatever Regions the fleet spans.
+    const executions = `arn:${p}:states:${Aws.REGION}:${account}:execution:${resourceNames(ctx.resourcePrefix).stateMachine('join')}:*`;
+    out.push(new iam.PolicyStatement({ sid: 'ReadJoinHistory', actions: ['states:GetExecutionHistory'], resources: [executions] }));
   }
   if (has('lifecycle') && ctx.lifecycle) {
     const actions = ['autoscaling:CompleteLifecycleAction', 'autoscaling:RecordLifecycleActionHeartbeat'];

@@ -67,7 +67,7 @@ export const LambdaThrottleRetry: RetryPolicy = {
   jitter: true,
 };
 
-/** DirectoryUnavailable, Throttled, AwsUnavailable: 5 s, x2, at most 60 s, 6 attempts, full jitter. */
+/** DirectoryUnavailable, Throttled, AwsUnavailable, AwsUnreachable: 5 s, x2, at most 60 s, 6 attempts, full jitter. */
 export const TransientRetry: RetryPolicy = {
   errors: TransientErrors,
   intervalSeconds: 5,

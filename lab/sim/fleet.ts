@@ -446,8 +446,9 @@ export class SimFleet {
     const scripted = this.scripts[req.document].shift();
     const now = this.clock.now().getTime();
     const result = scripted ? scriptResult(scripted) : this.agent(req);
-    if (scripted && req.document === 'join' && result.status === 'Success') {
-      // A scripted successful join leaves the instance joined, as the real document would.
+    if (scripted && req.document === 'join' && (result.status === 'Success' || result.exitCode === 7)) {
+      // A scripted successful join (or one whose verification failed, exit 7, after adcli joined)
+      // leaves the instance joined, as the real document would.
       const i = this.instances.get(req.instanceId);
       const name = req.parameters.ComputerName;
       if (i && name !== undefined) {
@@ -475,14 +476,20 @@ export class SimFleet {
         return { status: 'Failed', exitCode: 3, stdout: '', stderr: `adcli: Couldn't authenticate as machine account: ${name}: Preauthentication failed` };
       this.directory?.rotatePassword(name);
       if (i) i.joinedAs = name;
-      return { status: 'Success', exitCode: 0, stdout: `Joined ${name} to the domain; sssd started`, stderr: '' };
+      // The join document verifies in the same command (verify.sh appended).
+      const verified = this.verification(req, i);
+      return { ...verified, stdout: `Joined ${name} to the domain; sssd started\n${verified.stdout}` };
     }
-    // Output in the shape of infra/documents/verify.sh.
+    return this.verification(req, i);
+  }
+
+  /** Output in the shape of infra/documents/verify.sh (exit 7 when users do not resolve). */
+  private verification(req: SendCommandRequest, i: SimInstance | undefined): CommandResult {
     const users = (req.parameters.ProbeUsers ?? '').split(',').filter((u) => u !== '');
     if (i?.joinedAs === undefined)
       return {
         status: 'Failed',
-        exitCode: 1,
+        exitCode: 7,
         stdout: users.map((u) => `adjoin: ${u} does NOT resolve after 10 attempts\n  getent passwd ${u}: <no entry>\n  id ${u}: id: '${u}': no such user`).join('\n'),
         stderr: `adjoin: FAILED: ${users.join(' ')} did not resolve through NSS: check that sssd runs, /etc/nsswitch.conf lists sss, and the instance reaches the domain controllers`,
       };

@@ -10,6 +10,8 @@
  *
  * Also: labSettings() (the Settings of the lab world) and labDeps() (Deps for the tasks).
  */
+import { joinScript } from '../../infra/documents';
+import { SimClaims, SimExecutionHistory } from '../sim/claims';
 import { randomBytes, randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -223,7 +225,9 @@ export class LabFleet implements Fleet {
       if (!r || r.state !== 'running')
         throw new AwsRefused(`SendCommand: InvalidInstanceId: ${request.instanceId} is not in a valid state for account ${LAB_ACCOUNT}`);
       const documentName = this.documents[request.document];
-      const script = fs.readFileSync(path.join(this.options.documentsDir ?? DOCUMENTS_DIR, SCRIPT_OF[request.document]), 'utf8');
+      const read = (file: string): string => fs.readFileSync(path.join(this.options.documentsDir ?? DOCUMENTS_DIR, file), 'utf8');
+      // The join document is join.sh with verify.sh appended, exactly as infra/documents.ts builds it.
+      const script = request.document === 'join' ? joinScript(read) : read(SCRIPT_OF[request.document]);
       const values = resolveParameters(documentParams(script), request.parameters, documentName);
       const rec: LabCommandRecord = {
         commandId: randomUUID(),
@@ -450,6 +454,7 @@ export function labSettings(opts: LabSettingsOptions = {}, paths: LabPaths = lab
     tags: defaultTagSettings(),
     naming: { prefix: '' },
     documents: { ...LAB_DOCUMENTS },
+    claimsTableName: 'adjoin-lab-join-claims',
     timings: { settleSeconds: 1, ssmOnlineDeadlineSeconds: 120, commandDeadlineSeconds: 180, claimLeaseSeconds: 600 },
     reconcile: { graceSeconds: 60, maxDeletions: 20, dryRun: false },
   };
@@ -500,9 +505,14 @@ const EMPTY_FLEET: Fleet = {
 export interface LabDepsOptions extends LabSettingsOptions {
   fleet?: LabFleet;
   logger?: Logger;
+  /** The join claims (default: a fresh in-memory table, lab/sim/claims.ts). */
+  claims?: SimClaims;
+  executions?: SimExecutionHistory;
 }
 
-/** Deps for the tasks over the lab world: real LDAPS to the lab DC, the LabFleet, real clock. */
+const wallClock = { now: (): Date => new Date() };
+
+/** Deps for the tasks over the lab world: real LDAPS to the lab DC, the LabFleet, real clock, in-memory claims. */
 export function labDeps(opts: LabDepsOptions = {}): Deps {
   const settings = labSettings(opts);
   const fleet = opts.fleet ?? new LabFleet({ documentNames: settings.documents });
@@ -513,7 +523,9 @@ export function labDeps(opts: LabDepsOptions = {}): Deps {
     // The lab has one domain: every other directory name is a ConfigurationError.
     directoryFor: lazyDirectories(settings, () => directory, directory),
     fleetFor: labFleetFor(fleet),
-    clock: { now: () => new Date() },
+    claims: opts.claims ?? new SimClaims(wallClock),
+    executions: opts.executions ?? new SimExecutionHistory(),
+    clock: wallClock,
     random: { bytes: (n) => randomBytes(n) },
     logger:
       opts.logger ??

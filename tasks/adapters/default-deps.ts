@@ -9,8 +9,10 @@ import { joinSecretPath } from '../lib/naming';
 import { lazyDirectories } from '../lib/routing';
 import { loadSettings } from '../lib/settings';
 import { fleetFor } from './aws-fleet';
+import { DynamoClaims } from './dynamodb-claims';
 import { LdapDirectory } from './ldap-directory';
 import { inLambda, powertoolsMetrics } from './observability';
+import { SfnExecutionHistory } from './sfn-history';
 
 export function buildDefaultDeps(env: NodeJS.ProcessEnv = process.env): Deps {
   const settings = loadSettings(env.ADJOIN_SETTINGS);
@@ -25,6 +27,9 @@ export function buildDefaultDeps(env: NodeJS.ProcessEnv = process.env): Deps {
       ...(settings.otpKeyId ? { secretKeyId: settings.otpKeyId } : {}),
       ...(settings.memberRoleName ? { memberRoleName: settings.memberRoleName } : {}),
     }),
+    // infra sets ADJOIN_CLAIMS_TABLE to the table's generated name (settings carry the default name).
+    claims: new DynamoClaims(env.ADJOIN_CLAIMS_TABLE ?? settings.claimsTableName),
+    executions: new SfnExecutionHistory(),
     clock: { now: () => new Date() },
     random: { bytes: (n) => randomBytes(n) },
     logger: new Logger({ serviceName: 'adjoin' }),

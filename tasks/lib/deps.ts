@@ -5,7 +5,7 @@
  */
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { MetricsPort } from './metrics';
-import type { Clock, Directory, FleetFor, Random } from './ports';
+import type { Claims, Clock, Directory, ExecutionHistory, FleetFor, Random } from './ports';
 import type { Settings } from './settings';
 
 export interface Deps {
@@ -15,6 +15,10 @@ export interface Deps {
   /** Each configured directory by name (tasks/lib/routing.ts), built lazily. Unknown name: ConfigurationError. */
   directoryFor: (name: string) => Directory;
   fleetFor: FleetFor;
+  /** The join claims (one conditional write decides who joins an instance). */
+  claims: Claims;
+  /** Step Functions' execution history (the join cleanup reads the failed state). */
+  executions: ExecutionHistory;
   clock: Clock;
   random: Random;
   logger: Logger;

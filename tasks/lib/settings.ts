@@ -85,6 +85,9 @@ export interface Settings {
     maxDeletions: number;
     dryRun: boolean;
   };
+  /** The DynamoDB table of join claims (one item per instance: tasks/lib/claims.ts). A deployed
+   *  Lambda reads the table's generated name from ADJOIN_CLAIMS_TABLE instead. */
+  claimsTableName: string;
   /** Role assumed in member accounts (cross-account fleets). */
   memberRoleName?: string;
   /** KMS key (alias/…, key ID or ARN) that encrypts one-time passwords; absent: aws/ssm. */
@@ -178,6 +181,7 @@ export function validateSettings(raw: unknown): Settings {
   const prefix = at('naming.prefix');
   if (typeof prefix !== 'string' || !/^[A-Za-z0-9]{0,4}$/.test(prefix))
     problems.push('naming.prefix: must be 0 to 4 letters or digits');
+  str('claimsTableName', /^[A-Za-z0-9_.-]{3,255}$/);
   str('documents.join');
   str('documents.verify');
   num('timings.settleSeconds', 0, 3600);

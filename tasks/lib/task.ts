@@ -12,7 +12,7 @@ import type { Deps, DepsProvider } from './deps';
 import { AdjoinError } from './errors';
 import { MetricNames } from './metrics';
 
-export type WorkflowName = 'join' | 'leave' | 'reconcile';
+export type WorkflowName = 'join' | 'join-cleanup' | 'leave' | 'reconcile';
 
 /**
  * Where the task runs, for the log context. A task used by two states (or two workflows) derives
