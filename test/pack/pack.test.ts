@@ -65,7 +65,7 @@ describe('npm package', () => {
     const template = JSON.parse(fs.readFileSync(path.join(out, 'Scratch.template.json'), 'utf8')) as { Resources: Record<string, { Type: string }> };
     const types = Object.values(template.Resources).map((r) => r.Type);
     expect(types.filter((t) => t === 'AWS::Lambda::Function')).toHaveLength(TaskIds.length);
-    expect(types.filter((t) => t === 'AWS::StepFunctions::StateMachine')).toHaveLength(3);
+    expect(types.filter((t) => t === 'AWS::StepFunctions::StateMachine')).toHaveLength(4); // join, leave, reconcile, join-cleanup
     const assets = fs.readdirSync(out).filter((d) => d.startsWith('asset.') && fs.existsSync(path.join(out, d, 'index.js')));
     expect(assets).toHaveLength(TaskIds.length);
     const sizes = assets.map((d) => fs.statSync(path.join(out, d, 'index.js')).size);
