@@ -21,7 +21,7 @@ import { synthesizeDefinitions, type Definitions } from '../infra/asl';
 import { LocalEngine, transitions, type ExecutionRecord } from '../engine';
 import { loadTaskHandler, type TaskHandler } from '../engine/handlers';
 import { simDeps, type DirectoryOp } from '../lab/sim';
-import { API_LATENCY_MS, AWS_RATES, SdkClientModel, apiOf, applyRates, lambdaContainer, withSdkRetry } from '../lab/sim/rates';
+import { API_LATENCY_MS, AWS_RATES, CLAIMS_API, SdkClientModel, apiOf, applyClaimsRate, applyRates, lambdaContainer, withSdkRetry, withSdkRetryClaims } from '../lab/sim/rates';
 import { DiscreteTime, seededUniform } from '../lab/sim/timers';
 import type { Deps } from '../tasks/lib/deps';
 import { parseMarker } from '../tasks/lib/marker';
@@ -181,6 +181,7 @@ export async function runBurst(defs: Definitions, o: BurstOptions): Promise<Burs
       speedup: 1, // a ScaledClock at 1x over the discrete time: virtual seconds are timer seconds
       seed: o.seed,
       latencyMs: (op) => API_LATENCY_MS[apiOf(op)] ?? 50,
+      claimsLatencyMs: () => API_LATENCY_MS[CLAIMS_API] ?? 10,
       fleet: {
         tagVisibleAfterSeconds: () => 1 + rng(),
         commandSeconds: (req) => (req.document === 'join' ? 20 + 20 * rng() : 3),
@@ -188,7 +189,8 @@ export async function runBurst(defs: Definitions, o: BurstOptions): Promise<Burs
       directoryLoad: { latencyMs: (op) => LDAP_MS[op], capacity: o.ldapCapacity },
     });
     applyRates(sim.fleet);
-    const deps: Deps = { settings: sim.settings, directory: sim.directory, fleetFor: withSdkRetry(sim.fleetFor), clock: sim.clock, random: sim.random, logger: sim.logger };
+    applyClaimsRate(sim.claims);
+    const deps: Deps = { settings: sim.settings, directory: sim.directory, directoryFor: sim.directoryFor, fleetFor: withSdkRetry(sim.fleetFor), claims: withSdkRetryClaims(sim.claims), executions: sim.executions, clock: sim.clock, random: sim.random, logger: sim.logger };
     const provider = (): Promise<Deps> => Promise.resolve(deps);
     const lambda = new LambdaModel(o.lambdaConcurrency);
     const handlers: Partial<Record<TaskId, TaskHandler>> = {};
@@ -273,6 +275,16 @@ export async function runBurst(defs: Definitions, o: BurstOptions): Promise<Burs
       if (c.throttled) row.throttles += 1;
       else {
         const inst = c.op === 'getCommand' ? (commandInstance.get(c.arg) ?? c.arg) : c.arg;
+        row.ok.set(inst, (row.ok.get(inst) ?? 0) + 1);
+      }
+    }
+    for (const c of sim.claims.calls) {
+      const row = perApi.get(CLAIMS_API) ?? { calls: 0, throttles: 0, ok: new Map<string, number>() };
+      perApi.set(CLAIMS_API, row);
+      row.calls += 1;
+      if (c.throttled) row.throttles += 1;
+      else {
+        const inst = c.key.split('/')[2] ?? c.key;
         row.ok.set(inst, (row.ok.get(inst) ?? 0) + 1);
       }
     }

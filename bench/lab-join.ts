@@ -6,7 +6,7 @@
  *
  * Prints: lab up time; for each batch, N instances launched and their "running" events emitted
  * at once (N concurrent join executions): join time from event to verified (execution start →
- * "Check verification" succeeded, from the execution record), then all N terminated at once
+ * "Run join document" succeeded — the one command joins and verifies — from the execution record), then all N terminated at once
  * (N concurrent leave executions): leave time (execution start → end); median and max per
  * batch; lab down time. Everything is bounded in time; the lab is torn down at the end, also
  * after a failure or Ctrl-C.
@@ -35,7 +35,7 @@ export interface BatchResult {
   retries: number;
   /** The real join.sh run inside each instance (agent start → exit), from the lab's command records. */
   joinScript: number[];
-  /** Visits of "Check join command" per execution (polling rounds of 10 s). */
+  /** Polls of the join command per execution ("Run join document" visits + its retries). */
   joinPolls: number[];
 }
 
@@ -63,10 +63,10 @@ function withDeadline<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   return Promise.race([p, limit]).finally(() => clearTimeout(timer));
 }
 
-/** Execution start → the end of the last successful "Check verification" visit. */
+/** Execution start → the end of the last successful "Run join document" visit (join + verify). */
 export function joinToVerifiedMs(r: ExecutionRecord): number | undefined {
   if (r.status !== 'SUCCEEDED') return undefined;
-  const rows = timeline(r).filter((x) => x.state === 'Check verification' && x.outcome === 'succeeded');
+  const rows = timeline(r).filter((x) => x.state === 'Run join document' && x.outcome === 'succeeded');
   const last = rows[rows.length - 1];
   if (!last) return undefined;
   return Date.parse(last.start) + last.durationMs - Date.parse(r.startDate);
@@ -96,7 +96,7 @@ async function batch(runtime: LabRuntime, fleet: LabFleet, size: number, log: (l
     const ms = joinToVerifiedMs(r);
     const rows = timeline(r);
     retries += rows.reduce((n, x) => n + x.retries, 0);
-    joinPolls.push(rows.filter((x) => x.state === 'Check join command').length);
+    joinPolls.push(rows.filter((x) => x.state === 'Run join document').reduce((n, x) => n + 1 + x.retries, 0));
     const out = r.output as { outcome?: string } | undefined;
     if (ms === undefined || out?.outcome !== 'joined') joinFailed.push(`${r.name}: ${r.status} ${out?.outcome ?? ''} ${r.failedState ?? ''} ${r.error ?? ''}`.trim());
     else join.push(ms / 1000);

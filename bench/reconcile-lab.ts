@@ -105,6 +105,12 @@ export class BenchFleet implements Fleet {
   getCommand(id: string): Promise<never> {
     return Promise.reject(new AwsRefused(`bench fleet: no command ${id}`));
   }
+  completeLifecycleAction(): Promise<never> {
+    return Promise.reject(new AwsRefused('bench fleet: no Auto Scaling groups'));
+  }
+  recordLifecycleHeartbeat(): Promise<never> {
+    return Promise.reject(new AwsRefused('bench fleet: no Auto Scaling groups'));
+  }
 }
 
 // ---- LDAP plumbing (lab only) ---------------------------------------------------------------------

@@ -9,6 +9,7 @@
  */
 import { synthesizeDefinitions } from '../infra/asl';
 import { LocalEngine, type ExecutionRecord, type ExecutionStore } from '../engine';
+import { cleanUpFailedJoins, type RecordingHistory } from '../lab/sim/cleanup';
 import { LAB_ACCOUNT, LAB_REGION, labDepsProvider, labSettings } from '../lab/world/fleet';
 import type { DepsProvider } from '../tasks/lib/deps';
 import type { Settings } from '../tasks/lib/settings';
@@ -33,7 +34,7 @@ export interface RuntimeParts {
   region?: string;
 }
 
-/** Builds the engine over the three workflows and exposes start / redrive. */
+/** Builds the engine over the workflows (join, join-cleanup, leave, reconcile) and exposes start / redrive. */
 export function makeLabRuntime(parts: RuntimeParts): LabRuntime {
   const settings = parts.settings ?? labSettings();
   const account = parts.account ?? LAB_ACCOUNT;
@@ -50,11 +51,18 @@ export function makeLabRuntime(parts: RuntimeParts): LabRuntime {
     { account, region },
   );
   const definitions: Record<string, unknown> = { join: defs.join };
+  if (defs['join-cleanup']) definitions['join-cleanup'] = defs['join-cleanup'];
   if (defs.leave) definitions.leave = defs.leave;
   if (defs.reconcile) definitions.reconcile = defs.reconcile;
+  const deps = parts.deps ?? labDepsProvider();
   const engine = new LocalEngine(definitions, {
-    deps: parts.deps ?? labDepsProvider(),
+    deps,
     store: parts.store,
+    // As the EventBridge rule does in AWS: a join that ends badly starts the join-cleanup machine.
+    onEnd: async (record, self) => {
+      const history = (await deps()).executions;
+      if ('record' in history) await cleanUpFailedJoins(history as RecordingHistory)(record, self);
+    },
     account,
     region,
     ...(parts.clock ? { clock: parts.clock } : {}),

@@ -213,6 +213,9 @@ export function buildTimeline(events: readonly HistoryEvent[]): Timeline {
       const d = e.executionFailedEventDetails ?? e.executionTimedOutEventDetails ?? e.executionAbortedEventDetails;
       const status = type === 'ExecutionSucceeded' ? 'SUCCEEDED' : type === 'ExecutionFailed' ? 'FAILED' : type === 'ExecutionTimedOut' ? 'TIMED_OUT' : 'ABORTED';
       timeline.end = { status, at, error: d?.error, cause: d?.cause, output: e.executionSucceededEventDetails?.output };
+      // A failed round's command is named only in its cause ("Join command <id> on …").
+      for (const m of (d?.cause ?? '').matchAll(/\bcommand ([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\b/gi))
+        if (m[1] && !timeline.summary.commandIds.includes(m[1])) timeline.summary.commandIds.push(m[1]);
       if (status === 'SUCCEEDED') {
         for (const v of [...open]) {
           settleVisit(v);

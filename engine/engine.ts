@@ -61,6 +61,12 @@ export interface EngineOptions {
   handlers?: Partial<Record<TaskId, TaskHandler>>;
   account?: string;
   region?: string;
+  /**
+   * Called when an execution (or a redrive of it) has ended, before start()/redrive() resolve:
+   * what EventBridge's "Step Functions Execution Status Change" event starts in AWS (the lab
+   * starts the join-cleanup machine from here: lab/sim/cleanup.ts).
+   */
+  onEnd?: (record: ExecutionRecord, engine: LocalEngine) => Promise<void> | void;
 }
 
 export interface StartOptions {
@@ -100,6 +106,7 @@ export class LocalEngine {
   private readonly account: string;
   private readonly region: string;
   private readonly names = new Set<string>();
+  private readonly running = new Map<string, { abort: () => void }>();
 
   constructor(
     definitions: Record<string, unknown>,
@@ -125,6 +132,14 @@ export class LocalEngine {
       this.machine(wf, definition.StartAt);
       this.workflows.set(name, wf);
     }
+  }
+
+  /** StopExecution: aborts a running execution (it ends ABORTED). False when it is not running. */
+  stop(workflow: string, name: string): boolean {
+    const run = this.running.get(`${workflow}/${name}`);
+    if (run === undefined) return false;
+    run.abort();
+    return true;
   }
 
   /** The workflows this engine runs. */
@@ -276,10 +291,23 @@ export class LocalEngine {
       },
       StateMachine: { Id: record.stateMachineArn, Name: `${this.prefix}-${wf.name}` },
     };
+    // A stopped (or timed-out) execution invokes nothing more, as in AWS: aws-local-stepfunctions
+    // would go on with a pending retry after abort(), calling the task again.
+    let ended = false;
+    const handlers: Record<string, LocalHandler> = {};
+    for (const [state, h] of Object.entries(wf.handlers))
+      handlers[state] = (...args: Parameters<LocalHandler>) =>
+        ended ? Promise.reject(Object.assign(new Error('the execution was stopped'), { name: 'States.Aborted' })) : h(...args);
     const run = machine.run(input, {
-      overrides: { taskResourceLocalHandlers: wf.handlers, ...this.overrides(wf) },
+      overrides: { taskResourceLocalHandlers: handlers, ...this.overrides(wf) },
       context,
       noThrowOnAbort: true,
+    });
+    this.running.set(`${wf.name}/${record.name}`, {
+      abort: () => {
+        ended = true;
+        run.abort();
+      },
     });
     let timedOut = false;
     const timeoutMs = typeof wf.definition.TimeoutSeconds === 'number' ? wf.definition.TimeoutSeconds * 1000 : undefined;
@@ -291,6 +319,7 @@ export class LocalEngine {
         record.events.push(toEvent(ev, record.events.length, part, time, retry));
         if (clock && timeoutMs !== undefined && !timedOut && tracker.elapsedMs() > timeoutMs) {
           timedOut = true;
+          ended = true;
           run.abort();
         }
       }
@@ -330,7 +359,9 @@ export class LocalEngine {
       });
     }
     if (record.status !== 'SUCCEEDED') record.failedState = failedTopLevelState(record.events, part);
+    this.running.delete(`${wf.name}/${record.name}`);
     this.options.store?.save(record);
+    await this.options.onEnd?.(record, this);
   }
 
   private finish(record: ExecutionRecord, status: ExecutionStatus, stop: string, result: { output?: Json; error?: string; cause?: string }): void {

@@ -43,6 +43,7 @@ export interface SynthesizeOptions {
 
 export interface Definitions {
   join: JsonObject;
+  'join-cleanup'?: JsonObject;
   leave?: JsonObject;
   reconcile?: JsonObject;
   /** Lambda function name per task (`${prefix}-${id}`). */
@@ -101,6 +102,7 @@ export function synthesizeDefinitions(overrides: ConfigOverrides = {}, options: 
   const functionArns = Object.fromEntries(TaskIds.map((id) => [id, `arn:aws:lambda:${region}:${account}:function:${functionNames[id]}`])) as Record<TaskId, string>;
   const result: Definitions = {
     join,
+    ...(machines['join-cleanup'] ? { 'join-cleanup': machines['join-cleanup'] } : {}),
     ...(machines.leave ? { leave: machines.leave } : {}),
     ...(machines.reconcile ? { reconcile: machines.reconcile } : {}),
     functionNames,

@@ -15,6 +15,8 @@ import { ldapUrlHostIsIp, LOGIN_GROUP_LIMIT, loginGroupProblem, parseTag, schedu
 import { STRICT_DN_PATTERN } from '../tasks/lib/dn';
 import { validateSettings, type DirectoryKind, type IdMapping, type Settings } from '../tasks/lib/settings';
 import type { LinuxSettings } from '../tasks/lib/linux-settings';
+import { reachSettings, ReachKeys, ReachTagKeys, resolveReach, type ReachConfig } from './config-reach';
+import { resolveLambdaConfig, type LambdaConfig, type LambdaConfigInput } from './lambda-config';
 
 // ---- what the user writes --------------------------------------------------------------------
 
@@ -82,6 +84,8 @@ export interface AdjoinConfigInput {
   memberRoleName?: string;
   logRetentionDays?: number;
   env?: { account?: string; region?: string };
+  /** Task functions: memory, reserved concurrency, source maps (infra/lambda-config.ts). */
+  lambda?: LambdaConfigInput;
 }
 
 // ---- what the rest of infra/ reads ---------------------------------------------------------
@@ -125,6 +129,9 @@ export interface ResolvedConfig {
   memberRoleName: string;
   logRetentionDays: number;
   env: { account?: string; region?: string };
+  /** Entry points, member Regions, many directories (infra/config-reach.ts). */
+  reach: ReachConfig<ResolvedConfig['directory']>;
+  lambda: LambdaConfig;
 }
 
 /** Defaults that do not depend on the directory kind. */
@@ -133,7 +140,7 @@ export const Defaults = {
   optOut: 'autoadjoin=false',
   loginGroupKey: 'adGroupName',
   statusPrefix: 'adjoin:',
-  settleSeconds: 60,
+  settleSeconds: 0,
   ssmOnlineDeadlineSeconds: 600,
   commandDeadlineSeconds: 600,
   reconcileSchedule: 'rate(6 hours)',
@@ -154,7 +161,7 @@ export const resourceNames = (prefix: string) => ({
   otpParameterPrefix: `/${prefix}/otp/`,
   /** The one-time-password KMS key's alias: the same in every account (infra/otp.ts). */
   otpKeyAlias: `alias/${prefix}-otp`,
-  stateMachine: (workflow: 'join' | 'leave' | 'reconcile') => `${prefix}-${workflow}`,
+  stateMachine: (workflow: 'join' | 'join-cleanup' | 'leave' | 'reconcile') => `${prefix}-${workflow}`,
 });
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -253,13 +260,16 @@ export interface ResolveOptions {
 }
 
 /** Validates the user's configuration and fills in every default. Throws ConfigurationError. */
-export function resolveConfig(raw: unknown, options: ResolveOptions = {}): ResolvedConfig {
-  if (!isObj(raw)) throw new ConfigurationError(['config: must be a JSON object']);
+export function resolveConfig(input: unknown, options: ResolveOptions = {}): ResolvedConfig {
+  if (!isObj(input)) throw new ConfigurationError(['config: must be a JSON object']);
+  // ---- reach (infra/config-reach.ts): with `directories`, the first one is also `directory` ----
+  const many = input.directories;
+  const raw = input.directory === undefined && isObj(many) && Object.values(many)[0] !== undefined ? { ...input, directory: Object.values(many)[0] } : input;
   const c = new Checker(raw);
-  c.known('', ['directory', 'tags', 'naming', 'timings', 'reconcile', 'network', 'alarms', 'linux', 'resourcePrefix', 'memberAccounts', 'memberRoleName', 'logRetentionDays', 'env', '$comment']);
+  c.known('', ['directory', 'tags', 'naming', 'timings', 'reconcile', 'network', 'alarms', 'linux', 'resourcePrefix', 'memberAccounts', 'memberRoleName', 'logRetentionDays', 'env', 'lambda', '$comment', ...ReachKeys]);
   c.known('directory', ['kind', 'domain', 'netbiosName', 'domainControllers', 'ldapUrls', 'tlsServerName', 'caBundleFile', 'insecure',
     'serviceAccountSecret', 'serviceAccountSecretKmsKeyArn', 'computerOu', 'managedOus', 'loginGroups', 'probeUsers', 'idMapping', 'directoryId']);
-  c.known('tags', ['optIn', 'optOut', 'loginGroupKey', 'statusPrefix', 'restrictCommandsToOptedIn']);
+  c.known('tags', ['optIn', 'optOut', 'loginGroupKey', 'statusPrefix', 'restrictCommandsToOptedIn', ...ReachTagKeys]);
   c.known('naming', ['prefix']);
   c.known('timings', ['settleSeconds', 'ssmOnlineDeadlineSeconds', 'commandDeadlineSeconds', 'claimLeaseSeconds']);
   c.known('reconcile', ['enabled', 'schedule', 'graceSeconds', 'maxDeletions', 'dryRun']);
@@ -412,10 +422,12 @@ export function resolveConfig(raw: unknown, options: ResolveOptions = {}): Resol
   }
 
   const linux = resolveLinuxConfig(c.get('linux'), (key, why) => c.bad(key, why));
+  const lambda = resolveLambdaConfig(c.get('lambda'), (key, why) => c.bad(key, why));
 
   if (c.problems.length > 0) throw new ConfigurationError(c.problems);
   const must = <T>(v: T | undefined): T => v as T; // every undefined above was reported
-  return {
+  const directoryOf = (d: unknown): ResolvedConfig['directory'] => resolveConfig({ directory: d, network: raw.network }, options).directory;
+  const resolved: Omit<ResolvedConfig, 'reach'> = {
     directory: {
       kind: must(kind),
       domain: must(domain),
@@ -452,46 +464,63 @@ export function resolveConfig(raw: unknown, options: ResolveOptions = {}): Resol
     memberRoleName: must(memberRoleName),
     logRetentionDays: must(logRetentionDays),
     env: { ...(account ? { account } : {}), ...(region ? { region } : {}) },
+    lambda,
   };
+  return { ...resolved, reach: resolveReach(input, resolved, directoryOf) };
 }
 
 /** The runtime Settings every task Lambda gets (ADJOIN_SETTINGS), validated with validateSettings. */
 export function toSettings(config: ResolvedConfig): Settings {
-  const d = config.directory;
   const names = resourceNames(config.resourcePrefix);
   const settings: Settings = {
-    directory: {
-      kind: d.kind,
-      domain: d.domain,
-      netbiosName: d.netbiosName,
-      baseDn: d.baseDn,
-      computerOu: d.computerOu,
-      managedOus: d.managedOus,
-      ldapUrls: d.ldapUrls,
-      ...(d.tlsServerName ? { tlsServerName: d.tlsServerName } : {}),
-      ...(d.caPem ? { caParameterName: names.caParameter } : {}),
-      insecure: d.insecure,
-      bindSecretId: d.serviceAccountSecret,
-      dcIps: d.domainControllers.map((dc) => dc.ip),
-      idMapping: d.idMapping,
-      loginGroups: d.loginGroups,
-      probeUsers: d.probeUsers,
-    },
+    directory: directorySettingsOf(config.directory, config.directory.caPem ? names.caParameter : undefined),
     tags: {
       optIn: config.tags.optIn,
       optOut: config.tags.optOut,
       loginGroupKey: config.tags.loginGroupKey,
       statusPrefix: config.tags.statusPrefix,
+      ...(config.reach.tagChange.leaveOnOptOut ? { leaveOnOptOut: true } : {}),
     },
     naming: { prefix: config.naming.prefix },
     documents: { join: names.joinDocument, verify: names.verifyDocument },
+    claimsTableName: `${config.resourcePrefix}-join-claims`,
     timings: { ...config.timings },
     reconcile: { graceSeconds: config.reconcile.graceSeconds, maxDeletions: config.reconcile.maxDeletions, dryRun: config.reconcile.dryRun },
-    ...(config.memberAccounts.length > 0 ? { memberRoleName: config.memberRoleName } : {}),
+    ...(config.memberAccounts.length > 0 || config.reach.members.targets.length > 0 || config.reach.members.deployment === 'stackset' ? { memberRoleName: config.memberRoleName } : {}),
     otpKeyId: names.otpKeyAlias,
     linux: config.linux,
+    ...reachSettings(config.reach, (name) => caParameterOf(config, name), directorySettingsOf),
   };
   return validateSettings(settings);
+}
+
+/** The CA bundle parameter of a directory (the first keeps the one-directory name). Undefined: no CA (insecure). */
+export function caParameterOf(config: ResolvedConfig, name: string): string | undefined {
+  const entry = config.reach.directories.find((d) => d.name === name);
+  if (!entry?.directory.caPem) return undefined;
+  const base = resourceNames(config.resourcePrefix).caParameter;
+  return entry === config.reach.directories[0] ? base : `${base}-${name}`;
+}
+
+/** One resolved directory → its runtime settings. */
+function directorySettingsOf(d: ResolvedConfig['directory'], caParameterName: string | undefined): Settings['directory'] {
+  return {
+    kind: d.kind,
+    domain: d.domain,
+    netbiosName: d.netbiosName,
+    baseDn: d.baseDn,
+    computerOu: d.computerOu,
+    managedOus: d.managedOus,
+    ldapUrls: d.ldapUrls,
+    ...(d.tlsServerName ? { tlsServerName: d.tlsServerName } : {}),
+    ...(caParameterName ? { caParameterName } : {}),
+    insecure: d.insecure,
+    bindSecretId: d.serviceAccountSecret,
+    dcIps: d.domainControllers.map((dc) => dc.ip),
+    idMapping: d.idMapping,
+    loginGroups: d.loginGroups,
+    probeUsers: d.probeUsers,
+  };
 }
 
 /** Reads the configuration from CDK context: `adjoin:config` (object) or `adjoin:configFile` (JSON file). */

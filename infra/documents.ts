@@ -72,6 +72,24 @@ export function windowsJoinDocument(commandDeadlineSeconds: number): CommandDocu
   });
 }
 
+/**
+ * The join document's script: join.sh, then verify.sh's checks in the same command (one
+ * SendCommand per join). join.sh ends without `exit` when it succeeds, so verify.sh runs next;
+ * its `# param:` lines that join.sh already declares are dropped (join.sh's declaration holds).
+ */
+export function joinScript(read: (file: string) => string = readScript): string {
+  const join = read('join.sh');
+  const declared = new Set(Object.keys(parseParams(join, 'join.sh')));
+  const verify = read('verify.sh')
+    .split('\n')
+    .filter((line) => {
+      const m = /^#\s*param:\s*([A-Za-z0-9]+)/.exec(line.trim());
+      return !(m?.[1] !== undefined && declared.has(m[1]));
+    })
+    .join('\n');
+  return `${join.replace(/\n*$/, '\n')}\n# ---- verification (infra/documents/verify.sh) ----\n${verify}`;
+}
+
 export function readScript(file: string): string {
   const full = path.join(DocumentsDir, file);
   try {
@@ -96,16 +114,18 @@ export class JoinDocuments extends Construct {
 
   constructor(scope: Construct, id: string, props: JoinDocumentsProps) {
     super(scope, id);
-    const make = (cid: string, name: string, file: string, description: string): ssm.CfnDocument =>
+    const make = (cid: string, name: string, script: string, file: string, description: string): ssm.CfnDocument =>
       new ssm.CfnDocument(this, cid, {
         name,
         documentType: 'Command',
         documentFormat: 'JSON',
         updateMethod: 'NewVersion',
         targetType: '/AWS::EC2::Instance',
-        content: commandDocument(readScript(file), { name: cid.toLowerCase(), description, timeoutSeconds: props.commandDeadlineSeconds, file }),
+        content: commandDocument(script, { name: cid.toLowerCase(), description, timeoutSeconds: props.commandDeadlineSeconds, file }),
       });
-    this.join = make('Join', props.joinName, 'join.sh', 'adjoin: join this Linux instance to Active Directory with a one-time password (adcli + SSSD)');
-    this.verify = make('Verify', props.verifyName, 'verify.sh', 'adjoin: check that directory users resolve on this instance (getent passwd / id)');
+    this.join = make('Join', props.joinName, joinScript(), 'join.sh',
+      'adjoin: join this Linux instance to Active Directory with a one-time password (adcli + SSSD), then check that directory users resolve');
+    // By hand only (`adjoin` checks, an operator's Run Command): the join document verifies by itself.
+    this.verify = make('Verify', props.verifyName, readScript('verify.sh'), 'verify.sh', 'adjoin: check that directory users resolve on this instance (getent passwd / id)');
   }
 }

@@ -1,10 +1,13 @@
 /**
  * The single place for Lambda defaults: one NodejsFunction per task in tasks/registry.ts
- * (entry tasks/<id>.ts), Node 22 on ARM64, esbuild bundling (minified, source maps), in the VPC
+ * (entry tasks/<id>.ts), Node 22 on ARM64, esbuild bundling (TaskBundling: minified, only what
+ * the task imports, the runtime's AWS SDK v3 left external, source maps only with
+ * lambda.sourceMaps), memory and reserved concurrency from the `lambda` config, in the VPC
  * with the security groups that reach the DCs, a fixed name `${prefix}-${id}`, ADJOIN_SETTINGS,
  * a log group with retention (generated name, RetainExceptOnCreate), X-Ray tracing, and a role of its own holding only what that
  * task needs (infra/permissions.ts).
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Annotations, Aws, Duration, RemovalPolicy, Tags, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
@@ -14,13 +17,46 @@ import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import type { Settings } from '../tasks/lib/settings';
+import { MetricsNamespace } from '../tasks/lib/metrics';
 import { functionName, TaskIds, type TaskId } from '../tasks/registry';
 import type { TaskFunctions } from '../workflows/common';
-import { acknowledgeFleetRole } from './nag';
+import { LambdaDefaults, type LambdaConfig } from './lambda-config';
+import { acknowledgeFleetRole, acknowledgeOrganizationMembers } from './nag';
 import { TaskEndpoints } from './network';
-import { assumeMemberRoles, memberRoleNameFor, statementsFor, taskRoleName, TaskNeeds, TaskRoleTag, type PermissionContext } from './permissions';
+import { assumeMemberRoles, fleetTasks, memberRoleNameFor, statementsFor, taskRoleName, TaskNeeds, TaskRoleTag, type PermissionContext } from './permissions';
 
+/** The repository root — or, in the published package, dist/ (compiled tasks/*.js beside infra/). */
 export const RepoRoot = path.join(__dirname, '..');
+
+/** A task's entry: its TypeScript source in the repository, the compiled .js in the package. */
+export function taskEntry(taskId: TaskId, root = RepoRoot): string {
+  const ts = path.join(root, 'tasks', `${taskId}.ts`);
+  return fs.existsSync(ts) ? ts : path.join(root, 'tasks', `${taskId}.js`);
+}
+
+/**
+ * How every task is bundled. `@aws-sdk/*` stays external: the Node.js 22 runtime ships the AWS
+ * SDK v3 (CDK's default too), so an asset holds only adjoin, ldapts and Powertools (~0.25-0.3 MB
+ * minified instead of ~1.9 MB). test/infra/bundle.test.ts bundles a task with these options.
+ */
+export function taskBundling(sourceMaps: boolean): nodejs.BundlingOptions {
+  const tsconfig = path.join(RepoRoot, 'tsconfig.json');
+  return {
+    minify: true,
+    sourceMap: sourceMaps,
+    ...(sourceMaps ? { sourceMapMode: nodejs.SourceMapMode.DEFAULT } : {}),
+    target: 'node22',
+    format: nodejs.OutputFormat.CJS,
+    externalModules: ['@aws-sdk/*'],
+    ...(fs.existsSync(tsconfig) ? { tsconfig } : {}),
+  };
+}
+
+/** The lock file and project root to bundle from: the repository's, else (as a package) CDK finds the app's. */
+function projectOf(): Pick<nodejs.NodejsFunctionProps, 'projectRoot' | 'depsLockFilePath'> {
+  const lock = path.join(RepoRoot, 'package-lock.json');
+  return fs.existsSync(lock) ? { projectRoot: RepoRoot, depsLockFilePath: lock } : {};
+}
 
 export interface NetworkProps {
   vpcId: string;
@@ -34,15 +70,25 @@ export interface NetworkProps {
 export interface TaskFunctionsProps {
   resourcePrefix: string;
   settings: Settings;
+  /** More environment variables for every task (e.g. ADJOIN_CLAIMS_TABLE). */
+  environment?: Record<string, string>;
   network: NetworkProps;
   logRetentionDays: number;
   permissions: PermissionContext;
+  /** Memory, reserved concurrency, source maps (config `lambda`). Default: LambdaDefaults. */
+  lambda?: LambdaConfig;
 }
 
 /** Seconds a task may run: directory tasks talk LDAPS (and may page), the rest are quick API calls. */
 export const taskTimeoutSeconds = (id: TaskId): number =>
   TaskNeeds[id].includes('directory') || id === 'find-stale-objects' ? 120 : 30;
 const timeoutOf = (id: TaskId): Duration => Duration.seconds(taskTimeoutSeconds(id));
+
+/** Directory tasks (LDAPS to the DCs) and the others have separate limits (infra/lambda-config.ts). */
+export function reservedConcurrencyOf(taskId: TaskId, config: LambdaConfig): { reservedConcurrentExecutions?: number } {
+  const n = TaskNeeds[taskId].includes('directory') ? config.reservedConcurrency.directory : config.reservedConcurrency.other;
+  return n === undefined ? {} : { reservedConcurrentExecutions: n };
+}
 
 export class TaskFunctionSet extends Construct {
   readonly functions: TaskFunctions;
@@ -63,6 +109,9 @@ export class TaskFunctionSet extends Construct {
     });
     const securityGroups = net.securityGroupIds.map((sg, i) => ec2.SecurityGroup.fromSecurityGroupId(this, `SecurityGroup${i}`, sg, { mutable: false }));
     if (net.createEndpoints) new TaskEndpoints(this, 'Endpoints', { vpc, subnets, taskSecurityGroups: securityGroups });
+    const lambdaConfig: LambdaConfig = props.lambda ?? { ...LambdaDefaults, reservedConcurrency: { ...LambdaDefaults.reservedConcurrency } };
+    const bundling = taskBundling(lambdaConfig.sourceMaps);
+    const project = projectOf();
 
     const functions: Partial<Record<TaskId, lambda.IFunction>> = {};
     const roles: Partial<Record<TaskId, iam.Role>> = {};
@@ -97,14 +146,14 @@ export class TaskFunctionSet extends Construct {
       const fn = new nodejs.NodejsFunction(this, taskId, {
         functionName: name,
         description: `adjoin: ${taskId}`,
-        entry: path.join(RepoRoot, 'tasks', `${taskId}.ts`),
+        entry: taskEntry(taskId),
         handler: 'handler',
-        projectRoot: RepoRoot,
-        depsLockFilePath: path.join(RepoRoot, 'package-lock.json'),
+        ...project,
         runtime: lambda.Runtime.NODEJS_22_X,
         architecture: lambda.Architecture.ARM_64,
-        memorySize: 256,
+        memorySize: lambdaConfig.memorySize,
         timeout: timeoutOf(taskId),
+        ...reservedConcurrencyOf(taskId, lambdaConfig),
         role,
         logGroup,
         tracing: lambda.Tracing.ACTIVE,
@@ -113,19 +162,15 @@ export class TaskFunctionSet extends Construct {
         securityGroups,
         environment: {
           ADJOIN_SETTINGS: settingsJson,
-          NODE_OPTIONS: '--enable-source-maps',
+          ...(lambdaConfig.sourceMaps ? { NODE_OPTIONS: '--enable-source-maps' } : {}),
           POWERTOOLS_SERVICE_NAME: 'adjoin',
+          POWERTOOLS_METRICS_NAMESPACE: MetricsNamespace,
+          ...props.environment,
         },
-        bundling: {
-          minify: true,
-          sourceMap: true,
-          target: 'node22',
-          format: nodejs.OutputFormat.CJS,
-          bundleAwsSDK: true, // what was tested is what runs
-          tsconfig: path.join(RepoRoot, 'tsconfig.json'),
-        },
+        bundling,
       });
       acknowledgeFleetRole(role, props.resourcePrefix);
+      acknowledgeOrganizationMembers(role, props.permissions, fleetTasks().includes(taskId) ? memberRoleNameFor(props.permissions.memberRoleName, taskId) : undefined);
       Validations.of(fn).acknowledge({ id: 'AwsSolutions-L1', reason: 'Node.js 22 is the runtime the tasks are built and tested for (esbuild target node22); moving to 24 is a tested change, not a default.' });
       functions[taskId] = fn;
       roles[taskId] = role;

@@ -53,5 +53,46 @@ export function acknowledgeFleetRole(role: IConstruct, resourcePrefix: string): 
       id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:parameter/${resourcePrefix}/otp/*]`,
       reason: 'One-time passwords are per-instance parameters under this prefix: created (and tagged with their instance ARN only, aws:TagKeys) and deleted during a join.',
     },
+    {
+      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:${resourcePrefix}-join:*]`,
+      reason: 'The join cleanup reads the history of whichever join execution failed (GetExecutionHistory, read only); execution names are not known in advance, the machine is.',
+    },
+    // Fleets in many Regions (issue 13): the same resources in every Region.
+    {
+      id: 'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ec2:*:<AWS::AccountId>:instance/*]',
+      reason: 'Member Regions: as the instance ARN above, in every Region the fleet spans (same conditions).',
+    },
+    {
+      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ssm:*:<AWS::AccountId>:parameter/${resourcePrefix}/otp/*]`,
+      reason: 'Member Regions: one-time passwords live in the instance\'s own Region, under this prefix.',
+    },
+    ...['join', 'verify'].map((document) => ({
+      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ssm:*:<AWS::AccountId>:document/${resourcePrefix}-${document}]`,
+      reason: 'Member Regions: our own SSM document, deployed under the same name in every Region the fleet spans.',
+    })),
+    ...['<AWS::Region>', '*'].map((region) => ({
+      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:autoscaling:${region}:<AWS::AccountId>:autoScalingGroup:*:autoScalingGroupName/*]`,
+      reason: 'Lifecycle answers only for groups carrying the adjoin:lifecycle tag (autoscaling:ResourceTag condition); the group ID part of the ARN is not known in advance.',
+    })),
+  );
+}
+
+/** StackSet members: this task's member role in any account, under the aws:ResourceOrgID condition. */
+export function acknowledgeOrganizationMembers(role: IConstruct, ctx: { organizationId?: string }, memberRoleName: string | undefined): void {
+  if (!ctx.organizationId || memberRoleName === undefined) return;
+  Validations.of(role).acknowledge({
+    id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iam::*:role/${memberRoleName}]`,
+    reason: `The StackSet puts this task's member role in every account of the organization's OUs; assuming it is limited to accounts of ${ctx.organizationId} (aws:ResourceOrgID).`,
+  });
+}
+
+/** Named Auto Scaling groups (lifecycle.autoScalingGroups): the group-ID part of their ARN is a wildcard. */
+export function acknowledgeNamedGroups(scope: IConstruct, names: string[]): void {
+  if (names.length === 0) return;
+  Validations.of(scope).acknowledge(
+    ...['<AWS::Region>', '*'].flatMap((region) => names.map((name) => ({
+      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:autoscaling:${region}:<AWS::AccountId>:autoScalingGroup:*:autoScalingGroupName/${name}]`,
+      reason: `Lifecycle answers for the named group ${name} only; the group ID part of its ARN is not known in advance.`,
+    }))),
   );
 }

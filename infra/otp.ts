@@ -31,7 +31,8 @@ export interface OtpProtection {
   instancePolicy: iam.ManagedPolicy;
 }
 
-export function otpProtection(scope: Construct, prefix: string, writers: iam.IRole[]): OtpProtection {
+/** The account's OTP key in this Region (a KMS key is regional: every Region the fleet spans has one). */
+export function otpKey(scope: Construct, prefix: string, writers: iam.IRole[]): kms.Key {
   const otpParameters = `arn:${Aws.PARTITION}:ssm:${Aws.REGION}:${Aws.ACCOUNT_ID}:parameter/${prefix}/otp/*`;
   const viaSsm = { 'kms:ViaService': `ssm.${Aws.REGION}.amazonaws.com` };
   const forOtp = { 'kms:EncryptionContext:PARAMETER_ARN': otpParameters };
@@ -70,7 +71,33 @@ export function otpProtection(scope: Construct, prefix: string, writers: iam.IRo
     removalPolicy: RemovalPolicy.DESTROY, // holds only minutes-lived, single-use passwords
     pendingWindow: Duration.days(7),
   });
+  return key;
+}
 
+/**
+ * The instance-join policy (IAM: one per account). `anyRegion`: the fleet spans Regions, so the
+ * one-time passwords and their keys of every Region (the key by its alias, not its ARN).
+ */
+export function instanceJoinPolicy(scope: Construct, prefix: string, key: kms.IKey, options: { anyRegion?: boolean } = {}): iam.ManagedPolicy {
+  const region = options.anyRegion ? '*' : Aws.REGION;
+  const otpParameters = `arn:${Aws.PARTITION}:ssm:${region}:${Aws.ACCOUNT_ID}:parameter/${prefix}/otp/*`;
+  const forOtp = { 'kms:EncryptionContext:PARAMETER_ARN': otpParameters };
+  const decrypt = options.anyRegion
+    ? new iam.PolicyStatement({
+      sid: 'DecryptOneTimePasswordThroughSsm',
+      actions: ['kms:Decrypt'],
+      resources: [`arn:${Aws.PARTITION}:kms:${region}:${Aws.ACCOUNT_ID}:key/*`],
+      conditions: {
+        StringLike: { 'kms:ViaService': `ssm.${region}.amazonaws.com`, ...forOtp },
+        'ForAnyValue:StringEquals': { 'kms:ResourceAliases': resourceNames(prefix).otpKeyAlias },
+      },
+    })
+    : new iam.PolicyStatement({
+      sid: 'DecryptOneTimePasswordThroughSsm',
+      actions: ['kms:Decrypt'],
+      resources: [key.keyArn],
+      conditions: { StringEquals: { 'kms:ViaService': `ssm.${Aws.REGION}.amazonaws.com` }, StringLike: forOtp },
+    });
   const instancePolicy = new iam.ManagedPolicy(scope, 'InstancePolicy', {
     managedPolicyName: `${prefix}-instance-join`,
     description: 'adjoin: lets a joining instance read ITS OWN one-time password parameter (attach to the instance role)',
@@ -81,17 +108,22 @@ export function otpProtection(scope: Construct, prefix: string, writers: iam.IRo
         resources: [otpParameters],
         conditions: OwnInstanceCondition,
       }),
-      new iam.PolicyStatement({
-        sid: 'DecryptOneTimePasswordThroughSsm',
-        actions: ['kms:Decrypt'],
-        resources: [key.keyArn],
-        conditions: { StringEquals: viaSsm, StringLike: forOtp },
-      }),
+      decrypt,
     ],
   });
   Validations.of(instancePolicy).acknowledge({
-    id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:parameter/${prefix}/otp/*]`,
+    id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ssm:${options.anyRegion ? '*' : '<AWS::Region>'}:<AWS::AccountId>:parameter/${prefix}/otp/*]`,
     reason: 'The wildcard covers the one-time-password parameters, but the statement allows a read only when the parameter\'s adjoin:instance-arn tag equals the caller\'s ec2:SourceInstanceARN: an instance reads its own one-time password only.',
   });
-  return { key, instancePolicy };
+  if (options.anyRegion)
+    Validations.of(instancePolicy).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:kms:*:<AWS::AccountId>:key/*]`,
+      reason: `Only the adjoin OTP key of each Region (kms:ResourceAliases = ${resourceNames(prefix).otpKeyAlias}), only through Parameter Store and only for a one-time-password parameter.`,
+    });
+  return instancePolicy;
+}
+
+export function otpProtection(scope: Construct, prefix: string, writers: iam.IRole[], options: { anyRegion?: boolean } = {}): OtpProtection {
+  const key = otpKey(scope, prefix, writers);
+  return { key, instancePolicy: instanceJoinPolicy(scope, prefix, key, options) };
 }

@@ -11,7 +11,10 @@ import type { Construct } from 'constructs';
 import { ConfigurationError } from '../tasks/lib/errors';
 import { OTP_INSTANCE_TAG } from '../tasks/lib/naming';
 import { TaskIds, type TaskId } from '../tasks/registry';
-import { resourceNames, toSettings, type ResolvedConfig } from './config';
+import { caParameterOf, resourceNames, toSettings, type ResolvedConfig } from './config';
+import { spansRegions } from './config-reach';
+import { LifecycleGroupTag } from './entry-rules';
+import { acknowledgeNamedGroups } from './nag';
 
 /** Tag on every task role; a member account's role trusts only principals that carry it. */
 export const TaskRoleTag = { key: 'adjoin:component', value: 'task' } as const;
@@ -25,22 +28,25 @@ export type Need =
   | 'otp-write' // ssm:PutParameter + AddTagsToResource (the instance-ARN tag only) on /<prefix>/otp/*
   | 'otp-delete' // ssm:DeleteParameter on /<prefix>/otp/*
   | 'send-join' // ssm:SendCommand with the join document
-  | 'send-verify' // ssm:SendCommand with the verify document
+  | 'send-verify' // ssm:SendCommand with the verify document (by hand / lab fleet only: the join document verifies by itself)
   | 'command-read' // ssm:GetCommandInvocation
+  | 'claims' // dynamodb:GetItem/PutItem/UpdateItem on the join-claims table
+  | 'history' // states:GetExecutionHistory on the join machine's executions
+  | 'lifecycle' // autoscaling:CompleteLifecycleAction / RecordLifecycleActionHeartbeat (our groups only)
   | 'doctor-read'; // ssm:DescribeDocument on our documents, secretsmanager:DescribeSecret on the bind secret
 
 export const TaskNeeds: Record<TaskId, readonly Need[]> = {
-  'read-instance': ['describe', 'tag'],
+  'read-instance': ['describe', 'claims'],
   'check-ssm-agent': ['describe', 'ssm-ping'],
-  'prepare-computer-object': ['directory', 'describe', 'otp-write'],
-  'run-join-document': ['describe', 'send-join', 'command-read'],
-  'check-command': ['describe', 'command-read'],
-  'verify-nss': ['describe', 'send-verify', 'command-read'],
-  'record-result': ['describe', 'tag', 'otp-delete'],
+  'prepare-computer-object': ['directory', 'describe', 'otp-write', 'claims'],
+  // A new round after a failure makes a fresh one-time password (Prepare's path) before it sends.
+  'run-join-document': ['directory', 'describe', 'otp-write', 'send-join', 'command-read', 'claims'],
+  'record-result': ['describe', 'tag', 'otp-delete', 'claims', 'lifecycle'],
   'remove-join-artifacts': ['directory', 'describe', 'tag', 'otp-delete'],
+  'clean-up-failed-join': ['directory', 'describe', 'tag', 'otp-delete', 'claims', 'history'],
   'find-computer-objects': ['directory', 'describe'],
   'delete-computer-object': ['directory', 'describe'],
-  'record-leave': [],
+  'record-leave': ['lifecycle'],
   'find-stale-objects': ['directory', 'describe'],
   'check-deletion-cap': [],
   'report-reconcile': [],
@@ -48,7 +54,7 @@ export const TaskNeeds: Record<TaskId, readonly Need[]> = {
 };
 
 /** Needs served by the fleet (EC2/SSM): in member accounts they go through the member role. */
-export const FleetNeeds: readonly Need[] = ['describe', 'tag', 'ssm-ping', 'otp-write', 'otp-delete', 'send-join', 'send-verify', 'command-read'];
+export const FleetNeeds: readonly Need[] = ['describe', 'tag', 'ssm-ping', 'otp-write', 'otp-delete', 'send-join', 'send-verify', 'command-read', 'lifecycle'];
 
 export interface PermissionContext {
   resourcePrefix: string;
@@ -63,6 +69,16 @@ export interface PermissionContext {
   caParameterName?: string;
   memberAccounts: string[];
   memberRoleName: string;
+  /** The join-claims table (orchestrator only; set once the table exists). */
+  claimsTableArn?: string;
+  /** Fleets in more than one Region: EC2/SSM/Auto Scaling ARNs name every Region (`*`). */
+  anyRegion?: boolean;
+  /** Lifecycle hooks on: groups adjoin hooks by name, and the tag attachTo puts on a group. */
+  lifecycle?: { groupNames: string[]; groupTag: { key: string; value: string } };
+  /** StackSet members: the member role in any account of this organization. */
+  organizationId?: string;
+  /** The directories after the first: each one's bind secret, its key, its CA parameter. */
+  moreDirectories?: { serviceAccountSecret: string; serviceAccountSecretKmsKeyArn?: string; caParameterName?: string }[];
 }
 
 /**
@@ -81,16 +97,27 @@ export function permissionContext(config: ResolvedConfig, account: 'orchestrator
     verifyDocument: names.verifyDocument,
     memberAccounts: [],
     memberRoleName: config.memberRoleName,
+    ...(spansRegions(config.reach, config.env.region) ? { anyRegion: true } : {}),
+    ...(config.reach.lifecycle.enabled
+      ? { lifecycle: { groupNames: config.reach.lifecycle.autoScalingGroups, groupTag: { key: LifecycleGroupTag, value: config.resourcePrefix } } }
+      : {}),
   };
   if (account === 'member') return fleet;
   const directory = config.directory;
   const caParameterName = toSettings(config).directory.caParameterName;
+  const members = [...new Set([...config.memberAccounts, ...config.reach.members.targets.map((t) => t.account)])].filter((a) => a !== config.env.account);
   return {
     ...fleet,
     serviceAccountSecret: directory.serviceAccountSecret,
     ...(directory.serviceAccountSecretKmsKeyArn ? { serviceAccountSecretKmsKeyArn: directory.serviceAccountSecretKmsKeyArn } : {}),
     ...(caParameterName ? { caParameterName } : {}),
-    memberAccounts: config.memberAccounts,
+    memberAccounts: members,
+    ...(config.reach.members.deployment === 'stackset' && config.reach.members.organizationId ? { organizationId: config.reach.members.organizationId } : {}),
+    ...(config.reach.directories.length > 1 ? { moreDirectories: config.reach.directories.slice(1).map(({ name, directory: d }) => ({
+      serviceAccountSecret: d.serviceAccountSecret,
+      ...(d.serviceAccountSecretKmsKeyArn ? { serviceAccountSecretKmsKeyArn: d.serviceAccountSecretKmsKeyArn } : {}),
+      ...(caParameterOf(config, name) ? { caParameterName: caParameterOf(config, name) } : {}),
+    })) } : {}),
   };
 }
 
@@ -119,7 +146,7 @@ export function secretArnPattern(scope: Construct, secret: string): string {
 /** The IAM statements for a set of needs, in this account. */
 export function statementsFor(scope: Construct, needs: readonly Need[], ctx: PermissionContext, account: string = Aws.ACCOUNT_ID): iam.PolicyStatement[] {
   const p = Aws.PARTITION;
-  const r = Aws.REGION;
+  const r = ctx.anyRegion ? '*' : Aws.REGION;
   const instances = `arn:${p}:ec2:${r}:${account}:instance/*`;
   const otp = `arn:${p}:ssm:${r}:${account}:parameter/${ctx.resourcePrefix}/otp/*`;
   const document = (name: string) => `arn:${p}:ssm:${r}:${account}:document/${name}`;
@@ -128,18 +155,31 @@ export function statementsFor(scope: Construct, needs: readonly Need[], ctx: Per
 
   if (has('directory')) {
     if (ctx.serviceAccountSecret) {
-      out.push(new iam.PolicyStatement({ sid: 'ReadBindSecret', actions: ['secretsmanager:GetSecretValue'], resources: [secretArnPattern(scope, ctx.serviceAccountSecret)] }));
+      const more = (ctx.moreDirectories ?? []).map((d) => secretArnPattern(scope, d.serviceAccountSecret));
+      out.push(new iam.PolicyStatement({ sid: 'ReadBindSecret', actions: ['secretsmanager:GetSecretValue'], resources: [secretArnPattern(scope, ctx.serviceAccountSecret), ...more] }));
     }
     if (ctx.serviceAccountSecretKmsKeyArn) {
       out.push(new iam.PolicyStatement({
         sid: 'DecryptBindSecret',
         actions: ['kms:Decrypt'],
         resources: [ctx.serviceAccountSecretKmsKeyArn],
-        conditions: { StringEquals: { 'kms:ViaService': `secretsmanager.${r}.amazonaws.com` } },
+        // The bind secret lives in the orchestrator's own Region, whatever Regions the fleet spans.
+        conditions: { StringEquals: { 'kms:ViaService': `secretsmanager.${Aws.REGION}.amazonaws.com` } },
       }));
     }
     if (ctx.caParameterName) {
-      out.push(new iam.PolicyStatement({ sid: 'ReadCaBundle', actions: ['ssm:GetParameter'], resources: [`arn:${p}:ssm:${r}:${account}:parameter${ctx.caParameterName}`] }));
+      // The CA parameters live in the orchestrator's own Region, always.
+      const cas = [ctx.caParameterName, ...(ctx.moreDirectories ?? []).flatMap((d) => (d.caParameterName ? [d.caParameterName] : []))];
+      out.push(new iam.PolicyStatement({ sid: 'ReadCaBundle', actions: ['ssm:GetParameter'], resources: cas.map((name) => `arn:${p}:ssm:${Aws.REGION}:${account}:parameter${name}`) }));
+    }
+    const keys = (ctx.moreDirectories ?? []).flatMap((d) => (d.serviceAccountSecretKmsKeyArn ? [d.serviceAccountSecretKmsKeyArn] : []));
+    if (keys.length > 0) {
+      out.push(new iam.PolicyStatement({
+        sid: 'DecryptOtherBindSecrets',
+        actions: ['kms:Decrypt'],
+        resources: keys,
+        conditions: { StringEquals: { 'kms:ViaService': `secretsmanager.${Aws.REGION}.amazonaws.com` } },
+      }));
     }
   }
   if (has('describe')) {
@@ -168,9 +208,8 @@ export function statementsFor(scope: Construct, needs: readonly Need[], ctx: Per
   if (has('otp-delete')) {
     out.push(new iam.PolicyStatement({ sid: 'DeleteOneTimePassword', actions: ['ssm:DeleteParameter'], resources: [otp] }));
   }
-  const docs = [...(has('send-join') ? [ctx.joinDocument] : []), ...(has('send-verify') ? [ctx.verifyDocument] : [])];
-  if (docs.length > 0) {
-    out.push(new iam.PolicyStatement({ sid: 'SendOurDocuments', actions: ['ssm:SendCommand'], resources: docs.map(document) }));
+  if (has('send-join')) {
+    out.push(new iam.PolicyStatement({ sid: 'SendOurDocuments', actions: ['ssm:SendCommand'], resources: [document(ctx.joinDocument)] }));
     out.push(new iam.PolicyStatement({
       sid: 'SendToInstances',
       actions: ['ssm:SendCommand'],
@@ -187,12 +226,43 @@ export function statementsFor(scope: Construct, needs: readonly Need[], ctx: Per
   if (has('command-read')) {
     out.push(new iam.PolicyStatement({ sid: 'ReadCommandResults', actions: ['ssm:GetCommandInvocation'], resources: ['*'] }));
   }
+  if (has('claims') && ctx.claimsTableArn) {
+    out.push(new iam.PolicyStatement({ sid: 'JoinClaims', actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], resources: [ctx.claimsTableArn] }));
+  }
+  if (has('history')) {
+    // The join machine lives in this (the orchestrator's) Region, whatever Regions the fleet spans.
+    const executions = `arn:${p}:states:${Aws.REGION}:${account}:execution:${resourceNames(ctx.resourcePrefix).stateMachine('join')}:*`;
+    out.push(new iam.PolicyStatement({ sid: 'ReadJoinHistory', actions: ['states:GetExecutionHistory'], resources: [executions] }));
+  }
+  if (has('lifecycle') && ctx.lifecycle) {
+    const actions = ['autoscaling:CompleteLifecycleAction', 'autoscaling:RecordLifecycleActionHeartbeat'];
+    const group = (name: string) => `arn:${p}:autoscaling:${r}:${account}:autoScalingGroup:*:autoScalingGroupName/${name}`;
+    if (ctx.lifecycle.groupNames.length > 0) acknowledgeNamedGroups(scope, ctx.lifecycle.groupNames);
+    if (ctx.lifecycle.groupNames.length > 0)
+      out.push(new iam.PolicyStatement({ sid: 'AnswerLifecycleHooksOfNamedGroups', actions, resources: ctx.lifecycle.groupNames.map(group) }));
+    out.push(new iam.PolicyStatement({
+      sid: 'AnswerLifecycleHooksOfTaggedGroups',
+      actions,
+      resources: [group('*')],
+      conditions: { StringEquals: { [`autoscaling:ResourceTag/${ctx.lifecycle.groupTag.key}`]: ctx.lifecycle.groupTag.value } },
+    }));
+  }
   return out;
 }
 
 /** sts:AssumeRole on this task's own role in the member accounts, for tasks that touch the fleet. */
 export function assumeMemberRoles(ctx: PermissionContext, taskId: TaskId): iam.PolicyStatement | undefined {
-  if (ctx.memberAccounts.length === 0 || !fleetTasks().includes(taskId)) return undefined;
+  if (!fleetTasks().includes(taskId)) return undefined;
+  if (ctx.organizationId) {
+    // StackSet members: this task's role in any account of our organization.
+    return new iam.PolicyStatement({
+      sid: 'AssumeOwnMemberRole',
+      actions: ['sts:AssumeRole'],
+      resources: [`arn:${Aws.PARTITION}:iam::*:role/${memberRoleNameFor(ctx.memberRoleName, taskId)}`],
+      conditions: { StringEquals: { 'aws:ResourceOrgID': ctx.organizationId } },
+    });
+  }
+  if (ctx.memberAccounts.length === 0) return undefined;
   return new iam.PolicyStatement({
     sid: 'AssumeOwnMemberRole',
     actions: ['sts:AssumeRole'],

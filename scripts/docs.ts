@@ -10,6 +10,7 @@ import { renderDiagrams, type AslMachine } from './diagram';
 export function readmeWithDiagrams(readme: string): string {
   const defs = synthesizeDefinitions();
   const machines: Record<string, AslMachine> = { join: defs.join as unknown as AslMachine };
+  if (defs['join-cleanup']) machines['join-cleanup'] = defs['join-cleanup'] as unknown as AslMachine;
   if (defs.leave) machines.leave = defs.leave as unknown as AslMachine;
   if (defs.reconcile) machines.reconcile = defs.reconcile as unknown as AslMachine;
   return renderDiagrams(readme, machines);

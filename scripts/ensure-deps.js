@@ -12,7 +12,7 @@ const needed = ['tsx', 'jest', 'typescript', 'aws-cdk-lib', 'ldapts', 'aws-local
 const missing = needed.filter((name) => !fs.existsSync(path.join(root, 'node_modules', name, 'package.json')));
 if (missing.length > 0) {
   process.stderr.write(`adjoin: installing npm dependencies (missing: ${missing.join(', ')})\n`);
-  // `npm install`, not `npm ci`: the registry mirror here lacks other platforms' optional
-  // binaries that jest's resolver lists, and `npm ci` refuses a lock file without them.
-  execSync('npm install --no-audit --no-fund', { cwd: root, stdio: 'inherit' });
+  // `npm ci`: exactly the committed lock file, which lists every platform's optional binaries,
+  // so it installs as is on a fresh clone (and a later `npm install` leaves it unchanged).
+  execSync('npm ci --no-audit --no-fund', { cwd: root, stdio: 'inherit' });
 }

@@ -9,10 +9,10 @@ export const TaskIds = [
   'check-ssm-agent',
   'prepare-computer-object',
   'run-join-document',
-  'check-command',
-  'verify-nss',
   'record-result',
   'remove-join-artifacts',
+  // join cleanup (a join execution ended FAILED / TIMED_OUT / ABORTED)
+  'clean-up-failed-join',
   // leave
   'find-computer-objects',
   'delete-computer-object',

@@ -1,14 +1,15 @@
 /**
  * "Run join document": sends the join document (adcli join with the one-time password, SSSD,
- * login groups). If the previous join command of this redrive round failed, throws
- * JoinCommandFailed with its output: the execution fails here and a redrive sends anew.
+ * login groups, then the verification) once per redrive round, and polls it (JoinStillRunning
+ * while it runs). A failed command fails the execution here (JoinCommandFailed, or
+ * VerificationFailed for exit 7); a redrive sends anew with a fresh one-time password.
  */
 import { defaultDeps } from './adapters/default-deps';
 import { runJoinDocument } from './lib/commands';
 import type { DepsProvider } from './lib/deps';
 import { makeTask } from './lib/task';
-import { parseRunCommandInput } from './lib/validate';
+import { parseRunJoinInput } from './lib/validate';
 
 export const makeHandler = (deps: DepsProvider) =>
-  makeTask({ workflow: 'join', step: 'Run join document' }, deps, parseRunCommandInput, runJoinDocument);
+  makeTask({ workflow: 'join', step: 'Run join document' }, deps, parseRunJoinInput, runJoinDocument);
 export const handler = makeHandler(defaultDeps);

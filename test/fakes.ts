@@ -7,10 +7,12 @@
  *   leave / reconcile   makeDeps(PagedDirectory, FakeFleets): paging, many accounts/Regions,
  *                       scripted EC2 errors and delays
  */
+import { SimClaims, SimExecutionHistory } from '../lab/sim/claims';
 import { Logger } from '@aws-lambda-powertools/logger';
-import type { CheckCommandOutput, PrepareComputerOutput, ReadInstanceOutput, RunCommandInput, ScanOutput } from '../tasks/lib/contracts';
+import type { PrepareComputerOutput, ReadInstanceOutput, RunJoinInput, ScanOutput } from '../tasks/lib/contracts';
 import type { Deps, DepsProvider } from '../tasks/lib/deps';
 import { sameMarker } from '../tasks/lib/marker';
+import { lazyDirectories } from '../tasks/lib/routing';
 import type {
   CommandResult,
   ComputerObject,
@@ -18,6 +20,8 @@ import type {
   Fleet,
   FleetFor,
   InstanceInfo,
+  LifecycleActionRef,
+  LifecycleResult,
   Marker,
   NewComputer,
   PingStatus,
@@ -56,6 +60,7 @@ export function testSettings(reconcile: Partial<Settings['reconcile']> = {}): Se
     tags: defaultTagSettings(),
     naming: { prefix: '' },
     documents: documentNames('adjoin'),
+    claimsTableName: 'adjoin-join-claims',
     timings: { settleSeconds: 30, ssmOnlineDeadlineSeconds: 900, commandDeadlineSeconds: 600, claimLeaseSeconds: 900 },
     reconcile: { graceSeconds: 3600, maxDeletions: 50, dryRun: false, ...reconcile },
   };
@@ -207,6 +212,25 @@ export class FakeFleet implements Fleet {
       return this.commands.get(commandId) ?? { status: 'Pending', stdout: '', stderr: '' };
     });
   }
+  /** Lifecycle answers given, in order; `lifecyclePending` false: the action was answered or timed out. */
+  lifecycleAnswers: { action: LifecycleActionRef; result: LifecycleResult | 'heartbeat' }[] = [];
+  lifecyclePending = true;
+  completeLifecycleAction(action: LifecycleActionRef, result: LifecycleResult): Promise<boolean> {
+    return settle((): boolean => {
+      this.calls.push(['completeLifecycleAction', action.instanceId, result]);
+      this.lifecycleAnswers.push({ action, result });
+      const pending = this.lifecyclePending;
+      this.lifecyclePending = false;
+      return pending;
+    });
+  }
+  recordLifecycleHeartbeat(action: LifecycleActionRef): Promise<boolean> {
+    return settle((): boolean => {
+      this.calls.push(['recordLifecycleHeartbeat', action.instanceId]);
+      this.lifecycleAnswers.push({ action, result: 'heartbeat' });
+      return this.lifecyclePending;
+    });
+  }
 }
 
 export function instance(over: Partial<InstanceInfo> = {}): InstanceInfo {
@@ -234,6 +258,7 @@ export interface TestWorld {
   fleet: FakeFleet;
   fleetTargets: { account: string; region: string }[];
   clock: { t: Date };
+  claims: SimClaims;
 }
 
 export function world(settings: Settings = testSettings()): TestWorld {
@@ -245,8 +270,10 @@ export function world(settings: Settings = testSettings()): TestWorld {
     fleetTargets.push({ account: target.account, region: target.region });
     return fleet;
   };
-  const deps: Deps = { settings, directory, fleetFor, clock: { now: () => clock.t }, random: seqRandom(), logger: silentLogger() };
-  return { deps, directory, fleet, fleetTargets, clock };
+  const now = { now: () => clock.t };
+  const claims = new SimClaims(now);
+  const deps: Deps = { settings, directory, directoryFor: lazyDirectories(settings, () => directory, directory), fleetFor, claims, executions: new SimExecutionHistory(), clock: now, random: seqRandom(), logger: silentLogger() };
+  return { deps, directory, fleet, fleetTargets, clock, claims };
 }
 
 /** An EC2 state-change event for INSTANCE. */
@@ -282,19 +309,8 @@ export const prepared: PrepareComputerOutput = {
   secretName: '/adjoin/otp/i-0123456789abcdef0',
 };
 
-/** The input of "Run join document" / "Verify NSS", first round. */
-export const runInput: RunCommandInput = { instance: proceed, computer: prepared, redriveCount: 0, executionName: 'exec-1' };
-
-/** $.joinStatus of a join command that failed in round 0. */
-export const failedJoin: CheckCommandOutput = {
-  commandId: 'cmd-0',
-  document: 'join',
-  redriveCount: 0,
-  state: 'failed',
-  status: 'Failed',
-  exitCode: 3,
-  output: "adcli: Couldn't authenticate as machine account",
-};
+/** The input of "Run join document", first round. */
+export const runInput: RunJoinInput = { instance: proceed, computer: prepared, redriveCount: 0, executionName: 'exec-1' };
 
 // ---- leave / reconcile ----------------------------------------------------------------------
 
@@ -456,6 +472,8 @@ export class FakeFleets {
       deleteJoinSecret: unused,
       sendCommand: unused,
       getCommand: unused,
+      completeLifecycleAction: unused,
+      recordLifecycleHeartbeat: unused,
     };
     return fleet;
   };
@@ -463,7 +481,8 @@ export class FakeFleets {
 
 /** Deps over a PagedDirectory and FakeFleets, at a fixed time. */
 export function makeDeps(directory: PagedDirectory, fleets: FakeFleets, settings = testSettings(), now = NOW): Deps {
-  return { settings, directory, fleetFor: fleets.fleetFor, clock: { now: () => now }, random: seqRandom(), logger: silentLogger() };
+  const clock = { now: () => now };
+  return { settings, directory, directoryFor: lazyDirectories(settings, () => directory, directory), fleetFor: fleets.fleetFor, claims: new SimClaims(clock), executions: new SimExecutionHistory(), clock, random: seqRandom(), logger: silentLogger() };
 }
 
 /** The instance reference (state data) of numbered instance n. */

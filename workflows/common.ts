@@ -11,7 +11,7 @@ import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import type { Construct } from 'constructs';
-import { LambdaServiceErrors, TransientErrors, type ErrorName } from '../tasks/lib/errors';
+import { LambdaServiceErrors, LambdaThrottleErrors, TransientErrors, type ErrorName } from '../tasks/lib/errors';
 import type { TaskId } from '../tasks/registry';
 import type { Settings } from '../tasks/lib/settings';
 
@@ -53,7 +53,21 @@ export const LambdaServiceRetry: RetryPolicy = {
   maxAttempts: 3,
 };
 
-/** DirectoryUnavailable, Throttled, AwsUnavailable: 5 s, x2, at most 60 s, 6 attempts, full jitter. */
+/**
+ * Lambda.TooManyRequestsException (a function at its reserved concurrency): 2 s, x2, at most 30 s,
+ * 12 attempts, full jitter — up to about 5 minutes, so a burst of launches queues behind the
+ * directory tasks' concurrency limit instead of failing.
+ */
+export const LambdaThrottleRetry: RetryPolicy = {
+  errors: LambdaThrottleErrors,
+  intervalSeconds: 2,
+  backoffRate: 2,
+  maxAttempts: 12,
+  maxDelaySeconds: 30,
+  jitter: true,
+};
+
+/** DirectoryUnavailable, Throttled, AwsUnavailable, AwsUnreachable: 5 s, x2, at most 60 s, 6 attempts, full jitter. */
 export const TransientRetry: RetryPolicy = {
   errors: TransientErrors,
   intervalSeconds: 5,
@@ -122,7 +136,8 @@ export interface InvokeOptions {
 /**
  * A Lambda Task with our conventions: the Resource is the function ARN itself
  * (payloadResponseOnly), the Payload is given explicitly, the result goes to `resultPath`,
- * and it retries Lambda service errors (2 s, x2, 3) and TransientErrors (5 s, x2, 60 s max, 6,
+ * and it retries Lambda service errors (2 s, x2, 3), Lambda throttling (2 s, x2, 30 s, 12, full
+ * jitter) and TransientErrors (5 s, x2, 60 s max, 6,
  * full jitter). CDK's own service-exception retry is turned off so only the policies of the
  * README's "Errors" table apply.
  */
@@ -143,6 +158,7 @@ export function invoke(
   });
   for (const policy of options.retries ?? []) addRetry(task, policy);
   addRetry(task, LambdaServiceRetry);
+  addRetry(task, LambdaThrottleRetry);
   if (!options.noTransientRetry) addRetry(task, TransientRetry);
   return task;
 }

@@ -1,31 +1,59 @@
 /**
- * The join state machine: read the instance, settle, wait for SSM Online, prepare the computer
- * object, run the join document and poll it, verify that directory users resolve, record the
- * result. An instance that disappears on the way is compensated ("Remove what the join made")
- * and the execution still succeeds as "abandoned". Any other failure fails the execution at the
- * failing state, so a redrive resumes there. README.md "How a join proceeds" is its diagram
+ * The join state machine: read the instance and claim it (one conditional write), wait for SSM
+ * Online, prepare the computer object, run the join document (join + verification, one command
+ * per round; the state polls it through its own retry), record the result. An instance that
+ * disappears on the way is compensated ("Remove what the join made") and the execution still
+ * succeeds as "abandoned". Any other failure fails the execution at the failing state, so a
+ * redrive resumes there; the join-cleanup machine (workflows/join-cleanup.ts) removes what a
+ * failed, timed-out or aborted execution leaves. README.md "How a join proceeds" is its diagram
  * (generated from this ASL); README.md "Errors" lists what each state raises and retries.
  */
 import { Duration } from 'aws-cdk-lib';
-import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { Errors } from '../tasks/lib/errors';
+import { Errors, LambdaTimeout } from '../tasks/lib/errors';
 import {
   at,
   attemptsForDeadline,
   catchInto,
   executionName,
   invoke,
+  invokeReplacing,
   makeStateMachine,
   obj,
   outcome,
+  type RetryPolicy,
   type Workflow,
   type WorkflowProps,
 } from './common';
 
-/** Polling "Wait for SSM Online": 10 s, x1.5, at most 60 s between checks. */
-export const SsmOnlinePolling = { intervalSeconds: 10, backoffRate: 1.5, maxDelaySeconds: 60 } as const;
+/**
+ * Polling "Wait for SSM Online": 5 s, x1.2, at most 15 s between checks, FULL jitter so a burst
+ * of launches does not poll in lock-step. Full jitter waits half the delay on average, so the
+ * attempts cover the deadline twice over (the task itself does not know the deadline).
+ */
+export const SsmOnlinePolling = { intervalSeconds: 5, backoffRate: 1.2, maxDelaySeconds: 15 } as const;
+
+/** Polling the join command ("Run join document" throws JoinStillRunning): 10 s, x1, FULL jitter. */
+export const JoinPolling = { intervalSeconds: 10, backoffRate: 1, maxDelaySeconds: 10 } as const;
+
+/**
+ * Every join task under a 1,000-launch burst: throttling (and AWS unavailable / unreachable) — and a Lambda that timed out waiting
+ * on the SDK's throttling back-off — is waited out, never fatal (2 s, x2, 30 s max, 12 attempts,
+ * full jitter), before the standard TransientErrors retry. Every join task is idempotent.
+ */
+export const BurstThrottleRetry: RetryPolicy = {
+  errors: [Errors.Throttled, Errors.AwsUnavailable, Errors.AwsUnreachable, LambdaTimeout],
+  intervalSeconds: 2,
+  backoffRate: 2,
+  maxDelaySeconds: 30,
+  maxAttempts: 12,
+  jitter: true,
+};
+
+/** Retries that poll with full jitter: twice the attempts a deadline takes without jitter. */
+const jitteredAttempts = (p: { intervalSeconds: number; backoffRate: number; maxDelaySeconds: number }, deadlineSeconds: number): number =>
+  2 * attemptsForDeadline(p.intervalSeconds, p.backoffRate, p.maxDelaySeconds, deadlineSeconds);
 
 export class JoinWorkflow extends Construct implements Workflow {
   readonly stateMachine: sfn.StateMachine;
@@ -48,7 +76,7 @@ export class JoinWorkflow extends Construct implements Workflow {
 
     // ---- forward steps ----
     const readInstance = invoke(this, 'Read instance', fn['read-instance'],
-      { event: obj('$'), executionName }, { resultPath: '$.instance' });
+      { event: obj('$'), executionName }, { resultPath: '$.instance', retries: [BurstThrottleRetry] });
 
     const early = (name: string, result: string): sfn.Pass => {
       const pass = outcome(this, name, { outcome: result, reason: at('$.instance.reason'), instanceId: at('$.instance.instanceId') });
@@ -56,81 +84,58 @@ export class JoinWorkflow extends Construct implements Workflow {
       return pass;
     };
 
-    // "previous" must exist before the first "Run join document" / "Verify NSS" (JSONPath on a
-    // missing field is an error): start both at {}.
-    const begin = new sfn.Pass(this, 'Begin', { result: sfn.Result.fromObject({}), resultPath: '$.joinStatus' });
-    const beginVerification = new sfn.Pass(this, 'Begin verification', { result: sfn.Result.fromObject({}), resultPath: '$.verifyStatus' });
-    const settle = new sfn.Wait(this, 'Settle', { time: sfn.WaitTime.duration(Duration.seconds(timings.settleSeconds)) });
-
     const waitForSsm = invoke(this, 'Wait for SSM Online', fn['check-ssm-agent'], { instance }, {
       resultPath: '$.ssm',
       retries: [{
         errors: [Errors.SsmAgentNotOnline],
         ...SsmOnlinePolling,
-        maxAttempts: attemptsForDeadline(SsmOnlinePolling.intervalSeconds, SsmOnlinePolling.backoffRate,
-          SsmOnlinePolling.maxDelaySeconds, timings.ssmOnlineDeadlineSeconds),
-      }],
+        maxAttempts: jitteredAttempts(SsmOnlinePolling, timings.ssmOnlineDeadlineSeconds),
+        jitter: true,
+      }, BurstThrottleRetry],
     });
 
     const prepare = invoke(this, 'Prepare computer object', fn['prepare-computer-object'],
-      { instance, executionName }, { resultPath: '$.computer' });
+      { instance, executionName }, { resultPath: '$.computer', retries: [BurstThrottleRetry] });
 
-    const runCommand = (name: string, taskFn: lambda.IFunction, previous: string, resultPath: string) =>
-      invoke(this, name, taskFn, {
-        instance,
-        computer: obj('$.computer'),
-        previous: obj(previous),
-        redriveCount: sfn.JsonPath.numberAt('$$.Execution.RedriveCount'),
-        executionName,
-      }, { resultPath });
-
-    const runJoin = runCommand('Run join document', fn['run-join-document'], '$.joinStatus', '$.join');
-    const waitJoin = new sfn.Wait(this, 'Wait for join command', { time: sfn.WaitTime.duration(Duration.seconds(10)) });
-    const checkJoin = invoke(this, 'Check join command', fn['check-command'],
-      { instance, command: obj('$.join') }, { resultPath: '$.joinStatus' });
-
-    const verify = runCommand('Verify NSS', fn['verify-nss'], '$.verifyStatus', '$.verify');
-    const waitVerify = new sfn.Wait(this, 'Wait for verification', { time: sfn.WaitTime.duration(Duration.seconds(5)) });
-    const checkVerify = invoke(this, 'Check verification', fn['check-command'],
-      { instance, command: obj('$.verify') }, { resultPath: '$.verifyStatus' });
-
-    const record = invoke(this, 'Record result', fn['record-result'],
-      { instance, computer: obj('$.computer'), executionName }, { resultPath: '$.record' });
-    const joined = outcome(this, 'Joined', {
-      outcome: 'joined',
-      instanceId: at('$.instance.instanceId'),
-      computerName: at('$.computer.name'),
-      commandId: at('$.join.commandId'),
+    const runJoin = invoke(this, 'Run join document', fn['run-join-document'], {
+      instance,
+      computer: obj('$.computer'),
+      redriveCount: sfn.JsonPath.numberAt('$$.Execution.RedriveCount'),
+      executionName,
+    }, {
+      resultPath: '$.join',
+      retries: [{
+        errors: [Errors.JoinStillRunning],
+        ...JoinPolling,
+        maxAttempts: jitteredAttempts(JoinPolling, timings.commandDeadlineSeconds) + 1,
+        jitter: true,
+      }, BurstThrottleRetry],
     });
 
-    catchInto([waitForSsm, prepare, runJoin, checkJoin, verify, checkVerify, record], [Errors.InstanceGone], compensate);
+    // Its result is the execution's output: { outcome: 'joined', instanceId, computerName, commandId, tags }.
+    const record = invokeReplacing(this, 'Record result', fn['record-result'],
+      { instance, computer: obj('$.computer'), join: obj('$.join'), executionName }, [BurstThrottleRetry]);
+
+    catchInto([waitForSsm, prepare, runJoin, record], [Errors.InstanceGone], compensate);
 
     // ---- the chain, top to bottom ----
+    // A settle pause only when configured (default 0: "Wait for SSM Online" polls anyway).
+    const first: sfn.IChainable = timings.settleSeconds > 0
+      ? new sfn.Wait(this, 'Settle', { time: sfn.WaitTime.duration(Duration.seconds(timings.settleSeconds)) }).next(waitForSsm)
+      : waitForSsm;
     const state = (path: string, value: string) => sfn.Condition.stringEquals(path, value);
     const definition = readInstance.next(
       new sfn.Choice(this, 'Opted in?')
-        .when(state('$.instance.outcome', 'proceed'), begin)
+        .when(state('$.instance.outcome', 'proceed'), first)
         .when(state('$.instance.outcome', 'skipped'), early('Skipped', 'skipped'))
         .when(state('$.instance.outcome', 'already-joined'), early('Already joined', 'already-joined'))
         .when(state('$.instance.outcome', 'in-progress'), early('Another execution is joining', 'in-progress')),
     );
-    begin.next(beginVerification).next(settle).next(waitForSsm).next(prepare).next(runJoin).next(waitJoin).next(checkJoin).next(
-      new sfn.Choice(this, 'Join finished?')
-        .when(state('$.joinStatus.state', 'running'), waitJoin)
-        .when(state('$.joinStatus.state', 'failed'), runJoin)
-        .when(state('$.joinStatus.state', 'succeeded'), verify),
-    );
-    verify.next(waitVerify).next(checkVerify).next(
-      new sfn.Choice(this, 'Verified?')
-        .when(state('$.verifyStatus.state', 'running'), waitVerify)
-        .when(state('$.verifyStatus.state', 'failed'), verify)
-        .when(state('$.verifyStatus.state', 'succeeded'), record),
-    );
-    record.next(joined).next(done);
+    waitForSsm.next(prepare).next(runJoin).next(record).next(done);
 
     this.stateMachine = makeStateMachine(this, props, {
       definition,
-      timeout: Duration.seconds(timings.ssmOnlineDeadlineSeconds + 2 * timings.commandDeadlineSeconds + 1800),
+      timeout: Duration.seconds(timings.settleSeconds + 2 * timings.ssmOnlineDeadlineSeconds + 2 * timings.commandDeadlineSeconds + 1800),
       comment: 'adjoin: join an EC2 instance to Active Directory',
     });
   }

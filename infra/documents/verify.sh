@@ -8,14 +8,17 @@
 # param: DomainName | DNS name of the AD domain (shown in messages) | - | ^[-A-Za-z0-9.]{0,253}$
 # param: LoginGroups | login groups of this instance (each must resolve) | - | ^[A-Za-z0-9 _.,()-]{0,1024}$
 #
-# Exit codes: 0 every check passes; 1 a user does not resolve (outputs shown); 2 bad parameter;
-# 7 a login-path check failed (the message names it: login group, PAM stack, adcli testjoin).
+# Exit codes: 0 every check passes; 7 verification failed: a user does not resolve (outputs
+# shown) or a login-path check failed (the message names it: login group, PAM stack, adcli
+# testjoin); 2 bad parameter.
+# The join document runs this script right after join.sh, in the same command (joinScript in
+# infra/documents.ts): exit 7 is how the join task tells VerificationFailed from a failed join.
 set -euo pipefail
 export LC_ALL=C
 
 fail() {
   printf 'adjoin: FAILED: %s\n' "$*" >&2
-  exit "${CODE:-1}"
+  exit "${CODE:-7}"
 }
 # param VAR NAME: VAR=$SSM_NAME, as the agent handed it over (never read from this text).
 param() {

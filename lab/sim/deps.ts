@@ -12,8 +12,10 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import type { Deps, DepsProvider } from '../../tasks/lib/deps';
 import type { Random } from '../../tasks/lib/ports';
 import { joinSecretPath } from '../../tasks/lib/naming';
+import { lazyDirectories } from '../../tasks/lib/routing';
 import { defaultTagSettings, documentNames, validateSettings, type Settings } from '../../tasks/lib/settings';
 import { ScaledClock, VirtualClock } from '../../engine/clock';
+import { SimClaims, SimExecutionHistory } from './claims';
 import { SimDirectory, type SimDirectoryOptions } from './directory';
 import { SimFleet, type FleetOp, type SimFleetOptions } from './fleet';
 
@@ -59,6 +61,7 @@ export function simSettings(): Settings {
     tags: defaultTagSettings(),
     naming: { prefix: '' },
     documents: documentNames('adjoin'),
+    claimsTableName: 'adjoin-join-claims',
     timings: { settleSeconds: 30, ssmOnlineDeadlineSeconds: 600, commandDeadlineSeconds: 600, claimLeaseSeconds: 3600 },
     reconcile: { graceSeconds: 3600, maxDeletions: 25, dryRun: false },
   };
@@ -96,6 +99,8 @@ export interface SimDepsOptions {
   region?: string;
   /** Real ms per fleet call (scale runs). */
   latencyMs?: (op: FleetOp) => number;
+  /** Real ms per claims-table call (scale runs). */
+  claimsLatencyMs?: () => number;
   /** Server page size of the directory (default 1000). */
   maxPageSize?: number;
   /** Burst runs: EC2 tag lag and command durations of the fleet (see SimFleetOptions). */
@@ -109,6 +114,8 @@ export interface SimDeps extends Deps {
   clock: VirtualClock | ScaledClock;
   directory: SimDirectory;
   fleet: SimFleet;
+  claims: SimClaims;
+  executions: SimExecutionHistory;
   /** The DepsProvider to give the engine (resolves to this object). */
   provider: DepsProvider;
 }
@@ -130,8 +137,12 @@ export function simDeps(options: SimDepsOptions = {}): SimDeps {
   const deps: SimDeps = {
     settings,
     directory,
+    // Other directories: an empty SimDirectory each, on the same clock.
+    directoryFor: lazyDirectories(settings, (d) => new SimDirectory({ clock, managedOus: d.managedOus, baseDn: d.baseDn, ...options.directoryLoad }), directory),
     fleet,
     fleetFor: fleet.fleetFor,
+    claims: new SimClaims(clock, options.claimsLatencyMs),
+    executions: new SimExecutionHistory(),
     clock,
     random: new SeededRandom(options.seed),
     logger,

@@ -10,6 +10,11 @@
  * computer account exists in the SimDirectory and the SecureString parameter holds its current
  * one-time password (then it rotates the password, as adcli does); verification succeeds only
  * on a joined instance. Tests can script other outcomes per document.
+ *
+ * Auto Scaling groups with lifecycle hooks: an instance launched into a group with a launch hook
+ * is running in EC2 but waits in Pending:Wait until the hook is answered (CONTINUE → InService,
+ * ABANDON → terminated) or its heartbeat timeout passes (the hook's default result is taken);
+ * scaling in through a terminate hook waits in Terminating:Wait, then terminates either way.
  */
 import type {
   Clock,
@@ -19,6 +24,8 @@ import type {
   FleetFor,
   InstanceInfo,
   InstanceState,
+  LifecycleActionRef,
+  LifecycleResult,
   PingStatus,
   SendCommandRequest,
 } from '../../tasks/lib/ports';
@@ -55,6 +62,31 @@ export interface SimInstance {
   joinedAs?: string;
   /** Tag writes DescribeInstances does not show yet (tagVisibleAfterSeconds), oldest first. */
   pendingTags?: { visibleAtMs: number; tags: Record<string, string> }[];
+  /** Set for instances of an Auto Scaling group. */
+  group?: string;
+  lifecycleState?: LifecycleState;
+}
+
+export type LifecycleState = 'Pending:Wait' | 'InService' | 'Terminating:Wait' | 'Terminated';
+
+export interface SimGroupSpec {
+  name: string;
+  account?: string;
+  region?: string;
+  /** Lifecycle hook names (absent: no hook for that transition). */
+  hooks?: { launch?: string; terminate?: string };
+  /** Seconds a pending action waits for an answer or a heartbeat (AWS default 3600). */
+  heartbeatTimeoutSeconds?: number;
+  /** Taken when the timeout passes (AWS default ABANDON). */
+  defaultResult?: LifecycleResult;
+}
+
+/** A lifecycle action waiting for its answer. */
+export interface SimLifecycleAction extends LifecycleActionRef {
+  transition: 'launch' | 'terminate';
+  deadlineMs: number;
+  /** How it ended (absent while pending). */
+  answer?: LifecycleResult | 'timeout';
 }
 
 /** How a command ends. */
@@ -131,6 +163,9 @@ export class SimFleet {
   private readonly tagLag: (() => number) | undefined;
   private readonly commandSeconds: ((request: SendCommandRequest) => number) | undefined;
   private nextCommand = 1;
+  private readonly groups = new Map<string, Required<Omit<SimGroupSpec, 'hooks'>> & { hooks: SimGroupSpec['hooks'] }>();
+  /** Every lifecycle action, pending or answered, oldest first. */
+  readonly lifecycleActions: SimLifecycleAction[] = [];
   /** Every call (throttled ones too), in order: operation, instance (or command) id, when. */
   readonly calls: { op: FleetOp; arg: string; atMs: number; throttled?: true }[] = [];
   /** How many calls were throttled, by operation. */
@@ -173,6 +208,97 @@ export class SimFleet {
   terminate(instanceId: string): void {
     const i = this.instances.get(instanceId);
     if (i) i.state = 'terminated';
+  }
+
+  /** An Auto Scaling group (with its hooks) in this fleet's account and Region by default. */
+  addAutoScalingGroup(spec: SimGroupSpec): this {
+    this.groups.set(spec.name, {
+      name: spec.name,
+      account: spec.account ?? this.account,
+      region: spec.region ?? this.region,
+      hooks: spec.hooks,
+      heartbeatTimeoutSeconds: spec.heartbeatTimeoutSeconds ?? 3600,
+      defaultResult: spec.defaultResult ?? 'ABANDON',
+    });
+    return this;
+  }
+
+  /** The group launches an instance: with a launch hook it waits in Pending:Wait, and the action is returned. */
+  launchInGroup(group: string, spec: SimInstanceSpec): { instance: SimInstance; action?: SimLifecycleAction } {
+    const g = this.groups.get(group);
+    if (!g) throw new Error(`no Auto Scaling group ${group}`);
+    const instance = this.addInstance({ ...spec, account: g.account, region: g.region, state: 'running' });
+    instance.group = group;
+    if (!g.hooks?.launch) {
+      instance.lifecycleState = 'InService';
+      return { instance };
+    }
+    instance.lifecycleState = 'Pending:Wait';
+    return { instance, action: this.startAction(g, g.hooks.launch, instance.instanceId, 'launch') };
+  }
+
+  /** The group scales in: with a terminate hook the instance waits in Terminating:Wait, else it terminates now. */
+  scaleIn(instanceId: string): SimLifecycleAction | undefined {
+    const i = this.instances.get(instanceId);
+    const g = i?.group !== undefined ? this.groups.get(i.group) : undefined;
+    if (!i || !g) throw new Error(`${instanceId} is not in an Auto Scaling group`);
+    if (!g.hooks?.terminate) {
+      this.endInstance(i);
+      return undefined;
+    }
+    i.lifecycleState = 'Terminating:Wait';
+    return this.startAction(g, g.hooks.terminate, instanceId, 'terminate');
+  }
+
+  /** Lifecycle actions still waiting for an answer (after applying timeouts at the current time). */
+  pendingLifecycleActions(): SimLifecycleAction[] {
+    this.expireLifecycleActions();
+    return this.lifecycleActions.filter((a) => a.answer === undefined);
+  }
+
+  private startAction(g: { name: string; heartbeatTimeoutSeconds: number }, hook: string, instanceId: string, transition: 'launch' | 'terminate'): SimLifecycleAction {
+    const n = this.lifecycleActions.length + 1;
+    const action: SimLifecycleAction = {
+      autoScalingGroupName: g.name,
+      lifecycleHookName: hook,
+      lifecycleActionToken: `11111111-2222-4333-8444-${String(n).padStart(12, '0')}`,
+      instanceId,
+      transition,
+      deadlineMs: this.clock.now().getTime() + g.heartbeatTimeoutSeconds * 1000,
+    };
+    this.lifecycleActions.push(action);
+    return action;
+  }
+
+  private endInstance(i: SimInstance): void {
+    i.state = 'terminated';
+    i.lifecycleState = 'Terminated';
+  }
+
+  /** Applies an answer (or the default result) to a pending action. */
+  private settleAction(a: SimLifecycleAction, result: LifecycleResult, answer: LifecycleResult | 'timeout'): void {
+    a.answer = answer;
+    const i = this.instances.get(a.instanceId);
+    if (!i) return;
+    if (a.transition === 'launch' && result === 'CONTINUE') i.lifecycleState = 'InService';
+    else this.endInstance(i);
+  }
+
+  private expireLifecycleActions(): void {
+    const now = this.clock.now().getTime();
+    for (const a of this.lifecycleActions)
+      if (a.answer === undefined && now >= a.deadlineMs) this.settleAction(a, this.groups.get(a.autoScalingGroupName)?.defaultResult ?? 'ABANDON', 'timeout');
+  }
+
+  /** The pending action these keys name, in this account and Region; undefined when none (answered, timed out, wrong token). */
+  private lifecycleAction(ref: LifecycleActionRef, account: string, region: string): SimLifecycleAction | undefined {
+    const g = this.groups.get(ref.autoScalingGroupName);
+    if (!g || g.account !== account || g.region !== region) throw new AwsRefused(`ValidationError: Group ${ref.autoScalingGroupName} not found`);
+    this.expireLifecycleActions();
+    return this.lifecycleActions.find(
+      (a) => a.answer === undefined && a.autoScalingGroupName === ref.autoScalingGroupName && a.lifecycleHookName === ref.lifecycleHookName &&
+        a.lifecycleActionToken === ref.lifecycleActionToken && a.instanceId === ref.instanceId,
+    );
   }
 
   /** The next commands of `document` end as scripted, in order (then the default agent again). */
@@ -284,6 +410,20 @@ export class SimFleet {
         if (!i || i.state === 'terminated' || i.state === 'shutting-down') return { status: 'Terminated', stdout: '', stderr: '' };
         return { status: 'InProgress', stdout: '', stderr: '' };
       },
+      completeLifecycleAction: async (ref, result) => {
+        await this.enter('completeLifecycleAction', ref.instanceId);
+        const a = this.lifecycleAction(ref, account, region);
+        if (!a) return false;
+        this.settleAction(a, result, result);
+        return true;
+      },
+      recordLifecycleHeartbeat: async (ref) => {
+        await this.enter('recordLifecycleHeartbeat', ref.instanceId);
+        const a = this.lifecycleAction(ref, account, region);
+        if (!a) return false;
+        a.deadlineMs = this.clock.now().getTime() + (this.groups.get(a.autoScalingGroupName)?.heartbeatTimeoutSeconds ?? 3600) * 1000;
+        return true;
+      },
     };
   }
 
@@ -306,8 +446,9 @@ export class SimFleet {
     const scripted = this.scripts[req.document].shift();
     const now = this.clock.now().getTime();
     const result = scripted ? scriptResult(scripted) : this.agent(req);
-    if (scripted && req.document === 'join' && result.status === 'Success') {
-      // A scripted successful join leaves the instance joined, as the real document would.
+    if (scripted && req.document === 'join' && (result.status === 'Success' || result.exitCode === 7)) {
+      // A scripted successful join (or one whose verification failed, exit 7, after adcli joined)
+      // leaves the instance joined, as the real document would.
       const i = this.instances.get(req.instanceId);
       const name = req.parameters.ComputerName;
       if (i && name !== undefined) {
@@ -335,14 +476,20 @@ export class SimFleet {
         return { status: 'Failed', exitCode: 3, stdout: '', stderr: `adcli: Couldn't authenticate as machine account: ${name}: Preauthentication failed` };
       this.directory?.rotatePassword(name);
       if (i) i.joinedAs = name;
-      return { status: 'Success', exitCode: 0, stdout: `Joined ${name} to the domain; sssd started`, stderr: '' };
+      // The join document verifies in the same command (verify.sh appended).
+      const verified = this.verification(req, i);
+      return { ...verified, stdout: `Joined ${name} to the domain; sssd started\n${verified.stdout}` };
     }
-    // Output in the shape of infra/documents/verify.sh.
+    return this.verification(req, i);
+  }
+
+  /** Output in the shape of infra/documents/verify.sh (exit 7 when users do not resolve). */
+  private verification(req: SendCommandRequest, i: SimInstance | undefined): CommandResult {
     const users = (req.parameters.ProbeUsers ?? '').split(',').filter((u) => u !== '');
     if (i?.joinedAs === undefined)
       return {
         status: 'Failed',
-        exitCode: 1,
+        exitCode: 7,
         stdout: users.map((u) => `adjoin: ${u} does NOT resolve after 10 attempts\n  getent passwd ${u}: <no entry>\n  id ${u}: id: '${u}': no such user`).join('\n'),
         stderr: `adjoin: FAILED: ${users.join(' ')} did not resolve through NSS: check that sssd runs, /etc/nsswitch.conf lists sss, and the instance reaches the domain controllers`,
       };

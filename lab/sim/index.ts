@@ -1,4 +1,6 @@
 /** In-memory fakes of the ports, on a virtual clock: workflow tests and scale runs. */
+export { cleanUpFailedJoins, type RecordingHistory } from './cleanup';
+export { SimClaims, SimExecutionHistory, type ClaimsOp } from './claims';
 export { SimDirectory, type DirectoryOp, type SimComputer, type SimDirectoryOptions } from './directory';
 export {
   SimFleet,

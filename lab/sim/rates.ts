@@ -5,7 +5,8 @@
  * (virtual under lab/sim/timers). bench/README.md states each number's source; change them here.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import type { Fleet, FleetFor } from '../../tasks/lib/ports';
+import type { Claims, Fleet, FleetFor } from '../../tasks/lib/ports';
+import type { SimClaims } from './claims';
 import { Errors } from '../../tasks/lib/errors';
 import type { FleetOp, SimFleet } from './fleet';
 
@@ -29,10 +30,15 @@ export const FLEET_API: Record<FleetOp, string> = {
   deleteJoinSecret: 'ssm:DeleteParameter',
   sendCommand: 'ssm:SendCommand',
   getCommand: 'ssm:GetCommandInvocation',
+  completeLifecycleAction: 'autoscaling:CompleteLifecycleAction',
+  recordLifecycleHeartbeat: 'autoscaling:RecordLifecycleActionHeartbeat',
 };
 
 /** The AWS API an operation of the Fleet port calls (an operation added later counts under its own name). */
 export const apiOf = (op: string): string => (FLEET_API as Record<string, string>)[op] ?? op;
+
+/** The join-claims table (lab/sim/claims.ts), as one API in the figures. */
+export const CLAIMS_API = 'dynamodb:(on-demand table)';
 
 /** Default quotas (eu-west-1, the sample configuration's Region). */
 export const AWS_RATES: ApiRate[] = [
@@ -44,7 +50,7 @@ export const AWS_RATES: ApiRate[] = [
   { api: 'ssm:PutParameter', ratePerSecond: 40, burst: 40, source: 'published', note: 'Parameter Store default throughput 40 TPS (shared with GetParameter(s)); burst assumed = rate' },
   { api: 'ssm:DeleteParameter', ratePerSecond: 40, burst: 40, source: 'assumption', note: 'assumed like PutParameter' },
   { api: 'states:StartExecution', ratePerSecond: 300, burst: 1300, source: 'published', note: 'Step Functions Standard StartExecution, large Regions: bucket 1,300, refill 300/s' },
-  { api: 'dynamodb:(on-demand table)', ratePerSecond: 4000, burst: 4000, source: 'published', note: 'a new on-demand table serves 4,000 writes/s (12,000 reads/s); not used by the join today' },
+  { api: CLAIMS_API, ratePerSecond: 4000, burst: 4000, source: 'published', note: 'a new on-demand table serves 4,000 writes/s (12,000 reads/s): the join claims (one bucket for Get/Put/UpdateItem, conservatively)' },
 ];
 
 /** Modelled service latency of one call (ms): assumptions. */
@@ -56,6 +62,7 @@ export const API_LATENCY_MS: Record<string, number> = {
   'ssm:DeleteParameter': 50,
   'ssm:SendCommand': 120,
   'ssm:GetCommandInvocation': 50,
+  [CLAIMS_API]: 10,
 };
 
 /** Throttles every Fleet operation of `fleet` by its API's quota (operations of one API share the bucket's numbers). */
@@ -186,5 +193,21 @@ export function withSdkRetry(fleetFor: FleetFor, fallback: SdkClientModel = new 
         (lambdaContainer.getStore() ?? fallback).call(() => (fn as (...a: unknown[]) => Promise<unknown>).apply(fleet, args));
     }
     return wrapped as unknown as Fleet;
+  };
+}
+
+/** Throttles the claims table by its quota (CLAIMS_API in AWS_RATES). */
+export function applyClaimsRate(claims: SimClaims, rates: ApiRate[] = AWS_RATES): void {
+  const r = rates.find((x) => x.api === CLAIMS_API);
+  if (r) claims.throttle({ ratePerSecond: r.ratePerSecond, burst: r.burst });
+}
+
+/** The Claims port behind the SDK's retry (the DynamoDB client of tasks/adapters/dynamodb-claims.ts: adaptive, 5 attempts). */
+export function withSdkRetryClaims(claims: Claims, fallback: SdkClientModel = new SdkClientModel()): Claims {
+  const via = <T>(run: () => Promise<T>): Promise<T> => (lambdaContainer.getStore() ?? fallback).call(run);
+  return {
+    get: (...a) => via(() => claims.get(...a)),
+    take: (...a) => via(() => claims.take(...a)),
+    update: (...a) => via(() => claims.update(...a)),
   };
 }

@@ -10,6 +10,8 @@
  *
  * Also: labSettings() (the Settings of the lab world) and labDeps() (Deps for the tasks).
  */
+import { joinScript } from '../../infra/documents';
+import { SimClaims, SimExecutionHistory } from '../sim/claims';
 import { randomBytes, randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -17,9 +19,10 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Client, type ClientOptions } from 'ldapts';
 import { AwsRefused, DirectoryUnavailable } from '../../tasks/lib/errors';
 import type { Deps, DepsProvider } from '../../tasks/lib/deps';
-import type { CommandResult, CommandStatus, Fleet, FleetFor, InstanceInfo, PingStatus, SendCommandRequest } from '../../tasks/lib/ports';
+import type { CommandResult, CommandStatus, Fleet, FleetFor, InstanceInfo, LifecycleActionRef, PingStatus, SendCommandRequest } from '../../tasks/lib/ports';
 import { defaultTagSettings, documentNames, validateSettings, type Settings } from '../../tasks/lib/settings';
 import { LdapDirectory } from '../../tasks/adapters/ldap-directory';
+import { lazyDirectories } from '../../tasks/lib/routing';
 import { joinSecretName, joinSecretPath } from '../../tasks/lib/naming';
 import { HOST_LINK, LAB_ACCOUNT, LAB_REGION, labPaths, type LabPaths } from './paths';
 import { readState, type InstanceRecord, type LabState } from './state';
@@ -222,7 +225,9 @@ export class LabFleet implements Fleet {
       if (!r || r.state !== 'running')
         throw new AwsRefused(`SendCommand: InvalidInstanceId: ${request.instanceId} is not in a valid state for account ${LAB_ACCOUNT}`);
       const documentName = this.documents[request.document];
-      const script = fs.readFileSync(path.join(this.options.documentsDir ?? DOCUMENTS_DIR, SCRIPT_OF[request.document]), 'utf8');
+      const read = (file: string): string => fs.readFileSync(path.join(this.options.documentsDir ?? DOCUMENTS_DIR, file), 'utf8');
+      // The join document is join.sh with verify.sh appended, exactly as infra/documents.ts builds it.
+      const script = request.document === 'join' ? joinScript(read) : read(SCRIPT_OF[request.document]);
       const values = resolveParameters(documentParams(script), request.parameters, documentName);
       const rec: LabCommandRecord = {
         commandId: randomUUID(),
@@ -247,6 +252,14 @@ export class LabFleet implements Fleet {
       void p.finally(() => this.running.delete(rec.commandId));
       return rec.commandId;
     });
+  }
+
+  /** The lab world has no Auto Scaling groups: a lifecycle answer is refused, as AWS refuses an unknown group. */
+  completeLifecycleAction(action: LifecycleActionRef): Promise<boolean> {
+    return EMPTY_FLEET.completeLifecycleAction(action, 'CONTINUE');
+  }
+  recordLifecycleHeartbeat(action: LifecycleActionRef): Promise<boolean> {
+    return EMPTY_FLEET.recordLifecycleHeartbeat(action);
   }
 
   getCommand(commandId: string, instanceId: string): Promise<CommandResult> {
@@ -441,6 +454,7 @@ export function labSettings(opts: LabSettingsOptions = {}, paths: LabPaths = lab
     tags: defaultTagSettings(),
     naming: { prefix: '' },
     documents: { ...LAB_DOCUMENTS },
+    claimsTableName: 'adjoin-lab-join-claims',
     timings: { settleSeconds: 1, ssmOnlineDeadlineSeconds: 120, commandDeadlineSeconds: 180, claimLeaseSeconds: 600 },
     reconcile: { graceSeconds: 60, maxDeletions: 20, dryRun: false },
   };
@@ -484,22 +498,34 @@ const EMPTY_FLEET: Fleet = {
   deleteJoinSecret: () => Promise.resolve(),
   sendCommand: (r) => Promise.reject(new AwsRefused(`SendCommand: InvalidInstanceId: ${r.instanceId}`)),
   getCommand: (id) => Promise.reject(new AwsRefused(`GetCommandInvocation: InvocationDoesNotExist: ${id}`)),
+  completeLifecycleAction: (a) => Promise.reject(new AwsRefused(`CompleteLifecycleAction: ValidationError: no Auto Scaling group ${a.autoScalingGroupName}`)),
+  recordLifecycleHeartbeat: (a) => Promise.reject(new AwsRefused(`RecordLifecycleActionHeartbeat: ValidationError: no Auto Scaling group ${a.autoScalingGroupName}`)),
 };
 
 export interface LabDepsOptions extends LabSettingsOptions {
   fleet?: LabFleet;
   logger?: Logger;
+  /** The join claims (default: a fresh in-memory table, lab/sim/claims.ts). */
+  claims?: SimClaims;
+  executions?: SimExecutionHistory;
 }
 
-/** Deps for the tasks over the lab world: real LDAPS to the lab DC, the LabFleet, real clock. */
+const wallClock = { now: (): Date => new Date() };
+
+/** Deps for the tasks over the lab world: real LDAPS to the lab DC, the LabFleet, real clock, in-memory claims. */
 export function labDeps(opts: LabDepsOptions = {}): Deps {
   const settings = labSettings(opts);
   const fleet = opts.fleet ?? new LabFleet({ documentNames: settings.documents });
+  const directory = labDirectory(settings);
   return {
     settings,
-    directory: labDirectory(settings),
+    directory,
+    // The lab has one domain: every other directory name is a ConfigurationError.
+    directoryFor: lazyDirectories(settings, () => directory, directory),
     fleetFor: labFleetFor(fleet),
-    clock: { now: () => new Date() },
+    claims: opts.claims ?? new SimClaims(wallClock),
+    executions: opts.executions ?? new SimExecutionHistory(),
+    clock: wallClock,
     random: { bytes: (n) => randomBytes(n) },
     logger:
       opts.logger ??

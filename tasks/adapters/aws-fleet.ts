@@ -1,10 +1,11 @@
 /**
- * Fleet over the AWS SDK v3: EC2 (describe, tags) and SSM (ping status, join secret, Run
- * Command) for one account and Region. Clients use adaptive retry and
- * the timeouts of aws-clients.ts; whatever error is left is
+ * Fleet over the AWS SDK v3: EC2 (describe, tags), SSM (ping status, join secret, Run
+ * Command) and Auto Scaling (lifecycle actions) for one account and Region. Clients use adaptive
+ * retry and the timeouts of aws-clients.ts; whatever error is left is
  * mapped to our catalogue (aws-errors.ts). `fleetFor` caches one AwsFleet per account+Region
  * and reaches member accounts through `memberRoleName`.
  */
+import { AutoScalingClient, CompleteLifecycleActionCommand, RecordLifecycleActionHeartbeatCommand } from '@aws-sdk/client-auto-scaling';
 import {
   CreateTagsCommand,
   DescribeInstancesCommand,
@@ -25,10 +26,11 @@ import {
 import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { AwsRefused, AwsUnavailable, InstanceGone } from '../lib/errors';
 import { instanceArn, joinSecretName, OTP_INSTANCE_TAG } from '../lib/naming';
-import type { CommandResult, CommandStatus, Fleet, FleetFor, InstanceInfo, InstanceState, PingStatus, SendCommandRequest } from '../lib/ports';
+import type { CommandResult, CommandStatus, Fleet, FleetFor, InstanceInfo, InstanceState, LifecycleActionRef, LifecycleResult, PingStatus, SendCommandRequest } from '../lib/ports';
 import type { Settings } from '../lib/settings';
 import { awsClientConfig } from './aws-clients';
 import { awsErrorName, mapAwsError } from './aws-errors';
+import { traced } from './observability';
 
 export type Credentials = EC2ClientConfig['credentials'];
 
@@ -43,6 +45,7 @@ export interface AwsFleetOptions {
   /** Pre-built clients (tests); otherwise built with adaptive retry. */
   ec2?: EC2Client;
   ssm?: SSMClient;
+  autoScaling?: AutoScalingClient;
   /** KMS key for the join secret (default: the account's aws/ssm key). */
   secretKeyId?: string;
   /** Parameter path of join secrets (default /adjoin/otp/). */
@@ -92,11 +95,13 @@ export function toCommandStatus(status: string | undefined, details: string | un
 export class AwsFleet implements Fleet {
   readonly ec2: EC2Client;
   readonly ssm: SSMClient;
+  readonly autoScaling: AutoScalingClient;
 
   constructor(private readonly options: AwsFleetOptions) {
     const config = { ...awsClientConfig(options.region), ...(options.credentials ? { credentials: options.credentials } : {}) };
-    this.ec2 = options.ec2 ?? new EC2Client(config);
-    this.ssm = options.ssm ?? new SSMClient(config);
+    this.ec2 = options.ec2 ?? traced(new EC2Client(config));
+    this.ssm = options.ssm ?? traced(new SSMClient(config));
+    this.autoScaling = options.autoScaling ?? traced(new AutoScalingClient(config));
   }
 
   async describeInstance(instanceId: string): Promise<InstanceInfo | undefined> {
@@ -253,7 +258,38 @@ export class AwsFleet implements Fleet {
       throw mapAwsError(err, `SSM GetCommandInvocation ${commandId}`, [], this.options.region);
     }
   }
+
+  async completeLifecycleAction(action: LifecycleActionRef, result: LifecycleResult): Promise<boolean> {
+    try {
+      await this.autoScaling.send(new CompleteLifecycleActionCommand({ ...lifecycleKeys(action), LifecycleActionResult: result }));
+      return true;
+    } catch (err) {
+      if (noLongerPending(err)) return false;
+      throw mapAwsError(err, `Auto Scaling CompleteLifecycleAction ${result} for ${action.instanceId} (group ${action.autoScalingGroupName}, hook ${action.lifecycleHookName})`);
+    }
+  }
+
+  async recordLifecycleHeartbeat(action: LifecycleActionRef): Promise<boolean> {
+    try {
+      await this.autoScaling.send(new RecordLifecycleActionHeartbeatCommand(lifecycleKeys(action)));
+      return true;
+    } catch (err) {
+      if (noLongerPending(err)) return false;
+      throw mapAwsError(err, `Auto Scaling RecordLifecycleActionHeartbeat for ${action.instanceId} (group ${action.autoScalingGroupName}, hook ${action.lifecycleHookName})`);
+    }
+  }
 }
+
+const lifecycleKeys = (a: LifecycleActionRef) => ({
+  AutoScalingGroupName: a.autoScalingGroupName,
+  LifecycleHookName: a.lifecycleHookName,
+  LifecycleActionToken: a.lifecycleActionToken,
+  InstanceId: a.instanceId,
+});
+
+/** Auto Scaling answers a token that is no longer pending with ValidationError "No active Lifecycle Action found". */
+const noLongerPending = (err: unknown): boolean =>
+  awsErrorName(err) === 'ValidationError' && /No active Lifecycle Action found/i.test(String((err as { message?: unknown }).message));
 
 /** The IAM partition of a Region. */
 export const partitionOf = (region: string): string =>
@@ -316,6 +352,8 @@ class DeferredFleet implements Fleet {
   deleteJoinSecret = async (id: string) => (await this.get()).deleteJoinSecret(id);
   sendCommand = async (request: SendCommandRequest) => (await this.get()).sendCommand(request);
   getCommand = async (commandId: string, id: string) => (await this.get()).getCommand(commandId, id);
+  completeLifecycleAction = async (action: LifecycleActionRef, result: LifecycleResult) => (await this.get()).completeLifecycleAction(action, result);
+  recordLifecycleHeartbeat = async (action: LifecycleActionRef) => (await this.get()).recordLifecycleHeartbeat(action);
 }
 
 /**
@@ -329,7 +367,7 @@ export function fleetFor(options: FleetForOptions): FleetFor {
   let sts: STSClient | undefined = options.sts;
   const stsClient = (): STSClient => {
     const region = options.stsRegion ?? process.env.AWS_REGION;
-    sts ??= new STSClient(awsClientConfig(region));
+    sts ??= traced(new STSClient(awsClientConfig(region)));
     return sts;
   };
   let home: Promise<string> | undefined;

@@ -58,6 +58,7 @@ import type { Settings } from '../lib/settings';
 import { awsClientConfig } from './aws-clients';
 import { expectedSpns, WORKSTATION_TRUST_ACCOUNT } from '../lib/windows';
 import { mapAwsError } from './aws-errors';
+import { traced } from './observability';
 
 export type DirectorySettings = Settings['directory'];
 
@@ -386,7 +387,7 @@ export class LdapDirectory implements Directory {
   async loadCredentials(): Promise<BindCredentials> {
     const c = this.config;
     if (c.bindSecretId) {
-      const sm = this.options.secretsManager ?? new SecretsManagerClient(awsClientConfig());
+      const sm = this.options.secretsManager ?? traced(new SecretsManagerClient(awsClientConfig()));
       const out = await sm.send(new GetSecretValueCommand({ SecretId: c.bindSecretId })).catch((err: unknown) => {
         throw mapAwsError(err, `Secrets Manager GetSecretValue ${c.bindSecretId}`);
       });
@@ -409,7 +410,7 @@ export class LdapDirectory implements Directory {
         throw new DirectoryAuthFailed(`Cannot read the CA file ${c.caFile}`);
       });
     if (c.caParameterName) {
-      const ssm = this.options.ssm ?? new SSMClient(awsClientConfig());
+      const ssm = this.options.ssm ?? traced(new SSMClient(awsClientConfig()));
       const out = await ssm.send(new GetParameterCommand({ Name: c.caParameterName, WithDecryption: true })).catch((err: unknown) => {
         throw mapAwsError(err, `SSM GetParameter ${c.caParameterName}`);
       });

@@ -1,22 +1,38 @@
 /**
- * Sending our SSM documents and reading their results: shared by "Run join document",
- * "Verify NSS" and the two "Check …" states. Ports only (no SDK).
+ * "Run join document": ONE SSM command per redrive round runs the join document — the join
+ * (infra/documents/join.sh) with the verification appended (verify.sh: directory users resolve
+ * through NSS; exit 7 when they do not). The task both sends and polls, one call per poll:
  *
- * Document parameters (the `# param:` header of infra/documents/join.sh and verify.sh):
- *   join:   DomainName, Realm, ComputerName, HostFqdn, DomainControllers, OneTimePassword,
- *           LoginGroups, IdMapping, DomainSid, ComputerOu, DomainController
- *   verify: DomainName, ProbeUsers, LoginGroups
- * The one-time password is passed only as `{{ssm-secure:<parameter>}}`: SSM resolves it on the
- * instance; the value never appears in the command, its history, or state data.
+ *   no command for this round in the claim  → a LIVE one-time password (Prepare's one, or a
+ *       fresh one when the old one may be revoked), send, record commandId + round in the
+ *       claim, throw JoinStillRunning (the state's retry is the poll, full jitter)
+ *   a command for this round                → GetCommandInvocation:
+ *       running       → JoinStillRunning, or CommandTimedOut past the command deadline
+ *       succeeded     → the result
+ *       failed        → JoinCommandFailed (VerificationFailed for exit 7), the output as Cause
+ *       undeliverable → InstanceGone when the instance is gone, else JoinCommandFailed
+ *
+ * Document parameters (the `# param:` headers of join.sh and verify.sh): DomainName, Realm,
+ * ComputerName, HostFqdn, DomainControllers, OneTimePassword, LoginGroups, IdMapping, DomainSid,
+ * ComputerOu, DomainController (the DC that wrote the object or its password, '-' = any),
+ * ProbeUsers. The one-time password is passed only as `{{ssm-secure:<parameter>}}`:
+ * SSM resolves it on the instance; the value never appears in the command, its history, or
+ * state data. Ports only (no SDK).
  */
-import type { CheckCommandInput, CheckCommandOutput, CommandRef, PrepareComputerOutput, ReadInstanceOutput, RunCommandInput } from './contracts';
+import { holdClaim } from './claim';
+import { claimKey } from './claims';
+import type { PrepareComputerOutput, ReadInstanceOutput, RunJoinInput, RunJoinOutput } from './contracts';
 import type { Deps } from './deps';
-import { AdjoinError, CommandTimedOut, JoinCommandFailed, VerificationFailed } from './errors';
+import { AdjoinError, ClaimLost, CommandTimedOut, JoinCommandFailed, JoinStillRunning, VerificationFailed } from './errors';
 import { assertNotGone } from './gone';
 import { linuxJoinParameters } from './linux-settings';
 import { commandOutput } from './output';
 import type { CommandResult } from './ports';
+import { prepareComputer } from './prepare';
 import type { Settings } from './settings';
+
+/** The exit code of the join document when the join worked but directory users do not resolve. */
+export const VERIFICATION_EXIT_CODE = 7;
 
 export function joinParameters(settings: Settings, instance: ReadInstanceOutput, computer: PrepareComputerOutput): Record<string, string> {
   const d = settings.directory;
@@ -31,6 +47,7 @@ export function joinParameters(settings: Settings, instance: ReadInstanceOutput,
     IdMapping: d.idMapping.mode,
     DomainSid: d.idMapping.mode === 'sid' ? d.idMapping.domainSid : '',
     ComputerOu: d.computerOu,
+    ProbeUsers: d.probeUsers.join(','),
     DomainController: computer.domainController ?? '-',
     ...linuxJoinParameters(settings.linux),
   };
@@ -48,51 +65,8 @@ export function verifyParameters(settings: Settings, instance: ReadInstanceOutpu
 export const commandComment = (executionName: string, document: 'join' | 'verify'): string =>
   `adjoin ${document} ${executionName}`.slice(0, 100);
 
-/**
- * Sends `document` unless `previous` is a failed command of this redrive round: then it throws
- * (JoinCommandFailed / VerificationFailed) with that command's output, so the execution fails
- * *here* and a redrive (next round) sends a fresh command.
- */
-export async function sendDocument(
-  input: RunCommandInput,
-  document: 'join' | 'verify',
-  parameters: Record<string, string>,
-  deps: Deps,
-): Promise<CommandRef> {
-  const { instance, previous, redriveCount, executionName } = input;
-  if (previous && previous.state === 'failed' && previous.redriveCount === redriveCount) {
-    const what = `${document === 'join' ? 'Join' : 'Verification'} command ${previous.commandId} on ${instance.instanceId} ended ${previous.status}` +
-      `${previous.exitCode !== undefined ? ` (exit code ${previous.exitCode})` : ''}. Fix the cause and redrive the execution. Output:\n${previous.output}`;
-    throw document === 'join' ? new JoinCommandFailed(what) : new VerificationFailed(what);
-  }
-  const fleet = deps.fleetFor(instance);
-  let commandId: string;
-  try {
-    commandId = await fleet.sendCommand({
-      instanceId: instance.instanceId,
-      document,
-      parameters,
-      comment: commandComment(executionName, document),
-      timeoutSeconds: deps.settings.timings.commandDeadlineSeconds,
-    });
-  } catch (err) {
-    if (err instanceof AdjoinError && !err.transient) await assertNotGone(fleet, instance.instanceId);
-    throw err;
-  }
-  deps.logger.info('Command sent', { document, commandId, redriveCount });
-  return { commandId, document, sentAt: deps.clock.now().toISOString(), redriveCount };
-}
-
-/** "Run join document": the join document with its parameters. */
-export const runJoinDocument = (input: RunCommandInput, deps: Deps): Promise<CommandRef> =>
-  sendDocument(input, 'join', joinParameters(deps.settings, input.instance, input.computer), deps);
-
-/** "Verify NSS": the verify document (getent passwd / id of the probe users). */
-export const verifyNss = (input: RunCommandInput, deps: Deps): Promise<CommandRef> =>
-  sendDocument(input, 'verify', verifyParameters(deps.settings, input.instance), deps);
-
 /** Run Command status → our state machine's view. */
-export function commandState(status: CommandResult['status']): CheckCommandOutput['state'] | 'undeliverable' {
+export function commandState(status: CommandResult['status']): 'running' | 'succeeded' | 'failed' | 'undeliverable' {
   switch (status) {
     case 'Pending':
     case 'InProgress':
@@ -111,33 +85,85 @@ export function commandState(status: CommandResult['status']): CheckCommandOutpu
   }
 }
 
-export async function checkCommand(input: CheckCommandInput, deps: Deps): Promise<CheckCommandOutput> {
-  const { instance, command } = input;
+const fail = (instanceId: string, commandId: string, result: CommandResult, output: string): AdjoinError => {
+  const code = result.exitCode !== undefined && result.exitCode >= 0 ? ` (exit code ${result.exitCode})` : '';
+  if (result.exitCode === VERIFICATION_EXIT_CODE)
+    return new VerificationFailed(
+      `The join of ${instanceId} worked, but directory users do not resolve (command ${commandId}${code}). ` +
+        `Fix the cause and redrive the execution. Output:\n${output}`,
+    );
+  return new JoinCommandFailed(
+    `Join command ${commandId} on ${instanceId} ended ${result.status}${code}. Fix the cause and redrive the execution. Output:\n${output}`,
+  );
+};
+
+/**
+ * The command is sent: its ID MUST reach the claim, or the retry would send a second command.
+ * A transient failure (throttling past the SDK's own retries) is retried here, a few times over
+ * about 6 s with full jitter, before it is let through.
+ */
+async function persist<T>(write: () => Promise<T>, attempts = 6): Promise<T> {
+  for (let n = 1; ; n++) {
+    try {
+      return await write();
+    } catch (err) {
+      if (!(err instanceof AdjoinError) || !err.transient || n >= attempts) throw err;
+      await new Promise((r) => setTimeout(r, Math.random() * 100 * 2 ** n));
+    }
+  }
+}
+
+export async function runJoinDocument(input: RunJoinInput, deps: Deps): Promise<RunJoinOutput> {
+  const { instance, redriveCount, executionName } = input;
   const fleet = deps.fleetFor(instance);
-  const result = await fleet.getCommand(command.commandId, instance.instanceId);
-  let state = commandState(result.status);
+  const key = claimKey(instance);
+  const now = deps.clock.now().getTime() / 1000;
+  const claim = await holdClaim(instance, executionName, deps);
+  if (claim.status === 'joined' && claim.commandId !== undefined)
+    return { commandId: claim.commandId, status: 'Success', redriveCount, output: 'already joined (the claim says so)' };
+
+  if (claim.commandId === undefined || claim.round !== redriveCount) {
+    // A new round. Prepare's one-time password is live only when nothing revoked it since
+    // (the cleanup resets it and deletes the parameter; a failed command may have used it).
+    let computer = input.computer;
+    const live = claim.phase === 'prepared' && claim.commandId === undefined && claim.status === 'joining';
+    if (!live) computer = await prepareComputer({ instance, executionName }, deps);
+    let commandId: string;
+    try {
+      commandId = await fleet.sendCommand({
+        instanceId: instance.instanceId,
+        document: 'join',
+        parameters: joinParameters(deps.settings, instance, computer),
+        comment: commandComment(executionName, 'join'),
+        timeoutSeconds: deps.settings.timings.commandDeadlineSeconds,
+      });
+    } catch (err) {
+      if (err instanceof AdjoinError && !err.transient) await assertNotGone(fleet, instance.instanceId);
+      throw err;
+    }
+    const recorded = await persist(() => deps.claims.update(key, executionName, { commandId, round: redriveCount, sentAt: Math.floor(now), phase: 'command-sent' }));
+    if (!recorded) throw new ClaimLost(`The join claim of ${instance.instanceId} changed hands after command ${commandId} was sent.`);
+    deps.logger.info('Join command sent', { commandId, redriveCount, freshPassword: !live });
+    throw new JoinStillRunning(`Join command ${commandId} sent to ${instance.instanceId} (round ${redriveCount}); checking it again shortly.`);
+  }
+
+  const commandId = claim.commandId;
+  const result = await fleet.getCommand(commandId, instance.instanceId);
   const output = commandOutput(result.stdout, result.stderr);
+  const state = commandState(result.status);
   if (state === 'running') {
-    const elapsed = (deps.clock.now().getTime() - Date.parse(command.sentAt)) / 1000;
+    const elapsed = now - (claim.sentAt ?? now);
     const deadline = deps.settings.timings.commandDeadlineSeconds;
     if (elapsed > deadline)
       throw new CommandTimedOut(
-        `${command.document} command ${command.commandId} on ${instance.instanceId} is still ${result.status} ` +
-          `${Math.round(elapsed)} s after it was sent (deadline ${deadline} s). Check the instance and Run Command history; redrive to check again.` +
+        `Join command ${commandId} on ${instance.instanceId} is still ${result.status} ${Math.round(elapsed)} s after it was sent ` +
+          `(deadline ${deadline} s). Check the instance and Run Command history; redrive to send it again.` +
           (output ? `\nOutput so far:\n${output}` : ''),
       );
+    throw new JoinStillRunning(`Join command ${commandId} on ${instance.instanceId} is ${result.status} (${Math.round(elapsed)} s).`);
   }
-  if (state === 'undeliverable') {
-    await assertNotGone(fleet, instance.instanceId);
-    state = 'failed';
-  }
-  return {
-    commandId: command.commandId,
-    document: command.document,
-    redriveCount: command.redriveCount,
-    state,
-    status: result.status,
-    ...(result.exitCode !== undefined && result.exitCode >= 0 ? { exitCode: result.exitCode } : {}),
-    output,
-  };
+  if (state === 'undeliverable') await assertNotGone(fleet, instance.instanceId);
+  if (state !== 'succeeded') throw fail(instance.instanceId, commandId, result, output);
+  await deps.claims.update(key, executionName, { phase: 'joined-verified' });
+  return { commandId, status: result.status, redriveCount, output };
 }

@@ -3,7 +3,7 @@
  * Payload of each Task from these, tasks/ implement them. Keep both sides in step.
  *
  * The join execution's state object grows as it goes:
- *   { event, instance, computer, join, joinStatus, verify, verifyStatus, record }
+ *   { event, instance, ssm, computer, join }  (and the output of "Record result" at the end)
  * Every task result is written under its own ResultPath, so the Step Functions console shows
  * each step's output on its own. No task ever returns a secret or a one-time password.
  */
@@ -20,6 +20,17 @@ export interface Ec2StateEvent {
   time?: string;
   resources?: string[];
   detail: { 'instance-id': string; state: string };
+}
+
+/**
+ * A computer object found and judged ours: its GUID pins the very object the delete re-checks;
+ * `directory` names its directory when more than one is configured (tasks/lib/routing.ts).
+ */
+export interface ObjectRef {
+  dn: string;
+  name: string;
+  guid?: string;
+  directory?: string;
 }
 
 /** Where an instance lives (every task after the first carries this). */
@@ -75,57 +86,69 @@ export interface PrepareComputerOutput {
 
 /**
  * "Run join document" — Payload:
- *   { instance: $.instance, computer: $.computer, previous: $.joinStatus (absent first time),
- *     redriveCount: $$.Execution.RedriveCount, executionName: $$.Execution.Name }
- * Sends the join document. When `previous` is a finished, failed command of the same redrive
- * round, it throws JoinCommandFailed with that command's output as Cause: the execution fails
- * *here*, and a redrive (redriveCount + 1) sends a fresh command.
- * "Verify NSS" has the same shape with computer and previous: $.verifyStatus, and throws
- * VerificationFailed.
+ *   { instance: $.instance, computer: $.computer, redriveCount: $$.Execution.RedriveCount,
+ *     executionName: $$.Execution.Name }
+ * Sends the join document (join + verification, ONE command per redrive round) and polls it:
+ * each call either sends (first call of a round) or reads the command, and throws
+ * JoinStillRunning while it runs (the state's own retry is the poll). Ends with the result, or
+ * JoinCommandFailed / VerificationFailed (exit 7) / CommandTimedOut: the execution fails *here*
+ * and a redrive (redriveCount + 1) sends a fresh command with a fresh one-time password.
  */
-export interface RunCommandInput {
+export interface RunJoinInput {
   instance: ReadInstanceOutput;
   computer: PrepareComputerOutput;
-  previous?: CheckCommandOutput;
   redriveCount: number;
   executionName: string;
 }
-/** Result at $.join (or $.verify). */
-export interface CommandRef {
+/** Result at $.join. */
+export interface RunJoinOutput {
   commandId: string;
-  document: 'join' | 'verify';
-  sentAt: string; // ISO time
-  redriveCount: number;
-}
-
-/** "Check join command" / "Check verification" — Payload: { instance: $.instance, command: $.join } */
-export interface CheckCommandInput {
-  instance: InstanceRef;
-  command: CommandRef;
-}
-/** Result at $.joinStatus (or $.verifyStatus). The Choice reads .state. */
-export interface CheckCommandOutput {
-  commandId: string;
-  document: 'join' | 'verify';
-  redriveCount: number;
-  /** running: wait and check again. succeeded / failed: finished. */
-  state: 'running' | 'succeeded' | 'failed';
   status: CommandStatus;
-  exitCode?: number;
+  redriveCount: number;
   /** Last lines of stdout/stderr (bounded, secrets never present). */
   output: string;
 }
 
-/** "Record result" — Payload: { instance, computer, executionName }. Tags the instance, deletes the secret. */
+/**
+ * "Record result" — Payload: { instance, computer, join: $.join, executionName }. Tags the
+ * instance, deletes the secret, marks the claim joined. Its result IS the execution's output.
+ */
 export interface RecordResultInput {
   instance: ReadInstanceOutput;
   computer: PrepareComputerOutput;
+  join: { commandId: string };
   executionName: string;
 }
 export interface RecordResultOutput {
   outcome: 'joined';
+  instanceId: string;
   computerName: string;
+  commandId: string;
   tags: Record<string, string>;
+}
+
+// ---- join cleanup ---------------------------------------------------------------------------
+
+/**
+ * "Clean up failed join" — the input of the join-cleanup machine: the detail of the "Step
+ * Functions Execution Status Change" event of a join execution that ended FAILED, TIMED_OUT or
+ * ABORTED (`input` is the join execution's input, as a JSON string).
+ */
+export interface CleanupInput {
+  executionArn: string;
+  name: string;
+  status: 'FAILED' | 'TIMED_OUT' | 'ABORTED';
+  input: string;
+  error?: string;
+  cause?: string;
+}
+export interface CleanupOutput {
+  /** cleaned: this execution held the claim and its traces are gone. nothing: not ours / joined / never claimed. */
+  outcome: 'cleaned' | 'nothing';
+  instanceId?: string;
+  reason: string;
+  passwordReset: boolean;
+  failedState?: string;
 }
 
 /** "Remove what the join made" (compensation) — Payload: { instance: $.instance, error: $.error } */
@@ -154,13 +177,6 @@ export interface FindObjectsOutput extends InstanceRef {
   outcome: 'delete' | 'nothing' | 'instance-alive';
   reason: string;
   objects: ObjectRef[];
-}
-
-/** A computer object found and judged ours: its GUID pins the very object the delete re-checks. */
-export interface ObjectRef {
-  dn: string;
-  name: string;
-  guid?: string;
 }
 
 /** "Delete computer object" (a Map item, also used by reconcile) — Payload: { item, instance } */

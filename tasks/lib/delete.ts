@@ -21,6 +21,7 @@ import { sameDn } from './dn';
 import { DirectoryRefused, UnsafeDeleteRefused } from './errors';
 import { hostFqdn } from './naming';
 import type { ComputerObject, Marker } from './ports';
+import { scopedDeps } from './routing';
 import { decideDeletion, safetySettings } from './safety';
 import { isObj } from './validate';
 
@@ -32,8 +33,9 @@ async function readAgain(dn: string, name: string, marker: Marker, deps: Deps): 
   return byName && sameDn(byName.dn, dn) ? byName : undefined;
 }
 
-export async function deleteComputerObject(input: DeleteObjectInput, deps: Deps): Promise<DeleteObjectOutput> {
+export async function deleteComputerObject(input: DeleteObjectInput, allDeps: Deps): Promise<DeleteObjectOutput> {
   const { object, instance } = input;
+  const deps = scopedDeps(allDeps, object.directory); // the directory the object was found in
   const marker: Marker = { ...instance };
   const current = await readAgain(object.dn, object.name, marker, deps);
   if (current === undefined) {

@@ -4,16 +4,26 @@
  * the workflow tests pass their own to each task's `makeHandler`.
  */
 import type { Logger } from '@aws-lambda-powertools/logger';
-import type { Clock, Directory, FleetFor, Random } from './ports';
+import type { MetricsPort } from './metrics';
+import type { Claims, Clock, Directory, ExecutionHistory, FleetFor, Random } from './ports';
 import type { Settings } from './settings';
 
 export interface Deps {
   settings: Settings;
+  /** The default (first) directory: code that has not moved to directoryFor yet uses this one. */
   directory: Directory;
+  /** Each configured directory by name (tasks/lib/routing.ts), built lazily. Unknown name: ConfigurationError. */
+  directoryFor: (name: string) => Directory;
   fleetFor: FleetFor;
+  /** The join claims (one conditional write decides who joins an instance). */
+  claims: Claims;
+  /** Step Functions' execution history (the join cleanup reads the failed state). */
+  executions: ExecutionHistory;
   clock: Clock;
   random: Random;
   logger: Logger;
+  /** Outcome and failure counts (tasks/lib/metrics.ts); absent: not counted. */
+  metrics?: MetricsPort;
 }
 
 /** Built once per cold start (or per lab world), then reused. */

@@ -98,6 +98,21 @@ export class JoinCommandFailed extends AdjoinError {
   readonly transient = false;
 }
 
+/**
+ * The join command of this round is sent, or still running: "Run join document" is asked again
+ * (its own retry: a poll per attempt, full jitter). Not a failure unless the retries run out.
+ */
+export class JoinStillRunning extends AdjoinError {
+  override readonly name = 'JoinStillRunning';
+  readonly transient = true;
+}
+
+/** Another execution holds this instance's join claim (it took over after ours expired or failed). */
+export class ClaimLost extends AdjoinError {
+  override readonly name = 'ClaimLost';
+  readonly transient = false;
+}
+
 /** A command did not finish before its deadline. */
 export class CommandTimedOut extends AdjoinError {
   override readonly name = 'CommandTimedOut';
@@ -146,6 +161,8 @@ export const Errors = {
   AwsUnreachable: 'AwsUnreachable',
   AwsRefused: 'AwsRefused',
   JoinCommandFailed: 'JoinCommandFailed',
+  JoinStillRunning: 'JoinStillRunning',
+  ClaimLost: 'ClaimLost',
   CommandTimedOut: 'CommandTimedOut',
   VerificationFailed: 'VerificationFailed',
   DeletionCapExceeded: 'DeletionCapExceeded',
@@ -163,10 +180,21 @@ export const TransientErrors: ErrorName[] = [
   Errors.AwsUnreachable,
 ];
 
+/**
+ * A task Lambda ran past its timeout (in a burst: the SDK's own back-off on throttled calls).
+ * Retried by the join's burst retry: every join task is idempotent.
+ */
+export const LambdaTimeout = 'Sandbox.Timedout';
+
 /** Lambda service errors that Step Functions recommends retrying on every Lambda task. */
 export const LambdaServiceErrors = [
   'Lambda.ServiceException',
   'Lambda.AWSLambdaException',
   'Lambda.SdkClientException',
-  'Lambda.TooManyRequestsException',
 ];
+
+/**
+ * Lambda throttling: a task function at its reserved concurrency (config lambda.reservedConcurrency)
+ * refuses the invoke. Retried longer than the service errors, so a burst waits its turn.
+ */
+export const LambdaThrottleErrors = ['Lambda.TooManyRequestsException'];

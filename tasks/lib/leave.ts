@@ -17,6 +17,7 @@ import { countDeletes, readableCause } from './delete';
 import type { Deps } from './deps';
 import { isGone } from './gone';
 import type { Marker } from './ports';
+import { directoriesToSearch, objectDirectory, scopedDeps } from './routing';
 import { decideDeletion, describeMarker, safetySettings } from './safety';
 
 export async function findComputerObjects(input: FindObjectsInput, deps: Deps): Promise<FindObjectsOutput> {
@@ -28,25 +29,31 @@ export async function findComputerObjects(input: FindObjectsInput, deps: Deps): 
     deps.logger.info('Instance is alive', { state: info.state });
     return { ...instance, outcome: 'instance-alive', reason, objects: [] };
   }
-  const found = await deps.directory.findByMarker(marker);
-  const safety = safetySettings(deps.settings, { expected: marker, ...(input.expectedGuid ? { expectedGuid: input.expectedGuid } : {}) });
   const now = deps.clock.now();
   const objects: ObjectRef[] = [];
   const refused: string[] = [];
-  for (const o of found) {
-    const d = decideDeletion(o, info, safety, now);
-    if (d.delete) objects.push({ dn: o.dn, name: o.name, ...(o.guid !== undefined ? { guid: o.guid } : {}) });
-    else {
-      refused.push(d.reason);
-      deps.logger.warn('Computer object left alone', { dn: o.dn, rule: d.rule, reason: d.reason });
+  let foundCount = 0;
+  // The directory recorded at join (EC2 tag), else every directory: a marker is unique.
+  for (const name of directoriesToSearch(deps.settings, info?.tags ?? {})) {
+    const scoped = scopedDeps(deps, deps.settings.directories ? name : undefined);
+    const found = await scoped.directory.findByMarker(marker);
+    foundCount += found.length;
+    const safety = safetySettings(scoped.settings, { expected: marker, ...(input.expectedGuid ? { expectedGuid: input.expectedGuid } : {}) });
+    for (const o of found) {
+      const d = decideDeletion(o, info, safety, now);
+      if (d.delete) objects.push({ dn: o.dn, name: o.name, ...(o.guid !== undefined ? { guid: o.guid } : {}), ...objectDirectory(deps.settings, name) });
+      else {
+        refused.push(d.reason);
+        deps.logger.warn('Computer object left alone', { dn: o.dn, rule: d.rule, reason: d.reason });
+      }
     }
   }
   if (objects.length > 0)
     return { ...instance, outcome: 'delete', reason: `${objects.length} computer object(s) carry the marker of ${describeMarker(marker)}`, objects };
   const reason =
-    found.length === 0
+    foundCount === 0
       ? `no computer object carries the marker of ${describeMarker(marker)}`
-      : `${found.length} object(s) carry the marker but none may be deleted: ${refused.join('; ')}`;
+      : `${foundCount} object(s) carry the marker but none may be deleted: ${refused.join('; ')}`;
   return { ...instance, outcome: 'nothing', reason, objects: [] };
 }
 

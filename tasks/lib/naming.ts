@@ -26,6 +26,9 @@ export const MAX_NAME_ATTEMPTS = 4;
 
 const BASE32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
 const LETTERS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ';
+/** A directory's name in `directories` (a settings path segment and an EC2 tag value too). */
+export const DIRECTORY_NAME = /^[a-z][a-z0-9-]{0,31}$/;
+
 export const INSTANCE_ID = /^i-(?:[0-9a-f]{8}|[0-9a-f]{17})$/;
 
 function base32(bytes: Uint8Array): string {

@@ -115,7 +115,18 @@ export interface SendCommandRequest {
   timeoutSeconds: number;
 }
 
-/** EC2 + SSM for one account and Region. */
+/** A pending Auto Scaling lifecycle action (from the lifecycle event; tasks/lib/entry.ts). */
+export interface LifecycleActionRef {
+  autoScalingGroupName: string;
+  lifecycleHookName: string;
+  lifecycleActionToken: string;
+  instanceId: string;
+}
+
+/** CONTINUE: the instance goes InService (launch) or on to terminate; ABANDON: it is terminated. */
+export type LifecycleResult = 'CONTINUE' | 'ABANDON';
+
+/** EC2 + SSM (+ Auto Scaling lifecycle actions) for one account and Region. */
 export interface Fleet {
   /** undefined when EC2 does not know the instance (InvalidInstanceID.NotFound). */
   describeInstance(instanceId: string): Promise<InstanceInfo | undefined>;
@@ -128,10 +139,81 @@ export interface Fleet {
   deleteJoinSecret(instanceId: string): Promise<void>;
   sendCommand(request: SendCommandRequest): Promise<string>;
   getCommand(commandId: string, instanceId: string): Promise<CommandResult>;
+  /**
+   * Answer a lifecycle hook. Resolves false when the action is no longer pending (answered
+   * before, or timed out and its default result taken): a redriven answer is harmless.
+   */
+  completeLifecycleAction(action: LifecycleActionRef, result: LifecycleResult): Promise<boolean>;
+  /** Extend a pending lifecycle action by its heartbeat timeout. False when no longer pending. */
+  recordLifecycleHeartbeat(action: LifecycleActionRef): Promise<boolean>;
 }
 
 /** The fleet of a given account and Region (member accounts are reached through a role). */
 export type FleetFor = (target: { account: string; region: string }) => Fleet;
+
+/** Where a join stands, in the claims table (one item per instance). */
+export type ClaimStatus = 'joining' | 'joined' | 'failed' | 'released';
+/** How far the join of the current round got (the cleanup reads it). */
+export type ClaimPhase = 'prepared' | 'command-sent' | 'joined-verified';
+
+/** The claims-table item of one instance. Times are epoch seconds. */
+export interface Claim {
+  /** `<account>/<region>/<instance-id>` (tasks/lib/claim.ts claimKey). */
+  key: string;
+  /** The execution name holding the claim. */
+  execution: string;
+  status: ClaimStatus;
+  claimedAt: number;
+  leaseUntil: number;
+  /** DynamoDB TTL: the item disappears some time after this. */
+  ttl: number;
+  /** The redrive round ($$.Execution.RedriveCount) the current command belongs to. */
+  round?: number;
+  commandId?: string;
+  /** When the current command was sent (epoch seconds). */
+  sentAt?: number;
+  objectGuid?: string;
+  dn?: string;
+  computerName?: string;
+  phase?: ClaimPhase;
+  failedState?: string;
+  error?: string;
+}
+
+/** The fields a holder may change on its claim. */
+export type ClaimChanges = Partial<Omit<Claim, 'key' | 'execution' | 'claimedAt'>>;
+
+/** What a take returned: taken (the new item), or held (the item that stopped us). */
+export type TakeResult = { taken: true; claim: Claim } | { taken: false; holder: Claim };
+
+/**
+ * The join claims (DynamoDB in production, lab/sim/claims.ts in the lab): ONE atomic,
+ * conditional write decides which execution joins an instance.
+ */
+export interface Claims {
+  get(key: string): Promise<Claim | undefined>;
+  /**
+   * Takes the claim for `execution` when there is no item, the item is ours, its status is
+   * failed or released, or its lease expired (a leaseUntil further ahead than `leaseSeconds`,
+   * or a claimedAt in the future, is invalid and counts as expired). A joined item is never
+   * taken. Otherwise returns the holder's item.
+   */
+  take(key: string, execution: string, nowSeconds: number, leaseSeconds: number): Promise<TakeResult>;
+  /** Changes the claim only while `execution` holds it (and, with `unlessJoined`, it is not joined): false when not. */
+  update(key: string, execution: string, changes: ClaimChanges, options?: { unlessJoined?: boolean }): Promise<boolean>;
+}
+
+/** The failure of a join execution, as its history tells it (GetExecutionHistory). */
+export interface ExecutionFailure {
+  state?: string;
+  error?: string;
+  cause?: string;
+}
+
+/** Step Functions' history of our executions (the cleanup reads the failed state). */
+export interface ExecutionHistory {
+  lastFailure(executionArn: string): Promise<ExecutionFailure | undefined>;
+}
 
 export interface Clock {
   now(): Date;

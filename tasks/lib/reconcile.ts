@@ -33,6 +33,7 @@ import { countDeletes } from './delete';
 import type { Deps } from './deps';
 import { AdjoinError, DeletionCapExceeded, Errors } from './errors';
 import type { ComputerObject, Fleet, InstanceInfo, Marker } from './ports';
+import { directoryNames, objectDirectory, scopedDeps } from './routing';
 import {
   decideDeletion,
   describeMarker,
@@ -43,6 +44,7 @@ import {
   safetySettings,
   type RuleId,
 } from './safety';
+import { MetricsNamespace } from './metrics';
 
 /** Instance IDs per DescribeInstances call (the adapter filters on instance-id: <= 200 values). */
 export const DESCRIBE_BATCH = 200;
@@ -59,7 +61,7 @@ export const CAUSE_MAX_BYTES = 30_000;
 interface Pending {
   target: { account: string; region: string };
   fleet: Fleet;
-  objects: (ComputerObject & { marker: Marker })[];
+  objects: (ComputerObject & { marker: Marker; directory?: string })[];
   ids: Set<string>;
   /** Set when this account/Region could not be asked: its objects are skipped. */
   skipped?: SkippedAccount;
@@ -71,10 +73,11 @@ export function isAccountUnreachable(err: unknown): err is AdjoinError {
 }
 
 export async function findStaleObjects(input: FindStaleInput, deps: Deps): Promise<ScanOutput> {
-  const { settings, directory, logger } = deps;
+  const { settings, logger } = deps;
   const dryRun = input.dryRun ?? settings.reconcile.dryRun;
   const graceSeconds = settings.reconcile.graceSeconds;
-  const safety = safetySettings(settings, { graceSeconds });
+  // The safety rules of each directory (its own managed OUs); `undefined`: the one-directory form.
+  const safetyOf = new Map<string | undefined, ReturnType<typeof safetySettings>>([[undefined, safetySettings(settings, { graceSeconds })]]);
   const now = deps.clock.now();
   const counts: ScanCounts = {
     scanned: 0,
@@ -101,9 +104,12 @@ export async function findStaleObjects(input: FindStaleInput, deps: Deps): Promi
     else if (rule === 'join-running') counts.joinRunning++;
     else counts.alive++; // 'gone' refused: alive, or EC2 answered about another instance
   };
-  const addStale = (o: ComputerObject & { marker: Marker }): void => {
+  const addStale = (o: Pending['objects'][number]): void => {
     counts.stale++;
-    const item: StaleItem = { object: { dn: o.dn, name: o.name, ...(o.guid !== undefined ? { guid: o.guid } : {}) }, instance: { ...o.marker } };
+    const item: StaleItem = {
+      object: { dn: o.dn, name: o.name, ...(o.guid !== undefined ? { guid: o.guid } : {}), ...(o.directory !== undefined ? { directory: o.directory } : {}) },
+      instance: { ...o.marker },
+    };
     const bytes = Buffer.byteLength(JSON.stringify(item)) + 1;
     if (staleList.length < STALE_LIST_MAX_ITEMS && listedBytes + bytes <= STALE_LIST_MAX_BYTES) {
       staleList.push(item);
@@ -130,7 +136,7 @@ export async function findStaleObjects(input: FindStaleInput, deps: Deps): Promi
       return skip(p, batch.length);
     }
     for (const o of batch) {
-      const d = decideDeletion(o, answers.get(o.marker.instanceId), safety, now);
+      const d = decideDeletion(o, answers.get(o.marker.instanceId), safetyOf.get(o.directory) as ReturnType<typeof safetySettings>, now);
       if (d.delete) addStale(o);
       else refusedBy(d.rule);
     }
@@ -154,38 +160,45 @@ export async function findStaleObjects(input: FindStaleInput, deps: Deps): Promi
     if (failure !== undefined) throw failure.error;
   };
 
-  for await (const page of directory.listManaged()) {
-    ldapPages++;
-    for (const o of page) {
-      counts.scanned++;
-      // The rules that need no EC2 answer first: no call for what is not ours anyway.
-      if (refuseUnlessOurs(o) !== undefined) {
-        counts.notOurs++;
-        continue;
+  // Every directory in turn (issue 13), each with its own managed OUs; the EC2 batches span them.
+  for (const name of directoryNames(settings)) {
+    const scoped = scopedDeps(deps, settings.directories ? name : undefined);
+    const where = objectDirectory(settings, name);
+    const safety = safetySettings(scoped.settings, { graceSeconds });
+    safetyOf.set(where.directory, safety);
+    for await (const page of scoped.directory.listManaged()) {
+      ldapPages++;
+      for (const o of page) {
+        counts.scanned++;
+        // The rules that need no EC2 answer first: no call for what is not ours anyway.
+        if (refuseUnlessOurs(o) !== undefined) {
+          counts.notOurs++;
+          continue;
+        }
+        if (refuseUnlessInManagedOu(o.dn, safety.managedOus) !== undefined) {
+          counts.outsideManagedOu++;
+          continue;
+        }
+        if (refuseUnlessOwned(o, undefined) !== undefined) {
+          counts.notProvenOurs++;
+          continue;
+        }
+        if (refuseIfYoung(o, graceSeconds, now) !== undefined) {
+          counts.young++;
+          continue;
+        }
+        const marker = o.marker as Marker;
+        const key = `${marker.account}/${marker.region}`;
+        let p = pending.get(key);
+        if (p === undefined) {
+          const target = { account: marker.account, region: marker.region };
+          p = { target, fleet: deps.fleetFor(target), objects: [], ids: new Set() };
+          pending.set(key, p);
+        }
+        p.objects.push({ ...o, marker, ...where });
+        p.ids.add(marker.instanceId);
+        if (p.ids.size >= DESCRIBE_BATCH) await flush(p);
       }
-      if (refuseUnlessInManagedOu(o.dn, safety.managedOus) !== undefined) {
-        counts.outsideManagedOu++;
-        continue;
-      }
-      if (refuseUnlessOwned(o, undefined) !== undefined) {
-        counts.notProvenOurs++;
-        continue;
-      }
-      if (refuseIfYoung(o, graceSeconds, now) !== undefined) {
-        counts.young++;
-        continue;
-      }
-      const marker = o.marker as Marker;
-      const key = `${marker.account}/${marker.region}`;
-      let p = pending.get(key);
-      if (p === undefined) {
-        const target = { account: marker.account, region: marker.region };
-        p = { target, fleet: deps.fleetFor(target), objects: [], ids: new Set() };
-        pending.set(key, p);
-      }
-      p.objects.push({ ...o, marker });
-      p.ids.add(marker.instanceId);
-      if (p.ids.size >= DESCRIBE_BATCH) await flush(p);
     }
   }
   for (const p of pending.values()) await flush(p);
@@ -245,7 +258,7 @@ export function checkDeletionCap(input: CheckCapInput, deps: Deps): GuardOutput 
 
 // ---- Report ---------------------------------------------------------------------------------
 
-export const METRICS_NAMESPACE = 'adjoin';
+export const METRICS_NAMESPACE = MetricsNamespace;
 
 /** A CloudWatch Embedded Metric Format document for one run. */
 export function emfDocument(s: ReconcileSummary, now: Date): Record<string, unknown> {

@@ -1,10 +1,13 @@
 /**
- * "Record result": tags the instance as joined (status, computer name, execution, time) and
- * deletes the one-time password parameter (already dead: adcli rotated the machine password).
+ * "Record result": tags the instance as joined (status, computer name, execution, time),
+ * deletes the one-time password parameter (already dead: adcli rotated the machine password)
+ * and marks the join claim joined. Its result is the join execution's output.
  * No AWS or LDAP import: ports only.
  */
 import type { RecordResultInput, RecordResultOutput } from './contracts';
 import type { Deps } from './deps';
+import { CLAIM_RETENTION_SECONDS, claimKey } from './claims';
+import { ClaimLost } from './errors';
 import { statusTagKeys } from './tags';
 
 export async function recordResult(input: RecordResultInput, deps: Deps): Promise<RecordResultOutput> {
@@ -19,6 +22,14 @@ export async function recordResult(input: RecordResultInput, deps: Deps): Promis
   };
   await fleet.tagInstance(instance.instanceId, tags);
   await fleet.deleteJoinSecret(instance.instanceId);
+  const now = Math.floor(deps.clock.now().getTime() / 1000);
+  const marked = await deps.claims.update(claimKey(instance), executionName, {
+    status: 'joined',
+    phase: 'joined-verified',
+    computerName: computer.name,
+    ttl: now + CLAIM_RETENTION_SECONDS,
+  });
+  if (!marked) throw new ClaimLost(`The join claim of ${instance.instanceId} is no longer held by ${executionName}; the instance is tagged joined anyway.`);
   deps.logger.info('Join recorded', { computerName: computer.name });
-  return { outcome: 'joined', computerName: computer.name, tags };
+  return { outcome: 'joined', instanceId: instance.instanceId, computerName: computer.name, commandId: input.join.commandId, tags };
 }

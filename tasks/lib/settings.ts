@@ -6,11 +6,15 @@
  */
 import { ConfigurationError } from './errors';
 import { linuxSettingsProblems, type LinuxSettings } from './linux-settings';
+import { DIRECTORY_NAME } from './naming';
 import { isObj } from './validate';
 
 export type DirectoryKind = 'aws-managed' | 'entra-ds' | 'self-managed';
 
 export type IdMapping = { mode: 'sid'; domainSid: string } | { mode: 'rfc2307' };
+
+/** One directory's settings (the single `directory`, or one entry of `directories`). */
+export type DirectorySettings = Settings['directory'];
 
 export interface Settings {
   directory: {
@@ -62,6 +66,8 @@ export interface Settings {
     loginGroupKey: string;
     /** Prefix of the tags we write: <prefix>status, <prefix>computer-name, <prefix>execution. */
     statusPrefix: string;
+    /** Opt-out tag set on a joined instance: leave the directory (true) or only record it (absent/false). */
+    leaveOnOptOut?: boolean;
   };
   naming: {
     /** Up to 4 characters put before the name derived from the instance ID. */
@@ -80,12 +86,35 @@ export interface Settings {
     maxDeletions: number;
     dryRun: boolean;
   };
+  /** The DynamoDB table of join claims (one item per instance: tasks/lib/claims.ts). A deployed
+   *  Lambda reads the table's generated name from ADJOIN_CLAIMS_TABLE instead. */
+  claimsTableName: string;
   /** Role assumed in member accounts (cross-account fleets). */
   memberRoleName?: string;
   /** KMS key (alias/…, key ID or ARN) that encrypts one-time passwords; absent: aws/ssm. */
   otpKeyId?: string;
   /** Linux host settings of the join (sudo, host name, SSSD options, …); absent: the defaults. */
   linux?: LinuxSettings;
+  /** Auto Scaling lifecycle hooks: what a failed join answers (absent: ABANDON). */
+  lifecycle?: { onJoinFailure: 'ABANDON' | 'CONTINUE' };
+  /**
+   * Many directories (tasks/lib/routing.ts). Absent: the one `directory`, named "default".
+   * When present, `directory` is the default directory (the first), for code that reads it.
+   */
+  directories?: Record<string, DirectorySettings>;
+  routing?: {
+    rules: RoutingRule[];
+    /** Instance tag that may name an OU (inside its directory's managedOus). */
+    ouTagKey: string;
+  };
+}
+
+/** First match wins; no match: the first directory. */
+export interface RoutingRule {
+  match: { account?: string; region?: string; tag?: { key: string; value: string } };
+  directory: string;
+  /** Where this rule's computers go (one of that directory's managedOus, or inside one). */
+  computerOu?: string;
 }
 
 /** The default tag conventions (infra/config.ts `Defaults` spells the same as key=value). A fresh object each call. */
@@ -142,43 +171,10 @@ export function validateSettings(raw: unknown): Settings {
   };
   if (!isObj(raw)) throw new ConfigurationError(['settings: must be a JSON object']);
 
-  const kind = at('directory.kind');
-  if (kind !== 'aws-managed' && kind !== 'entra-ds' && kind !== 'self-managed')
-    problems.push('directory.kind: must be aws-managed, entra-ds or self-managed');
-  str('directory.domain', /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/i);
-  str('directory.netbiosName', /^[A-Za-z0-9][A-Za-z0-9-]{0,14}$/);
-  str('directory.baseDn', /^(DC=[^,=]+)(,DC=[^,=]+)*$/i);
-  str('directory.computerOu');
-  strList('directory.managedOus', 1);
-  strList('directory.ldapUrls', 1);
-  bool('directory.insecure');
-  strList('directory.dcIps', 1);
-  strList('directory.loginGroups', 0);
-  strList('directory.probeUsers', 1);
-  const urls = at('directory.ldapUrls');
-  if (Array.isArray(urls) && at('directory.insecure') !== true) {
-    for (const u of urls)
-      if (typeof u === 'string' && !u.startsWith('ldaps://'))
-        problems.push(`directory.ldapUrls: ${JSON.stringify(u)} is not ldaps:// (plain LDAP needs directory.insecure=true)`);
-  }
-  const managed = at('directory.managedOus');
-  const computerOu = at('directory.computerOu');
-  const baseDn = at('directory.baseDn');
-  if (Array.isArray(managed) && typeof baseDn === 'string') {
-    for (const ou of managed)
-      if (typeof ou === 'string' && !ou.toLowerCase().endsWith(baseDn.toLowerCase()))
-        problems.push(`directory.managedOus: ${JSON.stringify(ou)} is not inside ${baseDn}`);
-  }
-  if (Array.isArray(managed) && typeof computerOu === 'string' && !managed.some((ou) => typeof ou === 'string' && ou.toLowerCase() === computerOu.toLowerCase()))
-    problems.push('directory.computerOu: must be one of directory.managedOus');
-  if (at('directory.caPem') === undefined && at('directory.caFile') === undefined && at('directory.caParameterName') === undefined && at('directory.insecure') !== true)
-    problems.push('directory: one of caPem, caFile or caParameterName is needed to verify LDAPS (or insecure=true)');
-  if (at('directory.bindSecretId') === undefined && (at('directory.bindDn') === undefined || at('directory.bindPasswordFile') === undefined))
-    problems.push('directory: bindSecretId (or, in the lab, bindDn and bindPasswordFile) is needed');
-  const mode = at('directory.idMapping.mode');
-  if (mode === 'sid') str('directory.idMapping.domainSid', /^S-1-5-21-\d+-\d+-\d+$/);
-  else if (mode !== 'rfc2307') problems.push('directory.idMapping.mode: must be sid or rfc2307');
-
+  const checks: Checks = { at, str, strList, bool, problems };
+  validateDirectory('directory', checks);
+  if (at('tags.leaveOnOptOut') !== undefined) bool('tags.leaveOnOptOut');
+  validateReach(checks);
   str('tags.optIn.key');
   str('tags.optIn.value');
   str('tags.optOut.key');
@@ -188,6 +184,7 @@ export function validateSettings(raw: unknown): Settings {
   const prefix = at('naming.prefix');
   if (typeof prefix !== 'string' || !/^[A-Za-z0-9]{0,4}$/.test(prefix))
     problems.push('naming.prefix: must be 0 to 4 letters or digits');
+  str('claimsTableName', /^[A-Za-z0-9_.-]{3,255}$/);
   str('documents.join');
   str('documents.verify');
   num('timings.settleSeconds', 0, 3600);
@@ -204,4 +201,86 @@ export function validateSettings(raw: unknown): Settings {
   problems.push(...linuxSettingsProblems(at('linux')));
   if (problems.length > 0) throw new ConfigurationError(problems);
   return raw as unknown as Settings;
+}
+
+interface Checks {
+  at: (path: string) => unknown;
+  str: (path: string, re?: RegExp) => void;
+  strList: (path: string, min: number) => void;
+  bool: (path: string) => void;
+  problems: string[];
+}
+
+
+/** One directory's checks, under `d` ("directory" or "directories.<name>"). */
+function validateDirectory(d: string, { at, str, strList, bool, problems }: Checks): void {
+  const kind = at(`${d}.kind`);
+  if (kind !== 'aws-managed' && kind !== 'entra-ds' && kind !== 'self-managed')
+    problems.push(`${d}.kind: must be aws-managed, entra-ds or self-managed`);
+  str(`${d}.domain`, /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/i);
+  str(`${d}.netbiosName`, /^[A-Za-z0-9][A-Za-z0-9-]{0,14}$/);
+  str(`${d}.baseDn`, /^(DC=[^,=]+)(,DC=[^,=]+)*$/i);
+  str(`${d}.computerOu`);
+  strList(`${d}.managedOus`, 1);
+  strList(`${d}.ldapUrls`, 1);
+  bool(`${d}.insecure`);
+  strList(`${d}.dcIps`, 1);
+  strList(`${d}.loginGroups`, 0);
+  strList(`${d}.probeUsers`, 1);
+  const urls = at(`${d}.ldapUrls`);
+  if (Array.isArray(urls) && at(`${d}.insecure`) !== true) {
+    for (const u of urls)
+      if (typeof u === 'string' && !u.startsWith('ldaps://'))
+        problems.push(`${d}.ldapUrls: ${JSON.stringify(u)} is not ldaps:// (plain LDAP needs ${d}.insecure=true)`);
+  }
+  const managed = at(`${d}.managedOus`);
+  const computerOu = at(`${d}.computerOu`);
+  const baseDn = at(`${d}.baseDn`);
+  if (Array.isArray(managed) && typeof baseDn === 'string') {
+    for (const ou of managed)
+      if (typeof ou === 'string' && !ou.toLowerCase().endsWith(baseDn.toLowerCase()))
+        problems.push(`${d}.managedOus: ${JSON.stringify(ou)} is not inside ${baseDn}`);
+  }
+  if (Array.isArray(managed) && typeof computerOu === 'string' && !managed.some((ou) => typeof ou === 'string' && ou.toLowerCase() === computerOu.toLowerCase()))
+    problems.push(`${d}.computerOu: must be one of ${d}.managedOus`);
+  if (at(`${d}.caPem`) === undefined && at(`${d}.caFile`) === undefined && at(`${d}.caParameterName`) === undefined && at(`${d}.insecure`) !== true)
+    problems.push(`${d}: one of caPem, caFile or caParameterName is needed to verify LDAPS (or insecure=true)`);
+  if (at(`${d}.bindSecretId`) === undefined && (at(`${d}.bindDn`) === undefined || at(`${d}.bindPasswordFile`) === undefined))
+    problems.push(`${d}: bindSecretId (or, in the lab, bindDn and bindPasswordFile) is needed`);
+  const mode = at(`${d}.idMapping.mode`);
+  if (mode === 'sid') str(`${d}.idMapping.domainSid`, /^S-1-5-21-\d+-\d+-\d+$/);
+  else if (mode !== 'rfc2307') problems.push(`${d}.idMapping.mode: must be sid or rfc2307`);
+}
+
+
+/** Optional keys of issue 13: lifecycle, directories, routing. */
+function validateReach(checks: Checks): void {
+  const { at, str, problems } = checks;
+  const onFailure = at('lifecycle.onJoinFailure');
+  if (at('lifecycle') !== undefined && onFailure !== 'ABANDON' && onFailure !== 'CONTINUE')
+    problems.push('lifecycle.onJoinFailure: must be ABANDON or CONTINUE');
+  const directories = at('directories');
+  let names: string[] = [];
+  if (directories !== undefined) {
+    if (!isObj(directories) || Object.keys(directories).length === 0) problems.push('directories: must be an object of at least one directory');
+    else {
+      names = Object.keys(directories);
+      for (const name of names) {
+        if (!DIRECTORY_NAME.test(name)) problems.push(`directories: ${JSON.stringify(name)} is not a valid name (a-z, 0-9, -; up to 32)`);
+        else validateDirectory(`directories.${name}`, checks);
+      }
+    }
+  }
+  const routing = at('routing');
+  if (routing === undefined) return;
+  str('routing.ouTagKey');
+  const rules = at('routing.rules');
+  if (!Array.isArray(rules)) return void problems.push('routing.rules: must be a list');
+  rules.forEach((rule: unknown, i) => {
+    const key = `routing.rules[${i}]`;
+    if (!isObj(rule) || !isObj(rule.match)) return void problems.push(`${key}: must be {match, directory, computerOu?}`);
+    const known = names.length > 0 ? names : ['default'];
+    if (typeof rule.directory !== 'string' || !known.includes(rule.directory)) problems.push(`${key}.directory: must be one of ${known.join(', ')}`);
+    if (rule.computerOu !== undefined && typeof rule.computerOu !== 'string') problems.push(`${key}.computerOu: must be a string`);
+  });
 }

@@ -11,9 +11,10 @@ import { assertNotGone } from './gone';
 export async function checkSsmAgent(input: CheckSsmAgentInput, deps: Deps): Promise<CheckSsmAgentOutput> {
   const { instanceId } = input.instance;
   const fleet = deps.fleetFor(input.instance);
-  const info = await assertNotGone(fleet, instanceId);
+  // Online answers everything (one call); only an agent not Online needs EC2's word on the instance.
   const ping = await fleet.ssmPingStatus(instanceId);
   if (ping === 'Online') return { pingStatus: 'Online' };
+  const info = await assertNotGone(fleet, instanceId);
   throw new SsmAgentNotOnline(
     `SSM agent of ${instanceId} is not Online (ping status ${ping}, instance ${info.state}). Check: the SSM agent is installed and ` +
       'running; the instance profile grants AmazonSSMManagedInstanceCore; the instance can reach the SSM endpoints ' +

@@ -10,9 +10,9 @@ type TagSettings = Settings['tags'];
 const norm = (v: string | undefined): string | undefined => v?.trim().toLowerCase();
 
 /**
- * Opted in: the opt-in tag has exactly its value. Exactly, because the IAM condition that lets
- * ssm:SendCommand reach the instance (restrictCommandsToOptedIn) is a case-sensitive
- * StringEquals: a looser match here would start joins that Run Command then refuses.
+ * Opted in: the opt-in tag has EXACTLY its value (case-sensitive, untrimmed), as IAM's
+ * StringEquals compares aws:ResourceTag in the member role's policy (restrictCommandsToOptedIn):
+ * a looser match here would start joins that Run Command then refuses.
  */
 export function isOptedIn(tags: Record<string, string>, t: TagSettings): boolean {
   return tags[t.optIn.key] === t.optIn.value;
@@ -70,6 +70,7 @@ export function statusTagKeys(prefix: string): {
   claimedAt: string;
   computerName: string;
   joinedAt: string;
+  failedState: string;
 } {
   return {
     status: `${prefix}status`,
@@ -77,7 +78,8 @@ export function statusTagKeys(prefix: string): {
     claimedAt: `${prefix}claimed-at`,
     computerName: `${prefix}computer-name`,
     joinedAt: `${prefix}joined-at`,
+    failedState: `${prefix}failed-state`,
   };
 }
 
-export type JoinStatus = 'joining' | 'joined';
+export type JoinStatus = 'joining' | 'joined' | 'failed';

@@ -10,8 +10,9 @@
  */
 import type { Deps, DepsProvider } from './deps';
 import { AdjoinError } from './errors';
+import { MetricNames } from './metrics';
 
-export type WorkflowName = 'join' | 'leave' | 'reconcile';
+export type WorkflowName = 'join' | 'join-cleanup' | 'leave' | 'reconcile';
 
 /**
  * Where the task runs, for the log context. A task used by two states (or two workflows) derives
@@ -54,14 +55,18 @@ export function makeTask<I, O>(
       ...(typeof instanceId === 'string' && /^i-[0-9a-f]{8,17}$/.test(instanceId) ? { instanceId } : {}),
       ...(context?.awsRequestId ? { requestId: context.awsRequestId } : {}),
     });
+    let parsed: I | undefined;
     try {
       const input = parse(event);
+      parsed = input;
       if (typeof meta.workflow === 'function') d.logger.appendKeys({ workflow: meta.workflow(input) });
       if (typeof meta.step === 'function') d.logger.appendKeys({ step: meta.step(input) });
       const output = await run(input, d);
       d.logger.info('Step finished');
+      countOutcome(d, meta, input, output);
       return output;
     } catch (err) {
+      countFailure(d, meta, parsed, err);
       if (err instanceof AdjoinError) {
         d.logger.warn('Step failed', { error: err.name, cause: err.message, transient: err.transient });
       } else {
@@ -70,4 +75,25 @@ export function makeTask<I, O>(
       throw err;
     }
   };
+}
+
+// ---- metrics (tasks/lib/metrics.ts) -----------------------------------------------------------
+
+const named = <I>(v: string | ((input: I) => string), input: I | undefined): string | undefined =>
+  typeof v === 'string' ? v : input === undefined ? undefined : v(input);
+
+/** StepOutcome{Workflow, Outcome} when the step's output carries a string `outcome`. */
+function countOutcome<I>(d: Deps, meta: TaskMeta<I>, input: I, output: unknown): void {
+  const outcome = typeof output === 'object' && output !== null ? (output as { outcome?: unknown }).outcome : undefined;
+  const workflow = named(meta.workflow, input);
+  if (d.metrics && typeof outcome === 'string' && workflow) d.metrics.count(MetricNames.StepOutcome, { Workflow: workflow, Outcome: outcome });
+}
+
+/** StepFailed{Workflow, Step, Error}: the catalogue name, or "Unexpected" for anything else. */
+function countFailure<I>(d: Deps, meta: TaskMeta<I>, input: I | undefined, err: unknown): void {
+  if (!d.metrics) return;
+  // Names derived from the input are known only once it parsed ("unknown" for an invalid input).
+  const workflow = named(meta.workflow, input) ?? 'unknown';
+  const step = named(meta.step, input) ?? 'unknown';
+  d.metrics.count(MetricNames.StepFailed, { Workflow: workflow, Step: step, Error: err instanceof AdjoinError ? err.name : 'Unexpected' });
 }

@@ -5,10 +5,8 @@
  */
 import type {
   CheckCapInput,
-  CheckCommandInput,
-  CheckCommandOutput,
+  CleanupInput,
   CheckSsmAgentInput,
-  CommandRef,
   CompensationInput,
   DeleteItemResult,
   DeleteObjectInput,
@@ -24,12 +22,12 @@ import type {
   RecordLeaveInput,
   RecordResultInput,
   ReportInput,
-  RunCommandInput,
+  RunJoinInput,
   ScanOutput,
 } from './contracts';
 import { InvalidInput } from './errors';
 import { ACCOUNT_ID, REGION } from './marker';
-import { INSTANCE_ID, isValidComputerName } from './naming';
+import { DIRECTORY_NAME, INSTANCE_ID, isValidComputerName } from './naming';
 import type { CommandStatus } from './ports';
 
 export const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -161,34 +159,7 @@ const STATUSES: readonly CommandStatus[] = [
   'Pending', 'InProgress', 'Delayed', 'Success', 'Failed', 'TimedOut', 'Cancelled', 'Cancelling', 'Undeliverable', 'Terminated',
 ];
 const COMMAND_ID = /^[A-Za-z0-9-]{1,64}$/;
-
-export function parseCommandRef(v: unknown, path = 'command'): CommandRef {
-  const o = obj(v, path);
-  const sentAt = str(o, 'sentAt', path);
-  if (Number.isNaN(Date.parse(sentAt))) throw new InvalidInput(`${path}.sentAt: not an ISO time`);
-  return {
-    commandId: str(o, 'commandId', path, COMMAND_ID),
-    document: oneOf(o, 'document', path, ['join', 'verify'] as const),
-    sentAt,
-    redriveCount: int(o, 'redriveCount', path),
-  };
-}
-
-/** `previous`: {} (from "Begin"), null or missing mean "no previous command". */
-export function parsePrevious(v: unknown, path = 'previous'): CheckCommandOutput | undefined {
-  if (v === undefined || v === null) return undefined;
-  const o = obj(v, path);
-  if (Object.keys(o).length === 0) return undefined;
-  return {
-    commandId: str(o, 'commandId', path, COMMAND_ID),
-    document: oneOf(o, 'document', path, ['join', 'verify'] as const),
-    redriveCount: int(o, 'redriveCount', path),
-    state: oneOf(o, 'state', path, ['running', 'succeeded', 'failed'] as const),
-    status: oneOf(o, 'status', path, STATUSES),
-    ...(typeof o.exitCode === 'number' ? { exitCode: o.exitCode } : {}),
-    output: typeof o.output === 'string' ? o.output : '',
-  };
-}
+export const isCommandStatus = (v: unknown): v is CommandStatus => typeof v === 'string' && (STATUSES as readonly string[]).includes(v);
 
 /** A list of "Delete computer object" Map item results; absent or null is an empty list. */
 export function parseDeleteItemResults(raw: unknown, path: string): DeleteItemResult[] {
@@ -244,26 +215,46 @@ export function parsePrepareComputerInput(raw: unknown): PrepareComputerInput {
   return { instance: parseInstance(o.instance), executionName: parseExecutionName(o) };
 }
 
-export function parseRunCommandInput(raw: unknown): RunCommandInput {
+export function parseRunJoinInput(raw: unknown): RunJoinInput {
   const o = obj(raw, 'input');
-  const previous = parsePrevious(o.previous);
   return {
     instance: parseInstance(o.instance),
     computer: parseComputer(o.computer),
-    ...(previous ? { previous } : {}),
     redriveCount: o.redriveCount === undefined || o.redriveCount === null ? 0 : int(o, 'redriveCount', 'input'),
     executionName: parseExecutionName(o),
   };
 }
 
-export function parseCheckCommandInput(raw: unknown): CheckCommandInput {
-  const o = obj(raw, 'input');
-  return { instance: parseInstanceRef(o.instance), command: parseCommandRef(o.command) };
-}
-
 export function parseRecordResultInput(raw: unknown): RecordResultInput {
   const o = obj(raw, 'input');
-  return { instance: parseInstance(o.instance), computer: parseComputer(o.computer), executionName: parseExecutionName(o) };
+  const join = obj(o.join, 'input.join');
+  return {
+    instance: parseInstance(o.instance),
+    computer: parseComputer(o.computer),
+    join: { commandId: str(join, 'commandId', 'input.join', COMMAND_ID) },
+    executionName: parseExecutionName(o),
+  };
+}
+
+const END_STATUSES = ['FAILED', 'TIMED_OUT', 'ABORTED'] as const;
+
+/** The join-cleanup input: a Step Functions status-change event's detail. */
+export function parseCleanupInput(raw: unknown): CleanupInput {
+  const o = obj(raw, 'input');
+  const text = (k: string): string | undefined => {
+    const v = o[k];
+    return typeof v === 'string' ? v : undefined;
+  };
+  const error = text('error');
+  const cause = text('cause');
+  return {
+    executionArn: str(o, 'executionArn', 'input', /^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:execution:[A-Za-z0-9_-]{1,80}:[A-Za-z0-9_-]{1,80}$/),
+    name: str(o, 'name', 'input', /^[A-Za-z0-9_-]{1,80}$/),
+    status: oneOf(o, 'status', 'input', END_STATUSES),
+    input: str(o, 'input', 'input'),
+    ...(error !== undefined ? { error } : {}),
+    ...(cause !== undefined ? { cause } : {}),
+  };
 }
 
 export function parseCompensationInput(raw: unknown): CompensationInput {
@@ -301,7 +292,12 @@ export function parseDeleteObjectInput(raw: unknown): DeleteObjectInput {
   const graceSeconds = optNonNegative(o, 'graceSeconds', 'input');
   const guid = item.guid === undefined ? undefined : parseGuid(item.guid, 'object.guid');
   return {
-    object: { dn: str(item, 'dn', 'object'), name: str(item, 'name', 'object'), ...(guid !== undefined ? { guid } : {}) },
+    object: {
+      dn: str(item, 'dn', 'object'),
+      name: str(item, 'name', 'object'),
+      ...(guid !== undefined ? { guid } : {}),
+      ...(item.directory !== undefined ? { directory: str(item, 'directory', 'object', DIRECTORY_NAME) } : {}),
+    },
     instance: parseInstanceRef(o.instance),
     ...(graceSeconds !== undefined ? { graceSeconds } : {}),
   };

@@ -95,7 +95,7 @@ describe('adjoin --local: break, show, fix, redrive', () => {
     expect(out.execution).toMatchObject({ status: 'SUCCEEDED', redriveCount: 1 });
     expect(out.timeline.redrives).toHaveLength(1);
     expect(out.timeline.summary.outcome).toBe('joined');
-    expect(out.timeline.summary.commandIds.length).toBeGreaterThanOrEqual(3); // failed join, join, verify
+    expect(out.timeline.summary.commandIds.length).toBeGreaterThanOrEqual(2); // the failed join, the join (which verifies too)
   });
 
   it('refuses to redrive it again, saying why', async () => {

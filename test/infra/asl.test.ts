@@ -1,6 +1,6 @@
 import { StateMachine } from 'aws-local-stepfunctions';
 import { synthesizeDefinitions } from '../../infra/asl';
-import { Errors, LambdaServiceErrors, TransientErrors } from '../../tasks/lib/errors';
+import { Errors, LambdaServiceErrors, LambdaThrottleErrors, LambdaTimeout, TransientErrors } from '../../tasks/lib/errors';
 import { TaskIds } from '../../tasks/registry';
 import { attemptsForDeadline } from '../../workflows/common';
 
@@ -25,12 +25,10 @@ const state = (name: string): State => {
   return s;
 };
 
-/** The join machine's states, as README.md "How a join proceeds" draws them ("Begin verification" sets $.verifyStatus). */
+/** The join machine's states, as README.md "How a join proceeds" draws them (settleSeconds 0: no "Settle"). */
 const JoinStates = [
   'Read instance', 'Opted in?', 'Skipped', 'Already joined', 'Another execution is joining', 'Done',
-  'Begin', 'Begin verification', 'Settle', 'Wait for SSM Online', 'Prepare computer object',
-  'Run join document', 'Wait for join command', 'Check join command', 'Join finished?',
-  'Verify NSS', 'Wait for verification', 'Check verification', 'Verified?', 'Record result', 'Joined',
+  'Wait for SSM Online', 'Prepare computer object', 'Run join document', 'Record result',
   'Remove what the join made', 'Join abandoned',
 ];
 
@@ -40,9 +38,6 @@ const TaskOfState: Record<string, string> = {
   'Wait for SSM Online': 'check-ssm-agent',
   'Prepare computer object': 'prepare-computer-object',
   'Run join document': 'run-join-document',
-  'Check join command': 'check-command',
-  'Verify NSS': 'verify-nss',
-  'Check verification': 'check-command',
   'Record result': 'record-result',
   'Remove what the join made': 'remove-join-artifacts',
 };
@@ -63,27 +58,41 @@ describe('synthesizeDefinitions: the join ASL', () => {
     expect(JSON.stringify(join)).not.toMatch(/Fn::|Ref"|\$\{Token/);
   });
 
-  it('every Task retries Lambda service errors (2 s, x2, 3) and TransientErrors (5 s, x2, 60 s, 6, FULL jitter)', () => {
+  it('every Task retries Lambda service errors (2 s, x2, 3), throttling (2 s, x2, 30 s, 12, FULL jitter) and TransientErrors (5 s, x2, 60 s, 6, FULL jitter)', () => {
     for (const name of Object.keys(TaskOfState)) {
       const retry = state(name).Retry ?? [];
       expect(retry).toEqual(expect.arrayContaining([
         { ErrorEquals: LambdaServiceErrors, IntervalSeconds: 2, BackoffRate: 2, MaxAttempts: 3 },
+        { ErrorEquals: LambdaThrottleErrors, IntervalSeconds: 2, BackoffRate: 2, MaxAttempts: 12, MaxDelaySeconds: 30, JitterStrategy: 'FULL' },
         { ErrorEquals: TransientErrors, IntervalSeconds: 5, BackoffRate: 2, MaxAttempts: 6, MaxDelaySeconds: 60, JitterStrategy: 'FULL' },
       ]));
     }
   });
 
-  it('"Wait for SSM Online" retries SsmAgentNotOnline until the SSM-online deadline, and nothing else is retried', () => {
+  it('"Wait for SSM Online" polls SsmAgentNotOnline with full jitter past the SSM-online deadline; "Run join document" polls JoinStillRunning; nothing else is retried', () => {
     expect(state('Wait for SSM Online').Retry?.[0]).toEqual({
-      ErrorEquals: [Errors.SsmAgentNotOnline], IntervalSeconds: 10, BackoffRate: 1.5, MaxDelaySeconds: 60, MaxAttempts: 13,
+      ErrorEquals: [Errors.SsmAgentNotOnline], IntervalSeconds: 5, BackoffRate: 1.2, MaxDelaySeconds: 15, MaxAttempts: 2 * attemptsForDeadline(5, 1.2, 15, 600), JitterStrategy: 'FULL',
+    });
+    expect(state('Run join document').Retry?.[0]).toEqual({
+      ErrorEquals: [Errors.JoinStillRunning], IntervalSeconds: 10, BackoffRate: 1, MaxDelaySeconds: 10, MaxAttempts: 2 * attemptsForDeadline(10, 1, 10, 600) + 1, JitterStrategy: 'FULL',
     });
     const retried = new Set(Object.values(join.States).flatMap((s) => (s.Retry ?? []).flatMap((r) => r.ErrorEquals)));
-    expect([...retried].sort()).toEqual([...LambdaServiceErrors, ...TransientErrors, Errors.SsmAgentNotOnline].sort());
+    expect([...retried].sort()).toEqual([...LambdaServiceErrors, ...LambdaThrottleErrors, ...TransientErrors, LambdaTimeout, Errors.SsmAgentNotOnline, Errors.JoinStillRunning].sort());
+  });
+
+  it('every join task waits out throttling of a 1,000-launch burst (2 s, x2, 30 s, 12 attempts, full jitter) before the standard retries', () => {
+    const burst = { ErrorEquals: [Errors.Throttled, Errors.AwsUnavailable, Errors.AwsUnreachable, LambdaTimeout], IntervalSeconds: 2, BackoffRate: 2, MaxDelaySeconds: 30, MaxAttempts: 12, JitterStrategy: 'FULL' };
+    for (const name of ['Read instance', 'Wait for SSM Online', 'Prepare computer object', 'Run join document', 'Record result']) {
+      const retry = state(name).Retry ?? [];
+      const at = retry.findIndex((r) => r.ErrorEquals.join() === burst.ErrorEquals.join());
+      expect(retry[at]).toEqual(burst);
+      expect(at).toBeLessThan(retry.findIndex((r) => r.ErrorEquals.includes(Errors.DirectoryUnavailable)));
+    }
   });
 
   it('InstanceGone is caught into the compensation after "Read instance", never on it', () => {
     expect(state('Read instance').Catch).toBeUndefined();
-    for (const name of ['Wait for SSM Online', 'Prepare computer object', 'Run join document', 'Check join command', 'Verify NSS', 'Check verification', 'Record result']) {
+    for (const name of ['Wait for SSM Online', 'Prepare computer object', 'Run join document', 'Record result']) {
       expect(state(name).Catch).toEqual([{ ErrorEquals: [Errors.InstanceGone], ResultPath: '$.error', Next: 'Remove what the join made' }]);
     }
     expect(state('Remove what the join made')).toMatchObject({ Parameters: { 'instance.$': '$.instance', 'error.$': '$.error' }, Next: 'Join abandoned' });
@@ -91,37 +100,36 @@ describe('synthesizeDefinitions: the join ASL', () => {
 
   it('payloads and result paths are the ones the tasks expect (tasks/lib/contracts.ts)', () => {
     expect(state('Read instance')).toMatchObject({ Parameters: { 'event.$': '$', 'executionName.$': '$$.Execution.Name' }, ResultPath: '$.instance' });
+    expect(state('Opted in?')).toMatchObject({ Type: 'Choice', Choices: expect.arrayContaining([{ Variable: '$.instance.outcome', StringEquals: 'proceed', Next: 'Wait for SSM Online' }]) as unknown });
     expect(state('Run join document')).toMatchObject({
       Parameters: {
         'instance.$': '$.instance',
         'computer.$': '$.computer',
-        'previous.$': '$.joinStatus',
         'redriveCount.$': '$$.Execution.RedriveCount',
         'executionName.$': '$$.Execution.Name',
       },
       ResultPath: '$.join',
-      Next: 'Wait for join command',
+      Next: 'Record result',
     });
-    expect(state('Check join command')).toMatchObject({ Parameters: { 'instance.$': '$.instance', 'command.$': '$.join' }, ResultPath: '$.joinStatus' });
-    expect(state('Verify NSS')).toMatchObject({ Parameters: { 'previous.$': '$.verifyStatus' }, ResultPath: '$.verify' });
-    expect(state('Check verification')).toMatchObject({ Parameters: { 'command.$': '$.verify' }, ResultPath: '$.verifyStatus' });
-    expect(state('Record result')).toMatchObject({ Parameters: { 'instance.$': '$.instance', 'computer.$': '$.computer' }, ResultPath: '$.record' });
-    expect(state('Begin')).toMatchObject({ Type: 'Pass', Result: {}, ResultPath: '$.joinStatus' });
-    expect(state('Begin verification')).toMatchObject({ Type: 'Pass', Result: {}, ResultPath: '$.verifyStatus' });
-    expect(state('Settle')).toMatchObject({ Type: 'Wait', Seconds: 60 });
-    expect(state('Wait for join command').Seconds).toBe(10);
-    expect(state('Wait for verification').Seconds).toBe(5);
+    // Its result IS the execution's output: no ResultPath, straight to "Done".
+    expect(state('Record result')).toMatchObject({
+      Parameters: { 'instance.$': '$.instance', 'computer.$': '$.computer', 'join.$': '$.join', 'executionName.$': '$$.Execution.Name' },
+      Next: 'Done',
+    });
+    expect(state('Record result').ResultPath).toBeUndefined();
   });
 
-  it('execution timeout = SSM-online deadline + 2 x command deadline + 1800 s', () => {
-    expect(join.TimeoutSeconds).toBe(600 + 2 * 600 + 1800);
+  it('execution timeout = settle + 2 x SSM-online deadline + 2 x command deadline + 1800 s', () => {
+    expect(join.TimeoutSeconds).toBe(2 * 600 + 2 * 600 + 1800);
   });
 
-  it('follows the configured timings', () => {
-    const other = synthesizeDefinitions({ timings: { settleSeconds: 0, ssmOnlineDeadlineSeconds: 1200, commandDeadlineSeconds: 300 } }).join as unknown as Machine;
-    expect(other.States.Settle?.Seconds).toBe(0);
-    expect(other.States['Wait for SSM Online']?.Retry?.[0]?.MaxAttempts).toBe(attemptsForDeadline(10, 1.5, 60, 1200));
-    expect(other.TimeoutSeconds).toBe(1200 + 600 + 1800);
+  it('follows the configured timings; a settle pause only when settleSeconds > 0', () => {
+    const other = synthesizeDefinitions({ timings: { settleSeconds: 30, ssmOnlineDeadlineSeconds: 1200, commandDeadlineSeconds: 300 } }).join as unknown as Machine;
+    expect(other.States.Settle).toMatchObject({ Type: 'Wait', Seconds: 30, Next: 'Wait for SSM Online' });
+    expect(join.States.Settle).toBeUndefined();
+    expect(other.States['Wait for SSM Online']?.Retry?.[0]?.MaxAttempts).toBe(2 * attemptsForDeadline(5, 1.2, 15, 1200));
+    expect(other.States['Run join document']?.Retry?.[0]?.MaxAttempts).toBe(2 * attemptsForDeadline(10, 1, 10, 300) + 1);
+    expect(other.TimeoutSeconds).toBe(30 + 2 * 1200 + 2 * 300 + 1800);
   });
 
   it('also yields leave and reconcile, the function names and the Settings', () => {
@@ -129,13 +137,13 @@ describe('synthesizeDefinitions: the join ASL', () => {
     expect(defs.reconcile).toBeDefined();
     expect(Object.keys(defs.functionNames).sort()).toEqual([...TaskIds].sort());
     expect(defs.functionNames['read-instance']).toBe('adjoin-read-instance');
-    expect(defs.settings.timings.settleSeconds).toBe(60);
+    expect(defs.settings.timings.settleSeconds).toBe(0);
   });
 
   it('account and Region of the ARNs can be chosen (the lab uses its own)', () => {
     const lab = synthesizeDefinitions({}, { account: '000000000000', region: 'lab-local-1' });
     expect((lab.join as unknown as Machine).States['Read instance']?.Resource).toBe('arn:aws:lambda:lab-local-1:000000000000:function:adjoin-read-instance');
-    expect(lab.functionArns['check-command']).toBe('arn:aws:lambda:lab-local-1:000000000000:function:adjoin-check-command');
+    expect(lab.functionArns['clean-up-failed-join']).toBe('arn:aws:lambda:lab-local-1:000000000000:function:adjoin-clean-up-failed-join');
     expect([lab.account, lab.region]).toEqual(['000000000000', 'lab-local-1']);
   });
 
@@ -177,25 +185,31 @@ describe('the join ASL runs in aws-local-stepfunctions', () => {
     return execution.result;
   };
 
-  it('happy path: polls the commands and ends "joined"', async () => {
-    let joinChecks = 0;
+  it('happy path: "Run join document" sends, is polled through its JoinStillRunning retry, and "Record result" is the output', async () => {
+    let joinCalls = 0;
     let ssmChecks = 0;
     const seen: Record<string, unknown> = {};
     const output = await run({
       'Read instance': (input) => { seen.read = input; return instance; },
       'Wait for SSM Online': () => { ssmChecks += 1; if (ssmChecks < 3) throw named('SsmAgentNotOnline', 'not yet'); return { pingStatus: 'Online' }; },
       'Prepare computer object': () => computer,
-      'Run join document': (input) => { seen.run = input; return { commandId: 'c-1', document: 'join', sentAt: '2026-01-01T00:00:00Z', redriveCount: 0 }; },
-      'Check join command': () => { joinChecks += 1; return { state: joinChecks < 2 ? 'running' : 'succeeded', commandId: 'c-1', document: 'join', redriveCount: 0, status: 'Success', output: '' }; },
-      'Verify NSS': () => ({ commandId: 'c-2', document: 'verify', sentAt: '2026-01-01T00:00:00Z', redriveCount: 0 }),
-      'Check verification': () => ({ state: 'succeeded', commandId: 'c-2', document: 'verify', redriveCount: 0, status: 'Success', output: '' }),
-      'Record result': () => ({ outcome: 'joined', computerName: computer.name, tags: {} }),
+      'Run join document': (input) => {
+        seen.run = input;
+        joinCalls += 1;
+        if (joinCalls < 3) throw named('JoinStillRunning', joinCalls === 1 ? 'sent' : 'InProgress');
+        return { commandId: 'c-1', status: 'Success', redriveCount: 0, output: '' };
+      },
+      'Record result': (input) => {
+        seen.record = input;
+        return { outcome: 'joined', instanceId: instance.instanceId, computerName: computer.name, commandId: 'c-1', tags: {} };
+      },
     });
-    expect(output).toEqual({ outcome: 'joined', instanceId: instance.instanceId, computerName: computer.name, commandId: 'c-1' });
+    expect(output).toEqual({ outcome: 'joined', instanceId: instance.instanceId, computerName: computer.name, commandId: 'c-1', tags: {} });
     expect(seen.read).toEqual({ event, executionName: 'exec-1' });
-    expect(seen.run).toEqual({ instance, computer, previous: {}, redriveCount: 0, executionName: 'exec-1' });
+    expect(seen.run).toEqual({ instance, computer, redriveCount: 0, executionName: 'exec-1' });
+    expect(seen.record).toEqual({ instance, computer, join: { commandId: 'c-1', status: 'Success', redriveCount: 0, output: '' }, executionName: 'exec-1' });
     expect(ssmChecks).toBe(3);
-    expect(joinChecks).toBe(2);
+    expect(joinCalls).toBe(3);
   });
 
   it('an instance that is gone is compensated and the execution succeeds "abandoned"', async () => {
@@ -220,11 +234,7 @@ describe('the join ASL runs in aws-local-stepfunctions', () => {
       'Read instance': () => instance,
       'Wait for SSM Online': () => ({ pingStatus: 'Online' }),
       'Prepare computer object': () => computer,
-      'Run join document': (input) => {
-        if ((input as { previous: { state?: string } }).previous.state === 'failed') throw named('JoinCommandFailed', 'adcli: exit 3');
-        return { commandId: 'c-1', document: 'join', sentAt: '2026-01-01T00:00:00Z', redriveCount: 0 };
-      },
-      'Check join command': () => ({ state: 'failed', commandId: 'c-1', document: 'join', redriveCount: 0, status: 'Failed', output: 'adcli: exit 3' }),
+      'Run join document': () => { throw named('JoinCommandFailed', 'adcli: exit 3'); },
     })).rejects.toThrow(/JoinCommandFailed|adcli: exit 3/);
   });
 });

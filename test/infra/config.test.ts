@@ -89,7 +89,7 @@ describe('defaults of each directory kind', () => {
       statusPrefix: 'adjoin:',
       restrictCommandsToOptedIn: true,
     });
-    expect(c.timings).toEqual({ settleSeconds: 60, ssmOnlineDeadlineSeconds: 600, commandDeadlineSeconds: 600, claimLeaseSeconds: 3600 });
+    expect(c.timings).toEqual({ settleSeconds: 0, ssmOnlineDeadlineSeconds: 600, commandDeadlineSeconds: 600, claimLeaseSeconds: 3600 });
     expect(c.reconcile).toEqual({ enabled: true, schedule: 'rate(6 hours)', graceSeconds: 86400, maxDeletions: 25, dryRun: false });
     expect(c.resourcePrefix).toBe('adjoin');
     expect(c.naming.prefix).toBe('');

@@ -1,4 +1,4 @@
-import { commandDocument, parseParams, readScript } from '../../infra/documents';
+import { commandDocument, joinScript, parseParams, readScript } from '../../infra/documents';
 import { sampleConfig } from './helpers';
 import { toSettings } from '../../infra/config';
 import { joinParameters, verifyParameters } from '../../tasks/lib/commands';
@@ -63,7 +63,8 @@ describe('SSM documents from scripts', () => {
 });
 
 describe('the shipped allowed patterns (what SSM checks before a value reaches the instance)', () => {
-  const join = parseParams(readScript('join.sh'));
+  // The join document is join.sh with verify.sh appended (joinScript): its parameters are the union.
+  const join = parseParams(joinScript());
   const verify = parseParams(readScript('verify.sh'));
   const matches = (params: typeof join, name: string, value: string): boolean => {
     const p = params[name];

@@ -16,6 +16,7 @@ let resources: Record<string, Resource>;
 
 /** The sample configuration with one member account (the sample itself has none: it deploys in one account). */
 const withMember = () => sampleConfig((c) => { c.memberAccounts = ['222222222222']; });
+const OtpKeyDescription = 'adjoin: encrypts the one-time join passwords under /adjoin/otp/';
 
 beforeAll(() => {
   built = build(withMember());
@@ -62,6 +63,7 @@ describe('task functions', () => {
       expect(settings.directory.caParameterName).toBe('/adjoin/ca-bundle');
       expect(JSON.stringify(env).length).toBeLessThan(4096);
       expect(env.ADJOIN_SETTINGS).not.toContain('BEGIN CERTIFICATE');
+      expect(JSON.stringify(env.ADJOIN_CLAIMS_TABLE)).toMatch(/"Ref":"[A-Za-z0-9]*JoinClaims[A-Za-z0-9]*"/);
     }
     built.template.hasResourceProperties('AWS::SSM::Parameter', {
       Name: '/adjoin/ca-bundle',
@@ -82,9 +84,9 @@ describe('task functions', () => {
 describe('a failed first create, or a destroy and a redeploy, meets nothing retained in its way', () => {
   const full = () => built.template.toJSON().Resources as Record<string, Resource & { DeletionPolicy?: string; UpdateReplacePolicy?: string }>;
 
-  it('every log group (17: one per task, one per state machine) has a generated name and RetainExceptOnCreate', () => {
+  it('every log group (one per task, one per state machine: join, join-cleanup, leave, reconcile) has a generated name and RetainExceptOnCreate', () => {
     const groups = Object.values(full()).filter((r) => r.Type === 'AWS::Logs::LogGroup');
-    expect(groups).toHaveLength(TaskIds.length + 3);
+    expect(groups).toHaveLength(TaskIds.length + 4);
     for (const g of groups) {
       expect(g.Properties.LogGroupName).toBeUndefined();
       expect(g.DeletionPolicy).toBe('RetainExceptOnCreate');
@@ -148,22 +150,21 @@ describe('least privilege', () => {
 
   it('ssm:SendCommand only where a document is sent, only on our document and opted-in instances', () => {
     const senders = TaskIds.filter((id) => taskActions(id).includes('ssm:SendCommand'));
-    expect(senders.sort()).toEqual(['run-join-document', 'verify-nss']);
+    expect(senders.sort()).toEqual(['run-join-document']);
     const join = taskStatements('run-join-document').filter((s) => actionsOf(s).includes('ssm:SendCommand'));
     expect(JSON.stringify(join)).toContain('document/adjoin-join');
     expect(JSON.stringify(join)).not.toContain('document/adjoin-verify');
     const toInstances = join.find((s) => JSON.stringify(s.Resource).includes(':instance/*'));
     expect(toInstances?.Condition).toEqual({ StringEquals: { 'ssm:resourceTag/Domain:Join': 'true' } });
-    const verify = taskStatements('verify-nss').filter((s) => actionsOf(s).includes('ssm:SendCommand'));
-    expect(JSON.stringify(verify)).toContain('document/adjoin-verify');
-    expect(JSON.stringify(verify)).not.toContain('document/adjoin-join');
+    // The verify document stays for checks by hand: no task may send it (check-setup only describes it).
+    expect(TaskIds.some((id) => JSON.stringify(taskStatements(id).filter((st) => actionsOf(st).includes('ssm:SendCommand'))).includes('document/adjoin-verify'))).toBe(false);
   });
 
-  it('one-time passwords: written only by prepare, deleted only by record and compensation, under /adjoin/otp/', () => {
+  it('one-time passwords: written only by prepare and run (a fresh one for a new round), deleted only by record, compensation and cleanup, under /adjoin/otp/', () => {
     const writers = TaskIds.filter((id) => taskActions(id).includes('ssm:PutParameter'));
-    expect(writers).toEqual(['prepare-computer-object']);
+    expect(writers.sort()).toEqual(['prepare-computer-object', 'run-join-document']);
     const deleters = TaskIds.filter((id) => taskActions(id).includes('ssm:DeleteParameter'));
-    expect(deleters.sort()).toEqual(['record-result', 'remove-join-artifacts']);
+    expect(deleters.sort()).toEqual(['clean-up-failed-join', 'record-result', 'remove-join-artifacts']);
     for (const id of [...writers, ...deleters]) {
       const s = taskStatements(id).filter((st) => actionsOf(st).some((a) => a === 'ssm:PutParameter' || a === 'ssm:DeleteParameter'));
       expect(JSON.stringify(s.map((st) => st.Resource))).toContain(':parameter/adjoin/otp/*');
@@ -271,9 +272,39 @@ describe('events', () => {
 });
 
 describe('state machines', () => {
-  it('three machines, fixed names, logging ALL without execution data, X-Ray on', () => {
+  it('the join claims: an on-demand table kept on delete, PITR, TTL on ttl, key pk; only the claim tasks may touch it', () => {
+    const tables = ofType('AWS::DynamoDB::GlobalTable');
+    expect(tables).toHaveLength(1);
+    const [, table] = tables[0] as [string, { Properties: Record<string, unknown>; DeletionPolicy?: string; UpdateReplacePolicy?: string }];
+    expect(table.DeletionPolicy).toBe('RetainExceptOnCreate'); // kept on delete; a failed first create leaves nothing behind
+    expect(table.UpdateReplacePolicy).toBe('Retain');
+    expect(table.Properties).toMatchObject({
+      BillingMode: 'PAY_PER_REQUEST',
+      KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
+      TimeToLiveSpecification: { AttributeName: 'ttl', Enabled: true },
+      Replicas: [expect.objectContaining({ PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true } })],
+    });
+    expect(table.Properties.TableName).toBeUndefined(); // a generated name: a retained table never blocks a redeploy
+    const users = TaskIds.filter((id) => taskActions(id).some((a) => a.startsWith('dynamodb:')));
+    expect(users.sort()).toEqual(['clean-up-failed-join', 'prepare-computer-object', 'read-instance', 'record-result', 'run-join-document']);
+    for (const id of users) expect(taskActions(id).filter((a) => a.startsWith('dynamodb:')).sort()).toEqual(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem']);
+  });
+
+  it('a join that ends FAILED, TIMED_OUT or ABORTED starts the join-cleanup machine (with retries and the dead-letter queue)', () => {
+    built.template.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: {
+        source: ['aws.states'],
+        'detail-type': ['Step Functions Execution Status Change'],
+        detail: { status: ['FAILED', 'TIMED_OUT', 'ABORTED'], stateMachineArn: [{ Ref: Match.stringLikeRegexp('JoinStateMachine') }] },
+      },
+      Targets: [Match.objectLike({ InputPath: '$.detail', DeadLetterConfig: Match.anyValue(), RetryPolicy: Match.anyValue() })],
+    });
+    expect(taskActions('clean-up-failed-join')).toContain('states:GetExecutionHistory');
+  });
+
+  it('four machines, fixed names, logging ALL without execution data, X-Ray on', () => {
     const machines = ofType('AWS::StepFunctions::StateMachine');
-    expect(machines.map(([, m]) => m.Properties.StateMachineName).sort()).toEqual(['adjoin-join', 'adjoin-leave', 'adjoin-reconcile']);
+    expect(machines.map(([, m]) => m.Properties.StateMachineName).sort()).toEqual(['adjoin-join', 'adjoin-join-cleanup', 'adjoin-leave', 'adjoin-reconcile']);
     for (const [, m] of machines) {
       expect(m.Properties).toMatchObject({
         StateMachineType: 'STANDARD',
@@ -286,7 +317,7 @@ describe('state machines', () => {
   it('alarms on failed and timed-out executions and on dead letters, to an encrypted topic', () => {
     const alarms = ofType('AWS::CloudWatch::Alarm');
     const failed = alarms.filter(([, a]) => a.Properties.MetricName === 'ExecutionsFailed');
-    expect(failed).toHaveLength(3);
+    expect(failed).toHaveLength(4);
     expect(alarms.filter(([, a]) => a.Properties.MetricName === 'ApproximateNumberOfMessagesVisible')).toHaveLength(1);
     for (const [, a] of alarms) {
       expect(JSON.stringify(a.Properties.AlarmActions)).toMatch(/^\[\{"Ref":"[A-Za-z0-9]*AlarmTopic[A-Za-z0-9]*"\}\]$/);
@@ -388,15 +419,18 @@ describe('member account stack', () => {
     }
   });
 
-  it('a one-time-password key in the member account too, writable only by its prepare-computer-object role', () => {
+  it('a one-time-password key in the member account too, writable only by its prepare-computer-object and run-join-document roles', () => {
     const member = Template.fromStack(built.members[0]!);
-    member.resourceCountIs('AWS::KMS::Key', 1);
     member.hasResourceProperties('AWS::KMS::Alias', { AliasName: 'alias/adjoin-otp' });
     const json = member.toJSON().Resources as Record<string, Resource>;
-    const [, key] = Object.entries(json).find(([, r]) => r.Type === 'AWS::KMS::Key')!;
-    const [writerId] = Object.entries(json).find(([, r]) => r.Type === 'AWS::IAM::Role' && r.Properties.RoleName === 'adjoin-member-prepare-computer-object')!;
+    // The OTP key, and (no alarms.topicArn) the key of the member alarm topic (test/infra/operate.test.ts).
+    const keys = Object.entries(json).filter(([, r]) => r.Type === 'AWS::KMS::Key');
+    expect(keys.map(([, r]) => r.Properties.Description).sort()).toEqual(['adjoin: encrypts the alarm topic', OtpKeyDescription]);
+    const [, key] = keys.find(([, r]) => r.Properties.Description === OtpKeyDescription)!;
+    const roleId = (name: string): string => Object.entries(json).find(([, r]) => r.Type === 'AWS::IAM::Role' && r.Properties.RoleName === name)![0];
+    const writerIds = ['adjoin-member-prepare-computer-object', 'adjoin-member-run-join-document'].map(roleId);
     const enc = (key.Properties.KeyPolicy as { Statement: (Statement & { Principal: unknown })[] }).Statement.filter((st) => actionsOf(st).includes('kms:Encrypt'));
-    expect(enc.map((st) => st.Principal)).toEqual([{ AWS: { 'Fn::GetAtt': [writerId, 'Arn'] } }]);
+    expect(enc.map((st) => st.Principal)).toEqual([{ AWS: writerIds.map((id) => ({ 'Fn::GetAtt': [id, 'Arn'] })) }]);
   });
 });
 
@@ -428,9 +462,12 @@ describe('one-time passwords: an instance reads only its own (finding 1, IAM hal
 
   it('the writers tag each parameter with its instance ARN (and nothing else) and encrypt with the adjoin key', () => {
     const writers = TaskIds.filter((id) => taskActions(id).includes('ssm:PutParameter'));
-    expect(writers).toEqual(['prepare-computer-object']);
-    const tag = taskStatements('prepare-computer-object').find((st) => actionsOf(st).includes('ssm:AddTagsToResource'));
-    expect(tag?.Condition).toEqual({ 'ForAllValues:StringEquals': { 'aws:TagKeys': ['adjoin:instance-arn'] } });
+    // Prepare, and Run join document's fresh one-time password for a new round.
+    expect(writers).toEqual(['prepare-computer-object', 'run-join-document']);
+    for (const id of writers) {
+      const tag = taskStatements(id).find((st) => actionsOf(st).includes('ssm:AddTagsToResource'));
+      expect(tag?.Condition).toEqual({ 'ForAllValues:StringEquals': { 'aws:TagKeys': ['adjoin:instance-arn'] } });
+    }
     for (const [, fn] of ofType('AWS::Lambda::Function')) {
       const env = (fn.Properties.Environment as { Variables: Record<string, string> }).Variables;
       expect((JSON.parse(env.ADJOIN_SETTINGS ?? '{}') as { otpKeyId?: string }).otpKeyId).toBe('alias/adjoin-otp');
@@ -454,9 +491,12 @@ describe('one-time passwords: an instance reads only its own (finding 1, IAM hal
     const enc = st.filter((s) => actionsOf(s).includes('kms:Encrypt'));
     expect(enc).toHaveLength(1);
     expect(actionsOf(enc[0]!).sort()).toEqual(['kms:Encrypt', 'kms:GenerateDataKey']);
-    const [, writerFn] = ofType('AWS::Lambda::Function').find(([, r]) => r.Properties.FunctionName === 'adjoin-prepare-computer-object')!;
-    const writerRole = (writerFn.Properties.Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
-    expect(enc[0]!.Principal).toEqual({ AWS: { 'Fn::GetAtt': [writerRole, 'Arn'] } });
+    const roleOf = (name: string) => {
+      const [, fn] = ofType('AWS::Lambda::Function').find(([, r]) => r.Properties.FunctionName === name)!;
+      return (fn.Properties.Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+    };
+    const writerRoles = ['adjoin-prepare-computer-object', 'adjoin-run-join-document'].map(roleOf);
+    expect(enc[0]!.Principal).toEqual({ AWS: writerRoles.map((r) => ({ 'Fn::GetAtt': [r, 'Arn'] })) });
     expect(enc[0]!.Condition).toEqual(withDecrypt[0]!.Condition);
   });
 

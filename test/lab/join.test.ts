@@ -72,6 +72,8 @@ describe('join through LabFleet with the real join.sh', () => {
     expect(result).toMatchObject({ status: 'Success', exitCode: 0 });
     expect(result.stdout).toContain(`joined lab.example.com as ${computer.name}`);
     expect(result.stdout).toContain('SSSD running');
+    // The same command verified the join (verify.sh appended): the probe user resolves.
+    expect(result.stdout).toMatch(/adjoin: verified: alice resolve/);
     // History keeps the reference, never the value.
     const rec = fleet.listCommands(instanceId).find((c) => c.commandId === commandId);
     expect(rec?.parameters.OneTimePassword).toBe(`{{ssm-secure:${secretName}}}`);
@@ -122,7 +124,7 @@ describe('join through LabFleet with the real join.sh', () => {
 
   test('the verify document fails, with outputs, for a user that does not exist', async () => {
     const { result } = await runDocument(fleet, instanceId, 'verify', { ProbeUsers: 'alice,nosuchuser' });
-    expect(result).toMatchObject({ status: 'Failed', exitCode: 1 });
+    expect(result).toMatchObject({ status: 'Failed', exitCode: 7 }); // 7: what "Run join document" maps to VerificationFailed
     expect(result.stdout).toContain('alice resolves');
     expect(result.stdout).toContain('nosuchuser does NOT resolve');
     expect(result.stderr).toContain('nosuchuser did not resolve through NSS');

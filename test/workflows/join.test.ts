@@ -3,7 +3,7 @@
  * task handlers, over simulated EC2/SSM and directory on a virtual clock.
  */
 import { statePath, timeline, type ExecutionRecord } from '../../engine';
-import { Errors } from '../../tasks/lib/errors';
+import { AwsRefused, Errors } from '../../tasks/lib/errors';
 import { formatMarker } from '../../tasks/lib/marker';
 import { computerName } from '../../tasks/lib/naming';
 import { definitions, workflowWorld, type WorkflowWorld } from './world';
@@ -11,29 +11,7 @@ import { definitions, workflowWorld, type WorkflowWorld } from './world';
 const ID = 'i-0123456789abcdef0';
 const OPT_IN = { 'Domain:Join': 'true' };
 
-const HAPPY_PATH = [
-  'Read instance',
-  'Opted in?',
-  'Begin',
-  'Begin verification',
-  'Settle',
-  'Wait for SSM Online',
-  'Prepare computer object',
-  'Run join document',
-  'Wait for join command',
-  'Check join command',
-  'Join finished?',
-  'Wait for join command',
-  'Check join command',
-  'Join finished?',
-  'Verify NSS',
-  'Wait for verification',
-  'Check verification',
-  'Verified?',
-  'Record result',
-  'Joined',
-  'Done',
-];
+const HAPPY_PATH = ['Read instance', 'Opted in?', 'Wait for SSM Online', 'Prepare computer object', 'Run join document', 'Record result', 'Done'];
 
 beforeAll(() => {
   definitions(); // synthesize once (CDK synth takes a few seconds)
@@ -45,6 +23,31 @@ function world(): WorkflowWorld {
 
 const marker = (w: WorkflowWorld): string => formatMarker({ account: w.defs.account, region: w.defs.region, instanceId: ID });
 const ours = (w: WorkflowWorld) => w.sim.directory.all().filter((o) => o.markerText === marker(w));
+const KEY = (w: WorkflowWorld): string => `${w.defs.account}/${w.defs.region}/${ID}`;
+
+/** Every one-time password the join documents were sent with (read from the parameter at send time). */
+function watchOtps(w: WorkflowWorld): string[] {
+  const otps: string[] = [];
+  w.sim.fleet.before('sendCommand', (id, fleet) => {
+    const v = fleet.parameter(`/adjoin/otp/${id}`);
+    if (v !== undefined) otps.push(v);
+  }, 1000);
+  return otps;
+}
+
+/**
+ * The invariant of every failing end: the cleanup ran once and succeeded, the OTP parameter is
+ * gone, no object of ours still has a one-time password that was handed out, the claim says
+ * failed (with the state), the instance is tagged failed.
+ */
+function expectCleanEnd(w: WorkflowWorld, run: ExecutionRecord, otps: string[]): void {
+  expect(w.cleanups.map((c) => [c.status, (c.output as { outcome?: string }).outcome])).toEqual([['SUCCEEDED', 'cleaned']]);
+  expect(w.sim.fleet.parameterNames()).toEqual([]);
+  for (const o of ours(w)) for (const otp of otps) expect(w.sim.directory.passwordMatches(o.name, otp)).toBe(false);
+  expect(w.sim.claims.item(KEY(w))).toMatchObject({ execution: run.name, status: 'failed', failedState: run.failedState });
+  expect(w.sim.fleet.instance(ID)?.tags).toMatchObject({ 'adjoin:status': 'failed', 'adjoin:failed-state': run.failedState, 'adjoin:execution': run.name });
+}
+
 const retriesOf = (run: ExecutionRecord, state: string): number => timeline(run).filter((r) => r.state === state).reduce((n, r) => n + r.retries, 0);
 
 describe('join workflow (synthesized ASL, real tasks, simulated world)', () => {
@@ -63,6 +66,11 @@ describe('join workflow (synthesized ASL, real tasks, simulated world)', () => {
     expect(run.output).toMatchObject({ outcome: 'joined', instanceId: ID, computerName: name });
     expect(run.output).toHaveProperty('commandId', w.sim.fleet.sentCommands().find((c) => c.request.document === 'join')?.commandId);
     expect(statePath(run)).toEqual(HAPPY_PATH);
+    // ONE command joined and verified; the claim says joined; no cleanup.
+    expect(w.sim.fleet.sentCommands().map((c) => c.request.document)).toEqual(['join']);
+    expect(w.sim.fleet.sentCommands()[0]?.final.stdout).toMatch(/adjoin: verified: .+ resolve/);
+    expect(w.sim.claims.item(KEY(w))).toMatchObject({ execution: 'join-happy', status: 'joined', phase: 'joined-verified', computerName: name });
+    expect(w.cleanups).toEqual([]);
     const objects = ours(w);
     expect(objects).toHaveLength(1);
     expect(objects[0]).toMatchObject({ name, dn: `CN=${name},${w.sim.settings.directory.computerOu}` });
@@ -78,7 +86,7 @@ describe('join workflow (synthesized ASL, real tasks, simulated world)', () => {
     expect(join?.request.parameters.OneTimePassword).toBe(`{{ssm-secure:/adjoin/otp/${ID}}}`);
     expect(JSON.stringify(run)).not.toContain(otp as string);
     expect(JSON.stringify(w.sim.fleet.sentCommands())).not.toContain(otp as string);
-    // SSM came Online 90 s after launch: the state waited for it (60 s settle + retries).
+    // SSM came Online 90 s after launch: the state polled until it was.
     expect(retriesOf(run, 'Wait for SSM Online')).toBeGreaterThan(0);
   });
 
@@ -111,11 +119,12 @@ describe('join workflow (synthesized ASL, real tasks, simulated world)', () => {
     expect(w.sim.directory.calls).toEqual([]);
   });
 
-  test('SSM never Online: fails AT "Wait for SSM Online" with SsmAgentNotOnline, nothing created', async () => {
+  test('SSM never Online: fails AT "Wait for SSM Online" with SsmAgentNotOnline, nothing created; the end is clean', async () => {
     const w = world();
     w.sim.fleet.addInstance({ instanceId: ID, tags: OPT_IN, ssmOnlineAfterSeconds: Infinity });
 
     const run = await w.engine.start('join', w.ec2Event(ID, 'running'), { name: 'join-no-ssm' });
+    expectCleanEnd(w, run, []);
 
     expect(run.status).toBe('FAILED');
     expect(run.failedState).toBe('Wait for SSM Online');
@@ -130,10 +139,11 @@ describe('join workflow (synthesized ASL, real tasks, simulated world)', () => {
     expect(row?.durationMs).toBeGreaterThanOrEqual(w.sim.settings.timings.ssmOnlineDeadlineSeconds * 1000);
   });
 
-  test('join command fails: fails at "Run join document" with JoinCommandFailed and its output', async () => {
+  test('join command fails: fails at "Run join document" with JoinCommandFailed and its output; the end is clean', async () => {
     const w = world();
     w.sim.fleet.addInstance({ instanceId: ID, tags: OPT_IN });
     w.sim.fleet.script('join', { status: 'Failed', exitCode: 3, durationSeconds: 15, stderr: 'adcli: Cannot resolve domain controller: DNS lookup failed' });
+    const otps = watchOtps(w);
 
     const run = await w.engine.start('join', w.ec2Event(ID, 'running'), { name: 'join-cmd-fails' });
 
@@ -142,16 +152,22 @@ describe('join workflow (synthesized ASL, real tasks, simulated world)', () => {
     expect(run.error).toBe(Errors.JoinCommandFailed);
     expect(run.cause).toContain('Cannot resolve domain controller');
     expect(run.cause).toMatch(/exit code 3/);
-    expect(statePath(run).slice(-4)).toEqual(['Wait for join command', 'Check join command', 'Join finished?', 'Run join document']);
+    expect(statePath(run).slice(-2)).toEqual(['Prepare computer object', 'Run join document']);
+    // The state polled the command through its retry: sent, then still running, then failed.
+    expect(retriesOf(run, 'Run join document')).toBeGreaterThanOrEqual(2);
+    // Before the cleanup, the object's password was the one-time password (the invariant can fail).
+    expect(otps).toHaveLength(1);
+    expectCleanEnd(w, run, otps);
   });
 
-  test('verification fails: fails at "Verify NSS" with VerificationFailed and the probe output', async () => {
+  test('verification fails: fails at "Run join document" with VerificationFailed (exit 7) and the probe output; the end is clean', async () => {
     const w = world();
     w.sim.fleet.addInstance({ instanceId: ID, tags: OPT_IN });
-    // What infra/documents/verify.sh prints when a probe user does not resolve.
-    w.sim.fleet.script('verify', {
+    const otps = watchOtps(w);
+    // What infra/documents/verify.sh (appended to the join document) prints when a probe user does not resolve.
+    w.sim.fleet.script('join', {
       status: 'Failed',
-      exitCode: 1,
+      exitCode: 7,
       stdout: "adjoin: Admin does NOT resolve after 10 attempts\n  id Admin: id: 'Admin': no such user",
       stderr: 'adjoin: FAILED: Admin did not resolve through NSS: check that sssd runs',
     });
@@ -159,12 +175,106 @@ describe('join workflow (synthesized ASL, real tasks, simulated world)', () => {
     const run = await w.engine.start('join', w.ec2Event(ID, 'running'), { name: 'join-verify-fails' });
 
     expect(run.status).toBe('FAILED');
-    expect(run.failedState).toBe('Verify NSS');
+    expect(run.failedState).toBe('Run join document');
     expect(run.error).toBe(Errors.VerificationFailed);
     expect(run.cause).toContain('Admin does NOT resolve');
     expect(run.cause).toContain("id Admin: id: 'Admin': no such user");
     expect(run.cause).toContain('check that sssd runs');
-    expect(w.sim.fleet.instance(ID)?.tags['adjoin:status']).toBe('joining');
+    expect(w.sim.fleet.sentCommands()).toHaveLength(1);
+    expectCleanEnd(w, run, otps);
+  });
+
+  test('join command still running at the command deadline: CommandTimedOut at "Run join document"; the end is clean', async () => {
+    const w = world();
+    w.sim.fleet.addInstance({ instanceId: ID, tags: OPT_IN });
+    w.sim.fleet.script('join', { status: 'Failed', exitCode: 4, durationSeconds: 100_000 });
+    const otps = watchOtps(w);
+
+    const run = await w.engine.start('join', w.ec2Event(ID, 'running'), { name: 'join-cmd-hangs' });
+
+    expect(run.status).toBe('FAILED');
+    expect(run.failedState).toBe('Run join document');
+    expect(run.error).toBe(Errors.CommandTimedOut);
+    expect(otps).toHaveLength(1);
+    expect(w.sim.directory.passwordMatches(ours(w)[0]?.name ?? '', otps[0] ?? '')).toBe(false);
+    expectCleanEnd(w, run, otps);
+  });
+
+  test('"Record result" refused (AwsRefused on CreateTags): fails there; the end is clean, the joined object keeps its rotated password', async () => {
+    const w = world();
+    w.sim.fleet.addInstance({ instanceId: ID, tags: OPT_IN });
+    w.sim.fleet.fail('tagInstance', 1, () => new AwsRefused('CreateTags: UnauthorizedOperation (injected)'));
+    const otps = watchOtps(w);
+
+    const run = await w.engine.start('join', w.ec2Event(ID, 'running'), { name: 'join-record-refused' });
+
+    expect(run.status).toBe('FAILED');
+    expect(run.failedState).toBe('Record result');
+    expect(run.error).toBe(Errors.AwsRefused);
+    expectCleanEnd(w, run, otps);
+    // adcli rotated the password at the join: the cleanup did not reset it (phase joined-verified).
+    expect(w.cleanups[0]?.output).toMatchObject({ passwordReset: false });
+  });
+
+  test('ABORTED (StopExecution) while the join command runs: the end is clean', async () => {
+    const w = world();
+    w.sim.fleet.addInstance({ instanceId: ID, tags: OPT_IN });
+    w.sim.fleet.script('join', { status: 'Failed', exitCode: 5, durationSeconds: 300 });
+    const otps = watchOtps(w);
+    w.sim.fleet.before('getCommand', () => void w.engine.stop('join', 'join-aborted'));
+
+    const run = await w.engine.start('join', w.ec2Event(ID, 'running'), { name: 'join-aborted' });
+
+    expect(run.status).toBe('ABORTED');
+    expect(run.failedState).toBe('Run join document');
+    expect(otps).toHaveLength(1);
+    expectCleanEnd(w, run, otps);
+    expect(w.cleanups[0]?.output).toMatchObject({ passwordReset: true });
+  });
+
+  test('TIMED_OUT (the execution deadline passes while the join command runs): the end is clean', async () => {
+    // The deployed timeout outlasts every retry budget; a short one here makes the deadline come first.
+    const w = workflowWorld(['join'], { patch: (defs) => void ((defs.join as { TimeoutSeconds: number }).TimeoutSeconds = 300) });
+    w.sim.fleet.addInstance({ instanceId: ID, tags: OPT_IN });
+    w.sim.fleet.script('join', { status: 'Failed', exitCode: 5, durationSeconds: 100_000 });
+    const otps = watchOtps(w);
+
+    const run = await w.engine.start('join', w.ec2Event(ID, 'running'), { name: 'join-timed-out' });
+
+    expect(run.status).toBe('TIMED_OUT');
+    expect(run.failedState).toBe('Run join document');
+    expect(otps).toHaveLength(1);
+    expectCleanEnd(w, run, otps);
+    expect(w.cleanups[0]?.output).toMatchObject({ passwordReset: true });
+  });
+
+  test('5 duplicate events started at once for one instance: 1 join command, 1 object, 4 in-progress', async () => {
+    const w = world();
+    w.sim.fleet.addInstance({ instanceId: ID, tags: OPT_IN });
+    const event = w.ec2Event(ID, 'running');
+
+    const runs = await Promise.all([1, 2, 3, 4, 5].map((n) => w.engine.start('join', event, { name: `join-dup5-${n}` })));
+
+    expect(runs.map((r) => r.status)).toEqual(Array(5).fill('SUCCEEDED'));
+    const outcomes = runs.map((r) => (r.output as { outcome?: string }).outcome).sort();
+    expect(outcomes).toEqual(['in-progress', 'in-progress', 'in-progress', 'in-progress', 'joined']);
+    expect(w.sim.fleet.sentCommands()).toHaveLength(1);
+    expect(ours(w)).toHaveLength(1);
+    expect(w.sim.fleet.parameterNames()).toEqual([]);
+  });
+
+  test('a failed join stops blocking: after the cleanup, a new execution for the instance joins it', async () => {
+    const w = world();
+    w.sim.fleet.addInstance({ instanceId: ID, tags: OPT_IN });
+    w.sim.fleet.script('join', { status: 'Failed', exitCode: 3, stderr: 'adcli: Cannot resolve domain controller' });
+    const failed = await w.engine.start('join', w.ec2Event(ID, 'running'), { name: 'join-blocked-1' });
+    expect(failed.status).toBe('FAILED');
+
+    const again = await w.engine.start('join', w.ec2Event(ID, 'running'), { name: 'join-blocked-2' });
+
+    expect(again.output).toMatchObject({ outcome: 'joined' });
+    expect(ours(w)).toHaveLength(1);
+    expect(w.sim.claims.item(KEY(w))).toMatchObject({ execution: 'join-blocked-2', status: 'joined' });
   });
 
   test('duplicate event: the second execution finds it already joined; still exactly one object', async () => {
@@ -226,9 +336,9 @@ describe('join workflow (synthesized ASL, real tasks, simulated world)', () => {
 
     expect(run.status).toBe('SUCCEEDED');
     expect(run.output).toMatchObject({ outcome: 'abandoned', instanceId: ID });
-    expect(statePath(run).slice(-4)).toEqual(['Check join command', 'Remove what the join made', 'Join abandoned', 'Done']);
+    expect(statePath(run).slice(-4)).toEqual(['Run join document', 'Remove what the join made', 'Join abandoned', 'Done']);
     const caught = run.events.find((e) => e.type === 'StateCaught');
-    expect(caught).toMatchObject({ state: 'Check join command', catch: { errorEquals: [Errors.InstanceGone], next: 'Remove what the join made' } });
+    expect(caught).toMatchObject({ state: 'Run join document', catch: { errorEquals: [Errors.InstanceGone], next: 'Remove what the join made' } });
     expect(ours(w)).toEqual([]);
     expect(w.sim.fleet.parameterNames()).toEqual([]);
   });
@@ -256,9 +366,11 @@ describe('join workflow (synthesized ASL, real tasks, simulated world)', () => {
     const w = world();
     w.sim.fleet.addInstance({ instanceId: ID, tags: OPT_IN });
     w.sim.fleet.script('join', { status: 'Failed', exitCode: 3, stderr: 'adcli: Cannot resolve domain controller' });
+    const otps = watchOtps(w);
     const failed = await w.engine.start('join', w.ec2Event(ID, 'running'), { name: 'join-redrive' });
     expect(failed.status).toBe('FAILED');
     expect(failed.failedState).toBe('Run join document');
+    expectCleanEnd(w, failed, otps); // the cleanup revoked the one-time password and marked the claim failed
 
     // The operator fixes DNS (the next join command succeeds), an hour later.
     w.sim.clock.advance(3600);
@@ -273,6 +385,11 @@ describe('join workflow (synthesized ASL, real tasks, simulated world)', () => {
     expect(run.output).toMatchObject({ outcome: 'joined' });
     expect(w.sim.fleet.sentCommands().filter((c) => c.request.document === 'join')).toHaveLength(2);
     expect(ours(w)).toHaveLength(1);
+    // The redrive re-took the claim and sent with a FRESH one-time password (the first was revoked).
+    expect(otps).toHaveLength(2);
+    expect(otps[1]).not.toBe(otps[0]);
+    expect(w.sim.claims.item(KEY(w))).toMatchObject({ execution: 'join-redrive', status: 'joined', round: 1 });
+    expect(w.sim.fleet.parameterNames()).toEqual([]);
   });
 
   test('redrive after SSM never came Online: resumes AT "Wait for SSM Online" once the agent is fixed', async () => {

@@ -27,13 +27,21 @@ describe('Wait for SSM Online', () => {
     expect((err as Error).message).toMatch(/VPC interface endpoints/);
   });
 
-  it.each([undefined, 'terminated', 'shutting-down'] as const)('throws InstanceGone when the instance is %p', async (state) => {
+  it.each([undefined, 'terminated', 'shutting-down'] as const)('throws InstanceGone when the agent is not Online and the instance is %p', async (state) => {
     // Prepare
     const w = world();
     if (state) w.fleet.instances.set(INSTANCE, instance({ state }));
+    w.fleet.ping = 'ConnectionLost';
     // Act / Assess
     await expect(checkSsmAgent({ instance: proceed }, w.deps)).rejects.toThrow(InstanceGone);
-    expect(w.fleet.calls.some((c) => c[0] === 'ssmPingStatus')).toBe(false);
+    expect(w.fleet.calls.map((c) => c[0])).toEqual(['ssmPingStatus', 'describeInstance']);
+  });
+
+  it('an Online agent costs one call: no DescribeInstances (it matters in a burst)', async () => {
+    const w = world();
+    w.fleet.instances.set(INSTANCE, instance());
+    await checkSsmAgent({ instance: proceed }, w.deps);
+    expect(w.fleet.calls.map((c) => c[0])).toEqual(['ssmPingStatus']);
   });
 
   it('handler: error name is what Step Functions routes on', async () => {

@@ -1,4 +1,6 @@
-import { ComputerNameConflict, DirectoryRefused, DirectoryUnavailable } from '../../../tasks/lib/errors';
+import { claimKey } from '../../../tasks/lib/claims';
+import { ClaimLost, ComputerNameConflict, DirectoryRefused, DirectoryUnavailable } from '../../../tasks/lib/errors';
+import { markerDescription } from '../../../tasks/lib/marker';
 import { computerNameCandidates } from '../../../tasks/lib/naming';
 import { hasEveryClass } from '../../../tasks/lib/otp';
 import { prepareComputer } from '../../../tasks/lib/prepare';
@@ -10,6 +12,33 @@ const marker = { account: ACCOUNT, region: REGION, instanceId: INSTANCE };
 const [first, second] = computerNameCandidates(INSTANCE) as [string, string];
 
 describe('Prepare computer object', () => {
+  it('records the object in the claim (dn, name, GUID, phase prepared)', async () => {
+    const w = world();
+    const out = await prepareComputer(input, w.deps);
+    expect(w.claims.item(claimKey(proceed))).toMatchObject({ execution: 'exec-1', status: 'joining', dn: out.dn, computerName: out.name, phase: 'prepared' });
+  });
+
+  it('never resets the password of a joined instance\'s object', async () => {
+    const w = world();
+    await w.claims.take(claimKey(proceed), 'exec-1', NOW.getTime() / 1000, 900);
+    await w.claims.update(claimKey(proceed), 'exec-1', { status: 'joined' });
+    await expect(prepareComputer(input, w.deps)).rejects.toThrow(ClaimLost);
+    expect(w.directory.calls.filter((c) => c[0] === 'resetPassword' || c[0] === 'createComputer')).toEqual([]);
+  });
+
+  it('reuse: an object of ours whose GUID is not the one the claim recorded is not reset', async () => {
+    const w = world();
+    await w.directory.createComputer({ ou: OU, name: first, fqdn: 'x.corp.example.com', marker, description: markerDescription(marker), password: 'p' });
+    const o = w.directory.objects[0];
+    if (o) o.guid = 'someone-elses-guid';
+    await w.claims.take(claimKey(proceed), 'exec-1', NOW.getTime() / 1000, 900);
+    await w.claims.update(claimKey(proceed), 'exec-1', { objectGuid: 'the-recorded-guid' });
+    const out = await prepareComputer(input, w.deps);
+    expect(out.action).toBe('created');
+    expect(out.name).toBe(second);
+    expect(w.directory.calls.filter((c) => c[0] === 'resetPassword')).toEqual([]);
+  });
+
   it('creates the object with the first candidate name and stores the one-time password', async () => {
     // Prepare
     const w = world();
@@ -91,7 +120,8 @@ describe('Prepare computer object', () => {
   it('after losing a race to its twin, reuses the object the twin made', async () => {
     const w = world();
     w.directory.failCreate = (spec) => {
-      w.directory.objects.push({ dn: `CN=${spec.name},${OU}`, name: spec.name, marker: spec.marker, whenCreated: NOW });
+      // The twin is another execution of ours: the service account made (and owns) the object.
+      w.directory.objects.push({ dn: `CN=${spec.name},${OU}`, name: spec.name, marker: spec.marker, whenCreated: NOW, createdByUs: true });
       w.directory.failCreate = undefined;
       return new ComputerNameConflict(`Computer name ${spec.name} is already in use`);
     };

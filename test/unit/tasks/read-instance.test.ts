@@ -3,6 +3,8 @@ import { readInstance } from '../../../tasks/lib/claim';
 import { makeHandler } from '../../../tasks/read-instance';
 import { goodEvent, instance, INSTANCE, NOW, world } from '../../fakes';
 
+const KEY = `123456789012/eu-west-1/${INSTANCE}`;
+
 const input = { event: goodEvent, executionName: 'exec-1' };
 
 describe('Read instance', () => {
@@ -23,11 +25,11 @@ describe('Read instance', () => {
       loginGroups: ['web-ops', 'db-ops'],
     });
     expect(w.fleetTargets).toEqual([{ account: '123456789012', region: 'eu-west-1' }]);
-    expect(w.fleet.calls).toContainEqual([
-      'tagInstance',
-      INSTANCE,
-      { 'adjoin:status': 'joining', 'adjoin:execution': 'exec-1', 'adjoin:claimed-at': NOW.toISOString() },
-    ]);
+    // One DescribeInstances, no tag write, one conditional claim write.
+    expect(w.fleet.calls.map((c) => c[0])).toEqual(['describeInstance']);
+    const now = NOW.getTime() / 1000;
+    expect(w.claims.item(KEY)).toEqual({ key: KEY, execution: 'exec-1', status: 'joining', claimedAt: now, leaseUntil: now + 900, ttl: now + 900 + 90 * 86400, round: 0 });
+    expect(w.claims.calls.map((c) => c.op)).toEqual(['take']);
   });
 
   it('uses the configured login groups when the instance has no group tag', async () => {
@@ -58,54 +60,51 @@ describe('Read instance', () => {
 
   it('leaves an instance to another execution whose claim is fresh', async () => {
     const w = world();
-    const claimedAt = new Date(NOW.getTime() - 60_000).toISOString();
-    w.fleet.instances.set(INSTANCE, instance({ tags: { 'Domain:Join': 'true', 'adjoin:status': 'joining', 'adjoin:execution': 'exec-0', 'adjoin:claimed-at': claimedAt } }));
+    w.fleet.instances.set(INSTANCE, instance());
+    const now = NOW.getTime() / 1000;
+    await w.claims.take(KEY, 'exec-0', now - 60, 900);
     const out = await readInstance(input, w.deps);
     expect(out.outcome).toBe('in-progress');
-    expect(out.reason).toMatch(/exec-0/);
+    expect(out.reason).toMatch(/exec-0 is joining it \(claimed 60 s ago\)/);
+    expect(w.claims.item(KEY)?.execution).toBe('exec-0');
     expect(w.fleet.calls.filter((c) => c[0] === 'tagInstance')).toEqual([]);
   });
 
-  it('takes over a claim older than the lease, and re-claims its own', async () => {
+  it('says already joined when the claim is joined, and writes nothing', async () => {
     const w = world();
-    const old = new Date(NOW.getTime() - 901_000).toISOString();
-    w.fleet.instances.set(INSTANCE, instance({ tags: { 'Domain:Join': 'true', 'adjoin:status': 'joining', 'adjoin:execution': 'exec-0', 'adjoin:claimed-at': old } }));
+    w.fleet.instances.set(INSTANCE, instance());
+    const now = NOW.getTime() / 1000;
+    await w.claims.take(KEY, 'exec-0', now - 600, 900);
+    await w.claims.update(KEY, 'exec-0', { status: 'joined', computerName: 'EC2ABC' });
+    const before = w.claims.item(KEY);
+    const out = await readInstance(input, w.deps);
+    expect(out).toMatchObject({ outcome: 'already-joined', reason: expect.stringMatching(/EC2ABC/) as string });
+    expect(w.claims.item(KEY)).toEqual(before);
+  });
+
+  it.each([
+    ['older than the lease', (now: number) => ({ claimedAt: now - 901, leaseUntil: now - 1 })],
+    ['whose lease lies further ahead than a lease (invalid)', (now: number) => ({ claimedAt: now, leaseUntil: now + 5000 })],
+    ['claimed in the future (invalid)', (now: number) => ({ claimedAt: now + 3600, leaseUntil: now + 100 })],
+    ['failed', () => ({ status: 'failed' as const })],
+    ['released', () => ({ status: 'released' as const })],
+  ])('takes over a claim %s, and re-claims its own', async (_case, patch) => {
+    const w = world();
+    w.fleet.instances.set(INSTANCE, instance());
+    const now = NOW.getTime() / 1000;
+    await w.claims.take(KEY, 'exec-0', now - 60, 900);
+    await w.claims.update(KEY, 'exec-0', patch(now));
     expect((await readInstance(input, w.deps)).outcome).toBe('proceed');
+    expect(w.claims.item(KEY)).toMatchObject({ execution: 'exec-1', status: 'joining', claimedAt: now });
     expect((await readInstance(input, w.deps)).outcome).toBe('proceed'); // now claimed by exec-1 itself
   });
 
-  it('yields to a rival that claimed at the same time with a lower execution name', async () => {
-    // Prepare: the rival's tag write lands right after ours
+  it('two executions at once: exactly one takes the claim', async () => {
     const w = world();
     w.fleet.instances.set(INSTANCE, instance());
-    const tag = w.fleet.tagInstance.bind(w.fleet);
-    w.fleet.tagInstance = async (id, tags) => {
-      await tag(id, tags);
-      await tag(id, { 'adjoin:execution': 'exec-0', 'adjoin:claimed-at': NOW.toISOString() });
-    };
-    // Act
-    const out = await readInstance(input, w.deps);
-    // Assess
-    expect(out).toMatchObject({ outcome: 'in-progress', reason: 'execution exec-0 claimed it at the same time', loginGroups: [] });
-  });
-
-  it('does not yield to the expired claim it took over when the read-back is stale', async () => {
-    const w = world();
-    const old = new Date(NOW.getTime() - 901_000).toISOString();
-    w.fleet.instances.set(INSTANCE, instance({ tags: { 'Domain:Join': 'true', 'adjoin:status': 'joining', 'adjoin:execution': 'exec-0', 'adjoin:claimed-at': old } }));
-    w.fleet.tagInstance = () => Promise.resolve(); // our write is not visible yet
-    expect((await readInstance(input, w.deps)).outcome).toBe('proceed');
-  });
-
-  it('goes on when the rival claim has a higher execution name', async () => {
-    const w = world();
-    w.fleet.instances.set(INSTANCE, instance());
-    const tag = w.fleet.tagInstance.bind(w.fleet);
-    w.fleet.tagInstance = async (id, tags) => {
-      await tag(id, tags);
-      await tag(id, { 'adjoin:execution': 'exec-9' });
-    };
-    expect((await readInstance(input, w.deps)).outcome).toBe('proceed');
+    const outs = await Promise.all(['exec-1', 'exec-2', 'exec-3'].map((executionName) => readInstance({ event: goodEvent, executionName }, w.deps)));
+    expect(outs.filter((o) => o.outcome === 'proceed')).toHaveLength(1);
+    expect(outs.filter((o) => o.outcome === 'in-progress')).toHaveLength(2);
   });
 
   it('refuses a hostile login-group tag with InvalidInput and does nothing', async () => {

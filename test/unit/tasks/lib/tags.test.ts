@@ -5,11 +5,12 @@ import { testSettings } from '../../../fakes';
 const t = testSettings().tags;
 
 describe('opt-in / opt-out', () => {
-  it('needs the opt-in tag with exactly its value (what the IAM StringEquals on ssm:SendCommand allows)', () => {
+  it('needs the opt-in tag with exactly its value (as IAM StringEquals on ssm:SendCommand: case-sensitive, untrimmed)', () => {
     // Prepare / Act / Assess
     expect(isOptedIn({ 'Domain:Join': 'true' }, t)).toBe(true);
     expect(isOptedIn({ 'Domain:Join': ' TRUE ' }, t)).toBe(false);
     expect(isOptedIn({ 'Domain:Join': 'True' }, t)).toBe(false);
+    expect(isOptedIn({ 'Domain:Join': 'true ' }, t)).toBe(false);
     expect(isOptedIn({ 'Domain:Join': 'false' }, t)).toBe(false);
     expect(isOptedIn({ 'domain:join': 'true' }, t)).toBe(false);
     expect(isOptedIn({}, t)).toBe(false);
@@ -72,6 +73,7 @@ describe('statusTagKeys', () => {
       claimedAt: 'adjoin:claimed-at',
       computerName: 'adjoin:computer-name',
       joinedAt: 'adjoin:joined-at',
+      failedState: 'adjoin:failed-state',
     });
   });
 });

@@ -1,18 +1,16 @@
 import { InvalidInput } from '../../../../tasks/lib/errors';
 import {
   EXECUTION_NAME,
-  parseCheckCommandInput,
+  parseCleanupInput,
   parseCompensationInput,
   parseComputer,
   parseEc2StateEvent,
   parseInstance,
-  parsePrevious,
   parseRecordResultInput,
-  parseRunCommandInput,
+  parseRunJoinInput,
 } from '../../../../tasks/lib/validate';
-import { goodEvent, NOW, prepared, proceed } from '../../../fakes';
+import { goodEvent, prepared, proceed } from '../../../fakes';
 
-const previous = { commandId: 'c-1', document: 'join', redriveCount: 0, state: 'failed', status: 'Failed', exitCode: 3, output: 'x' };
 
 describe('payload parsers', () => {
   it.each(['exec-1', 'join-i-0123456789abcdef0-20261121T100000Z-ab12', '3f2a9c1e-8d1b-4e8e-9a5f-0c1d2e3f4a5b', 'a.b+c=d@e', 'ünïcødé'])('accepts execution name %p', (n) => {
@@ -44,39 +42,27 @@ describe('payload parsers', () => {
     expect(() => parseComputer({ ...prepared, secretName: 'no-slash' })).toThrow(InvalidInput);
   });
 
-  it.each([undefined, null, {}])('reads previous %p as none', (p) => {
-    expect(parsePrevious(p)).toBeUndefined();
-  });
-
-  it('reads a previous command', () => {
-    // Prepare / Act / Assess
-    expect(parsePrevious(previous)).toEqual(previous);
-    expect(() => parsePrevious({ ...previous, state: 'odd' })).toThrow(/previous\.state/);
-  });
-
-  it('reads a Run join document payload, previous optional, redriveCount defaulting to 0', () => {
+  it('reads a Run join document payload, redriveCount defaulting to 0', () => {
     // Prepare
-    const out = parseRunCommandInput({ instance: proceed, computer: prepared, previous: {}, executionName: 'exec-1' });
+    const out = parseRunJoinInput({ instance: proceed, computer: prepared, executionName: 'exec-1' });
     // Act / Assess
     expect(out).toEqual({ instance: proceed, computer: prepared, redriveCount: 0, executionName: 'exec-1' });
-    expect(parseRunCommandInput({ instance: proceed, computer: prepared, previous, redriveCount: 2, executionName: 'e' }).previous).toEqual(previous);
-    expect(() => parseRunCommandInput({ instance: proceed, computer: prepared, redriveCount: -1, executionName: 'e' })).toThrow(/redriveCount/);
+    expect(parseRunJoinInput({ instance: proceed, computer: prepared, redriveCount: 2, executionName: 'e' }).redriveCount).toBe(2);
+    expect(() => parseRunJoinInput({ instance: proceed, computer: prepared, redriveCount: -1, executionName: 'e' })).toThrow(/redriveCount/);
   });
 
-  it('reads a Check command payload', () => {
-    // Prepare
-    const command = { commandId: 'c-1', document: 'verify', sentAt: NOW.toISOString(), redriveCount: 0 };
-    // Act / Assess
-    expect(parseCheckCommandInput({ instance: proceed, command })).toEqual({
-      instance: { instanceId: proceed.instanceId, account: proceed.account, region: proceed.region },
-      command,
-    });
-    expect(() => parseCheckCommandInput({ instance: proceed, command: { ...command, sentAt: 'yesterday' } })).toThrow(/sentAt/);
+  it('reads the join-cleanup input (a status-change event detail)', () => {
+    const arn = 'arn:aws:states:eu-west-1:123456789012:execution:adjoin-join:exec-1';
+    const detail = { executionArn: arn, name: 'exec-1', status: 'FAILED', input: '{}', error: 'JoinCommandFailed', output: null, stateMachineArn: 'x' };
+    expect(parseCleanupInput(detail)).toEqual({ executionArn: arn, name: 'exec-1', status: 'FAILED', input: '{}', error: 'JoinCommandFailed' });
+    expect(() => parseCleanupInput({ ...detail, status: 'SUCCEEDED' })).toThrow(/status/);
+    expect(() => parseCleanupInput({ ...detail, executionArn: 'arn:aws:states:x' })).toThrow(/executionArn/);
   });
 
   it('reads Record result and compensation payloads', () => {
     // Prepare / Act / Assess
-    expect(parseRecordResultInput({ instance: proceed, computer: prepared, executionName: 'e' }).computer).toEqual(prepared);
+    expect(parseRecordResultInput({ instance: proceed, computer: prepared, join: { commandId: 'cmd-1' }, executionName: 'e' }).computer).toEqual(prepared);
+    expect(() => parseRecordResultInput({ instance: proceed, computer: prepared, executionName: 'e' })).toThrow(/input\.join/);
     expect(parseCompensationInput({ instance: proceed, error: { Error: 'InstanceGone', Cause: 'gone', extra: 1 } })).toEqual({
       instance: { instanceId: proceed.instanceId, account: proceed.account, region: proceed.region },
       error: { Error: 'InstanceGone', Cause: 'gone' },
