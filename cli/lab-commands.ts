@@ -10,6 +10,7 @@ import { validateInstanceId } from './ec2-event';
 import { Exit, usage, type ExitCode } from './exit';
 import { absolute, table, type Style } from './format';
 import type { LabWorld } from './lab-link';
+import { DISTRO_NAMES, isDistroName, type DistroName } from '../lab/world/rootfs';
 import { statusText } from './render';
 
 export interface LabControl {
@@ -39,6 +40,11 @@ const count = (text: string): number => {
   const n = Number(text);
   if (!Number.isInteger(n) || n < 1 || n > 20) throw usage(`--count must be a whole number from 1 to 20, got ${JSON.stringify(text)}`);
   return n;
+};
+
+const distro = (text: string): DistroName => {
+  if (!isDistroName(text)) throw usage(`--distro must be one of ${DISTRO_NAMES.join(', ')}, got ${JSON.stringify(text)}`);
+  return text;
 };
 
 const runLine = (e: ExecutionSummary, style: Style): string =>
@@ -101,15 +107,16 @@ export function addLabCommands(program: Command, deps: LabCommandDeps): void {
     .option('--count <n>', 'how many (1-20)', count, 1)
     .option('--tag <key=value>', 'a tag (repeat for more), e.g. Domain:Join=true', collectTag, {})
     .option('--no-join', 'do not emit the "running" event (no join execution)')
-    .addHelpText('after', examples('adjoin lab launch --tag Domain:Join=true', 'adjoin lab launch --count 3 --tag Domain:Join=true --tag adGroupName=linux-admins --json'))
-    .action(async (opts: { count: number; tag: Record<string, string>; join: boolean }, cmd: Command) => {
+    .option('--distro <name>', `run from another distribution's root filesystem (${DISTRO_NAMES.join(', ')}; built once with debootstrap, cached in /var/cache/adjoin-lab)`, distro)
+    .addHelpText('after', examples('adjoin lab launch --tag Domain:Join=true', 'adjoin lab launch --count 3 --tag Domain:Join=true --tag adGroupName=linux-admins --json', 'adjoin lab launch --distro trixie --tag Domain:Join=true'))
+    .action(async (opts: { count: number; tag: Record<string, string>; join: boolean; distro?: DistroName }, cmd: Command) => {
       const c = deps.context(cmd);
       const control = await deps.control(cmd);
       const launched: Awaited<ReturnType<LabWorld['launch']>>[] = [];
       for (let i = 0; i < opts.count; i++) {
-        const inst = await control.world.launch({ tags: opts.tag });
+        const inst = await control.world.launch({ tags: opts.tag, ...(opts.distro ? { distro: opts.distro, log: (l: string) => deps.io.err(l) } : {}) });
         launched.push(inst);
-        if (!c.json) deps.io.err(`launched ${inst.instanceId} (${inst.ip}, ${inst.hostname})`);
+        if (!c.json) deps.io.err(`launched ${inst.instanceId} (${inst.ip}, ${inst.hostname}${inst.distro ? `, ${inst.distro}` : ''})`);
       }
       let runs: ExecutionSummary[] = [];
       if (opts.join) {

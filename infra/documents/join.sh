@@ -506,10 +506,10 @@ else
       say "NSS: sss added to /etc/nsswitch.conf"
     fi
   fi
-  if command -v pam-auth-update >/dev/null 2>&1 && [ -f /usr/share/pam-configs/mkhomedir ]; then
+  if command -v pam-auth-update >/dev/null 2>&1 && [ -f "$R/usr/share/pam-configs/mkhomedir" ]; then
     # sss too: its profile is enabled by libpam-sss's install, but an admin may have turned it off.
     profiles=(mkhomedir)
-    [ -f /usr/share/pam-configs/sss ] && profiles=(sss mkhomedir)
+    [ -f "$R/usr/share/pam-configs/sss" ] && profiles=(sss mkhomedir)
     if out=$(pam-auth-update --enable "${profiles[@]}" 2>&1); then
       say "PAM: home directories are created at first login"
     else

@@ -14,6 +14,7 @@ import { cleanupEverything, machineExec, netnsList, type CleanupReport } from '.
 import { createDcNetwork, provisionDc } from './dc';
 import { dcOf, isolate, joinDc2, pauseReplication, reconnect, resumeReplication, sambaPid, startSamba, stopSamba } from './dcs';
 import { createInstance, destroyInstance, instanceExec, newInstanceRecord } from './instance';
+import { DISTRO_NAMES, ensureRootfs, isDistroName, type DistroName } from './rootfs';
 import { readState, updateState, writeState, type DcInfo, type InstanceRecord, type LabState } from './state';
 import { run, sleep, type ExecResult } from './sh';
 import { clearOwner, otherLab, withLabLock, writeOwner } from './owner';
@@ -69,6 +70,8 @@ export interface InstanceStatus {
   mountNsFile: string;
   launchTime: string;
   computerName?: string;
+  /** The distribution it runs from (`launch({ distro })`); absent: the machine's own Debian. */
+  distro?: string;
 }
 
 export interface UpOptions {
@@ -252,6 +255,7 @@ export async function status(): Promise<LabStatus> {
       mountNsFile: r.mountNsFile,
       launchTime: r.launchTime,
       ...(computerName ? { computerName } : {}),
+      ...(r.distro ? { distro: r.distro } : {}),
     });
   }
   return {
@@ -299,6 +303,13 @@ export interface LaunchOptions {
   tags?: Record<string, string>;
   /** SSM ping turns Online this long after launch (default: $ADJOIN_LAB_SSM_DELAY_SECONDS or 0). */
   ssmDelaySeconds?: number;
+  /**
+   * Run from another distribution's root filesystem (lab/world/rootfs.ts, e.g. 'trixie'),
+   * built once with debootstrap and cached; default: the machine's own.
+   */
+  distro?: DistroName;
+  /** Progress lines (the one-time rootfs build says so). */
+  log?: (line: string) => void;
 }
 
 /** Launches an instance: namespaces, private files, state 'running'. */
@@ -307,13 +318,16 @@ export async function launch(opts: LaunchOptions = {}): Promise<InstanceStatus> 
   if (!(await isUp(paths))) throw new Error('lab: not up; run up() first');
   const envDelay = Number(process.env.ADJOIN_LAB_SSM_DELAY_SECONDS ?? '0');
   const delay = opts.ssmDelaySeconds ?? (Number.isFinite(envDelay) && envDelay >= 0 ? envDelay : 0);
+  if (opts.distro !== undefined && !isDistroName(opts.distro)) throw new Error(`lab: unknown distribution ${String(opts.distro)} (known: ${DISTRO_NAMES.join(', ')})`);
+  const rootfs = opts.distro ? (await ensureRootfs(opts.distro, { log: opts.log })).dir : undefined;
   const rec = updateState((s) => {
     const r = newInstanceRecord(paths, s, opts.tags ?? {}, delay);
+    if (opts.distro) r.distro = opts.distro;
     s.instances[r.instanceId] = r;
     return r;
   }, paths);
   try {
-    await createInstance(paths, rec);
+    await createInstance(paths, rec, rootfs);
   } catch (err) {
     await destroyInstance(rec);
     updateState((s) => {
@@ -331,7 +345,7 @@ export async function launch(opts: LaunchOptions = {}): Promise<InstanceStatus> 
     r.state = 'running';
     return r;
   }, paths);
-  return { instanceId: launched.instanceId, state: launched.state, tags: launched.tags, ip: launched.ip, hostname: launched.hostname, netns: launched.netns, mountNsFile: launched.mountNsFile, launchTime: launched.launchTime };
+  return { instanceId: launched.instanceId, state: launched.state, tags: launched.tags, ip: launched.ip, hostname: launched.hostname, netns: launched.netns, mountNsFile: launched.mountNsFile, launchTime: launched.launchTime, ...(launched.distro ? { distro: launched.distro } : {}) };
 }
 
 /** Terminates an instance: stops its processes, removes its namespaces, keeps the record. */

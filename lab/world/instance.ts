@@ -51,15 +51,23 @@ function writeImageFiles(dir: string, rec: Pick<InstanceRecord, 'ip' | 'hostname
   );
 }
 
-/** Creates the instance's network + namespaces; returns the machine handle. */
-export async function createInstance(paths: LabPaths, rec: InstanceRecord): Promise<Machine> {
+/**
+ * Creates the instance's network + namespaces; returns the machine handle. With `rootfs` (a
+ * distribution's root filesystem, lab/world/rootfs.ts) the instance runs from it: an overlay of
+ * its own (upper layer in the instance folder) becomes / of the instance's mount namespace
+ * (pivot_root there; the machine's own tree is detached), with the same private paths bound on
+ * top, seeded from that image instead of the machine's.
+ */
+export async function createInstance(paths: LabPaths, rec: InstanceRecord, rootfs?: string): Promise<Machine> {
   const dir = rec.dir;
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   writeImageFiles(dir, rec);
-  // Private folders, seeded from the machine's (empty) package layout.
+  const image = rootfs ?? '/';
+  // Private folders, seeded from the image's (empty) package layout.
   // /etc/sudoers.d too: the join writes its sudo rules there (linux.sudoGroups), never the machine's.
   const copies: Record<string, string> = { '/etc/sssd': 'etc-sssd', '/var/lib/sss': 'var-lib-sss', '/etc/pam.d': 'etc-pam.d', '/var/lib/pam': 'var-lib-pam', '/etc/sudoers.d': 'etc-sudoers.d' };
-  for (const [src, name] of Object.entries(copies)) {
+  for (const [from, name] of Object.entries(copies)) {
+    const src = path.join(image, from);
     const dst = path.join(dir, name);
     if (!fs.existsSync(dst) && !fs.existsSync(src)) fs.mkdirSync(dst, { mode: 0o750 });
     if (!fs.existsSync(dst)) await runOk(['cp', '-a', src, dst], { timeoutMs: 20_000 });
@@ -74,6 +82,20 @@ export async function createInstance(paths: LabPaths, rec: InstanceRecord): Prom
   await runOk(['ip', '-n', rec.netns, 'addr', 'add', `${rec.ip}/${PREFIX_LEN}`, 'dev', 'eth0']);
   await runOk(['ip', '-n', rec.netns, 'link', 'set', 'eth0', 'up']);
 
+  // With an image: mount it (overlay) at <dir>/root and build the instance's tree there.
+  const top = rootfs ? path.join(dir, 'root') : '';
+  const setup: string[] = [];
+  if (rootfs) {
+    for (const d of ['root', 'upper', 'work']) fs.mkdirSync(path.join(dir, d), { recursive: true, mode: 0o755 });
+    setup.push(
+      `mount -t overlay adjoin-image -o ${q(`lowerdir=${rootfs},upperdir=${path.join(dir, 'upper')},workdir=${path.join(dir, 'work')}`)} ${q(top)}`,
+      `mount -t proc proc ${q(`${top}/proc`)}`,
+      `mount --rbind /sys ${q(`${top}/sys`)}`,
+      `mount --rbind /dev ${q(`${top}/dev`)}`,
+      // The instance folder at its own path: krb5.conf names the keytab there (keytabFile).
+      `mkdir -p ${q(top + dir)}; mount --bind ${q(dir)} ${q(top + dir)}`,
+    );
+  }
   const binds = [
     ['/etc/sssd', 'etc-sssd'],
     ['/var/lib/sss', 'var-lib-sss'],
@@ -82,16 +104,22 @@ export async function createInstance(paths: LabPaths, rec: InstanceRecord): Prom
     ['/var/lib/pam', 'var-lib-pam'],
     ['/etc/sudoers.d', 'etc-sudoers.d'],
     ['/home', 'home'],
-  ].map(([t, s]) => `mkdir -p ${q(t as string)}; mount --bind ${q(path.join(dir, s as string))} ${q(t as string)}`);
-  for (const f of ['krb5.conf', 'resolv.conf', 'hosts', 'hostname', 'nsswitch.conf']) binds.push(bindFile(path.join(dir, 'etc', f), `/etc/${f}`));
-  binds.push('mount -t tmpfs -o mode=0755,size=32m adjoin-run /run', 'mkdir -p /run/lock /run/user', 'chmod 1777 /run/lock');
-  // The lab's own secrets and parameter store are not the instance's business.
-  for (const hidden of [paths.secretsDir, paths.paramsDir]) {
-    fs.mkdirSync(hidden, { recursive: true, mode: 0o700 });
-    binds.push(`mount -t tmpfs -o mode=0700,size=64k adjoin-hidden ${q(hidden)}`);
+  ].map(([t, s]) => `mkdir -p ${q(top + (t as string))}; mount --bind ${q(path.join(dir, s as string))} ${q(top + (t as string))}`);
+  setup.push(...binds);
+  for (const f of ['krb5.conf', 'resolv.conf', 'hosts', 'hostname', 'nsswitch.conf']) setup.push(bindFile(path.join(dir, 'etc', f), `${top}/etc/${f}`));
+  setup.push(`mount -t tmpfs -o mode=0755,size=32m adjoin-run ${q(`${top}/run`)}`, `mkdir -p ${q(`${top}/run/lock`)} ${q(`${top}/run/user`)}`, `chmod 1777 ${q(`${top}/run/lock`)}`);
+  if (rootfs) {
+    // The image becomes /; the machine's tree is detached (the lab's secrets are not there at all).
+    setup.push(`cd ${q(top)}`, 'mkdir -p .adjoin-host', 'pivot_root . .adjoin-host', 'cd /', 'umount -l /.adjoin-host', 'rmdir /.adjoin-host');
+  } else {
+    // The lab's own secrets and parameter store are not the instance's business.
+    for (const hidden of [paths.secretsDir, paths.paramsDir]) {
+      fs.mkdirSync(hidden, { recursive: true, mode: 0o700 });
+      setup.push(`mount -t tmpfs -o mode=0700,size=64k adjoin-hidden ${q(hidden)}`);
+    }
   }
-  binds.push(`hostname ${q(rec.hostname)}`);
-  return createMachineNs(paths, rec.instanceId, rec.netns, binds.join('\n'));
+  setup.push(`hostname ${q(rec.hostname)}`);
+  return createMachineNs(paths, rec.instanceId, rec.netns, setup.join('\n'));
 }
 
 export function newInstanceRecord(paths: LabPaths, state: LabState, tags: Record<string, string>, ssmDelaySeconds: number, now = new Date()): InstanceRecord {

@@ -64,6 +64,8 @@ export interface InstanceRecord {
   /** SSM ping turns Online at this time (launch + configured delay). */
   ssmOnlineAt: string;
   terminatedAt?: string;
+  /** Runs from this distribution's root filesystem (lab/world/rootfs.ts); absent: the machine's own. */
+  distro?: string;
 }
 
 export interface LabState {

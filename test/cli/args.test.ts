@@ -41,6 +41,7 @@ describe('usage errors exit 2 with one line on stderr', () => {
     [['--join-arn', 'arn:aws:lambda:eu-west-1:123456789012:function:x', 'join', 'i-0123456789abcdef0']],
     [['lab', 'launch', '--tag', 'novalue']],
     [['lab', 'launch', '--count', '50']],
+    [['lab', 'launch', '--distro', 'fedora']],
     [['nonsense']],
     [['executions', '--bogus']],
     [['show']],

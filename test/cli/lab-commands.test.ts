@@ -148,6 +148,14 @@ describe('adjoin lab', () => {
     expect(io.outText).toMatch(/join join-i-00000000000000001-x {2}FAILED {2}failed in Run join document \(JoinCommandFailed\)/);
   });
 
+  it('launch --distro trixie asks the world for that rootfs (and reports it)', async () => {
+    const lab = fakeLab();
+    const { code } = await cli(['lab', 'launch', '--distro', 'trixie', '--no-join'], lab.targets);
+    expect(code).toBe(0);
+    const calls = (lab.world.launch as jest.Mock).mock.calls as [{ tags: Record<string, string>; distro?: string; log?: unknown }][];
+    expect(calls.map(([o]) => [o.tags, o.distro, typeof o.log])).toEqual([[{}, 'trixie', 'function']]);
+  });
+
   it('launch --no-join emits no event', async () => {
     const lab = fakeLab();
     const { code } = await cli(['lab', 'launch', '--no-join'], lab.targets);

@@ -2,7 +2,9 @@
  * infra/documents/join.sh run for real by bash against a fake root (ADJOIN_ROOT), with stub
  * commands on PATH (adcli, sssd, systemctl, nmcli, ip, dhclient, getent, klist): which files
  * each DNS branch writes, the backups, the roll-back on failure, and that the one-time password
- * reaches adcli on standard input, never in its arguments. No root needed.
+ * reaches adcli on standard input, never in its arguments. No root needed. The second describe
+ * runs it against fake roots of Ubuntu 24.04, Amazon Linux 2023 / 2 and RHEL 9 (stub apt-get,
+ * dnf, yum, rpm, dpkg-query, authselect, pam-auth-update, hostnamectl).
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -332,5 +334,166 @@ describe('join.sh against a fake root', () => {
     expect([r.status, r.stderr]).toEqual([0, '']);
     expect(read(root, 'log/authconfig')).toBe('--enablesssd --enablesssdauth --enablemkhomedir --update\n');
     expect(r.stdout).toContain('PAM/NSS: authconfig with SSSD and mkhomedir');
+  });
+});
+
+/**
+ * The distributions that cannot run here (issue 12 item 6): Ubuntu 24.04, Amazon Linux 2023,
+ * RHEL 9 and a yum-only system (Amazon Linux 2). Each fake root carries that release's
+ * os-release, init (systemd), resolver manager and PAM tool, and stub package managers that
+ * record what join.sh asks of them and "install" by marking packages present. Debian 12 (the
+ * machine) and Debian 13 (a debootstrap rootfs) are proven for real in the lab (test/lab).
+ */
+const DISTRO_STUBS: Record<string, string> = {
+  'dpkg-query': `[ -e "$ADJOIN_ROOT/state/pkg-\${*: -1}" ] && printf 'install ok installed'`,
+  'apt-get': `echo "$*" >>"$ADJOIN_ROOT/log/apt-get"
+case "$1" in
+  update) touch "$ADJOIN_ROOT/state/apt-updated" ;;
+  install) [ -e "$ADJOIN_ROOT/state/apt-updated" ] || { echo "E: Unable to locate package adcli"; exit 100; }
+    for p in "$@"; do case "$p" in install|-*) ;; *) touch "$ADJOIN_ROOT/state/pkg-$p" ;; esac; done ;;
+esac`,
+  rpm: '[ "$1" = -q ] && [ -e "$ADJOIN_ROOT/state/pkg-$2" ]',
+  dnf: `echo "$*" >>"$ADJOIN_ROOT/log/dnf"
+[ -e "$ADJOIN_ROOT/state/dnf-fails" ] && { echo "Error: Unable to find a match: sssd-ad"; exit 1; }
+for p in "$@"; do case "$p" in install|-*) ;; *) touch "$ADJOIN_ROOT/state/pkg-$p" ;; esac; done`,
+  yum: `echo "$*" >>"$ADJOIN_ROOT/log/yum"
+for p in "$@"; do case "$p" in install|-*) ;; *) touch "$ADJOIN_ROOT/state/pkg-$p" ;; esac; done`,
+  authselect: 'echo "$*" >>"$ADJOIN_ROOT/log/authselect"',
+  'pam-auth-update': 'echo "$*" >>"$ADJOIN_ROOT/log/pam-auth-update"',
+  // Like systemd's: it writes /etc/hostname itself.
+  hostnamectl: `echo "$*" >>"$ADJOIN_ROOT/log/hostnamectl"
+[ "$1" = set-hostname ] && echo "$2" >"$ADJOIN_ROOT/etc/hostname" && echo "$2" >"$ADJOIN_ROOT/state/hostname"`,
+};
+
+interface DistroRoot {
+  osRelease: string;
+  /** Stubs of the file above (STUBS) and of DISTRO_STUBS. */
+  stubs: string[];
+  state?: string[];
+  packages?: string[];
+  files?: Record<string, string>;
+}
+
+function distroRoot(d: DistroRoot): string {
+  const root = made({ stubs: d.stubs.filter((s) => s in STUBS), state: [...(d.state ?? []), ...(d.packages ?? []).map((p) => `pkg-${p}`)] });
+  for (const name of d.stubs.filter((s) => s in DISTRO_STUBS)) fs.writeFileSync(path.join(root, 'bin', name), `#!/bin/bash\n${DISTRO_STUBS[name]}\n`, { mode: 0o755 });
+  fs.mkdirSync(path.join(root, 'run/systemd/system'), { recursive: true });
+  fs.writeFileSync(path.join(root, 'etc/os-release'), d.osRelease);
+  for (const [f, text] of Object.entries(d.files ?? {})) {
+    fs.mkdirSync(path.dirname(path.join(root, f)), { recursive: true });
+    fs.writeFileSync(path.join(root, f), text);
+  }
+  return root;
+}
+
+const DEBIAN_PKGS = 'adcli sssd sssd-ad sssd-tools libnss-sss libpam-sss krb5-user';
+const RPM_PKGS = 'adcli sssd sssd-ad sssd-tools krb5-workstation oddjob-mkhomedir';
+const RHEL_KRB5 = 'includedir /etc/krb5.conf.d/\n[libdefaults]\n    dns_lookup_realm = false\n';
+const log = (root: string, f: string): string => (exists(root, `log/${f}`) ? read(root, `log/${f}`) : '');
+
+describe('join.sh against fake roots of the distributions not available here', () => {
+  it('Ubuntu 24.04: apt-get (update after a failed install), systemd-resolved drop-in, pam-auth-update sss + mkhomedir, hostnamectl', () => {
+    const root = distroRoot({
+      osRelease: 'PRETTY_NAME="Ubuntu 24.04.1 LTS"\nNAME="Ubuntu"\nVERSION_ID="24.04"\nID=ubuntu\nID_LIKE=debian\n',
+      stubs: ['adcli', 'sssd', 'getent', 'klist', 'systemctl', 'dpkg-query', 'apt-get', 'pam-auth-update', 'hostnamectl'],
+      state: ['resolved'],
+      files: { 'usr/share/pam-configs/mkhomedir': 'Name: mkhomedir\n', 'usr/share/pam-configs/sss': 'Name: SSS\n', 'etc/krb5.conf': '[libdefaults]\n    default_realm = ATHENA.MIT.EDU\n' },
+    });
+    const resolv = read(root, 'etc/resolv.conf');
+    const r = run(root, { SSM_SetHostname: 'true', SSM_Krb5Rdns: 'false' });
+    expect([r.status, r.stderr]).toEqual([0, '']);
+    expect(r.stdout).toContain('adjoin: operating system: ubuntu\n');
+    expect(log(root, 'apt-get')).toBe(`install -y -q ${DEBIAN_PKGS}\nupdate -q\ninstall -y -q ${DEBIAN_PKGS}\n`);
+    expect(read(root, 'etc/systemd/resolved.conf.d/adjoin.conf')).toBe('[Resolve]\nDNS=10.0.1.10 10.0.2.10\nDomains=~corp.example.com\n');
+    expect(read(root, 'etc/resolv.conf')).toBe(resolv);
+    expect(log(root, 'pam-auth-update')).toBe('--enable sss mkhomedir\n');
+    expect(read(root, 'etc/nsswitch.conf')).toBe('passwd: files sss\ngroup: files sss\nshadow: files sss\nhosts: files dns\n');
+    expect(log(root, 'hostnamectl')).toBe('set-hostname lainbymgelwzy7l\n');
+    expect(read(root, 'etc/hostname')).toBe('lainbymgelwzy7l\n');
+    expect(read(root, 'etc/krb5.conf')).toBe('[libdefaults]\n    default_realm = ATHENA.MIT.EDU\n    rdns = false\n');
+    expect(log(root, 'systemctl').split('\n')).toEqual(expect.arrayContaining(['restart systemd-resolved', 'enable sssd', 'restart sssd']));
+    expect(read(root, 'etc/sssd/sssd.conf')).toContain('[domain/corp.example.com]\nid_provider = ad\n');
+    expect(mode(root, 'etc/sssd/sssd.conf')).toBe('600');
+    expect([log(root, 'dnf'), log(root, 'authselect')]).toEqual(['', '']);
+  });
+
+  it("the PAM profiles are the image's own (under the root): without mkhomedir's, pam-auth-update is not asked", () => {
+    const root = distroRoot({
+      osRelease: 'NAME="Ubuntu"\nVERSION_ID="24.04"\nID=ubuntu\nID_LIKE=debian\n',
+      stubs: ['adcli', 'sssd', 'getent', 'klist', 'systemctl', 'dpkg-query', 'apt-get', 'pam-auth-update'],
+      packages: DEBIAN_PKGS.split(' '),
+    });
+    const r = run(root);
+    expect([r.status, r.stderr]).toEqual([0, '']);
+    expect([log(root, 'apt-get'), log(root, 'pam-auth-update')]).toEqual(['', '']);
+    expect(r.stdout).toContain('warning: no PAM tool found');
+  });
+
+  it('Amazon Linux 2023: dnf installs only what is missing (authselect too), resolved drop-in, authselect sssd with-mkhomedir, oddjobd, krb5 drop-in', () => {
+    const root = distroRoot({
+      osRelease: 'NAME="Amazon Linux"\nVERSION="2023"\nID="amzn"\nID_LIKE="fedora"\nVERSION_ID="2023"\n',
+      stubs: ['adcli', 'sssd', 'getent', 'klist', 'systemctl', 'rpm', 'dnf', 'authselect', 'hostnamectl'],
+      state: ['resolved'],
+      packages: ['adcli', 'sssd'],
+      files: { 'etc/krb5.conf': RHEL_KRB5 },
+    });
+    const nsswitch = read(root, 'etc/nsswitch.conf');
+    const r = run(root, { SSM_Krb5Rdns: 'false' });
+    expect([r.status, r.stderr]).toEqual([0, '']);
+    expect(r.stdout).toContain('adjoin: operating system: amzn\n');
+    expect(log(root, 'dnf')).toBe('install -y -q sssd-ad sssd-tools krb5-workstation oddjob-mkhomedir authselect\n');
+    expect(read(root, 'etc/systemd/resolved.conf.d/adjoin.conf')).toBe('[Resolve]\nDNS=10.0.1.10 10.0.2.10\nDomains=~corp.example.com\n');
+    expect(log(root, 'authselect')).toBe('select sssd with-mkhomedir --force\n');
+    expect(r.stdout).toContain('PAM/NSS: authselect profile sssd with-mkhomedir');
+    expect(log(root, 'systemctl').split('\n')).toEqual(expect.arrayContaining(['restart systemd-resolved', 'enable --now oddjobd', 'enable sssd', 'restart sssd']));
+    expect(read(root, 'etc/nsswitch.conf')).toBe(nsswitch); // authselect owns it there
+    expect(read(root, 'etc/krb5.conf.d/adjoin')).toBe('# written by adjoin (linux.krb5Rdns = false)\n[libdefaults]\n    rdns = false\n');
+    expect(read(root, 'etc/krb5.conf')).toBe(RHEL_KRB5);
+    expect(read(root, 'etc/sssd/sssd.conf')).toContain('[domain/corp.example.com]\nid_provider = ad\n');
+    expect([log(root, 'apt-get'), log(root, 'hostnamectl')]).toEqual(['', '']);
+  });
+
+  it('RHEL 9: everything installed (no dnf call), NetworkManager gets the DCs, authselect, hostnamectl', () => {
+    const root = distroRoot({
+      osRelease: 'NAME="Red Hat Enterprise Linux"\nVERSION="9.4 (Plow)"\nID="rhel"\nID_LIKE="fedora"\nVERSION_ID="9.4"\n',
+      stubs: ['adcli', 'sssd', 'getent', 'klist', 'systemctl', 'nmcli', 'ip', 'rpm', 'dnf', 'authselect', 'hostnamectl'],
+      packages: [...RPM_PKGS.split(' '), 'authselect'],
+      files: { 'etc/krb5.conf': RHEL_KRB5 },
+    });
+    const resolv = read(root, 'etc/resolv.conf');
+    const r = run(root, { SSM_SetHostname: 'true' });
+    expect([r.status, r.stderr]).toEqual([0, '']);
+    expect(r.stdout).toContain('adjoin: packages present\n');
+    expect(log(root, 'dnf')).toBe('');
+    expect(log(root, 'nmcli')).toContain('connection modify Wired connection 1 ipv4.dns 10.0.1.10 10.0.2.10 ipv4.dns-search corp.example.com\n');
+    expect(exists(root, 'etc/systemd/resolved.conf.d/adjoin.conf')).toBe(false);
+    expect(read(root, 'etc/resolv.conf')).toBe(resolv);
+    expect(log(root, 'authselect')).toBe('select sssd with-mkhomedir --force\n');
+    expect(log(root, 'systemctl').split('\n')).toEqual(expect.arrayContaining(['enable --now oddjobd', 'restart sssd']));
+    expect(log(root, 'hostnamectl')).toBe('set-hostname lainbymgelwzy7l\n');
+    expect(read(root, 'etc/sssd/sssd.conf')).toContain('krb5_realm = CORP.EXAMPLE.COM\n');
+  });
+
+  it('a yum system without dnf (Amazon Linux 2): yum installs, no authselect asked for', () => {
+    const root = distroRoot({
+      osRelease: 'NAME="Amazon Linux"\nVERSION="2"\nID="amzn"\nID_LIKE="centos rhel fedora"\nVERSION_ID="2"\n',
+      stubs: ['adcli', 'sssd', 'getent', 'klist', 'systemctl', 'rpm', 'yum', 'authconfig'],
+    });
+    const r = run(root);
+    expect([r.status, r.stderr]).toEqual([0, '']);
+    expect(log(root, 'yum')).toBe(`install -y -q ${RPM_PKGS}\n`);
+    expect(log(root, 'authconfig')).toBe('--enablesssd --enablesssdauth --enablemkhomedir --update\n');
+  });
+
+  it('a package manager that fails: exit 3 with its words, nothing changed', () => {
+    const root = distroRoot({
+      osRelease: 'NAME="Amazon Linux"\nID="amzn"\nID_LIKE="fedora"\nVERSION_ID="2023"\n',
+      stubs: ['adcli', 'sssd', 'getent', 'klist', 'systemctl', 'rpm', 'dnf', 'authselect'],
+      state: ['dnf-fails', 'resolved'],
+    });
+    const r = run(root);
+    expect(r.status).toBe(3);
+    expect(r.stderr).toContain('could not install adcli sssd sssd-ad sssd-tools krb5-workstation oddjob-mkhomedir authselect: Error: Unable to find a match: sssd-ad');
+    expect([exists(root, 'etc/systemd/resolved.conf.d/adjoin.conf'), exists(root, 'etc/sssd/sssd.conf'), log(root, 'authselect')]).toEqual([false, false, '']);
   });
 });

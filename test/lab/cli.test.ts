@@ -11,38 +11,7 @@ import { DC_IP } from '../../lab/world/paths';
 import * as world from '../../lab/world';
 
 const dcIps = (): string[] => world.labState().domain.domainControllers?.map((d) => d.ip) ?? [DC_IP];
-import { run, type Io } from '../../cli/program';
-import { realTargets } from '../../cli/targets';
-
-interface Captured extends Io {
-  stdout: string[];
-  stderr: string[];
-}
-
-function realIo(): Captured {
-  const stdout: string[] = [];
-  const stderr: string[] = [];
-  return {
-    stdout,
-    stderr,
-    out: (t) => stdout.push(t),
-    err: (t) => stderr.push(t),
-    isTTY: false,
-    stdinIsTTY: false,
-    env: {},
-    now: () => new Date(),
-    sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
-    confirm: () => Promise.resolve(false),
-  };
-}
-
-async function adjoin(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const io = realIo();
-  const code = await run(argv, io, realTargets(io));
-  return { code, out: io.stdout.join('\n'), err: io.stderr.join('\n') };
-}
-
-const json = <T>(text: string): T => JSON.parse(text) as T;
+import { adjoin, json } from './cli-helpers';
 
 let wasUp = false;
 let instanceId = '';
