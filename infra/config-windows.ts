@@ -6,7 +6,7 @@
  * key; the runtime settings are checked again by tasks/lib/windows.ts windowsSettingsProblems,
  * and the document checks every value once more (infra/documents/join-windows.ps1).
  */
-import { WINDOWS_DEFAULTS, windowsSettingsProblems, type WindowsSettings } from '../tasks/lib/windows';
+import { WINDOWS_DEFAULTS, windowsSettingsProblems, type WindowsSettings } from '../tasks/lib/windows-settings';
 
 export const WINDOWS_KEYS = ['enabled', 'commandDeadlineSeconds', 'remoteDesktopGroup', 'administratorsGroup', 'adminGroups'];
 

@@ -13,7 +13,7 @@ import { Duration } from 'aws-cdk-lib';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { Errors, LambdaTimeout } from '../tasks/lib/errors';
-import { WINDOWS_DEFAULTS } from '../tasks/lib/windows';
+import { WINDOWS_DEFAULTS } from '../tasks/lib/windows-settings';
 import {
   at,
   attemptsForDeadline,

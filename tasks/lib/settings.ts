@@ -8,7 +8,7 @@ import { ConfigurationError } from './errors';
 import { linuxSettingsProblems, type LinuxSettings } from './linux-settings';
 import { DIRECTORY_NAME } from './naming';
 import { isObj } from './validate';
-import { windowsSettingsProblems, type WindowsSettings } from './windows';
+import { windowsSettingsProblems, type WindowsSettings } from './windows-settings';
 
 export type DirectoryKind = 'aws-managed' | 'entra-ds' | 'self-managed';
 

@@ -19,7 +19,8 @@ import type { RunJoinInput, RunJoinOutput } from './contracts';
 import type { Deps } from './deps';
 import { JoinCommandFailed, VerificationFailed, type AdjoinError } from './errors';
 import type { CommandResult } from './ports';
-import { WINDOWS_DEFAULTS, windowsJoinParameters } from './windows';
+import { windowsJoinParameters } from './windows';
+import { WINDOWS_DEFAULTS } from './windows-settings';
 
 /** join-windows.ps1's exit codes and what each means to an operator. */
 export const WindowsExitCodes: Record<number, string> = {

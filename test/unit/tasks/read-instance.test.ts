@@ -1,7 +1,7 @@
 import { InvalidInput } from '../../../tasks/lib/errors';
 import { readInstance } from '../../../tasks/lib/claim';
 import { makeHandler } from '../../../tasks/read-instance';
-import { WINDOWS_DEFAULTS } from '../../../tasks/lib/windows';
+import { WINDOWS_DEFAULTS } from '../../../tasks/lib/windows-settings';
 import { goodEvent, instance, INSTANCE, NOW, testSettings, world } from '../../fakes';
 
 const KEY = `123456789012/eu-west-1/${INSTANCE}`;

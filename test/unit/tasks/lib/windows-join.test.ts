@@ -1,6 +1,6 @@
 import { Errors } from '../../../../tasks/lib/errors';
 import { WindowsJoin, windowsFailure } from '../../../../tasks/lib/windows-join';
-import { WINDOWS_DEFAULTS, windowsSettingsProblems } from '../../../../tasks/lib/windows';
+import { WINDOWS_DEFAULTS, windowsSettingsProblems } from '../../../../tasks/lib/windows-settings';
 import { prepared, proceed, testSettings } from '../../../fakes';
 
 const ID = 'i-0123456789abcdef0';
