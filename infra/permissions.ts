@@ -225,7 +225,7 @@ export function statementsFor(scope: Construct, needs: readonly Need[], ctx: Per
     }));
   }
   if (has('doctor-read')) {
-    out.push(new iam.PolicyStatement({ sid: 'DescribeOurDocuments', actions: ['ssm:DescribeDocument'], resources: [document(ctx.joinDocument), document(ctx.verifyDocument)] }));
+    out.push(new iam.PolicyStatement({ sid: 'DescribeOurDocuments', actions: ['ssm:DescribeDocument'], resources: [ctx.joinDocument, ctx.verifyDocument, ...(ctx.windowsJoinDocument ? [ctx.windowsJoinDocument] : [])].map(document) }));
     if (ctx.serviceAccountSecret) {
       out.push(new iam.PolicyStatement({ sid: 'DescribeBindSecret', actions: ['secretsmanager:DescribeSecret'], resources: [secretArnPattern(scope, ctx.serviceAccountSecret)] }));
     }

@@ -487,9 +487,9 @@ function awsChecks(c: Ctx): Promise<CheckResult>[] {
       c,
       'SSM documents',
       async (aws) => {
-        await aws.describeDocument(s.documents.join);
-        await aws.describeDocument(s.documents.verify);
-        return `${s.documents.join} and ${s.documents.verify} exist`;
+        const names = [s.documents.join, s.documents.verify, ...(s.documents.joinWindows !== undefined ? [s.documents.joinWindows] : [])];
+        for (const name of names) await aws.describeDocument(name);
+        return `${names.join(', ')} exist`;
       },
       (err) => (/InvalidDocument|not ?found|does not exist/i.test(messageOf(err)) ? 'Deploy the stack: it creates the join and verify documents (cdk deploy).' : endpointFix('SSM', 'com.amazonaws.<region>.ssm')(err)),
     ),

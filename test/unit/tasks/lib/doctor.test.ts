@@ -255,6 +255,16 @@ describe('runDoctor', () => {
     expect(directory.calls).toEqual(['bind ldaps://10.0.0.10', 'bind ldaps://10.0.0.11', `create ${name} in ${OU}`, `delete ${name} in ${OU}`]);
   });
 
+  it('SSM documents: with Windows enabled, the Windows join document is checked too', async () => {
+    const s = { ...testSettings(), documents: { ...testSettings().documents, joinWindows: 'adjoin-join-windows' } };
+    const { ports, aws } = setup({ settings: s });
+    expect(byName((await runDoctor({}, ports)).checks, 'SSM documents').detail).toBe(`${s.documents.join}, ${s.documents.verify}, adjoin-join-windows exist`);
+    aws.fail['doc adjoin-join-windows'] = new AwsRefused('SSM DescribeDocument adjoin-join-windows failed: InvalidDocument: not found');
+    const missing = byName((await runDoctor({}, ports)).checks, 'SSM documents');
+    expect(missing.ok).toBe(false);
+    expect(missing.detail).toContain('adjoin-join-windows');
+  });
+
   it('DNS: an address needs no lookup or name; a DC name in a URL that does not resolve gets the resolver fix', async () => {
     const s = testSettings();
     delete s.directory.tlsServerName;
