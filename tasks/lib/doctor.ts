@@ -579,7 +579,9 @@ async function instanceChecks(c: Ctx, target: Target & { instanceId: string }): 
   );
   const supported = f.platform === 'windows' || /linux|ubuntu|debian|red ?hat|rhel|centos|rocky|alma|suse|amazon/i.test(f.platformName ?? 'linux');
   out.push(
-    supported
+    f.platform === 'windows' && s.windows === undefined
+      ? fail('platform', `${f.platformName ?? 'Windows'}: Windows joins are not enabled (the join skips this instance)`, 'Set windows.enabled in the configuration and redeploy.')
+      : supported
       ? pass('platform', `${f.platform}${f.platformName ? ` (${f.platformName})` : ''} is supported`)
       : fail('platform', `${f.platformName ?? f.platform} is not a supported platform`, 'Use a Linux distribution with adcli and SSSD packages, or Windows Server.'),
   );
