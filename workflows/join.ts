@@ -2,8 +2,8 @@
  * The join state machine: read the instance and claim it (one conditional write), wait for SSM
  * Online, prepare the computer object, then "Linux or Windows?" ($.instance.platform): run the
  * join document or the Windows join document (join + verification, one command per round; the
- * state polls it through its own retry; Windows waits out the reboot), record the result. An instance that
- * disappears on the way is compensated ("Remove what the join made") and the execution still
+ * state polls it through its own retry; Windows waits out the reboot), record the result. An
+ * instance that disappears on the way is compensated ("Remove what the join made") and the execution still
  * succeeds as "abandoned". Any other failure fails the execution at the failing state, so a
  * redrive resumes there; the join-cleanup machine (workflows/join-cleanup.ts) removes what a
  * failed, timed-out or aborted execution leaves. README.md "How a join proceeds" is its diagram
