@@ -97,6 +97,7 @@ export class Adjoin extends Construct {
     new JoinDocuments(this, 'Documents', {
       joinName: names.joinDocument,
       verifyName: names.verifyDocument,
+      ...(config.windows.enabled ? { windowsJoinName: names.windowsJoinDocument, windowsDeadlineSeconds: config.windows.commandDeadlineSeconds } : {}),
       commandDeadlineSeconds: config.timings.commandDeadlineSeconds,
     });
 

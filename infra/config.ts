@@ -11,6 +11,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ConfigurationError } from '../tasks/lib/errors';
 import { resolveLinuxConfig } from './config-admin';
+import { resolveWindowsConfig, windowsSettingsOf, type WindowsConfig, type WindowsConfigInput } from './config-windows';
 import { ldapUrlHostIsIp, LOGIN_GROUP_LIMIT, loginGroupProblem, parseTag, scheduleProblem } from './config-checks';
 import { STRICT_DN_PATTERN } from '../tasks/lib/dn';
 import { validateSettings, type DirectoryKind, type IdMapping, type Settings } from '../tasks/lib/settings';
@@ -79,6 +80,8 @@ export interface AdjoinConfigInput {
   alarms?: { email?: string; topicArn?: string };
   /** Linux host settings of the join (infra/config-admin.ts). */
   linux?: { sudoGroups?: string[]; setHostname?: boolean; dynamicDns?: boolean; sssdOptions?: Record<string, string | number | boolean>; krb5Rdns?: boolean };
+  /** Windows joins (infra/config-windows.ts); off by default. */
+  windows?: WindowsConfigInput;
   resourcePrefix?: string;
   memberAccounts?: string[];
   memberRoleName?: string;
@@ -124,6 +127,7 @@ export interface ResolvedConfig {
   network: { vpcId: string; subnetIds: string[]; securityGroupIds: string[]; availabilityZones?: string[]; createEndpoints: boolean };
   alarms: { email?: string; topicArn?: string };
   linux: LinuxSettings;
+  windows: WindowsConfig;
   resourcePrefix: string;
   memberAccounts: string[];
   memberRoleName: string;
@@ -157,6 +161,7 @@ const RetentionDays = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545,
 export const resourceNames = (prefix: string) => ({
   joinDocument: `${prefix}-join`,
   verifyDocument: `${prefix}-verify`,
+  windowsJoinDocument: `${prefix}-join-windows`,
   caParameter: `/${prefix}/ca-bundle`,
   otpParameterPrefix: `/${prefix}/otp/`,
   /** The one-time-password KMS key's alias: the same in every account (infra/otp.ts). */
@@ -266,7 +271,7 @@ export function resolveConfig(input: unknown, options: ResolveOptions = {}): Res
   const many = input.directories;
   const raw = input.directory === undefined && isObj(many) && Object.values(many)[0] !== undefined ? { ...input, directory: Object.values(many)[0] } : input;
   const c = new Checker(raw);
-  c.known('', ['directory', 'tags', 'naming', 'timings', 'reconcile', 'network', 'alarms', 'linux', 'resourcePrefix', 'memberAccounts', 'memberRoleName', 'logRetentionDays', 'env', 'lambda', '$comment', ...ReachKeys]);
+  c.known('', ['directory', 'tags', 'naming', 'timings', 'reconcile', 'network', 'alarms', 'linux', 'windows', 'resourcePrefix', 'memberAccounts', 'memberRoleName', 'logRetentionDays', 'env', 'lambda', '$comment', ...ReachKeys]);
   c.known('directory', ['kind', 'domain', 'netbiosName', 'domainControllers', 'ldapUrls', 'tlsServerName', 'caBundleFile', 'insecure',
     'serviceAccountSecret', 'serviceAccountSecretKmsKeyArn', 'computerOu', 'managedOus', 'loginGroups', 'probeUsers', 'idMapping', 'directoryId']);
   c.known('tags', ['optIn', 'optOut', 'loginGroupKey', 'statusPrefix', 'restrictCommandsToOptedIn', ...ReachTagKeys]);
@@ -389,7 +394,9 @@ export function resolveConfig(input: unknown, options: ResolveOptions = {}): Res
   const settleSeconds = c.int('timings.settleSeconds', Defaults.settleSeconds, 0, 3600);
   const ssmOnlineDeadlineSeconds = c.int('timings.ssmOnlineDeadlineSeconds', Defaults.ssmOnlineDeadlineSeconds, 30, 86400);
   const commandDeadlineSeconds = c.int('timings.commandDeadlineSeconds', Defaults.commandDeadlineSeconds, 30, 7200);
-  const executionSeconds = (ssmOnlineDeadlineSeconds ?? 0) + 2 * (commandDeadlineSeconds ?? 0) + 1800;
+  const windows = resolveWindowsConfig(c.get('windows'), (key, why) => c.bad(key, why));
+  const longestCommand = Math.max(commandDeadlineSeconds ?? 0, windows.enabled ? windows.commandDeadlineSeconds : 0);
+  const executionSeconds = (ssmOnlineDeadlineSeconds ?? 0) + 2 * longestCommand + 1800;
   const claimLeaseSeconds = c.int('timings.claimLeaseSeconds', Math.min(executionSeconds, 86400), 60, 86400);
   const reconcileEnabled = c.bool('reconcile.enabled', true);
   let schedule = c.str('reconcile.schedule', { def: Defaults.reconcileSchedule });
@@ -459,6 +466,7 @@ export function resolveConfig(input: unknown, options: ResolveOptions = {}): Res
     network: { vpcId: must(vpcId), subnetIds: must(subnetIds), securityGroupIds: must(securityGroupIds), ...(availabilityZones ? { availabilityZones } : {}), createEndpoints: must(createEndpoints) },
     alarms: { ...(email ? { email } : {}), ...(topicArn ? { topicArn } : {}) },
     linux,
+    windows,
     resourcePrefix: must(resourcePrefix),
     memberAccounts: must(memberAccounts),
     memberRoleName: must(memberRoleName),
@@ -482,13 +490,14 @@ export function toSettings(config: ResolvedConfig): Settings {
       ...(config.reach.tagChange.leaveOnOptOut ? { leaveOnOptOut: true } : {}),
     },
     naming: { prefix: config.naming.prefix },
-    documents: { join: names.joinDocument, verify: names.verifyDocument },
+    documents: { join: names.joinDocument, verify: names.verifyDocument, ...(config.windows.enabled ? { joinWindows: names.windowsJoinDocument } : {}) },
     claimsTableName: `${config.resourcePrefix}-join-claims`,
     timings: { ...config.timings },
     reconcile: { graceSeconds: config.reconcile.graceSeconds, maxDeletions: config.reconcile.maxDeletions, dryRun: config.reconcile.dryRun },
     ...(config.memberAccounts.length > 0 || config.reach.members.targets.length > 0 || config.reach.members.deployment === 'stackset' ? { memberRoleName: config.memberRoleName } : {}),
     otpKeyId: names.otpKeyAlias,
     linux: config.linux,
+    ...(config.windows.enabled ? { windows: windowsSettingsOf(config.windows) } : {}),
     ...reachSettings(config.reach, (name) => caParameterOf(config, name), directorySettingsOf),
   };
   return validateSettings(settings);

@@ -105,27 +105,29 @@ export interface JoinDocumentsProps {
   verifyName: string;
   /** The command deadline: the documents time out with it. */
   commandDeadlineSeconds: number;
+  /** The Windows join document's name: only when Windows is enabled (windows.enabled). */
+  windowsJoinName?: string;
+  /** Its deadline (windows.commandDeadlineSeconds): the reboot and the second run included. */
+  windowsDeadlineSeconds?: number;
 }
 
-/** Both documents, with fixed names (updated in place as new versions). */
+/** The documents, with fixed names (updated in place as new versions). */
 export class JoinDocuments extends Construct {
   readonly join: ssm.CfnDocument;
   readonly verify: ssm.CfnDocument;
+  readonly joinWindows?: ssm.CfnDocument;
 
   constructor(scope: Construct, id: string, props: JoinDocumentsProps) {
     super(scope, id);
-    const make = (cid: string, name: string, script: string, file: string, description: string): ssm.CfnDocument =>
-      new ssm.CfnDocument(this, cid, {
-        name,
-        documentType: 'Command',
-        documentFormat: 'JSON',
-        updateMethod: 'NewVersion',
-        targetType: '/AWS::EC2::Instance',
-        content: commandDocument(script, { name: cid.toLowerCase(), description, timeoutSeconds: props.commandDeadlineSeconds, file }),
-      });
-    this.join = make('Join', props.joinName, joinScript(), 'join.sh',
-      'adjoin: join this Linux instance to Active Directory with a one-time password (adcli + SSSD), then check that directory users resolve');
+    const make = (cid: string, name: string, content: CommandDocumentContent): ssm.CfnDocument =>
+      new ssm.CfnDocument(this, cid, { name, documentType: 'Command', documentFormat: 'JSON', updateMethod: 'NewVersion', targetType: '/AWS::EC2::Instance', content });
+    const linux = (cid: string, script: string, file: string, description: string): CommandDocumentContent =>
+      commandDocument(script, { name: cid.toLowerCase(), description, timeoutSeconds: props.commandDeadlineSeconds, file });
+    this.join = make('Join', props.joinName, linux('Join', joinScript(), 'join.sh',
+      'adjoin: join this Linux instance to Active Directory with a one-time password (adcli + SSSD), then check that directory users resolve'));
     // By hand only (`adjoin` checks, an operator's Run Command): the join document verifies by itself.
-    this.verify = make('Verify', props.verifyName, readScript('verify.sh'), 'verify.sh', 'adjoin: check that directory users resolve on this instance (getent passwd / id)');
+    this.verify = make('Verify', props.verifyName, linux('Verify', readScript('verify.sh'), 'verify.sh', 'adjoin: check that directory users resolve on this instance (getent passwd / id)'));
+    if (props.windowsJoinName !== undefined)
+      this.joinWindows = make('JoinWindows', props.windowsJoinName, windowsJoinDocument(props.windowsDeadlineSeconds ?? props.commandDeadlineSeconds));
   }
 }

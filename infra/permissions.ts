@@ -28,6 +28,7 @@ export type Need =
   | 'otp-write' // ssm:PutParameter + AddTagsToResource (the instance-ARN tag only) on /<prefix>/otp/*
   | 'otp-delete' // ssm:DeleteParameter on /<prefix>/otp/*
   | 'send-join' // ssm:SendCommand with the join document
+  | 'send-join-windows' // ssm:SendCommand with the Windows join document (only when Windows is enabled)
   | 'send-verify' // ssm:SendCommand with the verify document (by hand / lab fleet only: the join document verifies by itself)
   | 'command-read' // ssm:GetCommandInvocation
   | 'claims' // dynamodb:GetItem/PutItem/UpdateItem on the join-claims table
@@ -41,6 +42,7 @@ export const TaskNeeds: Record<TaskId, readonly Need[]> = {
   'prepare-computer-object': ['directory', 'describe', 'otp-write', 'claims'],
   // A new round after a failure makes a fresh one-time password (Prepare's path) before it sends.
   'run-join-document': ['directory', 'describe', 'otp-write', 'send-join', 'command-read', 'claims'],
+  'run-windows-join-document': ['directory', 'describe', 'otp-write', 'send-join-windows', 'command-read', 'claims'],
   'record-result': ['describe', 'tag', 'otp-delete', 'claims', 'lifecycle'],
   'remove-join-artifacts': ['directory', 'describe', 'tag', 'otp-delete'],
   'clean-up-failed-join': ['directory', 'describe', 'tag', 'otp-delete', 'claims', 'history'],
@@ -54,7 +56,7 @@ export const TaskNeeds: Record<TaskId, readonly Need[]> = {
 };
 
 /** Needs served by the fleet (EC2/SSM): in member accounts they go through the member role. */
-export const FleetNeeds: readonly Need[] = ['describe', 'tag', 'ssm-ping', 'otp-write', 'otp-delete', 'send-join', 'send-verify', 'command-read', 'lifecycle'];
+export const FleetNeeds: readonly Need[] = ['describe', 'tag', 'ssm-ping', 'otp-write', 'otp-delete', 'send-join', 'send-join-windows', 'send-verify', 'command-read', 'lifecycle'];
 
 export interface PermissionContext {
   resourcePrefix: string;
@@ -63,6 +65,8 @@ export interface PermissionContext {
   restrictCommandsToOptedIn: boolean;
   joinDocument: string;
   verifyDocument: string;
+  /** The Windows join document: only when Windows is enabled (else no task may send it). */
+  windowsJoinDocument?: string;
   /** Bind secret: ARN (complete or partial) or name. */
   serviceAccountSecret?: string;
   serviceAccountSecretKmsKeyArn?: string;
@@ -95,6 +99,7 @@ export function permissionContext(config: ResolvedConfig, account: 'orchestrator
     restrictCommandsToOptedIn: config.tags.restrictCommandsToOptedIn,
     joinDocument: names.joinDocument,
     verifyDocument: names.verifyDocument,
+    ...(config.windows.enabled ? { windowsJoinDocument: names.windowsJoinDocument } : {}),
     memberAccounts: [],
     memberRoleName: config.memberRoleName,
     ...(spansRegions(config.reach, config.env.region) ? { anyRegion: true } : {}),
@@ -208,8 +213,10 @@ export function statementsFor(scope: Construct, needs: readonly Need[], ctx: Per
   if (has('otp-delete')) {
     out.push(new iam.PolicyStatement({ sid: 'DeleteOneTimePassword', actions: ['ssm:DeleteParameter'], resources: [otp] }));
   }
-  if (has('send-join')) {
-    out.push(new iam.PolicyStatement({ sid: 'SendOurDocuments', actions: ['ssm:SendCommand'], resources: [document(ctx.joinDocument)] }));
+  // A document to send: SendCommand on it, and on instances (opted-in ones only, when restricted).
+  const sendable = has('send-join') ? ctx.joinDocument : has('send-join-windows') ? ctx.windowsJoinDocument : undefined;
+  if (sendable !== undefined) {
+    out.push(new iam.PolicyStatement({ sid: 'SendOurDocuments', actions: ['ssm:SendCommand'], resources: [document(sendable)] }));
     out.push(new iam.PolicyStatement({
       sid: 'SendToInstances',
       actions: ['ssm:SendCommand'],
@@ -218,7 +225,7 @@ export function statementsFor(scope: Construct, needs: readonly Need[], ctx: Per
     }));
   }
   if (has('doctor-read')) {
-    out.push(new iam.PolicyStatement({ sid: 'DescribeOurDocuments', actions: ['ssm:DescribeDocument'], resources: [document(ctx.joinDocument), document(ctx.verifyDocument)] }));
+    out.push(new iam.PolicyStatement({ sid: 'DescribeOurDocuments', actions: ['ssm:DescribeDocument'], resources: [ctx.joinDocument, ctx.verifyDocument, ...(ctx.windowsJoinDocument ? [ctx.windowsJoinDocument] : [])].map(document) }));
     if (ctx.serviceAccountSecret) {
       out.push(new iam.PolicyStatement({ sid: 'DescribeBindSecret', actions: ['secretsmanager:DescribeSecret'], resources: [secretArnPattern(scope, ctx.serviceAccountSecret)] }));
     }

@@ -92,6 +92,7 @@ export class AdjoinMemberStack extends Stack {
     new JoinDocuments(this, 'Documents', {
       joinName: names.joinDocument,
       verifyName: names.verifyDocument,
+      ...(config.windows.enabled ? { windowsJoinName: names.windowsJoinDocument, windowsDeadlineSeconds: config.windows.commandDeadlineSeconds } : {}),
       commandDeadlineSeconds: config.timings.commandDeadlineSeconds,
     });
 
@@ -119,7 +120,7 @@ export class AdjoinMemberStack extends Stack {
       const acks = [];
       if (unscoped.length > 0)
         acks.push({ id: 'AwsSolutions-IAM5[Resource::*]', reason: `${unscoped.join(', ')}: these actions have no resource-level permissions.` });
-      if (needs.includes('tag') || needs.includes('send-join') || needs.includes('send-verify'))
+      if (needs.includes('tag') || needs.includes('send-join') || needs.includes('send-verify') || (needs.includes('send-join-windows') && permissions.windowsJoinDocument))
         acks.push({
           id: 'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:instance/*]',
           reason: 'Any instance of this account, but CreateTags only with keys carrying the status prefix (aws:TagKeys) and SendCommand only with our documents' +
@@ -138,7 +139,8 @@ export class AdjoinMemberStack extends Stack {
       // Fleets in many Regions (issue 13): the same resources in every Region (same conditions).
       if (anyRegion) {
         for (const a of acks) a.id = a.id.replace(/:(ec2|ssm):<AWS::Region>:/, ':$1:*:');
-        const documents = [...(needs.includes('send-join') ? [permissions.joinDocument] : []), ...(needs.includes('send-verify') ? [permissions.verifyDocument] : [])];
+        const documents = [...(needs.includes('send-join') ? [permissions.joinDocument] : []), ...(needs.includes('send-verify') ? [permissions.verifyDocument] : []),
+          ...(needs.includes('send-join-windows') && permissions.windowsJoinDocument ? [permissions.windowsJoinDocument] : [])];
         for (const d of documents)
           acks.push({ id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ssm:*:<AWS::AccountId>:document/${d}]`, reason: 'Our own SSM document, deployed under the same name in every Region the fleet spans.' });
       }

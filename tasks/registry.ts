@@ -9,6 +9,7 @@ export const TaskIds = [
   'check-ssm-agent',
   'prepare-computer-object',
   'run-join-document',
+  'run-windows-join-document',
   'record-result',
   'remove-join-artifacts',
   // join cleanup (a join execution ended FAILED / TIMED_OUT / ABORTED)

@@ -1,8 +1,9 @@
 /**
  * The join state machine: read the instance and claim it (one conditional write), wait for SSM
- * Online, prepare the computer object, run the join document (join + verification, one command
- * per round; the state polls it through its own retry), record the result. An instance that
- * disappears on the way is compensated ("Remove what the join made") and the execution still
+ * Online, prepare the computer object, then "Linux or Windows?" ($.instance.platform): run the
+ * join document or the Windows join document (join + verification, one command per round; the
+ * state polls it through its own retry; Windows waits out the reboot), record the result. An
+ * instance that disappears on the way is compensated ("Remove what the join made") and the execution still
  * succeeds as "abandoned". Any other failure fails the execution at the failing state, so a
  * redrive resumes there; the join-cleanup machine (workflows/join-cleanup.ts) removes what a
  * failed, timed-out or aborted execution leaves. README.md "How a join proceeds" is its diagram
@@ -12,6 +13,7 @@ import { Duration } from 'aws-cdk-lib';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { Errors, LambdaTimeout } from '../tasks/lib/errors';
+import { WINDOWS_DEFAULTS } from '../tasks/lib/windows-settings';
 import {
   at,
   attemptsForDeadline,
@@ -97,26 +99,32 @@ export class JoinWorkflow extends Construct implements Workflow {
     const prepare = invoke(this, 'Prepare computer object', fn['prepare-computer-object'],
       { instance, executionName }, { resultPath: '$.computer', retries: [BurstThrottleRetry] });
 
-    const runJoin = invoke(this, 'Run join document', fn['run-join-document'], {
-      instance,
-      computer: obj('$.computer'),
-      redriveCount: sfn.JsonPath.numberAt('$$.Execution.RedriveCount'),
-      executionName,
-    }, {
-      resultPath: '$.join',
-      retries: [{
-        errors: [Errors.JoinStillRunning],
-        ...JoinPolling,
-        maxAttempts: jitteredAttempts(JoinPolling, timings.commandDeadlineSeconds) + 1,
-        jitter: true,
-      }, BurstThrottleRetry],
-    });
+    // One state per document; each polls its command until its own deadline.
+    const runDocument = (name: string, task: 'run-join-document' | 'run-windows-join-document', deadlineSeconds: number) =>
+      invoke(this, name, fn[task], {
+        instance,
+        computer: obj('$.computer'),
+        redriveCount: sfn.JsonPath.numberAt('$$.Execution.RedriveCount'),
+        executionName,
+      }, {
+        resultPath: '$.join',
+        retries: [{
+          errors: [Errors.JoinStillRunning],
+          ...JoinPolling,
+          maxAttempts: jitteredAttempts(JoinPolling, deadlineSeconds) + 1,
+          jitter: true,
+        }, BurstThrottleRetry],
+      });
+    const runJoin = runDocument('Run join document', 'run-join-document', timings.commandDeadlineSeconds);
+    // Windows: the join, SSM's reboot (exit 3010) and the second run, under the Windows deadline.
+    const windowsDeadline = (props.settings.windows ?? WINDOWS_DEFAULTS).commandDeadlineSeconds;
+    const runWindowsJoin = runDocument('Run Windows join document', 'run-windows-join-document', windowsDeadline);
 
     // Its result is the execution's output: { outcome: 'joined', instanceId, computerName, commandId, tags }.
     const record = invokeReplacing(this, 'Record result', fn['record-result'],
       { instance, computer: obj('$.computer'), join: obj('$.join'), executionName }, [BurstThrottleRetry]);
 
-    catchInto([waitForSsm, prepare, runJoin, record], [Errors.InstanceGone], compensate);
+    catchInto([waitForSsm, prepare, runJoin, runWindowsJoin, record], [Errors.InstanceGone], compensate);
 
     // ---- the chain, top to bottom ----
     // A settle pause only when configured (default 0: "Wait for SSM Online" polls anyway).
@@ -131,11 +139,19 @@ export class JoinWorkflow extends Construct implements Workflow {
         .when(state('$.instance.outcome', 'already-joined'), early('Already joined', 'already-joined'))
         .when(state('$.instance.outcome', 'in-progress'), early('Another execution is joining', 'in-progress')),
     );
-    waitForSsm.next(prepare).next(runJoin).next(record).next(done);
+    waitForSsm.next(prepare).next(
+      new sfn.Choice(this, 'Linux or Windows?')
+        .when(state('$.instance.platform', 'windows'), runWindowsJoin)
+        .otherwise(runJoin),
+    );
+    runJoin.next(record);
+    runWindowsJoin.next(record);
+    record.next(done);
 
+    const longestCommand = Math.max(timings.commandDeadlineSeconds, props.settings.windows ? windowsDeadline : 0);
     this.stateMachine = makeStateMachine(this, props, {
       definition,
-      timeout: Duration.seconds(timings.settleSeconds + 2 * timings.ssmOnlineDeadlineSeconds + 2 * timings.commandDeadlineSeconds + 1800),
+      timeout: Duration.seconds(timings.settleSeconds + 2 * timings.ssmOnlineDeadlineSeconds + 2 * longestCommand + 1800),
       comment: 'adjoin: join an EC2 instance to Active Directory',
     });
   }

@@ -32,6 +32,7 @@ import type {
 import { AwsRefused, Throttled } from '../../tasks/lib/errors';
 import { JOIN_SECRET_PATH, joinSecretName } from '../../tasks/lib/naming';
 import type { SimDirectory } from './directory';
+import { runWindowsJoin, WINDOWS_REBOOT_SECONDS, WINDOWS_RUN_SECONDS, type WindowsTraits } from './windows-agent';
 
 export type FleetOp = keyof Fleet;
 
@@ -46,6 +47,8 @@ export interface SimInstanceSpec {
   launchTime?: Date;
   /** Seconds after launch the SSM agent is Online (default 0; Infinity = never). */
   ssmOnlineAfterSeconds?: number;
+  /** A Windows instance's behaviour under the Windows join document (lab/sim/windows-agent.ts). */
+  windows?: WindowsTraits;
 }
 
 export interface SimInstance {
@@ -60,6 +63,9 @@ export interface SimInstance {
   ssmOnlineAfterSeconds: number;
   /** Set by the agent when a join command succeeded. */
   joinedAs?: string;
+  windows?: WindowsTraits;
+  /** The agent is away (a reboot the Windows join asked for): ping ConnectionLost, commands Delayed. */
+  offline?: { fromMs: number; toMs: number };
   /** Tag writes DescribeInstances does not show yet (tagVisibleAfterSeconds), oldest first. */
   pendingTags?: { visibleAtMs: number; tags: Record<string, string> }[];
   /** Set for instances of an Auto Scaling group. */
@@ -93,6 +99,9 @@ export interface SimLifecycleAction extends LifecycleActionRef {
 export interface CommandScript {
   /** Virtual seconds from send to the final status (default 20 for join, 3 for verify). */
   durationSeconds?: number;
+  /** Windows: the agent reboots the instance after this many seconds (exit 3010) and is away for rebootSeconds. */
+  rebootAfterSeconds?: number;
+  rebootSeconds?: number;
   status?: Extract<CommandStatus, 'Success' | 'Failed' | 'TimedOut' | 'Cancelled'>;
   exitCode?: number;
   stdout?: string;
@@ -143,7 +152,7 @@ interface Hook {
   run: (arg: string, fleet: SimFleet) => void;
 }
 
-const DEFAULT_DURATION: Record<SendCommandRequest['document'], number> = { join: 20, verify: 3 };
+const DEFAULT_DURATION: Record<SendCommandRequest['document'], number> = { join: 20, verify: 3, joinWindows: WINDOWS_RUN_SECONDS.first + WINDOWS_REBOOT_SECONDS + WINDOWS_RUN_SECONDS.second };
 const SECURE = /^\{\{ssm-secure:([^}]+)\}\}$/;
 
 export class SimFleet {
@@ -155,7 +164,7 @@ export class SimFleet {
   private readonly instances = new Map<string, SimInstance>();
   private readonly commands = new Map<string, SimCommand>();
   private readonly parameters = new Map<string, string>();
-  private readonly scripts: Record<SendCommandRequest['document'], CommandScript[]> = { join: [], verify: [] };
+  private readonly scripts: Record<SendCommandRequest['document'], CommandScript[]> = { join: [], verify: [], joinWindows: [] };
   private readonly injections: Injection[] = [];
   private readonly hooks: Hook[] = [];
   private readonly buckets = new Map<FleetOp | '*', ThrottleModel & { tokens: number; atMs: number }>();
@@ -195,6 +204,7 @@ export class SimFleet {
       launchTime: spec.launchTime ?? this.clock.now(),
       ssmOnlineAfterSeconds: spec.ssmOnlineAfterSeconds ?? 0,
       ...(spec.privateDnsName !== undefined ? { privateDnsName: spec.privateDnsName } : {}),
+      ...(spec.windows !== undefined ? { windows: spec.windows } : {}),
     };
     this.instances.set(spec.instanceId, inst);
     return inst;
@@ -408,6 +418,8 @@ export class SimFleet {
         const now = this.clock.now().getTime();
         if (now >= c.doneAtMs) return { ...c.final };
         if (!i || i.state === 'terminated' || i.state === 'shutting-down') return { status: 'Terminated', stdout: '', stderr: '' };
+        // The agent is away for the reboot: SSM retries the delivery (Delayed) until it is back.
+        if (i.offline && now >= i.offline.fromMs && now < i.offline.toMs) return { status: 'Delayed', stdout: '', stderr: '' };
         return { status: 'InProgress', stdout: '', stderr: '' };
       },
       completeLifecycleAction: async (ref, result) => {
@@ -437,6 +449,8 @@ export class SimFleet {
   private ping(i: SimInstance | undefined): PingStatus {
     if (!i) return 'NotRegistered';
     if (i.state !== 'running') return 'ConnectionLost';
+    const now = this.clock.now().getTime();
+    if (i.offline && now >= i.offline.fromMs && now < i.offline.toMs) return 'ConnectionLost';
     const onlineAt = i.launchTime.getTime() + i.ssmOnlineAfterSeconds * 1000;
     return this.clock.now().getTime() >= onlineAt ? 'Online' : 'NotRegistered';
   }
@@ -445,8 +459,9 @@ export class SimFleet {
     const commandId = `00000000-0000-4000-8000-${String(this.nextCommand++).padStart(12, '0')}`;
     const scripted = this.scripts[req.document].shift();
     const now = this.clock.now().getTime();
-    const result = scripted ? scriptResult(scripted) : this.agent(req);
-    if (scripted && req.document === 'join' && (result.status === 'Success' || result.exitCode === 7)) {
+    const windows = !scripted && req.document === 'joinWindows' ? this.windowsAgent(req) : undefined;
+    const result = scripted ? scriptResult(scripted) : windows ? windows.result : this.agent(req);
+    if (scripted && req.document !== 'verify' && (result.status === 'Success' || result.exitCode === 7)) {
       // A scripted successful join (or one whose verification failed, exit 7, after adcli joined)
       // leaves the instance joined, as the real document would.
       const i = this.instances.get(req.instanceId);
@@ -456,9 +471,26 @@ export class SimFleet {
         this.directory?.rotatePassword(name);
       }
     }
-    const duration = scripted?.durationSeconds ?? this.commandSeconds?.(req) ?? DEFAULT_DURATION[req.document];
+    const duration = scripted?.durationSeconds ?? windows?.durationSeconds ?? this.commandSeconds?.(req) ?? DEFAULT_DURATION[req.document];
+    const reboot = windows?.reboot ?? (scripted?.rebootAfterSeconds !== undefined ? { fromSeconds: scripted.rebootAfterSeconds, toSeconds: scripted.rebootAfterSeconds + (scripted.rebootSeconds ?? WINDOWS_REBOOT_SECONDS) } : undefined);
+    const inst = this.instances.get(req.instanceId);
+    if (reboot && inst) inst.offline = { fromMs: now + reboot.fromSeconds * 1000, toMs: now + reboot.toSeconds * 1000 };
     this.commands.set(commandId, { commandId, request: structuredClone(req), sentAtMs: now, doneAtMs: now + duration * 1000, final: result });
     return commandId;
+  }
+
+  /** The Windows join document on a simulated Windows instance (lab/sim/windows-agent.ts). */
+  private windowsAgent(req: SendCommandRequest): ReturnType<typeof runWindowsJoin> {
+    const i = this.instances.get(req.instanceId);
+    return runWindowsJoin(req, {
+      directory: this.directory,
+      parameter: (name) => this.parameters.get(name),
+      joinedAs: i?.joinedAs,
+      join: (name) => {
+        if (i) i.joinedAs = name;
+      },
+      traits: i?.windows ?? {},
+    });
   }
 
   /** What the real documents would do, judged from the simulated world. */

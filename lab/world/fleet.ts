@@ -32,7 +32,7 @@ import { TIMED_OUT } from './sh';
 import { parseParams } from '../../infra/document-params';
 
 export const DOCUMENTS_DIR = path.join(__dirname, '..', '..', 'infra', 'documents');
-const SCRIPT_OF: Record<SendCommandRequest['document'], string> = { join: 'join.sh', verify: 'verify.sh' };
+const SCRIPT_OF: Record<'join' | 'verify', string> = { join: 'join.sh', verify: 'verify.sh' };
 /** GetCommandInvocation returns at most this much of each stream. */
 export const OUTPUT_LIMIT = 24_000;
 
@@ -224,6 +224,8 @@ export class LabFleet implements Fleet {
       const r = this.record(request.instanceId);
       if (!r || r.state !== 'running')
         throw new AwsRefused(`SendCommand: InvalidInstanceId: ${request.instanceId} is not in a valid state for account ${LAB_ACCOUNT}`);
+      // The lab's machines are Linux: the Windows document is proven on paper and in lab/sim only.
+      if (request.document === 'joinWindows') throw new AwsRefused(`SendCommand: InvalidDocument: the lab runs no Windows instance (${request.instanceId})`);
       const documentName = this.documents[request.document];
       const read = (file: string): string => fs.readFileSync(path.join(this.options.documentsDir ?? DOCUMENTS_DIR, file), 'utf8');
       // The join document is join.sh with verify.sh appended, exactly as infra/documents.ts builds it.

@@ -24,7 +24,7 @@ import {
   SSMClient,
 } from '@aws-sdk/client-ssm';
 import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
-import { AwsRefused, AwsUnavailable, InstanceGone } from '../lib/errors';
+import { AwsRefused, AwsUnavailable, ConfigurationError, InstanceGone } from '../lib/errors';
 import { instanceArn, joinSecretName, OTP_INSTANCE_TAG } from '../lib/naming';
 import type { CommandResult, CommandStatus, Fleet, FleetFor, InstanceInfo, InstanceState, LifecycleActionRef, LifecycleResult, PingStatus, SendCommandRequest } from '../lib/ports';
 import type { Settings } from '../lib/settings';
@@ -225,10 +225,12 @@ export class AwsFleet implements Fleet {
   async sendCommand(request: SendCommandRequest): Promise<string> {
     const parameters: Record<string, string[]> = {};
     for (const [k, v] of Object.entries(request.parameters)) parameters[k] = [v];
+    const documentName = this.options.documents[request.document];
+    if (documentName === undefined) throw new ConfigurationError([`documents.${request.document}: not configured (windows.enabled is off?)`]);
     try {
       const out = await this.ssm.send(
         new SendCommandCommand({
-          DocumentName: this.options.documents[request.document],
+          DocumentName: documentName,
           InstanceIds: [request.instanceId],
           Parameters: parameters,
           Comment: request.comment.slice(0, 100),
@@ -239,7 +241,7 @@ export class AwsFleet implements Fleet {
       if (!id) throw Object.assign(new Error('SendCommand returned no command ID'), { $fault: 'server' });
       return id;
     } catch (err) {
-      throw mapAwsError(err, `SSM SendCommand ${this.options.documents[request.document]} to ${request.instanceId}`, [], this.options.region);
+      throw mapAwsError(err, `SSM SendCommand ${documentName} to ${request.instanceId}`, [], this.options.region);
     }
   }
 

@@ -23,7 +23,8 @@ export function decide(info: InstanceInfo | undefined, deps: Pick<Deps, 'setting
   if (info.state !== 'running' && info.state !== 'pending') return { outcome: 'skipped', reason: `instance is ${info.state}, not running` };
   const notWanted = optInDecision(info.tags, settings.tags);
   if (notWanted) return { outcome: 'skipped', reason: notWanted };
-  if (info.platform === 'windows') return { outcome: 'skipped', reason: 'Windows join not supported yet' };
+  if (info.platform === 'windows' && !settings.windows)
+    return { outcome: 'skipped', reason: 'a Windows instance, and Windows joins are not enabled (configuration windows.enabled)' };
   const keys = statusTagKeys(settings.tags.statusPrefix);
   if (info.tags[keys.status] === 'joined')
     return { outcome: 'already-joined', reason: `already joined as ${info.tags[keys.computerName] ?? 'an unrecorded name'}` };

@@ -27,7 +27,7 @@ import { AdjoinError, ClaimLost, CommandTimedOut, JoinCommandFailed, JoinStillRu
 import { assertNotGone } from './gone';
 import { linuxJoinParameters } from './linux-settings';
 import { commandOutput } from './output';
-import type { CommandResult } from './ports';
+import type { CommandResult, SendCommandRequest } from './ports';
 import { prepareComputer } from './prepare';
 import type { Settings } from './settings';
 
@@ -62,7 +62,7 @@ export function verifyParameters(settings: Settings, instance: ReadInstanceOutpu
 }
 
 /** Run Command's comment (<= 100 characters): execution and step, never a secret. */
-export const commandComment = (executionName: string, document: 'join' | 'verify'): string =>
+export const commandComment = (executionName: string, document: SendCommandRequest['document']): string =>
   `adjoin ${document} ${executionName}`.slice(0, 100);
 
 /** Run Command status → our state machine's view. */
@@ -113,7 +113,26 @@ async function persist<T>(write: () => Promise<T>, attempts = 6): Promise<T> {
   }
 }
 
-export async function runJoinDocument(input: RunJoinInput, deps: Deps): Promise<RunJoinOutput> {
+/**
+ * What differs between the join documents (Linux here, Windows in tasks/lib/windows-join.ts):
+ * which document, its parameters, its deadline, and how a failed command reads.
+ */
+export interface JoinCommand {
+  document: SendCommandRequest['document'];
+  parameters: (settings: Settings, instance: ReadInstanceOutput, computer: PrepareComputerOutput) => Record<string, string>;
+  deadlineSeconds: (settings: Settings) => number;
+  fail: (instanceId: string, commandId: string, result: CommandResult, output: string) => AdjoinError;
+}
+
+/** The Linux join document (join.sh + verify.sh). */
+export const LinuxJoin: JoinCommand = {
+  document: 'join',
+  parameters: joinParameters,
+  deadlineSeconds: (settings) => settings.timings.commandDeadlineSeconds,
+  fail,
+};
+
+export async function runJoinDocument(input: RunJoinInput, deps: Deps, command: JoinCommand = LinuxJoin): Promise<RunJoinOutput> {
   const { instance, redriveCount, executionName } = input;
   const fleet = deps.fleetFor(instance);
   const key = claimKey(instance);
@@ -132,10 +151,10 @@ export async function runJoinDocument(input: RunJoinInput, deps: Deps): Promise<
     try {
       commandId = await fleet.sendCommand({
         instanceId: instance.instanceId,
-        document: 'join',
-        parameters: joinParameters(deps.settings, instance, computer),
-        comment: commandComment(executionName, 'join'),
-        timeoutSeconds: deps.settings.timings.commandDeadlineSeconds,
+        document: command.document,
+        parameters: command.parameters(deps.settings, instance, computer),
+        comment: commandComment(executionName, command.document),
+        timeoutSeconds: command.deadlineSeconds(deps.settings),
       });
     } catch (err) {
       if (err instanceof AdjoinError && !err.transient) await assertNotGone(fleet, instance.instanceId);
@@ -153,7 +172,7 @@ export async function runJoinDocument(input: RunJoinInput, deps: Deps): Promise<
   const state = commandState(result.status);
   if (state === 'running') {
     const elapsed = now - (claim.sentAt ?? now);
-    const deadline = deps.settings.timings.commandDeadlineSeconds;
+    const deadline = command.deadlineSeconds(deps.settings);
     if (elapsed > deadline)
       throw new CommandTimedOut(
         `Join command ${commandId} on ${instance.instanceId} is still ${result.status} ${Math.round(elapsed)} s after it was sent ` +
@@ -163,7 +182,7 @@ export async function runJoinDocument(input: RunJoinInput, deps: Deps): Promise<
     throw new JoinStillRunning(`Join command ${commandId} on ${instance.instanceId} is ${result.status} (${Math.round(elapsed)} s).`);
   }
   if (state === 'undeliverable') await assertNotGone(fleet, instance.instanceId);
-  if (state !== 'succeeded') throw fail(instance.instanceId, commandId, result, output);
+  if (state !== 'succeeded') throw command.fail(instance.instanceId, commandId, result, output);
   await deps.claims.update(key, executionName, { phase: 'joined-verified' });
   return { commandId, status: result.status, redriveCount, output };
 }

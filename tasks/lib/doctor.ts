@@ -487,9 +487,9 @@ function awsChecks(c: Ctx): Promise<CheckResult>[] {
       c,
       'SSM documents',
       async (aws) => {
-        await aws.describeDocument(s.documents.join);
-        await aws.describeDocument(s.documents.verify);
-        return `${s.documents.join} and ${s.documents.verify} exist`;
+        const names = [s.documents.join, s.documents.verify, ...(s.documents.joinWindows !== undefined ? [s.documents.joinWindows] : [])];
+        for (const name of names) await aws.describeDocument(name);
+        return `${names.join(', ')} exist`;
       },
       (err) => (/InvalidDocument|not ?found|does not exist/i.test(messageOf(err)) ? 'Deploy the stack: it creates the join and verify documents (cdk deploy).' : endpointFix('SSM', 'com.amazonaws.<region>.ssm')(err)),
     ),
@@ -579,7 +579,9 @@ async function instanceChecks(c: Ctx, target: Target & { instanceId: string }): 
   );
   const supported = f.platform === 'windows' || /linux|ubuntu|debian|red ?hat|rhel|centos|rocky|alma|suse|amazon/i.test(f.platformName ?? 'linux');
   out.push(
-    supported
+    f.platform === 'windows' && s.windows === undefined
+      ? fail('platform', `${f.platformName ?? 'Windows'}: Windows joins are not enabled (the join skips this instance)`, 'Set windows.enabled in the configuration and redeploy.')
+      : supported
       ? pass('platform', `${f.platform}${f.platformName ? ` (${f.platformName})` : ''} is supported`)
       : fail('platform', `${f.platformName ?? f.platform} is not a supported platform`, 'Use a Linux distribution with adcli and SSSD packages, or Windows Server.'),
   );

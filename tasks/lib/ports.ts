@@ -106,8 +106,8 @@ export interface CommandResult {
 
 export interface SendCommandRequest {
   instanceId: string;
-  /** Which of our documents: the adapter maps this to the deployed document name. */
-  document: 'join' | 'verify';
+  /** Which of our documents: the adapter maps this to the deployed document name (joinWindows: Windows enabled only). */
+  document: 'join' | 'verify' | 'joinWindows';
   /** Document parameters. A secret is passed only as `{{ssm-secure:NAME}}`, never as a value. */
   parameters: Record<string, string>;
   /** Shown in Run Command history: execution name and step, never a secret. */

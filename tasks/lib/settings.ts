@@ -8,6 +8,7 @@ import { ConfigurationError } from './errors';
 import { linuxSettingsProblems, type LinuxSettings } from './linux-settings';
 import { DIRECTORY_NAME } from './naming';
 import { isObj } from './validate';
+import { windowsSettingsProblems, type WindowsSettings } from './windows-settings';
 
 export type DirectoryKind = 'aws-managed' | 'entra-ds' | 'self-managed';
 
@@ -73,7 +74,8 @@ export interface Settings {
     /** Up to 4 characters put before the name derived from the instance ID. */
     prefix: string;
   };
-  documents: { join: string; verify: string };
+  /** SSM document names; joinWindows only when Windows is enabled. */
+  documents: { join: string; verify: string; joinWindows?: string };
   timings: {
     settleSeconds: number;
     ssmOnlineDeadlineSeconds: number;
@@ -95,6 +97,8 @@ export interface Settings {
   otpKeyId?: string;
   /** Linux host settings of the join (sudo, host name, SSSD options, …); absent: the defaults. */
   linux?: LinuxSettings;
+  /** Windows joins (tasks/lib/windows.ts); absent: Windows instances are skipped. */
+  windows?: WindowsSettings;
   /** Auto Scaling lifecycle hooks: what a failed join answers (absent: ABANDON). */
   lifecycle?: { onJoinFailure: 'ABANDON' | 'CONTINUE' };
   /**
@@ -199,6 +203,8 @@ export function validateSettings(raw: unknown): Settings {
     problems.push('otpKeyId: must be a KMS alias (alias/…), key ID or key/alias ARN');
 
   problems.push(...linuxSettingsProblems(at('linux')));
+  problems.push(...windowsSettingsProblems(at('windows')));
+  if (at('windows') !== undefined) str('documents.joinWindows');
   if (problems.length > 0) throw new ConfigurationError(problems);
   return raw as unknown as Settings;
 }

@@ -20,6 +20,7 @@
  */
 import type { PrepareComputerOutput, ReadInstanceOutput } from './contracts';
 import type { Settings } from './settings';
+import type { WindowsSettings } from './windows-settings';
 
 /** userAccountControl of a workstation trust account, the flag an unsecured join requires. */
 export const WORKSTATION_TRUST_ACCOUNT = 0x1000;
@@ -69,12 +70,16 @@ export interface WindowsAccessOptions {
 
 const list = (names: string[]): string => (names.length > 0 ? names.join(',') : '-');
 
+/** The access options of the Windows settings (absent: the document's defaults). */
+export const accessOf = (w: WindowsSettings | undefined): WindowsAccessOptions =>
+  w ? { adminGroups: w.adminGroups, remoteDesktopGroup: w.remoteDesktopGroup, administratorsGroup: w.administratorsGroup } : {};
+
 /** The Windows join document's parameters, analogous to joinParameters() for Linux. */
 export function windowsJoinParameters(
   settings: Settings,
   instance: ReadInstanceOutput,
   computer: PrepareComputerOutput,
-  access: WindowsAccessOptions = {},
+  access: WindowsAccessOptions = accessOf(settings.windows),
 ): Record<string, string> {
   const d = settings.directory;
   return {

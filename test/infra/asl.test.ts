@@ -28,7 +28,7 @@ const state = (name: string): State => {
 /** The join machine's states, as README.md "How a join proceeds" draws them (settleSeconds 0: no "Settle"). */
 const JoinStates = [
   'Read instance', 'Opted in?', 'Skipped', 'Already joined', 'Another execution is joining', 'Done',
-  'Wait for SSM Online', 'Prepare computer object', 'Run join document', 'Record result',
+  'Wait for SSM Online', 'Prepare computer object', 'Linux or Windows?', 'Run join document', 'Run Windows join document', 'Record result',
   'Remove what the join made', 'Join abandoned',
 ];
 
@@ -38,6 +38,7 @@ const TaskOfState: Record<string, string> = {
   'Wait for SSM Online': 'check-ssm-agent',
   'Prepare computer object': 'prepare-computer-object',
   'Run join document': 'run-join-document',
+  'Run Windows join document': 'run-windows-join-document',
   'Record result': 'record-result',
   'Remove what the join made': 'remove-join-artifacts',
 };

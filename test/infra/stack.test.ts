@@ -162,7 +162,7 @@ describe('least privilege', () => {
 
   it('one-time passwords: written only by prepare and run (a fresh one for a new round), deleted only by record, compensation and cleanup, under /adjoin/otp/', () => {
     const writers = TaskIds.filter((id) => taskActions(id).includes('ssm:PutParameter'));
-    expect(writers.sort()).toEqual(['prepare-computer-object', 'run-join-document']);
+    expect(writers.sort()).toEqual(['prepare-computer-object', 'run-join-document', 'run-windows-join-document']);
     const deleters = TaskIds.filter((id) => taskActions(id).includes('ssm:DeleteParameter'));
     expect(deleters.sort()).toEqual(['clean-up-failed-join', 'record-result', 'remove-join-artifacts']);
     for (const id of [...writers, ...deleters]) {
@@ -286,7 +286,7 @@ describe('state machines', () => {
     });
     expect(table.Properties.TableName).toBeUndefined(); // a generated name: a retained table never blocks a redeploy
     const users = TaskIds.filter((id) => taskActions(id).some((a) => a.startsWith('dynamodb:')));
-    expect(users.sort()).toEqual(['clean-up-failed-join', 'prepare-computer-object', 'read-instance', 'record-result', 'run-join-document']);
+    expect(users.sort()).toEqual(['clean-up-failed-join', 'prepare-computer-object', 'read-instance', 'record-result', 'run-join-document', 'run-windows-join-document']);
     for (const id of users) expect(taskActions(id).filter((a) => a.startsWith('dynamodb:')).sort()).toEqual(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem']);
   });
 
@@ -419,7 +419,7 @@ describe('member account stack', () => {
     }
   });
 
-  it('a one-time-password key in the member account too, writable only by its prepare-computer-object and run-join-document roles', () => {
+  it('a one-time-password key in the member account too, writable only by its prepare-computer-object and run-(windows-)join-document roles', () => {
     const member = Template.fromStack(built.members[0]!);
     member.hasResourceProperties('AWS::KMS::Alias', { AliasName: 'alias/adjoin-otp' });
     const json = member.toJSON().Resources as Record<string, Resource>;
@@ -428,7 +428,7 @@ describe('member account stack', () => {
     expect(keys.map(([, r]) => r.Properties.Description).sort()).toEqual(['adjoin: encrypts the alarm topic', OtpKeyDescription]);
     const [, key] = keys.find(([, r]) => r.Properties.Description === OtpKeyDescription)!;
     const roleId = (name: string): string => Object.entries(json).find(([, r]) => r.Type === 'AWS::IAM::Role' && r.Properties.RoleName === name)![0];
-    const writerIds = ['adjoin-member-prepare-computer-object', 'adjoin-member-run-join-document'].map(roleId);
+    const writerIds = ['adjoin-member-prepare-computer-object', 'adjoin-member-run-join-document', 'adjoin-member-run-windows-join-document'].map(roleId);
     const enc = (key.Properties.KeyPolicy as { Statement: (Statement & { Principal: unknown })[] }).Statement.filter((st) => actionsOf(st).includes('kms:Encrypt'));
     expect(enc.map((st) => st.Principal)).toEqual([{ AWS: writerIds.map((id) => ({ 'Fn::GetAtt': [id, 'Arn'] })) }]);
   });
@@ -463,7 +463,7 @@ describe('one-time passwords: an instance reads only its own (finding 1, IAM hal
   it('the writers tag each parameter with its instance ARN (and nothing else) and encrypt with the adjoin key', () => {
     const writers = TaskIds.filter((id) => taskActions(id).includes('ssm:PutParameter'));
     // Prepare, and Run join document's fresh one-time password for a new round.
-    expect(writers).toEqual(['prepare-computer-object', 'run-join-document']);
+    expect(writers).toEqual(['prepare-computer-object', 'run-join-document', 'run-windows-join-document']);
     for (const id of writers) {
       const tag = taskStatements(id).find((st) => actionsOf(st).includes('ssm:AddTagsToResource'));
       expect(tag?.Condition).toEqual({ 'ForAllValues:StringEquals': { 'aws:TagKeys': ['adjoin:instance-arn'] } });
@@ -495,7 +495,7 @@ describe('one-time passwords: an instance reads only its own (finding 1, IAM hal
       const [, fn] = ofType('AWS::Lambda::Function').find(([, r]) => r.Properties.FunctionName === name)!;
       return (fn.Properties.Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
     };
-    const writerRoles = ['adjoin-prepare-computer-object', 'adjoin-run-join-document'].map(roleOf);
+    const writerRoles = ['adjoin-prepare-computer-object', 'adjoin-run-join-document', 'adjoin-run-windows-join-document'].map(roleOf);
     expect(enc[0]!.Principal).toEqual({ AWS: writerRoles.map((r) => ({ 'Fn::GetAtt': [r, 'Arn'] })) });
     expect(enc[0]!.Condition).toEqual(withDecrypt[0]!.Condition);
   });

@@ -4,14 +4,14 @@
  */
 import { statePath, timeline, type ExecutionRecord } from '../../engine';
 import { AwsRefused, Errors } from '../../tasks/lib/errors';
-import { formatMarker } from '../../tasks/lib/marker';
 import { computerName } from '../../tasks/lib/naming';
+import { claimKeyOf, expectCleanEnd as expectCleanJoinEnd, oursOf, watchOtps } from './join-ends';
 import { definitions, workflowWorld, type WorkflowWorld } from './world';
 
 const ID = 'i-0123456789abcdef0';
 const OPT_IN = { 'Domain:Join': 'true' };
 
-const HAPPY_PATH = ['Read instance', 'Opted in?', 'Wait for SSM Online', 'Prepare computer object', 'Run join document', 'Record result', 'Done'];
+const HAPPY_PATH = ['Read instance', 'Opted in?', 'Wait for SSM Online', 'Prepare computer object', 'Linux or Windows?', 'Run join document', 'Record result', 'Done'];
 
 beforeAll(() => {
   definitions(); // synthesize once (CDK synth takes a few seconds)
@@ -21,32 +21,9 @@ function world(): WorkflowWorld {
   return workflowWorld(['join']);
 }
 
-const marker = (w: WorkflowWorld): string => formatMarker({ account: w.defs.account, region: w.defs.region, instanceId: ID });
-const ours = (w: WorkflowWorld) => w.sim.directory.all().filter((o) => o.markerText === marker(w));
-const KEY = (w: WorkflowWorld): string => `${w.defs.account}/${w.defs.region}/${ID}`;
-
-/** Every one-time password the join documents were sent with (read from the parameter at send time). */
-function watchOtps(w: WorkflowWorld): string[] {
-  const otps: string[] = [];
-  w.sim.fleet.before('sendCommand', (id, fleet) => {
-    const v = fleet.parameter(`/adjoin/otp/${id}`);
-    if (v !== undefined) otps.push(v);
-  }, 1000);
-  return otps;
-}
-
-/**
- * The invariant of every failing end: the cleanup ran once and succeeded, the OTP parameter is
- * gone, no object of ours still has a one-time password that was handed out, the claim says
- * failed (with the state), the instance is tagged failed.
- */
-function expectCleanEnd(w: WorkflowWorld, run: ExecutionRecord, otps: string[]): void {
-  expect(w.cleanups.map((c) => [c.status, (c.output as { outcome?: string }).outcome])).toEqual([['SUCCEEDED', 'cleaned']]);
-  expect(w.sim.fleet.parameterNames()).toEqual([]);
-  for (const o of ours(w)) for (const otp of otps) expect(w.sim.directory.passwordMatches(o.name, otp)).toBe(false);
-  expect(w.sim.claims.item(KEY(w))).toMatchObject({ execution: run.name, status: 'failed', failedState: run.failedState });
-  expect(w.sim.fleet.instance(ID)?.tags).toMatchObject({ 'adjoin:status': 'failed', 'adjoin:failed-state': run.failedState, 'adjoin:execution': run.name });
-}
+const ours = (w: WorkflowWorld) => oursOf(w, ID);
+const KEY = (w: WorkflowWorld): string => claimKeyOf(w, ID);
+const expectCleanEnd = (w: WorkflowWorld, run: ExecutionRecord, otps: string[]): void => expectCleanJoinEnd(w, run, otps, ID);
 
 const retriesOf = (run: ExecutionRecord, state: string): number => timeline(run).filter((r) => r.state === state).reduce((n, r) => n + r.retries, 0);
 
@@ -152,7 +129,7 @@ describe('join workflow (synthesized ASL, real tasks, simulated world)', () => {
     expect(run.error).toBe(Errors.JoinCommandFailed);
     expect(run.cause).toContain('Cannot resolve domain controller');
     expect(run.cause).toMatch(/exit code 3/);
-    expect(statePath(run).slice(-2)).toEqual(['Prepare computer object', 'Run join document']);
+    expect(statePath(run).slice(-3)).toEqual(['Prepare computer object', 'Linux or Windows?', 'Run join document']);
     // The state polled the command through its retry: sent, then still running, then failed.
     expect(retriesOf(run, 'Run join document')).toBeGreaterThanOrEqual(2);
     // Before the cleanup, the object's password was the one-time password (the invariant can fail).

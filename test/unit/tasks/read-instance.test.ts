@@ -1,7 +1,8 @@
 import { InvalidInput } from '../../../tasks/lib/errors';
 import { readInstance } from '../../../tasks/lib/claim';
 import { makeHandler } from '../../../tasks/read-instance';
-import { goodEvent, instance, INSTANCE, NOW, world } from '../../fakes';
+import { WINDOWS_DEFAULTS } from '../../../tasks/lib/windows-settings';
+import { goodEvent, instance, INSTANCE, NOW, testSettings, world } from '../../fakes';
 
 const KEY = `123456789012/eu-west-1/${INSTANCE}`;
 
@@ -32,6 +33,14 @@ describe('Read instance', () => {
     expect(w.claims.calls.map((c) => c.op)).toEqual(['take']);
   });
 
+  it('claims an opted-in Windows instance when Windows joins are enabled; $.instance carries the platform', async () => {
+    const w = world({ ...testSettings(), windows: { ...WINDOWS_DEFAULTS } });
+    w.fleet.instances.set(INSTANCE, instance({ platform: 'windows', tags: { 'Domain:Join': 'true', adGroupName: 'rdp-users' } }));
+    const out = await readInstance(input, w.deps);
+    expect(out).toMatchObject({ outcome: 'proceed', platform: 'windows', loginGroups: ['rdp-users'] });
+    expect(w.claims.item(KEY)).toMatchObject({ execution: 'exec-1', status: 'joining' });
+  });
+
   it('uses the configured login groups when the instance has no group tag', async () => {
     const w = world();
     w.fleet.instances.set(INSTANCE, instance());
@@ -44,7 +53,7 @@ describe('Read instance', () => {
     ['terminated', instance({ state: 'terminated' }), 'skipped', /terminated/],
     ['not opted in', instance({ tags: {} }), 'skipped', /not opted in/],
     ['opted out', instance({ tags: { 'Domain:Join': 'true', autoadjoin: 'false' } }), 'skipped', /opted out/],
-    ['windows', instance({ platform: 'windows' }), 'skipped', /Windows join not supported yet/],
+    ['windows (Windows joins not enabled)', instance({ platform: 'windows' }), 'skipped', /Windows joins are not enabled \(configuration windows\.enabled\)/],
     ['joined', instance({ tags: { 'Domain:Join': 'true', 'adjoin:status': 'joined', 'adjoin:computer-name': 'ABC' } }), 'already-joined', /already joined as ABC/],
   ])('ends early when %s, without tagging', async (_case, info, outcome, reason) => {
     // Prepare

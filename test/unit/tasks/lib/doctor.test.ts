@@ -20,6 +20,7 @@ import {
 } from '../../../../tasks/lib/doctor';
 import { AwsRefused, AwsUnavailable, DirectoryAuthFailed, DirectoryRefused, DirectoryUnavailable, InvalidInput } from '../../../../tasks/lib/errors';
 import type { Settings } from '../../../../tasks/lib/settings';
+import { WINDOWS_DEFAULTS } from '../../../../tasks/lib/windows-settings';
 import { INSTANCE, NOW, OU, seqRandom, testSettings } from '../../../fakes';
 
 // ---- binary security descriptors, built by hand --------------------------------------------
@@ -255,6 +256,16 @@ describe('runDoctor', () => {
     expect(directory.calls).toEqual(['bind ldaps://10.0.0.10', 'bind ldaps://10.0.0.11', `create ${name} in ${OU}`, `delete ${name} in ${OU}`]);
   });
 
+  it('SSM documents: with Windows enabled, the Windows join document is checked too', async () => {
+    const s = { ...testSettings(), documents: { ...testSettings().documents, joinWindows: 'adjoin-join-windows' } };
+    const { ports, aws } = setup({ settings: s });
+    expect(byName((await runDoctor({}, ports)).checks, 'SSM documents').detail).toBe(`${s.documents.join}, ${s.documents.verify}, adjoin-join-windows exist`);
+    aws.fail['doc adjoin-join-windows'] = new AwsRefused('SSM DescribeDocument adjoin-join-windows failed: InvalidDocument: not found');
+    const missing = byName((await runDoctor({}, ports)).checks, 'SSM documents');
+    expect(missing.ok).toBe(false);
+    expect(missing.detail).toContain('adjoin-join-windows');
+  });
+
   it('DNS: an address needs no lookup or name; a DC name in a URL that does not resolve gets the resolver fix', async () => {
     const s = testSettings();
     delete s.directory.tlsServerName;
@@ -457,6 +468,16 @@ describe('instance checks', () => {
     });
     expect(byName(r.checks, 'opt-out tag')).toMatchObject({ ok: false, fix: 'Remove the tag autoadjoin to let adjoin join it.' });
     expect(byName(r.checks, 'platform')).toMatchObject({ ok: false, detail: 'FreeBSD is not a supported platform' });
+  });
+
+  it('a Windows instance: supported only when Windows joins are enabled', async () => {
+    const windowsFacts = (aws: FakeAws) => void (aws.facts = { ...(aws.facts as InstanceFacts), platform: 'windows', platformName: 'Microsoft Windows Server 2022 Datacenter' });
+    const off = setup();
+    windowsFacts(off.aws);
+    expect(byName((await runDoctor({ instance: target }, off.ports)).checks, 'platform')).toMatchObject({ ok: false, fix: 'Set windows.enabled in the configuration and redeploy.' });
+    const on = setup({ settings: { ...testSettings(), windows: { ...WINDOWS_DEFAULTS } } });
+    windowsFacts(on.aws);
+    expect(byName((await runDoctor({ instance: target }, on.ports)).checks, 'platform')).toMatchObject({ ok: true, detail: 'windows (Microsoft Windows Server 2022 Datacenter) is supported' });
   });
 
   it('a wrong opt-in value, an unknown instance', async () => {
