@@ -1,6 +1,7 @@
-import { DescribeDirectoriesCommand, DirectoryServiceClient, EntityDoesNotExistException, type DirectoryDescription } from '@aws-sdk/client-directory-service';
+import { DescribeDirectoriesCommand, DirectoryServiceClient, EntityDoesNotExistException } from '@aws-sdk/client-directory-service';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
+import { activeDirectory, DIRECTORY_ID } from '../ds-fixtures';
 import { resolveConfig } from '../../infra/config';
 import { SdkDirectoryService } from '../../tasks/adapters/ds-directory-service';
 import { ConfigurationError } from '../../tasks/lib/errors';
@@ -12,16 +13,8 @@ import { awsTargets, cli, fakeIo } from './helpers';
 const ds = mockClient(DirectoryServiceClient);
 beforeEach(() => ds.reset());
 
-const ID = 'd-1234567890';
-const active: DirectoryDescription = {
-  DirectoryId: ID,
-  Name: 'corp.example.com',
-  ShortName: 'CORP',
-  Type: 'MicrosoftAD',
-  Stage: 'Active',
-  DnsIpAddrs: ['10.0.1.10', '10.0.2.10'],
-  VpcSettings: { VpcId: 'vpc-0a1b2c3d4e5f60718', SubnetIds: [] },
-};
+const ID = DIRECTORY_ID;
+const active = activeDirectory;
 
 /** The AWS targets of the tests, with the real Directory Service adapter (its client mocked). */
 const targets = (): Targets => ({

@@ -1,6 +1,7 @@
-import { DescribeDirectoriesCommand, DirectoryServiceClient, EntityDoesNotExistException, type DirectoryDescription } from '@aws-sdk/client-directory-service';
+import { DescribeDirectoriesCommand, DirectoryServiceClient, EntityDoesNotExistException } from '@aws-sdk/client-directory-service';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
+import { activeDirectory, DIRECTORY_ID } from '../../../ds-fixtures';
 import { SdkDirectoryService } from '../../../../tasks/adapters/ds-directory-service';
 import { loadDefaultSettings } from '../../../../tasks/adapters/default-deps';
 import { DIRECTORY_LOOKUP_ENV, pinnedDirectoryBlock, settingsNeedLookup, withLookedUpDirectories } from '../../../../tasks/lib/directory-lookup';
@@ -11,16 +12,8 @@ import { testSettings } from '../../../fakes';
 const ds = mockClient(DirectoryServiceClient);
 beforeEach(() => ds.reset());
 
-const ID = 'd-1234567890';
-const active: DirectoryDescription = {
-  DirectoryId: ID,
-  Name: 'corp.example.com',
-  ShortName: 'CORP',
-  Type: 'MicrosoftAD',
-  Stage: 'Active',
-  DnsIpAddrs: ['10.0.1.10', '10.0.2.10'],
-  VpcSettings: { VpcId: 'vpc-0a1b2c3d4e5f60718', SubnetIds: [] },
-};
+const ID = DIRECTORY_ID;
+const active = activeDirectory;
 
 /** Settings as infra writes them for `directoryId` without domainControllers. */
 function byId(change: (d: Settings['directory']) => void = () => undefined): Settings {
