@@ -166,6 +166,8 @@ export const resourceNames = (prefix: string) => ({
   /** The one-time-password KMS key's alias: the same in every account (infra/otp.ts). */
   otpKeyAlias: `alias/${prefix}-otp`,
   stateMachine: (workflow: 'join' | 'join-cleanup' | 'leave' | 'reconcile') => `${prefix}-${workflow}`,
+  /** The EventBridge rule that starts the join-cleanup machine when a join ends badly (`adjoin doctor` checks it). */
+  joinCleanupRule: `${prefix}-join-ended-badly`,
 });
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
