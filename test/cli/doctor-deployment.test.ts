@@ -21,7 +21,9 @@ const place = { partition: 'aws', region: 'eu-west-1', account: '123456789012', 
 const MACHINE_ARN = 'arn:aws:states:eu-west-1:123456789012:stateMachine:adjoin-join-cleanup';
 const ruleResource = { StackName: 'adjoin', LogicalResourceId: 'JoinEndedBadly1234', ResourceType: 'AWS::Events::Rule', ResourceStatus: 'UPDATE_COMPLETE', Timestamp: new Date() } as const;
 const drift = (status: 'IN_SYNC' | 'MODIFIED' | 'DELETED', more: Record<string, unknown> = {}) =>
-  cfn.on(DetectStackResourceDriftCommand).resolves({ StackResourceDrift: { ...ruleResource, StackResourceDriftStatus: status, ...more } });
+  cfn.on(DetectStackResourceDriftCommand).resolves({
+    StackResourceDrift: { StackId: 'arn:aws:cloudformation:eu-west-1:123456789012:stack/adjoin/1', LogicalResourceId: ruleResource.LogicalResourceId, ResourceType: ruleResource.ResourceType, StackResourceDriftStatus: status, Timestamp: new Date(), ...more },
+  });
 
 beforeEach(() => {
   lambda.reset();

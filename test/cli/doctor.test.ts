@@ -114,7 +114,7 @@ describe('adjoin doctor against AWS: invokes <prefix>-check-setup', () => {
     // The deployment's own checks (cli/doctor-deployment.ts): a healthy join-cleanup machine and rule.
     sfn.on(DescribeStateMachineCommand).resolves({ status: 'ACTIVE' } as never);
     cfn.on(DescribeStackResourcesCommand).resolves({ StackResources: [{ StackName: 'adjoin', LogicalResourceId: 'JoinEndedBadly1234', ResourceType: 'AWS::Events::Rule', ResourceStatus: 'CREATE_COMPLETE', Timestamp: new Date() }] });
-    cfn.on(DetectStackResourceDriftCommand).resolves({ StackResourceDrift: { StackName: 'adjoin', LogicalResourceId: 'JoinEndedBadly1234', ResourceType: 'AWS::Events::Rule', StackResourceDriftStatus: 'IN_SYNC', Timestamp: new Date() } });
+    cfn.on(DetectStackResourceDriftCommand).resolves({ StackResourceDrift: { StackId: 'arn:aws:cloudformation:eu-west-1:123456789012:stack/adjoin/1', LogicalResourceId: 'JoinEndedBadly1234', ResourceType: 'AWS::Events::Rule', StackResourceDriftStatus: 'IN_SYNC', Timestamp: new Date() } });
   });
 
   it('reads the function\u2019s security groups, sends them with the instance (caller account, client Region), prints the report', async () => {
