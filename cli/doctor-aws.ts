@@ -2,27 +2,32 @@
  * `adjoin doctor` against a deployment: finds the check-setup function (`<prefix>-check-setup`,
  * GetFunctionConfiguration: it exists, and its security groups go into the fix texts), invokes
  * it (lambda:InvokeFunction) with the request, and returns its report. The checks themselves run
- * inside the VPC, in the Lambda; the CLI only asks and prints.
+ * inside the VPC, in the Lambda; the CLI asks, adds the checks of the deployment itself (the
+ * join-cleanup state machine and its rule: cli/doctor-deployment.ts) and prints.
  */
+import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { GetFunctionConfigurationCommand, InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import { SFNClient } from '@aws-sdk/client-sfn';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import type { DoctorInput, DoctorReport } from '../tasks/lib/doctor';
 import type { DoctorRequest, DoctorSource } from './doctor';
+import { deploymentChecks, placeOfFunction, type DeploymentClients, type DeploymentPlace } from './doctor-deployment';
 import { failed, notFound } from './exit';
 
-export interface AwsDoctorClients {
+export interface AwsDoctorClients extends DeploymentClients {
   lambda: LambdaClient;
   sts: STSClient;
 }
 
 export function awsDoctorClients(region: string | undefined, profile: string | undefined): AwsDoctorClients {
   const common = { region, profile, maxAttempts: 3 };
-  return { lambda: new LambdaClient(common), sts: new STSClient(common) };
+  return { lambda: new LambdaClient(common), sts: new STSClient(common), sfn: new SFNClient(common), cloudFormation: new CloudFormationClient(common) };
 }
 
 export function awsDoctorSource(clients?: AwsDoctorClients): DoctorSource {
   return async (request: DoctorRequest): Promise<DoctorReport> => {
-    const { lambda, sts } = clients ?? awsDoctorClients(request.region, request.profile);
+    const all = clients ?? awsDoctorClients(request.region, request.profile);
+    const { lambda, sts } = all;
     const config = await lambda.send(new GetFunctionConfigurationCommand({ FunctionName: request.functionName })).catch((err: unknown) => {
       if ((err as { name?: string }).name === 'ResourceNotFoundException')
         throw notFound(`No check-setup function ${request.functionName}.`, 'Deploy the stack (it creates <prefix>-check-setup), or pass --prefix / --function.');
@@ -51,6 +56,15 @@ export function awsDoctorSource(clients?: AwsDoctorClients): DoctorSource {
     }
     const report = body as DoctorReport | undefined;
     if (!report || !Array.isArray(report.checks)) throw failed(`${request.functionName} returned no report.`);
-    return report;
+    const place: DeploymentPlace = {
+      ...(placeOfFunction(config.FunctionArn) ?? {
+        partition: 'aws',
+        region: await lambda.config.region(),
+        account: (await sts.send(new GetCallerIdentityCommand({}))).Account ?? '',
+      }),
+      prefix: request.prefix,
+    };
+    const checks = [...report.checks, ...(await deploymentChecks(place, all))];
+    return { ok: checks.every((c) => c.ok), checks };
   };
 }

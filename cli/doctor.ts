@@ -14,6 +14,8 @@ export interface DoctorRequest {
   local: boolean;
   region?: string;
   profile?: string;
+  /** The deployment's resource prefix (its state machines and rules are named after it). */
+  prefix: string;
   /** The check-setup function (default `<prefix>-check-setup`). */
   functionName: string;
   instance?: { instanceId: string; account?: string; region?: string };
@@ -54,7 +56,7 @@ export function renderReport(report: DoctorReport, style: Style): string {
 export function addDoctorCommand(program: Command, deps: DoctorCommandDeps): void {
   program
     .command('doctor')
-    .description('Check a deployment end to end (DNS, TCP 636, TLS, bind, OU rights, DNS rights, AWS endpoints, member roles; --instance: one instance), or the lab with --local.')
+    .description('Check a deployment end to end (DNS, TCP 636, TLS, bind, OU rights, DNS rights, AWS endpoints, the claims table, member roles, the join-cleanup machine and rule; --instance: one instance), or the lab with --local.')
     .option('--instance <instance-id>', 'also check this instance: SSM Online, agent version, tags, instance profile, platform', validateInstanceId)
     .option('--account <id>', 'with --instance: its account (default: the caller\u2019s)', validateAccount)
     .option('--instance-region <region>', 'with --instance: its Region (default: the client Region)', validateRegion)
@@ -70,6 +72,7 @@ export function addDoctorCommand(program: Command, deps: DoctorCommandDeps): voi
         local: c.local,
         ...(c.region !== undefined ? { region: c.region } : {}),
         ...(c.profile !== undefined ? { profile: c.profile } : {}),
+        prefix: opts.prefix,
         functionName: opts.function ?? `${opts.prefix}-check-setup`,
         ...(opts.instance !== undefined
           ? { instance: { instanceId: opts.instance, ...(opts.account ? { account: opts.account } : {}), ...(opts.instanceRegion ? { region: opts.instanceRegion } : {}) } }

@@ -17,6 +17,8 @@ import {
   type Workflow,
 } from './backend';
 import { sleep as realSleep } from './concurrency';
+import type { DirectoryService } from '../tasks/lib/ports';
+import { addDirectoryInfoCommand } from './directory-info';
 import { addDoctorCommand, type DoctorSource } from './doctor';
 import { validateAccount, validateInstanceId, validateRegion } from './ec2-event';
 import { Exit, classify, failed, usage, type ExitCode } from './exit';
@@ -58,6 +60,8 @@ export interface Targets {
   labControl(options: GlobalOptions): Promise<LabControl>;
   /** `adjoin doctor`: the check-setup Lambda (AWS) or the lab's ports (--local). */
   doctor?(options: GlobalOptions): DoctorSource;
+  /** `adjoin directory-info`: AWS Directory Service (tasks/adapters/ds-directory-service.ts). */
+  directoryService?(options: GlobalOptions): DirectoryService;
 }
 
 /** Default status-tag prefix (tasks write <prefix>status, <prefix>computer-name, <prefix>execution). */
@@ -239,6 +243,19 @@ export function buildProgram(io: Io, targets: Targets, setExit: (code: ExitCode)
     context: (cmd) => {
       const c = ctx(cmd);
       return { style: c.style, json: c.globals.json === true, local: c.globals.local === true, region: c.globals.region, profile: c.globals.profile };
+    },
+    setExit,
+  });
+
+  // ---- directory-info ------------------------------------------------------------------------------
+  addDirectoryInfoCommand(program, {
+    io,
+    directoryService: (cmd) => {
+      const globals = ctx(cmd).globals;
+      if (globals.region !== undefined) validateRegion(globals.region);
+      if (globals.local) throw usage('directory-info reads AWS Directory Service; the lab has none (drop --local).');
+      if (!targets.directoryService) throw failed('adjoin directory-info is not available here.');
+      return targets.directoryService(globals);
     },
     setExit,
   });

@@ -27,6 +27,13 @@ export function realTargets(io: Pick<Io, 'err'>): Targets {
       const backend = await targets.lab(globals);
       return { world: link.labWorld, backend: () => Promise.resolve(backend) };
     },
+    // Loaded on use: the other commands do not pay for the Directory Service client.
+    directoryService: (globals) => ({
+      describe: async (directoryId) => {
+        const [{ DirectoryServiceClient }, { SdkDirectoryService }] = await Promise.all([import('@aws-sdk/client-directory-service'), import('../tasks/adapters/ds-directory-service')]);
+        return new SdkDirectoryService(new DirectoryServiceClient({ region: globals.region, profile: globals.profile, maxAttempts: 3 }), globals.region).describe(directoryId);
+      },
+    }),
     doctor: (globals) => async (request) =>
       globals.local ? (await import('./doctor-lab')).labDoctorSource()(request) : (await import('./doctor-aws')).awsDoctorSource()(request),
   };

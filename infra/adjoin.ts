@@ -172,7 +172,7 @@ export class Adjoin extends Construct {
     });
     // Every end of a join is clean: a join that failed, timed out or was aborted is cleaned up.
     new events.Rule(this, 'JoinEndedBadly', {
-      ruleName: `${prefix}-join-ended-badly`,
+      ruleName: names.joinCleanupRule,
       description: 'adjoin: a join execution failed, timed out or was aborted: revoke its one-time password, mark its claim failed',
       eventPattern: {
         source: ['aws.states'],

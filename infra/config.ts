@@ -33,8 +33,12 @@ export interface AdjoinConfigInput {
     kind: DirectoryKind;
     domain: string;
     netbiosName: string;
-    domainControllers: DomainControllerInput[];
-    /** AWS Managed Microsoft AD only, informational: named in the errors that say how to find the DCs. */
+    /** Optional with directoryId (then read from Directory Service at run time); required otherwise. */
+    domainControllers?: DomainControllerInput[];
+    /**
+     * AWS Managed Microsoft AD only. Without domainControllers, the tasks that talk to the directory
+     * read its DC IPs from Directory Service at cold start (tlsServerName then required).
+     */
     directoryId?: string;
     ldapUrls?: string[];
     tlsServerName?: string;
@@ -167,6 +171,8 @@ export const resourceNames = (prefix: string) => ({
   /** The one-time-password KMS key's alias: the same in every account (infra/otp.ts). */
   otpKeyAlias: `alias/${prefix}-otp`,
   stateMachine: (workflow: 'join' | 'join-cleanup' | 'leave' | 'reconcile') => `${prefix}-${workflow}`,
+  /** The EventBridge rule that starts the join-cleanup machine when a join ends badly (`adjoin doctor` checks it). */
+  joinCleanupRule: `${prefix}-join-ended-badly`,
 });
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -298,11 +304,14 @@ export function resolveConfig(input: unknown, options: ResolveOptions = {}): Res
   if (directoryId && kind !== undefined && kind !== 'aws-managed') c.bad('directory.directoryId', 'is only for kind aws-managed');
   const dcsRaw = c.get('directory.domainControllers');
   let domainControllers: DomainControllerInput[] | undefined;
-  if (!Array.isArray(dcsRaw) || dcsRaw.length === 0) {
-    // Not looked up: synth works offline, and the LDAPS host names (what TLS verifies) are in the DCs' certificates, not in any API.
+  // With directoryId, no DCs: the directory tasks read them from Directory Service at cold start (tasks/lib/directory-lookup.ts).
+  const lookedUp = directoryId !== undefined && (dcsRaw === undefined || (Array.isArray(dcsRaw) && dcsRaw.length === 0));
+  if (lookedUp) {
+    domainControllers = [];
+  } else if (!Array.isArray(dcsRaw) || dcsRaw.length === 0) {
     c.bad('directory.domainControllers', 'must list at least one {hostName, ip}' + (kind === 'aws-managed'
-      ? `; for AWS Managed Microsoft AD: the IPs from \`aws ds describe-directories --directory-ids ${directoryId ?? 'd-…'} --query "DirectoryDescriptions[0].DnsIpAddrs"\`, ` +
-        'the host names from `Get-ADDomainController -Filter * | Select HostName,IPv4Address` (README "AWS Managed Microsoft AD: before the first deploy")'
+      ? '; for AWS Managed Microsoft AD: set directory.directoryId instead (the DCs are then read from Directory Service at run time), ' +
+        'or pin them: `adjoin directory-info --directory-id d-…` prints the block, the host names from `Get-ADDomainController -Filter * | Select HostName,IPv4Address` (README "AWS Managed Microsoft AD: before the first deploy")'
       : ''));
   } else {
     domainControllers = [];
@@ -325,6 +334,11 @@ export function resolveConfig(input: unknown, options: ResolveOptions = {}): Res
     hint: insecure ? 'ldap://host[:port] or ldaps://host[:port]' : 'ldaps://host[:port]; plain LDAP needs directory.insecure=true',
   });
   const tlsServerName = c.optStr('directory.tlsServerName', DOMAIN_RE, 'a DNS host name');
+  if (lookedUp && c.get('directory.ldapUrls') === undefined && !tlsServerName && insecure !== true)
+    c.bad('directory.tlsServerName', `is required with directory.directoryId and no domainControllers: the tasks reach the DCs at the IPs Directory Service gives (ldaps://<ip>:636), ` +
+      'a certificate names a host, never an IP, and no API returns the names on the DC certificates. Set the name every DC certificate carries ' +
+      `(with a template duplicated from "Kerberos Authentication", as AWS's LDAPS guide does: the domain name, ${domain ?? 'corp.example.com'}), ` +
+      'or pin directory.domainControllers (`adjoin directory-info` prints the block)');
   const ipUrls = (ldapUrls ?? []).filter((u) => u.startsWith('ldaps://') && ldapUrlHostIsIp(u));
   if (ipUrls.length > 0 && !tlsServerName && insecure !== true)
     c.bad('directory.tlsServerName', `is required when directory.ldapUrls hold IP addresses (${ipUrls.join(', ')}): a DC certificate names a host, never an IP, so set the host name it is issued to (e.g. dc1.${domain ?? 'corp.example.com'})`);
@@ -526,6 +540,7 @@ function directorySettingsOf(d: ResolvedConfig['directory'], caParameterName: st
     insecure: d.insecure,
     bindSecretId: d.serviceAccountSecret,
     dcIps: d.domainControllers.map((dc) => dc.ip),
+    ...(d.directoryId ? { directoryId: d.directoryId } : {}),
     idMapping: d.idMapping,
     loginGroups: d.loginGroups,
     probeUsers: d.probeUsers,

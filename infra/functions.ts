@@ -16,6 +16,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { DIRECTORY_LOOKUP_ENV } from '../tasks/lib/directory-lookup';
 import type { Settings } from '../tasks/lib/settings';
 import { MetricsNamespace } from '../tasks/lib/metrics';
 import { functionName, TaskIds, type TaskId } from '../tasks/registry';
@@ -162,6 +163,8 @@ export class TaskFunctionSet extends Construct {
         securityGroups,
         environment: {
           ADJOIN_SETTINGS: settingsJson,
+          // directoryId without domainControllers: the directory tasks read the DCs at cold start.
+          ...(TaskNeeds[taskId].includes('directory') && (props.permissions.directoryLookups?.length ?? 0) > 0 ? { [DIRECTORY_LOOKUP_ENV]: 'true' } : {}),
           ...(lambdaConfig.sourceMaps ? { NODE_OPTIONS: '--enable-source-maps' } : {}),
           POWERTOOLS_SERVICE_NAME: 'adjoin',
           POWERTOOLS_METRICS_NAMESPACE: MetricsNamespace,

@@ -34,7 +34,8 @@ export type Need =
   | 'claims' // dynamodb:GetItem/PutItem/UpdateItem on the join-claims table
   | 'history' // states:GetExecutionHistory on the join machine's executions
   | 'lifecycle' // autoscaling:CompleteLifecycleAction / RecordLifecycleActionHeartbeat (our groups only)
-  | 'doctor-read'; // ssm:DescribeDocument on our documents, secretsmanager:DescribeSecret on the bind secret
+  | 'doctor-read' // ssm:DescribeDocument on our documents, secretsmanager:DescribeSecret on the bind secret
+  | 'claims-read'; // dynamodb:GetItem on the join-claims table (the doctor's probe read)
 
 export const TaskNeeds: Record<TaskId, readonly Need[]> = {
   'read-instance': ['describe', 'claims'],
@@ -52,7 +53,7 @@ export const TaskNeeds: Record<TaskId, readonly Need[]> = {
   'find-stale-objects': ['directory', 'describe'],
   'check-deletion-cap': [],
   'report-reconcile': [],
-  'check-setup': ['directory', 'describe', 'ssm-ping', 'doctor-read'],
+  'check-setup': ['directory', 'describe', 'ssm-ping', 'doctor-read', 'claims-read'],
 };
 
 /** Needs served by the fleet (EC2/SSM): in member accounts they go through the member role. */
@@ -83,7 +84,13 @@ export interface PermissionContext {
   organizationId?: string;
   /** The directories after the first: each one's bind secret, its key, its CA parameter. */
   moreDirectories?: { serviceAccountSecret: string; serviceAccountSecretKmsKeyArn?: string; caParameterName?: string }[];
+  /** Directory IDs whose DCs the directory tasks read from Directory Service at cold start (directoryId without domainControllers). */
+  directoryLookups?: string[];
 }
+
+/** The directory IDs of a configuration that are looked up at run time (tasks/lib/directory-lookup.ts). */
+export const directoryLookupsOf = (config: ResolvedConfig): string[] =>
+  [...new Set(config.reach.directories.flatMap(({ directory: d }) => (d.directoryId && d.domainControllers.length === 0 ? [d.directoryId] : [])))];
 
 /**
  * The PermissionContext of a configuration. `orchestrator`: the task roles (directory access,
@@ -117,6 +124,7 @@ export function permissionContext(config: ResolvedConfig, account: 'orchestrator
     ...(directory.serviceAccountSecretKmsKeyArn ? { serviceAccountSecretKmsKeyArn: directory.serviceAccountSecretKmsKeyArn } : {}),
     ...(caParameterName ? { caParameterName } : {}),
     memberAccounts: members,
+    ...(directoryLookupsOf(config).length > 0 ? { directoryLookups: directoryLookupsOf(config) } : {}),
     ...(config.reach.members.deployment === 'stackset' && config.reach.members.organizationId ? { organizationId: config.reach.members.organizationId } : {}),
     ...(config.reach.directories.length > 1 ? { moreDirectories: config.reach.directories.slice(1).map(({ name, directory: d }) => ({
       serviceAccountSecret: d.serviceAccountSecret,
@@ -177,6 +185,10 @@ export function statementsFor(scope: Construct, needs: readonly Need[], ctx: Per
       const cas = [ctx.caParameterName, ...(ctx.moreDirectories ?? []).flatMap((d) => (d.caParameterName ? [d.caParameterName] : []))];
       out.push(new iam.PolicyStatement({ sid: 'ReadCaBundle', actions: ['ssm:GetParameter'], resources: cas.map((name) => `arn:${p}:ssm:${Aws.REGION}:${account}:parameter${name}`) }));
     }
+    if (ctx.directoryLookups && ctx.directoryLookups.length > 0) {
+      // DescribeDirectories takes no resource-level permission: `*` (read-only; cdk-nag acknowledged in infra/nag.ts).
+      out.push(new iam.PolicyStatement({ sid: 'DescribeDirectory', actions: ['ds:DescribeDirectories'], resources: ['*'] }));
+    }
     const keys = (ctx.moreDirectories ?? []).flatMap((d) => (d.serviceAccountSecretKmsKeyArn ? [d.serviceAccountSecretKmsKeyArn] : []));
     if (keys.length > 0) {
       out.push(new iam.PolicyStatement({
@@ -235,6 +247,9 @@ export function statementsFor(scope: Construct, needs: readonly Need[], ctx: Per
   }
   if (has('claims') && ctx.claimsTableArn) {
     out.push(new iam.PolicyStatement({ sid: 'JoinClaims', actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], resources: [ctx.claimsTableArn] }));
+  }
+  if (has('claims-read') && ctx.claimsTableArn) {
+    out.push(new iam.PolicyStatement({ sid: 'ReadJoinClaims', actions: ['dynamodb:GetItem'], resources: [ctx.claimsTableArn] }));
   }
   if (has('history')) {
     // The join machine lives in this (the orchestrator's) Region, whatever Regions the fleet spans.

@@ -19,7 +19,9 @@ export const makeHandler =
     d.logger.resetKeys();
     d.logger.appendKeys({ step: 'Check setup' });
     const input = parseDoctorInput(event);
-    const report = await runDoctor(input, { settings: d.settings, clock: d.clock, random: d.random, ...probesFor(d.settings) });
+    // The table's generated name, as every task reads it (tasks/adapters/default-deps.ts).
+    const claimsTableName = process.env.ADJOIN_CLAIMS_TABLE ?? d.settings.claimsTableName;
+    const report = await runDoctor(input, { settings: d.settings, clock: d.clock, random: d.random, claimsTableName, ...probesFor(d.settings) });
     d.logger.info('Setup checked', { ok: report.ok, failed: report.checks.filter((c) => !c.ok).map((c) => c.name) });
     return report;
   };

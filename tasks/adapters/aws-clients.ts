@@ -40,6 +40,7 @@ const SERVICES: [RegExp, string][] = [
   [/^SSM\b/, 'ssm'],
   [/^STS\b/, 'sts'],
   [/^Secrets Manager\b/, 'secretsmanager'],
+  [/^Directory Service\b/, 'ds'],
 ];
 
 /** The regional endpoint an operation talks to ("SSM SendCommand …" in eu-west-1 → ssm.eu-west-1.amazonaws.com). */

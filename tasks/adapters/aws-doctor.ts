@@ -1,9 +1,11 @@
 /**
  * The doctor's AwsProbe: one cheap, read-only call per service (STS GetCallerIdentity, SSM
- * DescribeDocument, EC2 DescribeInstances MaxResults 5, Secrets Manager DescribeSecret), the
+ * DescribeDocument, EC2 DescribeInstances MaxResults 5, Secrets Manager DescribeSecret, DynamoDB
+ * GetItem of a probe key in the join-claims table), the
  * member role assumed in each account and Region, and what EC2 and SSM know of one instance.
  * Clients try at most twice; the doctor bounds each call in time (tasks/lib/doctor.ts).
  */
+import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { DescribeInstancesCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { DescribeSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { DescribeDocumentCommand, DescribeInstanceInformationCommand, SSMClient } from '@aws-sdk/client-ssm';
@@ -21,9 +23,13 @@ export interface AwsDoctorOptions {
   ssm?: SSMClient;
   ec2?: EC2Client;
   secretsManager?: SecretsManagerClient;
+  dynamodb?: DynamoDBClient;
   /** EC2 / SSM clients for another account or Region (tests). */
   clientsFor?: (region: string, credentials?: Credentials) => { ec2: EC2Client; ssm: SSMClient };
 }
+
+/** The claims key the doctor reads: never an instance's (those are <account>/<region>/<instance-id>). */
+export const DOCTOR_PROBE_KEY = 'adjoin-doctor-probe';
 
 const PINGS: readonly PingStatus[] = ['Online', 'ConnectionLost', 'Inactive', 'NotRegistered'];
 const common = { maxAttempts: 2 };
@@ -33,6 +39,7 @@ export class AwsDoctor implements AwsProbe {
   private readonly ssm: SSMClient;
   private readonly ec2: EC2Client;
   private readonly sm: SecretsManagerClient;
+  private readonly ddb: DynamoDBClient;
   private home: string | undefined;
 
   constructor(private readonly options: AwsDoctorOptions) {
@@ -41,6 +48,7 @@ export class AwsDoctor implements AwsProbe {
     this.ssm = options.ssm ?? new SSMClient(region);
     this.ec2 = options.ec2 ?? new EC2Client(region);
     this.sm = options.secretsManager ?? new SecretsManagerClient(region);
+    this.ddb = options.dynamodb ?? new DynamoDBClient(region);
   }
 
   private async call<T>(operation: string, fn: () => Promise<T>): Promise<T> {
@@ -68,6 +76,11 @@ export class AwsDoctor implements AwsProbe {
 
   async describeSecret(id: string): Promise<void> {
     await this.call(`Secrets Manager DescribeSecret ${id}`, () => this.sm.send(new DescribeSecretCommand({ SecretId: id })));
+  }
+
+  async readClaims(tableName: string): Promise<void> {
+    // A key no instance has (claim keys are <account>/<region>/<instance-id>): read only, nothing found.
+    await this.call(`DynamoDB GetItem ${tableName}`, () => this.ddb.send(new GetItemCommand({ TableName: tableName, Key: { pk: { S: DOCTOR_PROBE_KEY } }, ProjectionExpression: 'pk' })));
   }
 
   private roleArn(t: Target): string {

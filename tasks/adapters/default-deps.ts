@@ -5,17 +5,25 @@
 import { randomBytes } from 'node:crypto';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { Deps, DepsProvider } from '../lib/deps';
+import { DIRECTORY_LOOKUP_ENV, withLookedUpDirectories } from '../lib/directory-lookup';
+import type { DirectoryService } from '../lib/ports';
 import { joinSecretPath } from '../lib/naming';
 import { lazyDirectories } from '../lib/routing';
-import { loadSettings } from '../lib/settings';
+import { loadSettings, type Settings } from '../lib/settings';
 import { fleetFor } from './aws-fleet';
+import { SdkDirectoryService } from './ds-directory-service';
 import { DynamoClaims } from './dynamodb-claims';
 import { LdapDirectory } from './ldap-directory';
 import { inLambda, powertoolsMetrics } from './observability';
 import { SfnExecutionHistory } from './sfn-history';
 
-export function buildDefaultDeps(env: NodeJS.ProcessEnv = process.env): Deps {
+/** ADJOIN_SETTINGS, with the DCs of `directoryId` directories read from Directory Service when this task looks them up. */
+export async function loadDefaultSettings(env: NodeJS.ProcessEnv = process.env, ds?: DirectoryService): Promise<Settings> {
   const settings = loadSettings(env.ADJOIN_SETTINGS);
+  return env[DIRECTORY_LOOKUP_ENV] === 'true' ? withLookedUpDirectories(settings, ds ?? new SdkDirectoryService()) : settings;
+}
+
+export function buildDefaultDeps(env: NodeJS.ProcessEnv = process.env, settings: Settings = loadSettings(env.ADJOIN_SETTINGS)): Deps {
   const directory = new LdapDirectory(settings.directory);
   return {
     settings,
@@ -37,14 +45,19 @@ export function buildDefaultDeps(env: NodeJS.ProcessEnv = process.env): Deps {
   };
 }
 
-let built: Deps | undefined;
+let built: Promise<Deps> | undefined;
 
-/** The DepsProvider every production handler uses. A ConfigurationError is thrown again on each call. */
+/**
+ * The DepsProvider every production handler uses: built once per cold start (a Directory Service
+ * look-up included). A failure is not kept: the next call tries again (and throws again).
+ */
 export const defaultDeps: DepsProvider = () => {
-  try {
-    built ??= buildDefaultDeps();
-    return Promise.resolve(built);
-  } catch (err) {
-    return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+  if (!built) {
+    const building = loadDefaultSettings(process.env).then((settings) => buildDefaultDeps(process.env, settings));
+    built = building;
+    building.catch(() => {
+      if (built === building) built = undefined;
+    });
   }
+  return built;
 };

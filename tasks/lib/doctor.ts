@@ -105,6 +105,8 @@ export interface AwsProbe {
   describeInstances(): Promise<number>;
   /** Secrets Manager DescribeSecret (metadata only, never the value). */
   describeSecret(id: string): Promise<void>;
+  /** DynamoDB GetItem of a probe key in the join-claims table (exists, answers, the role may read it). */
+  readClaims(tableName: string): Promise<void>;
   /** STS AssumeRole of the member role in the account, then one EC2 call in the Region. */
   memberRole(target: Target): Promise<string>;
   /** The instance as EC2 and SSM see it; undefined when EC2 does not know it. */
@@ -117,6 +119,8 @@ export interface DoctorPorts {
   directory: DirectoryProbe;
   /** Absent in the lab, which has no AWS endpoints. */
   aws?: AwsProbe;
+  /** The join-claims table the tasks use (ADJOIN_CLAIMS_TABLE); checked with `aws`. */
+  claimsTableName?: string;
   /** The lab's instances (its LabFleet), when `aws` is absent. */
   instance?: (instanceId: string) => Promise<InstanceFacts | undefined>;
   clock: Clock;
@@ -478,6 +482,19 @@ const endpointFix = (service: string, endpoint: string) => (err: unknown): strin
     ? `Let the Lambda subnets reach ${service}: a VPC interface endpoint (${endpoint}) with private DNS, or a NAT route, and HTTPS (443) allowed out of the task security group.`
     : `Grant the check-setup role the ${service} read it needs (redeploy the stack), or check the resource named above.`;
 
+/** The fix for a failed claims-table read: missing table, missing grant, or no network path. */
+const claimsFix = (table: string) => (err: unknown): string => {
+  const text = messageOf(err);
+  if (/ResourceNotFound/i.test(text))
+    return `The join-claims table ${table} does not exist: deploy the stack (cdk deploy creates it and gives its name to the tasks in ADJOIN_CLAIMS_TABLE); ` +
+      'if it was deleted by hand, restore it (point-in-time recovery is on) under that name, or destroy and redeploy the stack. Without it every join fails at "Read instance".';
+  if (/AccessDenied|not authorized/i.test(text))
+    return `Let the task roles read and write ${table} (dynamodb:GetItem, PutItem, UpdateItem): redeploy the stack; check that no permissions boundary or SCP denies DynamoDB.`;
+  if (isTimeout(err) || /ENOTFOUND|ETIMEDOUT|EAI_AGAIN|ECONN|socket|network|cannot reach/i.test(`${codeOf(err)} ${text}`))
+    return 'Let the Lambda subnets reach DynamoDB: a gateway endpoint com.amazonaws.<region>.dynamodb on their route tables (or an interface endpoint with private DNS), or a NAT route, and HTTPS (443) allowed out of the task security group.';
+  return `Check the join-claims table ${table} and the check-setup role\u2019s access to it (the error above).`;
+};
+
 function awsChecks(c: Ctx): Promise<CheckResult>[] {
   const s = c.ports.settings;
   if (!c.ports.aws) return []; // the lab has no AWS endpoints: those checks are not run (and not passed)
@@ -495,6 +512,15 @@ function awsChecks(c: Ctx): Promise<CheckResult>[] {
     ),
     awsCheck(c, 'EC2', async (aws) => `DescribeInstances answered (${await aws.describeInstances()} instance(s) in the first page)`, endpointFix('EC2', 'com.amazonaws.<region>.ec2')),
   ];
+  const table = c.ports.claimsTableName;
+  if (table) {
+    checks.push(
+      awsCheck(c, 'claims table', async (aws) => {
+        await aws.readClaims(table);
+        return `${table} answered GetItem (a probe key): it exists and the task role may read it`;
+      }, claimsFix(table)),
+    );
+  }
   if (s.directory.bindSecretId) {
     const id = s.directory.bindSecretId;
     checks.push(

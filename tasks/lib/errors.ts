@@ -22,6 +22,16 @@ export class ConfigurationError extends AdjoinError {
   }
 }
 
+/**
+ * `directory.directoryId` could not give the domain controllers: Directory Service does not know
+ * the directory, it is not Active, it is not AWS Managed Microsoft AD, or its DNS / NetBIOS name
+ * differs from the configuration. Read at cold start; the next invocation reads it again.
+ */
+export class DirectoryLookupFailed extends AdjoinError {
+  override readonly name = 'DirectoryLookupFailed';
+  readonly transient = false;
+}
+
 /** The execution input (event, tag value, parameter) is malformed or hostile. Nothing was done. */
 export class InvalidInput extends AdjoinError {
   override readonly name = 'InvalidInput';
@@ -149,6 +159,7 @@ export class ReconcileIncomplete extends AdjoinError {
 /** The error names, for `ErrorEquals` in workflows. */
 export const Errors = {
   ConfigurationError: 'ConfigurationError',
+  DirectoryLookupFailed: 'DirectoryLookupFailed',
   InvalidInput: 'InvalidInput',
   DirectoryUnavailable: 'DirectoryUnavailable',
   DirectoryAuthFailed: 'DirectoryAuthFailed',

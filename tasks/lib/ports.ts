@@ -223,3 +223,25 @@ export interface Clock {
 export interface Random {
   bytes(n: number): Buffer;
 }
+
+/** What AWS Directory Service says of one directory (DescribeDirectories). */
+export interface DirectoryFacts {
+  directoryId: string;
+  /** Its DNS name, e.g. corp.example.com. */
+  name: string;
+  /** Its NetBIOS name, e.g. CORP. */
+  shortName?: string;
+  /** MicrosoftAD, SimpleAD, ADConnector, SharedMicrosoftAD. */
+  type: string;
+  /** Active, Creating, Impaired, … */
+  stage: string;
+  /** The domain controllers' IPs (DNS servers). */
+  dnsIpAddrs: string[];
+  vpcId?: string;
+}
+
+/** AWS Directory Service (tasks/adapters/ds-directory-service.ts): read-only. */
+export interface DirectoryService {
+  /** undefined when Directory Service does not know the ID (in this account and Region). */
+  describe(directoryId: string): Promise<DirectoryFacts | undefined>;
+}

@@ -52,6 +52,11 @@ export interface Settings {
     bindPasswordFile?: string;
     /** IPs of the domain controllers, written into the instance's resolver by the join document. */
     dcIps: string[];
+    /**
+     * AWS Managed Microsoft AD: with dcIps empty, the tasks that talk to the directory read its DC
+     * IPs from Directory Service at cold start (tasks/lib/directory-lookup.ts); ldapUrls empty: ldaps://<ip>:636.
+     */
+    directoryId?: string;
     idMapping: IdMapping;
     /** Groups allowed to log in (simple access provider), when the instance has no group tag. */
     loginGroups: string[];
@@ -228,9 +233,16 @@ function validateDirectory(d: string, { at, str, strList, bool, problems }: Chec
   str(`${d}.baseDn`, /^(DC=[^,=]+)(,DC=[^,=]+)*$/i);
   str(`${d}.computerOu`);
   strList(`${d}.managedOus`, 1);
-  strList(`${d}.ldapUrls`, 1);
+  // With directoryId, the DCs may be left to the cold-start look-up (tasks/lib/directory-lookup.ts).
+  const directoryId = at(`${d}.directoryId`);
+  if (directoryId !== undefined) str(`${d}.directoryId`, /^d-[0-9a-f]{10}$/);
+  const fromLookup = directoryId !== undefined ? 0 : 1;
+  strList(`${d}.ldapUrls`, fromLookup);
   bool(`${d}.insecure`);
-  strList(`${d}.dcIps`, 1);
+  strList(`${d}.dcIps`, fromLookup);
+  const noUrls = Array.isArray(at(`${d}.ldapUrls`)) && (at(`${d}.ldapUrls`) as unknown[]).length === 0;
+  if (directoryId !== undefined && noUrls && at(`${d}.tlsServerName`) === undefined && at(`${d}.insecure`) !== true)
+    problems.push(`${d}.tlsServerName: is needed when the LDAPS URLs are the looked-up DC IPs (a certificate names a host, not an IP)`);
   strList(`${d}.loginGroups`, 0);
   strList(`${d}.probeUsers`, 1);
   const urls = at(`${d}.ldapUrls`);

@@ -1,4 +1,6 @@
+import { CloudFormationClient, DescribeStackResourcesCommand, DetectStackResourceDriftCommand } from '@aws-sdk/client-cloudformation';
 import { GetFunctionConfigurationCommand, InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import { DescribeStateMachineCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { mockClient } from 'aws-sdk-client-mock';
 import { awsDoctorSource } from '../../cli/doctor-aws';
@@ -81,6 +83,7 @@ describe('adjoin doctor: output and exit codes', () => {
     expect(seen.local).toBe(true);
     expect(seen.request).toEqual({
       local: true,
+      prefix: 'corp',
       functionName: 'corp-check-setup',
       instance: { instanceId: 'i-0123456789abcdef0' },
       targets: [{ account: '222222222222', region: 'eu-west-1' }],
@@ -98,12 +101,20 @@ describe('adjoin doctor against AWS: invokes <prefix>-check-setup', () => {
   const common = { region: 'eu-west-1', credentials: { accessKeyId: 'AKIDTEST', secretAccessKey: 'secret' }, maxAttempts: 1 };
   const lambda = mockClient(LambdaClient);
   const sts = mockClient(STSClient);
-  const clients = () => ({ lambda: new LambdaClient(common), sts: new STSClient(common) });
+  const sfn = mockClient(SFNClient);
+  const cfn = mockClient(CloudFormationClient);
+  const clients = () => ({ lambda: new LambdaClient(common), sts: new STSClient(common), sfn: new SFNClient(common), cloudFormation: new CloudFormationClient(common) });
   const targets = (): Targets => ({ ...awsTargets(), doctor: () => awsDoctorSource(clients()) });
 
   beforeEach(() => {
     lambda.reset();
     sts.reset();
+    sfn.reset();
+    cfn.reset();
+    // The deployment's own checks (cli/doctor-deployment.ts): a healthy join-cleanup machine and rule.
+    sfn.on(DescribeStateMachineCommand).resolves({ status: 'ACTIVE' } as never);
+    cfn.on(DescribeStackResourcesCommand).resolves({ StackResources: [{ StackName: 'adjoin', LogicalResourceId: 'JoinEndedBadly1234', ResourceType: 'AWS::Events::Rule', ResourceStatus: 'CREATE_COMPLETE', Timestamp: new Date() }] });
+    cfn.on(DetectStackResourceDriftCommand).resolves({ StackResourceDrift: { StackId: 'arn:aws:cloudformation:eu-west-1:123456789012:stack/adjoin/1', LogicalResourceId: 'JoinEndedBadly1234', ResourceType: 'AWS::Events::Rule', StackResourceDriftStatus: 'IN_SYNC', Timestamp: new Date() } });
   });
 
   it('reads the function\u2019s security groups, sends them with the instance (caller account, client Region), prints the report', async () => {
@@ -112,7 +123,14 @@ describe('adjoin doctor against AWS: invokes <prefix>-check-setup', () => {
     sts.on(GetCallerIdentityCommand).resolves({ Account: '123456789012' });
     const { code, io } = await cli(['doctor', '--instance', 'i-0123456789abcdef0', '--json'], targets());
     expect(code).toBe(1);
-    expect(JSON.parse(io.outText)).toEqual(failing);
+    expect(JSON.parse(io.outText)).toEqual({
+      ok: false,
+      checks: [
+        ...failing.checks,
+        { name: 'join-cleanup state machine', ok: true, detail: 'adjoin-join-cleanup exists (ACTIVE)', fix: '' },
+        { name: 'join-cleanup rule', ok: true, detail: 'adjoin-join-ended-badly in stack adjoin (CREATE_COMPLETE), IN_SYNC', fix: '' },
+      ],
+    });
     const invoke = lambda.commandCalls(InvokeCommand)[0]?.args[0].input;
     expect(invoke?.FunctionName).toBe('adjoin-check-setup');
     expect(JSON.parse(Buffer.from(invoke?.Payload as Uint8Array).toString('utf8'))).toEqual({

@@ -304,11 +304,24 @@ describe('the broken configurations of a first deploy are refused at synth, nami
     expect(toSettings(ok).directory).toMatchObject({ ldapUrls: ['ldaps://10.0.1.25:636'], tlsServerName: 'dc1.corp.example.com' });
   });
 
-  it('AWS Managed AD: directoryId is accepted; without domainControllers the error says where to find them', () => {
-    expect(sampleConfig((c) => { c.directory.directoryId = 'd-1234567890'; }).directory.directoryId).toBe('d-1234567890');
-    const [problem] = problemsOf((c) => { c.directory.directoryId = 'd-1234567890'; c.directory.domainControllers = []; });
-    expect(problem).toMatch(/^directory\.domainControllers: .*aws ds describe-directories --directory-ids d-1234567890/);
+  it('AWS Managed AD: directoryId without domainControllers reads the DCs at run time; the TLS name must be given', () => {
+    // Pinned DCs and an ID: no look-up (dcIps from the pins).
+    const pinned = sampleConfig((c) => { c.directory.directoryId = 'd-1234567890'; });
+    expect(toSettings(pinned).directory).toMatchObject({ directoryId: 'd-1234567890', dcIps: ['10.0.1.10', '10.0.2.10'] });
+    // Only the ID: no DCs at synth, no LDAPS URLs; the name on the certificates is required.
+    const refused = problemsOf((c) => { c.directory.directoryId = 'd-1234567890'; delete c.directory.domainControllers; });
+    expect(refused).toEqual([expect.stringMatching(/^directory\.tlsServerName: is required with directory\.directoryId and no domainControllers: .*no API returns the names on the DC certificates.*corp\.example\.com.*adjoin directory-info/)]);
+    const byId = sampleConfig((c) => { c.directory.directoryId = 'd-1234567890'; c.directory.domainControllers = []; c.directory.tlsServerName = 'corp.example.com'; });
+    expect(toSettings(byId).directory).toMatchObject({ directoryId: 'd-1234567890', dcIps: [], ldapUrls: [], tlsServerName: 'corp.example.com' });
+    // Own LDAPS URLs by host name: no tlsServerName needed, the DC IPs still come from the look-up.
+    const byUrl = sampleConfig((c) => { c.directory.directoryId = 'd-1234567890'; delete c.directory.domainControllers; c.directory.ldapUrls = ['ldaps://corp.example.com:636']; });
+    expect(toSettings(byUrl).directory).toMatchObject({ dcIps: [], ldapUrls: ['ldaps://corp.example.com:636'] });
+    // Without an ID the DCs stay required, and the error says how to get them.
+    const [problem] = problemsOf((c) => { c.directory.domainControllers = []; });
+    expect(problem).toMatch(/^directory\.domainControllers: must list at least one \{hostName, ip\}; for AWS Managed Microsoft AD: set directory\.directoryId instead.*adjoin directory-info --directory-id/);
     expect(problemsOf((c) => { c.directory.directoryId = 'd-123'; })).toEqual([expect.stringMatching(/^directory\.directoryId: /)]);
+    expect(problemsOf((c) => { c.directory.kind = 'self-managed'; c.directory.computerOu = 'OU=adjoin,DC=corp,DC=example,DC=com'; c.directory.directoryId = 'd-1234567890'; delete c.directory.domainControllers; c.directory.tlsServerName = 'corp.example.com'; }))
+      .toContain('directory.directoryId: is only for kind aws-managed');
   });
 
   it('network.createEndpoints is a boolean, default false', () => {

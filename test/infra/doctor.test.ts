@@ -42,6 +42,7 @@ describe('check-setup (adjoin doctor)', () => {
   it('may only read: no write, tag, command, parameter or IAM action; exactly the reads the checks make', () => {
     const actions = [...new Set(checkSetup().statements.flatMap(actionsOf))].sort();
     expect(actions).toEqual([
+      'dynamodb:GetItem', // the claims-table probe read
       'ec2:AssignPrivateIpAddresses', // the VPC network interfaces every task has
       'ec2:CreateNetworkInterface',
       'ec2:DeleteNetworkInterface',
@@ -61,12 +62,15 @@ describe('check-setup (adjoin doctor)', () => {
     ]);
   });
 
-  it('DescribeDocument only on our two documents, DescribeSecret only on the bind secret, AssumeRole only on the member role', () => {
+  it('DescribeDocument only on our two documents, DescribeSecret only on the bind secret, AssumeRole only on the member role, GetItem only on the claims table', () => {
     const { statements } = checkSetup();
     const of = (action: string) => statements.filter((s) => actionsOf(s).includes(action));
     expect(JSON.stringify(of('ssm:DescribeDocument').map((s) => s.Resource))).toMatch(/document\/adjoin-join".*document\/adjoin-verify"/);
     expect(of('secretsmanager:DescribeSecret').map((s) => s.Resource)).toEqual([sampleConfig().directory.serviceAccountSecret]);
     expect(JSON.stringify(of('sts:AssumeRole').map((s) => s.Resource))).toContain(':iam::222222222222:role/adjoin-member-check-setup'); // its own member role, like every task's
     expect(JSON.stringify(of('ssm:GetParameter').map((s) => s.Resource))).toContain('parameter/adjoin/ca-bundle');
+    // GetItem only on the join-claims table (the table's ARN, by reference).
+    const table = ofType('AWS::DynamoDB::GlobalTable')[0]?.[0];
+    expect(of('dynamodb:GetItem').map((s) => s.Resource)).toEqual([{ 'Fn::GetAtt': [table, 'Arn'] }]);
   });
 });

@@ -205,6 +205,46 @@ describe('least privilege', () => {
   });
 });
 
+describe('directory.directoryId without domainControllers (DCs read from Directory Service at cold start)', () => {
+  const lookUps = (config = sampleConfig((c) => { c.directory.directoryId = 'd-1234567890'; delete c.directory.domainControllers; c.directory.tlsServerName = 'corp.example.com'; })) => {
+    const b = build(config);
+    const res = b.template.toJSON().Resources as Record<string, Resource>;
+    const fns = Object.values(res).filter((r) => r.Type === 'AWS::Lambda::Function');
+    const roleOf = (fn: Resource) => (fn.Properties.Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+    const statementsOfRole = (roleId: string): Statement[] => Object.values(res)
+      .filter((r) => r.Type === 'AWS::IAM::Policy' && (r.Properties.Roles as { Ref: string }[]).some((x) => x.Ref === roleId))
+      .flatMap((p) => (p.Properties.PolicyDocument as { Statement: Statement[] }).Statement);
+    return fns.map((fn) => {
+      const id = String(fn.Properties.FunctionName).replace(/^adjoin-/, '');
+      const env = (fn.Properties.Environment as { Variables: Record<string, string> }).Variables;
+      const ds = statementsOfRole(roleOf(fn)).filter((st) => actionsOf(st).some((a) => a.startsWith('ds:')));
+      return { id, env, ds, settings: JSON.parse(env.ADJOIN_SETTINGS ?? '{}') as { directory: { directoryId?: string; dcIps: string[] } }, nag: nagFindings(b.orchestrator) };
+    });
+  };
+
+  it('only the directory tasks may call ds:DescribeDirectories (read only), and only they look up; no nag finding', () => {
+    const fns = lookUps();
+    const directoryTasks = TaskIds.filter((t) => TaskNeeds[t].includes('directory'));
+    expect(fns.filter((f) => f.ds.length > 0).map((f) => f.id).sort()).toEqual([...directoryTasks].sort());
+    for (const f of fns) {
+      const reads = directoryTasks.includes(f.id as (typeof directoryTasks)[number]);
+      expect(f.ds.flatMap(actionsOf)).toEqual(reads ? ['ds:DescribeDirectories'] : []);
+      expect(f.env.ADJOIN_DIRECTORY_LOOKUP).toBe(reads ? 'true' : undefined);
+      expect(f.settings.directory).toMatchObject({ directoryId: 'd-1234567890', dcIps: [] });
+    }
+    expect(fns[0]?.nag).toEqual([]);
+  });
+
+  it('without directoryId, or with the DCs pinned, no task may call Directory Service and none looks up', () => {
+    for (const config of [sampleConfig(), sampleConfig((c) => { c.directory.directoryId = 'd-1234567890'; })]) {
+      for (const f of lookUps(config)) {
+        expect(f.ds).toEqual([]);
+        expect(f.env.ADJOIN_DIRECTORY_LOOKUP).toBeUndefined();
+      }
+    }
+  });
+});
+
 describe('documents', () => {
   it('join and verify: Command documents from the scripts, with their # param: parameters', () => {
     for (const [name, file] of [['adjoin-join', 'join'], ['adjoin-verify', 'verify']] as const) {
@@ -286,8 +326,10 @@ describe('state machines', () => {
     });
     expect(table.Properties.TableName).toBeUndefined(); // a generated name: a retained table never blocks a redeploy
     const users = TaskIds.filter((id) => taskActions(id).some((a) => a.startsWith('dynamodb:')));
-    expect(users.sort()).toEqual(['clean-up-failed-join', 'prepare-computer-object', 'read-instance', 'record-result', 'run-join-document', 'run-windows-join-document']);
-    for (const id of users) expect(taskActions(id).filter((a) => a.startsWith('dynamodb:')).sort()).toEqual(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem']);
+    expect(users.sort()).toEqual(['check-setup', 'clean-up-failed-join', 'prepare-computer-object', 'read-instance', 'record-result', 'run-join-document', 'run-windows-join-document']);
+    for (const id of users.filter((u) => u !== 'check-setup')) expect(taskActions(id).filter((a) => a.startsWith('dynamodb:')).sort()).toEqual(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem']);
+    // The doctor only reads (a probe key): the table exists, answers, and a task role may read it.
+    expect(taskActions('check-setup').filter((a) => a.startsWith('dynamodb:'))).toEqual(['dynamodb:GetItem']);
   });
 
   it('a join that ends FAILED, TIMED_OUT or ABORTED starts the join-cleanup machine (with retries and the dead-letter queue)', () => {

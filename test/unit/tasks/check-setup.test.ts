@@ -1,5 +1,5 @@
 import { makeHandler } from '../../../tasks/check-setup';
-import type { DirectoryProbe, Probe } from '../../../tasks/lib/doctor';
+import type { AwsProbe, DirectoryProbe, Probe } from '../../../tasks/lib/doctor';
 import { InvalidInput } from '../../../tasks/lib/errors';
 import { world } from '../../fakes';
 
@@ -27,6 +27,35 @@ describe('Check setup (handler)', () => {
     expect(report.ok).toBe(false);
     expect(report.checks.find((c) => c.name === 'bind 10.0.0.10')).toMatchObject({ ok: false, detail: 'bind refused' });
     expect(report.checks.find((c) => c.name === 'TCP 10.0.0.10:636')?.ok).toBe(true);
+  });
+
+  it('checks the claims table the tasks use: ADJOIN_CLAIMS_TABLE (the generated name), else the settings’ name', async () => {
+    const w = world();
+    const read: string[] = [];
+    const aws: AwsProbe = {
+      callerIdentity: () => Promise.resolve('arn:aws:sts::123456789012:assumed-role/adjoin-check-setup-role/x'),
+      describeDocument: () => Promise.resolve(),
+      describeInstances: () => Promise.resolve(0),
+      describeSecret: () => Promise.resolve(),
+      memberRole: () => Promise.resolve(''),
+      instance: () => Promise.resolve(undefined),
+      readClaims: (table) => {
+        read.push(table);
+        return Promise.resolve();
+      },
+    };
+    const handler = makeHandler(() => Promise.resolve(w.deps), () => ({ probe, directory: directory(true), aws }));
+    const saved = process.env.ADJOIN_CLAIMS_TABLE;
+    try {
+      process.env.ADJOIN_CLAIMS_TABLE = 'adjoin-JoinClaims1A2B3C-XYZ';
+      expect((await handler({})).checks.find((c) => c.name === 'claims table')?.ok).toBe(true);
+      delete process.env.ADJOIN_CLAIMS_TABLE;
+      await handler({});
+      expect(read).toEqual(['adjoin-JoinClaims1A2B3C-XYZ', w.deps.settings.claimsTableName]);
+    } finally {
+      if (saved === undefined) delete process.env.ADJOIN_CLAIMS_TABLE;
+      else process.env.ADJOIN_CLAIMS_TABLE = saved;
+    }
   });
 
   it('refuses malformed input', async () => {

@@ -1,3 +1,7 @@
+import { DynamoDBClient, GetItemCommand, ResourceNotFoundException } from '@aws-sdk/client-dynamodb';
+import { mockClient } from 'aws-sdk-client-mock';
+import 'aws-sdk-client-mock-jest';
+import { AwsDoctor, DOCTOR_PROBE_KEY } from '../../../../tasks/adapters/aws-doctor';
 import {
   type AwsProbe,
   type CheckResult,
@@ -213,7 +217,12 @@ class FakeAws implements AwsProbe {
   describeSecret = () => this.run('secret', undefined);
   memberRole = (t: { account: string }) => this.run(`role ${t.account}`, `arn:aws:iam::${t.account}:role/adjoin-member`);
   instance = () => this.run('instance', this.facts);
+  /** The claims read goes through the real adapter, its DynamoDB client mocked (aws-sdk-client-mock). */
+  readClaims = (table: string) => new AwsDoctor({ region: 'eu-west-1', dynamodb: new DynamoDBClient({ region: 'eu-west-1', credentials: { accessKeyId: 'AKIDTEST', secretAccessKey: 'secret' }, maxAttempts: 1 }) }).readClaims(table);
 }
+
+const ddb = mockClient(DynamoDBClient);
+beforeEach(() => ddb.reset());
 
 function setup(over: { settings?: Settings } = {}) {
   const probe = new FakeProbe();
@@ -410,6 +419,43 @@ describe('runDoctor', () => {
     expect(byName(r.checks, 'Secrets Manager').fix).toBe('Create the bind secret adjoin/bind ({"username", "password"}) or fix directory.serviceAccountSecret.');
     expect(byName(r.checks, 'member role 222222222222 eu-west-1').fix).toContain('Deploy the member stack in account 222222222222');
     expect(r.checks.filter((c) => c.name.match(/^(STS|SSM|EC2|Secrets|member)/)).every((c) => !c.ok)).toBe(true);
+  });
+
+  it('claims table: a GetItem of a probe key passes; missing table, no grant, no network path each fail with their fix', async () => {
+    const TABLE = 'adjoin-JoinClaims1A2B3C-XYZ';
+    const claims = async () => {
+      const { ports } = setup();
+      ports.claimsTableName = TABLE;
+      return byName((await runDoctor({}, ports)).checks, 'claims table');
+    };
+    ddb.on(GetItemCommand).resolves({});
+    expect(await claims()).toEqual({ name: 'claims table', ok: true, detail: `${TABLE} answered GetItem (a probe key): it exists and the task role may read it`, fix: '' });
+    expect(ddb).toHaveReceivedCommandWith(GetItemCommand, { TableName: TABLE, Key: { pk: { S: DOCTOR_PROBE_KEY } } });
+    expect(DOCTOR_PROBE_KEY).not.toMatch(/^\d{12}\//); // never an instance's claim key
+
+    ddb.reset();
+    ddb.on(GetItemCommand).rejects(new ResourceNotFoundException({ message: 'Requested resource not found', $metadata: { httpStatusCode: 400 } }));
+    const missing = await claims();
+    expect(missing).toMatchObject({ ok: false, detail: expect.stringMatching(/DynamoDB GetItem adjoin-JoinClaims1A2B3C-XYZ failed: ResourceNotFoundException/) as string });
+    expect(missing.fix).toMatch(/^The join-claims table adjoin-JoinClaims1A2B3C-XYZ does not exist: deploy the stack .*every join fails at "Read instance"/);
+
+    ddb.reset();
+    ddb.on(GetItemCommand).rejects(Object.assign(new Error('User: arn:aws:sts::1:assumed-role/adjoin-check-setup-role/x is not authorized to perform: dynamodb:GetItem'), { name: 'AccessDeniedException', $metadata: { httpStatusCode: 400 } }));
+    const denied = await claims();
+    expect(denied.ok).toBe(false);
+    expect(denied.fix).toMatch(/^Let the task roles read and write adjoin-JoinClaims1A2B3C-XYZ \(dynamodb:GetItem, PutItem, UpdateItem\): redeploy the stack/);
+
+    ddb.reset();
+    ddb.on(GetItemCommand).rejects(Object.assign(new Error('connect ETIMEDOUT 52.94.1.1:443'), { name: 'TimeoutError' }));
+    const unreachable = await claims();
+    expect(unreachable.ok).toBe(false);
+    expect(unreachable.fix).toMatch(/^Let the Lambda subnets reach DynamoDB: a gateway endpoint com\.amazonaws\.<region>\.dynamodb on their route tables/);
+  });
+
+  it('no claims table name (the lab), no claims check', async () => {
+    const { ports } = setup();
+    expect((await runDoctor({}, ports)).checks.map((c) => c.name)).not.toContain('claims table');
+    expect(ddb).toHaveReceivedCommandTimes(GetItemCommand, 0);
   });
 
   it('the lab (no AwsProbe) runs no AWS check at all', async () => {
