@@ -9,7 +9,7 @@
  * on lab/sim/timers' virtual clock. N instances launch at once; their SSM agents come Online
  * 30–180 s later, join commands take 20–40 s, 5 % of the events arrive twice (0–2 s apart), EC2
  * shows written tags 1–2 s late; every AWS API has its quota and latency (lab/sim/rates.ts),
- * behind the SDK's adaptive retry (maxAttempts 5) per Lambda container; Lambda has a concurrency
+ * behind the SDK's adaptive retry (maxAttempts as tasks/adapters/aws-clients.ts: 3) per Lambda container; Lambda has a concurrency
  * limit and cold starts; the directory serves at most --ldap-capacity operations at once. The
  * figures come from the engine's event log, the simulated fleet's call log and the directory.
  * Nothing here names a workflow state: a join's SendCommand is the fleet's record of a command
@@ -26,10 +26,10 @@ import { DiscreteTime, seededUniform } from '../lab/sim/timers';
 import type { Deps } from '../tasks/lib/deps';
 import { parseMarker } from '../tasks/lib/marker';
 import { TaskIds, type TaskId } from '../tasks/registry';
-import { TaskNeeds } from '../infra/permissions';
+import { taskTimeoutSeconds } from '../infra/functions';
 
-/** infra/functions.ts timeoutOf(): directory tasks 120 s, the others 30 s. */
-const timeoutMs = (id: TaskId): number => (TaskNeeds[id].includes('directory') || id === 'find-stale-objects' ? 120_000 : 30_000);
+/** infra/functions.ts: directory tasks 120 s, polling tasks 90 s, the others 30 s. */
+const timeoutMs = (id: TaskId): number => taskTimeoutSeconds(id) * 1000;
 
 // ---- the model's numbers (assumptions unless bench/README.md cites a source) ----------------------
 
@@ -142,7 +142,9 @@ class LambdaModel {
         if (cold) this.coldStarts += 1;
         const run = (async () => {
           await sleep((cold ? LAMBDA.coldStartMs : 0) + LAMBDA.overheadMs);
-          return lambdaContainer.run(container, () => handler(input) as Promise<unknown>);
+          // Lambda's context: the polling tasks budget their in-Lambda wait by the remaining time.
+          const context = { getRemainingTimeInMillis: () => Math.max(0, t0 + timeoutMs(id) - performance.now()) };
+          return lambdaContainer.run(container, () => (handler as (i: unknown, c: unknown) => Promise<unknown>)(input, context));
         })();
         // The function's timeout: Step Functions sees Sandbox.Timedout (the container is dropped;
         // the model cannot freeze the work already under way, it finishes unseen).

@@ -18,6 +18,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import type { Settings } from '../tasks/lib/settings';
 import { MetricsNamespace } from '../tasks/lib/metrics';
+import { InLambdaWait } from '../tasks/lib/poll';
 import { functionName, TaskIds, type TaskId } from '../tasks/registry';
 import type { TaskFunctions } from '../workflows/common';
 import { LambdaDefaults, type LambdaConfig } from './lambda-config';
@@ -79,9 +80,18 @@ export interface TaskFunctionsProps {
   lambda?: LambdaConfig;
 }
 
-/** Seconds a task may run: directory tasks talk LDAPS (and may page), the rest are quick API calls. */
+/** The tasks that poll inside their invocation (tasks/lib/poll.ts). */
+export const PollingTasks: readonly TaskId[] = ['check-ssm-agent', 'run-join-document'];
+
+/**
+ * Seconds a task may run: directory tasks talk LDAPS (and may page), the rest are quick API
+ * calls; a polling task at least its in-Lambda wait plus the reserve its budget keeps free.
+ */
 export const taskTimeoutSeconds = (id: TaskId): number =>
-  TaskNeeds[id].includes('directory') || id === 'find-stale-objects' ? 120 : 30;
+  Math.max(
+    TaskNeeds[id].includes('directory') || id === 'find-stale-objects' ? 120 : 30,
+    PollingTasks.includes(id) ? InLambdaWait.maxSeconds + InLambdaWait.reserveSeconds : 0,
+  );
 const timeoutOf = (id: TaskId): Duration => Duration.seconds(taskTimeoutSeconds(id));
 
 /** Directory tasks (LDAPS to the DCs) and the others have separate limits (infra/lambda-config.ts). */
