@@ -77,6 +77,10 @@ export interface BurstResult {
   rateBoundSeconds: number;
   bindingApi: string;
   makespanOverRateBound: number;
+  /** No design can end before the last agent is Online and its join command has run: max over instances of launch + Online + command. */
+  workloadFloorSeconds: number;
+  /** makespan ÷ max(rate bound, workload floor): what the design adds to what neither the APIs nor the fleet let it avoid. */
+  makespanOverLowerBound: number;
   onlineToSendSeconds: Stat;
   peakLambdaConcurrency: number;
   lambdaThrottles: number;
@@ -314,6 +318,12 @@ export async function runBurst(defs: Definitions, o: BurstOptions): Promise<Burs
       const exec = /(burst|dup)-\d+/.exec(c.request.comment)?.[0] ?? c.request.comment;
       sendersPer.set(id, (sendersPer.get(id) ?? new Set()).add(exec));
     }
+    const firstJoin = new Map<string, (typeof joinSends)[number]>();
+    for (const c of joinSends) if (!firstJoin.has(c.request.instanceId)) firstJoin.set(c.request.instanceId, c);
+    const workloadFloorSeconds = Math.max(0, ...[...firstJoin.values()].map((c) => {
+      const i = sim.fleet.instance(c.request.instanceId);
+      return i ? (i.launchTime.getTime() + i.ssmOnlineAfterSeconds * 1000 + (c.doneAtMs - c.sentAtMs) - t0) / 1000 : 0;
+    }));
     const onlineToSend = [...firstSend.entries()].map(([id, at]) => {
       const i = sim.fleet.instance(id);
       return i ? (at - (i.launchTime.getTime() + i.ssmOnlineAfterSeconds * 1000)) / 1000 : 0;
@@ -346,6 +356,8 @@ export async function runBurst(defs: Definitions, o: BurstOptions): Promise<Burs
       rateBoundSeconds,
       bindingApi: binding?.api ?? '',
       makespanOverRateBound: rateBoundSeconds > 0 ? makespanSeconds / rateBoundSeconds : 0,
+      workloadFloorSeconds,
+      makespanOverLowerBound: makespanSeconds / Math.max(rateBoundSeconds, workloadFloorSeconds, 1e-9),
       onlineToSendSeconds: stat(onlineToSend),
       peakLambdaConcurrency: lambda.peak,
       lambdaThrottles: lambda.throttles,
@@ -406,6 +418,7 @@ function report(r: BurstResult): string {
   for (const f of r.failed) out.push(`    failed ${f.count}x ${f.where}`);
   out.push(`  transitions per join: mean ${f1(r.transitionsPerJoin.mean)}, p95 ${r.transitionsPerJoin.p95}; Lambda invocations per join: mean ${f1(r.lambdaInvocationsPerJoin.mean)}, p95 ${r.lambdaInvocationsPerJoin.p95}`);
   out.push(`  makespan ${f1(r.makespanSeconds)} s (virtual); rate bound ${f1(r.rateBoundSeconds)} s (${r.bindingApi}); makespan / rate bound ${r.makespanOverRateBound.toFixed(2)}`);
+  out.push(`  workload floor ${f1(r.workloadFloorSeconds)} s (last agent Online + its join command); makespan / max(rate bound, floor) ${r.makespanOverLowerBound.toFixed(2)}`);
   out.push(`  SSM Online → join SendCommand: median ${f1(r.onlineToSendSeconds.p50)} s, p95 ${f1(r.onlineToSendSeconds.p95)} s, max ${f1(r.onlineToSendSeconds.max)} s`);
   out.push(`  Lambda: peak concurrency ${r.peakLambdaConcurrency}, throttled ${r.lambdaThrottles}, timed out ${r.lambdaTimeouts}, cold starts ${r.coldStarts}, longest invocation ${f1(r.maxInvocationSeconds)} s`);
   out.push(`  LDAP: peak in service ${r.peakLdapInService}, peak queued ${r.peakLdapQueued}`);

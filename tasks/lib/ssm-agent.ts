@@ -2,7 +2,7 @@
  * "Wait for SSM Online": the instance's SSM agent must be Online before a command is sent.
  * One invocation checks every ~5 s (jittered) for up to a bounded time (tasks/lib/poll.ts), then
  * throws SsmAgentNotOnline (retried by the state machine up to the deadline). Instance gone
- * (tasks/lib/gone.ts; asked on the first and the last check of an invocation) → InstanceGone
+ * (tasks/lib/gone.ts; asked on the last check of each invocation, ~once a minute) → InstanceGone
  * (compensation). No AWS or LDAP import: ports only.
  */
 import type { CheckSsmAgentInput, CheckSsmAgentOutput } from './contracts';
@@ -23,12 +23,12 @@ export async function checkSsmAgent(input: CheckSsmAgentInput, deps: Deps, invoc
         'running; the instance profile grants AmazonSSMManagedInstanceCore; the instance can reach the SSM endpoints ' +
         '(ssm, ssmmessages, ec2messages) through a NAT/internet route or VPC interface endpoints, with HTTPS allowed by its security group.',
     );
-  return pollWithin(deps.clock, invocation, { intervalSeconds: InLambdaWait.ssmIntervalSeconds, stillWaiting }, async ({ first, last }) => {
+  return pollWithin(deps.clock, invocation, { intervalSeconds: InLambdaWait.ssmIntervalSeconds, stillWaiting }, async ({ last }) => {
     // Online answers everything (one call); an agent not Online needs EC2's word on the instance,
-    // asked on the first and the last check only (DescribeInstances is shared by every join).
+    // asked on the invocation's last check only (DescribeInstances is shared by every join).
     ping = await fleet.ssmPingStatus(instanceId);
     if (ping === 'Online') return { pingStatus: 'Online' };
-    if (first || last) state = (await assertNotGone(fleet, instanceId)).state;
+    if (last) state = (await assertNotGone(fleet, instanceId)).state;
     return undefined;
   });
 }
