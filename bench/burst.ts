@@ -26,7 +26,8 @@ import { DiscreteTime, seededUniform } from '../lab/sim/timers';
 import type { Deps } from '../tasks/lib/deps';
 import { parseMarker } from '../tasks/lib/marker';
 import { TaskIds, type TaskId } from '../tasks/registry';
-import { taskTimeoutSeconds } from '../infra/functions';
+import { reservedConcurrencyOf, taskTimeoutSeconds } from '../infra/functions';
+import { resolveLambdaConfig } from '../infra/lambda-config';
 
 /** infra/functions.ts: directory tasks 120 s, polling tasks 90 s, the others 30 s. */
 const timeoutMs = (id: TaskId): number => taskTimeoutSeconds(id) * 1000;
@@ -111,10 +112,16 @@ const histogram = (values: number[]): Record<string, number> => {
   return h;
 };
 
+/** Reserved concurrency per function, as infra/functions.ts sets it from the default `lambda` configuration. */
+const reservedOf = (id: TaskId): number | undefined =>
+  reservedConcurrencyOf(id, resolveLambdaConfig(undefined, () => undefined)).reservedConcurrentExecutions;
+
 /** Lambda as the engine sees it: containers per function (warm reuse, cold start), an account
- *  concurrency limit (TooManyRequestsException over it), billed duration. */
+ *  concurrency limit and each function's reserved concurrency (TooManyRequestsException over
+ *  either), billed duration. */
 class LambdaModel {
   busy = 0;
+  private readonly busyOf = new Map<TaskId, number>();
   peak = 0;
   invocations = 0;
   throttles = 0;
@@ -127,7 +134,8 @@ class LambdaModel {
 
   wrap(id: TaskId, handler: TaskHandler): TaskHandler {
     return async (input: unknown) => {
-      if (this.busy >= this.limit) {
+      const reserved = reservedOf(id);
+      if (this.busy >= this.limit || (reserved !== undefined && (this.busyOf.get(id) ?? 0) >= reserved)) {
         this.throttles += 1;
         throw Object.assign(new Error('Rate Exceeded (simulated concurrency limit)'), { name: 'Lambda.TooManyRequestsException' });
       }
@@ -137,6 +145,7 @@ class LambdaModel {
       const cold = container === undefined;
       container ??= new SdkClientModel();
       this.busy += 1;
+      this.busyOf.set(id, (this.busyOf.get(id) ?? 0) + 1);
       this.invocations += 1;
       this.peak = Math.max(this.peak, this.busy);
       const t0 = performance.now();
@@ -166,6 +175,7 @@ class LambdaModel {
         this.billedMs += Math.ceil(ms);
         this.maxMs = Math.max(this.maxMs, ms);
         this.busy -= 1;
+        this.busyOf.set(id, (this.busyOf.get(id) ?? 1) - 1);
         if (timedOut) this.timeouts += 1;
         else pool.push(container);
       }

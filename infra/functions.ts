@@ -94,9 +94,18 @@ export const taskTimeoutSeconds = (id: TaskId): number =>
   );
 const timeoutOf = (id: TaskId): Duration => Duration.seconds(taskTimeoutSeconds(id));
 
-/** Directory tasks (LDAPS to the DCs) and the others have separate limits (infra/lambda-config.ts). */
+/**
+ * Directory tasks (LDAPS to the DCs) and the others have separate limits (infra/lambda-config.ts).
+ * A polling task holds its function while it waits (tasks/lib/poll.ts), so it takes the others'
+ * limit even when it may talk LDAPS: "Run join document" does only on a redrive round whose
+ * password may be revoked; "Prepare computer object" (limited) does the directory work of every
+ * first round. Under the directory limit of 20, 1,000 joins would queue 20 at a time behind
+ * their commands and fail (bench/README.md).
+ */
+export const reservedAsDirectoryTask = (taskId: TaskId): boolean => TaskNeeds[taskId].includes('directory') && !PollingTasks.includes(taskId);
+
 export function reservedConcurrencyOf(taskId: TaskId, config: LambdaConfig): { reservedConcurrentExecutions?: number } {
-  const n = TaskNeeds[taskId].includes('directory') ? config.reservedConcurrency.directory : config.reservedConcurrency.other;
+  const n = reservedAsDirectoryTask(taskId) ? config.reservedConcurrency.directory : config.reservedConcurrency.other;
   return n === undefined ? {} : { reservedConcurrentExecutions: n };
 }
 

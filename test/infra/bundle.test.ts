@@ -80,14 +80,17 @@ describe('task function settings from the lambda config', () => {
     Object.values(build(config).template.toJSON().Resources as Record<string, Fn>).filter((r) => r.Type === 'AWS::Lambda::Function');
   const env = (fn: Fn) => (fn.Properties.Environment as { Variables: Record<string, string> }).Variables;
 
+  // Directory tasks are limited as such, except the polling ones (they hold their function while they wait).
   const isDirectoryTask = (fn: Fn): boolean => {
     const id = String(fn.Properties.FunctionName).replace(/^adjoin-/, '') as keyof typeof TaskNeeds;
-    return TaskNeeds[id].includes('directory');
+    return TaskNeeds[id].includes('directory') && !PollingTasks.includes(id);
   };
 
-  it('by default: no NODE_OPTIONS (no maps to enable), 256 MB, metrics namespace, 20 reserved for directory tasks only', () => {
+  it('by default: no NODE_OPTIONS (no maps to enable), 256 MB, metrics namespace, 20 reserved for directory tasks only (not the polling run-join-document)', () => {
     const fns = functionsOf();
     expect(fns.filter(isDirectoryTask).length).toBeGreaterThan(0);
+    expect(fns.find((fn) => fn.Properties.FunctionName === 'adjoin-prepare-computer-object')?.Properties.ReservedConcurrentExecutions).toBe(20);
+    expect(fns.find((fn) => fn.Properties.FunctionName === 'adjoin-run-join-document')?.Properties.ReservedConcurrentExecutions).toBeUndefined();
     for (const fn of fns) {
       expect(env(fn).NODE_OPTIONS).toBeUndefined();
       expect(env(fn).POWERTOOLS_METRICS_NAMESPACE).toBe('adjoin');
