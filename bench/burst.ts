@@ -9,8 +9,9 @@
  * on lab/sim/timers' virtual clock. N instances launch at once; their SSM agents come Online
  * 30–180 s later, join commands take 20–40 s, 5 % of the events arrive twice (0–2 s apart), EC2
  * shows written tags 1–2 s late; every AWS API has its quota and latency (lab/sim/rates.ts),
- * behind the SDK's adaptive retry (maxAttempts as tasks/adapters/aws-clients.ts: 3) per Lambda container; Lambda has a concurrency
- * limit and cold starts; the directory serves at most --ldap-capacity operations at once. The
+ * behind the SDK's adaptive retry (maxAttempts as tasks/adapters/aws-clients.ts: 3) per Lambda
+ * container; Lambda has the account's and each function's reserved concurrency limits, timeouts
+ * and cold starts; the directory serves at most --ldap-capacity operations at once. The
  * figures come from the engine's event log, the simulated fleet's call log and the directory.
  * Nothing here names a workflow state: a join's SendCommand is the fleet's record of a command
  * of document 'join'. bench/README.md has the model and the figures.
