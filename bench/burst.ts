@@ -9,8 +9,9 @@
  * on lab/sim/timers' virtual clock. N instances launch at once; their SSM agents come Online
  * 30–180 s later, join commands take 20–40 s, 5 % of the events arrive twice (0–2 s apart), EC2
  * shows written tags 1–2 s late; every AWS API has its quota and latency (lab/sim/rates.ts),
- * behind the SDK's adaptive retry (maxAttempts 5) per Lambda container; Lambda has a concurrency
- * limit and cold starts; the directory serves at most --ldap-capacity operations at once. The
+ * behind the SDK's adaptive retry (maxAttempts as tasks/adapters/aws-clients.ts: 3) per Lambda
+ * container; Lambda has the account's and each function's reserved concurrency limits, timeouts
+ * and cold starts; the directory serves at most --ldap-capacity operations at once. The
  * figures come from the engine's event log, the simulated fleet's call log and the directory.
  * Nothing here names a workflow state: a join's SendCommand is the fleet's record of a command
  * of document 'join'. bench/README.md has the model and the figures.
@@ -26,10 +27,11 @@ import { DiscreteTime, seededUniform } from '../lab/sim/timers';
 import type { Deps } from '../tasks/lib/deps';
 import { parseMarker } from '../tasks/lib/marker';
 import { TaskIds, type TaskId } from '../tasks/registry';
-import { TaskNeeds } from '../infra/permissions';
+import { reservedConcurrencyOf, taskTimeoutSeconds } from '../infra/functions';
+import { resolveLambdaConfig } from '../infra/lambda-config';
 
-/** infra/functions.ts timeoutOf(): directory tasks 120 s, the others 30 s. */
-const timeoutMs = (id: TaskId): number => (TaskNeeds[id].includes('directory') || id === 'find-stale-objects' ? 120_000 : 30_000);
+/** infra/functions.ts: directory tasks 120 s, polling tasks 90 s, the others 30 s. */
+const timeoutMs = (id: TaskId): number => taskTimeoutSeconds(id) * 1000;
 
 // ---- the model's numbers (assumptions unless bench/README.md cites a source) ----------------------
 
@@ -77,6 +79,10 @@ export interface BurstResult {
   rateBoundSeconds: number;
   bindingApi: string;
   makespanOverRateBound: number;
+  /** No design can end before the last agent is Online and its join command has run: max over instances of launch + Online + command. */
+  workloadFloorSeconds: number;
+  /** makespan ÷ max(rate bound, workload floor): what the design adds to what neither the APIs nor the fleet let it avoid. */
+  makespanOverLowerBound: number;
   onlineToSendSeconds: Stat;
   peakLambdaConcurrency: number;
   lambdaThrottles: number;
@@ -107,10 +113,16 @@ const histogram = (values: number[]): Record<string, number> => {
   return h;
 };
 
+/** Reserved concurrency per function, as infra/functions.ts sets it from the default `lambda` configuration. */
+const reservedOf = (id: TaskId): number | undefined =>
+  reservedConcurrencyOf(id, resolveLambdaConfig(undefined, () => undefined)).reservedConcurrentExecutions;
+
 /** Lambda as the engine sees it: containers per function (warm reuse, cold start), an account
- *  concurrency limit (TooManyRequestsException over it), billed duration. */
+ *  concurrency limit and each function's reserved concurrency (TooManyRequestsException over
+ *  either), billed duration. */
 class LambdaModel {
   busy = 0;
+  private readonly busyOf = new Map<TaskId, number>();
   peak = 0;
   invocations = 0;
   throttles = 0;
@@ -123,7 +135,8 @@ class LambdaModel {
 
   wrap(id: TaskId, handler: TaskHandler): TaskHandler {
     return async (input: unknown) => {
-      if (this.busy >= this.limit) {
+      const reserved = reservedOf(id);
+      if (this.busy >= this.limit || (reserved !== undefined && (this.busyOf.get(id) ?? 0) >= reserved)) {
         this.throttles += 1;
         throw Object.assign(new Error('Rate Exceeded (simulated concurrency limit)'), { name: 'Lambda.TooManyRequestsException' });
       }
@@ -133,6 +146,7 @@ class LambdaModel {
       const cold = container === undefined;
       container ??= new SdkClientModel();
       this.busy += 1;
+      this.busyOf.set(id, (this.busyOf.get(id) ?? 0) + 1);
       this.invocations += 1;
       this.peak = Math.max(this.peak, this.busy);
       const t0 = performance.now();
@@ -142,7 +156,9 @@ class LambdaModel {
         if (cold) this.coldStarts += 1;
         const run = (async () => {
           await sleep((cold ? LAMBDA.coldStartMs : 0) + LAMBDA.overheadMs);
-          return lambdaContainer.run(container, () => handler(input) as Promise<unknown>);
+          // Lambda's context: the polling tasks budget their in-Lambda wait by the remaining time.
+          const context = { getRemainingTimeInMillis: () => Math.max(0, t0 + timeoutMs(id) - performance.now()) };
+          return lambdaContainer.run(container, () => (handler as (i: unknown, c: unknown) => Promise<unknown>)(input, context));
         })();
         // The function's timeout: Step Functions sees Sandbox.Timedout (the container is dropped;
         // the model cannot freeze the work already under way, it finishes unseen).
@@ -160,6 +176,7 @@ class LambdaModel {
         this.billedMs += Math.ceil(ms);
         this.maxMs = Math.max(this.maxMs, ms);
         this.busy -= 1;
+        this.busyOf.set(id, (this.busyOf.get(id) ?? 1) - 1);
         if (timedOut) this.timeouts += 1;
         else pool.push(container);
       }
@@ -312,6 +329,12 @@ export async function runBurst(defs: Definitions, o: BurstOptions): Promise<Burs
       const exec = /(burst|dup)-\d+/.exec(c.request.comment)?.[0] ?? c.request.comment;
       sendersPer.set(id, (sendersPer.get(id) ?? new Set()).add(exec));
     }
+    const firstJoin = new Map<string, (typeof joinSends)[number]>();
+    for (const c of joinSends) if (!firstJoin.has(c.request.instanceId)) firstJoin.set(c.request.instanceId, c);
+    const workloadFloorSeconds = Math.max(0, ...[...firstJoin.values()].map((c) => {
+      const i = sim.fleet.instance(c.request.instanceId);
+      return i ? (i.launchTime.getTime() + i.ssmOnlineAfterSeconds * 1000 + (c.doneAtMs - c.sentAtMs) - t0) / 1000 : 0;
+    }));
     const onlineToSend = [...firstSend.entries()].map(([id, at]) => {
       const i = sim.fleet.instance(id);
       return i ? (at - (i.launchTime.getTime() + i.ssmOnlineAfterSeconds * 1000)) / 1000 : 0;
@@ -344,6 +367,8 @@ export async function runBurst(defs: Definitions, o: BurstOptions): Promise<Burs
       rateBoundSeconds,
       bindingApi: binding?.api ?? '',
       makespanOverRateBound: rateBoundSeconds > 0 ? makespanSeconds / rateBoundSeconds : 0,
+      workloadFloorSeconds,
+      makespanOverLowerBound: makespanSeconds / Math.max(rateBoundSeconds, workloadFloorSeconds, 1e-9),
       onlineToSendSeconds: stat(onlineToSend),
       peakLambdaConcurrency: lambda.peak,
       lambdaThrottles: lambda.throttles,
@@ -404,6 +429,7 @@ function report(r: BurstResult): string {
   for (const f of r.failed) out.push(`    failed ${f.count}x ${f.where}`);
   out.push(`  transitions per join: mean ${f1(r.transitionsPerJoin.mean)}, p95 ${r.transitionsPerJoin.p95}; Lambda invocations per join: mean ${f1(r.lambdaInvocationsPerJoin.mean)}, p95 ${r.lambdaInvocationsPerJoin.p95}`);
   out.push(`  makespan ${f1(r.makespanSeconds)} s (virtual); rate bound ${f1(r.rateBoundSeconds)} s (${r.bindingApi}); makespan / rate bound ${r.makespanOverRateBound.toFixed(2)}`);
+  out.push(`  workload floor ${f1(r.workloadFloorSeconds)} s (last agent Online + its join command); makespan / max(rate bound, floor) ${r.makespanOverLowerBound.toFixed(2)}`);
   out.push(`  SSM Online → join SendCommand: median ${f1(r.onlineToSendSeconds.p50)} s, p95 ${f1(r.onlineToSendSeconds.p95)} s, max ${f1(r.onlineToSendSeconds.max)} s`);
   out.push(`  Lambda: peak concurrency ${r.peakLambdaConcurrency}, throttled ${r.lambdaThrottles}, timed out ${r.lambdaTimeouts}, cold starts ${r.coldStarts}, longest invocation ${f1(r.maxInvocationSeconds)} s`);
   out.push(`  LDAP: peak in service ${r.peakLdapInService}, peak queued ${r.peakLdapQueued}`);

@@ -6,11 +6,13 @@
  * The synthesized join ASL (infra/asl.ts, sample configuration), the real task handlers, the
  * simulated world on a virtual clock: the SSM agent comes Online 90 s after launch, the join
  * command (join + verification, one command) takes 30 s. Prints the state transitions (states
- * entered + retries — every poll of "Wait for SSM Online" and "Run join document" is a retry —
+ * entered + retries — every new invocation of "Wait for SSM Online" and "Run join document" is a retry —
  * which is what Standard workflows bill), the Lambda invocations and the virtual duration.
- * Reference (2026-11-30, settle 0): 19 transitions (7 entered + 12 retries), 17 Lambda
- * invocations, 124.6 s; before the redesign (settle 60 s, Wait/Check loops): 27 transitions
- * (24 entered + 3 retries), 13 Lambda invocations, 142.5 s.
+ * The polls inside one invocation are not transitions (each invocation polls up to ~60 s).
+ * Reference (2026-11-30, in-Lambda polling, tasks/lib/poll.ts): 8 transitions (7 entered + 1
+ * retry), 6 Lambda invocations, 125.2 s; with Retry-based polling (one invocation per poll):
+ * 19 transitions (7 + 12), 17 invocations, 124.6 s; before the redesign (settle 60 s, Wait/Check
+ * loops): 27 transitions (24 + 3), 13 invocations, 142.5 s.
  */
 import '../engine/polyfill';
 import { synthesizeDefinitions } from '../infra/asl';

@@ -4,7 +4,20 @@
  * have taken (while the run itself waits a millisecond), so fakes can say "SSM Online after
  * 90 s" and tests stay fast and deterministic.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Clock } from '../tasks/lib/ports';
+
+/**
+ * The time a task spent sleeping on a VirtualClock (in-Lambda polling, tasks/lib/poll.ts): the
+ * engine runs each task inside one of these and moves that execution's time by `ms`.
+ */
+export interface TaskTime {
+  /** The clock when the task started. */
+  startMs: number;
+  /** Slept so far. */
+  ms: number;
+}
+export const taskTime = new AsyncLocalStorage<TaskTime>();
 
 export class VirtualClock implements Clock {
   private ms: number;
@@ -33,10 +46,26 @@ export class VirtualClock implements Clock {
   advanceTo(ms: number): void {
     if (ms > this.ms) this.ms = ms;
   }
+
+  /**
+   * A task's in-Lambda pause, at once (after one turn of the event loop). Inside the engine the
+   * task's own time moves (its start + what it slept: concurrent executions each keep their own
+   * time, the clock shows the furthest, as for Wait states); outside, the clock moves by `ms`.
+   */
+  async sleep(ms: number): Promise<void> {
+    await new Promise((r) => setImmediate(r));
+    const own = taskTime.getStore();
+    if (!own) return this.advance(Math.max(0, ms) / 1000);
+    own.ms += Math.max(0, Math.round(ms));
+    this.advanceTo(own.startMs + own.ms);
+  }
 }
 
+/** Waits `ms` of real time (timers may be virtual: lab/sim/timers.ts). */
+export const realSleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, Math.max(0, ms)));
+
 /** The wall clock, for the lab running in real time. */
-export const realClock: Clock = { now: () => new Date() };
+export const realClock: Clock = { now: () => new Date(), sleep: realSleep };
 
 /**
  * Scaled time, for scale runs with real concurrency: virtual time runs `speedup` times faster
@@ -78,6 +107,11 @@ export class ScaledClock implements Clock {
   advanceTo(ms: number): void {
     const now = this.nowMs();
     if (ms > now) this.offsetMs += ms - now;
+  }
+
+  /** A task's in-Lambda pause: `ms` of virtual time, i.e. ms / speedup of real time. */
+  sleep(ms: number): Promise<void> {
+    return realSleep(this.realMs(Math.max(0, ms) / 1000));
   }
 
   /** Real milliseconds a span of virtual seconds lasts. */

@@ -14,9 +14,9 @@
  * Differences from AWS that are emulated here: redrive (a copy of the definition starting at the
  * failed top-level state, fed that state's recorded input, RedriveCount + 1, same name), the
  * execution timeout in virtual time, $$.Execution.StartTime on the execution's clock (the
- * engine itself would give the wall-clock time of each (re)start). Known differences that
- * remain: the engine's hidden 60 s (real time) task timeout; a redriven Map re-runs all
- * its items (AWS re-runs the failed ones); task errors' Cause is the error message (AWS wraps
+ * engine itself would give the wall-clock time of each (re)start), no timeout on a Task without
+ * TimeoutSeconds (aws-local-stepfunctions would give it 60 s). Known differences that
+ * remain: a redriven Map re-runs all its items (AWS re-runs the failed ones); task errors' Cause is the error message (AWS wraps
  * it in a JSON document with errorType/errorMessage/trace).
  */
 import { randomUUID } from 'node:crypto';
@@ -35,7 +35,7 @@ import {
   type AslState,
   type Json,
 } from './asl';
-import { ScaledClock, VirtualClock } from './clock';
+import { ScaledClock, VirtualClock, taskTime } from './clock';
 import { bindTasks, loadTaskHandler, localHandler, type LocalHandler, type TaskHandler } from './handlers';
 import type { ExecutionEvent, ExecutionEventType, ExecutionRecord, ExecutionStatus } from './record';
 import type { ExecutionStore } from './store';
@@ -296,8 +296,17 @@ export class LocalEngine {
     let ended = false;
     const handlers: Record<string, LocalHandler> = {};
     for (const [state, h] of Object.entries(wf.handlers))
-      handlers[state] = (...args: Parameters<LocalHandler>) =>
-        ended ? Promise.reject(Object.assign(new Error('the execution was stopped'), { name: 'States.Aborted' })) : h(...args);
+      handlers[state] = async (...args: Parameters<LocalHandler>) => {
+        if (ended) throw Object.assign(new Error('the execution was stopped'), { name: 'States.Aborted' });
+        if (!clock) return h(...args);
+        // On a stepped clock, what the task slept (VirtualClock.sleep) is this execution's time too.
+        const own = { startMs: clock.nowMs(), ms: 0 };
+        try {
+          return await taskTime.run(own, () => h(...args));
+        } finally {
+          tracker.taskSlept(state, own.ms);
+        }
+      };
     const run = machine.run(input, {
       overrides: { taskResourceLocalHandlers: handlers, ...this.overrides(wf) },
       context,
@@ -383,8 +392,15 @@ function localCopy(def: AslDefinition, startAt: string): AslDefinition {
   const text = JSON.stringify(def).split('$$.Execution.StartTime').join(`$$.Execution.${START_TIME_FIELD}`);
   const copy = JSON.parse(text) as AslDefinition;
   copy.StartAt = startAt;
+  // AWS puts no timeout on a Task without TimeoutSeconds (the Lambda's own timeout ends it);
+  // aws-local-stepfunctions would give it 60 s. The longest timer Node keeps instead.
+  for (const { state } of allStates(copy))
+    if (state.Type === 'Task' && state.TimeoutSeconds === undefined && state.TimeoutSecondsPath === undefined) state.TimeoutSeconds = NO_TASK_TIMEOUT_SECONDS;
   return copy;
 }
+
+/** setTimeout's largest delay (2^31 − 1 ms), in whole seconds: ~24.8 days. */
+const NO_TASK_TIMEOUT_SECONDS = Math.floor((2 ** 31 - 1) / 1000);
 
 /** The top-level state entered last and never left, in the given part of the record. */
 function failedTopLevelState(events: ExecutionEvent[], part: number): string | undefined {
@@ -437,6 +453,7 @@ class VirtualTime {
   private readonly cursors = new Map<string, number>();
   private readonly attempts = new Map<string, number[]>();
   private readonly pending = new Map<string, { errorEquals: string[]; attempt: number; delaySeconds: number }>();
+  private readonly slept = new Map<string, number[]>();
 
   constructor(
     private readonly wf: Workflow,
@@ -444,6 +461,11 @@ class VirtualTime {
     readonly startMs: number,
   ) {
     this.cursors.set('root', startMs);
+  }
+
+  /** A task of `state` ended after sleeping `ms` (taken into the execution's time when its end is observed). */
+  taskSlept(state: string, ms: number): void {
+    this.slept.set(state, [...(this.slept.get(state) ?? []), ms]);
   }
 
   rootMs(): number {
@@ -458,9 +480,13 @@ class VirtualTime {
   observe(ev: EngineEvent): { before: number; retry?: ExecutionEvent['retry'] } {
     const key = ev.index === undefined ? 'root' : `i${ev.index}`;
     if (ev.type === 'MapIterationStarted') this.cursors.set(key, this.rootMs());
-    const before = this.cursors.get(key) ?? this.rootMs();
+    let before = this.cursors.get(key) ?? this.rootMs();
     const name = ev.state?.name;
     const state = name === undefined ? undefined : this.wf.states.get(name);
+    if (state?.Type === 'Task' && name !== undefined && (ev.type === 'StateExited' || ev.type === 'StateFailed')) {
+      const ms = this.slept.get(name)?.shift() ?? 0;
+      if (ms > 0) this.cursors.set(key, (before += ms));
+    }
     let delayMs = 0;
     let retry: ExecutionEvent['retry'];
     const slot = `${key}/${name ?? ''}`;

@@ -19,6 +19,7 @@ import { Construct } from 'constructs';
 import { DIRECTORY_LOOKUP_ENV } from '../tasks/lib/directory-lookup';
 import type { Settings } from '../tasks/lib/settings';
 import { MetricsNamespace } from '../tasks/lib/metrics';
+import { InLambdaWait } from '../tasks/lib/poll';
 import { functionName, TaskIds, type TaskId } from '../tasks/registry';
 import type { TaskFunctions } from '../workflows/common';
 import { LambdaDefaults, type LambdaConfig } from './lambda-config';
@@ -80,14 +81,32 @@ export interface TaskFunctionsProps {
   lambda?: LambdaConfig;
 }
 
-/** Seconds a task may run: directory tasks talk LDAPS (and may page), the rest are quick API calls. */
+/** The tasks that poll inside their invocation (tasks/lib/poll.ts). */
+export const PollingTasks: readonly TaskId[] = ['check-ssm-agent', 'run-join-document', 'run-windows-join-document'];
+
+/**
+ * Seconds a task may run: directory tasks talk LDAPS (and may page), the rest are quick API
+ * calls; a polling task at least its in-Lambda wait plus the reserve its budget keeps free.
+ */
 export const taskTimeoutSeconds = (id: TaskId): number =>
-  TaskNeeds[id].includes('directory') || id === 'find-stale-objects' ? 120 : 30;
+  Math.max(
+    TaskNeeds[id].includes('directory') || id === 'find-stale-objects' ? 120 : 30,
+    PollingTasks.includes(id) ? InLambdaWait.maxSeconds + InLambdaWait.reserveSeconds : 0,
+  );
 const timeoutOf = (id: TaskId): Duration => Duration.seconds(taskTimeoutSeconds(id));
 
-/** Directory tasks (LDAPS to the DCs) and the others have separate limits (infra/lambda-config.ts). */
+/**
+ * Directory tasks (LDAPS to the DCs) and the others have separate limits (infra/lambda-config.ts).
+ * A polling task holds its function while it waits (tasks/lib/poll.ts), so it takes the others'
+ * limit even when it may talk LDAPS: "Run join document" does only on a redrive round whose
+ * password may be revoked; "Prepare computer object" (limited) does the directory work of every
+ * first round. Under the directory limit of 20, 1,000 joins would queue 20 at a time behind
+ * their commands and fail (bench/README.md).
+ */
+export const reservedAsDirectoryTask = (taskId: TaskId): boolean => TaskNeeds[taskId].includes('directory') && !PollingTasks.includes(taskId);
+
 export function reservedConcurrencyOf(taskId: TaskId, config: LambdaConfig): { reservedConcurrentExecutions?: number } {
-  const n = TaskNeeds[taskId].includes('directory') ? config.reservedConcurrency.directory : config.reservedConcurrency.other;
+  const n = reservedAsDirectoryTask(taskId) ? config.reservedConcurrency.directory : config.reservedConcurrency.other;
   return n === undefined ? {} : { reservedConcurrentExecutions: n };
 }
 

@@ -3,8 +3,9 @@
  * the task functions (infra/functions.ts applies them). Validated like the rest of
  * infra/config.ts: every problem is reported as "key: why".
  *
- * Reserved concurrency: the directory tasks (those that bind over LDAPS: TaskNeeds 'directory')
- * get 20 each by default. A burst of launches (an Auto Scaling group of hundreds) then opens at
+ * Reserved concurrency: the directory tasks (those that bind over LDAPS: TaskNeeds 'directory';
+ * not the polling tasks, which hold their function while they wait: infra/functions.ts
+ * reservedAsDirectoryTask) get 20 each by default. A burst of launches (an Auto Scaling group of hundreds) then opens at
  * most 20 LDAPS connections per task kind to the DCs at once — a pair of AWS Managed AD DCs
  * serves that easily — and the rest wait in Step Functions' throttling retry
  * (workflows/common.ts LambdaThrottleRetry). The other tasks call AWS APIs that have their own

@@ -13,6 +13,7 @@ import { Duration } from 'aws-cdk-lib';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { Errors, LambdaTimeout } from '../tasks/lib/errors';
+import { InLambdaWait } from '../tasks/lib/poll';
 import { WINDOWS_DEFAULTS } from '../tasks/lib/windows-settings';
 import {
   at,
@@ -30,14 +31,15 @@ import {
 } from './common';
 
 /**
- * Polling "Wait for SSM Online": 5 s, x1.2, at most 15 s between checks, FULL jitter so a burst
- * of launches does not poll in lock-step. Full jitter waits half the delay on average, so the
- * attempts cover the deadline twice over (the task itself does not know the deadline).
+ * "Wait for SSM Online" and "Run join document" poll INSIDE their Lambda (tasks/lib/poll.ts:
+ * every ~5 s with jitter, up to InLambdaWait.maxSeconds per invocation), then throw
+ * SsmAgentNotOnline / JoinStillRunning: the Retry below only starts the next invocation, after
+ * 0–2 s (FULL jitter). One invocation + one transition per ~60 s of waiting instead of per poll.
  */
-export const SsmOnlinePolling = { intervalSeconds: 5, backoffRate: 1.2, maxDelaySeconds: 15 } as const;
+export const SsmOnlinePolling = { intervalSeconds: 2, backoffRate: 1, maxDelaySeconds: 2 } as const;
 
-/** Polling the join command ("Run join document" throws JoinStillRunning): 10 s, x1, FULL jitter. */
-export const JoinPolling = { intervalSeconds: 10, backoffRate: 1, maxDelaySeconds: 10 } as const;
+/** The join command's Retry on JoinStillRunning: like SsmOnlinePolling (the task enforces the command deadline). */
+export const JoinPolling = SsmOnlinePolling;
 
 /**
  * Every join task under a 1,000-launch burst: throttling (and AWS unavailable / unreachable) — and a Lambda that timed out waiting
@@ -53,9 +55,12 @@ export const BurstThrottleRetry: RetryPolicy = {
   jitter: true,
 };
 
-/** Retries that poll with full jitter: twice the attempts a deadline takes without jitter. */
-const jitteredAttempts = (p: { intervalSeconds: number; backoffRate: number; maxDelaySeconds: number }, deadlineSeconds: number): number =>
-  2 * attemptsForDeadline(p.intervalSeconds, p.backoffRate, p.maxDelaySeconds, deadlineSeconds);
+/**
+ * Retries of a state that polls in its Lambda until `deadlineSeconds` have passed: an invocation
+ * polls at least maxSeconds − 1.5 × the poll interval (its last pause did not fit).
+ */
+const inLambdaAttempts = (deadlineSeconds: number, pollIntervalSeconds: number): number =>
+  attemptsForDeadline(InLambdaWait.maxSeconds - 1.5 * pollIntervalSeconds, 1, InLambdaWait.maxSeconds, deadlineSeconds);
 
 export class JoinWorkflow extends Construct implements Workflow {
   readonly stateMachine: sfn.StateMachine;
@@ -91,7 +96,7 @@ export class JoinWorkflow extends Construct implements Workflow {
       retries: [{
         errors: [Errors.SsmAgentNotOnline],
         ...SsmOnlinePolling,
-        maxAttempts: jitteredAttempts(SsmOnlinePolling, timings.ssmOnlineDeadlineSeconds),
+        maxAttempts: inLambdaAttempts(timings.ssmOnlineDeadlineSeconds, InLambdaWait.ssmIntervalSeconds),
         jitter: true,
       }, BurstThrottleRetry],
     });
@@ -111,7 +116,7 @@ export class JoinWorkflow extends Construct implements Workflow {
         retries: [{
           errors: [Errors.JoinStillRunning],
           ...JoinPolling,
-          maxAttempts: jitteredAttempts(JoinPolling, deadlineSeconds) + 1,
+          maxAttempts: inLambdaAttempts(deadlineSeconds, InLambdaWait.commandIntervalSeconds) + 1,
           jitter: true,
         }, BurstThrottleRetry],
       });

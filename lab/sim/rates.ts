@@ -1,7 +1,7 @@
 /**
  * The AWS side of a burst, as a model: per-API request quotas (token buckets, per account and
  * Region), per-call latency, and the SDK's client-side retry as tasks/adapters/aws-fleet.ts
- * configures it (retryMode 'adaptive', maxAttempts 5), in whatever time the process runs on
+ * configures it (tasks/adapters/aws-clients.ts: retryMode 'adaptive', maxAttempts 3), in whatever time the process runs on
  * (virtual under lab/sim/timers). bench/README.md states each number's source; change them here.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
@@ -9,6 +9,7 @@ import type { Claims, Fleet, FleetFor } from '../../tasks/lib/ports';
 import type { SimClaims } from './claims';
 import { Errors } from '../../tasks/lib/errors';
 import type { FleetOp, SimFleet } from './fleet';
+import { AwsClientTimeouts } from '../../tasks/adapters/aws-clients';
 
 export interface ApiRate {
   /** The AWS API (what CloudTrail and the quota pages call it). */
@@ -74,7 +75,7 @@ export function applyRates(fleet: SimFleet, rates: ApiRate[] = AWS_RATES): void 
   }
 }
 
-// ---- the SDK's retry, as configured in tasks/adapters/aws-fleet.ts ------------------------------
+// ---- the SDK's retry, as configured in tasks/adapters/aws-clients.ts ------------------------------
 
 /**
  * One SDK client's retry state (@smithy/core retry, the version in package-lock): a retry quota
@@ -86,7 +87,7 @@ export function applyRates(fleet: SimFleet, rates: ApiRate[] = AWS_RATES): void 
 export class SdkClientModel {
   quota = 500;
   private readonly limiter = new CubicLimiter();
-  constructor(readonly maxAttempts = 5) {}
+  constructor(readonly maxAttempts: number = AwsClientTimeouts.maxAttempts) {}
 
   async call<T>(attempt: () => Promise<T>): Promise<T> {
     let retries = 0;
@@ -202,7 +203,7 @@ export function applyClaimsRate(claims: SimClaims, rates: ApiRate[] = AWS_RATES)
   if (r) claims.throttle({ ratePerSecond: r.ratePerSecond, burst: r.burst });
 }
 
-/** The Claims port behind the SDK's retry (the DynamoDB client of tasks/adapters/dynamodb-claims.ts: adaptive, 5 attempts). */
+/** The Claims port behind the SDK's retry (the DynamoDB client of tasks/adapters/dynamodb-claims.ts: awsClientConfig(), AwsClientTimeouts.maxAttempts attempts). */
 export function withSdkRetryClaims(claims: Claims, fallback: SdkClientModel = new SdkClientModel()): Claims {
   const via = <T>(run: () => Promise<T>): Promise<T> => (lambdaContainer.getStore() ?? fallback).call(run);
   return {

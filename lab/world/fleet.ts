@@ -30,6 +30,7 @@ import { setTags } from './index';
 import { instanceExec } from './instance';
 import { TIMED_OUT } from './sh';
 import { parseParams } from '../../infra/document-params';
+import { realClock } from '../../engine/clock';
 
 export const DOCUMENTS_DIR = path.join(__dirname, '..', '..', 'infra', 'documents');
 const SCRIPT_OF: Record<'join' | 'verify', string> = { join: 'join.sh', verify: 'verify.sh' };
@@ -512,7 +513,8 @@ export interface LabDepsOptions extends LabSettingsOptions {
   executions?: SimExecutionHistory;
 }
 
-const wallClock = { now: (): Date => new Date() };
+/** The wall clock; `sleep` lets the polling tasks poll inside their invocation (tasks/lib/poll.ts), as in Lambda. */
+const wallClock = realClock;
 
 /** Deps for the tasks over the lab world: real LDAPS to the lab DC, the LabFleet, real clock, in-memory claims. */
 export function labDeps(opts: LabDepsOptions = {}): Deps {

@@ -38,7 +38,7 @@ export function buildDefaultDeps(env: NodeJS.ProcessEnv = process.env, settings:
     // infra sets ADJOIN_CLAIMS_TABLE to the table's generated name (settings carry the default name).
     claims: new DynamoClaims(env.ADJOIN_CLAIMS_TABLE ?? settings.claimsTableName),
     executions: new SfnExecutionHistory(),
-    clock: { now: () => new Date() },
+    clock: { now: () => new Date(), sleep: (ms) => new Promise((r) => setTimeout(r, Math.max(0, ms))) },
     random: { bytes: (n) => randomBytes(n) },
     logger: new Logger({ serviceName: 'adjoin' }),
     ...(inLambda(env) ? { metrics: powertoolsMetrics() } : {}),

@@ -1,13 +1,15 @@
 /**
  * "Run join document": ONE SSM command per redrive round runs the join document — the join
  * (infra/documents/join.sh) with the verification appended (verify.sh: directory users resolve
- * through NSS; exit 7 when they do not). The task both sends and polls, one call per poll:
+ * through NSS; exit 7 when they do not). The task both sends and polls; it polls inside the
+ * invocation for a bounded time (waitForJoinCommand, tasks/lib/poll.ts):
  *
  *   no command for this round in the claim  → a LIVE one-time password (Prepare's one, or a
  *       fresh one when the old one may be revoked), send, record commandId + round in the
- *       claim, throw JoinStillRunning (the state's retry is the poll, full jitter)
- *   a command for this round                → GetCommandInvocation:
- *       running       → JoinStillRunning, or CommandTimedOut past the command deadline
+ *       claim, then poll it like below (after a first pause)
+ *   a command for this round                → GetCommandInvocation every ~5 s (jittered):
+ *       running       → poll again; JoinStillRunning when the invocation's budget is spent
+ *                       (the state's retry invokes it again), CommandTimedOut past the command deadline
  *       succeeded     → the result
  *       failed        → JoinCommandFailed (VerificationFailed for exit 7), the output as Cause
  *       undeliverable → InstanceGone when the instance is gone, else JoinCommandFailed
@@ -27,6 +29,7 @@ import { AdjoinError, ClaimLost, CommandTimedOut, JoinCommandFailed, JoinStillRu
 import { assertNotGone } from './gone';
 import { linuxJoinParameters } from './linux-settings';
 import { commandOutput } from './output';
+import { InLambdaWait, pollWithin, type Invocation } from './poll';
 import type { CommandResult, SendCommandRequest } from './ports';
 import { prepareComputer } from './prepare';
 import type { Settings } from './settings';
@@ -132,57 +135,103 @@ export const LinuxJoin: JoinCommand = {
   fail,
 };
 
-export async function runJoinDocument(input: RunJoinInput, deps: Deps, command: JoinCommand = LinuxJoin): Promise<RunJoinOutput> {
+export async function runJoinDocument(
+  input: RunJoinInput,
+  deps: Deps,
+  invocation: Invocation = {},
+  command: JoinCommand = LinuxJoin,
+): Promise<RunJoinOutput> {
   const { instance, redriveCount, executionName } = input;
   const fleet = deps.fleetFor(instance);
   const key = claimKey(instance);
-  const now = deps.clock.now().getTime() / 1000;
   const claim = await holdClaim(instance, executionName, deps);
   if (claim.status === 'joined' && claim.commandId !== undefined)
     return { commandId: claim.commandId, status: 'Success', redriveCount, output: 'already joined (the claim says so)' };
 
-  if (claim.commandId === undefined || claim.round !== redriveCount) {
-    // A new round. Prepare's one-time password is live only when nothing revoked it since
-    // (the cleanup resets it and deletes the parameter; a failed command may have used it).
-    let computer = input.computer;
-    const live = claim.phase === 'prepared' && claim.commandId === undefined && claim.status === 'joining';
-    if (!live) computer = await prepareComputer({ instance, executionName }, deps);
-    let commandId: string;
-    try {
-      commandId = await fleet.sendCommand({
-        instanceId: instance.instanceId,
-        document: command.document,
-        parameters: command.parameters(deps.settings, instance, computer),
-        comment: commandComment(executionName, command.document),
-        timeoutSeconds: command.deadlineSeconds(deps.settings),
-      });
-    } catch (err) {
-      if (err instanceof AdjoinError && !err.transient) await assertNotGone(fleet, instance.instanceId);
-      throw err;
-    }
-    const recorded = await persist(() => deps.claims.update(key, executionName, { commandId, round: redriveCount, sentAt: Math.floor(now), phase: 'command-sent' }));
-    if (!recorded) throw new ClaimLost(`The join claim of ${instance.instanceId} changed hands after command ${commandId} was sent.`);
-    deps.logger.info('Join command sent', { commandId, redriveCount, freshPassword: !live });
-    throw new JoinStillRunning(`Join command ${commandId} sent to ${instance.instanceId} (round ${redriveCount}); checking it again shortly.`);
-  }
+  if (claim.commandId !== undefined && claim.round === redriveCount)
+    return waitForJoinCommand({ instance, executionName, redriveCount, commandId: claim.commandId, sentAt: claim.sentAt }, deps, invocation, command);
 
-  const commandId = claim.commandId;
-  const result = await fleet.getCommand(commandId, instance.instanceId);
-  const output = commandOutput(result.stdout, result.stderr);
-  const state = commandState(result.status);
-  if (state === 'running') {
-    const elapsed = now - (claim.sentAt ?? now);
-    const deadline = command.deadlineSeconds(deps.settings);
-    if (elapsed > deadline)
-      throw new CommandTimedOut(
-        `Join command ${commandId} on ${instance.instanceId} is still ${result.status} ${Math.round(elapsed)} s after it was sent ` +
-          `(deadline ${deadline} s). Check the instance and Run Command history; redrive to send it again.` +
-          (output ? `\nOutput so far:\n${output}` : ''),
-      );
-    throw new JoinStillRunning(`Join command ${commandId} on ${instance.instanceId} is ${result.status} (${Math.round(elapsed)} s).`);
+  // A new round. Prepare's one-time password is live only when nothing revoked it since
+  // (the cleanup resets it and deletes the parameter; a failed command may have used it).
+  let computer = input.computer;
+  const live = claim.phase === 'prepared' && claim.commandId === undefined && claim.status === 'joining';
+  if (!live) computer = await prepareComputer({ instance, executionName }, deps);
+  let commandId: string;
+  try {
+    commandId = await fleet.sendCommand({
+      instanceId: instance.instanceId,
+      document: command.document,
+      parameters: command.parameters(deps.settings, instance, computer),
+      comment: commandComment(executionName, command.document),
+      timeoutSeconds: command.deadlineSeconds(deps.settings),
+    });
+  } catch (err) {
+    if (err instanceof AdjoinError && !err.transient) await assertNotGone(fleet, instance.instanceId);
+    throw err;
   }
-  if (state === 'undeliverable') await assertNotGone(fleet, instance.instanceId);
-  if (state !== 'succeeded') throw command.fail(instance.instanceId, commandId, result, output);
-  await deps.claims.update(key, executionName, { phase: 'joined-verified' });
-  return { commandId, status: result.status, redriveCount, output };
+  const sentAt = Math.floor(deps.clock.now().getTime() / 1000);
+  const recorded = await persist(() => deps.claims.update(key, executionName, { commandId, round: redriveCount, sentAt, phase: 'command-sent' }));
+  if (!recorded) throw new ClaimLost(`The join claim of ${instance.instanceId} changed hands after command ${commandId} was sent.`);
+  deps.logger.info('Join command sent', { commandId, redriveCount, freshPassword: !live });
+  return waitForJoinCommand({ instance, executionName, redriveCount, commandId, sentAt, justSent: true }, deps, invocation, command);
+}
+
+/** A join command to wait for: the claim's record of it. */
+export interface JoinCommandWait {
+  instance: ReadInstanceOutput;
+  executionName: string;
+  redriveCount: number;
+  commandId: string;
+  /** When it was sent (epoch seconds; the claim's sentAt). */
+  sentAt?: number;
+  /** Sent by this invocation a moment ago: pause before the first check. */
+  justSent?: boolean;
+}
+
+/**
+ * Polls a join command (any join document: the Linux one here, the Windows one alike) inside
+ * the invocation (tasks/lib/poll.ts): still running → JoinStillRunning at the end of the
+ * invocation's budget, or CommandTimedOut past the command deadline; succeeded → the claim
+ * records "joined-verified" and the result; failed → JoinCommandFailed (VerificationFailed for
+ * exit 7), the output as Cause; undeliverable → InstanceGone when the instance is gone, else
+ * JoinCommandFailed.
+ */
+export async function waitForJoinCommand(
+  wait: JoinCommandWait,
+  deps: Deps,
+  invocation: Invocation = {},
+  command: JoinCommand = LinuxJoin,
+): Promise<RunJoinOutput> {
+  const { instance, commandId, redriveCount } = wait;
+  const fleet = deps.fleetFor(instance);
+  const deadline = command.deadlineSeconds(deps.settings);
+  let seen = 'not yet checked';
+  const elapsed = (): number => {
+    const now = deps.clock.now().getTime() / 1000;
+    return now - (wait.sentAt ?? now);
+  };
+  const stillWaiting = (detail: string): JoinStillRunning =>
+    new JoinStillRunning(
+      `Join command ${commandId} ${wait.justSent ? 'sent to' : 'on'} ${instance.instanceId} (round ${redriveCount}) is ${seen} (${Math.round(elapsed())} s; ${detail}).`,
+    );
+  return pollWithin(deps.clock, invocation, { intervalSeconds: InLambdaWait.commandIntervalSeconds, pauseFirst: wait.justSent === true, stillWaiting }, async () => {
+    const result = await fleet.getCommand(commandId, instance.instanceId);
+    const output = commandOutput(result.stdout, result.stderr);
+    const state = commandState(result.status);
+    seen = result.status;
+    if (state === 'running') {
+      const took = elapsed();
+      if (took > deadline)
+        throw new CommandTimedOut(
+          `Join command ${commandId} on ${instance.instanceId} is still ${result.status} ${Math.round(took)} s after it was sent ` +
+            `(deadline ${deadline} s). Check the instance and Run Command history; redrive to send it again.` +
+            (output ? `\nOutput so far:\n${output}` : ''),
+        );
+      return undefined;
+    }
+    if (state === 'undeliverable') await assertNotGone(fleet, instance.instanceId);
+    if (state !== 'succeeded') throw command.fail(instance.instanceId, commandId, result, output);
+    await deps.claims.update(claimKey(instance), wait.executionName, { phase: 'joined-verified' });
+    return { commandId, status: result.status, redriveCount, output };
+  });
 }

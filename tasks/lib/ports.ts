@@ -217,6 +217,11 @@ export interface ExecutionHistory {
 
 export interface Clock {
   now(): Date;
+  /**
+   * Waits `ms` on this clock (a virtual clock moves by it). Optional: without it a polling task
+   * polls once per invocation and leaves the pause to the state's Retry (tasks/lib/poll.ts).
+   */
+  sleep?(ms: number): Promise<void>;
 }
 
 /** Cryptographic randomness for one-time passwords (a port so tests are deterministic). */

@@ -11,6 +11,7 @@
 import type { Deps, DepsProvider } from './deps';
 import { AdjoinError } from './errors';
 import { MetricNames } from './metrics';
+import type { Invocation } from './poll';
 
 export type WorkflowName = 'join' | 'join-cleanup' | 'leave' | 'reconcile';
 
@@ -28,6 +29,8 @@ export interface TaskMeta<I> {
 /** Lambda's context, only the parts we read (absent when the lab calls a handler). */
 export interface LambdaContextLike {
   awsRequestId?: string;
+  /** Milliseconds before the invocation's timeout (the polling tasks budget their in-Lambda wait by it). */
+  getRemainingTimeInMillis?: () => number;
 }
 
 /** Input fields every Payload may carry for log context. */
@@ -41,7 +44,7 @@ export function makeTask<I, O>(
   meta: TaskMeta<I>,
   deps: DepsProvider,
   parse: (raw: unknown) => I,
-  run: (input: I, deps: Deps) => O | Promise<O>,
+  run: (input: I, deps: Deps, invocation: Invocation) => O | Promise<O>,
 ): (event: unknown, context?: LambdaContextLike) => Promise<O> {
   return async (event, context) => {
     const d = await deps();
@@ -61,7 +64,8 @@ export function makeTask<I, O>(
       parsed = input;
       if (typeof meta.workflow === 'function') d.logger.appendKeys({ workflow: meta.workflow(input) });
       if (typeof meta.step === 'function') d.logger.appendKeys({ step: meta.step(input) });
-      const output = await run(input, d);
+      const remaining = context?.getRemainingTimeInMillis?.bind(context);
+      const output = await run(input, d, remaining ? { remainingMs: remaining } : {});
       d.logger.info('Step finished');
       countOutcome(d, meta, input, output);
       return output;

@@ -15,6 +15,7 @@
  *              JoinCommandFailed
  */
 import { runJoinDocument, type JoinCommand } from './commands';
+import type { Invocation } from './poll';
 import type { RunJoinInput, RunJoinOutput } from './contracts';
 import type { Deps } from './deps';
 import { JoinCommandFailed, VerificationFailed, type AdjoinError } from './errors';
@@ -46,4 +47,5 @@ export const WindowsJoin: JoinCommand = {
   fail: windowsFailure,
 };
 
-export const runWindowsJoinDocument = (input: RunJoinInput, deps: Deps): Promise<RunJoinOutput> => runJoinDocument(input, deps, WindowsJoin);
+export const runWindowsJoinDocument = (input: RunJoinInput, deps: Deps, invocation: Invocation = {}): Promise<RunJoinOutput> =>
+  runJoinDocument(input, deps, invocation, WindowsJoin);

@@ -127,6 +127,45 @@ describe('refuses what the local engine would silently ignore', () => {
 });
 
 describe('virtual time', () => {
+  test('a task that sleeps on the stepped clock (in-Lambda polling) moves its execution\'s time: timestamps and duration include it', async () => {
+    const { sim, engine } = engineWith(machine(), {
+      'read-instance': async () => {
+        await sim.clock.sleep(45_000);
+        return { slept: true };
+      },
+      'check-ssm-agent': () => ({ pingStatus: 'Online', at: sim.clock.now().toISOString() }),
+    });
+    const run = await engine.start('test', { a: 1 }, { name: 'task-sleep' });
+    expect(run.status).toBe('SUCCEEDED');
+    // 45 s in the task, then Settle 30 s.
+    expect((run.output as { ssm: { at: string } }).ssm.at).toBe('2026-01-01T00:01:15.000Z');
+    expect(run.stopDate).toBe('2026-01-01T00:01:15.000Z');
+    expect(timeline(run).find((r) => r.state === 'Read instance')?.durationMs).toBe(45_000);
+  });
+
+  test('a Task without TimeoutSeconds has no state timeout, as in AWS (the library would give it 60 s)', async () => {
+    // Discrete time: timers fire in virtual time, so a 61 s task takes no real time.
+    const { DiscreteTime } = await import('../../lab/sim/timers');
+    const { ScaledClock } = await import('../../engine/clock');
+    const time = new DiscreteTime().install();
+    try {
+      const clock = new ScaledClock('2026-01-01T00:00:00.000Z', 1);
+      const sim = simDeps({ speedup: 1 });
+      const def = machine();
+      const engine = new LocalEngine({ test: def }, {
+        deps: sim.provider,
+        clock,
+        handlers: { 'read-instance': async () => (await clock.sleep(61_000), { late: true }), 'check-ssm-agent': () => ({ pingStatus: 'Online' }) },
+      });
+      const run = await time.run(engine.start('test', { a: 1 }, { name: 'long-task' }));
+      expect(run.error).toBeUndefined();
+      expect(run.status).toBe('SUCCEEDED');
+      expect((def.States as Record<string, State>)['Read instance']?.TimeoutSeconds).toBeUndefined(); // the definition itself is not changed
+    } finally {
+      time.uninstall();
+    }
+  });
+
   test('a Wait and the retry pauses of the policy move the clock by their real durations, no jitter', async () => {
     let calls = 0;
     const seen: string[] = [];

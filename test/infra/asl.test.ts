@@ -2,7 +2,7 @@ import { StateMachine } from 'aws-local-stepfunctions';
 import { synthesizeDefinitions } from '../../infra/asl';
 import { Errors, LambdaServiceErrors, LambdaThrottleErrors, LambdaTimeout, TransientErrors } from '../../tasks/lib/errors';
 import { TaskIds } from '../../tasks/registry';
-import { attemptsForDeadline } from '../../workflows/common';
+import { InLambdaWait } from '../../tasks/lib/poll';
 
 type State = {
   Type: string;
@@ -70,12 +70,16 @@ describe('synthesizeDefinitions: the join ASL', () => {
     }
   });
 
-  it('"Wait for SSM Online" polls SsmAgentNotOnline with full jitter past the SSM-online deadline; "Run join document" polls JoinStillRunning; nothing else is retried', () => {
+  // An invocation of a polling task polls at least maxSeconds − 1.5 × its poll interval (tasks/lib/poll.ts).
+  const invocationsFor = (deadline: number, pollInterval: number): number => Math.ceil(deadline / (InLambdaWait.maxSeconds - 1.5 * pollInterval));
+
+  it('"Wait for SSM Online" retries SsmAgentNotOnline (each invocation polls ~60 s) past the SSM-online deadline; "Run join document" retries JoinStillRunning; 0–2 s between invocations; nothing else is retried', () => {
     expect(state('Wait for SSM Online').Retry?.[0]).toEqual({
-      ErrorEquals: [Errors.SsmAgentNotOnline], IntervalSeconds: 5, BackoffRate: 1.2, MaxDelaySeconds: 15, MaxAttempts: 2 * attemptsForDeadline(5, 1.2, 15, 600), JitterStrategy: 'FULL',
+      ErrorEquals: [Errors.SsmAgentNotOnline], IntervalSeconds: 2, BackoffRate: 1, MaxDelaySeconds: 2, MaxAttempts: invocationsFor(600, InLambdaWait.ssmIntervalSeconds), JitterStrategy: 'FULL',
     });
+    expect(invocationsFor(600, InLambdaWait.ssmIntervalSeconds)).toBe(12);
     expect(state('Run join document').Retry?.[0]).toEqual({
-      ErrorEquals: [Errors.JoinStillRunning], IntervalSeconds: 10, BackoffRate: 1, MaxDelaySeconds: 10, MaxAttempts: 2 * attemptsForDeadline(10, 1, 10, 600) + 1, JitterStrategy: 'FULL',
+      ErrorEquals: [Errors.JoinStillRunning], IntervalSeconds: 2, BackoffRate: 1, MaxDelaySeconds: 2, MaxAttempts: invocationsFor(600, InLambdaWait.commandIntervalSeconds) + 1, JitterStrategy: 'FULL',
     });
     const retried = new Set(Object.values(join.States).flatMap((s) => (s.Retry ?? []).flatMap((r) => r.ErrorEquals)));
     expect([...retried].sort()).toEqual([...LambdaServiceErrors, ...LambdaThrottleErrors, ...TransientErrors, LambdaTimeout, Errors.SsmAgentNotOnline, Errors.JoinStillRunning].sort());
@@ -128,8 +132,8 @@ describe('synthesizeDefinitions: the join ASL', () => {
     const other = synthesizeDefinitions({ timings: { settleSeconds: 30, ssmOnlineDeadlineSeconds: 1200, commandDeadlineSeconds: 300 } }).join as unknown as Machine;
     expect(other.States.Settle).toMatchObject({ Type: 'Wait', Seconds: 30, Next: 'Wait for SSM Online' });
     expect(join.States.Settle).toBeUndefined();
-    expect(other.States['Wait for SSM Online']?.Retry?.[0]?.MaxAttempts).toBe(2 * attemptsForDeadline(5, 1.2, 15, 1200));
-    expect(other.States['Run join document']?.Retry?.[0]?.MaxAttempts).toBe(2 * attemptsForDeadline(10, 1, 10, 300) + 1);
+    expect(other.States['Wait for SSM Online']?.Retry?.[0]?.MaxAttempts).toBe(invocationsFor(1200, InLambdaWait.ssmIntervalSeconds));
+    expect(other.States['Run join document']?.Retry?.[0]?.MaxAttempts).toBe(invocationsFor(300, InLambdaWait.commandIntervalSeconds) + 1);
     expect(other.TimeoutSeconds).toBe(30 + 2 * 1200 + 2 * 300 + 1800);
   });
 

@@ -9,9 +9,11 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { build as esbuild, type BuildOptions } from 'esbuild';
-import { RepoRoot, taskBundling, taskEntry } from '../../infra/functions';
+import { PollingTasks, RepoRoot, taskBundling, taskEntry } from '../../infra/functions';
 import { TaskNeeds } from '../../infra/permissions';
 import { TaskIds } from '../../tasks/registry';
+import { worstCaseCallMs } from '../../tasks/adapters/aws-clients';
+import { InLambdaWait } from '../../tasks/lib/poll';
 import { build, sampleConfig } from './helpers';
 
 const MB = 1024 * 1024;
@@ -78,20 +80,33 @@ describe('task function settings from the lambda config', () => {
     Object.values(build(config).template.toJSON().Resources as Record<string, Fn>).filter((r) => r.Type === 'AWS::Lambda::Function');
   const env = (fn: Fn) => (fn.Properties.Environment as { Variables: Record<string, string> }).Variables;
 
+  // Directory tasks are limited as such, except the polling ones (they hold their function while they wait).
   const isDirectoryTask = (fn: Fn): boolean => {
     const id = String(fn.Properties.FunctionName).replace(/^adjoin-/, '') as keyof typeof TaskNeeds;
-    return TaskNeeds[id].includes('directory');
+    return TaskNeeds[id].includes('directory') && !PollingTasks.includes(id);
   };
 
-  it('by default: no NODE_OPTIONS (no maps to enable), 256 MB, metrics namespace, 20 reserved for directory tasks only', () => {
+  it('by default: no NODE_OPTIONS (no maps to enable), 256 MB, metrics namespace, 20 reserved for directory tasks only (not the polling run-join-document)', () => {
     const fns = functionsOf();
     expect(fns.filter(isDirectoryTask).length).toBeGreaterThan(0);
+    expect(fns.find((fn) => fn.Properties.FunctionName === 'adjoin-prepare-computer-object')?.Properties.ReservedConcurrentExecutions).toBe(20);
+    expect(fns.find((fn) => fn.Properties.FunctionName === 'adjoin-run-join-document')?.Properties.ReservedConcurrentExecutions).toBeUndefined();
     for (const fn of fns) {
       expect(env(fn).NODE_OPTIONS).toBeUndefined();
       expect(env(fn).POWERTOOLS_METRICS_NAMESPACE).toBe('adjoin');
       expect(fn.Properties.MemorySize).toBe(256);
       expect(fn.Properties.ReservedConcurrentExecutions).toBe(isDirectoryTask(fn) ? 20 : undefined);
     }
+  });
+
+  it('a polling task (in-Lambda wait, tasks/lib/poll.ts) may run its wait plus the reserve its budget keeps; no task is under 30 s', () => {
+    const timeouts = Object.fromEntries(functionsOf().map((fn) => [String(fn.Properties.FunctionName).replace(/^adjoin-/, ''), fn.Properties.Timeout as number]));
+    for (const id of PollingTasks) expect(timeouts[id]).toBeGreaterThanOrEqual(InLambdaWait.maxSeconds + InLambdaWait.reserveSeconds);
+    expect(PollingTasks).toEqual(['check-ssm-agent', 'run-join-document', 'run-windows-join-document']);
+    expect(timeouts['check-ssm-agent']).toBe(90);
+    // The reserve covers one more SDK call at its worst (all attempts, connect + request timeouts).
+    expect(InLambdaWait.reserveSeconds * 1000).toBeGreaterThan(worstCaseCallMs());
+    for (const t of Object.values(timeouts)) expect(t).toBeGreaterThanOrEqual(30);
   });
 
   it('lambda.reservedConcurrency sets (or with null removes) each limit', () => {
