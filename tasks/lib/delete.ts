@@ -42,7 +42,8 @@ export async function deleteComputerObject(input: DeleteObjectInput, allDeps: De
     deps.logger.info('Computer object already gone', { dn: object.dn });
     return { dn: object.dn, deleted: false, dnsRecordsRemoved: 0, reason: 'already gone' };
   }
-  const info = await deps.fleetFor(instance).describeInstance(instance.instanceId); // errors throw: never "gone"
+  // With Auto Scaling's lifecycle state: an instance a terminate hook holds (Terminating:Wait) is leaving.
+  const info = await deps.fleetFor(instance).describeInstance(instance.instanceId, { autoScaling: true }); // errors throw: never "gone"
   // The GUID seen when the object was found and judged ours pins this very object.
   const safety = safetySettings(deps.settings, {
     expected: marker,

@@ -149,6 +149,29 @@ export function parseEntry(raw: unknown, settings: Settings4Entry): Entry {
   }
 }
 
+/**
+ * `lifecycle` as carried in state data ($.instance.lifecycle, $.found.lifecycle): absent or a
+ * lifecycle action read by the same rules as the event's fields; anything else → InvalidInput.
+ */
+export function parseLifecycleAction(v: unknown, path: string): LifecycleAction | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (!isObj(v)) throw new InvalidInput(`${path}: must be an object`);
+  const bad = (key: string, re: RegExp): boolean => typeof v[key] !== 'string' || !re.test(v[key]);
+  const wrong = [
+    ...(bad('autoScalingGroupName', ASG_NAME) ? ['autoScalingGroupName'] : []),
+    ...(bad('lifecycleHookName', HOOK_NAME) ? ['lifecycleHookName'] : []),
+    ...(bad('lifecycleActionToken', TOKEN) ? ['lifecycleActionToken'] : []),
+    ...(v.transition !== 'launch' && v.transition !== 'terminate' ? ['transition'] : []),
+  ];
+  if (wrong.length > 0) throw new InvalidInput(`${path}: not a lifecycle action (bad ${wrong.join(', ')})`);
+  return {
+    autoScalingGroupName: v.autoScalingGroupName as string,
+    lifecycleHookName: v.lifecycleHookName as string,
+    lifecycleActionToken: v.lifecycleActionToken as string,
+    transition: v.transition as 'launch' | 'terminate',
+  };
+}
+
 function instanceIdAt(detail: Record<string, unknown>, key: string, problems: string[]): string | undefined {
   const v = detail[key];
   if (typeof v === 'string' && INSTANCE_ID.test(v)) return v;

@@ -11,7 +11,7 @@ import type {
   DeleteItemResult,
   DeleteObjectInput,
   Ec2StateEvent,
-  FindObjectsInput,
+  FindObjectsEventInput,
   FindStaleInput,
   GuardOutput,
   InstanceRef,
@@ -25,6 +25,7 @@ import type {
   RunJoinInput,
   ScanOutput,
 } from './contracts';
+import { parseLifecycleAction } from './entry';
 import { InvalidInput } from './errors';
 import { ACCOUNT_ID, REGION } from './marker';
 import { DIRECTORY_NAME, INSTANCE_ID, isValidComputerName } from './naming';
@@ -132,12 +133,23 @@ export function parseInstanceRef(v: unknown, path = 'instance'): InstanceRef {
 export function parseInstance(v: unknown, path = 'instance'): ReadInstanceOutput {
   const o = obj(v, path);
   const groups = strList(o, 'loginGroups', path);
+  const lifecycle = parseLifecycleAction(o.lifecycle, `${path}.lifecycle`);
   return {
     ...parseInstanceRef(o, path),
     outcome: oneOf(o, 'outcome', path, ['proceed', 'skipped', 'already-joined', 'in-progress'] as const),
     reason: typeof o.reason === 'string' ? o.reason : '',
     platform: oneOf(o, 'platform', path, ['linux', 'windows'] as const),
     loginGroups: groups,
+    ...(lifecycle ? { lifecycle } : {}),
+    ...parseRouted(o, path),
+  };
+}
+
+/** $.instance.directory / computerOu (routing), when present. */
+function parseRouted(o: Record<string, unknown>, path: string): { directory?: string; computerOu?: string } {
+  return {
+    ...(o.directory === undefined ? {} : { directory: str(o, 'directory', path, DIRECTORY_NAME) }),
+    ...(o.computerOu === undefined ? {} : { computerOu: str(o, 'computerOu', path, /^[^\p{Cc}]{1,1024}$/u) }),
   };
 }
 
@@ -201,9 +213,10 @@ export function parseGuard(v: unknown, path = 'guard'): GuardOutput {
 
 // ---- join -----------------------------------------------------------------------------------
 
+/** The event itself is read by the domain function (tasks/lib/entry.ts parseEntry needs the tag settings). */
 export function parseReadInstanceInput(raw: unknown): ReadInstanceInput {
   const o = obj(raw, 'input');
-  return { event: parseEc2StateEvent(o.event), executionName: parseExecutionName(o) };
+  return { event: obj(o.event, 'input.event'), executionName: parseExecutionName(o) };
 }
 
 export function parseCheckSsmAgentInput(raw: unknown): CheckSsmAgentInput {
@@ -266,7 +279,9 @@ export function parseCompensationInput(raw: unknown): CompensationInput {
         ...(typeof e.Cause === 'string' ? { Cause: e.Cause } : {}),
       }
     : undefined;
-  return { instance: parseInstanceRef(o.instance), ...(error ? { error } : {}) };
+  const instance = obj(o.instance, 'instance');
+  const lifecycle = parseLifecycleAction(instance.lifecycle, 'instance.lifecycle');
+  return { instance: { ...parseInstanceRef(instance), ...(lifecycle ? { lifecycle } : {}), ...parseRouted(instance, 'instance') }, ...(error ? { error } : {}) };
 }
 
 // ---- leave ----------------------------------------------------------------------------------
@@ -279,10 +294,10 @@ function parseGuid(v: unknown, path: string): string {
   return v.toLowerCase();
 }
 
-export function parseFindObjectsInput(raw: unknown): FindObjectsInput {
+export function parseFindObjectsInput(raw: unknown): FindObjectsEventInput {
   const o = obj(raw, 'input');
   const expectedGuid = o.expectedGuid === undefined || o.expectedGuid === null ? undefined : parseGuid(o.expectedGuid, 'input.expectedGuid');
-  return { instance: instanceOfEvent(parseEc2StateEvent(o.event)), ...(expectedGuid !== undefined ? { expectedGuid } : {}) };
+  return { event: obj(o.event, 'input.event'), ...(expectedGuid !== undefined ? { expectedGuid } : {}) };
 }
 
 /** Leave passes { object, instance }; reconcile adds graceSeconds. Extra fields of $.found are ignored. */
@@ -305,7 +320,9 @@ export function parseDeleteObjectInput(raw: unknown): DeleteObjectInput {
 
 export function parseRecordLeaveInput(raw: unknown): RecordLeaveInput {
   const o = obj(raw, 'input');
-  return { instance: parseInstanceRef(o.instance), deleted: parseDeleteItemResults(o.deleted, 'deleted') };
+  const instance = obj(o.instance, 'instance');
+  const lifecycle = parseLifecycleAction(instance.lifecycle, 'instance.lifecycle');
+  return { instance: { ...parseInstanceRef(instance), ...(lifecycle ? { lifecycle } : {}) }, deleted: parseDeleteItemResults(o.deleted, 'deleted') };
 }
 
 // ---- reconcile ------------------------------------------------------------------------------
