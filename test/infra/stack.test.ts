@@ -286,7 +286,7 @@ describe('state machines', () => {
     });
     expect(table.Properties.TableName).toBeUndefined(); // a generated name: a retained table never blocks a redeploy
     const users = TaskIds.filter((id) => taskActions(id).some((a) => a.startsWith('dynamodb:')));
-    expect(users.sort()).toEqual(['clean-up-failed-join', 'prepare-computer-object', 'read-instance', 'record-result', 'run-join-document']);
+    expect(users.sort()).toEqual(['check-ssm-agent', 'clean-up-failed-join', 'prepare-computer-object', 'read-instance', 'record-result', 'run-join-document']);
     for (const id of users) expect(taskActions(id).filter((a) => a.startsWith('dynamodb:')).sort()).toEqual(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem']);
   });
 
