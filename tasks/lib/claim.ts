@@ -54,7 +54,8 @@ export async function readInstance(input: ReadInstanceInput, deps: Deps): Promis
   const ref: InstanceRef = { instanceId: entry.instanceId, account: entry.account, region: entry.region };
   const withLifecycle = { ...ref, ...(entry.lifecycle ? { lifecycle: entry.lifecycle } : {}) };
   if (entry.action !== 'join') {
-    const reason = entry.action === 'leave' ? `${entry.reason} (the leave workflow removes the object; this join does nothing)` : entry.reason;
+    // Leaving a RUNNING instance on opt-out (tags.leaveOnOptOut) is not built yet: recorded, nothing done.
+    const reason = entry.action === 'leave' ? `${entry.reason}; removing a running instance from the directory is not supported yet: nothing was done` : entry.reason;
     return { ...withLifecycle, outcome: 'skipped', reason, platform: 'linux', loginGroups: [] };
   }
   const info = await deps.fleetFor(ref).describeInstance(ref.instanceId);
