@@ -8,7 +8,7 @@ import { statePath, timeline } from '../../engine';
 import type { ConfigOverrides } from '../../infra/asl';
 import { hookNames, tagChangePattern } from '../../infra/entry-rules';
 import type { SimLifecycleAction } from '../../lab/sim/fleet';
-import { Throttled } from '../../tasks/lib/errors';
+import { AwsRefused, Throttled } from '../../tasks/lib/errors';
 import { formatMarker } from '../../tasks/lib/marker';
 import { matches } from '../infra/event-pattern';
 import { definitions, workflowWorld, type WorkflowWorld } from './world';
@@ -176,6 +176,19 @@ describe('Auto Scaling launch hook (join machine)', () => {
     expect(run.status).toBe('SUCCEEDED');
     expect(timeline(run).find((r) => r.state === 'Record result')?.retries).toBe(3);
     expect(action.answer).toBe('CONTINUE');
+  });
+
+  test('CompleteLifecycleAction refused after the join was recorded: the cleanup answers CONTINUE (the instance IS joined)', async () => {
+    const w = hooked();
+    const action = launch(w);
+    w.sim.fleet.fail('completeLifecycleAction', 1, () => new AwsRefused('Auto Scaling CompleteLifecycleAction: AccessDenied'));
+
+    const run = await w.engine.start('join', w.lifecycleEvent(action), { name: 'hook-refused' });
+
+    expect([run.status, run.failedState, run.error]).toEqual(['FAILED', 'Record result', 'AwsRefused']);
+    expect(w.cleanups.map((c) => c.output)).toEqual([expect.objectContaining({ outcome: 'nothing', lifecycle: { result: 'CONTINUE', accepted: true } })]);
+    expect(action.answer).toBe('CONTINUE');
+    expect(w.sim.fleet.instance(ID)?.lifecycleState).toBe('InService');
   });
 
   test('the action already expired (its timeout took the default result): answered false, the join still succeeds', async () => {
