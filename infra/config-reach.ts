@@ -220,7 +220,7 @@ export const spansRegions = (reach: ReachConfig, home: string | undefined): bool
 /** The settings keys of the reach configuration (added to toSettings' result). */
 export function reachSettings<D extends DirectoryLike>(reach: ReachConfig<D>, caParameterOf: (name: string) => string | undefined, directorySettings: (d: D, caParameterName: string | undefined) => Settings['directory']): Partial<Settings> {
   return {
-    ...(reach.lifecycle.enabled ? { lifecycle: { onJoinFailure: reach.lifecycle.onJoinFailure } } : {}),
+    ...(reach.lifecycle.enabled ? { lifecycle: { onJoinFailure: reach.lifecycle.onJoinFailure, heartbeatSeconds: reach.lifecycle.heartbeatSeconds } } : {}),
     ...(reach.manyDirectories
       ? { directories: Object.fromEntries(reach.directories.map(({ name, directory }) => [name, directorySettings(directory, caParameterOf(name))])) }
       : {}),

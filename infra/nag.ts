@@ -43,7 +43,7 @@ export function acknowledgeFleetRole(role: IConstruct, resourcePrefix: string): 
   Validations.of(role).acknowledge(
     {
       id: 'AwsSolutions-IAM5[Resource::*]',
-      reason: 'ec2:DescribeInstances, ssm:DescribeInstanceInformation, ssm:GetCommandInvocation and ds:DescribeDirectories (and, for a task role, the VPC network-interface actions and X-Ray PutTraceSegments) do not support resource-level permissions.',
+      reason: 'ec2:DescribeInstances, ssm:DescribeInstanceInformation, ssm:GetCommandInvocation, ds:DescribeDirectories and autoscaling:DescribeAutoScalingInstances (and, for a task role, the VPC network-interface actions and X-Ray PutTraceSegments) do not support resource-level permissions.',
     },
     {
       id: 'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:instance/*]',

@@ -34,21 +34,25 @@ export type Need =
   | 'claims' // dynamodb:GetItem/PutItem/UpdateItem on the join-claims table
   | 'history' // states:GetExecutionHistory on the join machine's executions
   | 'lifecycle' // autoscaling:CompleteLifecycleAction / RecordLifecycleActionHeartbeat (our groups only)
+  | 'lifecycle-read' // autoscaling:DescribeAutoScalingInstances (Terminating:Wait counts as leaving; lifecycle on only)
   | 'doctor-read' // ssm:DescribeDocument on our documents, secretsmanager:DescribeSecret on the bind secret
   | 'claims-read'; // dynamodb:GetItem on the join-claims table (the doctor's probe read)
 
 export const TaskNeeds: Record<TaskId, readonly Need[]> = {
-  'read-instance': ['describe', 'claims'],
-  'check-ssm-agent': ['describe', 'ssm-ping'],
+  // lifecycle: a launch hook answered CONTINUE when no join is needed; heartbeats while waiting.
+  'read-instance': ['describe', 'claims', 'lifecycle'],
+  // claims + lifecycle: the launch hook's heartbeat (tasks/lib/lifecycle.ts heartbeatIfDue).
+  'check-ssm-agent': ['describe', 'ssm-ping', 'claims', 'lifecycle'],
   'prepare-computer-object': ['directory', 'describe', 'otp-write', 'claims'],
   // A new round after a failure makes a fresh one-time password (Prepare's path) before it sends.
-  'run-join-document': ['directory', 'describe', 'otp-write', 'send-join', 'command-read', 'claims'],
-  'run-windows-join-document': ['directory', 'describe', 'otp-write', 'send-join-windows', 'command-read', 'claims'],
+  'run-join-document': ['directory', 'describe', 'otp-write', 'send-join', 'command-read', 'claims', 'lifecycle'],
+  'run-windows-join-document': ['directory', 'describe', 'otp-write', 'send-join-windows', 'command-read', 'claims', 'lifecycle'],
   'record-result': ['describe', 'tag', 'otp-delete', 'claims', 'lifecycle'],
-  'remove-join-artifacts': ['directory', 'describe', 'tag', 'otp-delete'],
-  'clean-up-failed-join': ['directory', 'describe', 'tag', 'otp-delete', 'claims', 'history'],
-  'find-computer-objects': ['directory', 'describe'],
-  'delete-computer-object': ['directory', 'describe'],
+  'remove-join-artifacts': ['directory', 'describe', 'tag', 'otp-delete', 'lifecycle'],
+  'clean-up-failed-join': ['directory', 'describe', 'tag', 'otp-delete', 'claims', 'history', 'lifecycle'],
+  // lifecycle: Terminating:Wait counts as leaving; the terminate hook answered CONTINUE.
+  'find-computer-objects': ['directory', 'describe', 'lifecycle', 'lifecycle-read'],
+  'delete-computer-object': ['directory', 'describe', 'lifecycle-read'],
   'record-leave': ['lifecycle'],
   'find-stale-objects': ['directory', 'describe'],
   'check-deletion-cap': [],
@@ -57,7 +61,7 @@ export const TaskNeeds: Record<TaskId, readonly Need[]> = {
 };
 
 /** Needs served by the fleet (EC2/SSM): in member accounts they go through the member role. */
-export const FleetNeeds: readonly Need[] = ['describe', 'tag', 'ssm-ping', 'otp-write', 'otp-delete', 'send-join', 'send-join-windows', 'send-verify', 'command-read', 'lifecycle'];
+export const FleetNeeds: readonly Need[] = ['describe', 'tag', 'ssm-ping', 'otp-write', 'otp-delete', 'send-join', 'send-join-windows', 'send-verify', 'command-read', 'lifecycle', 'lifecycle-read'];
 
 export interface PermissionContext {
   resourcePrefix: string;
@@ -268,6 +272,10 @@ export function statementsFor(scope: Construct, needs: readonly Need[], ctx: Per
       resources: [group('*')],
       conditions: { StringEquals: { [`autoscaling:ResourceTag/${ctx.lifecycle.groupTag.key}`]: ctx.lifecycle.groupTag.value } },
     }));
+  }
+  if (has('lifecycle-read') && ctx.lifecycle) {
+    // Read-only; Auto Scaling's describe actions have no resource-level permissions.
+    out.push(new iam.PolicyStatement({ sid: 'ReadLifecycleStates', actions: ['autoscaling:DescribeAutoScalingInstances'], resources: ['*'] }));
   }
   return out;
 }

@@ -169,6 +169,7 @@ const NoResourceLevel: Partial<Record<Need, string[]>> = {
   describe: ['ec2:DescribeInstances'],
   'ssm-ping': ['ssm:DescribeInstanceInformation'],
   'command-read': ['ssm:GetCommandInvocation'],
+  'lifecycle-read': ['autoscaling:DescribeAutoScalingInstances'],
 };
 
 /** The member stack's template, for a StackSet: synthesized in an app of its own, no bootstrap needed. */

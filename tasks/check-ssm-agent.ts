@@ -5,10 +5,11 @@
  */
 import { defaultDeps } from './adapters/default-deps';
 import type { DepsProvider } from './lib/deps';
+import { withHeartbeat } from './lib/lifecycle';
 import { checkSsmAgent } from './lib/ssm-agent';
 import { makeTask } from './lib/task';
 import { parseCheckSsmAgentInput } from './lib/validate';
 
 export const makeHandler = (deps: DepsProvider) =>
-  makeTask({ workflow: 'join', step: 'Wait for SSM Online' }, deps, parseCheckSsmAgentInput, checkSsmAgent);
+  makeTask({ workflow: 'join', step: 'Wait for SSM Online' }, deps, parseCheckSsmAgentInput, withHeartbeat(checkSsmAgent));
 export const handler = makeHandler(defaultDeps);

@@ -6,9 +6,9 @@
  */
 import { defaultDeps } from './adapters/default-deps';
 import type { DepsProvider } from './lib/deps';
-import { findComputerObjects } from './lib/leave';
+import { findObjectsForEvent } from './lib/leave';
 import { makeTask } from './lib/task';
 import { parseFindObjectsInput } from './lib/validate';
 
-export const makeHandler = (deps: DepsProvider) => makeTask({ workflow: 'leave', step: 'Find computer objects' }, deps, parseFindObjectsInput, findComputerObjects);
+export const makeHandler = (deps: DepsProvider) => makeTask({ workflow: 'leave', step: 'Find computer objects' }, deps, parseFindObjectsInput, findObjectsForEvent);
 export const handler = makeHandler(defaultDeps);

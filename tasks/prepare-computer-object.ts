@@ -5,10 +5,11 @@
  */
 import { defaultDeps } from './adapters/default-deps';
 import type { DepsProvider } from './lib/deps';
+import { routed } from './lib/routing';
 import { prepareComputer } from './lib/prepare';
 import { makeTask } from './lib/task';
 import { parsePrepareComputerInput } from './lib/validate';
 
 export const makeHandler = (deps: DepsProvider) =>
-  makeTask({ workflow: 'join', step: 'Prepare computer object' }, deps, parsePrepareComputerInput, prepareComputer);
+  makeTask({ workflow: 'join', step: 'Prepare computer object' }, deps, parsePrepareComputerInput, routed(prepareComputer));
 export const handler = makeHandler(defaultDeps);

@@ -6,9 +6,10 @@
 import { defaultDeps } from './adapters/default-deps';
 import { removeJoinArtifacts } from './lib/compensate';
 import type { DepsProvider } from './lib/deps';
+import { routed } from './lib/routing';
 import { makeTask } from './lib/task';
 import { parseCompensationInput } from './lib/validate';
 
 export const makeHandler = (deps: DepsProvider) =>
-  makeTask({ workflow: 'join', step: 'Remove what the join made' }, deps, parseCompensationInput, removeJoinArtifacts);
+  makeTask({ workflow: 'join', step: 'Remove what the join made' }, deps, parseCompensationInput, routed(removeJoinArtifacts));
 export const handler = makeHandler(defaultDeps);

@@ -7,9 +7,11 @@
 import { defaultDeps } from './adapters/default-deps';
 import { runJoinDocument } from './lib/commands';
 import type { DepsProvider } from './lib/deps';
+import { withHeartbeat } from './lib/lifecycle';
+import { routed } from './lib/routing';
 import { makeTask } from './lib/task';
 import { parseRunJoinInput } from './lib/validate';
 
 export const makeHandler = (deps: DepsProvider) =>
-  makeTask({ workflow: 'join', step: 'Run join document' }, deps, parseRunJoinInput, runJoinDocument);
+  makeTask({ workflow: 'join', step: 'Run join document' }, deps, parseRunJoinInput, withHeartbeat(routed(runJoinDocument)));
 export const handler = makeHandler(defaultDeps);

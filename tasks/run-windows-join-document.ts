@@ -7,10 +7,12 @@
  */
 import { defaultDeps } from './adapters/default-deps';
 import type { DepsProvider } from './lib/deps';
+import { withHeartbeat } from './lib/lifecycle';
+import { routed } from './lib/routing';
 import { makeTask } from './lib/task';
 import { parseRunJoinInput } from './lib/validate';
 import { runWindowsJoinDocument } from './lib/windows-join';
 
 export const makeHandler = (deps: DepsProvider) =>
-  makeTask({ workflow: 'join', step: 'Run Windows join document' }, deps, parseRunJoinInput, runWindowsJoinDocument);
+  makeTask({ workflow: 'join', step: 'Run Windows join document' }, deps, parseRunJoinInput, withHeartbeat(routed(runWindowsJoinDocument)));
 export const handler = makeHandler(defaultDeps);

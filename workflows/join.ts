@@ -38,6 +38,13 @@ import {
  */
 export const SsmOnlinePolling = { intervalSeconds: 2, backoffRate: 1, maxDelaySeconds: 2 } as const;
 
+/**
+ * A launch hook's execution that finds another execution joining the instance (the EC2 running
+ * event of the same launch) waits for that join and reads the instance again: it then answers
+ * its hook (CONTINUE once joined), or joins itself if that join failed.
+ */
+export const OtherJoinPollSeconds = 20;
+
 /** The join command's Retry on JoinStillRunning: like SsmOnlinePolling (the task enforces the command deadline). */
 export const JoinPolling = SsmOnlinePolling;
 
@@ -137,9 +144,12 @@ export class JoinWorkflow extends Construct implements Workflow {
       ? new sfn.Wait(this, 'Settle', { time: sfn.WaitTime.duration(Duration.seconds(timings.settleSeconds)) }).next(waitForSsm)
       : waitForSsm;
     const state = (path: string, value: string) => sfn.Condition.stringEquals(path, value);
+    const waitForOther = new sfn.Wait(this, 'Wait for the other join', { time: sfn.WaitTime.duration(Duration.seconds(OtherJoinPollSeconds)) });
+    waitForOther.next(readInstance);
     const definition = readInstance.next(
       new sfn.Choice(this, 'Opted in?')
         .when(state('$.instance.outcome', 'proceed'), first)
+        .when(sfn.Condition.and(state('$.instance.outcome', 'in-progress'), sfn.Condition.isPresent('$.instance.lifecycle')), waitForOther)
         .when(state('$.instance.outcome', 'skipped'), early('Skipped', 'skipped'))
         .when(state('$.instance.outcome', 'already-joined'), early('Already joined', 'already-joined'))
         .when(state('$.instance.outcome', 'in-progress'), early('Another execution is joining', 'in-progress')),

@@ -138,7 +138,11 @@ export function simDeps(options: SimDepsOptions = {}): SimDeps {
     settings,
     directory,
     // Other directories: an empty SimDirectory each, on the same clock.
-    directoryFor: lazyDirectories(settings, (d) => new SimDirectory({ clock, managedOus: d.managedOus, baseDn: d.baseDn, ...options.directoryLoad }), directory),
+    directoryFor: lazyDirectories(settings, (d) => {
+      const other = new SimDirectory({ clock, managedOus: d.managedOus, baseDn: d.baseDn, ...options.directoryLoad });
+      fleet.useDirectory(d.domain, other);
+      return other;
+    }, directory),
     fleet,
     fleetFor: fleet.fleetFor,
     claims: new SimClaims(clock, options.claimsLatencyMs),

@@ -14,6 +14,7 @@
  */
 import type { Clock, ComputerObject, Directory, Marker, NewComputer } from '../../tasks/lib/ports';
 import { ComputerNameConflict, DirectoryRefused, DirectoryUnavailable } from '../../tasks/lib/errors';
+import { isInside } from '../../tasks/lib/dn';
 import { formatMarker, parseMarker } from '../../tasks/lib/marker';
 
 export type DirectoryOp = 'findByMarker' | 'findByName' | 'createComputer' | 'resetPassword' | 'deleteComputer' | 'deleteDnsRecords' | 'listManaged';
@@ -197,7 +198,8 @@ export class SimDirectory implements Directory {
     await this.enter('createComputer', spec.name);
     if (spec.name.length > 15 || !/^[A-Za-z0-9-]+$/.test(spec.name))
       throw new DirectoryRefused(`Computer name ${JSON.stringify(spec.name)} is not a valid NetBIOS name (1-15 letters, digits, hyphens)`);
-    if (!this.managedOus.some((ou) => lower(ou) === lower(spec.ou)))
+    // The delegation is container-inherit (CI): OUs inside a managed OU are allowed too.
+    if (!this.managedOus.some((ou) => lower(ou) === lower(spec.ou) || isInside(spec.ou, ou)))
       throw new DirectoryRefused(`Insufficient access rights to create a computer in ${spec.ou}`);
     if ([...this.objects.values()].some((o) => lower(o.name) === lower(spec.name)))
       throw new ComputerNameConflict(`samAccountName ${spec.name}$ is already in use`);

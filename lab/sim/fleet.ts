@@ -161,6 +161,8 @@ export class SimFleet {
   private readonly secretPath: string;
   private readonly clock: Clock;
   private readonly directory: SimDirectory | undefined;
+  /** Other directories by DNS domain (routing: the join document names its domain). */
+  private readonly directoriesByDomain = new Map<string, SimDirectory>();
   private readonly instances = new Map<string, SimInstance>();
   private readonly commands = new Map<string, SimCommand>();
   private readonly parameters = new Map<string, string>();
@@ -367,10 +369,12 @@ export class SimFleet {
       ...(i.privateDnsName !== undefined ? { privateDnsName: i.privateDnsName } : {}),
     });
     return {
-      describeInstance: async (id) => {
+      describeInstance: async (id, options) => {
         await this.enter('describeInstance', id);
         const i = find(id);
-        return i ? info(i) : undefined;
+        if (!i) return undefined;
+        // Auto Scaling's view, as the adapter's DescribeAutoScalingInstances adds it.
+        return options?.autoScaling && i.group !== undefined && i.lifecycleState !== undefined ? { ...info(i), lifecycleState: i.lifecycleState } : info(i);
       },
       describeInstances: async (ids) => {
         await this.enter('describeInstances', ids.join(','));
@@ -483,7 +487,7 @@ export class SimFleet {
   private windowsAgent(req: SendCommandRequest): ReturnType<typeof runWindowsJoin> {
     const i = this.instances.get(req.instanceId);
     return runWindowsJoin(req, {
-      directory: this.directory,
+      directory: this.directoriesByDomain.get((req.parameters.DomainName ?? '').toLowerCase()) ?? this.directory,
       parameter: (name) => this.parameters.get(name),
       joinedAs: i?.joinedAs,
       join: (name) => {
@@ -493,20 +497,26 @@ export class SimFleet {
     });
   }
 
+  /** Joins to `domain` are checked against `directory` (a second directory of the routing rules). */
+  useDirectory(domain: string, directory: SimDirectory): void {
+    this.directoriesByDomain.set(domain.toLowerCase(), directory);
+  }
+
   /** What the real documents would do, judged from the simulated world. */
   private agent(req: SendCommandRequest): CommandResult {
     const i = this.instances.get(req.instanceId);
     if (req.document === 'join') {
+      const directory = this.directoriesByDomain.get((req.parameters.DomainName ?? '').toLowerCase()) ?? this.directory;
       const name = req.parameters.ComputerName ?? '';
       const ref = SECURE.exec(req.parameters.OneTimePassword ?? '');
       const otp = ref?.[1] !== undefined ? this.parameters.get(ref[1]) : undefined;
       if (i?.joinedAs === name) return { status: 'Success', exitCode: 0, stdout: `Already joined as ${name}: adcli testjoin passed`, stderr: '' };
       if (otp === undefined) return { status: 'Failed', exitCode: 1, stdout: '', stderr: 'ParameterNotFound: the one-time password parameter does not exist' };
-      if (this.directory && !this.directory.byName(name))
+      if (directory && !directory.byName(name))
         return { status: 'Failed', exitCode: 3, stdout: '', stderr: `adcli: Couldn't authenticate as machine account: ${name}: Client '${name}$@LAB.EXAMPLE.COM' not found in Kerberos database` };
-      if (this.directory && !this.directory.passwordMatches(name, otp))
+      if (directory && !directory.passwordMatches(name, otp))
         return { status: 'Failed', exitCode: 3, stdout: '', stderr: `adcli: Couldn't authenticate as machine account: ${name}: Preauthentication failed` };
-      this.directory?.rotatePassword(name);
+      directory?.rotatePassword(name);
       if (i) i.joinedAs = name;
       // The join document verifies in the same command (verify.sh appended).
       const verified = this.verification(req, i);

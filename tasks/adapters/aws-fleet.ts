@@ -5,7 +5,7 @@
  * mapped to our catalogue (aws-errors.ts). `fleetFor` caches one AwsFleet per account+Region
  * and reaches member accounts through `memberRoleName`.
  */
-import { AutoScalingClient, CompleteLifecycleActionCommand, RecordLifecycleActionHeartbeatCommand } from '@aws-sdk/client-auto-scaling';
+import { AutoScalingClient, CompleteLifecycleActionCommand, DescribeAutoScalingInstancesCommand, RecordLifecycleActionHeartbeatCommand } from '@aws-sdk/client-auto-scaling';
 import {
   CreateTagsCommand,
   DescribeInstancesCommand,
@@ -74,6 +74,9 @@ export function toInstanceInfo(i: Instance): InstanceInfo | undefined {
   };
 }
 
+/** The tag Auto Scaling puts on the instances of a group. */
+const ASG_GROUP_TAG = 'aws:autoscaling:groupName';
+
 /** GetCommandInvocation's Status/StatusDetails → our CommandStatus. */
 export function toCommandStatus(status: string | undefined, details: string | undefined): CommandStatus {
   if (details === 'Undeliverable' || details === 'Terminated') return details;
@@ -104,17 +107,26 @@ export class AwsFleet implements Fleet {
     this.autoScaling = options.autoScaling ?? traced(new AutoScalingClient(config));
   }
 
-  async describeInstance(instanceId: string): Promise<InstanceInfo | undefined> {
+  async describeInstance(instanceId: string, options: { autoScaling?: boolean } = {}): Promise<InstanceInfo | undefined> {
+    let info: InstanceInfo | undefined;
     try {
       const out = await this.ec2.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] }));
       const found = out.Reservations?.flatMap((r) => r.Instances ?? []).find((i) => i.InstanceId === instanceId);
       if (!found) return undefined;
-      const info = toInstanceInfo(found);
+      info = toInstanceInfo(found);
       if (!info) throw new AwsRefused(`EC2 returned instance ${instanceId} in an unknown state ${JSON.stringify(found.State?.Name)}`);
-      return info;
     } catch (err) {
       if (NOT_FOUND.has(awsErrorName(err))) return undefined;
       throw mapAwsError(err, 'EC2 DescribeInstances', [], this.options.region);
+    }
+    // Only a live instance of a group has a lifecycle state worth a second call.
+    if (!options.autoScaling || info.tags[ASG_GROUP_TAG] === undefined || info.state === 'terminated') return info;
+    try {
+      const out = await this.autoScaling.send(new DescribeAutoScalingInstancesCommand({ InstanceIds: [instanceId] }));
+      const state = out.AutoScalingInstances?.find((a) => a.InstanceId === instanceId)?.LifecycleState;
+      return state ? { ...info, lifecycleState: state } : info;
+    } catch (err) {
+      throw mapAwsError(err, 'Auto Scaling DescribeAutoScalingInstances', [], this.options.region);
     }
   }
 
@@ -346,7 +358,7 @@ class DeferredFleet implements Fleet {
     });
     return this.real;
   }
-  describeInstance = async (id: string) => (await this.get()).describeInstance(id);
+  describeInstance = async (id: string, options?: { autoScaling?: boolean }) => (await this.get()).describeInstance(id, options);
   describeInstances = async (ids: string[]) => (await this.get()).describeInstances(ids);
   tagInstance = async (id: string, tags: Record<string, string>) => (await this.get()).tagInstance(id, tags);
   ssmPingStatus = async (id: string) => (await this.get()).ssmPingStatus(id);

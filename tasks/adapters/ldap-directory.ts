@@ -50,7 +50,7 @@ import {
   DirectoryUnavailable,
   InvalidInput,
 } from '../lib/errors';
-import { sameDn } from '../lib/dn';
+import { isInside, sameDn } from '../lib/dn';
 import { formatMarker, MARKER_ATTRIBUTE, parseMarker } from '../lib/marker';
 import { isValidComputerName } from '../lib/naming';
 import type { ComputerObject, Directory, Marker, NewComputer } from '../lib/ports';
@@ -539,8 +539,9 @@ export class LdapDirectory implements Directory {
 
   async createComputer(spec: NewComputer): Promise<ComputerObject> {
     if (!isValidComputerName(spec.name)) throw new InvalidInput(`Not a valid computer name: ${JSON.stringify(spec.name)}`);
-    if (!this.config.managedOus.some((ou) => sameDn(ou, spec.ou)))
-      throw new DirectoryRefused(`Refusing to create ${spec.name} in ${spec.ou}: not a managed OU`);
+    // A managed OU or an OU inside one (routing: tasks/lib/routing.ts), never anywhere else.
+    if (!this.config.managedOus.some((ou) => sameDn(ou, spec.ou) || isInside(spec.ou, ou)))
+      throw new DirectoryRefused(`Refusing to create ${spec.name} in ${spec.ou}: not a managed OU or inside one`);
     const dn = computerDn(spec.name, spec.ou);
     return this.withClient(`add ${dn}`, async (client) => {
       try {

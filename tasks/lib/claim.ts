@@ -8,11 +8,13 @@
 import { CLAIM_RETENTION_SECONDS, claimKey } from './claims';
 import type { InstanceRef, ReadInstanceInput, ReadInstanceOutput } from './contracts';
 import type { Deps } from './deps';
+import { parseEntry } from './entry';
 import { ClaimLost } from './errors';
+import { answerLifecycle, heartbeatWhileWaiting } from './lifecycle';
 import type { Claim, ClaimChanges, ComputerObject, InstanceInfo, Marker } from './ports';
+import { route } from './routing';
 import { mayReuseOrDelete } from './safety';
 import { loginGroupsFor, optInDecision, statusTagKeys } from './tags';
-import { instanceOfEvent } from './validate';
 
 type Decision = Pick<ReadInstanceOutput, 'outcome' | 'reason'>;
 
@@ -39,19 +41,43 @@ export function heldOutcome(holder: Claim, nowSeconds: number): Decision {
   return { outcome: 'in-progress', reason: `execution ${holder.execution} is joining it (claimed ${age} s ago)` };
 }
 
+/**
+ * Reads the entry event (tasks/lib/entry.ts: EC2 running, tag change, lifecycle launch), the
+ * instance, and decides. Order matters: the event and the tags are read, the instance is routed
+ * (tasks/lib/routing.ts: a refused OU tag is InvalidInput) BEFORE the claim, so a refusal has no
+ * side effect. A launch hook is answered CONTINUE here when the instance needs no join (skipped,
+ * already joined); when another execution holds the claim, the hook's execution waits for it
+ * (the Choice loops back here) and heartbeats once that join runs long.
+ */
 export async function readInstance(input: ReadInstanceInput, deps: Deps): Promise<ReadInstanceOutput> {
-  const { event, executionName } = input;
-  const ref = instanceOfEvent(event);
+  const { executionName } = input;
+  const entry = parseEntry(input.event, deps.settings); // InvalidInput before any side effect
+  const ref: InstanceRef = { instanceId: entry.instanceId, account: entry.account, region: entry.region };
+  const withLifecycle = { ...ref, ...(entry.lifecycle ? { lifecycle: entry.lifecycle } : {}) };
+  if (entry.action !== 'join') {
+    // Leaving a RUNNING instance on opt-out (tags.leaveOnOptOut) is not built yet: recorded, nothing done.
+    const reason = entry.action === 'leave' ? `${entry.reason}; removing a running instance from the directory is not supported yet: nothing was done` : entry.reason;
+    return { ...withLifecycle, outcome: 'skipped', reason, platform: 'linux', loginGroups: [] };
+  }
   const info = await deps.fleetFor(ref).describeInstance(ref.instanceId);
   const decision = decide(info, deps);
   const platform = info?.platform ?? 'linux';
-  if (decision.outcome !== 'proceed' || !info) return { ...ref, ...decision, platform, loginGroups: [] };
+  const early = async (d: Decision): Promise<ReadInstanceOutput> => {
+    const answer = d.outcome === 'in-progress' ? undefined : await answerLifecycle(withLifecycle, 'launch', 'CONTINUE', deps);
+    return { ...withLifecycle, ...d, platform, loginGroups: [], ...(answer ? { lifecycleAnswer: answer } : {}) };
+  };
+  if (decision.outcome !== 'proceed' || !info) return early(decision);
   const loginGroups = loginGroupsFor(info.tags, deps.settings); // InvalidInput before any side effect
+  const where = route(deps.settings, { account: ref.account, region: ref.region, tags: info.tags }); // InvalidInput before any side effect
   const now = Math.floor(deps.clock.now().getTime() / 1000);
   const took = await deps.claims.take(claimKey(ref), executionName, now, deps.settings.timings.claimLeaseSeconds);
-  if (!took.taken) return { ...ref, ...heldOutcome(took.holder, now), platform, loginGroups: [] };
-  deps.logger.info('Instance claimed for join', { loginGroups });
-  return { ...ref, ...decision, platform, loginGroups };
+  if (!took.taken) {
+    const held = heldOutcome(took.holder, now);
+    if (held.outcome === 'in-progress') await heartbeatWhileWaiting(withLifecycle, took.holder.claimedAt, deps);
+    return early(held);
+  }
+  deps.logger.info('Instance claimed for join', { loginGroups, directory: where.directory, computerOu: where.computerOu, route: where.reason, trigger: entry.trigger });
+  return { ...withLifecycle, ...decision, platform, loginGroups, directory: where.directory, computerOu: where.computerOu };
 }
 
 /**

@@ -11,34 +11,39 @@
  *      a new execution may then join the instance, and a redrive re-takes it;
  *   4. the instance is tagged <prefix>status=failed, <prefix>failed-state, <prefix>execution.
  *
+ *   5. a launch hook is answered (cleanUpFailedJoin): CONTINUE when joined, else
+ *      lifecycle.onJoinFailure (default ABANDON).
+ *
  * Idempotent; an instance that is gone is no error. No AWS or LDAP import: ports only.
  */
 import { ourObjects } from './claim';
 import { claimKey } from './claims';
-import type { CleanupInput, CleanupOutput, Ec2StateEvent, InstanceRef } from './contracts';
+import type { CleanupInput, CleanupOutput, InstanceRef } from './contracts';
 import type { Deps } from './deps';
+import { parseEntry } from './entry';
 import { AdjoinError, DirectoryRefused, InvalidInput } from './errors';
+import { answerLifecycle, onJoinFailure, type WithLifecycle } from './lifecycle';
 import { generateOneTimePassword } from './otp';
 import type { Claim } from './ports';
+import { scopedDeps } from './routing';
 import { statusTagKeys } from './tags';
-import { instanceOfEvent, isObj } from './validate';
 
 /** The state that makes the computer object (workflows/join.ts). */
 const PREPARE_STATE = 'Prepare computer object';
 
 const clip = (s: string, n: number): string => (s.length > n ? `${s.slice(0, n)}…` : s);
 
-/** The instance a join execution was started for (its input is the EC2 event), or undefined. */
-function instanceOfJoinInput(text: string): InstanceRef | undefined {
+/** The instance (and launch hook) a join execution was started for (its input is the entry event), or undefined. */
+function instanceOfJoinInput(text: string, deps: Deps): WithLifecycle | undefined {
   let event: unknown;
   try {
     event = JSON.parse(text);
   } catch {
     return undefined;
   }
-  if (!isObj(event) || !isObj(event.detail)) return undefined;
   try {
-    return instanceOfEvent(event as unknown as Ec2StateEvent);
+    const e = parseEntry(event, deps.settings);
+    return { instanceId: e.instanceId, account: e.account, region: e.region, ...(e.lifecycle ? { lifecycle: e.lifecycle } : {}) };
   } catch (err) {
     if (err instanceof InvalidInput) return undefined;
     throw err;
@@ -61,16 +66,30 @@ async function revokePassword(ref: InstanceRef, claim: Claim, deps: Deps): Promi
   return reset;
 }
 
+/**
+ * The cleanup, then the launch hook of the failed execution (when it came with one) is answered:
+ * CONTINUE when the instance is joined anyway, else lifecycle.onJoinFailure (default ABANDON) —
+ * also when this execution never held the claim (e.g. refused at "Read instance"): its hook is
+ * its own, and must not wait for its timeout.
+ */
 export async function cleanUpFailedJoin(input: CleanupInput, deps: Deps): Promise<CleanupOutput> {
-  const ref = instanceOfJoinInput(input.input);
-  const nothing = (reason: string): CleanupOutput => ({ outcome: 'nothing', ...(ref ? { instanceId: ref.instanceId } : {}), reason, passwordReset: false });
-  if (ref === undefined) return nothing(`execution ${input.name}: its input names no instance (nothing was claimed)`);
+  const ref = instanceOfJoinInput(input.input, deps);
+  if (ref === undefined) return { outcome: 'nothing', reason: `execution ${input.name}: its input names no instance (nothing was claimed)`, passwordReset: false };
   deps.logger.appendKeys({ instanceId: ref.instanceId, executionName: input.name });
+  const claim = await deps.claims.get(claimKey(ref));
+  const out = await cleanUp(input, ref, claim, deps);
+  const joined = claim?.status === 'joined';
+  const answer = await answerLifecycle(ref, 'launch', joined ? 'CONTINUE' : onJoinFailure(deps), deps);
+  return { ...out, ...(answer ? { lifecycle: answer } : {}) };
+}
+
+async function cleanUp(input: CleanupInput, ref: InstanceRef, claim: Claim | undefined, allDeps: Deps): Promise<CleanupOutput> {
+  const nothing = (reason: string): CleanupOutput => ({ outcome: 'nothing', instanceId: ref.instanceId, reason, passwordReset: false });
   const key = claimKey(ref);
-  const claim = await deps.claims.get(key);
   if (claim === undefined || claim.execution !== input.name)
     return nothing(`${ref.instanceId}: the join claim is ${claim ? `held by ${claim.execution}` : 'absent'}, not by ${input.name}`);
   if (claim.status === 'joined') return nothing(`${ref.instanceId}: joined (claim of ${input.name})`);
+  const deps = scopedDeps(allDeps, claim.directory); // the directory the join was routed to
 
   const failure = await deps.executions.lastFailure(input.executionArn);
   const failedState = failure?.state ?? claim.failedState ?? 'unknown';

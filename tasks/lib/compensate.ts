@@ -3,12 +3,14 @@
  * computer objects that carry this instance's marker inside the managed OUs and are proven
  * ours (tasks/lib/safety.ts mayReuseOrDelete: GUID or creator), the DNS records of their names
  * in our zone (tasks/lib/delete.ts deleteOurDnsRecords), and the join secret. Idempotent: a
- * second run finds nothing to delete.
+ * second run finds nothing to delete. A launch hook is answered lifecycle.onJoinFailure (default
+ * ABANDON; false when the instance is already gone). Runs in the routed directory (the handler).
  * No AWS or LDAP import: ports only.
  */
 import type { CompensationInput, CompensationOutput } from './contracts';
 import type { Deps } from './deps';
 import { deleteOurDnsRecords } from './delete';
+import { answerLifecycle, onJoinFailure } from './lifecycle';
 import type { Marker } from './ports';
 import { mayReuseOrDelete } from './safety';
 
@@ -32,5 +34,7 @@ export async function removeJoinArtifacts(input: CompensationInput, deps: Deps):
   const why = input.error?.Cause ?? input.error?.Error ?? 'the instance is gone';
   const reason = `${instanceId}: ${why.length > 300 ? `${why.slice(0, 300)}…` : why}`;
   logger.info('Join artifacts removed', { deleted });
-  return { outcome: 'abandoned', reason, deleted };
+  // The instance may still exist (shutting down): its launch hook must not wait for its timeout.
+  const answer = await answerLifecycle(input.instance, 'launch', onJoinFailure(deps), deps);
+  return { outcome: 'abandoned', reason, deleted, ...(answer ? { lifecycle: answer } : {}) };
 }

@@ -7,7 +7,7 @@
  * Every task result is written under its own ResultPath, so the Step Functions console shows
  * each step's output on its own. No task ever returns a secret or a one-time password.
  */
-import type { CommandStatus } from './ports';
+import type { CommandStatus, LifecycleAction } from './ports';
 
 /** The EventBridge event that started the execution (EC2 state-change notification). */
 export interface Ec2StateEvent {
@@ -33,6 +33,12 @@ export interface ObjectRef {
   directory?: string;
 }
 
+/** How a lifecycle hook was answered (accepted false: it was no longer pending). */
+export interface LifecycleAnswer {
+  result: 'CONTINUE' | 'ABANDON';
+  accepted: boolean;
+}
+
 /** Where an instance lives (every task after the first carries this). */
 export interface InstanceRef {
   instanceId: string;
@@ -42,9 +48,12 @@ export interface InstanceRef {
 
 // ---- join ---------------------------------------------------------------------------------
 
-/** "Read instance" — Payload: { event: $.event, executionName: $$.Execution.Name } */
+/**
+ * "Read instance" — Payload: { event: $, executionName: $$.Execution.Name }. The event is any
+ * entry event (tasks/lib/entry.ts parseEntry: EC2 state change, tag change, lifecycle launch).
+ */
 export interface ReadInstanceInput {
-  event: Ec2StateEvent;
+  event: unknown;
   executionName: string;
 }
 /** Result at $.instance. The Choice "Opted in?" reads $.instance.outcome. */
@@ -57,6 +66,13 @@ export interface ReadInstanceOutput extends InstanceRef {
   platform: 'linux' | 'windows';
   /** Login groups for this instance (tag value, validated, or the configured default). */
   loginGroups: string[];
+  /** The launch hook's action (lifecycle event): answered by Record result, the cleanup or here. */
+  lifecycle?: LifecycleAction;
+  /** Routed (tasks/lib/routing.ts, when proceeding): the directory and computer OU of the join. */
+  directory?: string;
+  computerOu?: string;
+  /** What "Read instance" answered the launch hook (skipped / already joined: CONTINUE). */
+  lifecycleAnswer?: LifecycleAnswer;
 }
 
 /** "Wait for SSM Online" — Payload: { instance: $.instance }. Throws SsmAgentNotOnline (retried), InstanceGone. */
@@ -125,6 +141,8 @@ export interface RecordResultOutput {
   computerName: string;
   commandId: string;
   tags: Record<string, string>;
+  /** The launch hook's answer (CONTINUE), when the join came with one. */
+  lifecycle?: LifecycleAnswer;
 }
 
 // ---- join cleanup ---------------------------------------------------------------------------
@@ -149,11 +167,13 @@ export interface CleanupOutput {
   reason: string;
   passwordReset: boolean;
   failedState?: string;
+  /** The launch hook's answer, when the join came with one. */
+  lifecycle?: LifecycleAnswer;
 }
 
 /** "Remove what the join made" (compensation) — Payload: { instance: $.instance, error: $.error } */
 export interface CompensationInput {
-  instance: InstanceRef;
+  instance: InstanceRef & { lifecycle?: LifecycleAction; directory?: string; computerOu?: string };
   /** The caught error ({Error, Cause} from a Catch with ResultPath $.error). */
   error?: { Error?: string; Cause?: string };
 }
@@ -161,13 +181,24 @@ export interface CompensationOutput {
   outcome: 'abandoned';
   reason: string;
   deleted: string[]; // DNs
+  /** The launch hook's answer (lifecycle.onJoinFailure), when the instance came with one. */
+  lifecycle?: LifecycleAnswer;
 }
 
 // ---- leave --------------------------------------------------------------------------------
 
-/** "Find computer objects" — Payload: { event: $.event }, read as the instance it names. */
+/**
+ * "Find computer objects" — Payload: { event: $ }: any leave entry event, read by
+ * tasks/lib/entry.ts parseEntry (FindObjectsEventInput) into the instance and its entry.
+ */
+export interface FindObjectsEventInput {
+  event: unknown;
+  expectedGuid?: string;
+}
 export interface FindObjectsInput {
   instance: InstanceRef;
+  /** How the leave came (absent: a terminated instance, as the EC2 event says). */
+  entry?: { action: 'join' | 'leave' | 'none'; reason: string; lifecycle?: LifecycleAction };
   /** The objectGUID recorded when the join created the object, when one is known. */
   expectedGuid?: string;
 }
@@ -177,6 +208,9 @@ export interface FindObjectsOutput extends InstanceRef {
   outcome: 'delete' | 'nothing' | 'instance-alive';
   reason: string;
   objects: ObjectRef[];
+  /** The terminate hook's action: answered CONTINUE here (nothing to delete) or by "Record leave". */
+  lifecycle?: LifecycleAction;
+  lifecycleAnswer?: LifecycleAnswer;
 }
 
 /** "Delete computer object" (a Map item, also used by reconcile) — Payload: { item, instance } */
@@ -220,7 +254,7 @@ export interface DeleteCounts {
 
 /** "Record leave" — Payload: { instance: $.found, deleted: $.deleted } */
 export interface RecordLeaveInput {
-  instance: InstanceRef;
+  instance: InstanceRef & { lifecycle?: LifecycleAction };
   deleted: DeleteItemResult[];
 }
 export interface RecordLeaveOutput extends InstanceRef, DeleteCounts {
@@ -230,6 +264,8 @@ export interface RecordLeaveOutput extends InstanceRef, DeleteCounts {
   notDeleted: { dn: string; reason: string }[];
   /** Objects deleted whose DNS records are left (the directory refused): delete them by hand. */
   dnsNotRemoved: { dn: string; reason: string }[];
+  /** The terminate hook's answer (CONTINUE), when the leave came with one. */
+  lifecycle?: LifecycleAnswer;
 }
 
 // ---- reconcile ----------------------------------------------------------------------------

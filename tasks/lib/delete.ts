@@ -42,7 +42,9 @@ export async function deleteComputerObject(input: DeleteObjectInput, allDeps: De
     deps.logger.info('Computer object already gone', { dn: object.dn });
     return { dn: object.dn, deleted: false, dnsRecordsRemoved: 0, reason: 'already gone' };
   }
-  const info = await deps.fleetFor(instance).describeInstance(instance.instanceId); // errors throw: never "gone"
+  // With lifecycle hooks on, Auto Scaling's word too: an instance a terminate hook holds (Terminating:Wait) is leaving.
+  const asg = deps.settings.lifecycle !== undefined ? { autoScaling: true } : undefined;
+  const info = await deps.fleetFor(instance).describeInstance(instance.instanceId, asg); // errors throw: never "gone"
   // The GUID seen when the object was found and judged ours pins this very object.
   const safety = safetySettings(deps.settings, {
     expected: marker,

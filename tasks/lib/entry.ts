@@ -14,9 +14,10 @@
 import { InvalidInput } from './errors';
 import { ACCOUNT_ID, REGION } from './marker';
 import { INSTANCE_ID } from './naming';
+import type { LifecycleAction } from './ports';
 import type { Settings } from './settings';
 import { isOptedIn, isOptedOut } from './tags';
-import { isObj } from './validate';
+import { ASG_NAME, HOOK_NAME, isObj, LIFECYCLE_TOKEN as TOKEN } from './validate';
 
 export const DetailTypes = {
   stateChange: 'EC2 Instance State-change Notification',
@@ -37,13 +38,7 @@ export type Trigger = 'instance-running' | 'instance-terminated' | 'instance-sta
 /** What the event asks for. `none`: nothing to do (the reason says why; recorded, not failed). */
 export type EntryAction = 'join' | 'leave' | 'none';
 
-/** The lifecycle action to complete when the workflow ends (CompleteLifecycleAction's keys). */
-export interface LifecycleAction {
-  autoScalingGroupName: string;
-  lifecycleHookName: string;
-  lifecycleActionToken: string;
-  transition: 'launch' | 'terminate';
-}
+export type { LifecycleAction } from './ports';
 
 export interface Entry {
   instanceId: string;
@@ -61,9 +56,6 @@ const show = (v: unknown): string => {
 };
 
 /** Auto Scaling group and hook names: 1-255 printable characters (the API's own limit), no control characters. */
-const ASG_NAME = /^[^\p{Cc}]{1,255}$/u;
-const HOOK_NAME = /^[A-Za-z0-9\-_/]{1,255}$/;
-const TOKEN = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 const INSTANCE_ARN = /^arn:aws[a-z-]*:ec2:([a-z0-9-]+):(\d{12}):instance\/(i-[0-9a-f]+)$/;
 
 type Settings4Entry = Pick<Settings, 'tags'>;
@@ -148,6 +140,7 @@ export function parseEntry(raw: unknown, settings: Settings4Entry): Entry {
       return fail();
   }
 }
+
 
 function instanceIdAt(detail: Record<string, unknown>, key: string, problems: string[]): string | undefined {
   const v = detail[key];

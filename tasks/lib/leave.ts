@@ -12,21 +12,42 @@
  *
  * No AWS or LDAP import: ports only.
  */
-import type { FindObjectsInput, FindObjectsOutput, ObjectRef, RecordLeaveInput, RecordLeaveOutput } from './contracts';
+import type { FindObjectsEventInput, FindObjectsInput, FindObjectsOutput, InstanceRef, ObjectRef, RecordLeaveInput, RecordLeaveOutput } from './contracts';
 import { countDeletes, readableCause } from './delete';
 import type { Deps } from './deps';
+import { parseEntry } from './entry';
 import { isGone } from './gone';
+import { answerLifecycle } from './lifecycle';
 import type { Marker } from './ports';
 import { directoriesToSearch, objectDirectory, scopedDeps } from './routing';
 import { decideDeletion, describeMarker, safetySettings } from './safety';
 
+/**
+ * "Find computer objects" from its entry event (EC2 terminated, lifecycle terminate; a tag change
+ * that asks for nothing ends as "nothing"). A terminate hook is answered CONTINUE here when there
+ * is nothing to delete, else by "Record leave" after the deletes.
+ */
+export async function findObjectsForEvent(input: FindObjectsEventInput, deps: Deps): Promise<FindObjectsOutput> {
+  const entry = parseEntry(input.event, deps.settings); // InvalidInput before anything is done
+  const instance: InstanceRef = { instanceId: entry.instanceId, account: entry.account, region: entry.region };
+  const lifecycle = entry.lifecycle?.transition === 'terminate' ? { lifecycle: entry.lifecycle } : {};
+  if (entry.action !== 'leave') return { ...instance, ...lifecycle, outcome: 'nothing', reason: entry.reason, objects: [] };
+  const found = await findComputerObjects({ instance, entry, ...(input.expectedGuid ? { expectedGuid: input.expectedGuid } : {}) }, deps);
+  if (found.outcome !== 'nothing') return { ...found, ...lifecycle };
+  const answer = await answerLifecycle({ ...instance, ...lifecycle }, 'terminate', 'CONTINUE', deps);
+  return { ...found, ...lifecycle, ...(answer ? { lifecycleAnswer: answer } : {}) };
+}
+
 export async function findComputerObjects(input: FindObjectsInput, deps: Deps): Promise<FindObjectsOutput> {
   const { instance } = input;
   const marker: Marker = { ...instance };
-  const info = await deps.fleetFor(instance).describeInstance(instance.instanceId); // errors throw: never "gone"
+  // A terminate hook holds the instance in Terminating:Wait: Auto Scaling's word makes it leaving.
+  const asg = input.entry?.lifecycle?.transition === 'terminate' ? { autoScaling: true } : undefined;
+  const info = await deps.fleetFor(instance).describeInstance(instance.instanceId, asg); // errors throw: never "gone"
   if (info !== undefined && !isGone(info, 'delete')) {
-    const reason = `EC2 says ${instance.instanceId} is ${info.state}, not terminated: nothing is deleted (a late or duplicate event)`;
-    deps.logger.info('Instance is alive', { state: info.state });
+    const state = info.lifecycleState !== undefined ? `${info.state} (${info.lifecycleState})` : info.state;
+    const reason = `EC2 says ${instance.instanceId} is ${state}, not terminated: nothing is deleted (a late or duplicate event)`;
+    deps.logger.info('Instance is alive', { state: info.state, lifecycleState: info.lifecycleState });
     return { ...instance, outcome: 'instance-alive', reason, objects: [] };
   }
   const now = deps.clock.now();
@@ -57,7 +78,7 @@ export async function findComputerObjects(input: FindObjectsInput, deps: Deps): 
   return { ...instance, outcome: 'nothing', reason, objects: [] };
 }
 
-export function recordLeave(input: RecordLeaveInput, deps: Deps): RecordLeaveOutput {
+export async function recordLeave(input: RecordLeaveInput, deps: Deps): Promise<RecordLeaveOutput> {
   const counts = countDeletes(input.deleted);
   const deletedDns = input.deleted.filter((r) => r.deleted === true && typeof r.dn === 'string').map((r) => r.dn as string);
   const notDeleted = input.deleted
@@ -69,5 +90,8 @@ export function recordLeave(input: RecordLeaveInput, deps: Deps): RecordLeaveOut
   const outcome = counts.skipped + counts.failed + counts.dnsFailed > 0 ? 'partial' : 'left';
   // Tags on a terminated instance are optional and EC2 may refuse them: none are written.
   deps.logger.info('Leave recorded', { outcome, ...counts });
-  return { ...input.instance, outcome, ...counts, deletedDns, notDeleted, dnsNotRemoved };
+  // The instance is terminating whatever the deletes did: a terminate hook is answered CONTINUE.
+  const answer = await answerLifecycle(input.instance, 'terminate', 'CONTINUE', deps);
+  const { instanceId, account, region } = input.instance;
+  return { instanceId, account, region, outcome, ...counts, deletedDns, notDeleted, dnsNotRemoved, ...(answer ? { lifecycle: answer } : {}) };
 }

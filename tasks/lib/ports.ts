@@ -81,6 +81,8 @@ export interface InstanceInfo {
   tags: Record<string, string>;
   privateDnsName?: string;
   launchTime?: Date;
+  /** Auto Scaling lifecycle state (e.g. Terminating:Wait), only when asked for and the instance is in a group. */
+  lifecycleState?: string;
 }
 
 export type PingStatus = 'Online' | 'ConnectionLost' | 'Inactive' | 'NotRegistered';
@@ -115,6 +117,14 @@ export interface SendCommandRequest {
   timeoutSeconds: number;
 }
 
+/** The lifecycle action to complete when the workflow ends (CompleteLifecycleAction's keys). */
+export interface LifecycleAction {
+  autoScalingGroupName: string;
+  lifecycleHookName: string;
+  lifecycleActionToken: string;
+  transition: 'launch' | 'terminate';
+}
+
 /** A pending Auto Scaling lifecycle action (from the lifecycle event; tasks/lib/entry.ts). */
 export interface LifecycleActionRef {
   autoScalingGroupName: string;
@@ -128,8 +138,11 @@ export type LifecycleResult = 'CONTINUE' | 'ABANDON';
 
 /** EC2 + SSM (+ Auto Scaling lifecycle actions) for one account and Region. */
 export interface Fleet {
-  /** undefined when EC2 does not know the instance (InvalidInstanceID.NotFound). */
-  describeInstance(instanceId: string): Promise<InstanceInfo | undefined>;
+  /**
+   * undefined when EC2 does not know the instance (InvalidInstanceID.NotFound). With
+   * `autoScaling`, an instance of an Auto Scaling group also gets its lifecycleState (one more call).
+   */
+  describeInstance(instanceId: string, options?: { autoScaling?: boolean }): Promise<InstanceInfo | undefined>;
   /** Batched describe (reconcile). Instances EC2 does not know are absent from the map. Any error throws. */
   describeInstances(instanceIds: string[]): Promise<Map<string, InstanceInfo>>;
   tagInstance(instanceId: string, tags: Record<string, string>): Promise<void>;
@@ -178,6 +191,10 @@ export interface Claim {
   phase?: ClaimPhase;
   failedState?: string;
   error?: string;
+  /** The directory the join routed to (tasks/lib/routing.ts): the cleanup acts there. */
+  directory?: string;
+  /** When this execution last sent a lifecycle heartbeat (tasks/lib/lifecycle.ts). */
+  heartbeatAt?: number;
 }
 
 /** The fields a holder may change on its claim. */

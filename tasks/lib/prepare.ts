@@ -91,6 +91,7 @@ export async function prepareComputer(input: PrepareComputerInput, deps: Deps): 
     computerName: name,
     phase: 'prepared',
     ...(made.object.guid !== undefined ? { objectGuid: made.object.guid } : {}),
+    ...(input.instance.directory !== undefined ? { directory: input.instance.directory } : {}),
   });
   if (!recorded) throw new ClaimLost(`The join claim of ${instanceId} changed hands while its computer object was prepared; this execution stops.`);
   const fqdn = made.object.dnsHostName?.toLowerCase() ?? hostFqdn(name, deps.settings.directory.domain);

@@ -1,13 +1,18 @@
 /**
  * "Record result": tags the instance as joined (status, computer name, execution, time),
  * deletes the one-time password parameter (already dead: adcli rotated the machine password)
- * and marks the join claim joined. Its result is the join execution's output.
+ * and marks the join claim joined; then a launch hook is answered CONTINUE (the instance goes
+ * InService only now that directory users resolve). The directory it joined is tagged
+ * (<prefix>directory, tasks/lib/routing.ts): leave and reconcile look there. Its result is the
+ * join execution's output.
  * No AWS or LDAP import: ports only.
  */
 import type { RecordResultInput, RecordResultOutput } from './contracts';
 import type { Deps } from './deps';
 import { CLAIM_RETENTION_SECONDS, claimKey } from './claims';
 import { ClaimLost } from './errors';
+import { answerLifecycle } from './lifecycle';
+import { directoryTagKey } from './routing';
 import { statusTagKeys } from './tags';
 
 export async function recordResult(input: RecordResultInput, deps: Deps): Promise<RecordResultOutput> {
@@ -19,6 +24,7 @@ export async function recordResult(input: RecordResultInput, deps: Deps): Promis
     [keys.computerName]: computer.name,
     [keys.execution]: executionName,
     [keys.joinedAt]: deps.clock.now().toISOString(),
+    ...(instance.directory !== undefined ? { [directoryTagKey(deps.settings.tags.statusPrefix)]: instance.directory } : {}),
   };
   await fleet.tagInstance(instance.instanceId, tags);
   await fleet.deleteJoinSecret(instance.instanceId);
@@ -31,5 +37,13 @@ export async function recordResult(input: RecordResultInput, deps: Deps): Promis
   });
   if (!marked) throw new ClaimLost(`The join claim of ${instance.instanceId} is no longer held by ${executionName}; the instance is tagged joined anyway.`);
   deps.logger.info('Join recorded', { computerName: computer.name });
-  return { outcome: 'joined', instanceId: instance.instanceId, computerName: computer.name, commandId: input.join.commandId, tags };
+  const answer = await answerLifecycle(instance, 'launch', 'CONTINUE', deps);
+  return {
+    outcome: 'joined',
+    instanceId: instance.instanceId,
+    computerName: computer.name,
+    commandId: input.join.commandId,
+    tags,
+    ...(answer ? { lifecycle: answer } : {}),
+  };
 }

@@ -129,6 +129,31 @@ export function scopedDeps(deps: Deps, name: string | undefined): Deps {
   return { ...deps, settings: { ...deps.settings, directory: directorySettings(deps.settings, name) }, directory: deps.directoryFor(name) };
 }
 
+/** Where "Read instance" routed the instance ($.instance.directory / computerOu). */
+export interface Routed {
+  directory?: string;
+  computerOu?: string;
+}
+
+/**
+ * Deps for a join step: the routed directory's (scopedDeps), with the routed computer OU —
+ * checked again to lie inside that directory's managed OUs (InvalidInput otherwise).
+ */
+export function routedDeps(deps: Deps, instance: Routed): Deps {
+  const scoped = scopedDeps(deps, instance.directory);
+  const ou = instance.computerOu;
+  if (ou === undefined) return scoped;
+  const d = scoped.settings.directory;
+  if (!isManagedOu(ou, d.managedOus)) throw new InvalidInput(`instance.computerOu: ${JSON.stringify(ou.slice(0, 200))} is not inside the managed OUs of directory ${instance.directory ?? DEFAULT_DIRECTORY}`);
+  return { ...scoped, settings: { ...scoped.settings, directory: { ...d, computerOu: ou } } };
+}
+
+/** A join step's domain function, run in the directory and OU the instance was routed to. */
+export const routed =
+  <I extends { instance: Routed }, O, R extends unknown[]>(run: (input: I, deps: Deps, ...rest: R) => O) =>
+  (input: I, deps: Deps, ...rest: R): O =>
+    run(input, routedDeps(deps, input.instance), ...rest);
+
 /** The directory name to record on an object found in `name`: only when several directories are configured. */
 export const objectDirectory = (settings: RoutingSettings, name: string): { directory?: string } =>
   settings.directories ? { directory: name } : {};

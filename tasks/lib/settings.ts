@@ -104,8 +104,11 @@ export interface Settings {
   linux?: LinuxSettings;
   /** Windows joins (tasks/lib/windows.ts); absent: Windows instances are skipped. */
   windows?: WindowsSettings;
-  /** Auto Scaling lifecycle hooks: what a failed join answers (absent: ABANDON). */
-  lifecycle?: { onJoinFailure: 'ABANDON' | 'CONTINUE' };
+  /**
+   * Auto Scaling lifecycle hooks: what a failed join answers (absent: ABANDON), and the hook's
+   * heartbeat timeout (absent: 1800 s) — a join that runs past a third of it sends heartbeats.
+   */
+  lifecycle?: { onJoinFailure: 'ABANDON' | 'CONTINUE'; heartbeatSeconds?: number };
   /**
    * Many directories (tasks/lib/routing.ts). Absent: the one `directory`, named "default".
    * When present, `directory` is the default directory (the first), for code that reads it.
@@ -277,6 +280,9 @@ function validateReach(checks: Checks): void {
   const onFailure = at('lifecycle.onJoinFailure');
   if (at('lifecycle') !== undefined && onFailure !== 'ABANDON' && onFailure !== 'CONTINUE')
     problems.push('lifecycle.onJoinFailure: must be ABANDON or CONTINUE');
+  const hb = at('lifecycle.heartbeatSeconds');
+  if (hb !== undefined && (typeof hb !== 'number' || !Number.isInteger(hb) || hb < 30 || hb > 7200))
+    problems.push('lifecycle.heartbeatSeconds: must be a whole number from 30 to 7200');
   const directories = at('directories');
   let names: string[] = [];
   if (directories !== undefined) {

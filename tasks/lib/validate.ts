@@ -11,7 +11,7 @@ import type {
   DeleteItemResult,
   DeleteObjectInput,
   Ec2StateEvent,
-  FindObjectsInput,
+  FindObjectsEventInput,
   FindStaleInput,
   GuardOutput,
   InstanceRef,
@@ -28,7 +28,7 @@ import type {
 import { InvalidInput } from './errors';
 import { ACCOUNT_ID, REGION } from './marker';
 import { DIRECTORY_NAME, INSTANCE_ID, isValidComputerName } from './naming';
-import type { CommandStatus } from './ports';
+import type { CommandStatus, LifecycleAction } from './ports';
 
 export const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
@@ -132,12 +132,23 @@ export function parseInstanceRef(v: unknown, path = 'instance'): InstanceRef {
 export function parseInstance(v: unknown, path = 'instance'): ReadInstanceOutput {
   const o = obj(v, path);
   const groups = strList(o, 'loginGroups', path);
+  const lifecycle = parseLifecycleAction(o.lifecycle, `${path}.lifecycle`);
   return {
     ...parseInstanceRef(o, path),
     outcome: oneOf(o, 'outcome', path, ['proceed', 'skipped', 'already-joined', 'in-progress'] as const),
     reason: typeof o.reason === 'string' ? o.reason : '',
     platform: oneOf(o, 'platform', path, ['linux', 'windows'] as const),
     loginGroups: groups,
+    ...(lifecycle ? { lifecycle } : {}),
+    ...parseRouted(o, path),
+  };
+}
+
+/** $.instance.directory / computerOu (routing), when present. */
+function parseRouted(o: Record<string, unknown>, path: string): { directory?: string; computerOu?: string } {
+  return {
+    ...(o.directory === undefined ? {} : { directory: str(o, 'directory', path, DIRECTORY_NAME) }),
+    ...(o.computerOu === undefined ? {} : { computerOu: str(o, 'computerOu', path, /^[^\p{Cc}]{1,1024}$/u) }),
   };
 }
 
@@ -201,9 +212,10 @@ export function parseGuard(v: unknown, path = 'guard'): GuardOutput {
 
 // ---- join -----------------------------------------------------------------------------------
 
+/** The event itself is read by the domain function (tasks/lib/entry.ts parseEntry needs the tag settings). */
 export function parseReadInstanceInput(raw: unknown): ReadInstanceInput {
   const o = obj(raw, 'input');
-  return { event: parseEc2StateEvent(o.event), executionName: parseExecutionName(o) };
+  return { event: obj(o.event, 'input.event'), executionName: parseExecutionName(o) };
 }
 
 export function parseCheckSsmAgentInput(raw: unknown): CheckSsmAgentInput {
@@ -266,7 +278,9 @@ export function parseCompensationInput(raw: unknown): CompensationInput {
         ...(typeof e.Cause === 'string' ? { Cause: e.Cause } : {}),
       }
     : undefined;
-  return { instance: parseInstanceRef(o.instance), ...(error ? { error } : {}) };
+  const instance = obj(o.instance, 'instance');
+  const lifecycle = parseLifecycleAction(instance.lifecycle, 'instance.lifecycle');
+  return { instance: { ...parseInstanceRef(instance), ...(lifecycle ? { lifecycle } : {}), ...parseRouted(instance, 'instance') }, ...(error ? { error } : {}) };
 }
 
 // ---- leave ----------------------------------------------------------------------------------
@@ -279,10 +293,10 @@ function parseGuid(v: unknown, path: string): string {
   return v.toLowerCase();
 }
 
-export function parseFindObjectsInput(raw: unknown): FindObjectsInput {
+export function parseFindObjectsInput(raw: unknown): FindObjectsEventInput {
   const o = obj(raw, 'input');
   const expectedGuid = o.expectedGuid === undefined || o.expectedGuid === null ? undefined : parseGuid(o.expectedGuid, 'input.expectedGuid');
-  return { instance: instanceOfEvent(parseEc2StateEvent(o.event)), ...(expectedGuid !== undefined ? { expectedGuid } : {}) };
+  return { event: obj(o.event, 'input.event'), ...(expectedGuid !== undefined ? { expectedGuid } : {}) };
 }
 
 /** Leave passes { object, instance }; reconcile adds graceSeconds. Extra fields of $.found are ignored. */
@@ -305,7 +319,9 @@ export function parseDeleteObjectInput(raw: unknown): DeleteObjectInput {
 
 export function parseRecordLeaveInput(raw: unknown): RecordLeaveInput {
   const o = obj(raw, 'input');
-  return { instance: parseInstanceRef(o.instance), deleted: parseDeleteItemResults(o.deleted, 'deleted') };
+  const instance = obj(o.instance, 'instance');
+  const lifecycle = parseLifecycleAction(instance.lifecycle, 'instance.lifecycle');
+  return { instance: { ...parseInstanceRef(instance), ...(lifecycle ? { lifecycle } : {}) }, deleted: parseDeleteItemResults(o.deleted, 'deleted') };
 }
 
 // ---- reconcile ------------------------------------------------------------------------------
@@ -326,4 +342,32 @@ export function parseCheckCapInput(raw: unknown): CheckCapInput {
 export function parseReportInput(raw: unknown): ReportInput {
   const o = obj(raw, 'input');
   return { scan: parseScan(o.scan), guard: parseGuard(o.guard), deleted: parseDeleteItemResults(o.deleted, 'deleted') };
+}
+
+/** Auto Scaling names and tokens as the lifecycle events carry them. */
+export const ASG_NAME = /^[^\p{Cc}]{1,255}$/u;
+export const HOOK_NAME = /^[A-Za-z0-9\-_/]{1,255}$/;
+export const LIFECYCLE_TOKEN = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
+
+/**
+ * `lifecycle` as carried in state data ($.instance.lifecycle, $.found.lifecycle): absent or a
+ * lifecycle action read by the same rules as the event's fields; anything else → InvalidInput.
+ */
+export function parseLifecycleAction(v: unknown, path: string): LifecycleAction | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (!isObj(v)) throw new InvalidInput(`${path}: must be an object`);
+  const bad = (key: string, re: RegExp): boolean => typeof v[key] !== 'string' || !re.test(v[key]);
+  const wrong = [
+    ...(bad('autoScalingGroupName', ASG_NAME) ? ['autoScalingGroupName'] : []),
+    ...(bad('lifecycleHookName', HOOK_NAME) ? ['lifecycleHookName'] : []),
+    ...(bad('lifecycleActionToken', LIFECYCLE_TOKEN) ? ['lifecycleActionToken'] : []),
+    ...(v.transition !== 'launch' && v.transition !== 'terminate' ? ['transition'] : []),
+  ];
+  if (wrong.length > 0) throw new InvalidInput(`${path}: not a lifecycle action (bad ${wrong.join(', ')})`);
+  return {
+    autoScalingGroupName: v.autoScalingGroupName as string,
+    lifecycleHookName: v.lifecycleHookName as string,
+    lifecycleActionToken: v.lifecycleActionToken as string,
+    transition: v.transition as 'launch' | 'terminate',
+  };
 }

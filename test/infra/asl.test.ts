@@ -27,7 +27,7 @@ const state = (name: string): State => {
 
 /** The join machine's states, as README.md "How a join proceeds" draws them (settleSeconds 0: no "Settle"). */
 const JoinStates = [
-  'Read instance', 'Opted in?', 'Skipped', 'Already joined', 'Another execution is joining', 'Done',
+  'Read instance', 'Opted in?', 'Skipped', 'Already joined', 'Another execution is joining', 'Wait for the other join', 'Done',
   'Wait for SSM Online', 'Prepare computer object', 'Linux or Windows?', 'Run join document', 'Run Windows join document', 'Record result',
   'Remove what the join made', 'Join abandoned',
 ];

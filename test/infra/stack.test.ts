@@ -326,7 +326,7 @@ describe('state machines', () => {
     });
     expect(table.Properties.TableName).toBeUndefined(); // a generated name: a retained table never blocks a redeploy
     const users = TaskIds.filter((id) => taskActions(id).some((a) => a.startsWith('dynamodb:')));
-    expect(users.sort()).toEqual(['check-setup', 'clean-up-failed-join', 'prepare-computer-object', 'read-instance', 'record-result', 'run-join-document', 'run-windows-join-document']);
+    expect(users.sort()).toEqual(['check-setup', 'check-ssm-agent', 'clean-up-failed-join', 'prepare-computer-object', 'read-instance', 'record-result', 'run-join-document', 'run-windows-join-document']);
     for (const id of users.filter((u) => u !== 'check-setup')) expect(taskActions(id).filter((a) => a.startsWith('dynamodb:')).sort()).toEqual(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem']);
     // The doctor only reads (a probe key): the table exists, answers, and a task role may read it.
     expect(taskActions('check-setup').filter((a) => a.startsWith('dynamodb:'))).toEqual(['dynamodb:GetItem']);

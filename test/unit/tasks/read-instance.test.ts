@@ -24,6 +24,9 @@ describe('Read instance', () => {
       reason: 'opted in',
       platform: 'linux',
       loginGroups: ['web-ops', 'db-ops'],
+      // Routed before the claim (one directory: "default", its computer OU).
+      directory: 'default',
+      computerOu: w.deps.settings.directory.computerOu,
     });
     expect(w.fleetTargets).toEqual([{ account: '123456789012', region: 'eu-west-1' }]);
     // One DescribeInstances, no tag write, one conditional claim write.

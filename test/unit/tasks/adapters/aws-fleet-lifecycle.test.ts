@@ -2,9 +2,10 @@ import {
   AutoScalingClient,
   AutoScalingServiceException,
   CompleteLifecycleActionCommand,
+  DescribeAutoScalingInstancesCommand,
   RecordLifecycleActionHeartbeatCommand,
 } from '@aws-sdk/client-auto-scaling';
-import { EC2Client } from '@aws-sdk/client-ec2';
+import { DescribeInstancesCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
@@ -13,6 +14,7 @@ import { AwsRefused, Throttled } from '../../../../tasks/lib/errors';
 import type { LifecycleActionRef } from '../../../../tasks/lib/ports';
 
 const asgMock = mockClient(AutoScalingClient);
+const ec2Mock = mockClient(EC2Client);
 const action: LifecycleActionRef = {
   autoScalingGroupName: 'web',
   lifecycleHookName: 'adjoin-launch',
@@ -36,7 +38,48 @@ const fleet = (): AwsFleet =>
     autoScaling: new AutoScalingClient({ region: 'eu-west-1' }),
   });
 
-beforeEach(() => asgMock.reset());
+beforeEach(() => {
+  asgMock.reset();
+  ec2Mock.reset();
+});
+
+describe('AwsFleet describeInstance with the Auto Scaling lifecycle state', () => {
+  const running = (tags: Record<string, string>) => ({
+    Reservations: [{ Instances: [{ InstanceId: action.instanceId, State: { Name: 'running' as const }, Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })) }] }],
+  });
+
+  it('adds the lifecycle state of an instance of a group (one DescribeAutoScalingInstances)', async () => {
+    // Prepare
+    ec2Mock.on(DescribeInstancesCommand).resolves(running({ 'aws:autoscaling:groupName': 'web' }));
+    asgMock.on(DescribeAutoScalingInstancesCommand).resolves({ AutoScalingInstances: [{ InstanceId: action.instanceId, LifecycleState: 'Terminating:Wait' } as never] });
+    // Act
+    const info = await fleet().describeInstance(action.instanceId, { autoScaling: true });
+    // Assess
+    expect(info).toMatchObject({ state: 'running', lifecycleState: 'Terminating:Wait' });
+    expect(asgMock).toHaveReceivedCommandWith(DescribeAutoScalingInstancesCommand, { InstanceIds: [action.instanceId] });
+  });
+
+  it.each([
+    ['not asked', { 'aws:autoscaling:groupName': 'web' }, undefined],
+    ['not in a group', {}, { autoScaling: true }],
+  ])('asks Auto Scaling nothing when %s', async (_, tags, options) => {
+    // Prepare
+    ec2Mock.on(DescribeInstancesCommand).resolves(running(tags));
+    // Act
+    const info = await fleet().describeInstance(action.instanceId, options);
+    // Assess
+    expect(info?.lifecycleState).toBeUndefined();
+    expect(asgMock).toHaveReceivedCommandTimes(DescribeAutoScalingInstancesCommand, 0);
+  });
+
+  it('throttling of DescribeAutoScalingInstances is Throttled (retried by the state)', async () => {
+    // Prepare
+    ec2Mock.on(DescribeInstancesCommand).resolves(running({ 'aws:autoscaling:groupName': 'web' }));
+    asgMock.on(DescribeAutoScalingInstancesCommand).rejects(asgError('Throttling', 'Rate exceeded'));
+    // Act / Assess
+    await expect(fleet().describeInstance(action.instanceId, { autoScaling: true })).rejects.toBeInstanceOf(Throttled);
+  });
+});
 
 describe('AwsFleet Auto Scaling lifecycle actions', () => {
   it.each(['CONTINUE', 'ABANDON'] as const)('completes a lifecycle action with %s', async (result) => {
