@@ -31,6 +31,7 @@ export type Need =
   | 'send-verify' // ssm:SendCommand with the verify document (by hand / lab fleet only: the join document verifies by itself)
   | 'command-read' // ssm:GetCommandInvocation
   | 'claims' // dynamodb:GetItem/PutItem/UpdateItem on the join-claims table
+  | 'claims-read' // dynamodb:GetItem on the join-claims table (the leave reads the recorded objectGUID)
   | 'history' // states:GetExecutionHistory on the join machine's executions
   | 'lifecycle' // autoscaling:CompleteLifecycleAction / RecordLifecycleActionHeartbeat (our groups only)
   | 'doctor-read'; // ssm:DescribeDocument on our documents, secretsmanager:DescribeSecret on the bind secret
@@ -44,7 +45,7 @@ export const TaskNeeds: Record<TaskId, readonly Need[]> = {
   'record-result': ['describe', 'tag', 'otp-delete', 'claims', 'lifecycle'],
   'remove-join-artifacts': ['directory', 'describe', 'tag', 'otp-delete'],
   'clean-up-failed-join': ['directory', 'describe', 'tag', 'otp-delete', 'claims', 'history'],
-  'find-computer-objects': ['directory', 'describe'],
+  'find-computer-objects': ['directory', 'describe', 'claims-read'],
   'delete-computer-object': ['directory', 'describe'],
   'record-leave': ['lifecycle'],
   'find-stale-objects': ['directory', 'describe'],
@@ -228,6 +229,8 @@ export function statementsFor(scope: Construct, needs: readonly Need[], ctx: Per
   }
   if (has('claims') && ctx.claimsTableArn) {
     out.push(new iam.PolicyStatement({ sid: 'JoinClaims', actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], resources: [ctx.claimsTableArn] }));
+  } else if (has('claims-read') && ctx.claimsTableArn) {
+    out.push(new iam.PolicyStatement({ sid: 'ReadJoinClaims', actions: ['dynamodb:GetItem'], resources: [ctx.claimsTableArn] }));
   }
   if (has('history')) {
     // The join machine lives in this (the orchestrator's) Region, whatever Regions the fleet spans.
