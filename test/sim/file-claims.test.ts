@@ -42,7 +42,7 @@ async function script(c: Claims): Promise<string[]> {
   await take('d', NOW); // after another key: still b's
   const got = await c.get(KEY);
   out.push(`item: ${got?.execution} ${got?.status} ${got?.objectGuid ?? '-'} lease ${got ? got.leaseUntil - got.claimedAt : '-'}`);
-  out.push(`absent: ${String(await c.get('none'))}`);
+  out.push(`absent: ${(await c.get('none')) === undefined ? 'undefined' : 'an item'}`);
   return out;
 }
 
