@@ -6,6 +6,8 @@
  * Shared by test/lab/chaos.test.ts (asserts) and bench/chaos.ts (prints the figures).
  *
  *   fault                 where                     injected as                              removed by
+ *   dc-down-for-tasks     Prepare computer object   blackhole routes to every DC in the root  deleting them after 6 s: the
+ *                                                   namespace (where the tasks' LDAP runs)    task's own retries must recover
  *   ssm-never-online      Wait for SSM Online       the instance's agent never comes Online  the agent comes Online
  *   dc-unreachable        Run join document         blackhole routes to every DC inside the  deleting the routes
  *                                                   instance (its DNS and LDAP checks fail)
@@ -16,6 +18,8 @@
  *   duplicate-event       Read instance             two join executions for one instance at  —
  *                                                   once
  *
+ * dc-down-for-tasks runs first, alongside only ssm-never-online (which needs no LDAP for its
+ * first 30 s); the others run concurrently after it.
  * Every failed execution is redriven once its fault is removed (the lab's RedriveExecution),
  * then every instance is terminated and its leave runs. Before anything runs, two objects that
  * are not ours are planted in the managed OU as the Administrator: a computer with no marker and
@@ -33,23 +37,26 @@
  *
  * Root and an up lab (callers bring it up). Time: ~1–2 min, mostly join.sh and the polling.
  */
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { promisify } from 'node:util';
 import { makeLabRuntime, type LabRuntime } from '../cli/lab-runtime';
 import { ec2StateEvent } from '../cli/ec2-event';
 import { ExecutionStore, type ExecutionRecord } from '../engine';
 import { formatMarker, MARKER_ATTRIBUTE } from '../tasks/lib/marker';
 import { computerName } from '../tasks/lib/naming';
 import * as world from './world';
-import { LabFleet, labDepsProvider, labJoinSecretName, labSettings, readParameter } from './world/fleet';
+import { LabFleet, assertLabRoute, labDepsProvider, labJoinSecretName, labSettings, readParameter } from './world/fleet';
 import { updateState } from './world/state';
 
-export const FAULTS = ['ssm-never-online', 'dc-unreachable', 'join-command-fails', 'terminated-mid-join', 'duplicate-event'] as const;
+export const FAULTS = ['dc-down-for-tasks', 'ssm-never-online', 'dc-unreachable', 'join-command-fails', 'terminated-mid-join', 'duplicate-event'] as const;
 export type Fault = (typeof FAULTS)[number];
 
 /** Where each fault must end its first run: status, failed state, error (or the output's outcome). */
 export const EXPECTED_END: Record<Fault, { status: string; failedState?: string; error?: string; outcome?: string }> = {
+  'dc-down-for-tasks': { status: 'SUCCEEDED', outcome: 'joined' },
   'ssm-never-online': { status: 'FAILED', failedState: 'Wait for SSM Online', error: 'SsmAgentNotOnline' },
   'dc-unreachable': { status: 'FAILED', failedState: 'Run join document', error: 'JoinCommandFailed' },
   'join-command-fails': { status: 'FAILED', failedState: 'Run join document', error: 'JoinCommandFailed' },
@@ -238,6 +245,22 @@ const LEVERS: Partial<Record<Fault, { inject: (id: string) => Promise<void>; rem
   },
 };
 
+/** Blackhole routes (root namespace, lab DC addresses only) while fn runs: the tasks' LDAP cannot reach any DC. */
+async function dcsDownForTasks(ms: number): Promise<void> {
+  const ips = dcIps();
+  for (const ip of ips) assertLabRoute(`ldaps://${ip}`);
+  const added: string[] = [];
+  try {
+    for (const ip of ips) {
+      await promisify(execFile)('ip', ['route', 'add', 'blackhole', `${ip}/32`]);
+      added.push(ip);
+    }
+    await new Promise((r) => setTimeout(r, ms));
+  } finally {
+    for (const ip of added) await promisify(execFile)('ip', ['route', 'del', 'blackhole', `${ip}/32`]);
+  }
+}
+
 async function must(p: Promise<{ exitCode: number; stderr: string }>, what: string): Promise<void> {
   const r = await p;
   if (r.exitCode !== 0) throw new Error(`chaos: ${what}: exit ${r.exitCode}: ${r.stderr.trim().slice(-300)}`);
@@ -312,6 +335,17 @@ async function runFault(ctx: Ctx, fault: Fault, instanceId: string): Promise<Fau
     else if (other && !['SUCCEEDED (in-progress)', 'SUCCEEDED (already-joined)'].includes(endOf(other)))
       ctx.violations.push(`duplicate-event ${instanceId}: the duplicate ended ${endOf(other)}, not SUCCEEDED (in-progress or already-joined)`);
     first = joined[0] ?? (both[0] as ExecutionRecord);
+  } else if (fault === 'dc-down-for-tasks') {
+    // The routes go in before the event and stay 6 s: Read instance and the SSM check need no
+    // LDAP, Prepare fails on its first attempt(s) and its retries (5 s, x2, full jitter) recover.
+    const down = dcsDownForTasks(6_000);
+    await new Promise((r) => setTimeout(r, 200));
+    first = await ctx.runtime.start('join', event(instanceId, 'running'), runName('join', instanceId, 'dcdown'));
+    ctx.runs += 1;
+    await down;
+    const failures = first.events.filter((e) => e.type === 'StateFailed' && e.state === 'Prepare computer object' && e.error === 'DirectoryUnavailable').length;
+    ctx.checks += 1;
+    if (failures === 0) ctx.violations.push(`dc-down-for-tasks ${instanceId}: Prepare never met the outage (no DirectoryUnavailable): the fault was not injected`);
   } else if (fault === 'terminated-mid-join') {
     const run = ctx.runtime.start('join', event(instanceId, 'running'), runName('join', instanceId, 'term'));
     ctx.runs += 1;
@@ -381,19 +415,35 @@ export async function runChaos(options: ChaosOptions = {}): Promise<ChaosReport>
   // A forged marker on the instance that is terminated mid-join (its leave must not take it), else the first.
   const forgedFor = ids.get('terminated-mid-join') ?? [...ids.values()][0] ?? 'i-00000000000000000';
   ctx.planted = new Map([...(await plantForeign(forgedFor))].map(([dn, g]) => [dn.toLowerCase(), g]));
+  // The object search can see what it must count: the forged object carries that marker.
+  ctx.checks += 1;
+  const seen = await objectsWithMarker(forgedFor);
+  if (![...ctx.planted.keys()].some((dn) => seen.has(dn))) ctx.violations.push('the marker search (ldapsearch) does not see the planted forged-marker object: the object counts would prove nothing');
 
   const results: FaultResult[] = [];
-  const settled = await Promise.allSettled(
-    faults.map(async (fault) => {
-      const r = await runFault(ctx, fault, ids.get(fault) as string);
-      log(`${fault}: ${r.endState} in ${r.seconds} s${r.redrive ? `; redrive ${r.redrive.endState} in ${r.redrive.seconds} s` : ''}`);
-      return r;
-    }),
-  );
-  for (const [i, s] of settled.entries()) {
-    if (s.status === 'fulfilled') results.push(s.value);
-    else ctx.violations.push(`${faults[i] ?? '?'}: the scenario broke: ${s.reason instanceof Error ? s.reason.message : String(s.reason)}`);
-  }
+  const one = async (fault: Fault): Promise<FaultResult> => {
+    const r = await runFault(ctx, fault, ids.get(fault) as string);
+    log(`${fault}: ${r.endState} in ${r.seconds} s${r.redrive ? `; redrive ${r.redrive.endState} in ${r.redrive.seconds} s` : ''}`);
+    return r;
+  };
+  const collect = (list: readonly Fault[], settled: PromiseSettledResult<FaultResult>[]): void => {
+    for (const [i, s] of settled.entries()) {
+      if (s.status === 'fulfilled') results.push(s.value);
+      else ctx.violations.push(`${list[i] ?? '?'}: the scenario broke: ${s.reason instanceof Error ? s.reason.message : String(s.reason)}`);
+    }
+  };
+  // The outage of every DC for the tasks (6 s) would reach the others' LDAP too: they start
+  // after it, except ssm-never-online, whose first LDAP call (its cleanup) comes 30 s or more later.
+  const alone: Fault[] = faults.filter((f) => f === 'dc-down-for-tasks');
+  const early: Fault[] = faults.filter((f) => f === 'ssm-never-online');
+  const after = faults.filter((f) => !alone.includes(f) && !early.includes(f));
+  await Promise.all([
+    (async () => {
+      collect(alone, await Promise.allSettled(alone.map(one)));
+      collect(after, await Promise.allSettled(after.map(one)));
+    })(),
+    (async () => collect(early, await Promise.allSettled(early.map(one))))(),
+  ]);
   await fleet.settle();
 
   // Every instance goes; its leave runs (also for the one terminated mid-join).
