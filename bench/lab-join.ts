@@ -178,6 +178,20 @@ export function benchTable(b: LabJoinBench): string {
   return [line(header), ...rows.map(line)].join('\n');
 }
 
+/** Ctrl-C or SIGTERM tears the lab down and exits 130; the result says whether that began. */
+export function downOnSignal(log: (l: string) => void): () => boolean {
+  let stopping = false;
+  const stop = (): void => {
+    if (stopping) return;
+    stopping = true;
+    log('interrupted: tearing the lab down…');
+    void world.down().finally(() => process.exit(130));
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  return () => stopping;
+}
+
 if (require.main === module) {
   const i = process.argv.indexOf('--batches');
   const sizes = (i >= 0 ? (process.argv[i + 1] ?? '') : '1,5,10').split(',').map(Number);
@@ -191,18 +205,10 @@ if (require.main === module) {
   }
   const json = process.argv.includes('--json');
   const log = (l: string): void => void process.stderr.write(`${l}\n`);
-  let stopping = false;
-  const stop = (): void => {
-    if (stopping) return;
-    stopping = true;
-    log('interrupted: tearing the lab down…');
-    void world.down().finally(() => process.exit(130));
-  };
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
+  const stopping = downOnSignal(log);
   runLabJoinBench(sizes, log).then(
     (b) => {
-      if (stopping) return; // the signal handler tears down and exits
+      if (stopping()) return; // the signal handler tears down and exits
       process.stdout.write(json ? `${JSON.stringify(b, null, 2)}\n` : `${benchTable(b)}\n`);
       for (const r of b.batches) for (const x of [...r.joinFailed, ...r.leaveFailed]) process.stdout.write(`failed: ${x}\n`);
       for (const p of b.problems) process.stdout.write(`problem: ${p}\n`);
@@ -210,7 +216,7 @@ if (require.main === module) {
       process.exit(bad ? 1 : 0);
     },
     (err: unknown) => {
-      if (stopping) return;
+      if (stopping()) return;
       log(`bench/lab-join: ${err instanceof Error ? err.message : String(err)}`);
       void world.down().finally(() => process.exit(1));
     },

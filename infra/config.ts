@@ -80,6 +80,8 @@ export interface AdjoinConfigInput {
     availabilityZones?: string[];
     /** Create the interface VPC endpoints the task Lambdas call (default false: bring a NAT or your own). */
     createEndpoints?: boolean;
+    /** The subnets' route tables: the DynamoDB gateway endpoint adds its route there (required with createEndpoints). */
+    routeTableIds?: string[];
   };
   alarms?: { email?: string; topicArn?: string };
   /** Linux host settings of the join (infra/config-admin.ts). */
@@ -128,7 +130,7 @@ export interface ResolvedConfig {
   naming: { prefix: string };
   timings: { settleSeconds: number; ssmOnlineDeadlineSeconds: number; commandDeadlineSeconds: number; claimLeaseSeconds: number };
   reconcile: { enabled: boolean; schedule: string; graceSeconds: number; maxDeletions: number; dryRun: boolean };
-  network: { vpcId: string; subnetIds: string[]; securityGroupIds: string[]; availabilityZones?: string[]; createEndpoints: boolean };
+  network: { vpcId: string; subnetIds: string[]; securityGroupIds: string[]; availabilityZones?: string[]; createEndpoints: boolean; routeTableIds?: string[] };
   alarms: { email?: string; topicArn?: string };
   linux: LinuxSettings;
   windows: WindowsConfig;
@@ -284,7 +286,7 @@ export function resolveConfig(input: unknown, options: ResolveOptions = {}): Res
   c.known('naming', ['prefix']);
   c.known('timings', ['settleSeconds', 'ssmOnlineDeadlineSeconds', 'commandDeadlineSeconds', 'claimLeaseSeconds']);
   c.known('reconcile', ['enabled', 'schedule', 'graceSeconds', 'maxDeletions', 'dryRun']);
-  c.known('network', ['vpcId', 'subnetIds', 'securityGroupIds', 'availabilityZones', 'createEndpoints']);
+  c.known('network', ['vpcId', 'subnetIds', 'securityGroupIds', 'availabilityZones', 'createEndpoints', 'routeTableIds']);
   c.known('alarms', ['email', 'topicArn']);
   c.known('env', ['account', 'region']);
   if (!isObj(raw.directory)) c.bad('directory', 'is required (an object)');
@@ -426,6 +428,12 @@ export function resolveConfig(input: unknown, options: ResolveOptions = {}): Res
   const securityGroupIds = c.list('network.securityGroupIds', { min: 1, re: /^sg-[0-9a-f]{8,17}$/, hint: 'sg-… that reach the DCs on 636 (and 53, 88)' });
   const availabilityZones = c.get('network.availabilityZones') === undefined ? undefined : c.list('network.availabilityZones', { min: 1 });
   const createEndpoints = c.bool('network.createEndpoints', false);
+  const routeTableIds =
+    c.get('network.routeTableIds') !== undefined
+      ? c.list('network.routeTableIds', { min: 1, re: /^rtb-[0-9a-f]{8,17}$/, hint: 'rtb-…' })
+      : createEndpoints === true
+        ? c.bad('network.routeTableIds', 'is required with createEndpoints: the rtb-… route tables of network.subnetIds (the DynamoDB gateway endpoint adds its route there)')
+        : undefined;
   const email = c.optStr('alarms.email', /^[^@\s]+@[^@\s]+\.[^@\s]+$/, 'an e-mail address');
   const topicArn = c.optStr('alarms.topicArn', /^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$/, 'an SNS topic ARN');
   const resourcePrefix = c.str('resourcePrefix', { def: Defaults.resourcePrefix, re: /^[a-z][a-z0-9-]{1,19}$/, hint: '2 to 20 of a-z 0-9 -, starting with a letter' });
@@ -477,7 +485,7 @@ export function resolveConfig(input: unknown, options: ResolveOptions = {}): Res
       claimLeaseSeconds: must(claimLeaseSeconds),
     },
     reconcile: { enabled: must(reconcileEnabled), schedule: must(schedule), graceSeconds: must(graceSeconds), maxDeletions: must(maxDeletions), dryRun: must(dryRun) },
-    network: { vpcId: must(vpcId), subnetIds: must(subnetIds), securityGroupIds: must(securityGroupIds), ...(availabilityZones ? { availabilityZones } : {}), createEndpoints: must(createEndpoints) },
+    network: { vpcId: must(vpcId), subnetIds: must(subnetIds), securityGroupIds: must(securityGroupIds), ...(availabilityZones ? { availabilityZones } : {}), createEndpoints: must(createEndpoints), ...(routeTableIds ? { routeTableIds } : {}) },
     alarms: { ...(email ? { email } : {}), ...(topicArn ? { topicArn } : {}) },
     linux,
     windows,

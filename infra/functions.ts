@@ -65,8 +65,10 @@ export interface NetworkProps {
   subnetIds: string[];
   securityGroupIds: string[];
   availabilityZones?: string[];
-  /** Create the interface endpoints the tasks call (infra/network.ts). */
+  /** Create the endpoints the tasks call (infra/network.ts). */
   createEndpoints?: boolean;
+  /** The subnets' route tables, for the DynamoDB gateway endpoint (required with createEndpoints). */
+  routeTableIds?: string[];
 }
 
 export interface TaskFunctionsProps {
@@ -128,7 +130,7 @@ export class TaskFunctionSet extends Construct {
       return subnet;
     });
     const securityGroups = net.securityGroupIds.map((sg, i) => ec2.SecurityGroup.fromSecurityGroupId(this, `SecurityGroup${i}`, sg, { mutable: false }));
-    if (net.createEndpoints) new TaskEndpoints(this, 'Endpoints', { vpc, subnets, taskSecurityGroups: securityGroups });
+    if (net.createEndpoints) new TaskEndpoints(this, 'Endpoints', { vpc, subnets, taskSecurityGroups: securityGroups, routeTableIds: net.routeTableIds ?? [] });
     const lambdaConfig: LambdaConfig = props.lambda ?? { ...LambdaDefaults, reservedConcurrency: { ...LambdaDefaults.reservedConcurrency } };
     const bundling = taskBundling(lambdaConfig.sourceMaps);
     const project = projectOf();

@@ -1,8 +1,13 @@
 /**
- * `network.createEndpoints`: the interface VPC endpoints the task Lambdas call, so they need no
- * NAT. Exactly the services the adapters (tasks/adapters) use: EC2 (describe, tag), SSM (Run
+ * `network.createEndpoints`: the VPC endpoints the task Lambdas call, so they need no NAT.
+ * Exactly the services the adapters (tasks/adapters) use: EC2 (describe, tag), SSM (Run
  * Command, instance information, the one-time password and CA parameters), STS (caller
- * identity, member roles) and Secrets Manager (the bind secret). KMS is not called by the tasks
+ * identity, member roles), Secrets Manager (the bind secret), Step Functions (`states`:
+ * GetExecutionHistory, Clean up failed join) as interface endpoints, and DynamoDB (the
+ * join-claims table: Read instance, Prepare, Run join document, Record result, the cleanup,
+ * Find computer objects) as a gateway endpoint on `network.routeTableIds` (a gateway endpoint
+ * routes the whole table's DynamoDB traffic: its policy is left open so other workloads on
+ * those route tables keep working; the task roles limit what adjoin may do). KMS is not called by the tasks
  * (SSM and Secrets Manager decrypt on the service side); Lambda's logs and traces do not leave
  * through the VPC. Private DNS is on, so the SDK's default endpoint names resolve to them; their
  * own security group admits 443 from the task security groups only.
@@ -11,21 +16,27 @@
  * network.subnetIds must be in different zones (CloudFormation refuses otherwise).
  */
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import { Stack } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 
-/** The endpoint service names (com.amazonaws.<region>.<name>) the tasks call. */
-export const TaskEndpointServices = ['ec2', 'ssm', 'sts', 'secretsmanager'] as const;
+/** The interface endpoint service names (com.amazonaws.<region>.<name>) the tasks call. */
+export const TaskEndpointServices = ['ec2', 'ssm', 'sts', 'secretsmanager', 'states'] as const;
+/** The gateway endpoint service the tasks call (the join-claims table). */
+export const TaskGatewayServices = ['dynamodb'] as const;
 
 export interface TaskEndpointsProps {
   vpc: ec2.IVpc;
   subnets: ec2.ISubnet[];
   /** The task Lambdas' security groups: the only sources allowed in on 443. */
   taskSecurityGroups: ec2.ISecurityGroup[];
+  /** The subnets' route tables (the gateway endpoints add their routes there). */
+  routeTableIds: string[];
 }
 
 export class TaskEndpoints extends Construct {
   readonly securityGroup: ec2.SecurityGroup;
   readonly endpoints: ec2.InterfaceVpcEndpoint[];
+  readonly gateways: ec2.CfnVPCEndpoint[];
 
   constructor(scope: Construct, id: string, props: TaskEndpointsProps) {
     super(scope, id);
@@ -43,6 +54,13 @@ export class TaskEndpoints extends Construct {
       securityGroups: [this.securityGroup],
       privateDnsEnabled: true,
       open: false, // no rule for the whole VPC CIDR: only the task security groups above
+    }));
+    // Imported subnets carry no route table: the gateway takes the configured route tables by ID.
+    this.gateways = TaskGatewayServices.map((service) => new ec2.CfnVPCEndpoint(this, service, {
+      vpcId: props.vpc.vpcId,
+      serviceName: `com.amazonaws.${Stack.of(this).region}.${service}`,
+      vpcEndpointType: 'Gateway',
+      routeTableIds: props.routeTableIds,
     }));
   }
 }

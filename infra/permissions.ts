@@ -32,11 +32,11 @@ export type Need =
   | 'send-verify' // ssm:SendCommand with the verify document (by hand / lab fleet only: the join document verifies by itself)
   | 'command-read' // ssm:GetCommandInvocation
   | 'claims' // dynamodb:GetItem/PutItem/UpdateItem on the join-claims table
+  | 'claims-read' // dynamodb:GetItem on the join-claims table (the leave reads the recorded objectGUID; the doctor's probe read)
   | 'history' // states:GetExecutionHistory on the join machine's executions
   | 'lifecycle' // autoscaling:CompleteLifecycleAction / RecordLifecycleActionHeartbeat (our groups only)
   | 'lifecycle-read' // autoscaling:DescribeAutoScalingInstances (Terminating:Wait counts as leaving; lifecycle on only)
-  | 'doctor-read' // ssm:DescribeDocument on our documents, secretsmanager:DescribeSecret on the bind secret
-  | 'claims-read'; // dynamodb:GetItem on the join-claims table (the doctor's probe read)
+  | 'doctor-read'; // ssm:DescribeDocument on our documents, secretsmanager:DescribeSecret on the bind secret
 
 export const TaskNeeds: Record<TaskId, readonly Need[]> = {
   // lifecycle: a launch hook answered CONTINUE when no join is needed; heartbeats while waiting.
@@ -50,8 +50,8 @@ export const TaskNeeds: Record<TaskId, readonly Need[]> = {
   'record-result': ['describe', 'tag', 'otp-delete', 'claims', 'lifecycle'],
   'remove-join-artifacts': ['directory', 'describe', 'tag', 'otp-delete', 'lifecycle'],
   'clean-up-failed-join': ['directory', 'describe', 'tag', 'otp-delete', 'claims', 'history', 'lifecycle'],
-  // lifecycle: Terminating:Wait counts as leaving; the terminate hook answered CONTINUE.
-  'find-computer-objects': ['directory', 'describe', 'lifecycle', 'lifecycle-read'],
+  // lifecycle: Terminating:Wait counts as leaving; the terminate hook answered CONTINUE. claims-read: the objectGUID the join claim recorded.
+  'find-computer-objects': ['directory', 'describe', 'claims-read', 'lifecycle', 'lifecycle-read'],
   'delete-computer-object': ['directory', 'describe', 'lifecycle-read'],
   'record-leave': ['lifecycle'],
   'find-stale-objects': ['directory', 'describe'],
@@ -251,8 +251,7 @@ export function statementsFor(scope: Construct, needs: readonly Need[], ctx: Per
   }
   if (has('claims') && ctx.claimsTableArn) {
     out.push(new iam.PolicyStatement({ sid: 'JoinClaims', actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], resources: [ctx.claimsTableArn] }));
-  }
-  if (has('claims-read') && ctx.claimsTableArn) {
+  } else if (has('claims-read') && ctx.claimsTableArn) {
     out.push(new iam.PolicyStatement({ sid: 'ReadJoinClaims', actions: ['dynamodb:GetItem'], resources: [ctx.claimsTableArn] }));
   }
   if (has('history')) {

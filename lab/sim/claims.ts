@@ -51,12 +51,9 @@ export class SimClaims implements Claims {
 
   async update(key: string, execution: string, changes: ClaimChanges, options: { unlessJoined?: boolean } = {}): Promise<boolean> {
     await this.enter('update', key);
-    const old = this.items.get(key);
-    if (!old || old.execution !== execution || (options.unlessJoined && old.status === 'joined')) return false;
-    const next: Claim = { ...old };
-    for (const [k, v] of Object.entries(changes)) if (v !== undefined) (next as unknown as Record<string, unknown>)[k] = v;
-    this.items.set(key, next);
-    return true;
+    const next = updatedClaim(this.items.get(key), execution, changes, options);
+    if (next) this.items.set(key, next);
+    return next !== undefined;
   }
 
   private async enter(op: ClaimsOp, key: string): Promise<void> {
@@ -77,6 +74,17 @@ export class SimClaims implements Claims {
     }
     b.tokens -= 1;
   }
+}
+
+/**
+ * The conditional update of both lab tables (as the DynamoDB adapter's condition): the new item,
+ * or undefined when `execution` does not hold the claim (or, with unlessJoined, it is joined).
+ */
+export function updatedClaim(old: Claim | undefined, execution: string, changes: ClaimChanges, options: { unlessJoined?: boolean } = {}): Claim | undefined {
+  if (!old || old.execution !== execution || (options.unlessJoined && old.status === 'joined')) return undefined;
+  const next: Claim = { ...old };
+  for (const [k, v] of Object.entries(changes)) if (v !== undefined) (next as unknown as Record<string, unknown>)[k] = v;
+  return next;
 }
 
 /** Step Functions' execution history, as far as the join cleanup reads it: filled by whoever runs the engine. */

@@ -11,7 +11,8 @@
  * Also: labSettings() (the Settings of the lab world) and labDeps() (Deps for the tasks).
  */
 import { joinScript } from '../../infra/documents';
-import { SimClaims, SimExecutionHistory } from '../sim/claims';
+import { SimExecutionHistory } from '../sim/claims';
+import { attempt, FileClaims } from './claims';
 import { randomBytes, randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -19,7 +20,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Client, type ClientOptions } from 'ldapts';
 import { AwsRefused, DirectoryUnavailable } from '../../tasks/lib/errors';
 import type { Deps, DepsProvider } from '../../tasks/lib/deps';
-import type { CommandResult, CommandStatus, Fleet, FleetFor, InstanceInfo, LifecycleActionRef, PingStatus, SendCommandRequest } from '../../tasks/lib/ports';
+import type { Claims, CommandResult, CommandStatus, Fleet, FleetFor, InstanceInfo, LifecycleActionRef, PingStatus, SendCommandRequest } from '../../tasks/lib/ports';
 import { defaultTagSettings, documentNames, validateSettings, type Settings } from '../../tasks/lib/settings';
 import { LdapDirectory } from '../../tasks/adapters/ldap-directory';
 import { lazyDirectories } from '../../tasks/lib/routing';
@@ -396,14 +397,6 @@ export class LabFleet implements Fleet {
   }
 }
 
-/** Runs fn; its result or its throw becomes the promise's (Fleet methods never throw synchronously). */
-function attempt<T>(fn: () => T): Promise<T> {
-  try {
-    return Promise.resolve(fn());
-  } catch (err) {
-    return Promise.reject(err instanceof Error ? err : new Error(String(err)));
-  }
-}
 
 function pingOf(r: InstanceRecord): PingStatus {
   if (r.state === 'terminated') return 'Inactive';
@@ -508,15 +501,15 @@ const EMPTY_FLEET: Fleet = {
 export interface LabDepsOptions extends LabSettingsOptions {
   fleet?: LabFleet;
   logger?: Logger;
-  /** The join claims (default: a fresh in-memory table, lab/sim/claims.ts). */
-  claims?: SimClaims;
+  /** The join claims (default: the lab's table on disk, lab/world/claims.ts, shared by every process). */
+  claims?: Claims;
   executions?: SimExecutionHistory;
 }
 
 /** The wall clock; `sleep` lets the polling tasks poll inside their invocation (tasks/lib/poll.ts), as in Lambda. */
 const wallClock = realClock;
 
-/** Deps for the tasks over the lab world: real LDAPS to the lab DC, the LabFleet, real clock, in-memory claims. */
+/** Deps for the tasks over the lab world: real LDAPS to the lab DC, the LabFleet, real clock, the claims on disk. */
 export function labDeps(opts: LabDepsOptions = {}): Deps {
   const settings = labSettings(opts);
   const fleet = opts.fleet ?? new LabFleet({ documentNames: settings.documents });
@@ -527,7 +520,7 @@ export function labDeps(opts: LabDepsOptions = {}): Deps {
     // The lab has one domain: every other directory name is a ConfigurationError.
     directoryFor: lazyDirectories(settings, () => directory, directory),
     fleetFor: labFleetFor(fleet),
-    claims: opts.claims ?? new SimClaims(wallClock),
+    claims: opts.claims ?? new FileClaims(),
     executions: opts.executions ?? new SimExecutionHistory(),
     clock: wallClock,
     random: { bytes: (n) => randomBytes(n) },

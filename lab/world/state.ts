@@ -111,30 +111,37 @@ const sleepSync = (ms: number): void => {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 };
 
-/** Read-modify-write of the state under a lock file (bounded: 5 s, then a stale lock is broken). */
-export function updateState<T>(fn: (s: LabState) => T, paths: LabPaths = labPaths()): T {
+/** Runs fn holding a lock file (across processes; bounded: 5 s, then a stale lock is broken). */
+export function withLockFile<T>(lockFile: string, fn: () => T): T {
   const deadline = Date.now() + 5000;
   let fd: number | undefined;
   for (let i = 0; i < 500 && fd === undefined; i++) {
     try {
-      fd = fs.openSync(paths.lockFile, 'wx', 0o600);
+      fd = fs.openSync(lockFile, 'wx', 0o600);
     } catch {
       if (Date.now() > deadline) {
-        fs.rmSync(paths.lockFile, { force: true }); // stale lock of a crashed process
+        fs.rmSync(lockFile, { force: true }); // stale lock of a crashed process
       } else sleepSync(10);
     }
   }
-  if (fd === undefined) throw new Error(`lab: could not lock ${paths.lockFile}`);
+  if (fd === undefined) throw new Error(`lab: could not lock ${lockFile}`);
   try {
+    return fn();
+  } finally {
+    fs.closeSync(fd);
+    fs.rmSync(lockFile, { force: true });
+  }
+}
+
+/** Read-modify-write of the state under a lock file (bounded: 5 s, then a stale lock is broken). */
+export function updateState<T>(fn: (s: LabState) => T, paths: LabPaths = labPaths()): T {
+  return withLockFile(paths.lockFile, () => {
     const s = readState(paths);
     if (!s) throw new Error(`lab: not up (no state in ${paths.root}); run up() first`);
     const out = fn(s);
     writeState(s, paths);
     return out;
-  } finally {
-    fs.closeSync(fd);
-    fs.rmSync(paths.lockFile, { force: true });
-  }
+  });
 }
 
 /** Writes a secret file (0600) and returns its path. The value is never logged. */

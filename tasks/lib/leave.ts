@@ -4,14 +4,17 @@
  *
  *   findComputerObjects  EC2 first: not gone (tasks/lib/gone.ts) → "instance-alive", nothing is
  *                        touched. Then the objects with this exact marker, each passed through
- *                        the safety rules (tasks/lib/safety.ts; the recorded objectGUID when
- *                        the input carries one). A terminated instance's objects go whatever
- *                        state its join ended in (a "joining" or "failed" tag does not block).
+ *                        the safety rules (tasks/lib/safety.ts). The objectGUID they require:
+ *                        the input's, else the one the join claim recorded at create; with
+ *                        neither, the owner-SID rule ("created by us"). A terminated instance's
+ *                        objects go whatever state its join ended in (a "joining" or "failed"
+ *                        tag does not block).
  *   recordLeave          the outcome summary; DNS records the directory refused to delete are
  *                        listed (dnsNotRemoved) and make the outcome "partial".
  *
  * No AWS or LDAP import: ports only.
  */
+import { claimKey } from './claims';
 import type { FindObjectsEventInput, FindObjectsInput, FindObjectsOutput, InstanceRef, ObjectRef, RecordLeaveInput, RecordLeaveOutput } from './contracts';
 import { countDeletes, readableCause } from './delete';
 import type { Deps } from './deps';
@@ -50,6 +53,7 @@ export async function findComputerObjects(input: FindObjectsInput, deps: Deps): 
     deps.logger.info('Instance is alive', { state: info.state, lifecycleState: info.lifecycleState });
     return { ...instance, outcome: 'instance-alive', reason, objects: [] };
   }
+  const expectedGuid = input.expectedGuid ?? (await deps.claims.get(claimKey(instance)))?.objectGuid;
   const now = deps.clock.now();
   const objects: ObjectRef[] = [];
   const refused: string[] = [];
@@ -59,7 +63,7 @@ export async function findComputerObjects(input: FindObjectsInput, deps: Deps): 
     const scoped = scopedDeps(deps, deps.settings.directories ? name : undefined);
     const found = await scoped.directory.findByMarker(marker);
     foundCount += found.length;
-    const safety = safetySettings(scoped.settings, { expected: marker, ...(input.expectedGuid ? { expectedGuid: input.expectedGuid } : {}) });
+    const safety = safetySettings(scoped.settings, { expected: marker, ...(expectedGuid ? { expectedGuid } : {}) });
     for (const o of found) {
       const d = decideDeletion(o, info, safety, now);
       if (d.delete) objects.push({ dn: o.dn, name: o.name, ...(o.guid !== undefined ? { guid: o.guid } : {}), ...objectDirectory(deps.settings, name) });

@@ -326,8 +326,11 @@ describe('the broken configurations of a first deploy are refused at synth, nami
 
   it('network.createEndpoints is a boolean, default false', () => {
     expect(sampleConfig().network.createEndpoints).toBe(false);
-    expect(sampleConfig((c) => { c.network.createEndpoints = true; }).network.createEndpoints).toBe(true);
+    expect(sampleConfig((c) => { c.network.createEndpoints = true; c.network.routeTableIds = ['rtb-0a1b2c3d4e5f60011']; }).network).toMatchObject({ createEndpoints: true, routeTableIds: ['rtb-0a1b2c3d4e5f60011'] });
     expect(problemsOf((c) => { (c.network as Record<string, unknown>).createEndpoints = 'yes'; })).toEqual([expect.stringMatching(/^network\.createEndpoints: /)]);
+    // The DynamoDB gateway endpoint needs the subnets' route tables: required with createEndpoints, checked when given.
+    expect(problemsOf((c) => { c.network.createEndpoints = true; })).toEqual([expect.stringMatching(/^network\.routeTableIds: .*rtb-/)]);
+    expect(problemsOf((c) => { c.network.routeTableIds = ['subnet-0a1b2c3d4e5f60011']; })).toEqual([expect.stringMatching(/^network\.routeTableIds: /)]);
   });
 
   it('a relative caBundleFile is read relative to the config file, not the working directory', () => {

@@ -113,10 +113,16 @@ describe('network.createEndpoints', () => {
     built.template.resourceCountIs('AWS::EC2::VPCEndpoint', 0);
   });
 
-  it('on: the four interface endpoints the adapters call, private DNS, 443 only from the task security groups, no nag finding', () => {
-    const other = build(sampleConfig((c) => { c.network.createEndpoints = true; }));
-    const endpoints = Object.values(other.template.findResources('AWS::EC2::VPCEndpoint')) as Resource[];
-    expect(endpoints.map((e) => e.Properties.ServiceName).sort()).toEqual(['ec2', 'secretsmanager', 'ssm', 'sts'].map((s) => `com.amazonaws.eu-west-1.${s}`));
+  it('on: the five interface endpoints the adapters call (states included), private DNS, 443 only from the task security groups, the DynamoDB gateway on the route tables, no nag finding', () => {
+    const other = build(sampleConfig((c) => { c.network.createEndpoints = true; c.network.routeTableIds = ['rtb-0a1b2c3d4e5f60011', 'rtb-0a1b2c3d4e5f60012']; }));
+    const all = Object.values(other.template.findResources('AWS::EC2::VPCEndpoint')) as Resource[];
+    const endpoints = all.filter((e) => e.Properties.VpcEndpointType === 'Interface');
+    expect(endpoints.map((e) => e.Properties.ServiceName).sort()).toEqual(['ec2', 'secretsmanager', 'ssm', 'states', 'sts'].map((s) => `com.amazonaws.eu-west-1.${s}`));
+    const gateways = all.filter((e) => e.Properties.VpcEndpointType === 'Gateway');
+    expect(gateways.map((g) => g.Properties)).toMatchObject([
+      { VpcEndpointType: 'Gateway', ServiceName: 'com.amazonaws.eu-west-1.dynamodb', VpcId: 'vpc-0a1b2c3d4e5f60718', RouteTableIds: ['rtb-0a1b2c3d4e5f60011', 'rtb-0a1b2c3d4e5f60012'] },
+    ]);
+    expect(all).toHaveLength(6);
     for (const e of endpoints) {
       expect(e.Properties).toMatchObject({ VpcEndpointType: 'Interface', PrivateDnsEnabled: true, VpcId: 'vpc-0a1b2c3d4e5f60718', SubnetIds: ['subnet-0a1b2c3d4e5f60001', 'subnet-0a1b2c3d4e5f60002'] });
     }
@@ -326,10 +332,10 @@ describe('state machines', () => {
     });
     expect(table.Properties.TableName).toBeUndefined(); // a generated name: a retained table never blocks a redeploy
     const users = TaskIds.filter((id) => taskActions(id).some((a) => a.startsWith('dynamodb:')));
-    expect(users.sort()).toEqual(['check-setup', 'check-ssm-agent', 'clean-up-failed-join', 'prepare-computer-object', 'read-instance', 'record-result', 'run-join-document', 'run-windows-join-document']);
-    for (const id of users.filter((u) => u !== 'check-setup')) expect(taskActions(id).filter((a) => a.startsWith('dynamodb:')).sort()).toEqual(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem']);
-    // The doctor only reads (a probe key): the table exists, answers, and a task role may read it.
-    expect(taskActions('check-setup').filter((a) => a.startsWith('dynamodb:'))).toEqual(['dynamodb:GetItem']);
+    expect(users.sort()).toEqual(['check-setup', 'check-ssm-agent', 'clean-up-failed-join', 'find-computer-objects', 'prepare-computer-object', 'read-instance', 'record-result', 'run-join-document', 'run-windows-join-document']);
+    // The doctor and the leave only read (a probe key; the objectGUID the claim recorded).
+    const readers = ['check-setup', 'find-computer-objects'];
+    for (const id of users) expect(taskActions(id).filter((a) => a.startsWith('dynamodb:')).sort()).toEqual(readers.includes(id) ? ['dynamodb:GetItem'] : ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem']);
   });
 
   it('a join that ends FAILED, TIMED_OUT or ABORTED starts the join-cleanup machine (with retries and the dead-letter queue)', () => {

@@ -4,6 +4,7 @@
 jest.mock('../../../tasks/adapters/default-deps', () => ({ defaultDeps: () => Promise.reject(new Error('unit tests pass their own deps')) }));
 
 import { makeHandler as makeFind } from '../../../tasks/find-computer-objects';
+import { claimKey } from '../../../tasks/lib/claims';
 import { Throttled } from '../../../tasks/lib/errors';
 import { ACCOUNT, ADMIN_SID, goodEvent, NOW, REGION, computer, guidOf, iid, instanceNo, aString, pagedWorld, refOf } from '../../fakes';
 
@@ -94,6 +95,43 @@ describe('Find computer objects', () => {
     expect(mismatch.reason).toContain(`${guidOf(4)}, not the recorded ${guidOf(5)}`);
     expect((await w3.find({ event: event(4), expectedGuid: guidOf(4), executionName: 'x' })).objects).toEqual([{ dn: computer(4).dn, name: computer(4).name, guid: guidOf(4) }]);
     await expect(w3.find({ event: event(4), expectedGuid: 'not-a-guid' })).rejects.toMatchObject({ name: 'InvalidInput' });
+  });
+
+  it('the join claim recorded an objectGUID: an object whose GUID differs is not deleted (named reason); the recorded one is', async () => {
+    // Prepare: the claim of instance 4 recorded guidOf(5) at create; the object under its marker has guidOf(4)
+    const w = world([computer(4)]);
+    w.fleets.put(instanceNo(4, 'terminated'));
+    await w.deps.claims.take(claimKey(refOf(4)), 'join-4', NOW.getTime() / 1000, 600);
+    await w.deps.claims.update(claimKey(refOf(4)), 'join-4', { status: 'failed', objectGuid: guidOf(5) });
+    // Act
+    const out = await w.find({ event: event(4), executionName: 'x' });
+    // Assess
+    expect(out).toMatchObject({ outcome: 'nothing', objects: [] });
+    expect(out.reason).toContain(`objectGUID ${guidOf(4)}, not the recorded ${guidOf(5)}`);
+    expect(w.directory.calls.filter((c) => c.startsWith('delete'))).toEqual([]);
+
+    // Prepare: the claim recorded the object's own GUID
+    const w2 = world([computer(4)]);
+    w2.fleets.put(instanceNo(4, 'terminated'));
+    await w2.deps.claims.take(claimKey(refOf(4)), 'join-4', NOW.getTime() / 1000, 600);
+    await w2.deps.claims.update(claimKey(refOf(4)), 'join-4', { objectGuid: guidOf(4) });
+    // Act / Assess
+    expect(await w2.find({ event: event(4), executionName: 'x' })).toMatchObject({ outcome: 'delete', objects: [{ dn: computer(4).dn, guid: guidOf(4) }] });
+  });
+
+  it('no claim (an instance joined before claims, or by hand): the owner-SID rule decides', async () => {
+    // Prepare: no claim item for either instance
+    const w = world([computer(6), computer(7, { createdByUs: false, ownerSid: ADMIN_SID })]);
+    w.fleets.put(instanceNo(6, 'terminated'));
+    w.fleets.put(instanceNo(7, 'terminated'));
+    // Act
+    const ours = await w.find({ event: event(6), executionName: 'x' });
+    const foreign = await w.find({ event: event(7), executionName: 'x' });
+    // Assess
+    expect(await w.deps.claims.get(claimKey(refOf(6)))).toBeUndefined();
+    expect(ours).toMatchObject({ outcome: 'delete', objects: [{ dn: computer(6).dn }] });
+    expect(foreign).toMatchObject({ outcome: 'nothing', objects: [] });
+    expect(foreign.reason).toContain(ADMIN_SID);
   });
 
   it('terminated with a fresh "joining" claim (a join that failed or never finished): listed all the same', async () => {
