@@ -17,6 +17,7 @@ import { claimKey } from './claims';
 import type { InstanceRef, LifecycleAnswer } from './contracts';
 import type { Deps } from './deps';
 import type { LifecycleAction } from './entry';
+import type { Invocation } from './poll';
 import type { LifecycleActionRef, LifecycleResult } from './ports';
 
 /** Default heartbeat timeout of the hooks adjoin creates (infra/config-reach.ts lifecycle.heartbeatSeconds). */
@@ -89,10 +90,28 @@ export async function heartbeatWhileWaiting(instance: WithLifecycle, holderClaim
   return deps.fleetFor(instance).recordLifecycleHeartbeat(refOf(instance, l));
 }
 
-/** A domain function that sends the holder's heartbeat first when one is due (join tasks that poll). */
+/**
+ * A polling domain function (Wait for SSM Online, the join command wait) that keeps the holder's
+ * launch hook alive: a heartbeat when one is due as the invocation starts, and again between its
+ * in-Lambda polls (tasks/lib/poll.ts), checked at most every half of heartbeatDueSeconds. A
+ * heartbeat that fails between polls is logged and tried again at a later check; the invocation's
+ * own work goes on.
+ */
 export const withHeartbeat =
-  <I extends { instance: WithLifecycle }, O, R extends unknown[]>(run: (input: I, deps: Deps, ...rest: R) => O | Promise<O>) =>
-  async (input: I, deps: Deps, ...rest: R): Promise<O> => {
+  <I extends { instance: WithLifecycle }, O>(run: (input: I, deps: Deps, invocation?: Invocation) => Promise<O>) =>
+  async (input: I, deps: Deps, invocation: Invocation = {}): Promise<O> => {
     await heartbeatIfDue(input.instance, deps);
-    return run(input, deps, ...rest);
+    if (input.instance.lifecycle?.transition !== 'launch') return run(input, deps, invocation);
+    let checkedAt = deps.clock.now().getTime();
+    const betweenPolls = async (): Promise<void> => {
+      const now = deps.clock.now().getTime();
+      if (now - checkedAt < (heartbeatDueSeconds(deps) * 1000) / 2) return;
+      checkedAt = now;
+      try {
+        await heartbeatIfDue(input.instance, deps);
+      } catch (err) {
+        deps.logger.warn('Lifecycle heartbeat failed; tried again at a later check', { cause: err instanceof Error ? err.message : String(err) });
+      }
+    };
+    return run(input, deps, { ...invocation, betweenPolls });
   };

@@ -25,6 +25,8 @@ import { AdjoinError, Errors } from './errors';
 export interface Invocation {
   /** Milliseconds before the invocation times out (Lambda's context.getRemainingTimeInMillis). */
   remainingMs?: () => number;
+  /** Work to do between two polls of this invocation (the launch hook's heartbeat, tasks/lib/lifecycle.ts). */
+  betweenPolls?: () => Promise<void>;
 }
 
 export const InLambdaWait = {
@@ -106,5 +108,6 @@ export async function pollWithin<T>(clock: Clock, invocation: Invocation, plan: 
       throw plan.stillWaiting(`${polls} check${polls === 1 ? '' : 's'} in ${s} s${throttled > 0 ? `, ${throttled} throttled` : ''}`);
     }
     await sleep(Math.min(pause, left));
+    await invocation.betweenPolls?.();
   }
 }

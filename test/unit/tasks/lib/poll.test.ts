@@ -6,6 +6,7 @@
 import { claimKey } from '../../../../tasks/lib/claims';
 import { runJoinDocument } from '../../../../tasks/lib/commands';
 import { AdjoinError, AwsUnreachable, CommandTimedOut, InstanceGone, JoinStillRunning, SsmAgentNotOnline, Throttled } from '../../../../tasks/lib/errors';
+import { withHeartbeat } from '../../../../tasks/lib/lifecycle';
 import { InLambdaWait, pollBudgetMs, pollWithin } from '../../../../tasks/lib/poll';
 import type { Clock } from '../../../../tasks/lib/ports';
 import { checkSsmAgent } from '../../../../tasks/lib/ssm-agent';
@@ -245,5 +246,35 @@ describe('Run join document, polling the command in its Lambda', () => {
     await expect(runJoinDocument(runInput, w.deps, { remainingMs: () => 31_000 })).rejects.toThrow(JoinStillRunning);
     expect(ops(w).filter((o) => o === 'getCommand')).toHaveLength(0);
     expect(w.claims.item(KEY)).toMatchObject({ commandId: 'cmd-1', phase: 'command-sent' });
+  });
+});
+
+describe('work between polls (the launch hook heartbeat)', () => {
+  it('betweenPolls runs after each pause, never before the first poll', async () => {
+    const clock = sleepingClock();
+    let n = 0;
+    const order: string[] = [];
+    const invocation = { betweenPolls: () => (order.push('between'), Promise.resolve()) };
+    await pollWithin(clock, invocation, { intervalSeconds: 5, stillWaiting: waiting }, () => (order.push('poll'), Promise.resolve(++n === 3 ? 'done' : undefined)));
+    expect(order).toEqual(['poll', 'between', 'poll', 'between', 'poll']);
+  });
+
+  it('withHeartbeat: heartbeats between polls once due, and a failed heartbeat does not end the wait', async () => {
+    const w: TestWorld = world({ ...world().deps.settings, lifecycle: { onJoinFailure: 'ABANDON', heartbeatSeconds: 60 } });
+    const clock = sleepingClock();
+    w.deps.clock = clock;
+    const lifecycle = { autoScalingGroupName: 'web', lifecycleHookName: 'adjoin-launch', lifecycleActionToken: '11111111-2222-3333-4444-555555555555', transition: 'launch' as const };
+    const key = claimKey(proceed);
+    await w.claims.take(key, 'exec-1', Math.floor(clock.t / 1000), 3600);
+    let beats = 0;
+    w.fleet.recordLifecycleHeartbeat = () => (++beats === 1 ? Promise.reject(new Throttled('Rate exceeded')) : Promise.resolve(true));
+    let n = 0;
+    const run = withHeartbeat((input: { instance: typeof proceed & { lifecycle: typeof lifecycle } }, deps, invocation) =>
+      pollWithin(deps.clock, invocation ?? {}, { intervalSeconds: 5, maxSeconds: 600, stillWaiting: waiting }, () => Promise.resolve(++n === 40 ? 'online' : undefined)));
+    const out = await run({ instance: { ...proceed, lifecycle } }, w.deps);
+    expect(out).toBe('online');
+    // ~200 s of polling with a 60 s hook: due every 20 s, checked at most every 10 s; the first one threw.
+    expect(beats).toBeGreaterThanOrEqual(5);
+    expect(w.claims.item(key)?.heartbeatAt).toBeDefined();
   });
 });
