@@ -24,7 +24,7 @@ import { functionName, TaskIds, type TaskId } from '../tasks/registry';
 import type { TaskFunctions } from '../workflows/common';
 import { LambdaDefaults, type LambdaConfig } from './lambda-config';
 import { acknowledgeFleetRole, acknowledgeOrganizationMembers } from './nag';
-import { TaskEndpoints } from './network';
+import { TaskEndpoints, type OptionalEndpointService } from './network';
 import { assumeMemberRoles, fleetTasks, memberRoleNameFor, statementsFor, taskRoleName, TaskNeeds, TaskRoleTag, type PermissionContext } from './permissions';
 
 /** The repository root — or, in the published package, dist/ (compiled tasks/*.js beside infra/). */
@@ -130,7 +130,14 @@ export class TaskFunctionSet extends Construct {
       return subnet;
     });
     const securityGroups = net.securityGroupIds.map((sg, i) => ec2.SecurityGroup.fromSecurityGroupId(this, `SecurityGroup${i}`, sg, { mutable: false }));
-    if (net.createEndpoints) new TaskEndpoints(this, 'Endpoints', { vpc, subnets, taskSecurityGroups: securityGroups, routeTableIds: net.routeTableIds ?? [] });
+    if (net.createEndpoints) {
+      const d = props.settings.directories ? Object.values(props.settings.directories) : [props.settings.directory];
+      const optional: OptionalEndpointService[] = [
+        ...(d.some((x) => x.directoryId !== undefined && (x.domainControllers ?? []).length === 0) ? ['ds' as const] : []),
+        ...(props.settings.lifecycle ? ['autoscaling' as const] : []),
+      ];
+      new TaskEndpoints(this, 'Endpoints', { vpc, subnets, taskSecurityGroups: securityGroups, routeTableIds: net.routeTableIds ?? [], optional });
+    }
     const lambdaConfig: LambdaConfig = props.lambda ?? { ...LambdaDefaults, reservedConcurrency: { ...LambdaDefaults.reservedConcurrency } };
     const bundling = taskBundling(lambdaConfig.sourceMaps);
     const project = projectOf();

@@ -21,6 +21,12 @@ import { Construct } from 'constructs';
 
 /** The interface endpoint service names (com.amazonaws.<region>.<name>) the tasks call. */
 export const TaskEndpointServices = ['ec2', 'ssm', 'sts', 'secretsmanager', 'states'] as const;
+/**
+ * Called only when a feature is on: `ds` (Directory Service) for a directory whose DCs are read
+ * from its directoryId at cold start; `autoscaling` for lifecycle hooks (CompleteLifecycleAction,
+ * heartbeats, DescribeAutoScalingInstances).
+ */
+export type OptionalEndpointService = 'ds' | 'autoscaling';
 /** The gateway endpoint service the tasks call (the join-claims table). */
 export const TaskGatewayServices = ['dynamodb'] as const;
 
@@ -31,6 +37,8 @@ export interface TaskEndpointsProps {
   taskSecurityGroups: ec2.ISecurityGroup[];
   /** The subnets' route tables (the gateway endpoints add their routes there). */
   routeTableIds: string[];
+  /** The optional services the configuration calls (see OptionalEndpointService). */
+  optional?: OptionalEndpointService[];
 }
 
 export class TaskEndpoints extends Construct {
@@ -47,7 +55,7 @@ export class TaskEndpoints extends Construct {
     });
     for (const [i, sg] of props.taskSecurityGroups.entries())
       this.securityGroup.addIngressRule(ec2.Peer.securityGroupId(sg.securityGroupId), ec2.Port.tcp(443), `HTTPS from adjoin task security group ${i + 1}`);
-    this.endpoints = TaskEndpointServices.map((service) => new ec2.InterfaceVpcEndpoint(this, service, {
+    this.endpoints = [...TaskEndpointServices, ...(props.optional ?? [])].map((service) => new ec2.InterfaceVpcEndpoint(this, service, {
       vpc: props.vpc,
       service: new ec2.InterfaceVpcEndpointAwsService(service),
       subnets: { subnets: props.subnets },

@@ -133,6 +133,21 @@ describe('network.createEndpoints', () => {
     ]);
     expect(nagFindings(other.orchestrator)).toEqual([]);
   });
+  it('on, with a directoryId look-up and lifecycle hooks: the ds and autoscaling endpoints too (only then)', () => {
+    const other = build(sampleConfig((c) => {
+      c.network.createEndpoints = true;
+      c.network.routeTableIds = ['rtb-0a1b2c3d4e5f60011'];
+      const d = c.directory as Record<string, unknown>;
+      d.directoryId = 'd-0123456789';
+      d.tlsServerName = 'corp.example.com';
+      delete d.domainControllers;
+      delete d.ldapUrls;
+      (c as Record<string, unknown>).lifecycle = { enabled: true };
+    }));
+    const names = (Object.values(other.template.findResources('AWS::EC2::VPCEndpoint')) as Resource[]).map((e) => String(e.Properties.ServiceName));
+    expect(names.filter((n) => /\.(ds|autoscaling)$/.test(n)).sort()).toEqual(['com.amazonaws.eu-west-1.autoscaling', 'com.amazonaws.eu-west-1.ds']);
+    expect(nagFindings(other.orchestrator)).toEqual([]);
+  });
 });
 
 describe('the sample configuration deploys in one account as it is', () => {
