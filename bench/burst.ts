@@ -3,7 +3,7 @@
  *
  *   npx tsx bench/burst.ts                      # N = 100, 300, 1,000 (one child process each)
  *   npx tsx bench/burst.ts --count 2000 --json  # other sizes; --count may repeat
- *   options: --seed S  --lambda-concurrency 1000  --ldap-capacity 8  --duplicates 0.05
+ *   options: --seed S  --lambda-concurrency 1000  --ldap-capacity 8  --duplicates 0.05  --rates published|issue
  *
  * The synthesized join ASL (infra/asl.ts) and the real task handlers over lab/sim, every timer
  * on lab/sim/timers' virtual clock. N instances launch at once; their SSM agents come Online
@@ -22,7 +22,7 @@ import { synthesizeDefinitions, type Definitions } from '../infra/asl';
 import { LocalEngine, transitions, type ExecutionRecord } from '../engine';
 import { loadTaskHandler, type TaskHandler } from '../engine/handlers';
 import { simDeps, type DirectoryOp } from '../lab/sim';
-import { API_LATENCY_MS, AWS_RATES, CLAIMS_API, SdkClientModel, apiOf, applyClaimsRate, applyRates, lambdaContainer, withSdkRetry, withSdkRetryClaims } from '../lab/sim/rates';
+import { API_LATENCY_MS, AWS_RATES, CLAIMS_API, type ApiRate, SdkClientModel, apiOf, applyClaimsRate, applyRates, lambdaContainer, withSdkRetry, withSdkRetryClaims } from '../lab/sim/rates';
 import { DiscreteTime, seededUniform } from '../lab/sim/timers';
 import type { Deps } from '../tasks/lib/deps';
 import { parseMarker } from '../tasks/lib/marker';
@@ -50,8 +50,26 @@ const LDAP_MS: Record<DirectoryOp, number> = {
   listManaged: 200,
 };
 
+/**
+ * `--rates issue`: the rate model issue 10 was written against (per second / bucket:
+ * DescribeInstances 20/100, CreateTags 5/50, DescribeInstanceInformation 10/20, SendCommand 5/10,
+ * GetCommandInvocation 10/20), the rest as AWS_RATES. Default `published`: lab/sim/rates.ts.
+ */
+export const ISSUE_RATE_OVERRIDES: Record<string, { ratePerSecond: number; burst: number }> = {
+  'ec2:DescribeInstances': { ratePerSecond: 20, burst: 100 },
+  'ec2:CreateTags': { ratePerSecond: 5, burst: 50 },
+  'ssm:DescribeInstanceInformation': { ratePerSecond: 10, burst: 20 },
+  'ssm:SendCommand': { ratePerSecond: 5, burst: 10 },
+  'ssm:GetCommandInvocation': { ratePerSecond: 10, burst: 20 },
+};
+
+export const ratesOf = (model: 'published' | 'issue'): ApiRate[] =>
+  model === 'published' ? AWS_RATES : AWS_RATES.map((r) => ({ ...r, ...(ISSUE_RATE_OVERRIDES[r.api] ?? {}) }));
+
 export interface BurstOptions {
   count: number;
+  /** The per-API rate model (see ratesOf). */
+  rates?: 'published' | 'issue';
   seed: string;
   lambdaConcurrency: number;
   ldapCapacity: number;
@@ -205,7 +223,8 @@ export async function runBurst(defs: Definitions, o: BurstOptions): Promise<Burs
       },
       directoryLoad: { latencyMs: (op) => LDAP_MS[op], capacity: o.ldapCapacity },
     });
-    applyRates(sim.fleet);
+    const model = ratesOf(o.rates ?? 'published');
+    applyRates(sim.fleet, model);
     applyClaimsRate(sim.claims);
     const deps: Deps = { settings: sim.settings, directory: sim.directory, directoryFor: sim.directoryFor, fleetFor: withSdkRetry(sim.fleetFor), claims: withSdkRetryClaims(sim.claims), executions: sim.executions, clock: sim.clock, random: sim.random, logger: sim.logger };
     const provider = (): Promise<Deps> => Promise.resolve(deps);
@@ -223,7 +242,7 @@ export async function runBurst(defs: Definitions, o: BurstOptions): Promise<Burs
       if (rng() < o.duplicateShare) events.push({ id, name: `dup-${i}`, atMs: 2000 * rng() });
     });
     // StartExecution's quota: a throttled start is retried by EventBridge (modelled: when a token is back).
-    const start = AWS_RATES.find((r) => r.api === 'states:StartExecution');
+    const start = model.find((r) => r.api === 'states:StartExecution');
     const bucket = { tokens: start?.burst ?? Infinity, atMs: 0, calls: 0, throttles: 0 };
     const startOne = async (e: { id: string; name: string; atMs: number }): Promise<ExecutionRecord> => {
       await sleep(e.atMs);
@@ -305,7 +324,7 @@ export async function runBurst(defs: Definitions, o: BurstOptions): Promise<Burs
         row.ok.set(inst, (row.ok.get(inst) ?? 0) + 1);
       }
     }
-    const rates = new Map(AWS_RATES.map((r) => [r.api, r]));
+    const rates = new Map(model.map((r) => [r.api, r]));
     const apis: BurstResult['apis'] = [...perApi.entries()].map(([api, row]) => {
       const minCalls = joinedIds.length === 0 ? 0 : Math.min(...joinedIds.map((id) => row.ok.get(id) ?? 0));
       const rate = rates.get(api)?.ratePerSecond;
@@ -394,7 +413,7 @@ export async function runBurst(defs: Definitions, o: BurstOptions): Promise<Burs
 
 function parseArgs(argv: string[]): { counts: number[]; json: boolean; options: Omit<BurstOptions, 'count'> } {
   const counts: number[] = [];
-  const options = { seed: 'adjoin-burst', lambdaConcurrency: 1000, ldapCapacity: 8, duplicateShare: 0.05 };
+  const options: Omit<BurstOptions, 'count'> = { seed: 'adjoin-burst', lambdaConcurrency: 1000, ldapCapacity: 8, duplicateShare: 0.05 };
   let json = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -414,6 +433,11 @@ function parseArgs(argv: string[]): { counts: number[]; json: boolean; options: 
     else if (a === '--lambda-concurrency') options.lambdaConcurrency = Math.floor(num(1));
     else if (a === '--ldap-capacity') options.ldapCapacity = Math.floor(num(1));
     else if (a === '--duplicates') options.duplicateShare = num(0);
+    else if (a === '--rates') {
+      const v = next();
+      if (v !== 'published' && v !== 'issue') throw new RangeError('--rates: published or issue');
+      options.rates = v;
+    }
     else throw new RangeError(`unknown argument ${String(a)}`);
   }
   return { counts: counts.length > 0 ? counts : [100, 300, 1000], json, options };
