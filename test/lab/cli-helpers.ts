@@ -24,10 +24,12 @@ function realIo(): Captured {
   };
 }
 
-export async function adjoin(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+/** One CLI run: its exit code, what it printed, and how long it took (ms). */
+export async function adjoin(...argv: string[]): Promise<{ code: number; out: string; err: string; ms: number }> {
   const io = realIo();
+  const t0 = Date.now();
   const code = await run(argv, io, realTargets(io));
-  return { code, out: io.stdout.join('\n'), err: io.stderr.join('\n') };
+  return { code, out: io.stdout.join('\n'), err: io.stderr.join('\n'), ms: Date.now() - t0 };
 }
 
 export const json = <T>(text: string): T => JSON.parse(text) as T;

@@ -10,36 +10,11 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as world from '../../lab/world';
 import { DC_IP } from '../../lab/world/paths';
-import { run, type Io } from '../../cli/program';
-import { realTargets } from '../../cli/targets';
 import { buildProbes } from '../../tasks/adapters/doctor-ports';
 import { mayDeleteChild, type DoctorReport } from '../../tasks/lib/doctor';
 import { assertLabRoute, labSettings } from '../../lab/world/fleet';
+import { adjoin } from './cli-helpers';
 import { ensureLab } from './helpers';
-
-function realIo(): Io & { stdout: string[]; stderr: string[] } {
-  const stdout: string[] = [];
-  const stderr: string[] = [];
-  return {
-    stdout,
-    stderr,
-    out: (t) => stdout.push(t),
-    err: (t) => stderr.push(t),
-    isTTY: false,
-    stdinIsTTY: false,
-    env: {},
-    now: () => new Date(),
-    sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
-    confirm: () => Promise.resolve(false),
-  };
-}
-
-async function adjoin(...argv: string[]): Promise<{ code: number; out: string; err: string; ms: number }> {
-  const io = realIo();
-  const t0 = Date.now();
-  const code = await run(argv, io, realTargets(io));
-  return { code, out: io.stdout.join('\n'), err: io.stderr.join('\n'), ms: Date.now() - t0 };
-}
 
 const report = (text: string): DoctorReport => JSON.parse(text) as DoctorReport;
 const check = (r: DoctorReport, prefix: string) => r.checks.filter((c) => c.name.startsWith(prefix));
