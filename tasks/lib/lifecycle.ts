@@ -73,7 +73,8 @@ export async function heartbeatIfDue(instance: WithLifecycle, deps: Deps): Promi
   const now = Math.floor(deps.clock.now().getTime() / 1000);
   if (now - (claim.heartbeatAt ?? claim.claimedAt) < heartbeatDueSeconds(deps)) return false;
   const pending = await deps.fleetFor(instance).recordLifecycleHeartbeat(refOf(instance, l));
-  await deps.claims.update(claim.key, claim.execution, { heartbeatAt: now });
+  // Rounded up: the next one, due by whole seconds, then comes at least heartbeatDueSeconds later.
+  await deps.claims.update(claim.key, claim.execution, { heartbeatAt: Math.ceil(deps.clock.now().getTime() / 1000) });
   deps.logger.info('Lifecycle heartbeat sent', { pending });
   return pending;
 }
