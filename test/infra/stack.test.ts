@@ -142,7 +142,7 @@ describe('network.createEndpoints', () => {
       d.tlsServerName = 'corp.example.com';
       delete d.domainControllers;
       delete d.ldapUrls;
-      (c as Record<string, unknown>).lifecycle = { enabled: true };
+      (c as unknown as Record<string, unknown>).lifecycle = { enabled: true };
     }));
     const names = (Object.values(other.template.findResources('AWS::EC2::VPCEndpoint')) as Resource[]).map((e) => String(e.Properties.ServiceName));
     expect(names.filter((n) => /\.(ds|autoscaling)$/.test(n)).sort()).toEqual(['com.amazonaws.eu-west-1.autoscaling', 'com.amazonaws.eu-west-1.ds']);
