@@ -282,6 +282,55 @@ describe('join workflow, Windows branch (synthesized ASL, real tasks, simulated 
     expect(oursOf(w, ID)).toHaveLength(1);
   });
 
+  test('redrive after the SECOND run failed (verification, exit 7): the clean-up reset the password, the redrive leaves locally, joins again with the fresh one-time password → "Joined", secure channel working', async () => {
+    const w = world();
+    const probe = w.sim.settings.directory.probeUsers[0] as string;
+    const inst = w.sim.fleet.addInstance({ instanceId: ID, platform: 'windows', tags: OPT_IN, windows: { unresolvableUsers: [probe] } });
+    const otps = watchOtps(w);
+    const failed = await start(w, 'win-redrive-second');
+
+    // Failed in run 2 (after the join and its reboot): the instance IS joined, with its own password.
+    expect(failed.status).toBe('FAILED');
+    expect(failed.failedState).toBe('Run Windows join document');
+    expect(failed.error).toBe(Errors.VerificationFailed);
+    expectCleanEnd(w, failed, otps, ID);
+    expect(inst.joinedAs).toBe(nameOf(w));
+    expect(inst.passwordRetired).toBe(true);
+    // The clean-up reset the object's password: the directory no longer accepts the machine's.
+    expect(w.sim.directory.passwordMatches(nameOf(w), inst.machinePassword as string)).toBe(false);
+
+    // Fix the fault, redrive.
+    inst.windows = {};
+    w.sim.clock.advance(3600);
+    const run = await w.engine.redrive(failed);
+
+    expect(run.status).toBe('SUCCEEDED');
+    expect(statePath(run, { part: 1 })).toEqual(['Run Windows join document', 'Record result', 'Done']);
+    expect(run.output).toMatchObject({ outcome: 'joined', computerName: nameOf(w) });
+    const redriven = windowsCommands(w)[1];
+    const out = redriven?.final.stdout ?? '';
+    expect(out).toMatch(/already joined to .* as /);
+    expect(out).toMatch(/secure channel to .* fails: the directory no longer accepts this machine's password/);
+    expect(out).toMatch(/left .* locally \(the computer object is untouched\): restarting \(exit 3010\)/);
+    expect(out).toMatch(/joining with the one-time password/);
+    expect(out).toMatch(/machine password changed/);
+    expect(out).toMatch(/verify: secure channel to .* works/);
+    expect(out).toMatch(/adjoin: done: joined$/);
+    // The model: joined, the machine's password is the directory's (secure channel works), and
+    // neither one-time password opens the account any more; the parameter is gone.
+    expect(inst.joinedAs).toBe(nameOf(w));
+    expect(w.sim.directory.passwordMatches(nameOf(w), inst.machinePassword as string)).toBe(true);
+    expect(otps).toHaveLength(2);
+    for (const otp of otps) {
+      expect(w.sim.directory.passwordMatches(nameOf(w), otp)).toBe(false);
+      expect(JSON.stringify(run)).not.toContain(otp);
+      expect(out).not.toContain(otp);
+    }
+    expect(w.sim.fleet.parameterNames()).toEqual([]);
+    expect(oursOf(w, ID)).toHaveLength(1);
+    expect(w.sim.claims.item(claimKeyOf(w, ID))).toMatchObject({ status: 'joined', phase: 'joined-verified' });
+  });
+
   test('Windows not enabled (the default): a Windows instance is skipped, nothing created or sent', async () => {
     const w = world({});
     w.sim.fleet.addInstance({ instanceId: ID, platform: 'windows', tags: OPT_IN });
