@@ -1,5 +1,5 @@
 /**
- * The `windows` configuration keys (issue 14): enabled, commandDeadlineSeconds,
+ * The `windows` configuration keys (issue 14): enabled, commandDeadlineSeconds, ssmOnlineDeadlineSeconds,
  * remoteDesktopGroup, administratorsGroup, adminGroups. Off by default: without
  * `windows.enabled`, "Read instance" skips Windows instances, and neither the Windows join
  * document nor any permission to send it is deployed. Validated here, each problem naming its
@@ -8,11 +8,12 @@
  */
 import { WINDOWS_DEFAULTS, windowsSettingsProblems, type WindowsSettings } from '../tasks/lib/windows-settings';
 
-export const WINDOWS_KEYS = ['enabled', 'commandDeadlineSeconds', 'remoteDesktopGroup', 'administratorsGroup', 'adminGroups'];
+export const WINDOWS_KEYS = ['enabled', 'commandDeadlineSeconds', 'ssmOnlineDeadlineSeconds', 'remoteDesktopGroup', 'administratorsGroup', 'adminGroups'];
 
 export interface WindowsConfigInput {
   enabled?: boolean;
   commandDeadlineSeconds?: number;
+  ssmOnlineDeadlineSeconds?: number;
   remoteDesktopGroup?: string;
   administratorsGroup?: string;
   adminGroups?: string[];
@@ -47,4 +48,4 @@ export function resolveWindowsConfig(raw: unknown, bad: (key: string, why: strin
 
 /** The runtime settings of a resolved `windows` (undefined when Windows is disabled). */
 export const windowsSettingsOf = (w: WindowsConfig): WindowsSettings | undefined =>
-  w.enabled ? { commandDeadlineSeconds: w.commandDeadlineSeconds, remoteDesktopGroup: w.remoteDesktopGroup, administratorsGroup: w.administratorsGroup, adminGroups: w.adminGroups } : undefined;
+  w.enabled ? { commandDeadlineSeconds: w.commandDeadlineSeconds, ssmOnlineDeadlineSeconds: w.ssmOnlineDeadlineSeconds, remoteDesktopGroup: w.remoteDesktopGroup, administratorsGroup: w.administratorsGroup, adminGroups: w.adminGroups } : undefined;

@@ -412,7 +412,8 @@ export function resolveConfig(input: unknown, options: ResolveOptions = {}): Res
   const commandDeadlineSeconds = c.int('timings.commandDeadlineSeconds', Defaults.commandDeadlineSeconds, 30, 7200);
   const windows = resolveWindowsConfig(c.get('windows'), (key, why) => c.bad(key, why));
   const longestCommand = Math.max(commandDeadlineSeconds ?? 0, windows.enabled ? windows.commandDeadlineSeconds : 0);
-  const executionSeconds = (ssmOnlineDeadlineSeconds ?? 0) + 2 * longestCommand + 1800;
+  const longestSsmWait = Math.max(ssmOnlineDeadlineSeconds ?? 0, windows.enabled ? windows.ssmOnlineDeadlineSeconds : 0);
+  const executionSeconds = longestSsmWait + 2 * longestCommand + 1800;
   const claimLeaseSeconds = c.int('timings.claimLeaseSeconds', Math.min(executionSeconds, 86400), 60, 86400);
   const reconcileEnabled = c.bool('reconcile.enabled', true);
   let schedule = c.str('reconcile.schedule', { def: Defaults.reconcileSchedule });

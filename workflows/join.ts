@@ -98,12 +98,19 @@ export class JoinWorkflow extends Construct implements Workflow {
       return pass;
     };
 
-    const waitForSsm = invoke(this, 'Wait for SSM Online', fn['check-ssm-agent'], { instance }, {
+    // One state for both platforms: its retries cover the longer deadline (Windows agents come
+    // Online later); the task ends each platform's wait at its own (tasks/lib/ssm-agent.ts).
+    const ssmDeadline = Math.max(timings.ssmOnlineDeadlineSeconds, props.settings.windows?.ssmOnlineDeadlineSeconds ?? 0);
+    const waitForSsm = invoke(this, 'Wait for SSM Online', fn['check-ssm-agent'], {
+      instance,
+      redriveCount: sfn.JsonPath.numberAt('$$.Execution.RedriveCount'),
+      executionName,
+    }, {
       resultPath: '$.ssm',
       retries: [{
         errors: [Errors.SsmAgentNotOnline],
         ...SsmOnlinePolling,
-        maxAttempts: inLambdaAttempts(timings.ssmOnlineDeadlineSeconds, InLambdaWait.ssmIntervalSeconds),
+        maxAttempts: inLambdaAttempts(ssmDeadline, InLambdaWait.ssmIntervalSeconds),
         jitter: true,
       }, BurstThrottleRetry],
     });
@@ -166,7 +173,7 @@ export class JoinWorkflow extends Construct implements Workflow {
     const longestCommand = Math.max(timings.commandDeadlineSeconds, props.settings.windows ? windowsDeadline : 0);
     this.stateMachine = makeStateMachine(this, props, {
       definition,
-      timeout: Duration.seconds(timings.settleSeconds + 2 * timings.ssmOnlineDeadlineSeconds + 2 * longestCommand + 1800),
+      timeout: Duration.seconds(timings.settleSeconds + 2 * ssmDeadline + 2 * longestCommand + 1800),
       comment: 'adjoin: join an EC2 instance to Active Directory',
     });
   }

@@ -8,7 +8,10 @@
 #          the SSM Agent reboots the instance and runs this script again;
 #   run 2: "joined" is found, the machine password is changed (the one-time password is dead
 #          from then on), login groups are added to the local groups, verification.
-# Idempotent: an instance already joined as ComputerName is never joined a second time.
+# Idempotent: an instance already joined as ComputerName is never joined a second time, unless
+# its secure channel fails after a later Prepare (a redrive after run 2 failed: the clean-up
+# reset the object's password): then it leaves the domain locally, restarts (exit 3010) and
+# joins again with the new one-time password (see "already joined" below).
 # No privileged credential is ever on the instance: the computer object's own password is all.
 #
 # Parameters: each is declared by one `# param:` line below; infra/documents.ts builds the SSM
@@ -33,7 +36,8 @@
 # Exit codes (same catalogue as join.sh; 3 "packages" is not used on Windows):
 #   0 joined (or already joined), access set and verified; 2 bad parameter;
 #   4 DNS / domain not reachable; 5 join refused (or joined elsewhere, or the one-time password
-#   could not be retired); 6 local group configuration; 7 verification failed;
+#   could not be retired, or the domain could not be left locally to join again); 6 local group
+#   configuration; 7 verification failed;
 #   3010 joined, reboot requested (SSM reboots and runs this script again: not a failure).
 # The one-time password is never printed, never in an error, and this script starts no
 # transcript and no tracing.
@@ -128,6 +132,17 @@ function SetState([string]$Name, [string]$Value) {
   Set-ItemProperty -Path $StateKey -Name $Name -Value $Value
 }
 
+# Does the secure channel to the domain work (a few tries: a DC may be busy)?
+function SecureChannelWorks([int]$Tries) {
+  for ($i = 0; $i -lt $Tries; $i++) {
+    $works = $false
+    try { $works = Test-ComputerSecureChannel } catch { $works = $false }
+    if ($works) { return $true }
+    Start-Sleep -Seconds 2
+  }
+  return $false
+}
+
 $Cs = Get-CimInstance -ClassName Win32_ComputerSystem
 $ActiveName = (Get-ItemProperty 'HKLM:\SYSTEM\CurrentControlSet\Control\ComputerName\ActiveComputerName').ComputerName
 $PendingName = (Get-ItemProperty 'HKLM:\SYSTEM\CurrentControlSet\Control\ComputerName\ComputerName').ComputerName
@@ -140,6 +155,33 @@ Say "joining $HostFqdn as $ComputerName to $DomainName ($NetbiosName), object in
 if ($InDomain -and $ActiveName -ieq $ComputerName) {
   $Already = (State 'JoinedBy') -ne 'this-command'
   Say "already joined to $DomainName as $ComputerName"
+  # Joined, its password changed since (so this is a later command, e.g. a redrive after run 2
+  # failed), and the secure channel fails: the directory no longer accepts this machine's
+  # password (the clean-up reset it; Prepare set the one-time password this command carries).
+  # Leave the domain locally only (Win32_ComputerSystem.UnjoinDomainOrWorkgroup, FUnjoinOptions
+  # 0: the computer object is not touched), restart, and the next run joins again with the
+  # one-time password like a first run (PasswordPass: the machine password becomes it).
+  # Bounded: PasswordRetired is cleared here, so the runs of the new join never come back here.
+  $otpUsable = -not $OtpUnresolved -and $script:Otp.Length -ge 8
+  if ((State 'PasswordRetired') -ieq $ComputerName -and $otpUsable -and -not (SecureChannelWorks 3)) {
+    Say "secure channel to $DomainName fails: the directory no longer accepts this machine's password (the object was prepared again)"
+    $left = $null
+    try {
+      $left = Invoke-CimMethod -InputObject $Cs -MethodName 'UnjoinDomainOrWorkgroup' -Arguments @{ FUnjoinOptions = [uint32]0 }
+    } catch {
+      Fail 5 "could not leave $DomainName locally to join again: $(ErrorText $_)"
+    }
+    if ($null -eq $left -or $left.ReturnValue -ne 0) {
+      $code = 'no answer'
+      if ($null -ne $left) { $code = [string]$left.ReturnValue }
+      Fail 5 "could not leave $DomainName locally to join again (UnjoinDomainOrWorkgroup returned $code)"
+    }
+    SetState 'JoinedBy' ''
+    SetState 'PasswordRetired' ''
+    SetState 'Reboots' '0'
+    Say "left $DomainName locally (the computer object is untouched): restarting (exit 3010) to join again with the new one-time password"
+    exit 3010
+  }
 } elseif ($InDomain -and $PendingName -ieq $ComputerName) {
   # Joined, the reboot has not happened yet (or was lost): ask for it again, at most twice.
   $count = 0
@@ -266,11 +308,7 @@ if ($LoginGroups.Count -eq 0) { Say "access: no login groups: $RemoteDesktopGrou
 
 # ---- verify ------------------------------------------------------------------------------------
 $problems = New-Object System.Collections.Generic.List[string]
-$channel = $false
-for ($i = 0; $i -lt 10 -and -not $channel; $i++) {
-  try { $channel = Test-ComputerSecureChannel } catch { $channel = $false }
-  if (-not $channel) { Start-Sleep -Seconds 2 }
-}
+$channel = SecureChannelWorks 10
 if ($channel) { Say "verify: secure channel to $DomainName works" } else { $problems.Add("Test-ComputerSecureChannel fails for $DomainName") }
 
 function ToSid([string]$Account) {

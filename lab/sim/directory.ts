@@ -172,10 +172,17 @@ export class SimDirectory implements Directory {
     return o !== undefined && this.passwords.get(lower(o.dn)) === password;
   }
 
-  /** For SimFleet's agent: adcli rotates the machine password on join (the OTP is dead after). */
-  rotatePassword(name: string): void {
+  /**
+   * For SimFleet's agent: adcli rotates the machine password on join (the OTP is dead after).
+   * Returns the new password (the simulated Windows machine keeps it as its own), undefined when
+   * there is no such object.
+   */
+  rotatePassword(name: string): string | undefined {
     const o = this.byName(name);
-    if (o) this.passwords.set(lower(o.dn), `rotated-${Math.random()}`);
+    if (!o) return undefined;
+    const password = `rotated-${Math.random()}`;
+    this.passwords.set(lower(o.dn), password);
+    return password;
   }
 
   // ---- the port ---------------------------------------------------------------------------

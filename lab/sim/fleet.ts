@@ -64,6 +64,14 @@ export interface SimInstance {
   /** Set by the agent when a join command succeeded. */
   joinedAs?: string;
   windows?: WindowsTraits;
+  /**
+   * Windows: the machine's own (local) password, as the simulated Windows agent set it
+   * (undefined: joined outside the model, e.g. a test setting joinedAs; its secure channel is
+   * then the traits' word), and whether it was changed since the join (the document's
+   * "PasswordRetired" registry state).
+   */
+  machinePassword?: string;
+  passwordRetired?: boolean;
   /** The agent is away (a reboot the Windows join asked for): ping ConnectionLost, commands Delayed. */
   offline?: { fromMs: number; toMs: number };
   /** Tag writes DescribeInstances does not show yet (tagVisibleAfterSeconds), oldest first. */
@@ -489,10 +497,7 @@ export class SimFleet {
     return runWindowsJoin(req, {
       directory: this.directoriesByDomain.get((req.parameters.DomainName ?? '').toLowerCase()) ?? this.directory,
       parameter: (name) => this.parameters.get(name),
-      joinedAs: i?.joinedAs,
-      join: (name) => {
-        if (i) i.joinedAs = name;
-      },
+      machine: i ?? {},
       traits: i?.windows ?? {},
     });
   }

@@ -3,7 +3,13 @@
  * (infra/documents/join-windows.ps1), judged from the simulated world, with the document's
  * outcomes and output lines:
  *
- *   joined as ComputerName already        → Success, exit 0, "already joined", no reboot
+ *   joined as ComputerName already        → Success, exit 0, "already joined", no reboot; but
+ *     when its password was changed since the join and the secure channel fails (the directory
+ *     no longer accepts the machine password: the clean-up reset it, a redrive prepared a fresh
+ *     one-time password) and a one-time password is given → leaves the domain locally (the
+ *     object untouched), reboots, joins again with that password (the local machine password
+ *     becomes it: PasswordPass), reboots, and runs as run 2 below. The two reboots and the join
+ *     run between them are one offline window here (the poller sees Delayed throughout).
  *   joined to the domain as another name  → Failed, exit 5
  *   the one-time password parameter gone  → Failed (the agent cannot resolve {{ssm-secure:…}})
  *   no computer object / password refused → Failed, exit 5 (Add-Computer refused the join)
@@ -41,13 +47,24 @@ export interface WindowsRun {
   reboot?: { fromSeconds: number; toSeconds: number };
 }
 
+/**
+ * The simulated machine's join state: joined name, its own (local) machine password and whether
+ * that was changed since the join (the document's "PasswordRetired" registry value). The secure
+ * channel works while the directory accepts the machine password (unknown password: joined
+ * outside the model, the traits decide).
+ */
+export interface WindowsMachine {
+  joinedAs?: string;
+  machinePassword?: string;
+  passwordRetired?: boolean;
+}
+
 export interface WindowsAgentWorld {
   directory: SimDirectory | undefined;
   /** The SecureString parameter a `{{ssm-secure:NAME}}` reference names (undefined: none). */
   parameter: (name: string) => string | undefined;
-  /** The instance's joined name (undefined: workgroup), and a setter for a successful join. */
-  joinedAs: string | undefined;
-  join: (name: string) => void;
+  /** The instance, changed in place as the document would change it. */
+  machine: WindowsMachine;
   traits: WindowsTraits;
 }
 
@@ -83,19 +100,51 @@ const sidOf = (name: string): string => `S-1-5-21-1111111111-2222222222-33333333
 
 export function runWindowsJoin(req: SendCommandRequest, world: WindowsAgentWorld): WindowsRun {
   const p = params(req);
+  const m = world.machine;
   const head = `joining ${p.fqdn} as ${p.name} to ${p.domain} (${p.netbios}), object in ${p.ou}`;
-  if (world.joinedAs !== undefined && world.joinedAs.toLowerCase() === p.name.toLowerCase()) {
-    const second = secondRun(p, world.traits, [head, `already joined to ${p.domain} as ${p.name}`], true);
-    return { result: second, durationSeconds: WINDOWS_RUN_SECONDS.already };
-  }
-  if (world.joinedAs !== undefined)
-    return { result: failed(5, [head], `this instance is joined to ${p.domain} as ${world.joinedAs}, not ${p.name}: leave the domain first`), durationSeconds: 10 };
-
   const ref = SECURE.exec(req.parameters.OneTimePassword ?? '');
   const otp = ref?.[1] !== undefined ? world.parameter(ref[1]) : undefined;
+  if (m.joinedAs !== undefined && m.joinedAs.toLowerCase() === p.name.toLowerCase()) {
+    const already = [head, `already joined to ${p.domain} as ${p.name}`];
+    if (!(m.passwordRetired === true && !channelWorks(world, p.name) && otp !== undefined && otp.length >= 8)) {
+      const second = secondRun(p, world, already, true);
+      return { result: second, durationSeconds: WINDOWS_RUN_SECONDS.already };
+    }
+    // The machine password is not the directory's: leave locally, reboot, join with the fresh password.
+    m.joinedAs = undefined;
+    m.machinePassword = undefined;
+    m.passwordRetired = false;
+    const leave = [...already, `secure channel to ${p.domain} fails: the directory no longer accepts this machine's password (the object was prepared again)`,
+      `left ${p.domain} locally (the computer object is untouched): restarting (exit 3010) to join again with the new one-time password`];
+    const reboot = world.traits.rebootSeconds ?? WINDOWS_REBOOT_SECONDS;
+    const rejoin = freshJoin(req, world, otp);
+    const offset = WINDOWS_RUN_SECONDS.already + reboot;
+    return {
+      result: { ...rejoin.result, stdout: `${say(leave)}\n${rejoin.result.stdout}` },
+      durationSeconds: offset + rejoin.durationSeconds,
+      reboot: { fromSeconds: WINDOWS_RUN_SECONDS.already, toSeconds: offset + (rejoin.reboot?.toSeconds ?? 0) },
+    };
+  }
+  if (m.joinedAs !== undefined)
+    return { result: failed(5, [head], `this instance is joined to ${p.domain} as ${m.joinedAs}, not ${p.name}: leave the domain first`), durationSeconds: 10 };
   // The agent resolves {{ssm-secure:…}} before the script starts: a missing parameter fails the command.
   if (otp === undefined)
     return { result: { status: 'Failed', exitCode: 1, stdout: '', stderr: 'ParameterNotFound: the one-time password parameter does not exist' }, durationSeconds: 5 };
+  return freshJoin(req, world, otp);
+}
+
+/** Does the secure channel work: the directory accepts the machine's own password (unknown: the traits decide). */
+function channelWorks(world: WindowsAgentWorld, name: string): boolean {
+  if (world.traits.secureChannelBroken) return false;
+  const password = world.machine.machinePassword;
+  return password === undefined || !world.directory || world.directory.passwordMatches(name, password);
+}
+
+/** Run 1 on a workgroup machine (DNS, the unsecured join with `otp`, exit 3010), the reboot, run 2. */
+function freshJoin(req: SendCommandRequest, world: WindowsAgentWorld, otp: string): WindowsRun {
+  const p = params(req);
+  const m = world.machine;
+  const head = `joining ${p.fqdn} as ${p.name} to ${p.domain} (${p.netbios}), object in ${p.ou}`;
   const firstLines = [head, `DNS: Ethernet ask ${req.parameters.DomainControllers ?? ''}`, `DNS: ${p.domain} resolves`, 'joining with the one-time password'];
   const refused = !world.directory
     ? undefined
@@ -110,13 +159,19 @@ export function runWindowsJoin(req: SendCommandRequest, world: WindowsAgentWorld
       durationSeconds: WINDOWS_RUN_SECONDS.first,
     };
 
-  // Run 1: joined, exit 3010; SSM reboots the instance and runs the document again.
-  world.join(p.name);
+  // Run 1: joined (PasswordPass: the machine's own password is the one-time password), exit 3010;
+  // SSM reboots the instance and runs the document again.
+  m.joinedAs = p.name;
+  m.machinePassword = otp;
+  m.passwordRetired = false;
   const reboot = world.traits.rebootSeconds ?? WINDOWS_REBOOT_SECONDS;
   const run1 = [...firstLines, `joined ${p.domain} as ${p.name}: restarting (exit 3010: SSM reboots and runs this document again)`];
-  // Run 2 changes the machine password: the one-time password no longer works.
-  world.directory?.rotatePassword(p.name);
-  const second = secondRun(p, world.traits, [head, `already joined to ${p.domain} as ${p.name}`, 'machine password changed'], false);
+  // Run 2 changes the machine password (Reset-ComputerMachinePassword: the machine's and the
+  // directory's together): the one-time password no longer works.
+  const rotated = world.directory?.rotatePassword(p.name);
+  if (rotated !== undefined) m.machinePassword = rotated;
+  m.passwordRetired = true;
+  const second = secondRun(p, world, [head, `already joined to ${p.domain} as ${p.name}`, 'machine password changed'], false);
   return {
     // SSM keeps the output of the run that ended the command (run 1's lines are in its history).
     result: { ...second, stdout: `${say(run1)}\n${second.stdout}` },
@@ -126,13 +181,14 @@ export function runWindowsJoin(req: SendCommandRequest, world: WindowsAgentWorld
 }
 
 /** Run 2 (or the run of an instance already joined): access, then the verification. */
-function secondRun(p: ReturnType<typeof params>, traits: WindowsTraits, lines: string[], already: boolean): CommandResult {
+function secondRun(p: ReturnType<typeof params>, world: WindowsAgentWorld, lines: string[], already: boolean): CommandResult {
+  const traits = world.traits;
   const out = [...lines];
   for (const g of p.loginGroups) out.push(`access: ${p.netbios}\\${g} added to ${p.rdp}`);
   for (const g of p.adminGroups) out.push(`access: ${p.netbios}\\${g} added to ${p.admins}`);
   if (p.loginGroups.length === 0) out.push(`access: no login groups: ${p.rdp} unchanged`);
   const problems: string[] = [];
-  if (traits.secureChannelBroken) problems.push(`Test-ComputerSecureChannel fails for ${p.domain}`);
+  if (!channelWorks(world, p.name)) problems.push(`Test-ComputerSecureChannel fails for ${p.domain}`);
   else out.push(`verify: secure channel to ${p.domain} works`);
   const missing = new Set((traits.unresolvableUsers ?? []).map((u) => u.toLowerCase()));
   for (const u of p.probeUsers) {

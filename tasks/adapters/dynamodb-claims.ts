@@ -21,7 +21,7 @@ import { mapAwsError } from './aws-errors';
 
 type Item = Record<string, AttributeValue>;
 
-const NUMBER_FIELDS = new Set(['claimedAt', 'leaseUntil', 'ttl', 'round', 'sentAt', 'heartbeatAt']);
+const NUMBER_FIELDS = new Set(['claimedAt', 'leaseUntil', 'ttl', 'round', 'sentAt', 'heartbeatAt', 'ssmWaitSince', 'ssmRound']);
 const STRING_FIELDS = new Set(['execution', 'status', 'commandId', 'objectGuid', 'dn', 'computerName', 'phase', 'failedState', 'error', 'directory']);
 
 /** The condition of a take (tasks/lib/claims.ts `mayTake`, same order). */

@@ -75,9 +75,16 @@ export interface ReadInstanceOutput extends InstanceRef {
   lifecycleAnswer?: LifecycleAnswer;
 }
 
-/** "Wait for SSM Online" — Payload: { instance: $.instance }. Throws SsmAgentNotOnline (retried), InstanceGone. */
+/**
+ * "Wait for SSM Online" — Payload: { instance: $.instance, redriveCount: $$.Execution.RedriveCount,
+ * executionName: $$.Execution.Name }. Throws SsmAgentNotOnline (retried), InstanceGone.
+ */
 export interface CheckSsmAgentInput {
   instance: ReadInstanceOutput;
+  /** The redrive round: each round's wait has its own deadline (absent: 0). */
+  redriveCount?: number;
+  /** The execution holding the claim, where the round's wait start is kept (absent: the state's retries alone end the wait). */
+  executionName?: string;
 }
 export interface CheckSsmAgentOutput {
   pingStatus: 'Online';

@@ -195,6 +195,9 @@ export interface Claim {
   directory?: string;
   /** When this execution last sent a lifecycle heartbeat (tasks/lib/lifecycle.ts). */
   heartbeatAt?: number;
+  /** When "Wait for SSM Online" of round ssmRound first found the agent not Online (tasks/lib/ssm-agent.ts). */
+  ssmWaitSince?: number;
+  ssmRound?: number;
 }
 
 /** The fields a holder may change on its claim. */

@@ -4,31 +4,76 @@
  * throws SsmAgentNotOnline (retried by the state machine up to the deadline). Instance gone
  * (tasks/lib/gone.ts; asked on the last check of each invocation, ~once a minute) → InstanceGone
  * (compensation). No AWS or LDAP import: ports only.
+ *
+ * Per-platform deadlines (issue 14): with Windows enabled, the state's retries cover the longer
+ * of timings.ssmOnlineDeadlineSeconds and windows.ssmOnlineDeadlineSeconds (Windows agents come
+ * Online later: first boot, sysprep), and this task ends each platform's wait at its own
+ * deadline. The round's wait starts at its first not-Online check, kept in the join claim
+ * (ssmWaitSince, ssmRound = $$.Execution.RedriveCount: a redrive waits afresh); past the
+ * deadline the task checks once and throws SsmAgentNotOnline naming the deadline's key (the
+ * remaining retries each end the same way after one check). Windows disabled: nothing kept,
+ * the retries alone are the (Linux) deadline, as before.
  */
-import type { CheckSsmAgentInput, CheckSsmAgentOutput } from './contracts';
+import { claimKey } from './claims';
+import type { CheckSsmAgentInput, CheckSsmAgentOutput, ReadInstanceOutput } from './contracts';
 import type { Deps } from './deps';
 import { SsmAgentNotOnline } from './errors';
 import { assertNotGone } from './gone';
 import { InLambdaWait, pollWithin, type Invocation } from './poll';
 import type { PingStatus } from './ports';
+import type { Settings } from './settings';
+
+/** The SSM Online deadline of an instance (seconds) and the configuration key that sets it. */
+export function ssmOnlineDeadline(instance: Pick<ReadInstanceOutput, 'platform'>, settings: Settings): { seconds: number; key: string } {
+  if (instance.platform === 'windows' && settings.windows)
+    return { seconds: settings.windows.ssmOnlineDeadlineSeconds, key: 'windows.ssmOnlineDeadlineSeconds' };
+  return { seconds: settings.timings.ssmOnlineDeadlineSeconds, key: 'timings.ssmOnlineDeadlineSeconds' };
+}
+
+/** Where this round's wait began (epoch s), kept in the claim; undefined: not tracked (no claim of ours, Windows disabled). */
+async function waitStart(input: CheckSsmAgentInput, deps: Deps, nowSeconds: number): Promise<{ since: number; kept: boolean } | undefined> {
+  const { executionName } = input;
+  if (!deps.settings.windows || executionName === undefined) return undefined;
+  const round = input.redriveCount ?? 0;
+  const claim = await deps.claims.get(claimKey(input.instance));
+  if (!claim || claim.execution !== executionName) return undefined;
+  if (claim.ssmRound === round && claim.ssmWaitSince !== undefined) return { since: claim.ssmWaitSince, kept: true };
+  return { since: nowSeconds, kept: false };
+}
 
 export async function checkSsmAgent(input: CheckSsmAgentInput, deps: Deps, invocation: Invocation = {}): Promise<CheckSsmAgentOutput> {
   const { instanceId } = input.instance;
   const fleet = deps.fleetFor(input.instance);
+  const nowSeconds = (): number => Math.floor(deps.clock.now().getTime() / 1000);
+  const deadline = ssmOnlineDeadline(input.instance, deps.settings);
+  const start = await waitStart(input, deps, nowSeconds());
+  const leftSeconds = (): number => (start === undefined ? Infinity : start.since + deadline.seconds - nowSeconds());
   let ping: PingStatus | undefined;
   let state: string | undefined;
-  const stillWaiting = (detail: string): SsmAgentNotOnline =>
-    new SsmAgentNotOnline(
-      `SSM agent of ${instanceId} is not Online (ping status ${ping ?? 'unknown'}, instance ${state ?? 'unknown'}; ${detail}). Check: the SSM agent is installed and ` +
+  const stillWaiting = (detail: string): SsmAgentNotOnline => {
+    const past = leftSeconds() <= 0 && start !== undefined;
+    const waited = past ? `not Online ${nowSeconds() - start.since} s after the first check, past its deadline of ${deadline.seconds} s (${deadline.key}); ` : '';
+    return new SsmAgentNotOnline(
+      `SSM agent of ${instanceId} is not Online (ping status ${ping ?? 'unknown'}, instance ${state ?? 'unknown'}; ${waited}${detail}). Check: the SSM agent is installed and ` +
         'running; the instance profile grants AmazonSSMManagedInstanceCore; the instance can reach the SSM endpoints ' +
         '(ssm, ssmmessages, ec2messages) through a NAT/internet route or VPC interface endpoints, with HTTPS allowed by its security group.',
     );
-  return pollWithin(deps.clock, invocation, { intervalSeconds: InLambdaWait.ssmIntervalSeconds, stillWaiting }, async ({ last }) => {
-    // Online answers everything (one call); an agent not Online needs EC2's word on the instance,
-    // asked on the invocation's last check only (DescribeInstances is shared by every join).
-    ping = await fleet.ssmPingStatus(instanceId);
-    if (ping === 'Online') return { pingStatus: 'Online' };
-    if (last) state = (await assertNotGone(fleet, instanceId)).state;
-    return undefined;
-  });
+  };
+  // Past the deadline one check is left (budget 0); otherwise at most the time to the deadline.
+  const maxSeconds = Math.max(0, Math.min(InLambdaWait.maxSeconds, leftSeconds()));
+  try {
+    return await pollWithin(deps.clock, invocation, { intervalSeconds: InLambdaWait.ssmIntervalSeconds, stillWaiting, maxSeconds }, async ({ last }) => {
+      // Online answers everything (one call); an agent not Online needs EC2's word on the instance,
+      // asked on the invocation's last check only (DescribeInstances is shared by every join).
+      ping = await fleet.ssmPingStatus(instanceId);
+      if (ping === 'Online') return { pingStatus: 'Online' };
+      if (last) state = (await assertNotGone(fleet, instanceId)).state;
+      return undefined;
+    });
+  } catch (err) {
+    // The round's first not-Online invocation keeps its start in the claim (a lost write: the next one keeps it).
+    if (err instanceof SsmAgentNotOnline && start !== undefined && !start.kept && input.executionName !== undefined)
+      await deps.claims.update(claimKey(input.instance), input.executionName, { ssmWaitSince: start.since, ssmRound: input.redriveCount ?? 0 });
+    throw err;
+  }
 }

@@ -219,7 +219,12 @@ export function parseReadInstanceInput(raw: unknown): ReadInstanceInput {
 }
 
 export function parseCheckSsmAgentInput(raw: unknown): CheckSsmAgentInput {
-  return { instance: parseInstance(obj(raw, 'input').instance) };
+  const o = obj(raw, 'input');
+  return {
+    instance: parseInstance(o.instance),
+    ...(o.redriveCount === undefined || o.redriveCount === null ? {} : { redriveCount: int(o, 'redriveCount', 'input') }),
+    ...(o.executionName === undefined ? {} : { executionName: parseExecutionName(o) }),
+  };
 }
 
 export function parsePrepareComputerInput(raw: unknown): PrepareComputerInput {

@@ -27,7 +27,7 @@ import { WINDOWS_DEFAULTS } from './windows-settings';
 export const WindowsExitCodes: Record<number, string> = {
   2: 'a document parameter is missing or not valid',
   4: 'the domain does not resolve through the domain controllers (DNS) or they cannot be reached',
-  5: 'the domain refused the join (a used or wrong one-time password, a missing computer object, or the instance is joined elsewhere)',
+  5: 'the domain refused the join (a used or wrong one-time password, a missing computer object, the instance is joined elsewhere, or it could not leave the domain locally to join again)',
   6: 'the login groups could not be added to the local groups',
   7: 'the join worked but the verification failed (secure channel, probe users, local groups)',
 };

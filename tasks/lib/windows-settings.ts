@@ -12,6 +12,11 @@ export interface WindowsSettings {
    * agent coming back and the second run (slower than Linux: default 1800 s).
    */
   commandDeadlineSeconds: number;
+  /**
+   * How long "Wait for SSM Online" waits for a Windows instance's agent (first boot, sysprep:
+   * later than Linux; default 1200 s). Linux instances keep timings.ssmOnlineDeadlineSeconds.
+   */
+  ssmOnlineDeadlineSeconds: number;
   /** Local group the login groups join (the document's default: "Remote Desktop Users"). */
   remoteDesktopGroup: string;
   /** Local administrators group (the document's default: "Administrators"). */
@@ -22,6 +27,7 @@ export interface WindowsSettings {
 
 export const WINDOWS_DEFAULTS: WindowsSettings = {
   commandDeadlineSeconds: 1800,
+  ssmOnlineDeadlineSeconds: 1200,
   remoteDesktopGroup: 'Remote Desktop Users',
   administratorsGroup: 'Administrators',
   adminGroups: [],
@@ -29,6 +35,8 @@ export const WINDOWS_DEFAULTS: WindowsSettings = {
 
 /** The command deadline range (the document's own timeout is the same number). */
 export const WINDOWS_DEADLINE = { min: 300, max: 7200 } as const;
+/** The SSM Online deadline range (the same as timings.ssmOnlineDeadlineSeconds). */
+export const WINDOWS_SSM_DEADLINE = { min: 30, max: 86400 } as const;
 /** A local group name (join-windows.ps1 RemoteDesktopGroup / AdministratorsGroup pattern). */
 export const LOCAL_GROUP_RE = /^[A-Za-z0-9 _.-]{1,64}$/;
 /** An AD group made local administrator (join-windows.ps1 AdminGroups items: no parentheses). */
@@ -43,6 +51,9 @@ export function windowsSettingsProblems(raw: unknown, key = 'windows'): string[]
   const d = w.commandDeadlineSeconds;
   if (typeof d !== 'number' || !Number.isInteger(d) || d < WINDOWS_DEADLINE.min || d > WINDOWS_DEADLINE.max)
     problems.push(`${key}.commandDeadlineSeconds: must be a whole number from ${WINDOWS_DEADLINE.min} to ${WINDOWS_DEADLINE.max}`);
+  const o = w.ssmOnlineDeadlineSeconds;
+  if (typeof o !== 'number' || !Number.isInteger(o) || o < WINDOWS_SSM_DEADLINE.min || o > WINDOWS_SSM_DEADLINE.max)
+    problems.push(`${key}.ssmOnlineDeadlineSeconds: must be a whole number from ${WINDOWS_SSM_DEADLINE.min} to ${WINDOWS_SSM_DEADLINE.max}`);
   for (const k of ['remoteDesktopGroup', 'administratorsGroup'] as const)
     if (typeof w[k] !== 'string' || !LOCAL_GROUP_RE.test(w[k])) problems.push(`${key}.${k}: must be a local group name (1-64 of A-Z a-z 0-9 space _ . -)`);
   const admins = w.adminGroups;

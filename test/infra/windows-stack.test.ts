@@ -4,6 +4,7 @@
  * reference) in the orchestrator and member accounts, and ssm:SendCommand for it only in the
  * role of "Run Windows join document", only to opted-in instances; without it, none of that.
  */
+import { synthesizeDefinitions } from '../../infra/asl';
 import { Template } from 'aws-cdk-lib/assertions';
 import { ConfigurationError } from '../../tasks/lib/errors';
 import { validateSettings } from '../../tasks/lib/settings';
@@ -98,7 +99,7 @@ describe('windows.enabled: the Windows join document and who may send it', () =>
     const [, fn] = ofType(rs, 'AWS::Lambda::Function').find(([, r]) => r.Properties.FunctionName === 'adjoin-run-windows-join-document') ?? [];
     const env = (fn?.Properties.Environment as { Variables: Record<string, string> }).Variables;
     const settings = validateSettings(JSON.parse(env.ADJOIN_SETTINGS ?? ''));
-    expect(settings.windows).toEqual({ commandDeadlineSeconds: 1800, remoteDesktopGroup: 'Remote Desktop Users', administratorsGroup: 'Administrators', adminGroups: [] });
+    expect(settings.windows).toEqual({ commandDeadlineSeconds: 1800, ssmOnlineDeadlineSeconds: 1200, remoteDesktopGroup: 'Remote Desktop Users', administratorsGroup: 'Administrators', adminGroups: [] });
     expect(settings.documents.joinWindows).toBe('adjoin-join-windows');
   });
 
@@ -107,6 +108,21 @@ describe('windows.enabled: the Windows join document and who may send it', () =>
     const text = JSON.stringify(machine?.Properties.DefinitionString);
     const timeout = Number(/\\"TimeoutSeconds\\":(\d+)/.exec(text)?.[1]);
     expect(timeout).toBeGreaterThanOrEqual(2 * 1800);
+  });
+
+  it('"Wait for SSM Online" stays one state; its retries cover the Windows SSM deadline (the longer one), the Linux one is left to the task', () => {
+    type State = { Retry?: { ErrorEquals: string[]; MaxAttempts: number }[]; Parameters?: Record<string, unknown> };
+    const asl = (config: object): State | undefined =>
+      (synthesizeDefinitions(config).join as unknown as { States: Record<string, State> }).States['Wait for SSM Online'];
+    const attempts = (config: object): number => asl(config)?.Retry?.find((r) => r.ErrorEquals.includes('SsmAgentNotOnline'))?.MaxAttempts ?? 0;
+    const linuxOnly = attempts({ timings: { ssmOnlineDeadlineSeconds: 600 } });
+    const withWindows = attempts({ timings: { ssmOnlineDeadlineSeconds: 600 }, windows: { enabled: true, ssmOnlineDeadlineSeconds: 1800 } });
+    const windowsShorter = attempts({ timings: { ssmOnlineDeadlineSeconds: 600 }, windows: { enabled: true, ssmOnlineDeadlineSeconds: 300 } });
+    // ~one invocation per minute of waiting (InLambdaWait): 1800 s needs about three times 600 s's.
+    expect(withWindows).toBeGreaterThanOrEqual(2.5 * linuxOnly);
+    expect(windowsShorter).toBe(linuxOnly);
+    // The task gets the round and the execution (where the round's wait start is kept).
+    expect(asl({ windows: { enabled: true } })?.Parameters).toMatchObject({ 'redriveCount.$': '$$.Execution.RedriveCount', 'executionName.$': '$$.Execution.Name' });
   });
 
   it('cdk-nag: no unacknowledged finding in either stack', () => {
@@ -127,17 +143,17 @@ describe('Windows not enabled (the default)', () => {
 
 describe('windows configuration', () => {
   it('takes its settings, and refuses bad ones naming each key', () => {
-    expect(enabled({ commandDeadlineSeconds: 2400, remoteDesktopGroup: 'Bureau a distance', adminGroups: ['win admins', ' ops '] }).windows).toEqual({
-      enabled: true, commandDeadlineSeconds: 2400, remoteDesktopGroup: 'Bureau a distance', administratorsGroup: 'Administrators', adminGroups: ['win admins', 'ops'],
+    expect(enabled({ commandDeadlineSeconds: 2400, ssmOnlineDeadlineSeconds: 2000, remoteDesktopGroup: 'Bureau a distance', adminGroups: ['win admins', ' ops '] }).windows).toEqual({
+      enabled: true, commandDeadlineSeconds: 2400, ssmOnlineDeadlineSeconds: 2000, remoteDesktopGroup: 'Bureau a distance', administratorsGroup: 'Administrators', adminGroups: ['win admins', 'ops'],
     });
     let error: unknown;
     try {
-      enabled({ commandDeadlineSeconds: 60, remoteDesktopGroup: 'RDP;evil', adminGroups: ['a$b'], enabled: 'yes', reboot: 1 });
+      enabled({ commandDeadlineSeconds: 60, ssmOnlineDeadlineSeconds: 10, remoteDesktopGroup: 'RDP;evil', adminGroups: ['a$b'], enabled: 'yes', reboot: 1 });
     } catch (err) {
       error = err;
     }
     expect(error).toBeInstanceOf(ConfigurationError);
     const problems = (error as ConfigurationError).problems.join('\n');
-    for (const key of ['windows.commandDeadlineSeconds', 'windows.remoteDesktopGroup', 'windows.adminGroups', 'windows.enabled', 'windows.reboot']) expect(problems).toContain(key);
+    for (const key of ['windows.commandDeadlineSeconds', 'windows.ssmOnlineDeadlineSeconds', 'windows.remoteDesktopGroup', 'windows.adminGroups', 'windows.enabled', 'windows.reboot']) expect(problems).toContain(key);
   });
 });

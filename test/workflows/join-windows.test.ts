@@ -172,6 +172,79 @@ describe('join workflow, Windows branch (synthesized ASL, real tasks, simulated 
     expect(row?.durationMs).toBeGreaterThan(linuxDeadline * 1000);
   });
 
+  describe('Windows SSM Online deadline (windows.ssmOnlineDeadlineSeconds; one "Wait for SSM Online" state for both platforms)', () => {
+    test('a Windows agent Online after the Linux deadline but before the Windows one: waited out, joined', async () => {
+      const w = world();
+      const linux = w.sim.settings.timings.ssmOnlineDeadlineSeconds;
+      const windows = w.sim.settings.windows?.ssmOnlineDeadlineSeconds ?? 0;
+      expect(windows).toBe(1200); // the default
+      expect(linux).toBeLessThan(windows);
+      w.sim.fleet.addInstance({ instanceId: ID, platform: 'windows', tags: OPT_IN, ssmOnlineAfterSeconds: (linux + windows) / 2 });
+
+      const run = await start(w, 'win-ssm-late');
+
+      expect(run.status).toBe('SUCCEEDED');
+      expect(statePath(run)).toEqual(WINDOWS_PATH);
+      expect(run.output).toMatchObject({ outcome: 'joined' });
+      const row = timeline(run).find((r) => r.state === 'Wait for SSM Online');
+      expect(row?.durationMs).toBeGreaterThan(linux * 1000);
+    });
+
+    test('a Windows agent not Online by the Windows deadline: fails AT "Wait for SSM Online", the cause naming windows.ssmOnlineDeadlineSeconds; nothing created', async () => {
+      const w = world();
+      const windows = w.sim.settings.windows?.ssmOnlineDeadlineSeconds ?? 0;
+      w.sim.fleet.addInstance({ instanceId: ID, platform: 'windows', tags: OPT_IN, ssmOnlineAfterSeconds: windows + 300 });
+
+      const run = await start(w, 'win-ssm-never');
+
+      expect(run.status).toBe('FAILED');
+      expect(run.failedState).toBe('Wait for SSM Online');
+      expect(run.error).toBe(Errors.SsmAgentNotOnline);
+      expect(run.cause).toMatch(new RegExp(`SSM agent of ${ID} is not Online .*past its deadline of ${windows} s \\(windows\\.ssmOnlineDeadlineSeconds\\)`));
+      expect(run.cause).toMatch(/AmazonSSMManagedInstanceCore/);
+      const row = timeline(run).find((r) => r.state === 'Wait for SSM Online');
+      expect(row?.durationMs).toBeGreaterThanOrEqual(windows * 1000);
+      expect(row?.durationMs).toBeLessThan((windows + 300) * 1000);
+      expect(w.sim.directory.all()).toEqual([]);
+      expect(w.sim.fleet.sentCommands()).toEqual([]);
+    });
+
+    test('a Linux instance in the same machine keeps the Linux deadline (the task ends its wait, not the retries)', async () => {
+      const w = world();
+      const linux = w.sim.settings.timings.ssmOnlineDeadlineSeconds;
+      const windows = w.sim.settings.windows?.ssmOnlineDeadlineSeconds ?? 0;
+      w.sim.fleet.addInstance({ instanceId: ID, tags: OPT_IN, ssmOnlineAfterSeconds: (linux + windows) / 2 });
+
+      const run = await start(w, 'linux-ssm-late');
+
+      expect(run.status).toBe('FAILED');
+      expect(run.failedState).toBe('Wait for SSM Online');
+      expect(run.error).toBe(Errors.SsmAgentNotOnline);
+      expect(run.cause).toContain(`past its deadline of ${linux} s (timings.ssmOnlineDeadlineSeconds)`);
+      const row = timeline(run).find((r) => r.state === 'Wait for SSM Online');
+      expect(row?.durationMs).toBeGreaterThanOrEqual(linux * 1000);
+      expect(row?.durationMs).toBeLessThan((linux + windows) / 2 * 1000);
+    });
+
+    test('a redrive waits afresh: the round\'s wait start is kept per round in the claim', async () => {
+      const w = world();
+      const windows = w.sim.settings.windows?.ssmOnlineDeadlineSeconds ?? 0;
+      const inst = w.sim.fleet.addInstance({ instanceId: ID, platform: 'windows', tags: OPT_IN, ssmOnlineAfterSeconds: Infinity });
+      const failed = await start(w, 'win-ssm-redrive');
+      expect(failed.failedState).toBe('Wait for SSM Online');
+      expect(w.sim.claims.item(claimKeyOf(w, ID))).toMatchObject({ ssmRound: 0 });
+
+      // The agent comes Online 900 s into the redrive's wait: still within a fresh Windows deadline.
+      w.sim.clock.advance(3600);
+      inst.ssmOnlineAfterSeconds = (w.sim.clock.now().getTime() - inst.launchTime.getTime()) / 1000 + windows - 300;
+      const run = await w.engine.redrive(failed);
+
+      expect(run.status).toBe('SUCCEEDED');
+      expect(statePath(run, { part: 1 })[0]).toBe('Wait for SSM Online');
+      expect(run.output).toMatchObject({ outcome: 'joined' });
+    });
+  });
+
   test('a Windows command still running past the Windows deadline: CommandTimedOut AT "Run Windows join document"; the end is clean', async () => {
     const w = world();
     w.sim.fleet.addInstance({ instanceId: ID, platform: 'windows', tags: OPT_IN });
@@ -207,6 +280,55 @@ describe('join workflow, Windows branch (synthesized ASL, real tasks, simulated 
     expect(otps[1]).not.toBe(otps[0]);
     expect(w.sim.fleet.parameterNames()).toEqual([]);
     expect(oursOf(w, ID)).toHaveLength(1);
+  });
+
+  test('redrive after the SECOND run failed (verification, exit 7): the clean-up reset the password, the redrive leaves locally, joins again with the fresh one-time password → "Joined", secure channel working', async () => {
+    const w = world();
+    const probe = w.sim.settings.directory.probeUsers[0] as string;
+    const inst = w.sim.fleet.addInstance({ instanceId: ID, platform: 'windows', tags: OPT_IN, windows: { unresolvableUsers: [probe] } });
+    const otps = watchOtps(w);
+    const failed = await start(w, 'win-redrive-second');
+
+    // Failed in run 2 (after the join and its reboot): the instance IS joined, with its own password.
+    expect(failed.status).toBe('FAILED');
+    expect(failed.failedState).toBe('Run Windows join document');
+    expect(failed.error).toBe(Errors.VerificationFailed);
+    expectCleanEnd(w, failed, otps, ID);
+    expect(inst.joinedAs).toBe(nameOf(w));
+    expect(inst.passwordRetired).toBe(true);
+    // The clean-up reset the object's password: the directory no longer accepts the machine's.
+    expect(w.sim.directory.passwordMatches(nameOf(w), inst.machinePassword as string)).toBe(false);
+
+    // Fix the fault, redrive.
+    inst.windows = {};
+    w.sim.clock.advance(3600);
+    const run = await w.engine.redrive(failed);
+
+    expect(run.status).toBe('SUCCEEDED');
+    expect(statePath(run, { part: 1 })).toEqual(['Run Windows join document', 'Record result', 'Done']);
+    expect(run.output).toMatchObject({ outcome: 'joined', computerName: nameOf(w) });
+    const redriven = windowsCommands(w)[1];
+    const out = redriven?.final.stdout ?? '';
+    expect(out).toMatch(/already joined to .* as /);
+    expect(out).toMatch(/secure channel to .* fails: the directory no longer accepts this machine's password/);
+    expect(out).toMatch(/left .* locally \(the computer object is untouched\): restarting \(exit 3010\)/);
+    expect(out).toMatch(/joining with the one-time password/);
+    expect(out).toMatch(/machine password changed/);
+    expect(out).toMatch(/verify: secure channel to .* works/);
+    expect(out).toMatch(/adjoin: done: joined$/);
+    // The model: joined, the machine's password is the directory's (secure channel works), and
+    // neither one-time password opens the account any more; the parameter is gone.
+    expect(inst.joinedAs).toBe(nameOf(w));
+    expect(w.sim.directory.passwordMatches(nameOf(w), inst.machinePassword as string)).toBe(true);
+    expect(otps).toHaveLength(2);
+    for (const otp of otps) {
+      expect(w.sim.directory.passwordMatches(nameOf(w), otp)).toBe(false);
+      expect(JSON.stringify(run)).not.toContain(otp);
+      expect(out).not.toContain(otp);
+    }
+    expect(w.sim.fleet.parameterNames()).toEqual([]);
+    expect(oursOf(w, ID)).toHaveLength(1);
+    expect(w.sim.claims.item(claimKeyOf(w, ID))).toMatchObject({ status: 'joined', phase: 'joined-verified' });
   });
 
   test('Windows not enabled (the default): a Windows instance is skipped, nothing created or sent', async () => {

@@ -51,8 +51,8 @@ describe('windowsSettingsProblems', () => {
   });
 
   it('names every bad key', () => {
-    const problems = windowsSettingsProblems({ commandDeadlineSeconds: 10, remoteDesktopGroup: 'x;y', administratorsGroup: '', adminGroups: ['ok', 'a|b'] });
-    expect(problems.map((p) => p.split(':')[0])).toEqual(['windows.commandDeadlineSeconds', 'windows.remoteDesktopGroup', 'windows.administratorsGroup', 'windows.adminGroups']);
+    const problems = windowsSettingsProblems({ commandDeadlineSeconds: 10, ssmOnlineDeadlineSeconds: 29, remoteDesktopGroup: 'x;y', administratorsGroup: '', adminGroups: ['ok', 'a|b'] });
+    expect(problems.map((p) => p.split(':')[0])).toEqual(['windows.commandDeadlineSeconds', 'windows.ssmOnlineDeadlineSeconds', 'windows.remoteDesktopGroup', 'windows.administratorsGroup', 'windows.adminGroups']);
     expect(windowsSettingsProblems('yes')).toEqual(['windows: must be an object']);
   });
 });
