@@ -7,6 +7,7 @@
 import * as world from '../lab/world';
 import { ExecutionStore } from '../engine';
 import { failed } from './exit';
+import type { LabGroups } from './lab-commands';
 import type { LabRuntime } from './lab-runtime';
 
 export type LabWorld = Pick<
@@ -17,6 +18,9 @@ export type LabWorld = Pick<
 export const labWorld: LabWorld = world;
 
 export const labStore = (): ExecutionStore => new ExecutionStore();
+
+/** The lab's simulated Auto Scaling groups (a journal in the lab's state directory: every process sees them). */
+export const labGroups = async (): Promise<LabGroups> => (await import('../lab/world/autoscaling')).LabAutoScaling.inLab();
 
 /** The account and Region the lab's instances live in. */
 export const labIdentity = { account: world.LAB_ACCOUNT, region: world.LAB_REGION };
