@@ -9,7 +9,7 @@ import { mapLimit } from './concurrency';
 import { validateInstanceId } from './ec2-event';
 import { Exit, usage, type ExitCode } from './exit';
 import { absolute, table, type Style } from './format';
-import type { LabWorld } from './lab-link';
+import type { LabGroups, LabWorld } from './lab-link';
 import { DISTRO_NAMES, isDistroName, type DistroName } from '../lab/world/rootfs';
 import { statusText } from './render';
 import type { LifecycleAction } from '../tasks/lib/ports';
@@ -22,14 +22,6 @@ export interface LabControl {
   groups?(): Promise<LabGroups>;
 }
 
-/** What `lab launch --asg` and `lab status` need of the lab's groups (LabAutoScaling.inLab()). */
-export interface LabGroups {
-  /** Adds the group with our launch and terminate hooks, unless it is there already. */
-  addGroup(spec: { name: string; hooks: { launch: string; terminate: string }; heartbeatTimeoutSeconds: number; defaultResult: 'ABANDON' | 'CONTINUE' }): void;
-  /** The instance launched into the group: its launch action (it waits in Pending:Wait). */
-  launched(instanceId: string, group: string): LifecycleAction | undefined;
-  membership(instanceId: string): { group: string; lifecycleState: string } | undefined;
-}
 
 export interface LabCommandDeps {
   io: { out(t: string): void; err(t: string): void };
