@@ -3,6 +3,7 @@
  * CloudFormation, EC2 through SDK v3) and LabBackend (the local engine's execution store and
  * the lab world). Commands never branch on the target.
  */
+import type { LifecycleAction } from '../tasks/lib/ports';
 import type { Timeline } from './timeline';
 
 export const Workflows = ['join', 'leave', 'reconcile'] as const;
@@ -54,6 +55,8 @@ export interface StartRequest {
   /** Overrides for the event's account and Region (default: the target's own). */
   account?: string;
   region?: string;
+  /** Lab only: a join started by a lab group's launch hook (the lifecycle event, not "running"). */
+  lifecycle?: LifecycleAction;
 }
 
 export interface StartResult {

@@ -5,6 +5,7 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Ec2StateEvent } from '../tasks/lib/contracts';
+import type { LifecycleAction } from '../tasks/lib/ports';
 import type { Workflow } from './backend';
 import { usage } from './exit';
 import { isObj } from '../tasks/lib/validate';
@@ -44,18 +45,37 @@ export interface EventTarget {
   id?: string;
 }
 
+/** The EventBridge envelope (everything but detail). */
+const envelope = <T extends string, S extends string>(t: Omit<EventTarget, 'state'>, detailType: T, source: S, resource: string) => ({
+  version: '0' as const,
+  id: t.id ?? randomUUID(),
+  'detail-type': detailType,
+  source,
+  account: t.account,
+  time: (t.time ?? new Date()).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+  region: t.region,
+  resources: [resource],
+});
+
+/** The EventBridge "EC2 Instance-launch Lifecycle Action" event of a launch hook, field for field (the lab's groups). */
+export function lifecycleLaunchEvent(t: Omit<EventTarget, 'state'> & { action: LifecycleAction }): Record<string, unknown> {
+  const group = t.action.autoScalingGroupName;
+  return {
+    ...envelope(t, 'EC2 Instance-launch Lifecycle Action', 'aws.autoscaling', `arn:${t.partition ?? 'aws'}:autoscaling:${t.region}:${t.account}:autoScalingGroup:1:autoScalingGroupName/${group}`),
+    detail: {
+      LifecycleActionToken: t.action.lifecycleActionToken,
+      AutoScalingGroupName: group,
+      LifecycleHookName: t.action.lifecycleHookName,
+      EC2InstanceId: t.instanceId,
+      LifecycleTransition: 'autoscaling:EC2_INSTANCE_LAUNCHING',
+    },
+  };
+}
+
 /** The EventBridge EC2 state-change event, field for field. */
 export function ec2StateEvent(t: EventTarget): Ec2StateEvent {
-  const partition = t.partition ?? 'aws';
   return {
-    version: '0',
-    id: t.id ?? randomUUID(),
-    'detail-type': 'EC2 Instance State-change Notification',
-    source: 'aws.ec2',
-    account: t.account,
-    time: (t.time ?? new Date()).toISOString().replace(/\.\d{3}Z$/, 'Z'),
-    region: t.region,
-    resources: [`arn:${partition}:ec2:${t.region}:${t.account}:instance/${t.instanceId}`],
+    ...envelope(t, 'EC2 Instance State-change Notification', 'aws.ec2', `arn:${t.partition ?? 'aws'}:ec2:${t.region}:${t.account}:instance/${t.instanceId}`),
     detail: { 'instance-id': t.instanceId, state: t.state },
   };
 }

@@ -21,7 +21,7 @@ import type {
   Workflow,
 } from './backend';
 import { Workflows } from './backend';
-import { ec2StateEvent, eventStateFor, executionName, instanceFromInput, instanceFromName } from './ec2-event';
+import { ec2StateEvent, eventStateFor, lifecycleLaunchEvent, executionName, instanceFromInput, instanceFromName } from './ec2-event';
 import { failed, notFound, usage } from './exit';
 import type { LabWorld } from './lab-link';
 import type { LabRuntime } from './lab-runtime';
@@ -226,13 +226,11 @@ export class LabBackend implements Backend {
       input = request.dryRun ? { dryRun: true } : {};
     } else {
       if (!request.instanceId) throw usage(`${request.workflow} needs an instance ID`);
-      input = ec2StateEvent({
-        instanceId: request.instanceId,
-        state: eventStateFor(request.workflow),
-        account: request.account ?? this.options.identity.account,
-        region: request.region ?? this.options.identity.region,
-        time: this.now(),
-      });
+      const where = { instanceId: request.instanceId, account: request.account ?? this.options.identity.account, region: request.region ?? this.options.identity.region, time: this.now() };
+      input =
+        request.lifecycle && request.workflow === 'join'
+          ? lifecycleLaunchEvent({ ...where, action: request.lifecycle })
+          : ec2StateEvent({ ...where, state: eventStateFor(request.workflow) });
     }
     const runtime = await this.runtime();
     const record = await runtime.start(request.workflow, input, executionName(request.workflow, request.instanceId, this.now()));

@@ -9,15 +9,19 @@ import { mapLimit } from './concurrency';
 import { validateInstanceId } from './ec2-event';
 import { Exit, usage, type ExitCode } from './exit';
 import { absolute, table, type Style } from './format';
-import type { LabWorld } from './lab-link';
+import type { LabGroups, LabWorld } from './lab-link';
 import { DISTRO_NAMES, isDistroName, type DistroName } from '../lab/world/rootfs';
 import { statusText } from './render';
+import type { LifecycleAction } from '../tasks/lib/ports';
 
 export interface LabControl {
   world: LabWorld;
   /** The lab backend (execution store + runtime) that runs the workflows for the events. */
   backend(): Promise<Backend>;
+  /** The lab's simulated Auto Scaling groups (lab/world/autoscaling.ts, kept in the lab's state directory). */
+  groups?(): Promise<LabGroups>;
 }
+
 
 export interface LabCommandDeps {
   io: { out(t: string): void; err(t: string): void };
@@ -42,10 +46,30 @@ const count = (text: string): number => {
   return n;
 };
 
+/** A lab Auto Scaling group name (stricter than AWS's 1-255 characters: it names a lab file entry and shows in tables). */
+const groupName = (text: string): string => {
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(text)) throw usage(`--asg: a group name is 1-64 of letters, digits, . _ - (starting with a letter or digit), got ${JSON.stringify(text)}`);
+  return text;
+};
+
+const hookTimeout = (text: string): number => {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 30 || n > 7200) throw usage(`--hook-timeout must be 30-7200 seconds, got ${JSON.stringify(text)}`);
+  return n;
+};
+
 const distro = (text: string): DistroName => {
   if (!isDistroName(text)) throw usage(`--distro must be one of ${DISTRO_NAMES.join(', ')}, got ${JSON.stringify(text)}`);
   return text;
 };
+
+/** The hook names the product's lifecycle rules match (infra/entry-rules.ts hookNames, resourcePrefix adjoin). */
+export const LabHooks = { launch: 'adjoin-join', terminate: 'adjoin-leave' } as const;
+
+async function labGroups(control: LabControl): Promise<LabGroups> {
+  if (!control.groups) throw usage('--asg: this lab has no Auto Scaling groups');
+  return control.groups();
+}
 
 const runLine = (e: ExecutionSummary, style: Style): string =>
   `${e.workflow} ${style.bold(e.name)}  ${statusText(e.status, style)}${e.failedState ? `  failed in ${style.red(e.failedState)}${e.error ? ` (${e.error})` : ''}` : ''}`;
@@ -95,8 +119,14 @@ export function addLabCommands(program: Command, deps: LabCommandDeps): void {
     .addHelpText('after', examples('adjoin lab status', 'adjoin lab status --json'))
     .action(async (_opts: unknown, cmd: Command) => {
       const c = deps.context(cmd);
-      const { world } = await deps.control(cmd);
-      const status = await world.status();
+      const control = await deps.control(cmd);
+      const raw = await control.world.status();
+      // Instances in a lab Auto Scaling group: their group and lifecycle state (Pending:Wait, InService, …).
+      const groups = raw.instances.length > 0 && control.groups ? await control.groups() : undefined;
+      const status = { ...raw, instances: raw.instances.map((i) => {
+        const m = groups?.membership(i.instanceId);
+        return m ? { ...i, autoScaling: m } : i;
+      }) };
       c.print(() => labStatusText(status, c.style), status);
       if (!status.up) deps.setExit(Exit.notFound);
     });
@@ -108,30 +138,43 @@ export function addLabCommands(program: Command, deps: LabCommandDeps): void {
     .option('--tag <key=value>', 'a tag (repeat for more), e.g. Domain:Join=true', collectTag, {})
     .option('--no-join', 'do not emit the "running" event (no join execution)')
     .option('--distro <name>', `run from another distribution's root filesystem (${DISTRO_NAMES.join(', ')}; built once with debootstrap, cached in /var/cache/adjoin-lab)`, distro)
-    .addHelpText('after', examples('adjoin lab launch --tag Domain:Join=true', 'adjoin lab launch --count 3 --tag Domain:Join=true --tag adGroupName=linux-admins --json', 'adjoin lab launch --distro trixie --tag Domain:Join=true'))
-    .action(async (opts: { count: number; tag: Record<string, string>; join: boolean; distro?: DistroName }, cmd: Command) => {
+    .option('--asg <name>', 'launch into a lab Auto Scaling group with our lifecycle hooks (made on first use): the instance waits in Pending:Wait, the join starts from the launch hook\u2019s event and answers it (CONTINUE → InService, a failed join ABANDON → terminated)', groupName)
+    .option('--hook-timeout <seconds>', 'heartbeat timeout of a group made now (30-7200; default 3600; when it runs out the default result ABANDON applies)', hookTimeout)
+    .addHelpText('after', examples('adjoin lab launch --tag Domain:Join=true', 'adjoin lab launch --count 3 --tag Domain:Join=true --tag adGroupName=linux-admins --json', 'adjoin lab launch --distro trixie --tag Domain:Join=true', 'adjoin lab launch --asg web --tag Domain:Join=true'))
+    .action(async (opts: { count: number; tag: Record<string, string>; join: boolean; distro?: DistroName; asg?: string; hookTimeout?: number }, cmd: Command) => {
       const c = deps.context(cmd);
+      if (opts.hookTimeout !== undefined && opts.asg === undefined) throw usage('--hook-timeout needs --asg');
       const control = await deps.control(cmd);
+      const groups = opts.asg !== undefined ? await labGroups(control) : undefined;
+      if (groups && opts.asg !== undefined) groups.addGroup({ name: opts.asg, hooks: LabHooks, heartbeatTimeoutSeconds: opts.hookTimeout ?? 3600, defaultResult: 'ABANDON' });
       const launched: Awaited<ReturnType<LabWorld['launch']>>[] = [];
+      const actions: (LifecycleAction | undefined)[] = [];
       for (let i = 0; i < opts.count; i++) {
         const inst = await control.world.launch({ tags: opts.tag, ...(opts.distro ? { distro: opts.distro, log: (l: string) => deps.io.err(l) } : {}) });
         launched.push(inst);
-        if (!c.json) deps.io.err(`launched ${inst.instanceId} (${inst.ip}, ${inst.hostname}${inst.distro ? `, ${inst.distro}` : ''})`);
+        const action = groups && opts.asg !== undefined ? groups.launched(inst.instanceId, opts.asg) : undefined;
+        actions.push(action);
+        if (!c.json) deps.io.err(`launched ${inst.instanceId} (${inst.ip}, ${inst.hostname}${inst.distro ? `, ${inst.distro}` : ''})${action ? ` into ${opts.asg ?? ''}: Pending:Wait` : ''}`);
       }
       let runs: ExecutionSummary[] = [];
       if (opts.join) {
         const backend = await control.backend();
-        runs = await mapLimit(launched, 4, async (inst) => (await backend.start({ workflow: 'join', instanceId: inst.instanceId })).execution);
+        runs = await mapLimit(launched, 4, async (inst, i) => {
+          const lifecycle = actions[i];
+          return (await backend.start({ workflow: 'join', instanceId: inst.instanceId, ...(lifecycle ? { lifecycle } : {}) })).execution;
+        });
       }
+      const lifecycleOf = (id: string) => (groups ? groups.membership(id) : undefined);
       c.print(
         () =>
           launched
             .map((inst, i) => {
               const run = runs[i];
-              return `${c.style.bold(inst.instanceId)}  ${inst.ip}  ${Object.entries(inst.tags).map(([k, v]) => `${k}=${v}`).join(' ')}${run ? `\n  ${runLine(run, c.style)}` : ''}`;
+              const m = lifecycleOf(inst.instanceId);
+              return `${c.style.bold(inst.instanceId)}  ${inst.ip}  ${Object.entries(inst.tags).map(([k, v]) => `${k}=${v}`).join(' ')}${m ? `  ${m.group}: ${m.lifecycleState}` : ''}${run ? `\n  ${runLine(run, c.style)}` : ''}`;
             })
             .join('\n'),
-        { instances: launched, executions: runs },
+        { instances: launched.map((inst) => ({ ...inst, ...(lifecycleOf(inst.instanceId) ? { autoScaling: lifecycleOf(inst.instanceId) } : {}) })), executions: runs },
       );
       deps.setExit(outcome(runs));
     });
@@ -225,7 +268,7 @@ interface LabStatusLike {
     loginGroup: string;
     users: string[];
   };
-  instances: { instanceId: string; state: string; ip: string; hostname: string; launchTime: string; computerName?: string; tags: Record<string, string> }[];
+  instances: { instanceId: string; state: string; ip: string; hostname: string; launchTime: string; computerName?: string; tags: Record<string, string>; autoScaling?: { group: string; lifecycleState: string } }[];
 }
 
 export function labStatusText(s: LabStatusLike, style: Style): string {
@@ -241,10 +284,13 @@ export function labStatusText(s: LabStatusLike, style: Style): string {
   }
   if (s.instances.length > 0) {
     out.push('');
+    // The GROUP column only when an instance is in a lab Auto Scaling group (`lab launch --asg`).
+    const grouped = s.instances.some((i) => i.autoScaling !== undefined);
+    const lifecycle = (i: LabStatusLike['instances'][number]): string[] => (grouped ? [i.autoScaling ? `${i.autoScaling.group} ${i.autoScaling.lifecycleState}` : '-'] : []);
     out.push(
       table(
-        ['INSTANCE', 'STATE', 'IP', 'HOSTNAME', 'COMPUTER', 'LAUNCHED', 'TAGS'],
-        s.instances.map((i) => [i.instanceId, i.state, i.ip, i.hostname, i.computerName ?? '-', absolute(new Date(i.launchTime)), Object.entries(i.tags).map(([k, v]) => `${k}=${v}`).join(' ')]),
+        ['INSTANCE', 'STATE', ...(grouped ? ['GROUP'] : []), 'IP', 'HOSTNAME', 'COMPUTER', 'LAUNCHED', 'TAGS'],
+        s.instances.map((i) => [i.instanceId, i.state, ...lifecycle(i), i.ip, i.hostname, i.computerName ?? '-', absolute(new Date(i.launchTime)), Object.entries(i.tags).map(([k, v]) => `${k}=${v}`).join(' ')]),
         style,
       ),
     );

@@ -7,6 +7,7 @@
 import * as world from '../lab/world';
 import { ExecutionStore } from '../engine';
 import { failed } from './exit';
+import type { LifecycleAction } from '../tasks/lib/ports';
 import type { LabRuntime } from './lab-runtime';
 
 export type LabWorld = Pick<
@@ -17,6 +18,18 @@ export type LabWorld = Pick<
 export const labWorld: LabWorld = world;
 
 export const labStore = (): ExecutionStore => new ExecutionStore();
+
+/** What `lab launch --asg` and `lab status` need of the lab's groups (LabAutoScaling.inLab()). */
+export interface LabGroups {
+  /** Adds the group with our launch and terminate hooks, unless it is there already. */
+  addGroup(spec: { name: string; hooks: { launch: string; terminate: string }; heartbeatTimeoutSeconds: number; defaultResult: 'ABANDON' | 'CONTINUE' }): void;
+  /** The instance launched into the group: its launch action (it waits in Pending:Wait). */
+  launched(instanceId: string, group: string): LifecycleAction | undefined;
+  membership(instanceId: string): { group: string; lifecycleState: string } | undefined;
+}
+
+/** The lab's simulated Auto Scaling groups (a journal in the lab's state directory: every process sees them). */
+export const labGroups = async (): Promise<LabGroups> => (await import('../lab/world/autoscaling')).LabAutoScaling.inLab();
 
 /** The account and Region the lab's instances live in. */
 export const labIdentity = { account: world.LAB_ACCOUNT, region: world.LAB_REGION };

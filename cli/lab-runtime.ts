@@ -10,7 +10,8 @@
 import { synthesizeDefinitions } from '../infra/asl';
 import { LocalEngine, type ExecutionRecord, type ExecutionStore } from '../engine';
 import { cleanUpFailedJoins, type RecordingHistory } from '../lab/sim/cleanup';
-import { LAB_ACCOUNT, LAB_REGION, labDepsProvider, labSettings } from '../lab/world/fleet';
+import { LabAutoScaling } from '../lab/world/autoscaling';
+import { LAB_ACCOUNT, LAB_REGION, LabFleet, labDepsProvider, labSettings } from '../lab/world/fleet';
 import type { DepsProvider } from '../tasks/lib/deps';
 import type { Settings } from '../tasks/lib/settings';
 import type { Workflow } from './backend';
@@ -54,7 +55,8 @@ export function makeLabRuntime(parts: RuntimeParts): LabRuntime {
   if (defs['join-cleanup']) definitions['join-cleanup'] = defs['join-cleanup'];
   if (defs.leave) definitions.leave = defs.leave;
   if (defs.reconcile) definitions.reconcile = defs.reconcile;
-  const deps = parts.deps ?? labDepsProvider();
+  // The lab's Auto Scaling groups answer the lifecycle calls (lab launch --asg): shared through the lab's state directory.
+  const deps = parts.deps ?? labDepsProvider({ fleet: LabAutoScaling.inLab().fleet(new LabFleet({ documentNames: settings.documents })) });
   const engine = new LocalEngine(definitions, {
     deps,
     store: parts.store,

@@ -25,7 +25,7 @@ export function realTargets(io: Pick<Io, 'err'>): Targets {
     labControl: async (globals) => {
       const link = await import('./lab-link');
       const backend = await targets.lab(globals);
-      return { world: link.labWorld, backend: () => Promise.resolve(backend) };
+      return { world: link.labWorld, backend: () => Promise.resolve(backend), groups: link.labGroups };
     },
     // Loaded on use: the other commands do not pay for the Directory Service client.
     directoryService: (globals) => ({

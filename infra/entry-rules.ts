@@ -3,7 +3,8 @@
  *
  *   tag change   "Tag Change on Resource" for EC2 instances, only when the opt-in or the opt-out
  *                key changed to its value (the PATTERN filters: other keys, our own status tags,
- *                deleted keys and other values start no execution) → join
+ *                deleted keys and other values start no execution) → join; with
+ *                tags.leaveOnOptOut the opt-out (exact value) → leave, by a rule of its own
  *   lifecycle    "EC2 Instance-launch Lifecycle Action" of our hook → join;
  *                "EC2 Instance-terminate Lifecycle Action" of our hook → leave;
  *                hooks adjoin creates for named groups (lifecycle.autoScalingGroups), or that a
@@ -38,18 +39,14 @@ const ignoreCase = (value: string) => [{ 'equals-ignore-case': value }];
  * Tag changes worth an execution: the opt-in key set to the opt-in value, or the opt-out key set
  * to the opt-out value (as tasks/lib/tags.ts compares them: opt-in exactly, opt-out in any case).
  */
-export function tagChangePattern(tags: Pick<ResolvedConfig['tags'], 'optIn' | 'optOut'>): events.EventPattern {
-  // Opt-in exactly (tasks/lib/tags.ts: as the IAM StringEquals on ssm:SendCommand); opt-out in any case.
+export function tagChangePattern(tags: Pick<ResolvedConfig['tags'], 'optIn' | 'optOut'>, which: 'both' | 'optIn' | 'optOut' = 'both'): events.EventPattern {
+  // Opt-in exactly (tasks/lib/tags.ts: as the IAM StringEquals on ssm:SendCommand); opt-out in any
+  // case for the join machine (it records it), EXACTLY for the leave (safety rule 6b compares so).
   const branch = (t: { key: string; value: string }, exact: boolean) => ({ 'changed-tag-keys': [t.key], tags: { [t.key]: exact ? [t.value] : ignoreCase(t.value) } });
-  return {
-    source: [Sources.tag],
-    detailType: [DetailTypes.tagChange],
-    detail: {
-      service: ['ec2'],
-      'resource-type': ['instance'],
-      $or: [branch(tags.optIn, true), branch(tags.optOut, false)],
-    },
-  };
+  const only = (b: Record<string, unknown>) => ({ source: [Sources.tag], detailType: [DetailTypes.tagChange], detail: { service: ['ec2'], 'resource-type': ['instance'], ...b } });
+  if (which === 'optIn') return only(branch(tags.optIn, true));
+  if (which === 'optOut') return only(branch(tags.optOut, true));
+  return only({ $or: [branch(tags.optIn, true), branch(tags.optOut, false)] });
 }
 
 /** Lifecycle actions of our hook only (other hooks on the same group are not ours to answer). */
@@ -86,11 +83,23 @@ export class EntryRules extends Construct {
     const reach = config.reach;
 
     if (reach.tagChange.enabled) {
+      // With tags.leaveOnOptOut the opt-out goes to the leave machine (its own rule below).
+      const leaveOnOptOut = reach.tagChange.leaveOnOptOut;
       new events.Rule(this, 'TagChange', {
         ruleName: `${prefix}-tag-change`,
-        description: 'adjoin: the opt-in (or opt-out) tag of an EC2 instance was set: join it (or record the opt-out)',
-        eventPattern: tagChangePattern(config.tags),
+        description: leaveOnOptOut
+          ? 'adjoin: the opt-in tag of an EC2 instance was set: join it'
+          : 'adjoin: the opt-in (or opt-out) tag of an EC2 instance was set: join it (or record the opt-out)',
+        eventPattern: tagChangePattern(config.tags, leaveOnOptOut ? 'optIn' : 'both'),
         targets: [props.target(props.join)],
+      });
+    }
+    if (reach.tagChange.leaveOnOptOut) {
+      new events.Rule(this, 'TagOptOut', {
+        ruleName: `${prefix}-tag-opt-out`,
+        description: 'adjoin: the opt-out tag of an EC2 instance was set (tags.leaveOnOptOut): delete its computer object, the instance keeps running',
+        eventPattern: tagChangePattern(config.tags, 'optOut'),
+        targets: [props.target(props.leave)],
       });
     }
     if (reach.lifecycle.enabled) {

@@ -53,7 +53,8 @@ export const TaskNeeds: Record<TaskId, readonly Need[]> = {
   // lifecycle: Terminating:Wait counts as leaving; the terminate hook answered CONTINUE. claims-read: the objectGUID the join claim recorded.
   'find-computer-objects': ['directory', 'describe', 'claims-read', 'lifecycle', 'lifecycle-read'],
   'delete-computer-object': ['directory', 'describe', 'lifecycle-read'],
-  'record-leave': ['lifecycle'],
+  // tag + claims: an opt-out leave (tags.leaveOnOptOut) tags the living instance "left" and releases the join claim.
+  'record-leave': ['lifecycle', 'tag', 'claims'],
   'find-stale-objects': ['directory', 'describe'],
   'check-deletion-cap': [],
   'report-reconcile': [],

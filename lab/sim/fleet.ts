@@ -436,19 +436,29 @@ export class SimFleet {
       },
       completeLifecycleAction: async (ref, result) => {
         await this.enter('completeLifecycleAction', ref.instanceId);
-        const a = this.lifecycleAction(ref, account, region);
-        if (!a) return false;
-        this.settleAction(a, result, result);
-        return true;
+        return this.answerLifecycleAction(ref, result, { account, region });
       },
       recordLifecycleHeartbeat: async (ref) => {
         await this.enter('recordLifecycleHeartbeat', ref.instanceId);
-        const a = this.lifecycleAction(ref, account, region);
-        if (!a) return false;
-        a.deadlineMs = this.clock.now().getTime() + (this.groups.get(a.autoScalingGroupName)?.heartbeatTimeoutSeconds ?? 3600) * 1000;
-        return true;
+        return this.heartbeatLifecycleAction(ref, { account, region });
       },
     };
+  }
+
+  /** CompleteLifecycleAction's effect, synchronously (no call recorded): false when the action is not pending. */
+  answerLifecycleAction(ref: LifecycleActionRef, result: LifecycleResult, where: { account: string; region: string } = this): boolean {
+    const a = this.lifecycleAction(ref, where.account, where.region);
+    if (!a) return false;
+    this.settleAction(a, result, result);
+    return true;
+  }
+
+  /** RecordLifecycleActionHeartbeat's effect, synchronously (no call recorded): false when the action is not pending. */
+  heartbeatLifecycleAction(ref: LifecycleActionRef, where: { account: string; region: string } = this): boolean {
+    const a = this.lifecycleAction(ref, where.account, where.region);
+    if (!a) return false;
+    a.deadlineMs = this.clock.now().getTime() + (this.groups.get(a.autoScalingGroupName)?.heartbeatTimeoutSeconds ?? 3600) * 1000;
+    return true;
   }
 
   /** The tags DescribeInstances shows now: writes older than their lag are applied first. */

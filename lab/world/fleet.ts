@@ -481,7 +481,7 @@ export function labDirectory(settings: Settings = labSettings()): LdapDirectory 
 }
 
 /** Fleets by account/Region: the lab's own is the LabFleet; any other is an empty account. */
-export function labFleetFor(fleet: LabFleet = new LabFleet()): FleetFor {
+export function labFleetFor(fleet: Fleet = new LabFleet()): FleetFor {
   return ({ account, region }) => (account === LAB_ACCOUNT && region === LAB_REGION ? fleet : EMPTY_FLEET);
 }
 
@@ -499,7 +499,7 @@ const EMPTY_FLEET: Fleet = {
 };
 
 export interface LabDepsOptions extends LabSettingsOptions {
-  fleet?: LabFleet;
+  fleet?: Fleet;
   logger?: Logger;
   /** The join claims (default: the lab's table on disk, lab/world/claims.ts, shared by every process). */
   claims?: Claims;

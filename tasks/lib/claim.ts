@@ -55,8 +55,8 @@ export async function readInstance(input: ReadInstanceInput, deps: Deps): Promis
   const ref: InstanceRef = { instanceId: entry.instanceId, account: entry.account, region: entry.region };
   const withLifecycle = { ...ref, ...(entry.lifecycle ? { lifecycle: entry.lifecycle } : {}) };
   if (entry.action !== 'join') {
-    // Leaving a RUNNING instance on opt-out (tags.leaveOnOptOut) is not built yet: recorded, nothing done.
-    const reason = entry.action === 'leave' ? `${entry.reason}; removing a running instance from the directory is not supported yet: nothing was done` : entry.reason;
+    // A leave on opt-out is the leave machine's (the tag-change rule sends it there): nothing done here.
+    const reason = entry.action === 'leave' ? `${entry.reason}; the leave machine does that (not the join machine): nothing was done here` : entry.reason;
     return { ...withLifecycle, outcome: 'skipped', reason, platform: 'linux', loginGroups: [] };
   }
   const info = await deps.fleetFor(ref).describeInstance(ref.instanceId);

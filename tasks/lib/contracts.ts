@@ -205,7 +205,7 @@ export interface FindObjectsEventInput {
 export interface FindObjectsInput {
   instance: InstanceRef;
   /** How the leave came (absent: a terminated instance, as the EC2 event says). */
-  entry?: { action: 'join' | 'leave' | 'none'; reason: string; lifecycle?: LifecycleAction };
+  entry?: { action: 'join' | 'leave' | 'none'; reason: string; lifecycle?: LifecycleAction; trigger?: string };
   /** The objectGUID recorded when the join created the object, when one is known. */
   expectedGuid?: string;
 }
@@ -218,12 +218,14 @@ export interface FindObjectsOutput extends InstanceRef {
   /** The terminate hook's action: answered CONTINUE here (nothing to delete) or by "Record leave". */
   lifecycle?: LifecycleAction;
   lifecycleAnswer?: LifecycleAnswer;
+  /** A leave on opt-out (tags.leaveOnOptOut) of a living instance: the delete re-checks the tag, Record leave tags "left" and releases the claim. */
+  optOut?: boolean;
 }
 
 /** "Delete computer object" (a Map item, also used by reconcile) — Payload: { item, instance } */
 export interface DeleteObjectInput {
   object: ObjectRef;
-  instance: InstanceRef;
+  instance: InstanceRef & { optOut?: boolean };
   /** reconcile passes the grace period; the task re-checks every safety rule before deleting. */
   graceSeconds?: number;
 }
@@ -261,8 +263,9 @@ export interface DeleteCounts {
 
 /** "Record leave" — Payload: { instance: $.found, deleted: $.deleted } */
 export interface RecordLeaveInput {
-  instance: InstanceRef & { lifecycle?: LifecycleAction };
+  instance: InstanceRef & { lifecycle?: LifecycleAction; optOut?: boolean };
   deleted: DeleteItemResult[];
+  executionName?: string;
 }
 export interface RecordLeaveOutput extends InstanceRef, DeleteCounts {
   /** left: every object went (or was already gone). partial: some were skipped or failed, or DNS records were left. */

@@ -36,7 +36,7 @@ async function readAgain(dn: string, name: string, marker: Marker, deps: Deps): 
 export async function deleteComputerObject(input: DeleteObjectInput, allDeps: Deps): Promise<DeleteObjectOutput> {
   const { object, instance } = input;
   const deps = scopedDeps(allDeps, object.directory); // the directory the object was found in
-  const marker: Marker = { ...instance };
+  const marker: Marker = { instanceId: instance.instanceId, account: instance.account, region: instance.region };
   const current = await readAgain(object.dn, object.name, marker, deps);
   if (current === undefined) {
     deps.logger.info('Computer object already gone', { dn: object.dn });
@@ -49,6 +49,7 @@ export async function deleteComputerObject(input: DeleteObjectInput, allDeps: De
   const safety = safetySettings(deps.settings, {
     expected: marker,
     graceSeconds: input.graceSeconds ?? 0,
+    optOut: instance.optOut === true, // a leave on opt-out: the instance must STILL carry the tag (rule 6b)
     ...(object.guid !== undefined ? { expectedGuid: object.guid } : {}),
   });
   const decision = decideDeletion(current, info, safety, deps.clock.now());

@@ -12,6 +12,14 @@
  *   recordLeave          the outcome summary; DNS records the directory refused to delete are
  *                        listed (dnsNotRemoved) and make the outcome "partial".
  *
+ * Leave on opt-out (tags.leaveOnOptOut, a tag change setting the opt-out tag): the instance is
+ * RUNNING. It counts as leaving only while it carries the opt-out tag exactly (safety rule 6b,
+ * re-checked by the delete), and only objects with the objectGUID the join claim recorded go.
+ * After a complete leave, Record leave tags the instance <prefix>status=left and releases the
+ * join claim, so that the opt-in tag set again joins it again. Nothing runs ON the instance:
+ * its sssd configuration and keytab stay, but the object is gone, so its Kerberos identity no
+ * longer works (directory logins stop).
+ *
  * No AWS or LDAP import: ports only.
  */
 import { claimKey } from './claims';
@@ -23,7 +31,8 @@ import { isGone } from './gone';
 import { answerLifecycle } from './lifecycle';
 import type { Marker } from './ports';
 import { directoriesToSearch, objectDirectory, scopedDeps } from './routing';
-import { decideDeletion, describeMarker, safetySettings } from './safety';
+import { decideDeletion, describeMarker, refuseUnlessOptedOut, safetySettings } from './safety';
+import { statusTagKeys } from './tags';
 
 /**
  * "Find computer objects" from its entry event (EC2 terminated, lifecycle terminate; a tag change
@@ -36,20 +45,28 @@ export async function findObjectsForEvent(input: FindObjectsEventInput, deps: De
   const lifecycle = entry.lifecycle?.transition === 'terminate' ? { lifecycle: entry.lifecycle } : {};
   if (entry.action !== 'leave') return { ...instance, ...lifecycle, outcome: 'nothing', reason: entry.reason, objects: [] };
   const found = await findComputerObjects({ instance, entry, ...(input.expectedGuid ? { expectedGuid: input.expectedGuid } : {}) }, deps);
+  if (found.outcome === 'delete' && isOptOutLeave(entry, deps)) return { ...found, optOut: true };
   if (found.outcome !== 'nothing') return { ...found, ...lifecycle };
   const answer = await answerLifecycle({ ...instance, ...lifecycle }, 'terminate', 'CONTINUE', deps);
   return { ...found, ...lifecycle, ...(answer ? { lifecycleAnswer: answer } : {}) };
 }
 
+/** A leave asked by the opt-out tag (a tag change) with tags.leaveOnOptOut on. */
+const isOptOutLeave = (entry: FindObjectsInput['entry'], deps: Deps): boolean =>
+  entry?.trigger === 'tag-change' && entry.action === 'leave' && deps.settings.tags.leaveOnOptOut === true;
+
 export async function findComputerObjects(input: FindObjectsInput, deps: Deps): Promise<FindObjectsOutput> {
   const { instance } = input;
   const marker: Marker = { ...instance };
+  const optOut = isOptOutLeave(input.entry, deps);
   // A terminate hook holds the instance in Terminating:Wait: Auto Scaling's word makes it leaving.
   const asg = input.entry?.lifecycle?.transition === 'terminate' ? { autoScaling: true } : undefined;
   const info = await deps.fleetFor(instance).describeInstance(instance.instanceId, asg); // errors throw: never "gone"
-  if (info !== undefined && !isGone(info, 'delete')) {
+  // An opt-out leave: the living instance must carry the opt-out tag exactly (safety rule 6b).
+  const notOptedOut = optOut && info !== undefined ? refuseUnlessOptedOut(info, deps.settings.tags.optOut) : 'not an opt-out leave';
+  if (info !== undefined && !isGone(info, 'delete') && notOptedOut !== undefined) {
     const state = info.lifecycleState !== undefined ? `${info.state} (${info.lifecycleState})` : info.state;
-    const reason = `EC2 says ${instance.instanceId} is ${state}, not terminated: nothing is deleted (a late or duplicate event)`;
+    const reason = optOut ? notOptedOut : `EC2 says ${instance.instanceId} is ${state}, not terminated: nothing is deleted (a late or duplicate event)`;
     deps.logger.info('Instance is alive', { state: info.state, lifecycleState: info.lifecycleState });
     return { ...instance, outcome: 'instance-alive', reason, objects: [] };
   }
@@ -63,7 +80,7 @@ export async function findComputerObjects(input: FindObjectsInput, deps: Deps): 
     const scoped = scopedDeps(deps, deps.settings.directories ? name : undefined);
     const found = await scoped.directory.findByMarker(marker);
     foundCount += found.length;
-    const safety = safetySettings(scoped.settings, { expected: marker, ...(expectedGuid ? { expectedGuid } : {}) });
+    const safety = safetySettings(scoped.settings, { expected: marker, optOut, ...(expectedGuid ? { expectedGuid } : {}) });
     for (const o of found) {
       const d = decideDeletion(o, info, safety, now);
       if (d.delete) objects.push({ dn: o.dn, name: o.name, ...(o.guid !== undefined ? { guid: o.guid } : {}), ...objectDirectory(deps.settings, name) });
@@ -92,10 +109,27 @@ export async function recordLeave(input: RecordLeaveInput, deps: Deps): Promise<
     .filter((r) => r.deleted === true && r.dnsFailed === true)
     .map((r) => ({ dn: r.dn ?? '(unknown)', reason: (r.dnsReason ?? 'the directory refused').slice(0, 500) }));
   const outcome = counts.skipped + counts.failed + counts.dnsFailed > 0 ? 'partial' : 'left';
-  // Tags on a terminated instance are optional and EC2 may refuse them: none are written.
+  // Tags on a terminated instance are optional and EC2 may refuse them: none are written. An
+  // opt-out leave of a living instance: recorded on it, and the join claim released (re-join).
+  if (input.instance.optOut === true && deps.settings.tags.leaveOnOptOut === true && counts.skipped + counts.failed === 0)
+    await recordOptOutLeave(input.instance, input.executionName, deps);
   deps.logger.info('Leave recorded', { outcome, ...counts });
   // The instance is terminating whatever the deletes did: a terminate hook is answered CONTINUE.
   const answer = await answerLifecycle(input.instance, 'terminate', 'CONTINUE', deps);
   const { instanceId, account, region } = input.instance;
   return { instanceId, account, region, outcome, ...counts, deletedDns, notDeleted, dnsNotRemoved, ...(answer ? { lifecycle: answer } : {}) };
+}
+
+/**
+ * After an opt-out leave deleted the instance's objects: <prefix>status=left on the instance, and
+ * the join claim released (its holder's execution, compared in the write: a claim taken by a
+ * new join meanwhile is not touched), so the opt-in tag set again joins it again.
+ */
+async function recordOptOutLeave(instance: InstanceRef, executionName: string | undefined, deps: Deps): Promise<void> {
+  const keys = statusTagKeys(deps.settings.tags.statusPrefix);
+  await deps.fleetFor(instance).tagInstance(instance.instanceId, { [keys.status]: 'left', ...(executionName ? { [keys.execution]: executionName } : {}) });
+  const key = claimKey(instance);
+  const claim = await deps.claims.get(key);
+  const released = claim !== undefined && claim.status !== 'released' && (await deps.claims.update(key, claim.execution, { status: 'released' }));
+  deps.logger.info('Opt-out leave recorded on the instance', { claimReleased: released, claimWas: claim?.status ?? 'none' });
 }

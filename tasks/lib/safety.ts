@@ -18,7 +18,10 @@
  *   5. age         the object is older than the grace period (reconcile).
  *   6. gone        EC2 says the instance is terminated, or does not know it (tasks/lib/gone.ts,
  *                  purpose "delete"). running, stopped, pending, stopping, shutting-down:
- *                  alive. An EC2 error: never gone.
+ *                  alive. An EC2 error: never gone. A leave on opt-out (tags.leaveOnOptOut,
+ *                  `optOut` set): an instance that is not gone counts only while it still
+ *                  carries the opt-out tag with EXACTLY its value (refuseUnlessOptedOut), and
+ *                  only with the objectGUID the join claim recorded (rule 4 without fallback).
  *   7. no join     a join claim ("joining" status tag with a claim younger than the claim
  *                  lease; an undatable claim counts as fresh) blocks the delete, but only when
  *                  EC2 does NOT say terminated: a terminated instance's objects go whatever
@@ -46,6 +49,8 @@ export interface SafetySettings {
   expected?: Marker;
   /** The objectGUID recorded when we created the object, when one is known. */
   expectedGuid?: string;
+  /** A leave on opt-out (tags.leaveOnOptOut): the tag a living instance must still carry, exactly. */
+  optOut?: { key: string; value: string };
 }
 
 /** What EC2 said about the marker's instance: its description, undefined = "not found", or 'error'. */
@@ -125,14 +130,26 @@ export function refuseIfYoung(object: ComputerObject, graceSeconds: number, now:
   return undefined;
 }
 
-/** 6. The instance is gone: EC2 says terminated, or does not know it. An error is never "gone". */
-export function refuseUnlessGone(marker: Marker, answer: InstanceAnswer): string | undefined {
+/** 6. The instance is gone: EC2 says terminated, or does not know it. An error is never "gone". With `optOut`: or opted out (6b). */
+export function refuseUnlessGone(marker: Marker, answer: InstanceAnswer, optOut?: { key: string; value: string }): string | undefined {
   if (answer === 'error') return `EC2 did not answer about ${describeMarker(marker)}: an error is never "instance gone"`;
   if (answer === undefined) return undefined;
   if (answer.instanceId !== marker.instanceId)
     return `EC2 answered about ${answer.instanceId}, not ${marker.instanceId}: refusing`;
   if (isGone(answer, 'delete')) return undefined;
+  if (optOut !== undefined) return refuseUnlessOptedOut(answer, optOut);
   return `instance ${marker.instanceId} is ${answer.state}, not terminated`;
+}
+
+/**
+ * 6b. A leave on opt-out: the instance (read NOW) still carries the opt-out tag with exactly its
+ * value. A tag removed (opted in again) or changed meanwhile: nothing is deleted.
+ */
+export function refuseUnlessOptedOut(answer: InstanceInfo, optOut: { key: string; value: string }): string | undefined {
+  const value = answer.tags[optOut.key];
+  if (value === optOut.value) return undefined;
+  const now = value === undefined ? `no longer carries the opt-out tag ${optOut.key}` : `carries ${optOut.key}=${JSON.stringify(value.slice(0, 60))}, not exactly ${JSON.stringify(optOut.value)}`;
+  return `instance ${answer.instanceId} is ${answer.state} and ${now}: it stays joined, nothing is deleted`;
 }
 
 /**
@@ -191,18 +208,22 @@ export function decideDeletion(object: ComputerObject, instance: InstanceAnswer,
   });
   if (!owned.delete) return owned;
   const marker = object.marker as Marker;
+  // A living instance's object only with the GUID its join recorded (no "created by us" fallback).
+  if (settings.optOut !== undefined && !settings.expectedGuid)
+    return refuse('ownership', `${object.dn}: no objectGUID recorded by the join claim; a running instance's object is deleted only when the claim proves it ours`);
   let r = refuseIfYoung(object, settings.graceSeconds, now);
   if (r !== undefined) return refuse('age', r);
-  r = refuseUnlessGone(marker, instance);
+  r = refuseUnlessGone(marker, instance, settings.optOut);
   if (r !== undefined) return refuse('gone', r);
   r = refuseIfJoinRunning(instance, settings.statusPrefix, settings.claimLeaseSeconds, now);
   if (r !== undefined) return refuse('join-running', r);
   // Short on purpose: it travels in state data once per deleted object (a Map result).
-  return { delete: true, reason: `instance ${marker.instanceId} ${instance === undefined ? 'is unknown to EC2' : 'is terminated'}` };
+  const why = instance === undefined ? 'is unknown to EC2' : instance !== 'error' && isGone(instance, 'delete') ? 'is terminated' : `is opted out (${settings.optOut?.key ?? ''})`;
+  return { delete: true, reason: `instance ${marker.instanceId} ${why}` };
 }
 
 /** The safety settings of a run, from the task settings. */
-export function safetySettings(settings: Settings, opts: { graceSeconds?: number; expected?: Marker; expectedGuid?: string } = {}): SafetySettings {
+export function safetySettings(settings: Settings, opts: { graceSeconds?: number; expected?: Marker; expectedGuid?: string; optOut?: boolean } = {}): SafetySettings {
   return {
     managedOus: settings.directory.managedOus,
     graceSeconds: opts.graceSeconds ?? 0,
@@ -210,5 +231,7 @@ export function safetySettings(settings: Settings, opts: { graceSeconds?: number
     statusPrefix: settings.tags.statusPrefix,
     ...(opts.expected ? { expected: opts.expected } : {}),
     ...(opts.expectedGuid ? { expectedGuid: opts.expectedGuid } : {}),
+    // Only when the configuration asks for it: an input saying "opt-out" cannot widen the rule alone.
+    ...(opts.optOut === true && settings.tags.leaveOnOptOut === true ? { optOut: settings.tags.optOut } : {}),
   };
 }

@@ -317,7 +317,7 @@ export function parseDeleteObjectInput(raw: unknown): DeleteObjectInput {
       ...(guid !== undefined ? { guid } : {}),
       ...(item.directory !== undefined ? { directory: str(item, 'directory', 'object', DIRECTORY_NAME) } : {}),
     },
-    instance: parseInstanceRef(o.instance),
+    instance: { ...parseInstanceRef(o.instance), ...(optOutFlag(o.instance) ? { optOut: true } : {}) },
     ...(graceSeconds !== undefined ? { graceSeconds } : {}),
   };
 }
@@ -326,8 +326,16 @@ export function parseRecordLeaveInput(raw: unknown): RecordLeaveInput {
   const o = obj(raw, 'input');
   const instance = obj(o.instance, 'instance');
   const lifecycle = parseLifecycleAction(instance.lifecycle, 'instance.lifecycle');
-  return { instance: { ...parseInstanceRef(instance), ...(lifecycle ? { lifecycle } : {}) }, deleted: parseDeleteItemResults(o.deleted, 'deleted') };
+  const executionName = o.executionName === undefined ? undefined : parseExecutionName(o);
+  return {
+    instance: { ...parseInstanceRef(instance), ...(lifecycle ? { lifecycle } : {}), ...(optOutFlag(instance) ? { optOut: true } : {}) },
+    deleted: parseDeleteItemResults(o.deleted, 'deleted'),
+    ...(executionName ? { executionName } : {}),
+  };
 }
+
+/** `optOut: true` on the leave's instance ($.found of an opt-out leave); anything else is false. */
+const optOutFlag = (instance: unknown): boolean => isObj(instance) && instance.optOut === true;
 
 // ---- reconcile ------------------------------------------------------------------------------
 

@@ -4,13 +4,17 @@ import { labStatusText, type LabControl } from '../../cli/lab-commands';
 import { makeStyle } from '../../cli/format';
 import type { LabWorld } from '../../cli/lab-link';
 import type { Targets } from '../../cli/program';
+import { LabAutoScaling } from '../../lab/world/autoscaling';
 import { NOW, cli } from './helpers';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 
 const plainStyle = makeStyle(false);
 type Launched = Awaited<ReturnType<LabWorld['launch']>>;
 type Status = Awaited<ReturnType<LabWorld['status']>>;
 
-function fakeLab(opts: { up?: boolean; joinStatus?: ExecutionSummary['status'] } = {}) {
+function fakeLab(opts: { up?: boolean; joinStatus?: ExecutionSummary['status']; groups?: LabAutoScaling } = {}) {
   const launched: Launched[] = [];
   const started: StartRequest[] = [];
   const terminated: string[] = [];
@@ -54,7 +58,7 @@ function fakeLab(opts: { up?: boolean; joinStatus?: ExecutionSummary['status'] }
       return Promise.resolve({ input: {}, execution: { id: `arn:${r.workflow}`, name: `${r.workflow}-${r.instanceId ?? 'cli'}-x`, workflow: r.workflow, status, startDate: NOW, instanceId: r.instanceId, ...(status === 'FAILED' ? { failedState: 'Run join document', error: 'JoinCommandFailed' } : {}) } });
     },
   } as unknown as Backend;
-  const control: LabControl = { world, backend: () => Promise.resolve(backend) };
+  const control: LabControl = { world, backend: () => Promise.resolve(backend), ...(opts.groups ? { groups: () => Promise.resolve(opts.groups as LabAutoScaling) } : {}) };
   const targets: Targets = {
     aws: () => {
       throw new Error('no AWS here');
@@ -182,5 +186,49 @@ describe('adjoin lab', () => {
     const bad = await cli(['lab', 'exec', 'i-0123456789abcdef0', '--timeout', '5', '--', 'false'], lab.targets);
     expect(bad.code).toBe(1);
     expect(lab.execs[1]?.timeoutMs).toBe(5000);
+  });
+});
+
+describe('adjoin lab launch --asg (the lab\'s Auto Scaling groups, kept in the lab state directory)', () => {
+  let dir: string;
+  beforeEach(() => (dir = fs.mkdtempSync(path.join(os.tmpdir(), 'adjoin-asg-'))));
+  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('launches into the group (made with our hooks), holds it in Pending:Wait and starts the join from the launch hook\'s event', async () => {
+    const lab = fakeLab({ groups: LabAutoScaling.inLab(dir) });
+    const { code, io } = await cli(['lab', 'launch', '--asg', 'web', '--tag', 'Domain:Join=true', '--json'], lab.targets);
+    expect(code).toBe(0);
+    const id = lab.launched[0]?.instanceId ?? '';
+    expect(lab.started).toEqual([{ workflow: 'join', instanceId: id, lifecycle: expect.objectContaining({ autoScalingGroupName: 'web', lifecycleHookName: 'adjoin-join', transition: 'launch', lifecycleActionToken: expect.any(String) as string }) as unknown }]);
+    expect((JSON.parse(io.outText) as { instances: unknown[] }).instances).toEqual([expect.objectContaining({ instanceId: id, autoScaling: { group: 'web', lifecycleState: 'Pending:Wait' } })]);
+    // Another process (a fresh reader of the same directory) sees the group and the waiting instance.
+    const other = LabAutoScaling.inLab(dir);
+    expect(other.groupNames()).toEqual(['web']);
+    expect(other.membership(id)).toEqual({ group: 'web', lifecycleState: 'Pending:Wait' });
+  });
+
+  it('status shows the group and lifecycle state of grouped instances', async () => {
+    const groups = LabAutoScaling.inLab(dir);
+    const lab = fakeLab({ groups });
+    expect((await cli(['lab', 'launch', '--asg', 'web', '--no-join'], lab.targets)).code).toBe(0);
+    expect((await cli(['lab', 'launch', '--no-join'], lab.targets)).code).toBe(0);
+    const { code, io } = await cli(['lab', 'status'], lab.targets);
+    expect(code).toBe(0);
+    expect(io.outText).toMatch(/INSTANCE\s+STATE\s+GROUP\s+IP/);
+    expect(io.outText).toMatch(/i-00000000000000001\s+running\s+web Pending:Wait/);
+    expect(io.outText).toMatch(/i-00000000000000002\s+running\s+-\s+10\.77/);
+  });
+
+  it.each([
+    [['--asg', 'bad name'], /--asg: a group name is 1-64/],
+    [['--asg', ''], /--asg: a group name/],
+    [['--asg', 'web', '--hook-timeout', '5'], /--hook-timeout must be 30-7200/],
+    [['--hook-timeout', '60'], /--hook-timeout needs --asg/],
+  ])('refuses %j (exit 2, nothing launched)', async (args, message) => {
+    const lab = fakeLab({ groups: LabAutoScaling.inLab(dir) });
+    const { code, io } = await cli(['lab', 'launch', ...args], lab.targets);
+    expect(code).toBe(2);
+    expect(io.errText).toMatch(message);
+    expect(lab.launched).toEqual([]);
   });
 });

@@ -249,6 +249,29 @@ describe('configuration of the reach', () => {
     expect(() => orgConfig(change)).toThrow(message);
   });
 
+  it('tags.leaveOnOptOut: the opt-out (exact value) goes to the leave machine by its own rule; the join rule keeps the opt-in only', () => {
+    // Prepare
+    const on = build(orgConfig((r) => void ((r.tags as Record<string, unknown>).leaveOnOptOut = true)));
+    const rules = Object.values(on.template.findResources('AWS::Events::Rule')) as Resource[];
+    const named = (name: string) => rules.find((r) => r.Properties.Name === name);
+    const optOutRule = named('adjoin-tag-opt-out');
+    const joinRule = named('adjoin-tag-change');
+    const optOut = tagEvent(['autoadjoin'], { 'Domain:Join': 'true', autoadjoin: 'false' });
+    // Assess
+    expect(JSON.stringify(optOutRule?.Properties.Targets)).toMatch(/Leave/);
+    expect(JSON.stringify(optOutRule?.Properties.Targets)).not.toMatch(/JoinStateMachine/);
+    expect(JSON.stringify(joinRule?.Properties.Targets)).not.toMatch(/Leave/);
+    const leavePattern = optOutRule?.Properties.EventPattern as Record<string, unknown>;
+    const joinPattern = joinRule?.Properties.EventPattern as Record<string, unknown>;
+    expect([matches(leavePattern, optOut), matches(joinPattern, optOut)]).toEqual([true, false]);
+    expect(matches(leavePattern, tagEvent(['autoadjoin'], { autoadjoin: 'FALSE' }))).toBe(false);
+    expect(matches(leavePattern, tagEvent(['Domain:Join'], { 'Domain:Join': 'true' }))).toBe(false);
+    expect(matches(joinPattern, tagEvent(['Domain:Join'], { 'Domain:Join': 'true' }))).toBe(true);
+    // Without the flag (the sample): no rule sends a tag change to the leave machine.
+    expect(ofType(resources, 'AWS::Events::Rule').map((r) => r.Properties.Name)).not.toContain('adjoin-tag-opt-out');
+    expect(matches(ruleNamed('adjoin-tag-change').Properties.EventPattern as Record<string, unknown>, optOut)).toBe(true); // the join machine records it
+  });
+
   it('keeps the quick start as it was: no reach resources', () => {
     // Prepare
     const quick = build(sampleConfig());

@@ -347,7 +347,7 @@ describe('state machines', () => {
     });
     expect(table.Properties.TableName).toBeUndefined(); // a generated name: a retained table never blocks a redeploy
     const users = TaskIds.filter((id) => taskActions(id).some((a) => a.startsWith('dynamodb:')));
-    expect(users.sort()).toEqual(['check-setup', 'check-ssm-agent', 'clean-up-failed-join', 'find-computer-objects', 'prepare-computer-object', 'read-instance', 'record-result', 'run-join-document', 'run-windows-join-document']);
+    expect(users.sort()).toEqual(['check-setup', 'check-ssm-agent', 'clean-up-failed-join', 'find-computer-objects', 'prepare-computer-object', 'read-instance', 'record-leave', 'record-result', 'run-join-document', 'run-windows-join-document']);
     // The doctor and the leave only read (a probe key; the objectGUID the claim recorded).
     const readers = ['check-setup', 'find-computer-objects'];
     for (const id of users) expect(taskActions(id).filter((a) => a.startsWith('dynamodb:')).sort()).toEqual(readers.includes(id) ? ['dynamodb:GetItem'] : ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem']);
