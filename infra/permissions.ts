@@ -51,7 +51,8 @@ export const TaskNeeds: Record<TaskId, readonly Need[]> = {
   'remove-join-artifacts': ['directory', 'describe', 'tag', 'otp-delete', 'lifecycle'],
   'clean-up-failed-join': ['directory', 'describe', 'tag', 'otp-delete', 'claims', 'history', 'lifecycle'],
   // lifecycle: Terminating:Wait counts as leaving; the terminate hook answered CONTINUE. claims-read: the objectGUID the join claim recorded.
-  'find-computer-objects': ['directory', 'describe', 'claims-read', 'lifecycle', 'lifecycle-read'],
+  // otp-delete: a gone instance's one-time password is deleted at leave, objects found or not.
+  'find-computer-objects': ['directory', 'describe', 'claims-read', 'otp-delete', 'lifecycle', 'lifecycle-read'],
   'delete-computer-object': ['directory', 'describe', 'lifecycle-read'],
   'record-leave': ['lifecycle'],
   'find-stale-objects': ['directory', 'describe'],

@@ -8,7 +8,8 @@
  *                        the input's, else the one the join claim recorded at create; with
  *                        neither, the owner-SID rule ("created by us"). A terminated instance's
  *                        objects go whatever state its join ended in (a "joining" or "failed"
- *                        tag does not block).
+ *                        tag does not block). The instance's one-time-password parameter is
+ *                        deleted here, whether or not an object is found.
  *   recordLeave          the outcome summary; DNS records the directory refused to delete are
  *                        listed (dnsNotRemoved) and make the outcome "partial".
  *
@@ -53,6 +54,9 @@ export async function findComputerObjects(input: FindObjectsInput, deps: Deps): 
     deps.logger.info('Instance is alive', { state: info.state, lifecycleState: info.lifecycleState });
     return { ...instance, outcome: 'instance-alive', reason, objects: [] };
   }
+  // Gone: its one-time password goes too, objects found or not (a failed join may have left one).
+  // Idempotent: an absent parameter is no error (Fleet.deleteJoinSecret).
+  await deps.fleetFor(instance).deleteJoinSecret(instance.instanceId);
   const expectedGuid = input.expectedGuid ?? (await deps.claims.get(claimKey(instance)))?.objectGuid;
   const now = deps.clock.now();
   const objects: ObjectRef[] = [];

@@ -181,11 +181,11 @@ describe('least privilege', () => {
     expect(TaskIds.some((id) => JSON.stringify(taskStatements(id).filter((st) => actionsOf(st).includes('ssm:SendCommand'))).includes('document/adjoin-verify'))).toBe(false);
   });
 
-  it('one-time passwords: written only by prepare and run (a fresh one for a new round), deleted only by record, compensation and cleanup, under /adjoin/otp/', () => {
+  it('one-time passwords: written only by prepare and run (a fresh one for a new round), deleted only by record, compensation, cleanup and the leave, under /adjoin/otp/', () => {
     const writers = TaskIds.filter((id) => taskActions(id).includes('ssm:PutParameter'));
     expect(writers.sort()).toEqual(['prepare-computer-object', 'run-join-document', 'run-windows-join-document']);
     const deleters = TaskIds.filter((id) => taskActions(id).includes('ssm:DeleteParameter'));
-    expect(deleters.sort()).toEqual(['clean-up-failed-join', 'record-result', 'remove-join-artifacts']);
+    expect(deleters.sort()).toEqual(['clean-up-failed-join', 'find-computer-objects', 'record-result', 'remove-join-artifacts']);
     for (const id of [...writers, ...deleters]) {
       const s = taskStatements(id).filter((st) => actionsOf(st).some((a) => a === 'ssm:PutParameter' || a === 'ssm:DeleteParameter'));
       expect(JSON.stringify(s.map((st) => st.Resource))).toContain(':parameter/adjoin/otp/*');

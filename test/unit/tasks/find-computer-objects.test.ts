@@ -51,6 +51,22 @@ describe('Find computer objects', () => {
     expect(w.directory.calls).toEqual([]);
   });
 
+  it('gone: deletes its one-time-password parameter, objects found or not; alive: leaves it', async () => {
+    // Prepare
+    const w = world([]);
+    w.fleets.putParameter(`/adjoin/otp/${iid(1)}`, NOW);
+    w.fleets.putParameter(`/adjoin/otp/${iid(2)}`, NOW);
+    w.fleets.put(instanceNo(2, 'running'));
+    // Act
+    const gone = await w.find({ event: event(1), executionName: 'x' });
+    const alive = await w.find({ event: event(2), executionName: 'x' });
+    // Assess
+    expect(gone).toMatchObject({ outcome: 'nothing', objects: [] });
+    expect(alive).toMatchObject({ outcome: 'instance-alive' });
+    expect(w.fleets.parameterDeletes).toEqual([`${ACCOUNT}/${REGION} /adjoin/otp/${iid(1)}`]);
+    expect([...(w.fleets.parameters.get(`${ACCOUNT}/${REGION}`)?.keys() ?? [])]).toEqual([`/adjoin/otp/${iid(2)}`]);
+  });
+
   it('terminated (or unknown to EC2): lists the objects with its marker', async () => {
     // Prepare
     const w = world([computer(1), computer(2)]);
