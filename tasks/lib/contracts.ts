@@ -306,6 +306,22 @@ export interface SkippedAccount {
   objects: number;
 }
 
+/** The one-time-password sweep of a reconcile run (tasks/lib/otp-sweep.ts). */
+export interface OtpSweepOutput {
+  maxAgeSeconds: number;
+  listed: number;
+  /** Deleted (in a dry run: would be deleted). */
+  swept: number;
+  /** Computer objects whose password was reset before their parameter went. */
+  passwordsReset: number;
+  /** Left alone, by reason. */
+  notOurs: number;
+  young: number;
+  joinRunning: number;
+  /** Accounts/Regions whose parameters could not be listed. */
+  skippedAccounts: SkippedAccount[];
+}
+
 /** Result at $.scan. */
 export interface ScanOutput extends ScanCounts {
   dryRun: boolean;
@@ -318,6 +334,8 @@ export interface ScanOutput extends ScanCounts {
   ec2Calls: number;
   fleets: number;
   skippedAccounts: SkippedAccount[];
+  /** The one-time-password sweep (absent in a scan from before it existed). */
+  otp?: OtpSweepOutput;
 }
 
 /** "Check deletion cap" — Payload: { scan: $.scan, executionName }. Result at $.guard. */
@@ -359,4 +377,8 @@ export interface ReconcileSummary {
   complete: boolean;
   /** The Cause of ReconcileIncomplete (present when complete is false). */
   incompleteCause?: string;
+  /** One-time passwords swept (in a dry run: would be), passwords reset first, and left alone by reason. */
+  otpSwept: number;
+  otpPasswordsReset: number;
+  otpLeftAlone: { notOurs: number; young: number; joinRunning: number };
 }
