@@ -211,6 +211,8 @@ export interface FindObjectsOutput extends InstanceRef {
   /** The terminate hook's action: answered CONTINUE here (nothing to delete) or by "Record leave". */
   lifecycle?: LifecycleAction;
   lifecycleAnswer?: LifecycleAnswer;
+  /** The instance's one-time-password parameter could not be deleted (a refusal; the reconcile sweeps it). */
+  otpNotDeleted?: string;
 }
 
 /** "Delete computer object" (a Map item, also used by reconcile) — Payload: { item, instance } */

@@ -9,7 +9,9 @@
  *                     missing, an endpoint down) is SKIPPED: its objects are never deleted, it
  *                     is reported in skippedAccounts, and the rest of the run goes on. Any other
  *                     error (throttling, the directory) aborts the run: an unanswered question
- *                     is never "gone". Returns counts and a bounded stale list.
+ *                     is never "gone". Returns counts and a bounded stale list. Then the
+ *                     one-time passwords of every account/Region an object of ours names are
+ *                     swept (tasks/lib/otp-sweep.ts; result in `otp`).
  *   checkDeletionCap  dry run → nothing to delete; more stale than the cap → DeletionCapExceeded
  *                     with the list of what it would have deleted (Cause under 30 KB).
  *   reportReconcile   the summary, and CloudWatch EMF metrics in one log line. Skipped accounts
