@@ -41,7 +41,7 @@ import { AwsRefused } from '../tasks/lib/errors';
 import type { Deps } from '../tasks/lib/deps';
 import { formatMarker, MARKER_ATTRIBUTE } from '../tasks/lib/marker';
 import { computerName, hostFqdn } from '../tasks/lib/naming';
-import type { ComputerObject, Directory, Fleet, FleetFor, InstanceInfo, InstanceState, Marker } from '../tasks/lib/ports';
+import type { ComputerObject, Directory, Fleet, FleetFor, InstanceInfo, InstanceState, Marker, OtpParameter } from '../tasks/lib/ports';
 import { benchBatched, benchNaive, modeledSeconds, type BenchTarget, type Measure } from './reconcile';
 
 export const BENCH_OU_NAME = 'adjoin-lab-h-bench';
@@ -98,6 +98,9 @@ export class BenchFleet implements Fleet {
   }
   deleteJoinSecret(): Promise<void> {
     return Promise.resolve();
+  }
+  listOtpParameters(): Promise<OtpParameter[]> {
+    return Promise.resolve([]);
   }
   sendCommand(): Promise<string> {
     return Promise.reject(new AwsRefused('bench fleet: no commands'));

@@ -66,6 +66,10 @@ export function acknowledgeFleetRole(role: IConstruct, resourcePrefix: string): 
       id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ssm:*:<AWS::AccountId>:parameter/${resourcePrefix}/otp/*]`,
       reason: 'Member Regions: one-time passwords live in the instance\'s own Region, under this prefix.',
     },
+    {
+      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ssm:*:<AWS::AccountId>:parameter/${resourcePrefix}/otp]`,
+      reason: 'Member Regions: the reconcile lists (GetParametersByPath, names and dates, never decrypted) the one-time-password path of this prefix in every Region the fleet spans: the path itself only, no other parameter.',
+    },
     ...['join', 'verify'].map((document) => ({
       id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ssm:*:<AWS::AccountId>:document/${resourcePrefix}-${document}]`,
       reason: 'Member Regions: our own SSM document, deployed under the same name in every Region the fleet spans.',

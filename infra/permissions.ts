@@ -27,6 +27,7 @@ export type Need =
   | 'ssm-ping' // ssm:DescribeInstanceInformation
   | 'otp-write' // ssm:PutParameter + AddTagsToResource (the instance-ARN tag only) on /<prefix>/otp/*
   | 'otp-delete' // ssm:DeleteParameter on /<prefix>/otp/*
+  | 'otp-list' // ssm:GetParametersByPath on the /<prefix>/otp path only (names and dates; the reconcile's sweep)
   | 'send-join' // ssm:SendCommand with the join document
   | 'send-join-windows' // ssm:SendCommand with the Windows join document (only when Windows is enabled)
   | 'send-verify' // ssm:SendCommand with the verify document (by hand / lab fleet only: the join document verifies by itself)
@@ -51,18 +52,20 @@ export const TaskNeeds: Record<TaskId, readonly Need[]> = {
   'remove-join-artifacts': ['directory', 'describe', 'tag', 'otp-delete', 'lifecycle'],
   'clean-up-failed-join': ['directory', 'describe', 'tag', 'otp-delete', 'claims', 'history', 'lifecycle'],
   // lifecycle: Terminating:Wait counts as leaving; the terminate hook answered CONTINUE. claims-read: the objectGUID the join claim recorded.
-  'find-computer-objects': ['directory', 'describe', 'claims-read', 'lifecycle', 'lifecycle-read'],
+  // otp-delete: a gone instance's one-time password is deleted at leave, objects found or not.
+  'find-computer-objects': ['directory', 'describe', 'claims-read', 'otp-delete', 'lifecycle', 'lifecycle-read'],
   'delete-computer-object': ['directory', 'describe', 'lifecycle-read'],
   // tag + claims: an opt-out leave (tags.leaveOnOptOut) tags the living instance "left" and releases the join claim.
   'record-leave': ['lifecycle', 'tag', 'claims'],
-  'find-stale-objects': ['directory', 'describe'],
+  // otp-list + otp-delete + claims-read: the sweep of one-time passwords (tasks/lib/otp-sweep.ts).
+  'find-stale-objects': ['directory', 'describe', 'otp-list', 'otp-delete', 'claims-read'],
   'check-deletion-cap': [],
   'report-reconcile': [],
   'check-setup': ['directory', 'describe', 'ssm-ping', 'doctor-read', 'claims-read'],
 };
 
 /** Needs served by the fleet (EC2/SSM): in member accounts they go through the member role. */
-export const FleetNeeds: readonly Need[] = ['describe', 'tag', 'ssm-ping', 'otp-write', 'otp-delete', 'send-join', 'send-join-windows', 'send-verify', 'command-read', 'lifecycle', 'lifecycle-read'];
+export const FleetNeeds: readonly Need[] = ['describe', 'tag', 'ssm-ping', 'otp-write', 'otp-delete', 'otp-list', 'send-join', 'send-join-windows', 'send-verify', 'command-read', 'lifecycle', 'lifecycle-read'];
 
 export interface PermissionContext {
   resourcePrefix: string;
@@ -229,6 +232,10 @@ export function statementsFor(scope: Construct, needs: readonly Need[], ctx: Per
   }
   if (has('otp-delete')) {
     out.push(new iam.PolicyStatement({ sid: 'DeleteOneTimePassword', actions: ['ssm:DeleteParameter'], resources: [otp] }));
+  }
+  if (has('otp-list')) {
+    // The path itself (GetParametersByPath authorizes on it), not /* and not the whole store.
+    out.push(new iam.PolicyStatement({ sid: 'ListOneTimePasswords', actions: ['ssm:GetParametersByPath'], resources: [`arn:${p}:ssm:${r}:${account}:parameter/${ctx.resourcePrefix}/otp`] }));
   }
   // A document to send: SendCommand on it, and on instances (opted-in ones only, when restricted).
   const sendable = has('send-join') ? ctx.joinDocument : has('send-join-windows') ? ctx.windowsJoinDocument : undefined;

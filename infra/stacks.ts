@@ -143,6 +143,8 @@ export class AdjoinMemberStack extends Stack {
           ...(needs.includes('send-join-windows') && permissions.windowsJoinDocument ? [permissions.windowsJoinDocument] : [])];
         for (const d of documents)
           acks.push({ id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ssm:*:<AWS::AccountId>:document/${d}]`, reason: 'Our own SSM document, deployed under the same name in every Region the fleet spans.' });
+        if (needs.includes('otp-list'))
+          acks.push({ id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ssm:*:<AWS::AccountId>:parameter/${prefix}/otp]`, reason: 'The reconcile lists (GetParametersByPath, names and dates, never decrypted) the one-time-password path itself, in every Region the fleet spans.' });
       }
       if (acks.length > 0) Validations.of(role).acknowledge(...acks);
       this.roles[taskId] = role;

@@ -24,6 +24,7 @@ import type {
   LifecycleResult,
   Marker,
   NewComputer,
+  OtpParameter,
   PingStatus,
   SendCommandRequest,
 } from '../tasks/lib/ports';
@@ -196,6 +197,12 @@ export class FakeFleet implements Fleet {
     return settle((): void => {
       this.calls.push(['deleteJoinSecret', id]);
       this.secrets.delete(id);
+    });
+  }
+  listOtpParameters(): Promise<OtpParameter[]> {
+    return settle((): OtpParameter[] => {
+      this.calls.push(['listOtpParameters', '']);
+      return [...this.secrets.keys()].map((id) => ({ name: `/adjoin/otp/${id}`, lastModified: new Date(0) }));
     });
   }
   sendCommand(request: SendCommandRequest): Promise<string> {
@@ -416,6 +423,12 @@ export class PagedDirectory implements Directory {
 export class FakeFleets {
   readonly instances = new Map<string, Map<string, InstanceInfo>>();
   readonly describeCalls: { target: string; ids: string[] }[] = [];
+  /** One-time-password parameters per "account/region": name → LastModifiedDate. */
+  readonly parameters = new Map<string, Map<string, Date>>();
+  /** Errors of listOtpParameters per "account/region" (each thrown once per entry in the list). */
+  readonly listErrors = new Map<string, Error[]>();
+  /** Every parameter delete, as "account/region name". */
+  readonly parameterDeletes: string[] = [];
   error: Error | undefined;
   /** Errors of one "account/region" only (an unreachable member account). */
   readonly errorFor = new Map<string, Error>();
@@ -431,6 +444,12 @@ export class FakeFleets {
     const m = this.instances.get(key) ?? new Map<string, InstanceInfo>();
     m.set(info.instanceId, info);
     this.instances.set(key, m);
+  }
+  putParameter(name: string, lastModified: Date, account = ACCOUNT, region = REGION): void {
+    const key = `${account}/${region}`;
+    const m = this.parameters.get(key) ?? new Map<string, Date>();
+    m.set(name, lastModified);
+    this.parameters.set(key, m);
   }
   readonly fleetFor: FleetFor = ({ account, region }) => {
     const key = `${account}/${region}`;
@@ -469,7 +488,18 @@ export class FakeFleets {
       tagInstance: unused,
       ssmPingStatus: unused,
       putJoinSecret: unused,
-      deleteJoinSecret: unused,
+      deleteJoinSecret: async (id) => {
+        await Promise.resolve();
+        const name = `/adjoin/otp/${id}`;
+        this.parameterDeletes.push(`${key} ${name}`);
+        this.parameters.get(key)?.delete(name);
+      },
+      listOtpParameters: async () => {
+        await Promise.resolve();
+        const e = this.listErrors.get(key)?.shift() ?? this.errorFor.get(key);
+        if (e) throw e;
+        return [...(this.parameters.get(key) ?? new Map<string, Date>()).entries()].map(([name, lastModified]) => ({ name, lastModified }));
+      },
       sendCommand: unused,
       getCommand: unused,
       completeLifecycleAction: unused,

@@ -4,6 +4,8 @@
  * (overrides the configured dry run). README.md "How a reconcile proceeds" is its diagram
  * (generated from this ASL); README.md "Errors" lists the errors and retries.
  *   - any EC2 error fails the run in "Find stale objects" (never read as "instance gone");
+ *   - "Find stale objects" also sweeps leftover one-time passwords (tasks/lib/otp-sweep.ts): an
+ *     account whose parameters cannot be listed is skipped like one whose EC2 cannot be asked;
  *   - more stale objects than the cap fails the run in "Check deletion cap", nothing deleted;
  *   - each delete re-checks marker, OU, GUID/owner, age and instance state; a refusal counts as
  *     skipped, a refused directory or AWS call as failed; a refused DNS delete does not stop the

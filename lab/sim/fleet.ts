@@ -174,6 +174,10 @@ export class SimFleet {
   private readonly instances = new Map<string, SimInstance>();
   private readonly commands = new Map<string, SimCommand>();
   private readonly parameters = new Map<string, string>();
+  /** When each parameter was last written (virtual time), as SSM's LastModifiedDate. */
+  private readonly modified = new Map<string, Date>();
+  /** The account/Region each parameter lives in (a Parameter Store is per account and Region). */
+  private readonly parameterHome = new Map<string, string>();
   private readonly scripts: Record<SendCommandRequest['document'], CommandScript[]> = { join: [], verify: [], joinWindows: [] };
   private readonly injections: Injection[] = [];
   private readonly hooks: Hook[] = [];
@@ -350,6 +354,13 @@ export class SimFleet {
     return this.parameters.get(name);
   }
 
+  /** Puts a parameter as someone else might (any name; `at`: its LastModifiedDate, default now). */
+  putParameter(name: string, value: string, at?: Date, where?: { account: string; region: string }): void {
+    this.parameters.set(name, value);
+    this.modified.set(name, at ?? this.clock.now());
+    this.parameterHome.set(name, `${where?.account ?? this.account}/${where?.region ?? this.region}`);
+  }
+
   parameterNames(): string[] {
     return [...this.parameters.keys()];
   }
@@ -409,11 +420,21 @@ export class SimFleet {
         await this.enter('putJoinSecret', id);
         const name = joinSecretName(id, this.secretPath);
         this.parameters.set(name, value);
+        this.modified.set(name, this.clock.now());
+        this.parameterHome.set(name, `${account}/${region}`);
         return name;
       },
       deleteJoinSecret: async (id) => {
         await this.enter('deleteJoinSecret', id);
         this.parameters.delete(joinSecretName(id, this.secretPath));
+      },
+      listOtpParameters: async () => {
+        await this.enter('listOtpParameters', this.secretPath);
+        // One level under the path, as GetParametersByPath without Recursive lists it.
+        return [...this.parameters.keys()]
+          .filter((name) => (this.parameterHome.get(name) ?? `${this.account}/${this.region}`) === `${account}/${region}`)
+          .filter((name) => name.startsWith(this.secretPath) && !name.slice(this.secretPath.length).includes('/'))
+          .map((name) => ({ name, lastModified: new Date(this.modified.get(name) ?? this.clock.now()) }));
       },
       sendCommand: async (req) => {
         await this.enter('sendCommand', req.instanceId);

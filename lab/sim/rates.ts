@@ -29,6 +29,7 @@ export const FLEET_API: Record<FleetOp, string> = {
   ssmPingStatus: 'ssm:DescribeInstanceInformation',
   putJoinSecret: 'ssm:PutParameter',
   deleteJoinSecret: 'ssm:DeleteParameter',
+  listOtpParameters: 'ssm:GetParametersByPath',
   sendCommand: 'ssm:SendCommand',
   getCommand: 'ssm:GetCommandInvocation',
   completeLifecycleAction: 'autoscaling:CompleteLifecycleAction',

@@ -20,7 +20,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Client, type ClientOptions } from 'ldapts';
 import { AwsRefused, DirectoryUnavailable } from '../../tasks/lib/errors';
 import type { Deps, DepsProvider } from '../../tasks/lib/deps';
-import type { Claims, CommandResult, CommandStatus, Fleet, FleetFor, InstanceInfo, LifecycleActionRef, PingStatus, SendCommandRequest } from '../../tasks/lib/ports';
+import type { Claims, CommandResult, CommandStatus, Fleet, FleetFor, InstanceInfo, LifecycleActionRef, OtpParameter, PingStatus, SendCommandRequest } from '../../tasks/lib/ports';
 import { defaultTagSettings, documentNames, validateSettings, type Settings } from '../../tasks/lib/settings';
 import { LdapDirectory } from '../../tasks/adapters/ldap-directory';
 import { lazyDirectories } from '../../tasks/lib/routing';
@@ -218,6 +218,25 @@ export class LabFleet implements Fleet {
   deleteJoinSecret(instanceId: string): Promise<void> {
     return attempt(() => {
       fs.rmSync(paramFile(this.paths, labJoinSecretName(instanceId, this.documents.join)), { force: true });
+    });
+  }
+
+  /** The lab Parameter Store's files directly under the join-secret path (a file's mtime is its LastModifiedDate). */
+  listOtpParameters(): Promise<OtpParameter[]> {
+    return attempt(() => {
+      const prefix = joinSecretPath(this.documents.join);
+      let files: string[];
+      try {
+        files = fs.readdirSync(this.paths.paramsDir);
+      } catch {
+        return [];
+      }
+      return files.flatMap((f) => {
+        if (!f.endsWith('.secure')) return [];
+        const name = Buffer.from(f.slice(0, -'.secure'.length), 'base64url').toString();
+        if (!name.startsWith(prefix) || name.slice(prefix.length).includes('/')) return [];
+        return [{ name, lastModified: fs.statSync(path.join(this.paths.paramsDir, f)).mtime }];
+      });
     });
   }
 
@@ -492,6 +511,7 @@ const EMPTY_FLEET: Fleet = {
   ssmPingStatus: () => Promise.resolve('NotRegistered'),
   putJoinSecret: (id) => Promise.reject(new AwsRefused(`PutParameter: AccessDenied for ${id} (not the lab account)`)),
   deleteJoinSecret: () => Promise.resolve(),
+  listOtpParameters: () => Promise.resolve([]),
   sendCommand: (r) => Promise.reject(new AwsRefused(`SendCommand: InvalidInstanceId: ${r.instanceId}`)),
   getCommand: (id) => Promise.reject(new AwsRefused(`GetCommandInvocation: InvocationDoesNotExist: ${id}`)),
   completeLifecycleAction: (a) => Promise.reject(new AwsRefused(`CompleteLifecycleAction: ValidationError: no Auto Scaling group ${a.autoScalingGroupName}`)),

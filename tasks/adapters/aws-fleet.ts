@@ -19,14 +19,15 @@ import {
   DeleteParameterCommand,
   DescribeInstanceInformationCommand,
   GetCommandInvocationCommand,
+  GetParametersByPathCommand,
   PutParameterCommand,
   SendCommandCommand,
   SSMClient,
 } from '@aws-sdk/client-ssm';
 import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { AwsRefused, AwsUnavailable, ConfigurationError, InstanceGone } from '../lib/errors';
-import { instanceArn, joinSecretName, OTP_INSTANCE_TAG } from '../lib/naming';
-import type { CommandResult, CommandStatus, Fleet, FleetFor, InstanceInfo, InstanceState, LifecycleActionRef, LifecycleResult, PingStatus, SendCommandRequest } from '../lib/ports';
+import { instanceArn, JOIN_SECRET_PATH, joinSecretName, OTP_INSTANCE_TAG } from '../lib/naming';
+import type { CommandResult, CommandStatus, Fleet, FleetFor, InstanceInfo, InstanceState, LifecycleActionRef, LifecycleResult, OtpParameter, PingStatus, SendCommandRequest } from '../lib/ports';
 import type { Settings } from '../lib/settings';
 import { awsClientConfig } from './aws-clients';
 import { awsErrorName, mapAwsError } from './aws-errors';
@@ -55,6 +56,8 @@ export interface AwsFleetOptions {
 /** Instance IDs per DescribeInstances call (filter values; EC2 allows up to 1000, we stay low). */
 export const DESCRIBE_BATCH = 200;
 const MAX_PAGES = 100;
+/** GetParametersByPath pages (10 parameters each, the API's maximum) read at most: 20,000 parameters. */
+export const OTP_LIST_MAX_PAGES = 2000;
 const STATES: readonly InstanceState[] = ['pending', 'running', 'stopping', 'stopped', 'shutting-down', 'terminated'];
 const PINGS: readonly PingStatus[] = ['Online', 'ConnectionLost', 'Inactive', 'NotRegistered'];
 const NOT_FOUND = new Set(['InvalidInstanceID.NotFound', 'InvalidInstanceID.Malformed']);
@@ -234,6 +237,26 @@ export class AwsFleet implements Fleet {
     }
   }
 
+  async listOtpParameters(): Promise<OtpParameter[]> {
+    // The path without its trailing slash: IAM grants GetParametersByPath on exactly that ARN.
+    const path = (this.options.secretPath ?? JOIN_SECRET_PATH).replace(/\/+$/, '');
+    const out: OtpParameter[] = [];
+    let token: string | undefined;
+    for (let page = 0; page < OTP_LIST_MAX_PAGES; page++) {
+      let res;
+      try {
+        // WithDecryption false: the SecureString's value stays ciphertext, and it is dropped here.
+        res = await this.ssm.send(new GetParametersByPathCommand({ Path: path, Recursive: false, WithDecryption: false, MaxResults: 10, ...(token ? { NextToken: token } : {}) }));
+      } catch (err) {
+        throw mapAwsError(err, `SSM GetParametersByPath ${path}`, [], this.options.region);
+      }
+      for (const p of res.Parameters ?? []) if (p.Name && p.LastModifiedDate) out.push({ name: p.Name, lastModified: new Date(p.LastModifiedDate) });
+      token = res.NextToken;
+      if (!token) return out;
+    }
+    throw new AwsRefused(`SSM GetParametersByPath ${path}: more than ${OTP_LIST_MAX_PAGES} pages`);
+  }
+
   async sendCommand(request: SendCommandRequest): Promise<string> {
     const parameters: Record<string, string[]> = {};
     for (const [k, v] of Object.entries(request.parameters)) parameters[k] = [v];
@@ -364,6 +387,7 @@ class DeferredFleet implements Fleet {
   ssmPingStatus = async (id: string) => (await this.get()).ssmPingStatus(id);
   putJoinSecret = async (id: string, value: string) => (await this.get()).putJoinSecret(id, value);
   deleteJoinSecret = async (id: string) => (await this.get()).deleteJoinSecret(id);
+  listOtpParameters = async () => (await this.get()).listOtpParameters();
   sendCommand = async (request: SendCommandRequest) => (await this.get()).sendCommand(request);
   getCommand = async (commandId: string, id: string) => (await this.get()).getCommand(commandId, id);
   completeLifecycleAction = async (action: LifecycleActionRef, result: LifecycleResult) => (await this.get()).completeLifecycleAction(action, result);

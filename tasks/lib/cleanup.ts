@@ -50,8 +50,8 @@ function instanceOfJoinInput(text: string, deps: Deps): WithLifecycle | undefine
   }
 }
 
-/** Resets the password of our object(s) of this claim to a random value no one keeps. */
-async function revokePassword(ref: InstanceRef, claim: Claim, deps: Deps): Promise<boolean> {
+/** Resets the password of our object(s) of this claim to a random value no one keeps (the cleanup; the reconcile's sweep, tasks/lib/otp-sweep.ts). */
+export async function revokePassword(ref: InstanceRef, claim: Claim | undefined, deps: Deps): Promise<boolean> {
   const ours = await ourObjects(ref, claim, deps);
   let reset = false;
   for (const o of ours) {

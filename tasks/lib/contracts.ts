@@ -220,6 +220,8 @@ export interface FindObjectsOutput extends InstanceRef {
   lifecycleAnswer?: LifecycleAnswer;
   /** A leave on opt-out (tags.leaveOnOptOut) of a living instance: the delete re-checks the tag, Record leave tags "left" and releases the claim. */
   optOut?: boolean;
+  /** The instance's one-time-password parameter could not be deleted (a refusal; the reconcile sweeps it). */
+  otpNotDeleted?: string;
 }
 
 /** "Delete computer object" (a Map item, also used by reconcile) — Payload: { item, instance } */
@@ -316,6 +318,22 @@ export interface SkippedAccount {
   objects: number;
 }
 
+/** The one-time-password sweep of a reconcile run (tasks/lib/otp-sweep.ts). */
+export interface OtpSweepOutput {
+  maxAgeSeconds: number;
+  listed: number;
+  /** Deleted (in a dry run: would be deleted). */
+  swept: number;
+  /** Computer objects whose password was reset before their parameter went. */
+  passwordsReset: number;
+  /** Left alone, by reason. */
+  notOurs: number;
+  young: number;
+  joinRunning: number;
+  /** Accounts/Regions whose parameters could not be listed. */
+  skippedAccounts: SkippedAccount[];
+}
+
 /** Result at $.scan. */
 export interface ScanOutput extends ScanCounts {
   dryRun: boolean;
@@ -328,6 +346,8 @@ export interface ScanOutput extends ScanCounts {
   ec2Calls: number;
   fleets: number;
   skippedAccounts: SkippedAccount[];
+  /** The one-time-password sweep (absent in a scan from before it existed). */
+  otp?: OtpSweepOutput;
 }
 
 /** "Check deletion cap" — Payload: { scan: $.scan, executionName }. Result at $.guard. */
@@ -369,4 +389,8 @@ export interface ReconcileSummary {
   complete: boolean;
   /** The Cause of ReconcileIncomplete (present when complete is false). */
   incompleteCause?: string;
+  /** One-time passwords swept (in a dry run: would be), passwords reset first, and left alone by reason. */
+  otpSwept: number;
+  otpPasswordsReset: number;
+  otpLeftAlone: { notOurs: number; young: number; joinRunning: number };
 }

@@ -8,7 +8,8 @@
  *                        the input's, else the one the join claim recorded at create; with
  *                        neither, the owner-SID rule ("created by us"). A terminated instance's
  *                        objects go whatever state its join ended in (a "joining" or "failed"
- *                        tag does not block).
+ *                        tag does not block). The instance's one-time-password parameter is
+ *                        deleted here, whether or not an object is found.
  *   recordLeave          the outcome summary; DNS records the directory refused to delete are
  *                        listed (dnsNotRemoved) and make the outcome "partial".
  *
@@ -27,6 +28,7 @@ import type { FindObjectsEventInput, FindObjectsInput, FindObjectsOutput, Instan
 import { countDeletes, readableCause } from './delete';
 import type { Deps } from './deps';
 import { parseEntry } from './entry';
+import { AdjoinError } from './errors';
 import { isGone } from './gone';
 import { answerLifecycle } from './lifecycle';
 import type { Marker } from './ports';
@@ -70,6 +72,18 @@ export async function findComputerObjects(input: FindObjectsInput, deps: Deps): 
     deps.logger.info('Instance is alive', { state: info.state, lifecycleState: info.lifecycleState });
     return { ...instance, outcome: 'instance-alive', reason, objects: [] };
   }
+  // Gone: its one-time password goes too, objects found or not (a failed join may have left one).
+  // Idempotent: an absent parameter is no error (Fleet.deleteJoinSecret). A transient error is
+  // retried by the state; a refusal does not stop the leave (the reconcile sweeps the parameter).
+  let otpNotDeleted: string | undefined;
+  try {
+    await deps.fleetFor(instance).deleteJoinSecret(instance.instanceId);
+  } catch (err) {
+    if (!(err instanceof AdjoinError) || err.transient) throw err;
+    otpNotDeleted = `${err.name}: ${err.message.slice(0, 300)}`;
+    deps.logger.warn('One-time password not deleted: the reconcile sweeps it', { error: err.name, cause: err.message });
+  }
+  const otp = otpNotDeleted !== undefined ? { otpNotDeleted } : {};
   const expectedGuid = input.expectedGuid ?? (await deps.claims.get(claimKey(instance)))?.objectGuid;
   const now = deps.clock.now();
   const objects: ObjectRef[] = [];
@@ -91,12 +105,12 @@ export async function findComputerObjects(input: FindObjectsInput, deps: Deps): 
     }
   }
   if (objects.length > 0)
-    return { ...instance, outcome: 'delete', reason: `${objects.length} computer object(s) carry the marker of ${describeMarker(marker)}`, objects };
+    return { ...instance, outcome: 'delete', reason: `${objects.length} computer object(s) carry the marker of ${describeMarker(marker)}`, objects, ...otp };
   const reason =
     foundCount === 0
       ? `no computer object carries the marker of ${describeMarker(marker)}`
       : `${foundCount} object(s) carry the marker but none may be deleted: ${refused.join('; ')}`;
-  return { ...instance, outcome: 'nothing', reason, objects: [] };
+  return { ...instance, outcome: 'nothing', reason, objects: [], ...otp };
 }
 
 export async function recordLeave(input: RecordLeaveInput, deps: Deps): Promise<RecordLeaveOutput> {

@@ -136,6 +136,12 @@ export interface LifecycleActionRef {
 /** CONTINUE: the instance goes InService (launch) or on to terminate; ABANDON: it is terminated. */
 export type LifecycleResult = 'CONTINUE' | 'ABANDON';
 
+/** A parameter under the one-time-password path, as listed (never its value). */
+export interface OtpParameter {
+  name: string;
+  lastModified: Date;
+}
+
 /** EC2 + SSM (+ Auto Scaling lifecycle actions) for one account and Region. */
 export interface Fleet {
   /**
@@ -150,6 +156,11 @@ export interface Fleet {
   /** Store a one-time password as a SecureString parameter; returns the parameter name. */
   putJoinSecret(instanceId: string, value: string): Promise<string>;
   deleteJoinSecret(instanceId: string): Promise<void>;
+  /**
+   * Every parameter directly under the join-secret path (name and LastModifiedDate, never the
+   * value), all pages (the reconcile sweep). Any error throws.
+   */
+  listOtpParameters(): Promise<OtpParameter[]>;
   sendCommand(request: SendCommandRequest): Promise<string>;
   getCommand(commandId: string, instanceId: string): Promise<CommandResult>;
   /**

@@ -9,7 +9,9 @@
  *                     missing, an endpoint down) is SKIPPED: its objects are never deleted, it
  *                     is reported in skippedAccounts, and the rest of the run goes on. Any other
  *                     error (throttling, the directory) aborts the run: an unanswered question
- *                     is never "gone". Returns counts and a bounded stale list.
+ *                     is never "gone". Returns counts and a bounded stale list. Then the
+ *                     one-time passwords of every account/Region an object of ours names are
+ *                     swept (tasks/lib/otp-sweep.ts; result in `otp`).
  *   checkDeletionCap  dry run → nothing to delete; more stale than the cap → DeletionCapExceeded
  *                     with the list of what it would have deleted (Cause under 30 KB).
  *   reportReconcile   the summary, and CloudWatch EMF metrics in one log line. Skipped accounts
@@ -31,7 +33,8 @@ import type {
 } from './contracts';
 import { countDeletes } from './delete';
 import type { Deps } from './deps';
-import { AdjoinError, DeletionCapExceeded, Errors } from './errors';
+import { DeletionCapExceeded } from './errors';
+import { isAccountUnreachable, sweepOtpParameters } from './otp-sweep';
 import type { ComputerObject, Fleet, InstanceInfo, Marker } from './ports';
 import { directoryNames, objectDirectory, scopedDeps } from './routing';
 import {
@@ -67,10 +70,7 @@ interface Pending {
   skipped?: SkippedAccount;
 }
 
-/** Errors that mean "this account/Region cannot be asked now" (its role, its endpoint): skip it, go on. */
-export function isAccountUnreachable(err: unknown): err is AdjoinError {
-  return err instanceof AdjoinError && (err.name === Errors.AwsRefused || err.name === Errors.AwsUnavailable || err.name === Errors.AwsUnreachable);
-}
+export { isAccountUnreachable };
 
 export async function findStaleObjects(input: FindStaleInput, deps: Deps): Promise<ScanOutput> {
   const { settings, logger } = deps;
@@ -95,6 +95,8 @@ export async function findStaleObjects(input: FindStaleInput, deps: Deps): Promi
   let ldapPages = 0;
   let ec2Calls = 0;
   const pending = new Map<string, Pending>();
+  /** Every account/Region an object proven ours names: the one-time-password sweep covers them. */
+  const otpTargets = new Map<string, { account: string; region: string }>();
 
   const refusedBy = (rule: RuleId | undefined): void => {
     if (rule === 'ours' || rule === 'expected') counts.notOurs++;
@@ -183,11 +185,12 @@ export async function findStaleObjects(input: FindStaleInput, deps: Deps): Promi
           counts.notProvenOurs++;
           continue;
         }
+        const marker = o.marker as Marker;
+        otpTargets.set(`${marker.account}/${marker.region}`, { account: marker.account, region: marker.region });
         if (refuseIfYoung(o, graceSeconds, now) !== undefined) {
           counts.young++;
           continue;
         }
-        const marker = o.marker as Marker;
         const key = `${marker.account}/${marker.region}`;
         let p = pending.get(key);
         if (p === undefined) {
@@ -206,6 +209,7 @@ export async function findStaleObjects(input: FindStaleInput, deps: Deps): Promi
   if (failure !== undefined) throw failure.error;
 
   const skippedAccounts = [...pending.values()].flatMap((p) => (p.skipped ? [p.skipped] : []));
+  const otp = await sweepOtpParameters([...otpTargets.values()], dryRun, deps);
   const out: ScanOutput = {
     dryRun,
     graceSeconds,
@@ -216,6 +220,7 @@ export async function findStaleObjects(input: FindStaleInput, deps: Deps): Promi
     ec2Calls,
     fleets: pending.size,
     skippedAccounts,
+    otp,
   };
   logger.info('Scan finished', { ...counts, notListed: out.notListed, ldapPages, ec2Calls, fleets: out.fleets, skippedAccounts: skippedAccounts.length, dryRun });
   return out;
@@ -262,7 +267,7 @@ export const METRICS_NAMESPACE = MetricsNamespace;
 
 /** A CloudWatch Embedded Metric Format document for one run. */
 export function emfDocument(s: ReconcileSummary, now: Date): Record<string, unknown> {
-  const names = ['Scanned', 'Stale', 'Deleted', 'Skipped', 'Failed', 'DnsFailed', 'Unreachable', 'SkippedAccounts'] as const;
+  const names = ['Scanned', 'Stale', 'Deleted', 'Skipped', 'Failed', 'DnsFailed', 'Unreachable', 'SkippedAccounts', 'OtpSwept', 'OtpLeftAlone'] as const;
   return {
     _aws: {
       Timestamp: now.getTime(),
@@ -280,13 +285,15 @@ export function emfDocument(s: ReconcileSummary, now: Date): Record<string, unkn
     DnsFailed: s.dnsFailed,
     Unreachable: s.unreachable,
     SkippedAccounts: s.skippedAccounts.length,
+    OtpSwept: s.otpSwept,
+    OtpLeftAlone: s.otpLeftAlone.notOurs + s.otpLeftAlone.young + s.otpLeftAlone.joinRunning,
   };
 }
 
 /** The Cause of ReconcileIncomplete: which accounts were skipped and why, under CAUSE_MAX_BYTES. */
 export function incompleteMessage(skipped: SkippedAccount[], deleted: number): string {
   const head =
-    `Reconcile skipped ${skipped.length} account/Region(s) whose EC2 could not be asked: their computer objects were ` +
+    `Reconcile skipped ${skipped.length} account/Region(s) whose EC2 (or one-time passwords) could not be asked: their computer objects were ` +
     `NOT deleted. The other accounts were reconciled (${deleted} deleted). Check each member role and endpoint ` +
     '(adjoin doctor), then run reconcile again. Skipped:';
   let text = head;
@@ -300,7 +307,10 @@ export function incompleteMessage(skipped: SkippedAccount[], deleted: number): s
 
 export function reportReconcile(input: ReportInput, deps: Deps): ReconcileSummary {
   const c = countDeletes(input.deleted);
-  const skippedAccounts = input.scan.skippedAccounts ?? [];
+  // An account/Region skipped by the scan (EC2) or by the sweep (its parameters): listed once.
+  const otp = input.scan.otp;
+  const skippedAccounts = [...(input.scan.skippedAccounts ?? [])];
+  for (const a of otp?.skippedAccounts ?? []) if (!skippedAccounts.some((s) => s.account === a.account && s.region === a.region)) skippedAccounts.push(a);
   const complete = skippedAccounts.length === 0;
   const summary: ReconcileSummary = {
     scanned: input.scan.scanned,
@@ -317,6 +327,9 @@ export function reportReconcile(input: ReportInput, deps: Deps): ReconcileSummar
     skippedAccounts,
     complete,
     ...(complete ? {} : { incompleteCause: incompleteMessage(skippedAccounts, c.deleted) }),
+    otpSwept: otp?.swept ?? 0,
+    otpPasswordsReset: otp?.passwordsReset ?? 0,
+    otpLeftAlone: { notOurs: otp?.notOurs ?? 0, young: otp?.young ?? 0, joinRunning: otp?.joinRunning ?? 0 },
   };
   // The Powertools Logger prints one JSON object per line with these keys at the top level,
   // which is exactly what CloudWatch reads as EMF.

@@ -181,11 +181,17 @@ describe('least privilege', () => {
     expect(TaskIds.some((id) => JSON.stringify(taskStatements(id).filter((st) => actionsOf(st).includes('ssm:SendCommand'))).includes('document/adjoin-verify'))).toBe(false);
   });
 
-  it('one-time passwords: written only by prepare and run (a fresh one for a new round), deleted only by record, compensation and cleanup, under /adjoin/otp/', () => {
+  it('one-time passwords: written only by prepare and run (a fresh one for a new round), deleted only by record, compensation, cleanup and the leave, under /adjoin/otp/', () => {
     const writers = TaskIds.filter((id) => taskActions(id).includes('ssm:PutParameter'));
     expect(writers.sort()).toEqual(['prepare-computer-object', 'run-join-document', 'run-windows-join-document']);
     const deleters = TaskIds.filter((id) => taskActions(id).includes('ssm:DeleteParameter'));
-    expect(deleters.sort()).toEqual(['clean-up-failed-join', 'record-result', 'remove-join-artifacts']);
+    expect(deleters.sort()).toEqual(['clean-up-failed-join', 'find-computer-objects', 'find-stale-objects', 'record-result', 'remove-join-artifacts']);
+    // Listed only by the reconcile's sweep, on the path itself (never the whole store, never values decrypted).
+    const listers = TaskIds.filter((id) => taskActions(id).includes('ssm:GetParametersByPath'));
+    expect(listers).toEqual(['find-stale-objects']);
+    const list = taskStatements('find-stale-objects').filter((st) => actionsOf(st).includes('ssm:GetParametersByPath'));
+    expect(list.map((st) => actionsOf(st))).toEqual([['ssm:GetParametersByPath']]);
+    expect(JSON.stringify(list.map((st) => st.Resource))).toMatch(/:parameter\/adjoin\/otp"\]/);
     for (const id of [...writers, ...deleters]) {
       const s = taskStatements(id).filter((st) => actionsOf(st).some((a) => a === 'ssm:PutParameter' || a === 'ssm:DeleteParameter'));
       expect(JSON.stringify(s.map((st) => st.Resource))).toContain(':parameter/adjoin/otp/*');
@@ -347,9 +353,9 @@ describe('state machines', () => {
     });
     expect(table.Properties.TableName).toBeUndefined(); // a generated name: a retained table never blocks a redeploy
     const users = TaskIds.filter((id) => taskActions(id).some((a) => a.startsWith('dynamodb:')));
-    expect(users.sort()).toEqual(['check-setup', 'check-ssm-agent', 'clean-up-failed-join', 'find-computer-objects', 'prepare-computer-object', 'read-instance', 'record-leave', 'record-result', 'run-join-document', 'run-windows-join-document']);
+    expect(users.sort()).toEqual(['check-setup', 'check-ssm-agent', 'clean-up-failed-join', 'find-computer-objects', 'find-stale-objects', 'prepare-computer-object', 'read-instance', 'record-leave', 'record-result', 'run-join-document', 'run-windows-join-document']);
     // The doctor and the leave only read (a probe key; the objectGUID the claim recorded).
-    const readers = ['check-setup', 'find-computer-objects'];
+    const readers = ['check-setup', 'find-computer-objects', 'find-stale-objects'];
     for (const id of users) expect(taskActions(id).filter((a) => a.startsWith('dynamodb:')).sort()).toEqual(readers.includes(id) ? ['dynamodb:GetItem'] : ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem']);
   });
 
@@ -458,7 +464,7 @@ describe('member account stack', () => {
       const expected = new Set<string>();
       const byNeed: Record<string, string[]> = {
         describe: ['ec2:DescribeInstances'], tag: ['ec2:CreateTags'], 'ssm-ping': ['ssm:DescribeInstanceInformation'],
-        'otp-write': ['ssm:PutParameter', 'ssm:AddTagsToResource'], 'otp-delete': ['ssm:DeleteParameter'],
+        'otp-write': ['ssm:PutParameter', 'ssm:AddTagsToResource'], 'otp-delete': ['ssm:DeleteParameter'], 'otp-list': ['ssm:GetParametersByPath'],
         'send-join': ['ssm:SendCommand'], 'send-verify': ['ssm:SendCommand'], 'command-read': ['ssm:GetCommandInvocation'],
       };
       for (const need of TaskNeeds[taskId]) for (const a of byNeed[need] ?? []) expected.add(a);

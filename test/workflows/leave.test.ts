@@ -201,6 +201,35 @@ describe('leave workflow (synthesized ASL, real tasks, simulated world)', () => 
     expect(l.w.sim.directory.calls).toEqual([]);
   });
 
+  test('a terminated instance whose failed join left its one-time password: the leave deletes the parameter (objects found or not), twice is harmless', async () => {
+    const l = world();
+    const param = `/adjoin/otp/${ID}`;
+    const others = `/adjoin/otp/${OTHER}`;
+    l.w.sim.fleet.putParameter(param, 'left-by-a-failed-join');
+    l.w.sim.fleet.putParameter(others, 'another-instance');
+    const run = await start(l, 'leave-otp');
+    expect(run.status).toBe('SUCCEEDED');
+    expect(l.w.sim.fleet.parameter(param)).toBeUndefined();
+    expect(l.w.sim.fleet.parameter(others)).toBe('another-instance'); // only its own
+    // Again, now with no object left and no parameter: nothing to delete, no error.
+    l.w.sim.fleet.putParameter(param, 'left-again');
+    const again = await start(l, 'leave-otp-again');
+    expect(again.status).toBe('SUCCEEDED');
+    expect(statePath(again)).toEqual(['Find computer objects', 'Anything to delete?', 'Nothing to delete', 'Done']);
+    expect(l.w.sim.fleet.parameter(param)).toBeUndefined();
+    const third = await start(l, 'leave-otp-third');
+    expect(third.status).toBe('SUCCEEDED');
+  });
+
+  test('an instance that is alive (late event): its one-time password is left to its join', async () => {
+    const l = world('running');
+    const param = `/adjoin/otp/${ID}`;
+    l.w.sim.fleet.putParameter(param, 'a-join-in-flight');
+    const run = await start(l, 'leave-otp-alive');
+    expect(run.status).toBe('SUCCEEDED');
+    expect(l.w.sim.fleet.parameter(param)).toBe('a-join-in-flight');
+  });
+
   test('a duplicate event after the leave: succeeds with nothing to delete', async () => {
     const l = world();
     expect((await start(l, 'leave-1')).status).toBe('SUCCEEDED');

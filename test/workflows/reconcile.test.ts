@@ -262,3 +262,79 @@ describe('reconcile workflow (synthesized ASL, real tasks, simulated world)', ()
     expect(deletes(r.w)).toEqual([]);
   });
 });
+
+describe('reconcile sweeps one-time passwords (synthesized ASL, real tasks, simulated world)', () => {
+  const HOUR = 3600_000;
+  /** Instance n: a young object (never deleted by the scan) of a failed join, its password still the one in the parameter. */
+  async function failedJoinLeftOtp(r: Rec, n: number, account = r.w.defs.account): Promise<string> {
+    const { w, ou, marker } = r;
+    const o = w.sim.directory.add({ name: name(n), ou, marker: { ...marker(n), account }, whenCreated: w.sim.clock.now() });
+    await w.sim.directory.resetPassword(o.dn, `otp-${n}`);
+    w.sim.fleet.addInstance({ instanceId: id(n), account, region: w.defs.region, state: 'running' });
+    const param = `/adjoin/otp/${id(n)}`;
+    w.sim.fleet.putParameter(param, `otp-${n}`, new Date(w.sim.clock.now().getTime() - 2 * HOUR), { account, region: w.defs.region });
+    return param;
+  }
+
+  test('an old parameter of a failed join: password reset first, parameter deleted; young ones, a live join and a hostile name are left alone; a second run does nothing more', async () => {
+    const r = world();
+    const { w } = r;
+    const old = await failedJoinLeftOtp(r, 1);
+    await w.sim.claims.take(`${w.defs.account}/${w.defs.region}/${id(1)}`, 'join-1', Math.floor(w.sim.clock.now().getTime() / 1000) - 7200, 3600);
+    await w.sim.claims.update(`${w.defs.account}/${w.defs.region}/${id(1)}`, 'join-1', { status: 'failed' });
+    const young = `/adjoin/otp/${id(2)}`;
+    w.sim.fleet.putParameter(young, 'a-join-that-just-started');
+    const running = await failedJoinLeftOtp(r, 3);
+    await w.sim.claims.take(`${w.defs.account}/${w.defs.region}/${id(3)}`, 'join-3', Math.floor(w.sim.clock.now().getTime() / 1000), 3600);
+    const hostile = '/adjoin/otp/not-an-instance';
+    w.sim.fleet.putParameter(hostile, 'someone-elses', new Date(0));
+    const run = await w.engine.start('reconcile', {}, { name: 'rec-otp' });
+    expect(run.status).toBe('SUCCEEDED');
+    expect(w.sim.fleet.parameter(old)).toBeUndefined();
+    expect(w.sim.directory.passwordMatches(name(1), 'otp-1')).toBe(false); // the leftover opens nothing
+    expect(w.sim.fleet.parameter(young)).toBe('a-join-that-just-started');
+    expect(w.sim.fleet.parameter(running)).toBe('otp-3');
+    expect(w.sim.directory.passwordMatches(name(3), 'otp-3')).toBe(true);
+    expect(w.sim.fleet.parameter(hostile)).toBe('someone-elses');
+    expect(run.output).toMatchObject({ otpSwept: 1, otpPasswordsReset: 1, otpLeftAlone: { notOurs: 1, young: 1, joinRunning: 1 }, complete: true });
+    const again = await w.engine.start('reconcile', {}, { name: 'rec-otp-again' });
+    expect(again.status).toBe('SUCCEEDED');
+    expect(again.output).toMatchObject({ otpSwept: 0, otpPasswordsReset: 0, otpLeftAlone: { notOurs: 1, young: 1, joinRunning: 1 } });
+  });
+
+  test('a dry run counts what it would sweep and touches nothing', async () => {
+    const r = world();
+    const param = await failedJoinLeftOtp(r, 1);
+    const run = await r.w.engine.start('reconcile', { dryRun: true }, { name: 'rec-otp-dry' });
+    expect(run.status).toBe('SUCCEEDED');
+    expect(run.output).toMatchObject({ otpSwept: 1, otpPasswordsReset: 0 });
+    expect(r.w.sim.fleet.parameter(param)).toBe('otp-1');
+    expect(r.w.sim.directory.passwordMatches(name(1), 'otp-1')).toBe(true);
+  });
+
+  test('the parameter listing throttled: the state retries, then sweeps', async () => {
+    const r = world();
+    const param = await failedJoinLeftOtp(r, 1);
+    r.w.sim.fleet.fail('listOtpParameters', 2, () => new Throttled('GetParametersByPath: Rate exceeded'));
+    const run = await r.w.engine.start('reconcile', {}, { name: 'rec-otp-throttle' });
+    expect(run.status).toBe('SUCCEEDED');
+    expect(retriesOf(run, 'Find stale objects')).toBe(2);
+    expect(r.w.sim.fleet.parameter(param)).toBeUndefined();
+  });
+
+  test('an account whose parameters cannot be listed: skipped and reported (run incomplete), the other account swept', async () => {
+    const r = world();
+    const OTHER_ACCOUNT = '210987654321';
+    const ours = await failedJoinLeftOtp(r, 1);
+    const theirs = await failedJoinLeftOtp(r, 2, OTHER_ACCOUNT);
+    r.w.sim.fleet.before('listOtpParameters', () => {
+      throw new AwsRefused(`AssumeRole arn:aws:iam::${OTHER_ACCOUNT}:role/adjoin-member: AccessDenied`);
+    }, 1);
+    const run = await r.w.engine.start('reconcile', {}, { name: 'rec-otp-account-down' });
+    expect(run.status).toBe('FAILED');
+    expect(run.failedState).toBe('Reconcile incomplete');
+    const report = run.events.find((e) => e.state === 'Report' && e.output !== undefined);
+    expect(report?.output).toMatchObject({ otpSwept: 1, skippedAccounts: [{ error: 'AwsRefused', objects: 0 }] });
+    expect([r.w.sim.fleet.parameter(ours), r.w.sim.fleet.parameter(theirs)].filter((v) => v === undefined)).toHaveLength(1);
+  });
+});

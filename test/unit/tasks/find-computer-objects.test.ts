@@ -5,7 +5,7 @@ jest.mock('../../../tasks/adapters/default-deps', () => ({ defaultDeps: () => Pr
 
 import { makeHandler as makeFind } from '../../../tasks/find-computer-objects';
 import { claimKey } from '../../../tasks/lib/claims';
-import { Throttled } from '../../../tasks/lib/errors';
+import { AwsRefused, Throttled } from '../../../tasks/lib/errors';
 import { ACCOUNT, ADMIN_SID, goodEvent, NOW, REGION, computer, guidOf, iid, instanceNo, aString, pagedWorld, refOf } from '../../fakes';
 
 const event = (n: number, over: Record<string, unknown> = {}) => ({
@@ -49,6 +49,37 @@ describe('Find computer objects', () => {
     // Act / Assess
     await expect(w.find({ event: event(1), executionName: 'x' })).rejects.toMatchObject({ name: 'Throttled' });
     expect(w.directory.calls).toEqual([]);
+  });
+
+  it('gone: deletes its one-time-password parameter, objects found or not; alive: leaves it', async () => {
+    // Prepare
+    const w = world([]);
+    w.fleets.putParameter(`/adjoin/otp/${iid(1)}`, NOW);
+    w.fleets.putParameter(`/adjoin/otp/${iid(2)}`, NOW);
+    w.fleets.put(instanceNo(2, 'running'));
+    // Act
+    const gone = await w.find({ event: event(1), executionName: 'x' });
+    const alive = await w.find({ event: event(2), executionName: 'x' });
+    // Assess
+    expect(gone).toMatchObject({ outcome: 'nothing', objects: [] });
+    expect(alive).toMatchObject({ outcome: 'instance-alive' });
+    expect(w.fleets.parameterDeletes).toEqual([`${ACCOUNT}/${REGION} /adjoin/otp/${iid(1)}`]);
+    expect([...(w.fleets.parameters.get(`${ACCOUNT}/${REGION}`)?.keys() ?? [])]).toEqual([`/adjoin/otp/${iid(2)}`]);
+  });
+
+  it('a refused parameter delete does not stop the leave (reported; the reconcile sweeps it); a transient one is retried by the state', async () => {
+    // Prepare
+    const w = world([computer(1)]);
+    w.fleets.put(instanceNo(1, 'terminated'));
+    const fleetFor = w.deps.fleetFor;
+    let error: Error = new AwsRefused('SSM DeleteParameter: AccessDeniedException');
+    w.deps.fleetFor = (t) => ({ ...fleetFor(t), deleteJoinSecret: () => Promise.reject(error) });
+    // Act
+    const out = await w.find({ event: event(1), executionName: 'x' });
+    // Assess
+    expect(out).toMatchObject({ outcome: 'delete', objects: [expect.objectContaining({ dn: computer(1).dn })], otpNotDeleted: 'AwsRefused: SSM DeleteParameter: AccessDeniedException' });
+    error = new Throttled('SSM DeleteParameter: Rate exceeded');
+    await expect(w.find({ event: event(1), executionName: 'x' })).rejects.toMatchObject({ name: 'Throttled' });
   });
 
   it('terminated (or unknown to EC2): lists the objects with its marker', async () => {

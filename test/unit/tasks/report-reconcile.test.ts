@@ -44,6 +44,9 @@ describe('Report', () => {
       unreachable: 0,
       skippedAccounts: [],
       complete: true,
+      otpSwept: 0,
+      otpPasswordsReset: 0,
+      otpLeftAlone: { notOurs: 0, young: 0, joinRunning: 0 },
     });
     const emf = info.mock.calls.find((c) => c[0] === 'Reconcile metrics')?.[1] as Record<string, unknown>;
     expect(emf).toMatchObject({
@@ -57,7 +60,27 @@ describe('Report', () => {
       Failed: 1,
     });
     const metrics = (emf._aws as { CloudWatchMetrics: { Metrics: { Name: string }[] }[] }).CloudWatchMetrics[0]?.Metrics.map((m) => m.Name);
-    expect(metrics).toEqual(['Scanned', 'Stale', 'Deleted', 'Skipped', 'Failed', 'DnsFailed', 'Unreachable', 'SkippedAccounts']);
+    expect(metrics).toEqual(['Scanned', 'Stale', 'Deleted', 'Skipped', 'Failed', 'DnsFailed', 'Unreachable', 'SkippedAccounts', 'OtpSwept', 'OtpLeftAlone']);
+  });
+
+  it('reports the one-time-password sweep (counts and metrics); an account the sweep skipped makes the run incomplete, listed once', async () => {
+    // Prepare
+    const w = world([]);
+    const info = jest.spyOn(w.deps.logger, 'info');
+    const scanSkipped = { account: '999988887777', region: 'us-east-1', error: 'AwsRefused', reason: 'AssumeRole: AccessDenied', objects: 3 };
+    const sweepSkipped = { account: '111122223333', region: 'eu-west-1', error: 'AwsUnavailable', reason: 'one-time passwords not swept: 503', objects: 0 };
+    const otp = { maxAgeSeconds: 2700, listed: 9, swept: 4, passwordsReset: 2, notOurs: 1, young: 3, joinRunning: 1, skippedAccounts: [sweepSkipped, { ...scanSkipped, objects: 0 }] };
+    // Act
+    const out = await w.report({
+      scan: { ...scanOf(0, 0), skippedAccounts: [scanSkipped], otp },
+      guard: { dryRun: false, maxDeletions: 50, stale: 0, capExceeded: false, toDelete: 0 },
+      deleted: [],
+    });
+    // Assess
+    expect(out).toMatchObject({ otpSwept: 4, otpPasswordsReset: 2, otpLeftAlone: { notOurs: 1, young: 3, joinRunning: 1 }, complete: false, skippedAccounts: [scanSkipped, sweepSkipped] });
+    expect(out.incompleteCause).toContain('111122223333/eu-west-1: 0 object(s), AwsUnavailable: one-time passwords not swept');
+    const emf = info.mock.calls.find((c) => c[0] === 'Reconcile metrics')?.[1] as Record<string, unknown>;
+    expect(emf).toMatchObject({ OtpSwept: 4, OtpLeftAlone: 5, SkippedAccounts: 2 });
   });
 
   it('counts refused DNS deletes and skipped accounts; skipped accounts make the run incomplete, with a cause naming them', async () => {

@@ -9,6 +9,7 @@ import {
   DeleteParameterCommand,
   DescribeInstanceInformationCommand,
   GetCommandInvocationCommand,
+  GetParametersByPathCommand,
   PutParameterCommand,
   SendCommandCommand,
   SSMClient,
@@ -388,5 +389,29 @@ describe('fleetFor', () => {
     expect(partitionOf('eu-west-1')).toBe('aws');
     expect(partitionOf('us-gov-west-1')).toBe('aws-us-gov');
     expect(partitionOf('cn-northwest-1')).toBe('aws-cn');
+  });
+});
+
+describe('AwsFleet listOtpParameters', () => {
+  it('pages GetParametersByPath on the path (no decryption, no recursion) and returns names and dates only', async () => {
+    // Prepare
+    const at = new Date('2026-11-30T08:00:00Z');
+    ssmMock.on(GetParametersByPathCommand)
+      .resolvesOnce({ Parameters: [{ Name: `/adjoin/otp/${ID}`, LastModifiedDate: at, Value: 'ciphertext' }], NextToken: 't1' })
+      .resolvesOnce({ Parameters: [{ Name: '/adjoin/otp/other', LastModifiedDate: at }] });
+    // Act
+    const out = await fleet().listOtpParameters();
+    // Assess
+    expect(out).toEqual([{ name: `/adjoin/otp/${ID}`, lastModified: at }, { name: '/adjoin/otp/other', lastModified: at }]);
+    expect(ssmMock).toHaveReceivedCommandTimes(GetParametersByPathCommand, 2);
+    expect(ssmMock).toHaveReceivedNthSpecificCommandWith(1, GetParametersByPathCommand, { Path: '/adjoin/otp', Recursive: false, WithDecryption: false, MaxResults: 10 });
+    expect(ssmMock).toHaveReceivedNthSpecificCommandWith(2, GetParametersByPathCommand, { Path: '/adjoin/otp', NextToken: 't1' });
+  });
+
+  it('maps throttling to Throttled (the state retries) and a refusal to AwsRefused (the account is skipped)', async () => {
+    ssmMock.on(GetParametersByPathCommand).rejects(ssmError('ThrottlingException'));
+    await expect(fleet().listOtpParameters()).rejects.toThrow(Throttled);
+    ssmMock.on(GetParametersByPathCommand).rejects(ssmError('AccessDeniedException'));
+    await expect(fleet().listOtpParameters()).rejects.toThrow(AwsRefused);
   });
 });
