@@ -22,6 +22,8 @@
  *   tag-write-refused     Record result             the lab fleet refuses the "joined" tag    the fleet accepts it again
  *                                                   write (as a tag policy would), after the
  *                                                   instance really joined
+ *   claims-refused        Read instance             the claims table refuses the claim write  it accepts it again
+ *                                                   (the task role lacks dynamodb:PutItem)
  *   duplicate-event       Read instance             two join executions for one instance at  —
  *                                                   once
  *
@@ -53,6 +55,7 @@ import { makeLabRuntime, type LabRuntime } from '../cli/lab-runtime';
 import { ec2StateEvent } from '../cli/ec2-event';
 import { ExecutionStore, type ExecutionRecord } from '../engine';
 import { AwsRefused } from '../tasks/lib/errors';
+import type { Claim, ClaimChanges, Claims, TakeResult } from '../tasks/lib/ports';
 import { formatMarker, MARKER_ATTRIBUTE } from '../tasks/lib/marker';
 import { computerName } from '../tasks/lib/naming';
 import { DEFAULT_OU_TAG } from '../tasks/lib/routing';
@@ -72,6 +75,7 @@ export const FAULTS = [
   'join-command-fails',
   'terminated-mid-join',
   'tag-write-refused',
+  'claims-refused',
   'duplicate-event',
 ] as const;
 export type Fault = (typeof FAULTS)[number];
@@ -83,6 +87,7 @@ export const EXPECTED_END: Record<Fault, { status: string; failedState?: string;
   // The cause names the OU and says what to grant (tasks/adapters/ldap-directory.ts RIGHTS_ADVICE).
   'ou-create-denied': { status: 'FAILED', failedState: 'Prepare computer object', error: 'DirectoryRefused', cause: /OU=chaos-[0-9a-f]+,.*\(LDAP result 50\)\. The bind account lacks a right .*Directory permissions/ },
   'tag-write-refused': { status: 'FAILED', failedState: 'Record result', error: 'AwsRefused', cause: /CreateTags: TagPolicyViolation/ },
+  'claims-refused': { status: 'FAILED', failedState: 'Read instance', error: 'AwsRefused', cause: /dynamodb:PutItem/ },
   'dc-unreachable': { status: 'FAILED', failedState: 'Run join document', error: 'JoinCommandFailed' },
   'join-command-fails': { status: 'FAILED', failedState: 'Run join document', error: 'JoinCommandFailed' },
   'terminated-mid-join': { status: 'SUCCEEDED', outcome: 'abandoned' },
@@ -146,7 +151,30 @@ export class OtpRecordingFleet extends LabFleet {
   }
 }
 
-const STATUS_TAG = statusTagKeys(defaultTagSettings().statusPrefix).status;
+const STATUS_PREFIX = defaultTagSettings().statusPrefix;
+const STATUS_TAG = statusTagKeys(STATUS_PREFIX).status;
+
+/**
+ * The lab's claims table (on disk, lab/world/claims.ts) with a fault lever: for the instances in
+ * `refusingTake`, the conditional claim write is refused as DynamoDB refuses a role without
+ * dynamodb:PutItem (AccessDeniedException, not transient). Reads and updates pass.
+ */
+export class LeverClaims implements Claims {
+  readonly refusingTake = new Set<string>();
+  constructor(private readonly inner: Claims = new FileClaims()) {}
+  get(key: string): Promise<Claim | undefined> {
+    return this.inner.get(key);
+  }
+  take(key: string, execution: string, nowSeconds: number, leaseSeconds: number): Promise<TakeResult> {
+    const id = key.split('/').pop() ?? '';
+    if (this.refusingTake.has(id))
+      return Promise.reject(new AwsRefused(`DynamoDB PutItem: AccessDeniedException: the task role is not authorized to perform dynamodb:PutItem on the claims table (lab fault, ${id})`));
+    return this.inner.take(key, execution, nowSeconds, leaseSeconds);
+  }
+  update(key: string, execution: string, changes: ClaimChanges, options?: { unlessJoined?: boolean }): Promise<boolean> {
+    return this.inner.update(key, execution, changes, options);
+  }
+}
 
 // ---- real tools in the DC ---------------------------------------------------------------------
 
@@ -311,6 +339,10 @@ const LEVERS: Partial<Record<Fault, { inject: (id: string, ctx: Ctx) => Promise<
     inject: (id, ctx) => Promise.resolve(void ctx.fleet.refusingJoinedTag.add(id)),
     remove: (id, ctx) => Promise.resolve(void ctx.fleet.refusingJoinedTag.delete(id)),
   },
+  'claims-refused': {
+    inject: (id, ctx) => Promise.resolve(void ctx.claims.refusingTake.add(id)),
+    remove: (id, ctx) => Promise.resolve(void ctx.claims.refusingTake.delete(id)),
+  },
   'dc-unreachable': {
     inject: async (id) => {
       for (const ip of dcIps()) await must(world.exec(id, ['ip', 'route', 'add', 'blackhole', `${ip}/32`]), 'blackhole a DC');
@@ -366,6 +398,7 @@ interface Ctx {
   deniedOu?: string;
   runtime: LabRuntime;
   fleet: OtpRecordingFleet;
+  claims: LeverClaims;
   store: ExecutionStore;
   planted: Map<string, string>;
   violations: string[];
@@ -409,6 +442,19 @@ async function checkJoinIntact(ctx: Ctx, fault: Fault, instanceId: string, when:
     const r = await world.exec(instanceId, argv, { timeoutMs: 30_000 });
     if (r.exitCode !== 0) ctx.violations.push(`${fault} ${instanceId}, after ${when}: \`${argv.join(' ')}\` in the instance failed (exit ${r.exitCode}): ${r.stderr.trim().slice(-200)}`);
   }
+}
+
+/** Refused at Read instance: no one-time password was ever written, no claim, no status tag, no command. */
+async function checkNoSideEffect(ctx: Ctx, fault: Fault, instanceId: string): Promise<void> {
+  const v = (text: string): void => void ctx.violations.push(`${fault} ${instanceId}, after its first run: ${text}`);
+  ctx.checks += 4;
+  if (ctx.fleet.otpsOf(instanceId).length !== 0) v('a one-time password was written');
+  const claim = await ctx.claims.get(claimKey({ account: world.LAB_ACCOUNT, region: world.LAB_REGION, instanceId }));
+  if (claim !== undefined) v(`a claim exists (${claim.status}, ${claim.execution})`);
+  const tags = (await ctx.fleet.describeInstance(instanceId))?.tags ?? {};
+  const ours = Object.keys(tags).filter((k) => k.startsWith(STATUS_PREFIX));
+  if (ours.length > 0) v(`status tags were written: ${ours.join(', ')}`);
+  if (ctx.fleet.listCommands(instanceId).length > 0) v('a command was sent');
 }
 
 /** The cleanup run a failed join started (lab/sim/cleanup.ts names it `<join>-clean-<redriveCount>`). */
@@ -478,9 +524,10 @@ async function runFault(ctx: Ctx, fault: Fault, instanceId: string): Promise<Fau
   checkCleanup(ctx, fault, first);
   const joined = first.status === 'SUCCEEDED' && endState.includes('(joined)');
   // Prepare refused: no object was made. Record result refused: the instance did join (one object).
-  const objects = joined || fault === 'tag-write-refused' ? 'one' : fault === 'terminated-mid-join' || fault === 'ou-create-denied' ? 'none' : 'at-most-one';
+  const objects = joined || fault === 'tag-write-refused' ? 'one' : ['terminated-mid-join', 'ou-create-denied', 'claims-refused'].includes(fault) ? 'none' : 'at-most-one';
   await check(ctx, fault, instanceId, 'its first run', objects);
   if (fault === 'tag-write-refused') await checkJoinIntact(ctx, fault, instanceId, 'its first run');
+  if (fault === 'claims-refused') await checkNoSideEffect(ctx, fault, instanceId);
   const result: FaultResult = { fault, instanceId, endState, seconds, joinCommands: 0, ...(first.status !== 'SUCCEEDED' && first.cause ? { cause: first.cause.slice(0, 600) } : {}) };
 
   if (first.status !== 'SUCCEEDED') {
@@ -494,13 +541,13 @@ async function runFault(ctx: Ctx, fault: Fault, instanceId: string): Promise<Fau
     checkCleanup(ctx, fault, after);
     await check(ctx, fault, instanceId, 'its redrive', 'one');
     await checkJoinIntact(ctx, fault, instanceId, 'its redrive');
-    const claim = await new FileClaims().get(claimKey({ account: world.LAB_ACCOUNT, region: world.LAB_REGION, instanceId }));
+    const claim = await ctx.claims.get(claimKey({ account: world.LAB_ACCOUNT, region: world.LAB_REGION, instanceId }));
     ctx.checks += 1;
     if (claim?.status !== 'joined' || claim.execution !== first.name) ctx.violations.push(`${fault} ${instanceId}: after its redrive the claim is ${claim ? `${claim.status} (${claim.execution})` : 'absent'}, not joined by ${first.name}`);
   }
   result.joinCommands = ctx.fleet.listCommands(instanceId).filter((c) => c.document === 'join').length;
   // The redrive resumes at the failed state: Record result sends no second join command.
-  if (fault === 'duplicate-event' || fault === 'tag-write-refused' || fault === 'ou-create-denied') {
+  if (['duplicate-event', 'tag-write-refused', 'ou-create-denied', 'claims-refused'].includes(fault)) {
     ctx.checks += 1;
     if (result.joinCommands !== 1) ctx.violations.push(`${fault} ${instanceId}: ${result.joinCommands} join commands sent, not one`);
   }
@@ -521,8 +568,9 @@ export async function runChaos(options: ChaosOptions = {}): Promise<ChaosReport>
   // The shortest SSM deadline the settings accept, so "never Online" fails within a minute.
   const settings = labSettings({ customize: (s) => void (s.timings.ssmOnlineDeadlineSeconds = 30) });
   const store = new ExecutionStore(path.join(world.labPaths().root, 'chaos-executions', `${Date.now()}`));
-  const runtime = makeLabRuntime({ store, settings, deps: labDepsProvider({ fleet, customize: (s) => void (s.timings.ssmOnlineDeadlineSeconds = 30) }) });
-  const ctx: Ctx = { runtime, fleet, store, planted: new Map(), violations: [], checks: 0, runs: 0 };
+  const claims = new LeverClaims();
+  const runtime = makeLabRuntime({ store, settings, deps: labDepsProvider({ fleet, claims, customize: (s) => void (s.timings.ssmOnlineDeadlineSeconds = 30) }) });
+  const ctx: Ctx = { runtime, fleet, claims, store, planted: new Map(), violations: [], checks: 0, runs: 0 };
 
   const control = await kinitControl();
   ctx.checks += 2;
