@@ -85,7 +85,7 @@ export const EXPECTED_END: Record<Fault, { status: string; failedState?: string;
   'dc-down-for-tasks': { status: 'SUCCEEDED', outcome: 'joined' },
   'ssm-never-online': { status: 'FAILED', failedState: 'Wait for SSM Online', error: 'SsmAgentNotOnline' },
   // The cause names the OU and says what to grant (tasks/adapters/ldap-directory.ts RIGHTS_ADVICE).
-  'ou-create-denied': { status: 'FAILED', failedState: 'Prepare computer object', error: 'DirectoryRefused', cause: /OU=chaos-[0-9a-f]+,.*\(LDAP result 50\)\. The bind account lacks a right .*Directory permissions/ },
+  'ou-create-denied': { status: 'FAILED', failedState: 'Prepare computer object', error: 'DirectoryRefused', cause: /OU=chaos-[0-9a-f]+,.*\(LDAP result 50\)\. The bind account lacks a right .*Directory permissions/s },
   'tag-write-refused': { status: 'FAILED', failedState: 'Record result', error: 'AwsRefused', cause: /CreateTags: TagPolicyViolation/ },
   'claims-refused': { status: 'FAILED', failedState: 'Read instance', error: 'AwsRefused', cause: /dynamodb:PutItem/ },
   'dc-unreachable': { status: 'FAILED', failedState: 'Run join document', error: 'JoinCommandFailed' },
