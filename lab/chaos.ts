@@ -44,7 +44,8 @@
  *   - each fault ends where it should (state, error), its cleanup SUCCEEDED, and every failed
  *     join execution is SUCCEEDED after its redrive.
  *
- * Root and an up lab (callers bring it up). Time: ~1–2 min, mostly join.sh and the polling.
+ * Root and an up lab (callers bring it up). Time: ~2–2.5 min, set by ssm-never-online (its 30 s
+ * deadline and polling); the others run meanwhile (mostly join.sh).
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
