@@ -9,12 +9,21 @@
  *   dc-down-for-tasks     Prepare computer object   blackhole routes to every DC in the root  deleting them after 6 s: the
  *                                                   namespace (where the tasks' LDAP runs)    task's own retries must recover
  *   ssm-never-online      Wait for SSM Online       the instance's agent never comes Online  the agent comes Online
+ *   ou-create-denied      Prepare computer object   the instance's OU tag names a sub-OU of   removing that ACE (the
+ *                                                   the managed OU where an explicit ACE      service account's right
+ *                                                   denies the service account creating      comes back by inheritance)
+ *                                                   computer objects (DirectoryRefused)
  *   dc-unreachable        Run join document         blackhole routes to every DC inside the  deleting the routes
  *                                                   instance (its DNS and LDAP checks fail)
  *   join-command-fails    Run join document         adcli replaced by /bin/false inside the  unmounting it
  *                                                   instance (a bind mount in its mount ns)
  *   terminated-mid-join   Run join document         the instance terminated while join.sh    — (the leave runs)
  *                                                   runs
+ *   tag-write-refused     Record result             the lab fleet refuses the "joined" tag    the fleet accepts it again
+ *                                                   write (as a tag policy would), after the
+ *                                                   instance really joined
+ *   claims-refused        Read instance             the claims table refuses the claim write  it accepts it again
+ *                                                   (the task role lacks dynamodb:PutItem)
  *   duplicate-event       Read instance             two join executions for one instance at  —
  *                                                   once
  *
@@ -35,7 +44,8 @@
  *   - each fault ends where it should (state, error), its cleanup SUCCEEDED, and every failed
  *     join execution is SUCCEEDED after its redrive.
  *
- * Root and an up lab (callers bring it up). Time: ~1–2 min, mostly join.sh and the polling.
+ * Root and an up lab (callers bring it up). Time: ~2–2.5 min, set by ssm-never-online (its 30 s
+ * deadline and polling); the others run meanwhile (mostly join.sh).
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -45,19 +55,40 @@ import { promisify } from 'node:util';
 import { makeLabRuntime, type LabRuntime } from '../cli/lab-runtime';
 import { ec2StateEvent } from '../cli/ec2-event';
 import { ExecutionStore, type ExecutionRecord } from '../engine';
+import { AwsRefused } from '../tasks/lib/errors';
+import type { Claim, ClaimChanges, Claims, TakeResult } from '../tasks/lib/ports';
 import { formatMarker, MARKER_ATTRIBUTE } from '../tasks/lib/marker';
 import { computerName } from '../tasks/lib/naming';
+import { DEFAULT_OU_TAG } from '../tasks/lib/routing';
+import { defaultTagSettings } from '../tasks/lib/settings';
+import { statusTagKeys } from '../tasks/lib/tags';
 import * as world from './world';
 import { LabFleet, assertLabRoute, labDepsProvider, labJoinSecretName, labSettings, readParameter } from './world/fleet';
+import { FileClaims } from './world/claims';
 import { updateState } from './world/state';
+import { claimKey } from '../tasks/lib/claims';
 
-export const FAULTS = ['dc-down-for-tasks', 'ssm-never-online', 'dc-unreachable', 'join-command-fails', 'terminated-mid-join', 'duplicate-event'] as const;
+export const FAULTS = [
+  'dc-down-for-tasks',
+  'ssm-never-online',
+  'ou-create-denied',
+  'dc-unreachable',
+  'join-command-fails',
+  'terminated-mid-join',
+  'tag-write-refused',
+  'claims-refused',
+  'duplicate-event',
+] as const;
 export type Fault = (typeof FAULTS)[number];
 
 /** Where each fault must end its first run: status, failed state, error (or the output's outcome). */
-export const EXPECTED_END: Record<Fault, { status: string; failedState?: string; error?: string; outcome?: string }> = {
+export const EXPECTED_END: Record<Fault, { status: string; failedState?: string; error?: string; outcome?: string; cause?: RegExp }> = {
   'dc-down-for-tasks': { status: 'SUCCEEDED', outcome: 'joined' },
   'ssm-never-online': { status: 'FAILED', failedState: 'Wait for SSM Online', error: 'SsmAgentNotOnline' },
+  // The cause names the OU and says what to grant (tasks/adapters/ldap-directory.ts RIGHTS_ADVICE).
+  'ou-create-denied': { status: 'FAILED', failedState: 'Prepare computer object', error: 'DirectoryRefused', cause: /OU=chaos-[0-9a-f]+,.*\(LDAP result 50\)\. The bind account lacks a right .*Directory permissions/s },
+  'tag-write-refused': { status: 'FAILED', failedState: 'Record result', error: 'AwsRefused', cause: /CreateTags: TagPolicyViolation/ },
+  'claims-refused': { status: 'FAILED', failedState: 'Read instance', error: 'AwsRefused', cause: /dynamodb:PutItem/ },
   'dc-unreachable': { status: 'FAILED', failedState: 'Run join document', error: 'JoinCommandFailed' },
   'join-command-fails': { status: 'FAILED', failedState: 'Run join document', error: 'JoinCommandFailed' },
   'terminated-mid-join': { status: 'SUCCEEDED', outcome: 'abandoned' },
@@ -75,6 +106,8 @@ export interface FaultResult {
   redrive?: { endState: string; seconds: number };
   /** Join commands the fleet sent to this instance. */
   joinCommands: number;
+  /** The first run's cause, when it failed (clipped). */
+  cause?: string;
 }
 
 export interface ChaosReport {
@@ -95,9 +128,20 @@ export interface ChaosReport {
   parametersLeft: number;
 }
 
-/** The lab fleet, remembering every one-time password it stores (in memory only: the kinit probe needs them). */
+/**
+ * The lab fleet, remembering every one-time password it stores (in memory only: the kinit probe
+ * needs them); with a fault lever: for the instances in `refusingJoinedTag`, CreateTags with
+ * <prefix>status=joined is refused as an AWS Organizations tag policy refuses a value
+ * (TagPolicyViolation, not transient). Other tag writes (the cleanup's status=failed) pass.
+ */
 export class OtpRecordingFleet extends LabFleet {
   private readonly written = new Map<string, string[]>();
+  readonly refusingJoinedTag = new Set<string>();
+  override async tagInstance(instanceId: string, tags: Record<string, string>): Promise<void> {
+    if (this.refusingJoinedTag.has(instanceId) && tags[STATUS_TAG] === 'joined')
+      throw new AwsRefused(`CreateTags: TagPolicyViolation: the tag policy does not allow ${STATUS_TAG}=joined on ${instanceId} (lab fault)`);
+    return super.tagInstance(instanceId, tags);
+  }
   override async putJoinSecret(instanceId: string, value: string): Promise<string> {
     const name = await super.putJoinSecret(instanceId, value);
     this.written.set(instanceId, [...(this.written.get(instanceId) ?? []), value]);
@@ -105,6 +149,31 @@ export class OtpRecordingFleet extends LabFleet {
   }
   otpsOf(instanceId: string): string[] {
     return [...(this.written.get(instanceId) ?? [])];
+  }
+}
+
+const STATUS_PREFIX = defaultTagSettings().statusPrefix;
+const STATUS_TAG = statusTagKeys(STATUS_PREFIX).status;
+
+/**
+ * The lab's claims table (on disk, lab/world/claims.ts) with a fault lever: for the instances in
+ * `refusingTake`, the conditional claim write is refused as DynamoDB refuses a role without
+ * dynamodb:PutItem (AccessDeniedException, not transient). Reads and updates pass.
+ */
+export class LeverClaims implements Claims {
+  readonly refusingTake = new Set<string>();
+  constructor(private readonly inner: Claims = new FileClaims()) {}
+  get(key: string): Promise<Claim | undefined> {
+    return this.inner.get(key);
+  }
+  take(key: string, execution: string, nowSeconds: number, leaseSeconds: number): Promise<TakeResult> {
+    const id = key.split('/').pop() ?? '';
+    if (this.refusingTake.has(id))
+      return Promise.reject(new AwsRefused(`DynamoDB PutItem: AccessDeniedException: the task role is not authorized to perform dynamodb:PutItem on the claims table (lab fault, ${id})`));
+    return this.inner.take(key, execution, nowSeconds, leaseSeconds);
+  }
+  update(key: string, execution: string, changes: ClaimChanges, options?: { unlessJoined?: boolean }): Promise<boolean> {
+    return this.inner.update(key, execution, changes, options);
   }
 }
 
@@ -200,6 +269,47 @@ async function plantForeign(forgedFor: string): Promise<Map<string, string>> {
   return planted;
 }
 
+/**
+ * Adds (`deny`) or removes (`allow`) one explicit ACE on `ouDn` in DC1's sam.ldb (Debian's
+ * python3 and Samba's bindings, as lab/world/seed.py): the service account may not create
+ * computer objects there — `(OD;;CC;<computer>;;<svc SID>)`, placed before the inherited allow
+ * of the managed OU, so it wins. Prints True when the ACE is in the DACL afterwards.
+ */
+const OU_ACE_SCRIPT = `
+import sys, ldb
+from samba.auth import system_session
+from samba.dcerpc import security
+from samba.ndr import ndr_pack, ndr_unpack
+from samba.param import LoadParm
+from samba.samdb import SamDB
+action, dn, account = sys.argv[1:4]
+lp = LoadParm(); lp.load("/etc/samba/smb.conf")
+samdb = SamDB(url=lp.private_path("sam.ldb"), session_info=system_session(), lp=lp)
+dom = security.dom_sid(samdb.get_domain_sid())
+svc = str(ndr_unpack(security.dom_sid, samdb.search(base=account, scope=ldb.SCOPE_BASE, attrs=["objectSid"])[0]["objectSid"][0]))
+ace = "(OD;;CC;bf967a86-0de6-11d0-a285-00aa003049e2;;%s)" % svc
+res = samdb.search(base=dn, scope=ldb.SCOPE_BASE, attrs=["nTSecurityDescriptor"])
+sddl = ndr_unpack(security.descriptor, res[0]["nTSecurityDescriptor"][0]).as_sddl(dom)
+if action == "deny":
+    first = sddl.find("(", sddl.index("D:"))
+    sddl = sddl[:first] + ace + sddl[first:] if first >= 0 else sddl + ace
+else:
+    sddl = sddl.replace(ace, "")
+m = ldb.Message()
+m.dn = ldb.Dn(samdb, dn)
+m["nTSecurityDescriptor"] = ldb.MessageElement(ndr_pack(security.descriptor.from_sddl(sddl, dom)), ldb.FLAG_MOD_REPLACE, "nTSecurityDescriptor")
+samdb.modify(m)
+res = samdb.search(base=dn, scope=ldb.SCOPE_BASE, attrs=["nTSecurityDescriptor"])
+print(ace in ndr_unpack(security.descriptor, res[0]["nTSecurityDescriptor"][0]).as_sddl(dom))
+`;
+
+/** The service account's right to create computer objects in `ouDn`: denied, or back (by inheritance). */
+async function setCreateDenied(ouDn: string, denied: boolean): Promise<void> {
+  const r = await world.dcExec(['/usr/bin/python3', '-c', OU_ACE_SCRIPT, denied ? 'deny' : 'allow', ouDn, world.labState().domain.bindDn], { timeoutMs: 30_000 });
+  if (r.exitCode !== 0 || r.stdout.trim() !== (denied ? 'True' : 'False'))
+    throw new Error(`chaos: ${denied ? 'deny' : 'allow'} creating computers in ${ouDn}: exit ${r.exitCode}, ${r.stdout.trim()} ${r.stderr.trim().slice(-300)}`);
+}
+
 // ---- the run ----------------------------------------------------------------------------------
 
 const secs = (ms: number): number => Math.round(ms / 100) / 10;
@@ -219,8 +329,21 @@ const event = (instanceId: string, state: 'running' | 'terminated'): unknown =>
 
 const dcIps = (): string[] => world.labState().domain.domainControllers.map((d) => d.ip);
 
-/** Each fault's lever inside its instance: inject before the event, remove before the redrive. */
-const LEVERS: Partial<Record<Fault, { inject: (id: string) => Promise<void>; remove: (id: string) => Promise<void> }>> = {
+/** Each fault's lever (inside its instance, the DC or the fleet): inject before the event, remove before the redrive. */
+const LEVERS: Partial<Record<Fault, { inject: (id: string, ctx: Ctx) => Promise<void>; remove: (id: string, ctx: Ctx) => Promise<void> }>> = {
+  'ou-create-denied': {
+    // The OU (made before the launch, named by the instance's OU tag) denies creating computers.
+    inject: (_id, ctx) => setCreateDenied(deniedOu(ctx), true),
+    remove: (_id, ctx) => setCreateDenied(deniedOu(ctx), false),
+  },
+  'tag-write-refused': {
+    inject: (id, ctx) => Promise.resolve(void ctx.fleet.refusingJoinedTag.add(id)),
+    remove: (id, ctx) => Promise.resolve(void ctx.fleet.refusingJoinedTag.delete(id)),
+  },
+  'claims-refused': {
+    inject: (id, ctx) => Promise.resolve(void ctx.claims.refusingTake.add(id)),
+    remove: (id, ctx) => Promise.resolve(void ctx.claims.refusingTake.delete(id)),
+  },
   'dc-unreachable': {
     inject: async (id) => {
       for (const ip of dcIps()) await must(world.exec(id, ['ip', 'route', 'add', 'blackhole', `${ip}/32`]), 'blackhole a DC');
@@ -266,9 +389,17 @@ async function must(p: Promise<{ exitCode: number; stderr: string }>, what: stri
   if (r.exitCode !== 0) throw new Error(`chaos: ${what}: exit ${r.exitCode}: ${r.stderr.trim().slice(-300)}`);
 }
 
+const deniedOu = (ctx: Ctx): string => {
+  if (!ctx.deniedOu) throw new Error('chaos: ou-create-denied has no OU');
+  return ctx.deniedOu;
+};
+
 interface Ctx {
+  /** The sub-OU of the managed OU that ou-create-denied's instance is routed to (its OU tag). */
+  deniedOu?: string;
   runtime: LabRuntime;
   fleet: OtpRecordingFleet;
+  claims: LeverClaims;
   store: ExecutionStore;
   planted: Map<string, string>;
   violations: string[];
@@ -301,6 +432,32 @@ async function check(ctx: Ctx, fault: Fault, instanceId: string, when: string, o
   }
 }
 
+/**
+ * The instance's own join still works (the machine password adcli set is in its keytab and the
+ * DC accepts it: `adcli testjoin`; SSSD resolves a domain user: `getent passwd alice`).
+ */
+async function checkJoinIntact(ctx: Ctx, fault: Fault, instanceId: string, when: string): Promise<void> {
+  const domain = world.labState().domain.dnsDomain;
+  for (const argv of [['adcli', 'testjoin', `--domain=${domain}`], ['getent', 'passwd', 'alice']]) {
+    ctx.checks += 1;
+    const r = await world.exec(instanceId, argv, { timeoutMs: 30_000 });
+    if (r.exitCode !== 0) ctx.violations.push(`${fault} ${instanceId}, after ${when}: \`${argv.join(' ')}\` in the instance failed (exit ${r.exitCode}): ${r.stderr.trim().slice(-200)}`);
+  }
+}
+
+/** Refused at Read instance: no one-time password was ever written, no claim, no status tag, no command. */
+async function checkNoSideEffect(ctx: Ctx, fault: Fault, instanceId: string): Promise<void> {
+  const v = (text: string): void => void ctx.violations.push(`${fault} ${instanceId}, after its first run: ${text}`);
+  ctx.checks += 4;
+  if (ctx.fleet.otpsOf(instanceId).length !== 0) v('a one-time password was written');
+  const claim = await ctx.claims.get(claimKey({ account: world.LAB_ACCOUNT, region: world.LAB_REGION, instanceId }));
+  if (claim !== undefined) v(`a claim exists (${claim.status}, ${claim.execution})`);
+  const tags = (await ctx.fleet.describeInstance(instanceId))?.tags ?? {};
+  const ours = Object.keys(tags).filter((k) => k.startsWith(STATUS_PREFIX));
+  if (ours.length > 0) v(`status tags were written: ${ours.join(', ')}`);
+  if (ctx.fleet.listCommands(instanceId).length > 0) v('a command was sent');
+}
+
 /** The cleanup run a failed join started (lab/sim/cleanup.ts names it `<join>-clean-<redriveCount>`). */
 function checkCleanup(ctx: Ctx, fault: Fault, record: ExecutionRecord): void {
   if (record.status === 'SUCCEEDED') return;
@@ -323,7 +480,7 @@ const runName = (workflow: string, id: string, tag: string): string => `${workfl
 
 async function runFault(ctx: Ctx, fault: Fault, instanceId: string): Promise<FaultResult> {
   const t0 = Date.now();
-  await LEVERS[fault]?.inject(instanceId);
+  await LEVERS[fault]?.inject(instanceId, ctx);
   let first: ExecutionRecord;
   if (fault === 'duplicate-event') {
     const both = await Promise.all([1, 2].map((n) => ctx.runtime.start('join', event(instanceId, 'running'), runName('join', instanceId, `dup${n}`))));
@@ -360,13 +517,22 @@ async function runFault(ctx: Ctx, fault: Fault, instanceId: string): Promise<Fau
   const endState = endOf(first);
   ctx.checks += 1;
   if (endState !== expectedEnd(fault)) ctx.violations.push(`${fault} ${instanceId}: ended ${endState}, expected ${expectedEnd(fault)} (${first.cause?.slice(0, 300) ?? ''})`);
+  const cause = EXPECTED_END[fault].cause;
+  if (cause) {
+    ctx.checks += 1;
+    if (!cause.test(first.cause ?? '')) ctx.violations.push(`${fault} ${instanceId}: its cause does not say what to fix (${String(cause)}): ${first.cause?.slice(0, 400) ?? '(none)'}`);
+  }
   checkCleanup(ctx, fault, first);
   const joined = first.status === 'SUCCEEDED' && endState.includes('(joined)');
-  await check(ctx, fault, instanceId, 'its first run', joined ? 'one' : fault === 'terminated-mid-join' ? 'none' : 'at-most-one');
-  const result: FaultResult = { fault, instanceId, endState, seconds, joinCommands: 0 };
+  // Prepare refused: no object was made. Record result refused: the instance did join (one object).
+  const objects = joined || fault === 'tag-write-refused' ? 'one' : ['terminated-mid-join', 'ou-create-denied', 'claims-refused'].includes(fault) ? 'none' : 'at-most-one';
+  await check(ctx, fault, instanceId, 'its first run', objects);
+  if (fault === 'tag-write-refused') await checkJoinIntact(ctx, fault, instanceId, 'its first run');
+  if (fault === 'claims-refused') await checkNoSideEffect(ctx, fault, instanceId);
+  const result: FaultResult = { fault, instanceId, endState, seconds, joinCommands: 0, ...(first.status !== 'SUCCEEDED' && first.cause ? { cause: first.cause.slice(0, 600) } : {}) };
 
   if (first.status !== 'SUCCEEDED') {
-    await LEVERS[fault]?.remove(instanceId);
+    await LEVERS[fault]?.remove(instanceId, ctx);
     const t1 = Date.now();
     const after = await ctx.runtime.redrive(first);
     ctx.runs += 1;
@@ -375,11 +541,16 @@ async function runFault(ctx: Ctx, fault: Fault, instanceId: string): Promise<Fau
     if (result.redrive.endState !== 'SUCCEEDED (joined)') ctx.violations.push(`${fault} ${instanceId}: the redrive after the fix ended ${result.redrive.endState} (${after.cause?.slice(0, 300) ?? ''})`);
     checkCleanup(ctx, fault, after);
     await check(ctx, fault, instanceId, 'its redrive', 'one');
+    await checkJoinIntact(ctx, fault, instanceId, 'its redrive');
+    const claim = await ctx.claims.get(claimKey({ account: world.LAB_ACCOUNT, region: world.LAB_REGION, instanceId }));
+    ctx.checks += 1;
+    if (claim?.status !== 'joined' || claim.execution !== first.name) ctx.violations.push(`${fault} ${instanceId}: after its redrive the claim is ${claim ? `${claim.status} (${claim.execution})` : 'absent'}, not joined by ${first.name}`);
   }
   result.joinCommands = ctx.fleet.listCommands(instanceId).filter((c) => c.document === 'join').length;
-  if (fault === 'duplicate-event') {
+  // The redrive resumes at the failed state: Record result sends no second join command.
+  if (['duplicate-event', 'tag-write-refused', 'ou-create-denied', 'claims-refused'].includes(fault)) {
     ctx.checks += 1;
-    if (result.joinCommands !== 1) ctx.violations.push(`duplicate-event ${instanceId}: ${result.joinCommands} join commands sent, not one`);
+    if (result.joinCommands !== 1) ctx.violations.push(`${fault} ${instanceId}: ${result.joinCommands} join commands sent, not one`);
   }
   return result;
 }
@@ -398,17 +569,23 @@ export async function runChaos(options: ChaosOptions = {}): Promise<ChaosReport>
   // The shortest SSM deadline the settings accept, so "never Online" fails within a minute.
   const settings = labSettings({ customize: (s) => void (s.timings.ssmOnlineDeadlineSeconds = 30) });
   const store = new ExecutionStore(path.join(world.labPaths().root, 'chaos-executions', `${Date.now()}`));
-  const runtime = makeLabRuntime({ store, settings, deps: labDepsProvider({ fleet, customize: (s) => void (s.timings.ssmOnlineDeadlineSeconds = 30) }) });
-  const ctx: Ctx = { runtime, fleet, store, planted: new Map(), violations: [], checks: 0, runs: 0 };
+  const claims = new LeverClaims();
+  const runtime = makeLabRuntime({ store, settings, deps: labDepsProvider({ fleet, claims, customize: (s) => void (s.timings.ssmOnlineDeadlineSeconds = 30) }) });
+  const ctx: Ctx = { runtime, fleet, claims, store, planted: new Map(), violations: [], checks: 0, runs: 0 };
 
   const control = await kinitControl();
   ctx.checks += 2;
   if (!control.accepted) ctx.violations.push('the kinit probe does not accept a known good password: the OTP checks would prove nothing');
   if (!control.wrongRefused) ctx.violations.push('the kinit probe accepts a wrong password');
 
+  if (faults.includes('ou-create-denied')) {
+    ctx.deniedOu = `OU=chaos-${randomBytes(4).toString('hex')},${world.labState().domain.managedOu}`;
+    await ldapTool('ldapadd', [`dn: ${ctx.deniedOu}`, 'objectClass: organizationalUnit', 'description: chaos: creating computers denied to the service account', ''].join('\n'));
+  }
   const ids = new Map<Fault, string>();
   for (const fault of faults) {
-    const i = await world.launch({ tags: { 'Domain:Join': 'true', Name: `chaos-${fault}` }, ssmDelaySeconds: fault === 'ssm-never-online' ? 10 * 86400 : 0 });
+    const ou: Record<string, string> = fault === 'ou-create-denied' ? { [DEFAULT_OU_TAG]: deniedOu(ctx) } : {};
+    const i = await world.launch({ tags: { 'Domain:Join': 'true', Name: `chaos-${fault}`, ...ou }, ssmDelaySeconds: fault === 'ssm-never-online' ? 10 * 86400 : 0 });
     ids.set(fault, i.instanceId);
   }
   log(`launched ${ids.size} instances`);
@@ -470,6 +647,8 @@ export async function runChaos(options: ChaosOptions = {}): Promise<ChaosReport>
 
   // The planted objects go (they were ours to plant); the control object went already.
   for (const dn of ctx.planted.keys()) await ldapTool('ldapdelete', `${dn}\n`).catch((err: unknown) => ctx.violations.push(`could not remove the planted ${dn}: ${String(err)}`));
+  // The denied OU goes too: empty, as its instance's leave deleted its object.
+  if (ctx.deniedOu) await ldapTool('ldapdelete', `${ctx.deniedOu}\n`).catch((err: unknown) => ctx.violations.push(`could not remove ${ctx.deniedOu ?? ''} (not empty after the leave?): ${String(err)}`));
   const paramsDir = world.labPaths().paramsDir;
   const parametersLeft = fs.existsSync(paramsDir) ? fs.readdirSync(paramsDir).length : 0;
   const otpsTried = [...ids.values()].reduce((n, id) => n + fleet.otpsOf(id).length, 0);

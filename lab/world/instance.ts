@@ -158,8 +158,14 @@ export async function destroyInstance(rec: Pick<InstanceRecord, 'netns' | 'mount
   const problems: string[] = [];
   const net = inode(`/run/netns/${rec.netns}`);
   const mnt = inode(rec.mountNsFile);
-  const pids = labProcesses(new Set(net ? [net] : []), new Set(mnt ? [mnt] : []));
-  const left = await killAll(pids);
+  // Scan again after each kill: a script running in the instance (join.sh) may fork a daemon
+  // (sssd -D) between a scan and its kill; that daemon would outlive the lab, holding the namespaces.
+  let left: number[] = [];
+  for (let round = 0; round < 5; round++) {
+    const pids = labProcesses(new Set(net ? [net] : []), new Set(mnt ? [mnt] : []));
+    if (pids.length === 0) break;
+    left = await killAll(pids);
+  }
   if (left.length) problems.push(`still alive: ${left.join(' ')}`);
   if (net) {
     const r = await run(['ip', 'netns', 'del', rec.netns], { timeoutMs: 10_000 });

@@ -33,6 +33,7 @@ import {
   EqualityFilter,
   type Filter,
   InappropriateAuthError,
+  InsufficientAccessError,
   InvalidCredentialsError,
   NoSuchObjectError,
   OrFilter,
@@ -274,6 +275,11 @@ export const DC_UNREACHABLE_ADVICE =
   'The domain controller did not answer: allow 636 (LDAPS) from the Lambda security group to the DC (its security group and any NACL), ' +
   'and check the DC address in directory.ldapUrls / domainControllers (README "Network prerequisites").';
 
+/** The Cause's advice when the directory denies the service account an operation (LDAP result 50). */
+export const RIGHTS_ADVICE =
+  'The bind account lacks a right this needs: grant it, on the computer OU and below, create/delete computer objects, ' +
+  'write their properties and Reset Password (README "Directory permissions"), then redrive.';
+
 /** Any error from ldapts or the socket under it → our catalogue. */
 export function mapLdapError(err: unknown, operation: string): AdjoinError {
   if (err instanceof AdjoinError) return err;
@@ -290,6 +296,7 @@ export function mapLdapError(err: unknown, operation: string): AdjoinError {
     )
       return new DirectoryAuthFailed(`${withCode}. Check the bind account and its password (secret), and that LDAPS is used.`);
     if (err instanceof BusyError || err instanceof UnavailableError || err instanceof TimeLimitExceededError) return new DirectoryUnavailable(withCode);
+    if (err instanceof InsufficientAccessError) return new DirectoryRefused(`${withCode}. ${RIGHTS_ADVICE}`);
     return new DirectoryRefused(withCode);
   }
   const code = typeof (err as { code?: unknown })?.code === 'string' ? ((err as { code: string }).code) : '';

@@ -193,6 +193,11 @@ describe('LDAP pure helpers', () => {
     expect(mapped.message).toMatch(/^LDAP op failed: /);
   });
 
+  it('says what to fix when the directory denies the service account a right (LDAP result 50), and only then', () => {
+    expect(mapLdapError(new InsufficientAccessError('00002098: SecErr'), 'add CN=X').message).toMatch(/\(LDAP result 50\)\. The bind account lacks a right .*README "Directory permissions"/);
+    expect(mapLdapError(new ConstraintViolationError('constraint'), 'add CN=X').message).not.toMatch(/Directory permissions/);
+  });
+
   it('reads the bind secret', () => {
     expect(parseBindSecret('{"username":"svc-adjoin","password":"p"}', 's', 'corp.example.com')).toEqual({ bindDn: 'svc-adjoin@corp.example.com', password: 'p' });
     expect(parseBindSecret('{"username":"CN=svc,DC=corp","password":"p"}', 's', 'corp.example.com').bindDn).toBe('CN=svc,DC=corp');
