@@ -222,6 +222,8 @@ export interface FindObjectsOutput extends InstanceRef {
   optOut?: boolean;
   /** The instance's one-time-password parameter could not be deleted (a refusal; the reconcile sweeps it). */
   otpNotDeleted?: string;
+  /** Objects that carry the marker but may not be deleted (outcome nothing): how many. */
+  refused?: number;
 }
 
 /** "Delete computer object" (a Map item, also used by reconcile) — Payload: { item, instance } */

@@ -47,7 +47,14 @@ export async function findObjectsForEvent(input: FindObjectsEventInput, deps: De
   const lifecycle = entry.lifecycle?.transition === 'terminate' ? { lifecycle: entry.lifecycle } : {};
   if (entry.action !== 'leave') return { ...instance, ...lifecycle, outcome: 'nothing', reason: entry.reason, objects: [] };
   const found = await findComputerObjects({ instance, entry, ...(input.expectedGuid ? { expectedGuid: input.expectedGuid } : {}) }, deps);
-  if (found.outcome === 'delete' && isOptOutLeave(entry, deps)) return { ...found, optOut: true };
+  if (isOptOutLeave(entry, deps)) {
+    if (found.outcome === 'delete') return { ...found, optOut: true };
+    // No object carries the marker (e.g. deleted by hand) but the claim still says joined:
+    // "Record leave" records the leave and releases the claim, so the opt-in tag set again joins
+    // again. An object left alone by the safety rules keeps the claim as it is.
+    if (found.outcome === 'nothing' && found.refused === undefined && (await deps.claims.get(claimKey(instance)))?.status === 'joined')
+      return { ...found, outcome: 'delete', optOut: true, reason: `${found.reason}; the join claim still says joined: it is released` };
+  }
   if (found.outcome !== 'nothing') return { ...found, ...lifecycle };
   const answer = await answerLifecycle({ ...instance, ...lifecycle }, 'terminate', 'CONTINUE', deps);
   return { ...found, ...lifecycle, ...(answer ? { lifecycleAnswer: answer } : {}) };
@@ -110,7 +117,7 @@ export async function findComputerObjects(input: FindObjectsInput, deps: Deps): 
     foundCount === 0
       ? `no computer object carries the marker of ${describeMarker(marker)}`
       : `${foundCount} object(s) carry the marker but none may be deleted: ${refused.join('; ')}`;
-  return { ...instance, outcome: 'nothing', reason, objects: [], ...otp };
+  return { ...instance, outcome: 'nothing', reason, objects: [], ...otp, ...(refused.length > 0 ? { refused: refused.length } : {}) };
 }
 
 export async function recordLeave(input: RecordLeaveInput, deps: Deps): Promise<RecordLeaveOutput> {

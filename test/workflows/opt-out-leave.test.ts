@@ -146,6 +146,24 @@ describe('tags.leaveOnOptOut: the opt-out tag on a running instance → leave ma
     expect(w.sim.claims.item(claimKey(w))).toMatchObject({ status: 'released' });
   });
 
+  test('the object already gone (deleted by hand) → the claim is released anyway, and the opt-in tag set back joins again', async () => {
+    const w = await joined();
+    for (const o of ours(w)) await w.sim.directory.deleteComputer(o.dn);
+    expect(ours(w)).toEqual([]);
+
+    const run = await w.engine.start('leave', optOut(w), { name: 'opt-out-gone' });
+
+    expect(run.status).toBe('SUCCEEDED');
+    expect(run.output).toMatchObject({ outcome: 'left', deleted: 0, skipped: 0 });
+    expect(w.sim.claims.item(claimKey(w))).toMatchObject({ status: 'released' });
+    expect(w.sim.fleet.instance(ID)?.tags).toMatchObject({ 'adjoin:status': 'left' });
+    const tags = w.sim.fleet.instance(ID)!.tags;
+    delete tags.autoadjoin;
+    const again = await w.engine.start('join', w.tagEvent(ID, ['Domain:Join'], { ...tags }), { name: 'opt-in-again' });
+    expect(again.output).toMatchObject({ outcome: 'joined' });
+    expect(ours(w)).toHaveLength(1);
+  });
+
   test('the rules: opt-in → join machine; opt-out (exact value) → leave machine; noise → neither', () => {
     const json = (p: ReturnType<typeof tagChangePattern>) => JSON.parse(JSON.stringify({ source: p.source, 'detail-type': p.detailType, detail: p.detail })) as Record<string, unknown>;
     const w = workflowWorld(['join'], { config: LEAVE_ON_OPT_OUT });
