@@ -17,6 +17,7 @@ import { LAB_ACCOUNT, LAB_REGION, LAB_REGION_2, LabFleet, labDeps, labJoinSecret
 import { labPaths } from '../../lab/world/paths';
 import { TREE_DELETE_OID } from '../../tasks/adapters/ldap-directory';
 import { formatMarker, MARKER_ATTRIBUTE } from '../../tasks/lib/marker';
+import { adjoin, json } from './cli-helpers';
 import { adminClient, ensureLab } from './helpers';
 
 const ms: Record<string, number> = {};
@@ -129,5 +130,27 @@ describe('two lab Regions on the real lab', () => {
     expect(await marked(two)).toEqual([]);
     expect((await marked(one)).map((m) => m.dn)).toEqual(m1.map((m) => m.dn)); // the first Region's object stays
     expect(readParameter(otpTwo, paths, LAB_REGION_2)).toBeUndefined();
+  });
+
+  test('the CLI: `adjoin lab launch --region eu-central-1` joins in that Region (status shows it), `lab terminate --region` leaves there', async () => {
+    const bad = await adjoin('lab', 'launch', '--region', 'us-east-1', '--tag', 'Domain:Join=true');
+    expect([bad.code, bad.err]).toEqual([2, expect.stringContaining('--region must be a lab Region') as unknown]);
+
+    const t0 = Date.now();
+    const r = await adjoin('lab', 'launch', '--region', LAB_REGION_2, '--tag', 'Domain:Join=true', '--json');
+    ms['cli launch+join'] = Date.now() - t0;
+    const out = json<{ instances: { instanceId: string; region?: string }[]; executions: { status: string }[] }>(r.out);
+    const id = out.instances[0]?.instanceId ?? '';
+    if (id) launched.push(id);
+    expect([r.code, out.instances[0]?.region, out.executions[0]?.status]).toEqual([0, LAB_REGION_2, 'SUCCEEDED']);
+    expect((await marked(id)).map((m) => m.marker)).toEqual([formatMarker({ account: LAB_ACCOUNT, region: LAB_REGION_2, instanceId: id })]);
+    const st = await adjoin('lab', 'status');
+    expect(st.out).toMatch(new RegExp(`${id} +running +${LAB_REGION_2} `));
+
+    const t1 = Date.now();
+    const left = await adjoin('lab', 'terminate', '--region', LAB_REGION_2, id, '--json');
+    ms['cli terminate+leave'] = Date.now() - t1;
+    expect([left.code, json<{ execution: { status: string } }>(left.out).execution.status]).toEqual([0, 'SUCCEEDED']);
+    expect(await marked(id)).toEqual([]);
   });
 });
