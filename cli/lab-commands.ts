@@ -11,6 +11,7 @@ import { Exit, usage, type ExitCode } from './exit';
 import { absolute, table, type Style } from './format';
 import type { LabGroups, LabWorld } from './lab-link';
 import { DISTRO_NAMES, isDistroName, type DistroName } from '../lab/world/rootfs';
+import { LAB_REGION, LAB_REGIONS } from '../lab/world/paths';
 import { statusText } from './render';
 import type { LifecycleAction } from '../tasks/lib/ports';
 
@@ -56,6 +57,16 @@ const hookTimeout = (text: string): number => {
   const n = Number(text);
   if (!Number.isInteger(n) || n < 30 || n > 7200) throw usage(`--hook-timeout must be 30-7200 seconds, got ${JSON.stringify(text)}`);
   return n;
+};
+
+/**
+ * The lab Region of `lab launch` / `lab terminate` (the global --region, which the root command
+ * reads wherever it stands): only the two lab Regions; absent: undefined (LAB_REGION).
+ */
+const labRegionOf = (cmd: Command): string | undefined => {
+  const region = cmd.optsWithGlobals<{ region?: string }>().region;
+  if (region !== undefined && !LAB_REGIONS.includes(region)) throw usage(`--region must be a lab Region (${LAB_REGIONS.join(', ')}), got ${JSON.stringify(region)}`);
+  return region;
 };
 
 const distro = (text: string): DistroName => {
@@ -140,28 +151,30 @@ export function addLabCommands(program: Command, deps: LabCommandDeps): void {
     .option('--distro <name>', `run from another distribution's root filesystem (${DISTRO_NAMES.join(', ')}; built once with debootstrap, cached in /var/cache/adjoin-lab)`, distro)
     .option('--asg <name>', 'launch into a lab Auto Scaling group with our lifecycle hooks (made on first use): the instance waits in Pending:Wait, the join starts from the launch hook\u2019s event and answers it (CONTINUE → InService, a failed join ABANDON → terminated)', groupName)
     .option('--hook-timeout <seconds>', 'heartbeat timeout of a group made now (30-7200; default 3600; when it runs out the default result ABANDON applies)', hookTimeout)
-    .addHelpText('after', examples('adjoin lab launch --tag Domain:Join=true', 'adjoin lab launch --count 3 --tag Domain:Join=true --tag adGroupName=linux-admins --json', 'adjoin lab launch --distro trixie --tag Domain:Join=true', 'adjoin lab launch --asg web --tag Domain:Join=true'))
+    .addHelpText('after', examples('adjoin lab launch --tag Domain:Join=true', 'adjoin lab launch --count 3 --tag Domain:Join=true --tag adGroupName=linux-admins --json', 'adjoin lab launch --distro trixie --tag Domain:Join=true', 'adjoin lab launch --asg web --tag Domain:Join=true', `adjoin lab launch --region ${LAB_REGIONS[1] ?? ''} --tag Domain:Join=true   (the second lab Region; the global --region picks one of ${LAB_REGIONS.join(', ')})`))
     .action(async (opts: { count: number; tag: Record<string, string>; join: boolean; distro?: DistroName; asg?: string; hookTimeout?: number }, cmd: Command) => {
       const c = deps.context(cmd);
       if (opts.hookTimeout !== undefined && opts.asg === undefined) throw usage('--hook-timeout needs --asg');
+      const region = labRegionOf(cmd);
+      if (region !== undefined && region !== LAB_REGION && opts.asg !== undefined) throw usage(`--asg: the lab's Auto Scaling groups are in ${LAB_REGION} only`);
       const control = await deps.control(cmd);
       const groups = opts.asg !== undefined ? await labGroups(control) : undefined;
       if (groups && opts.asg !== undefined) groups.addGroup({ name: opts.asg, hooks: LabHooks, heartbeatTimeoutSeconds: opts.hookTimeout ?? 3600, defaultResult: 'ABANDON' });
       const launched: Awaited<ReturnType<LabWorld['launch']>>[] = [];
       const actions: (LifecycleAction | undefined)[] = [];
       for (let i = 0; i < opts.count; i++) {
-        const inst = await control.world.launch({ tags: opts.tag, ...(opts.distro ? { distro: opts.distro, log: (l: string) => deps.io.err(l) } : {}) });
+        const inst = await control.world.launch({ tags: opts.tag, ...(opts.distro ? { distro: opts.distro, log: (l: string) => deps.io.err(l) } : {}), ...(region !== undefined ? { region } : {}) });
         launched.push(inst);
         const action = groups && opts.asg !== undefined ? groups.launched(inst.instanceId, opts.asg) : undefined;
         actions.push(action);
-        if (!c.json) deps.io.err(`launched ${inst.instanceId} (${inst.ip}, ${inst.hostname}${inst.distro ? `, ${inst.distro}` : ''})${action ? ` into ${opts.asg ?? ''}: Pending:Wait` : ''}`);
+        if (!c.json) deps.io.err(`launched ${inst.instanceId} (${inst.ip}, ${inst.hostname}${inst.distro ? `, ${inst.distro}` : ''}${inst.region ? `, ${inst.region}` : ''})${action ? ` into ${opts.asg ?? ''}: Pending:Wait` : ''}`);
       }
       let runs: ExecutionSummary[] = [];
       if (opts.join) {
         const backend = await control.backend();
         runs = await mapLimit(launched, 4, async (inst, i) => {
           const lifecycle = actions[i];
-          return (await backend.start({ workflow: 'join', instanceId: inst.instanceId, ...(lifecycle ? { lifecycle } : {}) })).execution;
+          return (await backend.start({ workflow: 'join', instanceId: inst.instanceId, ...(lifecycle ? { lifecycle } : {}), ...(region !== undefined ? { region } : {}) })).execution;
         });
       }
       const lifecycleOf = (id: string) => (groups ? groups.membership(id) : undefined);
@@ -184,13 +197,14 @@ export function addLabCommands(program: Command, deps: LabCommandDeps): void {
     .argument('<instance-id>', 'lab instance ID')
     .description('Terminate a lab instance; it emits the EC2 "terminated" event and a leave runs on the local engine.')
     .option('--no-leave', 'do not emit the "terminated" event (no leave execution)')
-    .addHelpText('after', examples('adjoin lab terminate i-0123456789abcdef0'))
+    .addHelpText('after', examples('adjoin lab terminate i-0123456789abcdef0', `adjoin lab terminate --region ${LAB_REGIONS[1] ?? ''} i-0123456789abcdef0   (an instance of the second lab Region: its leave event carries that Region)`))
     .action(async (instanceId: string, opts: { leave: boolean }, cmd: Command) => {
       validateInstanceId(instanceId);
       const c = deps.context(cmd);
+      const region = labRegionOf(cmd);
       const control = await deps.control(cmd);
       await control.world.terminate(instanceId);
-      const run = opts.leave ? (await (await control.backend()).start({ workflow: 'leave', instanceId })).execution : undefined;
+      const run = opts.leave ? (await (await control.backend()).start({ workflow: 'leave', instanceId, ...(region !== undefined ? { region } : {}) })).execution : undefined;
       c.print(() => `${c.style.bold(instanceId)} terminated${run ? `\n  ${runLine(run, c.style)}` : ''}`, { instanceId, state: 'terminated', execution: run });
       deps.setExit(outcome(run ? [run] : []));
     });
@@ -268,7 +282,7 @@ interface LabStatusLike {
     loginGroup: string;
     users: string[];
   };
-  instances: { instanceId: string; state: string; ip: string; hostname: string; launchTime: string; computerName?: string; tags: Record<string, string>; autoScaling?: { group: string; lifecycleState: string } }[];
+  instances: { instanceId: string; state: string; ip: string; hostname: string; launchTime: string; computerName?: string; tags: Record<string, string>; autoScaling?: { group: string; lifecycleState: string }; region?: string }[];
 }
 
 export function labStatusText(s: LabStatusLike, style: Style): string {
@@ -287,10 +301,13 @@ export function labStatusText(s: LabStatusLike, style: Style): string {
     // The GROUP column only when an instance is in a lab Auto Scaling group (`lab launch --asg`).
     const grouped = s.instances.some((i) => i.autoScaling !== undefined);
     const lifecycle = (i: LabStatusLike['instances'][number]): string[] => (grouped ? [i.autoScaling ? `${i.autoScaling.group} ${i.autoScaling.lifecycleState}` : '-'] : []);
+    // The REGION column only when an instance lives in another lab Region (`lab launch --region`).
+    const regional = s.instances.some((i) => i.region !== undefined);
+    const regionOf = (i: LabStatusLike['instances'][number]): string[] => (regional ? [i.region ?? s.region] : []);
     out.push(
       table(
-        ['INSTANCE', 'STATE', ...(grouped ? ['GROUP'] : []), 'IP', 'HOSTNAME', 'COMPUTER', 'LAUNCHED', 'TAGS'],
-        s.instances.map((i) => [i.instanceId, i.state, ...lifecycle(i), i.ip, i.hostname, i.computerName ?? '-', absolute(new Date(i.launchTime)), Object.entries(i.tags).map(([k, v]) => `${k}=${v}`).join(' ')]),
+        ['INSTANCE', 'STATE', ...(regional ? ['REGION'] : []), ...(grouped ? ['GROUP'] : []), 'IP', 'HOSTNAME', 'COMPUTER', 'LAUNCHED', 'TAGS'],
+        s.instances.map((i) => [i.instanceId, i.state, ...regionOf(i), ...lifecycle(i), i.ip, i.hostname, i.computerName ?? '-', absolute(new Date(i.launchTime)), Object.entries(i.tags).map(([k, v]) => `${k}=${v}`).join(' ')]),
         style,
       ),
     );

@@ -25,7 +25,7 @@ import { defaultTagSettings, documentNames, validateSettings, type Settings } fr
 import { LdapDirectory } from '../../tasks/adapters/ldap-directory';
 import { lazyDirectories } from '../../tasks/lib/routing';
 import { joinSecretName, joinSecretPath } from '../../tasks/lib/naming';
-import { HOST_LINK, LAB_ACCOUNT, LAB_REGION, labPaths, type LabPaths } from './paths';
+import { HOST_LINK, LAB_ACCOUNT, LAB_REGION, LAB_REGION_2, labPaths, type LabPaths } from './paths';
 import { readState, type InstanceRecord, type LabState } from './state';
 import { setTags } from './index';
 import { instanceExec } from './instance';
@@ -84,11 +84,13 @@ export function resolveParameters(params: DocumentParam[], given: Record<string,
 
 // ---- the lab Parameter Store ------------------------------------------------------------------
 
-const paramFile = (paths: LabPaths, name: string): string => path.join(paths.paramsDir, `${Buffer.from(name).toString('base64url')}.secure`);
+/** A Region's Parameter Store: LAB_REGION's is the folder itself, another Region's a subfolder named after it. */
+const paramsDirOf = (paths: LabPaths, region: string = LAB_REGION): string => (region === LAB_REGION ? paths.paramsDir : path.join(paths.paramsDir, region));
+const paramFile = (paths: LabPaths, name: string, region?: string): string => path.join(paramsDirOf(paths, region), `${Buffer.from(name).toString('base64url')}.secure`);
 
-export function readParameter(name: string, paths: LabPaths = labPaths()): string | undefined {
+export function readParameter(name: string, paths: LabPaths = labPaths(), region: string = LAB_REGION): string | undefined {
   try {
-    return fs.readFileSync(paramFile(paths, name), 'utf8');
+    return fs.readFileSync(paramFile(paths, name, region), 'utf8');
   } catch {
     return undefined;
   }
@@ -125,6 +127,8 @@ export interface LabCommandRecord {
   finishedAt?: string;
   /** The process that runs it (a record left InProgress by a dead process is reported Terminated). */
   ownerPid: number;
+  /** The Region it was sent in; absent: LAB_REGION. */
+  region?: string;
 }
 
 const FINAL: CommandStatus[] = ['Success', 'Failed', 'TimedOut', 'Cancelled', 'Undeliverable', 'Terminated'];
@@ -137,6 +141,11 @@ export interface LabFleetOptions {
   documentsDir?: string;
   /** How often a command waiting for its instance's agent to come Online looks again (default 500 ms). */
   agentPollMs?: number;
+  /**
+   * The lab Region this fleet answers for (default LAB_REGION): it sees only instances of that
+   * Region (a record without one is LAB_REGION's), its commands, and its own Parameter Store.
+   */
+  region?: string;
 }
 
 export class LabFleet implements Fleet {
@@ -144,11 +153,20 @@ export class LabFleet implements Fleet {
   private readonly documents: { join: string; verify: string };
   private readonly commands = new Map<string, LabCommandRecord>();
   private readonly running = new Map<string, Promise<void>>();
+  private readonly region: string;
 
   constructor(private readonly options: LabFleetOptions = {}) {
     this.paths = options.paths ?? labPaths();
     this.documents = options.documentNames ?? LAB_DOCUMENTS;
+    this.region = options.region ?? LAB_REGION;
   }
+
+  /** The same fleet's view of another lab Region (EC2/SSM there: only that Region's instances). */
+  inRegion(region: string): LabFleet {
+    return region === this.region ? this : new LabFleet({ ...this.options, region });
+  }
+
+  private inThisRegion = (region: string | undefined): boolean => (region ?? LAB_REGION) === this.region;
 
   private state(): LabState {
     const s = readState(this.paths);
@@ -157,7 +175,8 @@ export class LabFleet implements Fleet {
   }
 
   private record(instanceId: string): InstanceRecord | undefined {
-    return this.state().instances[instanceId];
+    const r = this.state().instances[instanceId];
+    return r && this.inThisRegion(r.region) ? r : undefined;
   }
 
   private static info(r: InstanceRecord): InstanceInfo {
@@ -184,7 +203,7 @@ export class LabFleet implements Fleet {
       const out = new Map<string, InstanceInfo>();
       for (const id of instanceIds) {
         const r = s.instances[id];
-        if (r) out.set(id, LabFleet.info(r));
+        if (r && this.inThisRegion(r.region)) out.set(id, LabFleet.info(r));
       }
       return out;
     });
@@ -207,8 +226,8 @@ export class LabFleet implements Fleet {
   putJoinSecret(instanceId: string, value: string): Promise<string> {
     return attempt(() => {
       const name = labJoinSecretName(instanceId, this.documents.join);
-      fs.mkdirSync(this.paths.paramsDir, { recursive: true, mode: 0o700 });
-      const file = paramFile(this.paths, name);
+      fs.mkdirSync(paramsDirOf(this.paths, this.region), { recursive: true, mode: 0o700 });
+      const file = paramFile(this.paths, name, this.region);
       fs.writeFileSync(file, value, { mode: 0o600 });
       fs.chmodSync(file, 0o600);
       return name;
@@ -217,7 +236,7 @@ export class LabFleet implements Fleet {
 
   deleteJoinSecret(instanceId: string): Promise<void> {
     return attempt(() => {
-      fs.rmSync(paramFile(this.paths, labJoinSecretName(instanceId, this.documents.join)), { force: true });
+      fs.rmSync(paramFile(this.paths, labJoinSecretName(instanceId, this.documents.join), this.region), { force: true });
     });
   }
 
@@ -225,9 +244,10 @@ export class LabFleet implements Fleet {
   listOtpParameters(): Promise<OtpParameter[]> {
     return attempt(() => {
       const prefix = joinSecretPath(this.documents.join);
+      const dir = paramsDirOf(this.paths, this.region);
       let files: string[];
       try {
-        files = fs.readdirSync(this.paths.paramsDir);
+        files = fs.readdirSync(dir);
       } catch {
         return [];
       }
@@ -235,7 +255,7 @@ export class LabFleet implements Fleet {
         if (!f.endsWith('.secure')) return [];
         const name = Buffer.from(f.slice(0, -'.secure'.length), 'base64url').toString();
         if (!name.startsWith(prefix) || name.slice(prefix.length).includes('/')) return [];
-        return [{ name, lastModified: fs.statSync(path.join(this.paths.paramsDir, f)).mtime }];
+        return [{ name, lastModified: fs.statSync(path.join(dir, f)).mtime }];
       });
     });
   }
@@ -265,6 +285,7 @@ export class LabFleet implements Fleet {
         stderr: '',
         requestedAt: new Date().toISOString(),
         ownerPid: process.pid,
+        ...(this.region !== LAB_REGION ? { region: this.region } : {}),
       };
       this.commands.set(rec.commandId, rec);
       this.save(rec);
@@ -288,7 +309,7 @@ export class LabFleet implements Fleet {
   getCommand(commandId: string, instanceId: string): Promise<CommandResult> {
     return attempt(() => {
       const rec = this.commands.get(commandId) ?? this.load(commandId);
-      if (!rec || rec.instanceId !== instanceId) throw new AwsRefused(`GetCommandInvocation: InvocationDoesNotExist: ${commandId}`);
+      if (!rec || rec.instanceId !== instanceId || !this.inThisRegion(rec.region)) throw new AwsRefused(`GetCommandInvocation: InvocationDoesNotExist: ${commandId}`);
       let status = rec.status;
       if (!FINAL.includes(status) && !this.commands.has(commandId) && !pidAlive(rec.ownerPid)) status = 'Terminated';
       return {
@@ -355,7 +376,7 @@ export class LabFleet implements Fleet {
     const env: NodeJS.ProcessEnv = {};
     for (const [k, v] of Object.entries(values)) {
       env[`SSM_${k}`] = v.replace(SECURE_REF, (_, name: string) => {
-        const secret = readParameter(name, this.paths);
+        const secret = readParameter(name, this.paths, this.region);
         if (secret === undefined) {
           missing.push(name);
           return '';
@@ -499,9 +520,18 @@ export function labDirectory(settings: Settings = labSettings()): LdapDirectory 
   });
 }
 
-/** Fleets by account/Region: the lab's own is the LabFleet; any other is an empty account. */
+/**
+ * Fleets by account/Region: the lab's own is the LabFleet; in LAB_REGION_2 the same LabFleet's
+ * view of that Region (only when `fleet` is a LabFleet, possibly wrapped); any other is an empty account.
+ */
 export function labFleetFor(fleet: Fleet = new LabFleet()): FleetFor {
-  return ({ account, region }) => (account === LAB_ACCOUNT && region === LAB_REGION ? fleet : EMPTY_FLEET);
+  let second: Fleet | undefined;
+  return ({ account, region }) => {
+    if (account !== LAB_ACCOUNT) return EMPTY_FLEET;
+    if (region === LAB_REGION) return fleet;
+    if (region === LAB_REGION_2 && fleet instanceof LabFleet) return (second ??= fleet.inRegion(LAB_REGION_2));
+    return EMPTY_FLEET;
+  };
 }
 
 const EMPTY_FLEET: Fleet = {
@@ -559,4 +589,4 @@ export function labDepsProvider(opts: LabDepsOptions = {}): DepsProvider {
   };
 }
 
-export { LAB_ACCOUNT, LAB_REGION };
+export { LAB_ACCOUNT, LAB_REGION, LAB_REGION_2 };

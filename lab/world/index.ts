@@ -9,7 +9,7 @@
  *   await down();                        // nothing left behind
  */
 import * as fs from 'node:fs';
-import { LAB_ACCOUNT, LAB_REGION, HOST_IP, DC_NETNS, labPaths, type LabPaths } from './paths';
+import { LAB_ACCOUNT, LAB_REGION, LAB_REGIONS, HOST_IP, DC_NETNS, labPaths, type LabPaths } from './paths';
 import { cleanupEverything, machineExec, netnsList, type CleanupReport } from './ns';
 import { createDcNetwork, provisionDc } from './dc';
 import { dcOf, isolate, joinDc2, pauseReplication, reconnect, resumeReplication, sambaPid, startSamba, stopSamba } from './dcs';
@@ -21,7 +21,7 @@ import { clearOwner, otherLab, withLabLock, writeOwner } from './owner';
 
 export type { ExecResult } from './sh';
 export type { LabState, InstanceRecord, DomainInfo } from './state';
-export { labPaths, labDir, LAB_ACCOUNT, LAB_REGION } from './paths';
+export { labPaths, labDir, LAB_ACCOUNT, LAB_REGION, LAB_REGION_2, LAB_REGIONS } from './paths';
 export { leftovers } from './ns';
 
 export interface LabStatus {
@@ -72,6 +72,8 @@ export interface InstanceStatus {
   computerName?: string;
   /** The distribution it runs from (`launch({ distro })`); absent: the machine's own Debian. */
   distro?: string;
+  /** Its lab Region (`launch({ region })`); absent: LAB_REGION. */
+  region?: string;
 }
 
 export interface UpOptions {
@@ -256,6 +258,7 @@ export async function status(): Promise<LabStatus> {
       launchTime: r.launchTime,
       ...(computerName ? { computerName } : {}),
       ...(r.distro ? { distro: r.distro } : {}),
+      ...(r.region ? { region: r.region } : {}),
     });
   }
   return {
@@ -308,6 +311,8 @@ export interface LaunchOptions {
    * built once with debootstrap and cached; default: the machine's own.
    */
   distro?: DistroName;
+  /** Its lab Region, one of LAB_REGIONS (default LAB_REGION; only another one is recorded). */
+  region?: string;
   /** Progress lines (the one-time rootfs build says so). */
   log?: (line: string) => void;
 }
@@ -319,10 +324,16 @@ export async function launch(opts: LaunchOptions = {}): Promise<InstanceStatus> 
   const envDelay = Number(process.env.ADJOIN_LAB_SSM_DELAY_SECONDS ?? '0');
   const delay = opts.ssmDelaySeconds ?? (Number.isFinite(envDelay) && envDelay >= 0 ? envDelay : 0);
   if (opts.distro !== undefined && !isDistroName(opts.distro)) throw new Error(`lab: unknown distribution ${String(opts.distro)} (known: ${DISTRO_NAMES.join(', ')})`);
+  if (opts.region !== undefined && !LAB_REGIONS.includes(opts.region)) throw new Error(`lab: unknown lab Region ${String(opts.region)} (known: ${LAB_REGIONS.join(', ')})`);
+  const region = opts.region !== undefined && opts.region !== LAB_REGION ? opts.region : undefined;
   const rootfs = opts.distro ? (await ensureRootfs(opts.distro, { log: opts.log })).dir : undefined;
   const rec = updateState((s) => {
     const r = newInstanceRecord(paths, s, opts.tags ?? {}, delay);
     if (opts.distro) r.distro = opts.distro;
+    if (region) {
+      r.region = region;
+      r.privateDnsName = `${r.hostname}.${region}.compute.internal`;
+    }
     s.instances[r.instanceId] = r;
     return r;
   }, paths);
@@ -345,7 +356,7 @@ export async function launch(opts: LaunchOptions = {}): Promise<InstanceStatus> 
     r.state = 'running';
     return r;
   }, paths);
-  return { instanceId: launched.instanceId, state: launched.state, tags: launched.tags, ip: launched.ip, hostname: launched.hostname, netns: launched.netns, mountNsFile: launched.mountNsFile, launchTime: launched.launchTime, ...(launched.distro ? { distro: launched.distro } : {}) };
+  return { instanceId: launched.instanceId, state: launched.state, tags: launched.tags, ip: launched.ip, hostname: launched.hostname, netns: launched.netns, mountNsFile: launched.mountNsFile, launchTime: launched.launchTime, ...(launched.distro ? { distro: launched.distro } : {}), ...(launched.region ? { region: launched.region } : {}) };
 }
 
 /** Terminates an instance: stops its processes, removes its namespaces, keeps the record. */

@@ -63,6 +63,10 @@ export const DNS_ZONE_DN = `DC=${DNS_DOMAIN},CN=MicrosoftDNS,DC=DomainDnsZones,$
 /** The lab's pretend AWS account and Region (markers carry them). */
 export const LAB_ACCOUNT = '111122223333';
 export const LAB_REGION = 'eu-west-1';
+/** A second lab Region (`launch({ region: LAB_REGION_2 })`): same DC, its own EC2/SSM view (labFleetFor). */
+export const LAB_REGION_2 = 'eu-central-1';
+/** The Regions a lab instance may live in, LAB_REGION first. */
+export const LAB_REGIONS: readonly string[] = [LAB_REGION, LAB_REGION_2];
 
 export const netnsOf = (instanceId: string): string => `${NETNS_PREFIX}${instanceId}`;
 

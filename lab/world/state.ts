@@ -66,6 +66,8 @@ export interface InstanceRecord {
   terminatedAt?: string;
   /** Runs from this distribution's root filesystem (lab/world/rootfs.ts); absent: the machine's own. */
   distro?: string;
+  /** Its lab Region (`launch({ region })`); absent: LAB_REGION. */
+  region?: string;
 }
 
 export interface LabState {

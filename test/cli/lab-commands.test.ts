@@ -176,6 +176,38 @@ describe('adjoin lab', () => {
     expect(io.outText).toMatch(/^i-0123456789abcdef0 terminated\n {2}leave leave-i-0123456789abcdef0-x {2}SUCCEEDED$/);
   });
 
+  it('launch --region picks the second lab Region: the world launches there and the join event carries it; terminate --region likewise', async () => {
+    const lab = fakeLab();
+    expect((await cli(['lab', 'launch', '--region', 'eu-central-1', '--tag', 'Domain:Join=true'], lab.targets)).code).toBe(0);
+    const calls = (lab.world.launch as jest.Mock).mock.calls as [{ region?: string }][];
+    expect(calls.map(([o]) => o.region)).toEqual(['eu-central-1']);
+    expect(lab.started).toEqual([{ workflow: 'join', instanceId: 'i-00000000000000001', region: 'eu-central-1' }]);
+    expect((await cli(['lab', 'terminate', '--region', 'eu-central-1', 'i-00000000000000001'], lab.targets)).code).toBe(0);
+    expect(lab.started[1]).toEqual({ workflow: 'leave', instanceId: 'i-00000000000000001', region: 'eu-central-1' });
+  });
+
+  it('launch/terminate --region: only the two lab Regions (usage error otherwise, nothing launched)', async () => {
+    const lab = fakeLab();
+    for (const argv of [['lab', 'launch', '--region', 'us-east-1'], ['lab', 'terminate', '--region', 'us-east-1', 'i-0123456789abcdef0'], ['lab', 'launch', '--region', 'eu-central-1', '--asg', 'web']]) {
+      const { code, io } = await cli(argv, lab.targets);
+      expect(code).toBe(2);
+      expect(io.errText).toMatch(/--region must be a lab Region \(eu-west-1, eu-central-1\)|--asg: the lab's Auto Scaling groups are in eu-west-1 only/);
+    }
+    expect(lab.world.launch).not.toHaveBeenCalled();
+    expect(lab.terminated).toEqual([]);
+    expect((await cli(['lab', 'launch', '--region', 'eu-west-1', '--no-join'], lab.targets)).code).toBe(0);
+  });
+
+  it('status shows a REGION column only when an instance lives in another lab Region', () => {
+    const inst = { instanceId: 'i-00000000000000001', state: 'running', ip: '10.77.0.10', hostname: 'ip-10-77-0-10', launchTime: NOW.toISOString(), tags: {} };
+    const base = { up: true, dir: '/tmp/lab', account: '111122223333', region: 'eu-west-1' };
+    expect(labStatusText({ ...base, instances: [inst] }, plainStyle)).not.toContain('REGION');
+    const text = labStatusText({ ...base, instances: [inst, { ...inst, instanceId: 'i-00000000000000002', region: 'eu-central-1' }] }, plainStyle);
+    expect(text).toMatch(/INSTANCE +STATE +REGION +IP/);
+    expect(text).toMatch(/i-00000000000000001 +running +eu-west-1 +10\.77\.0\.10/);
+    expect(text).toMatch(/i-00000000000000002 +running +eu-central-1 +10\.77\.0\.10/);
+  });
+
   it('exec passes the command after -- and exits with its exit code', async () => {
     const lab = fakeLab();
     const ok = await cli(['lab', 'exec', 'i-0123456789abcdef0', '--', 'getent', 'passwd', 'alice'], lab.targets);
