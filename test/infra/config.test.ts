@@ -4,20 +4,8 @@ import * as path from 'node:path';
 import { configFromContext, loadConfigFile, resolveConfig, toSettings, type AdjoinConfigInput } from '../../infra/config';
 import { ConfigurationError } from '../../tasks/lib/errors';
 import { validateSettings } from '../../tasks/lib/settings';
-import { InfraDir, sampleConfig, sampleInput } from './helpers';
+import { InfraDir, problemsOf, sampleConfig, sampleInput } from './helpers';
 
-/** The problems a bad configuration reports (fails the test if it does not throw ConfigurationError). */
-function problemsOf(change: (c: AdjoinConfigInput & Record<string, unknown>) => void): string[] {
-  const input = sampleInput() as AdjoinConfigInput & Record<string, unknown>;
-  change(input);
-  try {
-    resolveConfig(input, { baseDir: InfraDir });
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigurationError);
-    return (err as ConfigurationError).problems;
-  }
-  throw new Error('expected a ConfigurationError');
-}
 
 const minimal = (kind: 'aws-managed' | 'entra-ds' | 'self-managed'): AdjoinConfigInput => ({
   directory: {

@@ -8,6 +8,7 @@ import { App, type Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { resolveConfig, type AdjoinConfigInput, type ResolvedConfig } from '../../infra/config';
+import { ConfigurationError } from '../../tasks/lib/errors';
 import { createStacks, type AdjoinMemberStack, type AdjoinStack } from '../../infra/stacks';
 
 export const InfraDir = path.join(__dirname, '..', '..', 'infra');
@@ -21,6 +22,19 @@ export function sampleConfig(change: (c: AdjoinConfigInput) => void = () => unde
   const input = sampleInput();
   change(input);
   return resolveConfig(input, { baseDir: InfraDir });
+}
+
+/** The problems a bad configuration reports (fails the test if it does not throw ConfigurationError). */
+export function problemsOf(change: (c: AdjoinConfigInput & Record<string, unknown>) => void): string[] {
+  const input = sampleInput() as AdjoinConfigInput & Record<string, unknown>;
+  change(input);
+  try {
+    resolveConfig(input, { baseDir: InfraDir });
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigurationError);
+    return (err as ConfigurationError).problems;
+  }
+  throw new Error('expected a ConfigurationError');
 }
 
 export interface Built {

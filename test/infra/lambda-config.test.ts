@@ -1,19 +1,12 @@
-import { resolveConfig, type AdjoinConfigInput } from '../../infra/config';
+import type { AdjoinConfigInput } from '../../infra/config';
 import { LambdaDefaults } from '../../infra/lambda-config';
-import { ConfigurationError } from '../../tasks/lib/errors';
-import { InfraDir, sampleConfig, sampleInput } from './helpers';
+import { problemsOf as problemsWith, sampleConfig } from './helpers';
 
-function problemsOf(lambda: unknown): string[] {
-  const input = sampleInput() as AdjoinConfigInput & Record<string, unknown>;
-  input.lambda = lambda as AdjoinConfigInput['lambda'];
-  try {
-    resolveConfig(input, { baseDir: InfraDir });
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigurationError);
-    return (err as ConfigurationError).problems;
-  }
-  throw new Error('expected a ConfigurationError');
-}
+/** The problems of the sample configuration with `lambda` set to this value. */
+const problemsOf = (lambda: unknown): string[] =>
+  problemsWith((input) => {
+    input.lambda = lambda as AdjoinConfigInput['lambda'];
+  });
 
 describe('config lambda', () => {
   it('defaults: 256 MB, 20 reserved for each directory task, none for the others, no source maps', () => {
