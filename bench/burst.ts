@@ -25,6 +25,7 @@ import { simDeps, type DirectoryOp } from '../lab/sim';
 import { API_LATENCY_MS, AWS_RATES, CLAIMS_API, type ApiRate, SdkClientModel, apiOf, applyClaimsRate, applyRates, lambdaContainer, withSdkRetry, withSdkRetryClaims } from '../lab/sim/rates';
 import { DiscreteTime, seededUniform } from '../lab/sim/timers';
 import type { Deps } from '../tasks/lib/deps';
+import type { PacingSettings } from '../tasks/lib/ports';
 import { parseMarker } from '../tasks/lib/marker';
 import { TaskIds, type TaskId } from '../tasks/registry';
 import { reservedConcurrencyOf, taskTimeoutSeconds } from '../infra/functions';
@@ -66,10 +67,18 @@ export const ISSUE_RATE_OVERRIDES: Record<string, { ratePerSecond: number; burst
 export const ratesOf = (model: 'published' | 'issue'): ApiRate[] =>
   model === 'published' ? AWS_RATES : AWS_RATES.map((r) => ({ ...r, ...(ISSUE_RATE_OVERRIDES[r.api] ?? {}) }));
 
+/** settings.pacing for a run: the modelled rates of the paced APIs, or 0 (not paced). */
+export function pacingFor(o: Pick<BurstOptions, 'rates' | 'pacing'>): Required<PacingSettings> {
+  const rate = (api: string): number => (o.pacing === 'off' ? 0 : (ratesOf(o.rates ?? 'published').find((r) => r.api === api)?.ratePerSecond ?? 0));
+  return { sendCommand: rate('ssm:SendCommand'), getCommandInvocation: rate('ssm:GetCommandInvocation'), describeInstanceInformation: rate('ssm:DescribeInstanceInformation') };
+}
+
 export interface BurstOptions {
   count: number;
   /** The per-API rate model (see ratesOf). */
   rates?: 'published' | 'issue';
+  /** The joins' pacing (tasks/lib/pace.ts): `model` (default) = the modelled rates of the paced SSM APIs, as an operator sets pacing to the account's quota; `off`: not paced. */
+  pacing?: 'model' | 'off';
   seed: string;
   lambdaConcurrency: number;
   ldapCapacity: number;
@@ -85,6 +94,8 @@ interface Stat {
 
 export interface BurstResult {
   count: number;
+  /** The joins' pacing (calls per second per account and Region; 0: not paced). */
+  pacing: PacingSettings;
   events: number;
   succeeded: number;
   failed: { where: string; count: number }[];
@@ -102,6 +113,8 @@ export interface BurstResult {
   /** makespan ÷ max(rate bound, workload floor): what the design adds to what neither the APIs nor the fleet let it avoid. */
   makespanOverLowerBound: number;
   onlineToSendSeconds: Stat;
+  /** Where the time went (virtual seconds from the first launch). */
+  phases: { firstJoinSendSeconds: number; lastJoinSendSeconds: number; lastAgentOnlineSeconds: number; lastJoinCommandDoneSeconds: number; lastExecutionEndSeconds: number };
   peakLambdaConcurrency: number;
   lambdaThrottles: number;
   lambdaTimeouts: number;
@@ -226,7 +239,7 @@ export async function runBurst(defs: Definitions, o: BurstOptions): Promise<Burs
     const model = ratesOf(o.rates ?? 'published');
     applyRates(sim.fleet, model);
     applyClaimsRate(sim.claims);
-    const deps: Deps = { settings: sim.settings, directory: sim.directory, directoryFor: sim.directoryFor, fleetFor: withSdkRetry(sim.fleetFor), claims: withSdkRetryClaims(sim.claims), executions: sim.executions, clock: sim.clock, random: sim.random, logger: sim.logger };
+    const deps: Deps = { settings: sim.settings, directory: sim.directory, directoryFor: sim.directoryFor, fleetFor: withSdkRetry(sim.fleetFor), claims: withSdkRetryClaims(sim.claims), pacer: sim.pacer, executions: sim.executions, clock: sim.clock, random: sim.random, logger: sim.logger };
     const provider = (): Promise<Deps> => Promise.resolve(deps);
     const lambda = new LambdaModel(o.lambdaConcurrency);
     const handlers: Partial<Record<TaskId, TaskHandler>> = {};
@@ -314,7 +327,7 @@ export async function runBurst(defs: Definitions, o: BurstOptions): Promise<Burs
         row.ok.set(inst, (row.ok.get(inst) ?? 0) + 1);
       }
     }
-    for (const c of sim.claims.calls) {
+    for (const c of [...sim.claims.calls, ...sim.pacer.calls.map((p) => ({ key: p.key, throttled: undefined }))]) {
       const row = perApi.get(CLAIMS_API) ?? { calls: 0, throttles: 0, ok: new Map<string, number>() };
       perApi.set(CLAIMS_API, row);
       row.calls += 1;
@@ -372,8 +385,26 @@ export async function runBurst(defs: Definitions, o: BurstOptions): Promise<Burs
       lambdaRequests: lambda.invocations * PRICE.perRequest * per1000,
     };
     const rateBoundSeconds = binding?.boundSeconds ?? 0;
+    // Where the time went: the join sends (first, last), the last command's end, the last execution's end.
+    const sendTimes = joinSends.map((c) => (c.sentAtMs - t0) / 1000);
+    if (process.env.BURST_DEBUG) {
+      const h = new Map<number, number>();
+      for (const t of sendTimes) h.set(Math.floor(t / 10), (h.get(Math.floor(t / 10)) ?? 0) + 1);
+      const onl = new Map<number, number>();
+      for (const id of ids) { const i = sim.fleet.instance(id); if (i) { const b = Math.floor((i.launchTime.getTime() + i.ssmOnlineAfterSeconds * 1000 - t0) / 10000); onl.set(b, (onl.get(b) ?? 0) + 1); } }
+      process.stderr.write([...Array(35).keys()].map((b) => `${b * 10}s online ${onl.get(b) ?? 0} sends ${h.get(b) ?? 0}`).join('\n') + '\n');
+    }
+    const phases = {
+      firstJoinSendSeconds: sendTimes.length ? Math.min(...sendTimes) : 0,
+      lastJoinSendSeconds: sendTimes.length ? Math.max(...sendTimes) : 0,
+      lastAgentOnlineSeconds: Math.max(0, ...ids.map((id) => { const i = sim.fleet.instance(id); return i ? (i.launchTime.getTime() + i.ssmOnlineAfterSeconds * 1000 - t0) / 1000 : 0; })),
+      lastJoinCommandDoneSeconds: joinSends.length ? Math.max(...joinSends.map((c) => (c.doneAtMs - t0) / 1000)) : 0,
+      lastExecutionEndSeconds: makespanSeconds,
+    };
     return {
+      phases,
       count: o.count,
+      pacing: { ...(sim.settings.pacing ?? {}) },
       events: events.length,
       succeeded: runs.filter((r) => r.status === 'SUCCEEDED').length,
       failed: [...failed.entries()].map(([where, count]) => ({ where, count })),
@@ -433,6 +464,11 @@ function parseArgs(argv: string[]): { counts: number[]; json: boolean; options: 
     else if (a === '--lambda-concurrency') options.lambdaConcurrency = Math.floor(num(1));
     else if (a === '--ldap-capacity') options.ldapCapacity = Math.floor(num(1));
     else if (a === '--duplicates') options.duplicateShare = num(0);
+    else if (a === '--pacing') {
+      const v = next();
+      if (v !== 'model' && v !== 'off') throw new RangeError('--pacing: model or off');
+      options.pacing = v;
+    }
     else if (a === '--rates') {
       const v = next();
       if (v !== 'published' && v !== 'issue') throw new RangeError('--rates: published or issue');
@@ -449,11 +485,15 @@ const money = (n: number): string => `$${n.toFixed(4)}`;
 function report(r: BurstResult): string {
   const out: string[] = [];
   out.push(`N=${r.count}: ${r.events} events (${r.events - r.count} duplicates), ${r.instancesJoined}/${r.count} instances joined`);
+  const paced = Object.entries(r.pacing).filter(([, v]) => (v ?? 0) > 0);
+  out.push(`  pacing: ${paced.length === 0 ? 'off' : paced.map(([k, v]) => `${k} ${String(v)}/s`).join(', ')}`);
   out.push(`  executions: succeeded ${r.succeeded}, failed ${r.events - r.succeeded}; outcomes ${JSON.stringify(r.outcomes)}`);
   for (const f of r.failed) out.push(`    failed ${f.count}x ${f.where}`);
   out.push(`  transitions per join: mean ${f1(r.transitionsPerJoin.mean)}, p95 ${r.transitionsPerJoin.p95}; Lambda invocations per join: mean ${f1(r.lambdaInvocationsPerJoin.mean)}, p95 ${r.lambdaInvocationsPerJoin.p95}`);
   out.push(`  makespan ${f1(r.makespanSeconds)} s (virtual); rate bound ${f1(r.rateBoundSeconds)} s (${r.bindingApi}); makespan / rate bound ${r.makespanOverRateBound.toFixed(2)}`);
   out.push(`  workload floor ${f1(r.workloadFloorSeconds)} s (last agent Online + its join command); makespan / max(rate bound, floor) ${r.makespanOverLowerBound.toFixed(2)}`);
+  const ph = r.phases;
+  out.push(`  timeline: last agent Online ${f1(ph.lastAgentOnlineSeconds)} s; join sends ${f1(ph.firstJoinSendSeconds)}–${f1(ph.lastJoinSendSeconds)} s; last join command done ${f1(ph.lastJoinCommandDoneSeconds)} s; last execution ended ${f1(ph.lastExecutionEndSeconds)} s`);
   out.push(`  SSM Online → join SendCommand: median ${f1(r.onlineToSendSeconds.p50)} s, p95 ${f1(r.onlineToSendSeconds.p95)} s, max ${f1(r.onlineToSendSeconds.max)} s`);
   out.push(`  Lambda: peak concurrency ${r.peakLambdaConcurrency}, throttled ${r.lambdaThrottles}, timed out ${r.lambdaTimeouts}, cold starts ${r.coldStarts}, longest invocation ${f1(r.maxInvocationSeconds)} s`);
   out.push(`  LDAP: peak in service ${r.peakLdapInService}, peak queued ${r.peakLdapQueued}`);
@@ -483,7 +523,7 @@ async function main(): Promise<void> {
       return parsed[0] as BurstResult;
     });
   } else {
-    const defs = synthesizeDefinitions();
+    const defs = synthesizeDefinitions({ pacing: pacingFor(options) });
     results = [await runBurst(defs, { ...options, count: counts[0] ?? 100 })];
     if (!json) process.stdout.write(`${report(results[0] as BurstResult)}\n`);
   }

@@ -16,6 +16,7 @@ import { ldapUrlHostIsIp, LOGIN_GROUP_LIMIT, loginGroupProblem, parseTag, schedu
 import { STRICT_DN_PATTERN } from '../tasks/lib/dn';
 import { validateSettings, type DirectoryKind, type IdMapping, type Settings } from '../tasks/lib/settings';
 import type { LinuxSettings } from '../tasks/lib/linux-settings';
+import { DEFAULT_PACING, PACED_APIS, type PacedApi, type PacingSettings } from '../tasks/lib/pace';
 import { reachSettings, ReachKeys, ReachTagKeys, resolveReach, type ReachConfig } from './config-reach';
 import { resolveLambdaConfig, type LambdaConfig, type LambdaConfigInput } from './lambda-config';
 
@@ -66,6 +67,13 @@ export interface AdjoinConfigInput {
     commandDeadlineSeconds?: number;
     claimLeaseSeconds?: number;
   };
+  /**
+   * SSM calls per second per account and Region that a burst of joins paces itself to, in lines
+   * shared by every adjoin Lambda (tasks/lib/pace.ts). Defaults: sendCommand 5,
+   * getCommandInvocation 10, describeInstanceInformation 10 (SSM publishes no per-API rate; set
+   * your account's quota). 0: not paced (throttled calls are retried with back-off instead).
+   */
+  pacing?: PacingSettings;
   reconcile?: {
     enabled?: boolean;
     schedule?: string;
@@ -129,6 +137,8 @@ export interface ResolvedConfig {
   };
   naming: { prefix: string };
   timings: { settleSeconds: number; ssmOnlineDeadlineSeconds: number; commandDeadlineSeconds: number; claimLeaseSeconds: number };
+  /** SSM calls per second per account and Region the joins pace themselves to (tasks/lib/pace.ts); 0: not paced. */
+  pacing: Required<PacingSettings>;
   reconcile: { enabled: boolean; schedule: string; graceSeconds: number; maxDeletions: number; dryRun: boolean };
   network: { vpcId: string; subnetIds: string[]; securityGroupIds: string[]; availabilityZones?: string[]; createEndpoints: boolean; routeTableIds?: string[] };
   alarms: { email?: string; topicArn?: string };
@@ -230,6 +240,13 @@ class Checker {
     if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) return this.bad(key, `must be a whole number from ${min} to ${max}`);
     return v;
   }
+  /** Calls per second: 0 (not paced) to 1000, fractions allowed. */
+  rate(key: string, def: number): number | undefined {
+    const v = this.get(key);
+    if (v === undefined) return def;
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || v > 1000) return this.bad(key, 'must be calls per second from 0 (not paced) to 1000 (your account\'s quota for that API in each Region)');
+    return v;
+  }
   bool(key: string, def: boolean): boolean | undefined {
     const v = this.get(key);
     if (v === undefined) return def;
@@ -279,12 +296,13 @@ export function resolveConfig(input: unknown, options: ResolveOptions = {}): Res
   const many = input.directories;
   const raw = input.directory === undefined && isObj(many) && Object.values(many)[0] !== undefined ? { ...input, directory: Object.values(many)[0] } : input;
   const c = new Checker(raw);
-  c.known('', ['directory', 'tags', 'naming', 'timings', 'reconcile', 'network', 'alarms', 'linux', 'windows', 'resourcePrefix', 'memberAccounts', 'memberRoleName', 'logRetentionDays', 'env', 'lambda', '$comment', ...ReachKeys]);
+  c.known('', ['directory', 'tags', 'naming', 'timings', 'pacing', 'reconcile', 'network', 'alarms', 'linux', 'windows', 'resourcePrefix', 'memberAccounts', 'memberRoleName', 'logRetentionDays', 'env', 'lambda', '$comment', ...ReachKeys]);
   c.known('directory', ['kind', 'domain', 'netbiosName', 'domainControllers', 'ldapUrls', 'tlsServerName', 'caBundleFile', 'insecure',
     'serviceAccountSecret', 'serviceAccountSecretKmsKeyArn', 'computerOu', 'managedOus', 'loginGroups', 'probeUsers', 'idMapping', 'directoryId']);
   c.known('tags', ['optIn', 'optOut', 'loginGroupKey', 'statusPrefix', 'restrictCommandsToOptedIn', ...ReachTagKeys]);
   c.known('naming', ['prefix']);
   c.known('timings', ['settleSeconds', 'ssmOnlineDeadlineSeconds', 'commandDeadlineSeconds', 'claimLeaseSeconds']);
+  c.known('pacing', [...PACED_APIS]);
   c.known('reconcile', ['enabled', 'schedule', 'graceSeconds', 'maxDeletions', 'dryRun']);
   c.known('network', ['vpcId', 'subnetIds', 'securityGroupIds', 'availabilityZones', 'createEndpoints', 'routeTableIds']);
   c.known('alarms', ['email', 'topicArn']);
@@ -415,6 +433,7 @@ export function resolveConfig(input: unknown, options: ResolveOptions = {}): Res
   const longestSsmWait = Math.max(ssmOnlineDeadlineSeconds ?? 0, windows.enabled ? windows.ssmOnlineDeadlineSeconds : 0);
   const executionSeconds = longestSsmWait + 2 * longestCommand + 1800;
   const claimLeaseSeconds = c.int('timings.claimLeaseSeconds', Math.min(executionSeconds, 86400), 60, 86400);
+  const pacing = Object.fromEntries(PACED_APIS.map((api) => [api, c.rate(`pacing.${api}`, DEFAULT_PACING[api])])) as Record<PacedApi, number | undefined>;
   const reconcileEnabled = c.bool('reconcile.enabled', true);
   let schedule = c.str('reconcile.schedule', { def: Defaults.reconcileSchedule });
   const scheduleIssue = schedule === undefined ? undefined : scheduleProblem(schedule);
@@ -485,6 +504,7 @@ export function resolveConfig(input: unknown, options: ResolveOptions = {}): Res
       commandDeadlineSeconds: must(commandDeadlineSeconds),
       claimLeaseSeconds: must(claimLeaseSeconds),
     },
+    pacing: { sendCommand: must(pacing.sendCommand), getCommandInvocation: must(pacing.getCommandInvocation), describeInstanceInformation: must(pacing.describeInstanceInformation) },
     reconcile: { enabled: must(reconcileEnabled), schedule: must(schedule), graceSeconds: must(graceSeconds), maxDeletions: must(maxDeletions), dryRun: must(dryRun) },
     network: { vpcId: must(vpcId), subnetIds: must(subnetIds), securityGroupIds: must(securityGroupIds), ...(availabilityZones ? { availabilityZones } : {}), createEndpoints: must(createEndpoints), ...(routeTableIds ? { routeTableIds } : {}) },
     alarms: { ...(email ? { email } : {}), ...(topicArn ? { topicArn } : {}) },
@@ -516,6 +536,7 @@ export function toSettings(config: ResolvedConfig): Settings {
     documents: { join: names.joinDocument, verify: names.verifyDocument, ...(config.windows.enabled ? { joinWindows: names.windowsJoinDocument } : {}) },
     claimsTableName: `${config.resourcePrefix}-join-claims`,
     timings: { ...config.timings },
+    pacing: { ...config.pacing },
     reconcile: { graceSeconds: config.reconcile.graceSeconds, maxDeletions: config.reconcile.maxDeletions, dryRun: config.reconcile.dryRun },
     ...(config.memberAccounts.length > 0 || config.reach.members.targets.length > 0 || config.reach.members.deployment === 'stackset' ? { memberRoleName: config.memberRoleName } : {}),
     otpKeyId: names.otpKeyAlias,

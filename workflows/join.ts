@@ -63,6 +63,14 @@ export const BurstThrottleRetry: RetryPolicy = {
 };
 
 /**
+ * With SendCommand paced (settings.pacing, tasks/lib/pace.ts), "Run join document" may wait in
+ * the account's line before it sends; its JoinStillRunning retries cover this much more (s):
+ * 4,500 joins ahead at 5 per second. A longer line ends the join with JoinStillRunning ("not sent
+ * yet"), redrivable; raise pacing.sendCommand (and the account's quota) for larger bursts.
+ */
+export const SendLineAllowanceSeconds = 900;
+
+/**
  * Retries of a state that polls in its Lambda until `deadlineSeconds` have passed: an invocation
  * polls at least maxSeconds − 1.5 × the poll interval (its last pause did not fit).
  */
@@ -118,7 +126,8 @@ export class JoinWorkflow extends Construct implements Workflow {
     const prepare = invoke(this, 'Prepare computer object', fn['prepare-computer-object'],
       { instance, executionName }, { resultPath: '$.computer', retries: [BurstThrottleRetry] });
 
-    // One state per document; each polls its command until its own deadline.
+    // One state per document; each polls its command until its own deadline (after its wait in the SendCommand line).
+    const sendLine = (props.settings.pacing?.sendCommand ?? 0) > 0 ? SendLineAllowanceSeconds : 0;
     const runDocument = (name: string, task: 'run-join-document' | 'run-windows-join-document', deadlineSeconds: number) =>
       invoke(this, name, fn[task], {
         instance,
@@ -130,7 +139,7 @@ export class JoinWorkflow extends Construct implements Workflow {
         retries: [{
           errors: [Errors.JoinStillRunning],
           ...JoinPolling,
-          maxAttempts: inLambdaAttempts(deadlineSeconds, InLambdaWait.commandIntervalSeconds) + 1,
+          maxAttempts: inLambdaAttempts(deadlineSeconds + sendLine, InLambdaWait.commandIntervalSeconds) + 1,
           jitter: true,
         }, BurstThrottleRetry],
       });

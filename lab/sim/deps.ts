@@ -16,6 +16,7 @@ import { lazyDirectories } from '../../tasks/lib/routing';
 import { defaultTagSettings, documentNames, validateSettings, type Settings } from '../../tasks/lib/settings';
 import { ScaledClock, VirtualClock } from '../../engine/clock';
 import { SimClaims, SimExecutionHistory } from './claims';
+import { SimPacer } from './pacer';
 import { SimDirectory, type SimDirectoryOptions } from './directory';
 import { SimFleet, type FleetOp, type SimFleetOptions } from './fleet';
 
@@ -115,6 +116,8 @@ export interface SimDeps extends Deps {
   directory: SimDirectory;
   fleet: SimFleet;
   claims: SimClaims;
+  /** The pacing lines (tasks/lib/pace.ts): used when settings.pacing sets a rate. */
+  pacer: SimPacer;
   executions: SimExecutionHistory;
   /** The DepsProvider to give the engine (resolves to this object). */
   provider: DepsProvider;
@@ -146,6 +149,7 @@ export function simDeps(options: SimDepsOptions = {}): SimDeps {
     fleet,
     fleetFor: fleet.fleetFor,
     claims: new SimClaims(clock, options.claimsLatencyMs),
+    pacer: new SimPacer(options.claimsLatencyMs),
     executions: new SimExecutionHistory(),
     clock,
     random: new SeededRandom(options.seed),

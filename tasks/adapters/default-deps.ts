@@ -13,6 +13,7 @@ import { loadSettings, type Settings } from '../lib/settings';
 import { fleetFor } from './aws-fleet';
 import { SdkDirectoryService } from './ds-directory-service';
 import { DynamoClaims } from './dynamodb-claims';
+import { DynamoPacer } from './dynamodb-pacer';
 import { LdapDirectory } from './ldap-directory';
 import { inLambda, powertoolsMetrics } from './observability';
 import { SfnExecutionHistory } from './sfn-history';
@@ -37,6 +38,8 @@ export function buildDefaultDeps(env: NodeJS.ProcessEnv = process.env, settings:
     }),
     // infra sets ADJOIN_CLAIMS_TABLE to the table's generated name (settings carry the default name).
     claims: new DynamoClaims(env.ADJOIN_CLAIMS_TABLE ?? settings.claimsTableName),
+    // The pacing lines live in the claims table too (keys pace/…); no pacing configured: none.
+    ...(settings.pacing ? { pacer: new DynamoPacer(env.ADJOIN_CLAIMS_TABLE ?? settings.claimsTableName) } : {}),
     executions: new SfnExecutionHistory(),
     clock: { now: () => new Date(), sleep: (ms) => new Promise((r) => setTimeout(r, Math.max(0, ms))) },
     random: { bytes: (n) => randomBytes(n) },

@@ -29,7 +29,8 @@ import { AdjoinError, ClaimLost, CommandTimedOut, JoinCommandFailed, JoinStillRu
 import { assertNotGone } from './gone';
 import { linuxJoinParameters } from './linux-settings';
 import { commandOutput } from './output';
-import { InLambdaWait, pollWithin, type Invocation } from './poll';
+import { waitInLine } from './pace';
+import { InLambdaWait, pollBudgetMs, pollWithin, type Invocation } from './poll';
 import type { CommandResult, SendCommandRequest } from './ports';
 import { prepareComputer } from './prepare';
 import type { Settings } from './settings';
@@ -156,6 +157,19 @@ export async function runJoinDocument(
   let computer = input.computer;
   const live = claim.phase === 'prepared' && claim.commandId === undefined && claim.status === 'joining';
   if (!live) computer = await prepareComputer({ instance, executionName }, deps);
+  // In line for SendCommand (tasks/lib/pace.ts): FIFO across the account's joins, within this
+  // invocation's budget. No slot in time: JoinStillRunning (not yet sent), and the state's retry
+  // brings this round back into the line; the one-time password stays as it is.
+  const line = await waitInLine(deps, instance, 'sendCommand', deps.clock.now().getTime() + pollBudgetMs(deps.clock, invocation));
+  if (!line.slot) {
+    const ahead = line.lineEndsMs === undefined ? '' : `; the line reaches ${Math.round((line.lineEndsMs - deps.clock.now().getTime()) / 1000)} s ahead`;
+    throw new JoinStillRunning(
+      `The join command for ${instance.instanceId} (round ${redriveCount}) is not sent yet: waiting in line for SendCommand ` +
+        `(${deps.settings.pacing?.sendCommand ?? 0} per second in ${instance.account}/${instance.region}, pacing.sendCommand${ahead}; ` +
+        `waited ${Math.round(line.waitedMs / 1000)} s in this invocation).`,
+    );
+  }
+  if (line.waitedMs >= 1000) deps.logger.info('Waited in line for SendCommand', { waitedMs: Math.round(line.waitedMs) });
   let commandId: string;
   try {
     commandId = await fleet.sendCommand({
@@ -214,7 +228,9 @@ export async function waitForJoinCommand(
     new JoinStillRunning(
       `Join command ${commandId} ${wait.justSent ? 'sent to' : 'on'} ${instance.instanceId} (round ${redriveCount}) is ${seen} (${Math.round(elapsed())} s; ${detail}).`,
     );
-  return pollWithin(deps.clock, invocation, { intervalSeconds: InLambdaWait.commandIntervalSeconds, pauseFirst: wait.justSent === true, stillWaiting }, async () => {
+  return pollWithin(deps.clock, invocation, { intervalSeconds: InLambdaWait.commandIntervalSeconds, pauseFirst: wait.justSent === true, stillWaiting }, async ({ deadlineMs }) => {
+    // Each check waits for its slot in the account's GetCommandInvocation line; none in time: no check.
+    if (!(await waitInLine(deps, instance, 'getCommandInvocation', deadlineMs)).slot) return undefined;
     const result = await fleet.getCommand(commandId, instance.instanceId);
     const output = commandOutput(result.stdout, result.stderr);
     const state = commandState(result.status);

@@ -5,7 +5,7 @@
  */
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { MetricsPort } from './metrics';
-import type { Claims, Clock, Directory, ExecutionHistory, FleetFor, Random } from './ports';
+import type { Claims, Clock, Directory, ExecutionHistory, FleetFor, Pacer, Random } from './ports';
 import type { Settings } from './settings';
 
 export interface Deps {
@@ -22,6 +22,8 @@ export interface Deps {
   clock: Clock;
   random: Random;
   logger: Logger;
+  /** Lines for the SSM calls of a burst (tasks/lib/pace.ts); absent: not paced. */
+  pacer?: Pacer;
   /** Outcome and failure counts (tasks/lib/metrics.ts); absent: not counted. */
   metrics?: MetricsPort;
 }

@@ -56,9 +56,10 @@ export interface PollPlan {
 /**
  * One poll: the result when done, undefined while still waiting; throws to end the invocation.
  * `first` / `last`: the first poll, and the last one this invocation will make (a place for
- * checks not worth making on every poll).
+ * checks not worth making on every poll). `deadlineMs`: the end of this invocation's budget
+ * (epoch ms on the clock), the latest a poll may wait in a pacing line (tasks/lib/pace.ts).
  */
-export type Poll<T> = (at: { first: boolean; last: boolean }) => Promise<T | undefined>;
+export type Poll<T> = (at: { first: boolean; last: boolean; deadlineMs: number }) => Promise<T | undefined>;
 
 /** The milliseconds this invocation may poll (see the header). */
 export function pollBudgetMs(clock: Clock, invocation: Invocation, maxSeconds: number = InLambdaWait.maxSeconds): number {
@@ -91,7 +92,7 @@ export async function pollWithin<T>(clock: Clock, invocation: Invocation, plan: 
     const last = now() + pause > deadline;
     polls += 1;
     try {
-      const out = await poll({ first: polls === 1, last });
+      const out = await poll({ first: polls === 1, last, deadlineMs: deadline });
       if (out !== undefined) return out;
       intervalS = plan.intervalSeconds;
     } catch (err) {

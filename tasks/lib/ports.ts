@@ -281,3 +281,21 @@ export interface DirectoryService {
   /** undefined when Directory Service does not know the ID (in this account and Region). */
   describe(directoryId: string): Promise<DirectoryFacts | undefined>;
 }
+
+/** The APIs a join paces (tasks/lib/pace.ts; settings.pacing's keys). */
+export type PacedApi = 'sendCommand' | 'getCommandInvocation' | 'describeInstanceInformation';
+
+/** Calls per second per account and Region, shared by every adjoin Lambda; 0 or absent: not paced. */
+export type PacingSettings = Partial<Record<PacedApi, number>>;
+
+/** A slot taken, or the line too long for the caller (epoch ms). */
+export type SlotResult = { slotMs: number } | { full: true; lineEndsMs: number };
+
+/** Lines of calls shared by every Lambda (tasks/lib/pace.ts): on the claims table (tasks/adapters/dynamodb-pacer.ts), in memory for the simulator (lab/sim/pacer.ts). */
+export interface Pacer {
+  /**
+   * The next slot of line `key` for calls `spacingMs` apart, if it is at or before `latestMs`
+   * (epoch ms); `nowMs` is the caller's clock. Full: nothing is written. Atomic.
+   */
+  take(key: string, nowMs: number, spacingMs: number, latestMs: number): Promise<SlotResult>;
+}

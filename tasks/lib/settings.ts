@@ -7,6 +7,7 @@
 import { ConfigurationError } from './errors';
 import { linuxSettingsProblems, type LinuxSettings } from './linux-settings';
 import { DIRECTORY_NAME } from './naming';
+import type { PacingSettings } from './ports';
 import { isObj } from './validate';
 import { windowsSettingsProblems, type WindowsSettings } from './windows-settings';
 
@@ -100,6 +101,12 @@ export interface Settings {
   memberRoleName?: string;
   /** KMS key (alias/…, key ID or ARN) that encrypts one-time passwords; absent: aws/ssm. */
   otpKeyId?: string;
+  /**
+   * SSM calls per second per account and Region that the joins pace themselves to
+   * (tasks/lib/pace.ts): sendCommand, getCommandInvocation, describeInstanceInformation.
+   * Absent (or 0 for one API): not paced.
+   */
+  pacing?: PacingSettings;
   /** Linux host settings of the join (sudo, host name, SSSD options, …); absent: the defaults. */
   linux?: LinuxSettings;
   /** Windows joins (tasks/lib/windows.ts); absent: Windows instances are skipped. */
@@ -210,6 +217,16 @@ export function validateSettings(raw: unknown): Settings {
   if (otpKeyId !== undefined && (typeof otpKeyId !== 'string' || !/^(alias\/[A-Za-z0-9/_-]{1,250}|[0-9a-f-]{36}|arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)\/[A-Za-z0-9/_-]+)$/.test(otpKeyId)))
     problems.push('otpKeyId: must be a KMS alias (alias/…), key ID or key/alias ARN');
 
+  const pacing = at('pacing');
+  if (pacing !== undefined) {
+    if (!isObj(pacing)) problems.push('pacing: must be an object of calls per second (sendCommand, getCommandInvocation, describeInstanceInformation)');
+    else
+      for (const [k, v] of Object.entries(pacing)) {
+        if (k !== 'sendCommand' && k !== 'getCommandInvocation' && k !== 'describeInstanceInformation')
+          problems.push(`pacing.${k}: unknown (sendCommand, getCommandInvocation, describeInstanceInformation)`);
+        else if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || v > 1000) problems.push(`pacing.${k}: must be calls per second from 0 (not paced) to 1000`);
+      }
+  }
   problems.push(...linuxSettingsProblems(at('linux')));
   problems.push(...windowsSettingsProblems(at('windows')));
   if (at('windows') !== undefined) str('documents.joinWindows');

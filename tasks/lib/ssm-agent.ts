@@ -19,6 +19,7 @@ import type { CheckSsmAgentInput, CheckSsmAgentOutput, ReadInstanceOutput } from
 import type { Deps } from './deps';
 import { SsmAgentNotOnline } from './errors';
 import { assertNotGone } from './gone';
+import { waitInLine } from './pace';
 import { InLambdaWait, pollWithin, type Invocation } from './poll';
 import type { PingStatus } from './ports';
 import type { Settings } from './settings';
@@ -62,9 +63,12 @@ export async function checkSsmAgent(input: CheckSsmAgentInput, deps: Deps, invoc
   // Past the deadline one check is left (budget 0); otherwise at most the time to the deadline.
   const maxSeconds = Math.max(0, Math.min(InLambdaWait.maxSeconds, leftSeconds()));
   try {
-    return await pollWithin(deps.clock, invocation, { intervalSeconds: InLambdaWait.ssmIntervalSeconds, stillWaiting, maxSeconds }, async ({ last }) => {
+    return await pollWithin(deps.clock, invocation, { intervalSeconds: InLambdaWait.ssmIntervalSeconds, stillWaiting, maxSeconds }, async ({ last, deadlineMs }) => {
       // Online answers everything (one call); an agent not Online needs EC2's word on the instance,
       // asked on the invocation's last check only (DescribeInstances is shared by every join).
+      // Each check waits for its slot in the account's DescribeInstanceInformation line (tasks/lib/pace.ts);
+      // none before the budget ends: no check this time.
+      if (!(await waitInLine(deps, input.instance, 'describeInstanceInformation', deadlineMs)).slot) return undefined;
       ping = await fleet.ssmPingStatus(instanceId);
       if (ping === 'Online') return { pingStatus: 'Online' };
       if (last) state = (await assertNotGone(fleet, instanceId)).state;

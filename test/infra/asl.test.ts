@@ -3,6 +3,7 @@ import { synthesizeDefinitions } from '../../infra/asl';
 import { Errors, LambdaServiceErrors, LambdaThrottleErrors, LambdaTimeout, TransientErrors } from '../../tasks/lib/errors';
 import { TaskIds } from '../../tasks/registry';
 import { InLambdaWait } from '../../tasks/lib/poll';
+import { SendLineAllowanceSeconds } from '../../workflows/join';
 
 type State = {
   Type: string;
@@ -79,7 +80,7 @@ describe('synthesizeDefinitions: the join ASL', () => {
     });
     expect(invocationsFor(600, InLambdaWait.ssmIntervalSeconds)).toBe(12);
     expect(state('Run join document').Retry?.[0]).toEqual({
-      ErrorEquals: [Errors.JoinStillRunning], IntervalSeconds: 2, BackoffRate: 1, MaxDelaySeconds: 2, MaxAttempts: invocationsFor(600, InLambdaWait.commandIntervalSeconds) + 1, JitterStrategy: 'FULL',
+      ErrorEquals: [Errors.JoinStillRunning], IntervalSeconds: 2, BackoffRate: 1, MaxDelaySeconds: 2, MaxAttempts: invocationsFor(600 + SendLineAllowanceSeconds, InLambdaWait.commandIntervalSeconds) + 1, JitterStrategy: 'FULL',
     });
     const retried = new Set(Object.values(join.States).flatMap((s) => (s.Retry ?? []).flatMap((r) => r.ErrorEquals)));
     expect([...retried].sort()).toEqual([...LambdaServiceErrors, ...LambdaThrottleErrors, ...TransientErrors, LambdaTimeout, Errors.SsmAgentNotOnline, Errors.JoinStillRunning].sort());
@@ -133,7 +134,10 @@ describe('synthesizeDefinitions: the join ASL', () => {
     expect(other.States.Settle).toMatchObject({ Type: 'Wait', Seconds: 30, Next: 'Wait for SSM Online' });
     expect(join.States.Settle).toBeUndefined();
     expect(other.States['Wait for SSM Online']?.Retry?.[0]?.MaxAttempts).toBe(invocationsFor(1200, InLambdaWait.ssmIntervalSeconds));
-    expect(other.States['Run join document']?.Retry?.[0]?.MaxAttempts).toBe(invocationsFor(300, InLambdaWait.commandIntervalSeconds) + 1);
+    // SendCommand paced (the default): the retries also cover the wait in the account's SendCommand line.
+    expect(other.States['Run join document']?.Retry?.[0]?.MaxAttempts).toBe(invocationsFor(300 + SendLineAllowanceSeconds, InLambdaWait.commandIntervalSeconds) + 1);
+    const unpaced = synthesizeDefinitions({ timings: { commandDeadlineSeconds: 300 }, pacing: { sendCommand: 0 } }).join as unknown as Machine;
+    expect(unpaced.States['Run join document']?.Retry?.[0]?.MaxAttempts).toBe(invocationsFor(300, InLambdaWait.commandIntervalSeconds) + 1);
     expect(other.TimeoutSeconds).toBe(30 + 2 * 1200 + 2 * 300 + 1800);
   });
 

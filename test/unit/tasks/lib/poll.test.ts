@@ -45,7 +45,12 @@ describe('pollWithin', () => {
   it('deadline reached: the still-waiting error after at most maxSeconds, the last poll flagged', async () => {
     const clock = sleepingClock();
     const seen: { first: boolean; last: boolean }[] = [];
-    const err = await caught(pollWithin(clock, {}, { intervalSeconds: 5, stillWaiting: waiting }, (at) => (seen.push(at), Promise.resolve(undefined))));
+    const deadlines = new Set<number>();
+    const err = await caught(
+      pollWithin(clock, {}, { intervalSeconds: 5, stillWaiting: waiting }, ({ deadlineMs, ...at }) => (deadlines.add(deadlineMs), seen.push(at), Promise.resolve(undefined))),
+    );
+    // Every poll is told the same end of the budget (the latest it may wait in a pacing line).
+    expect([...deadlines]).toEqual([NOW.getTime() + InLambdaWait.maxSeconds * 1000]);
     expect(err).toBeInstanceOf(SsmAgentNotOnline);
     expect((err as Error).message).toMatch(new RegExp(`${seen.length} checks in \\d+ s`));
     const spent = clock.t - NOW.getTime();

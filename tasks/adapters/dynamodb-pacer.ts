@@ -1,0 +1,91 @@
+/**
+ * The Pacer port on DynamoDB (tasks/lib/pace.ts): one item per line in the join-claims table,
+ * keyed `pk` = `pace/<account>/<region>/<api>`, its `lineEnd` the epoch ms of the line's next
+ * free slot. A take is one conditional UpdateItem (two when the line was idle), the rule of
+ * `nextSlot` as condition expressions:
+ *
+ *   1. line busy and short enough:  SET lineEnd = lineEnd + spacing   IF lineEnd BETWEEN now AND latest
+ *      → the slot is the old lineEnd (ReturnValues UPDATED_OLD)
+ *   2. line idle (no item, or its end is past): SET lineEnd = now + spacing   IF no item OR lineEnd < now
+ *      → the slot is now
+ *   the old item comes back with a failed condition (ReturnValuesOnConditionCheckFailure ALL_OLD):
+ *   its end past latest → full (nothing written); otherwise the other update, a few times (a race).
+ *
+ * The items carry `ttl` (a day after their end), so an idle line goes away. The roles that pace
+ * already hold the 'claims' rights (GetItem/PutItem/UpdateItem on this table: infra/permissions.ts).
+ * SDK errors map through aws-errors.ts (throttling → Throttled).
+ */
+import { ConditionalCheckFailedException, DynamoDBClient, UpdateItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
+import { PACE_RETENTION_SECONDS, nextSlot } from '../lib/pace';
+import type { Pacer, SlotResult } from '../lib/ports';
+import { awsClientConfig } from './aws-clients';
+import { mapAwsError } from './aws-errors';
+
+/** Races lost in a row before giving up with AwsUnavailable (each loser is told the item that won). */
+const MAX_RACES = 5;
+
+const ttlOf = (lineEndMs: number): AttributeValue => ({ N: String(Math.ceil(lineEndMs / 1000) + PACE_RETENTION_SECONDS) });
+
+export class DynamoPacer implements Pacer {
+  private readonly client: DynamoDBClient;
+
+  constructor(
+    private readonly tableName: string,
+    client?: DynamoDBClient,
+  ) {
+    this.client = client ?? new DynamoDBClient(awsClientConfig());
+  }
+
+  async take(key: string, nowMs: number, spacingMs: number, latestMs: number): Promise<SlotResult> {
+    const now = Math.floor(nowMs);
+    const spacing = Math.max(1, Math.round(spacingMs));
+    const latest = Math.floor(latestMs);
+    let known: number | undefined; // the line's end as last seen; undefined: try the busy update first
+    for (let race = 0; race < MAX_RACES; race++) {
+      const plan = known === undefined ? undefined : nextSlot(known, now, spacing, latest);
+      if (plan && 'full' in plan) return plan;
+      const idle = known !== undefined && known < now;
+      try {
+        if (idle || known === -1) {
+          await this.send(key, 'SET #end = :next, #ttl = :ttl', 'attribute_not_exists(pk) OR #end < :now', {
+            ':next': { N: String(now + spacing) },
+            ':now': { N: String(now) },
+            ':ttl': ttlOf(now + spacing),
+          });
+          return { slotMs: now };
+        }
+        const out = await this.send(key, 'SET #end = #end + :spacing, #ttl = :ttl', '#end BETWEEN :now AND :latest', {
+          ':spacing': { N: String(spacing) },
+          ':now': { N: String(now) },
+          ':latest': { N: String(latest) },
+          ':ttl': ttlOf(latest + spacing),
+        });
+        const old = Number(out?.lineEnd?.N);
+        if (!Number.isFinite(old)) throw new Error('the line item came back without its end');
+        return { slotMs: old };
+      } catch (err) {
+        if (!(err instanceof ConditionalCheckFailedException)) throw mapAwsError(err, 'DynamoDB UpdateItem (pacing line)');
+        const end = err.Item?.lineEnd?.N;
+        known = end === undefined ? -1 : Number(end); // -1: no item (or no end): the idle update
+        if (known !== -1 && !Number.isFinite(known)) known = -1;
+      }
+    }
+    throw mapAwsError(new Error(`lost ${MAX_RACES} races in a row for a slot of ${key}`), 'DynamoDB UpdateItem (pacing line)');
+  }
+
+  private async send(key: string, update: string, condition: string, values: Record<string, AttributeValue>): Promise<Record<string, AttributeValue> | undefined> {
+    const out = await this.client.send(
+      new UpdateItemCommand({
+        TableName: this.tableName,
+        Key: { pk: { S: key } },
+        UpdateExpression: update,
+        ConditionExpression: condition,
+        ExpressionAttributeNames: { '#end': 'lineEnd', '#ttl': 'ttl' },
+        ExpressionAttributeValues: values,
+        ReturnValues: 'UPDATED_OLD',
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+      }),
+    );
+    return out.Attributes;
+  }
+}
