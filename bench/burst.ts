@@ -36,7 +36,12 @@ const timeoutMs = (id: TaskId): number => taskTimeoutSeconds(id) * 1000;
 
 // ---- the model's numbers (assumptions unless bench/README.md cites a source) ----------------------
 
-const PRICE = { perTransition: 0.025 / 1000, perGbSecond: 0.0000166667, perRequest: 0.2 / 1_000_000 };
+/**
+ * Step Functions Standard, Lambda x86 (GB-s, requests), DynamoDB on-demand (us-east-1 since
+ * 2024-11: $0.625 per million write request units, $0.125 per million read request units; every
+ * call of the claims table, the pacing lines and the board counted as one unit: small items).
+ */
+const PRICE = { perTransition: 0.025 / 1000, perGbSecond: 0.0000166667, perRequest: 0.2 / 1_000_000, perDynamoWrite: 0.625 / 1_000_000, perDynamoRead: 0.125 / 1_000_000 };
 /** infra/functions.ts: memorySize 256. */
 const LAMBDA_MEMORY_MB = 256;
 const LAMBDA = { coldStartMs: 400, overheadMs: 10 };
@@ -122,7 +127,7 @@ export interface BurstResult {
   maxInvocationSeconds: number;
   peakLdapInService: number;
   peakLdapQueued: number;
-  costPer1000Joins: { total: number; transitions: number; lambdaCompute: number; lambdaRequests: number };
+  costPer1000Joins: { total: number; transitions: number; lambdaCompute: number; lambdaRequests: number; dynamodb: number };
   computerObjectsPerInstance: Record<string, number>;
   joinSendsPerInstance: Record<string, number>;
   duplicatesJoinedTwice: number;
@@ -239,7 +244,7 @@ export async function runBurst(defs: Definitions, o: BurstOptions): Promise<Burs
     const model = ratesOf(o.rates ?? 'published');
     applyRates(sim.fleet, model);
     applyClaimsRate(sim.claims);
-    const deps: Deps = { settings: sim.settings, directory: sim.directory, directoryFor: sim.directoryFor, fleetFor: withSdkRetry(sim.fleetFor), claims: withSdkRetryClaims(sim.claims), pacer: sim.pacer, executions: sim.executions, clock: sim.clock, random: sim.random, logger: sim.logger };
+    const deps: Deps = { settings: sim.settings, directory: sim.directory, directoryFor: sim.directoryFor, fleetFor: withSdkRetry(sim.fleetFor), claims: withSdkRetryClaims(sim.claims), board: withSdkRetryClaims(sim.claims), pacer: sim.pacer, executions: sim.executions, clock: sim.clock, random: sim.random, logger: sim.logger };
     const provider = (): Promise<Deps> => Promise.resolve(deps);
     const lambda = new LambdaModel(o.lambdaConcurrency);
     const handlers: Partial<Record<TaskId, TaskHandler>> = {};
@@ -378,22 +383,18 @@ export async function runBurst(defs: Definitions, o: BurstOptions): Promise<Burs
     }
 
     const gbSeconds = (lambda.billedMs / 1000) * (LAMBDA_MEMORY_MB / 1024);
+    const dynamoReads = sim.claims.calls.filter((c) => c.op === 'get' || c.op === 'waiting').length;
+    const dynamoWrites = sim.claims.calls.length - dynamoReads + sim.pacer.calls.length;
     const per1000 = joinedIds.length === 0 ? 0 : 1000 / joinedIds.length;
     const cost = {
       transitions: totalTransitions * PRICE.perTransition * per1000,
       lambdaCompute: gbSeconds * PRICE.perGbSecond * per1000,
       lambdaRequests: lambda.invocations * PRICE.perRequest * per1000,
+      dynamodb: (dynamoReads * PRICE.perDynamoRead + dynamoWrites * PRICE.perDynamoWrite) * per1000,
     };
     const rateBoundSeconds = binding?.boundSeconds ?? 0;
     // Where the time went: the join sends (first, last), the last command's end, the last execution's end.
     const sendTimes = joinSends.map((c) => (c.sentAtMs - t0) / 1000);
-    if (process.env.BURST_DEBUG) {
-      const h = new Map<number, number>();
-      for (const t of sendTimes) h.set(Math.floor(t / 10), (h.get(Math.floor(t / 10)) ?? 0) + 1);
-      const onl = new Map<number, number>();
-      for (const id of ids) { const i = sim.fleet.instance(id); if (i) { const b = Math.floor((i.launchTime.getTime() + i.ssmOnlineAfterSeconds * 1000 - t0) / 10000); onl.set(b, (onl.get(b) ?? 0) + 1); } }
-      process.stderr.write([...Array(35).keys()].map((b) => `${b * 10}s online ${onl.get(b) ?? 0} sends ${h.get(b) ?? 0}`).join('\n') + '\n');
-    }
     const phases = {
       firstJoinSendSeconds: sendTimes.length ? Math.min(...sendTimes) : 0,
       lastJoinSendSeconds: sendTimes.length ? Math.max(...sendTimes) : 0,
@@ -427,7 +428,7 @@ export async function runBurst(defs: Definitions, o: BurstOptions): Promise<Burs
       maxInvocationSeconds: lambda.maxMs / 1000,
       peakLdapInService: sim.directory.load.peakInService,
       peakLdapQueued: sim.directory.load.peakQueued,
-      costPer1000Joins: { total: cost.transitions + cost.lambdaCompute + cost.lambdaRequests, ...cost },
+      costPer1000Joins: { total: cost.transitions + cost.lambdaCompute + cost.lambdaRequests + cost.dynamodb, ...cost },
       computerObjectsPerInstance: histogram(ids.map((id) => objects.get(id) ?? 0)),
       joinSendsPerInstance: histogram(ids.map((id) => sendsPer.get(id) ?? 0)),
       duplicatesJoinedTwice: [...sendersPer.values()].filter((s) => s.size > 1).length,
@@ -498,7 +499,7 @@ function report(r: BurstResult): string {
   out.push(`  Lambda: peak concurrency ${r.peakLambdaConcurrency}, throttled ${r.lambdaThrottles}, timed out ${r.lambdaTimeouts}, cold starts ${r.coldStarts}, longest invocation ${f1(r.maxInvocationSeconds)} s`);
   out.push(`  LDAP: peak in service ${r.peakLdapInService}, peak queued ${r.peakLdapQueued}`);
   const c = r.costPer1000Joins;
-  out.push(`  cost per 1,000 joins: ${money(c.total)} (transitions ${money(c.transitions)}, Lambda GB-s ${money(c.lambdaCompute)}, requests ${money(c.lambdaRequests)})`);
+  out.push(`  cost per 1,000 joins: ${money(c.total)} (transitions ${money(c.transitions)}, Lambda GB-s ${money(c.lambdaCompute)}, requests ${money(c.lambdaRequests)}, DynamoDB ${money(c.dynamodb)})`);
   out.push(`  exactly one join: computer objects per instance ${JSON.stringify(r.computerObjectsPerInstance)}, join SendCommands per instance ${JSON.stringify(r.joinSendsPerInstance)}, duplicatesJoinedTwice ${r.duplicatesJoinedTwice}`);
   out.push(`  ${'API'.padEnd(34)}${'calls'.padStart(8)}${'throttled'.padStart(11)}${'min/join'.padStart(10)}${'rate/s'.padStart(8)}${'bound s'.padStart(9)}`);
   for (const a of r.apis)

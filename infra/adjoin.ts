@@ -24,6 +24,7 @@ import * as ssm from 'aws-cdk-lib/aws-ssm';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import type { Settings } from '../tasks/lib/settings';
+import { SSM_WAIT_INDEX } from '../tasks/lib/ssm-board';
 import type { TaskFunctions, Workflow, WorkflowProps } from '../workflows/common';
 import { JoinWorkflow } from '../workflows/join';
 import { JoinCleanupWorkflow } from '../workflows/join-cleanup';
@@ -82,6 +83,15 @@ export class Adjoin extends Construct {
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       timeToLiveAttribute: 'ttl',
       removalPolicy: RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
+      // The SSM Online board (tasks/lib/ssm-board.ts): sparse (only claims waiting for an SSM agent carry ssmWait), keys only.
+      globalSecondaryIndexes: [
+        {
+          indexName: SSM_WAIT_INDEX,
+          partitionKey: { name: 'ssmWait', type: dynamodb.AttributeType.STRING },
+          sortKey: { name: 'ssmWaitAt', type: dynamodb.AttributeType.NUMBER },
+          projectionType: dynamodb.ProjectionType.KEYS_ONLY,
+        },
+      ],
     });
     this.settings = toSettings(config);
 

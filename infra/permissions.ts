@@ -15,6 +15,7 @@ import { caParameterOf, resourceNames, toSettings, type ResolvedConfig } from '.
 import { spansRegions } from './config-reach';
 import { LifecycleGroupTag } from './entry-rules';
 import { acknowledgeNamedGroups } from './nag';
+import { SSM_WAIT_INDEX } from '../tasks/lib/ssm-board';
 
 /** Tag on every task role; a member account's role trusts only principals that carry it. */
 export const TaskRoleTag = { key: 'adjoin:component', value: 'task' } as const;
@@ -34,6 +35,7 @@ export type Need =
   | 'command-read' // ssm:GetCommandInvocation
   | 'claims' // dynamodb:GetItem/PutItem/UpdateItem on the join-claims table
   | 'claims-read' // dynamodb:GetItem on the join-claims table (the leave reads the recorded objectGUID; the doctor's probe read)
+  | 'ssm-board' // dynamodb:Query on the claims table's ssm-wait index (the SSM Online board's sweep; only with describeInstanceInformation paced)
   | 'history' // states:GetExecutionHistory on the join machine's executions
   | 'lifecycle' // autoscaling:CompleteLifecycleAction / RecordLifecycleActionHeartbeat (our groups only)
   | 'lifecycle-read' // autoscaling:DescribeAutoScalingInstances (Terminating:Wait counts as leaving; lifecycle on only)
@@ -43,7 +45,8 @@ export const TaskNeeds: Record<TaskId, readonly Need[]> = {
   // lifecycle: a launch hook answered CONTINUE when no join is needed; heartbeats while waiting.
   'read-instance': ['describe', 'claims', 'lifecycle'],
   // claims + lifecycle: the launch hook's heartbeat (tasks/lib/lifecycle.ts heartbeatIfDue).
-  'check-ssm-agent': ['describe', 'ssm-ping', 'claims', 'lifecycle'],
+  // claims + ssm-board: the SSM Online board (tasks/lib/ssm-board.ts): register, sweep (Query the index), mark Online.
+  'check-ssm-agent': ['describe', 'ssm-ping', 'claims', 'ssm-board', 'lifecycle'],
   'prepare-computer-object': ['directory', 'describe', 'otp-write', 'claims'],
   // A new round after a failure makes a fresh one-time password (Prepare's path) before it sends.
   'run-join-document': ['directory', 'describe', 'otp-write', 'send-join', 'command-read', 'claims', 'lifecycle'],
@@ -84,6 +87,8 @@ export interface PermissionContext {
   memberRoleName: string;
   /** The join-claims table (orchestrator only; set once the table exists). */
   claimsTableArn?: string;
+  /** The SSM Online board is in use (pacing.describeInstanceInformation > 0): its sweep queries the ssm-wait index. */
+  ssmBoard?: boolean;
   /** Fleets in more than one Region: EC2/SSM/Auto Scaling ARNs name every Region (`*`). */
   anyRegion?: boolean;
   /** Lifecycle hooks on: groups adjoin hooks by name, and the tag attachTo puts on a group. */
@@ -132,6 +137,7 @@ export function permissionContext(config: ResolvedConfig, account: 'orchestrator
     ...(directory.serviceAccountSecretKmsKeyArn ? { serviceAccountSecretKmsKeyArn: directory.serviceAccountSecretKmsKeyArn } : {}),
     ...(caParameterName ? { caParameterName } : {}),
     memberAccounts: members,
+    ...(config.pacing.describeInstanceInformation > 0 ? { ssmBoard: true } : {}),
     ...(directoryLookupsOf(config).length > 0 ? { directoryLookups: directoryLookupsOf(config) } : {}),
     ...(config.reach.members.deployment === 'stackset' && config.reach.members.organizationId ? { organizationId: config.reach.members.organizationId } : {}),
     ...(config.reach.directories.length > 1 ? { moreDirectories: config.reach.directories.slice(1).map(({ name, directory: d }) => ({
@@ -261,6 +267,9 @@ export function statementsFor(scope: Construct, needs: readonly Need[], ctx: Per
     out.push(new iam.PolicyStatement({ sid: 'JoinClaims', actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], resources: [ctx.claimsTableArn] }));
   } else if (has('claims-read') && ctx.claimsTableArn) {
     out.push(new iam.PolicyStatement({ sid: 'ReadJoinClaims', actions: ['dynamodb:GetItem'], resources: [ctx.claimsTableArn] }));
+  }
+  if (has('ssm-board') && ctx.ssmBoard && ctx.claimsTableArn) {
+    out.push(new iam.PolicyStatement({ sid: 'SsmOnlineBoard', actions: ['dynamodb:Query'], resources: [`${ctx.claimsTableArn}/index/${SSM_WAIT_INDEX}`] }));
   }
   if (has('history')) {
     // The join machine lives in this (the orchestrator's) Region, whatever Regions the fleet spans.

@@ -5,12 +5,12 @@
  */
 import { mayTake, newClaim } from '../../tasks/lib/claims';
 import { Throttled } from '../../tasks/lib/errors';
-import type { Claim, ClaimChanges, Claims, Clock, ExecutionFailure, ExecutionHistory, TakeResult } from '../../tasks/lib/ports';
+import type { Claim, ClaimChanges, Claims, Clock, ExecutionFailure, ExecutionHistory, SsmBoard, TakeResult } from '../../tasks/lib/ports';
 import type { ThrottleModel } from './fleet';
 
-export type ClaimsOp = keyof Claims;
+export type ClaimsOp = keyof Claims | keyof SsmBoard;
 
-export class SimClaims implements Claims {
+export class SimClaims implements Claims, SsmBoard {
   private readonly items = new Map<string, Claim>();
   private bucket: (ThrottleModel & { tokens: number; atMs: number }) | undefined;
   /** Every call, in order (throttled ones too). */
@@ -54,6 +54,22 @@ export class SimClaims implements Claims {
     const next = updatedClaim(this.items.get(key), execution, changes, options);
     if (next) this.items.set(key, next);
     return next !== undefined;
+  }
+
+  /** The board's index (tasks/lib/ssm-board.ts), as the sparse GSI answers it. */
+  async waiting(shard: string, sinceSeconds: number): Promise<string[]> {
+    await this.enter('waiting', shard);
+    return [...this.items.values()].filter((c) => c.ssmWait === shard && (c.ssmWaitAt ?? 0) >= sinceSeconds).map((c) => c.key);
+  }
+
+  async markOnline(key: string, atSeconds: number): Promise<boolean> {
+    await this.enter('markOnline', key);
+    const c = this.items.get(key);
+    if (!c || c.ssmWait === undefined) return false;
+    const next: Claim = { ...c, ssmOnlineAt: Math.floor(atSeconds) };
+    delete next.ssmWait;
+    this.items.set(key, next);
+    return true;
   }
 
   private async enter(op: ClaimsOp, key: string): Promise<void> {

@@ -137,6 +137,7 @@ export function simDeps(options: SimDepsOptions = {}): SimDeps {
     ...options.fleet,
   });
   const logger = new Logger({ serviceName: 'adjoin-sim', logLevel: 'SILENT' });
+  const claims = new SimClaims(clock, options.claimsLatencyMs);
   const deps: SimDeps = {
     settings,
     directory,
@@ -148,7 +149,8 @@ export function simDeps(options: SimDepsOptions = {}): SimDeps {
     }, directory),
     fleet,
     fleetFor: fleet.fleetFor,
-    claims: new SimClaims(clock, options.claimsLatencyMs),
+    claims,
+    board: claims,
     pacer: new SimPacer(options.claimsLatencyMs),
     executions: new SimExecutionHistory(),
     clock,

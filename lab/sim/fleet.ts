@@ -416,6 +416,17 @@ export class SimFleet {
         await this.enter('ssmPingStatus', id);
         return this.ping(find(id));
       },
+      // One DescribeInstanceInformation call (the same operation, quota and log as ssmPingStatus).
+      ssmPingStatuses: async (ids) => {
+        if (ids.length > 50) throw new RangeError(`ssmPingStatuses: at most 50 instances per call, got ${ids.length}`);
+        await this.enter('ssmPingStatus', ids.join(','));
+        const out = new Map<string, PingStatus>();
+        for (const id of ids) {
+          const ping = this.ping(find(id));
+          if (ping !== 'NotRegistered') out.set(id, ping);
+        }
+        return out;
+      },
       putJoinSecret: async (id, value) => {
         await this.enter('putJoinSecret', id);
         const name = joinSecretName(id, this.secretPath);

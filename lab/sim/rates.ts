@@ -5,7 +5,7 @@
  * (virtual under lab/sim/timers). bench/README.md states each number's source; change them here.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import type { Claims, Fleet, FleetFor } from '../../tasks/lib/ports';
+import type { Claims, Fleet, FleetFor, SsmBoard } from '../../tasks/lib/ports';
 import type { SimClaims } from './claims';
 import { Errors } from '../../tasks/lib/errors';
 import type { FleetOp, SimFleet } from './fleet';
@@ -27,6 +27,7 @@ export const FLEET_API: Record<FleetOp, string> = {
   describeInstances: 'ec2:DescribeInstances',
   tagInstance: 'ec2:CreateTags',
   ssmPingStatus: 'ssm:DescribeInstanceInformation',
+  ssmPingStatuses: 'ssm:DescribeInstanceInformation',
   putJoinSecret: 'ssm:PutParameter',
   deleteJoinSecret: 'ssm:DeleteParameter',
   listOtpParameters: 'ssm:GetParametersByPath',
@@ -46,9 +47,12 @@ export const CLAIMS_API = 'dynamodb:(on-demand table)';
 export const AWS_RATES: ApiRate[] = [
   { api: 'ec2:DescribeInstances', ratePerSecond: 20, burst: 100, source: 'published', note: 'EC2 API throttling, non-mutating actions: bucket 100, refill 20/s' },
   { api: 'ec2:CreateTags', ratePerSecond: 10, burst: 100, source: 'published', note: 'EC2 API throttling, CreateTags: bucket 100, refill 10/s' },
-  { api: 'ssm:DescribeInstanceInformation', ratePerSecond: 20, burst: 40, source: 'assumption', note: 'no per-API number published for Systems Manager' },
-  { api: 'ssm:SendCommand', ratePerSecond: 20, burst: 40, source: 'assumption', note: 'no per-API number published for Run Command' },
-  { api: 'ssm:GetCommandInvocation', ratePerSecond: 40, burst: 80, source: 'assumption', note: 'no per-API number published' },
+  // Systems Manager publishes no per-API rates: the conservative figures issue 10 assumed, which
+  // are also the product's default pacing (tasks/lib/pace.ts DEFAULT_PACING). Until 2026-11-30
+  // (session 4) this model assumed 20/40, 20/40 and 40/80.
+  { api: 'ssm:DescribeInstanceInformation', ratePerSecond: 10, burst: 20, source: 'assumption', note: 'no per-API number published for Systems Manager (issue 10 assumed 10/s, bucket 20)' },
+  { api: 'ssm:SendCommand', ratePerSecond: 5, burst: 10, source: 'assumption', note: 'no per-API number published for Run Command (issue 10 assumed 5/s, bucket 10)' },
+  { api: 'ssm:GetCommandInvocation', ratePerSecond: 10, burst: 20, source: 'assumption', note: 'no per-API number published (issue 10 assumed 10/s, bucket 20)' },
   { api: 'ssm:PutParameter', ratePerSecond: 40, burst: 40, source: 'published', note: 'Parameter Store default throughput 40 TPS (shared with GetParameter(s)); burst assumed = rate' },
   { api: 'ssm:DeleteParameter', ratePerSecond: 40, burst: 40, source: 'assumption', note: 'assumed like PutParameter' },
   { api: 'states:StartExecution', ratePerSecond: 300, burst: 1300, source: 'published', note: 'Step Functions Standard StartExecution, large Regions: bucket 1,300, refill 300/s' },
@@ -205,11 +209,13 @@ export function applyClaimsRate(claims: SimClaims, rates: ApiRate[] = AWS_RATES)
 }
 
 /** The Claims port behind the SDK's retry (the DynamoDB client of tasks/adapters/dynamodb-claims.ts: awsClientConfig(), AwsClientTimeouts.maxAttempts attempts). */
-export function withSdkRetryClaims(claims: Claims, fallback: SdkClientModel = new SdkClientModel()): Claims {
+export function withSdkRetryClaims(claims: Claims & SsmBoard, fallback: SdkClientModel = new SdkClientModel()): Claims & SsmBoard {
   const via = <T>(run: () => Promise<T>): Promise<T> => (lambdaContainer.getStore() ?? fallback).call(run);
   return {
     get: (...a) => via(() => claims.get(...a)),
     take: (...a) => via(() => claims.take(...a)),
     update: (...a) => via(() => claims.update(...a)),
+    waiting: (...a) => via(() => claims.waiting(...a)),
+    markOnline: (...a) => via(() => claims.markOnline(...a)),
   };
 }

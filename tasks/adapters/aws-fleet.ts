@@ -192,6 +192,25 @@ export class AwsFleet implements Fleet {
     }
   }
 
+  async ssmPingStatuses(instanceIds: string[]): Promise<Map<string, PingStatus>> {
+    const out = new Map<string, PingStatus>();
+    if (instanceIds.length === 0) return out;
+    if (instanceIds.length > 50) throw new RangeError(`ssmPingStatuses: at most 50 instances per call, got ${instanceIds.length}`);
+    try {
+      // One page: at most 50 instances asked, MaxResults 50.
+      const res = await this.ssm.send(
+        new DescribeInstanceInformationCommand({ Filters: [{ Key: 'InstanceIds', Values: instanceIds }], MaxResults: 50 }),
+      );
+      for (const i of res.InstanceInformationList ?? []) {
+        const ping = i.PingStatus as PingStatus | undefined;
+        if (i.InstanceId && instanceIds.includes(i.InstanceId) && ping && PINGS.includes(ping)) out.set(i.InstanceId, ping);
+      }
+      return out;
+    } catch (err) {
+      throw mapAwsError(err, 'SSM DescribeInstanceInformation', [], this.options.region);
+    }
+  }
+
   async putJoinSecret(instanceId: string, value: string): Promise<string> {
     const name = joinSecretName(instanceId, this.options.secretPath);
     try {
@@ -385,6 +404,11 @@ class DeferredFleet implements Fleet {
   describeInstances = async (ids: string[]) => (await this.get()).describeInstances(ids);
   tagInstance = async (id: string, tags: Record<string, string>) => (await this.get()).tagInstance(id, tags);
   ssmPingStatus = async (id: string) => (await this.get()).ssmPingStatus(id);
+  ssmPingStatuses = async (ids: string[]) => {
+    const real = await this.get();
+    if (!real.ssmPingStatuses) throw new RangeError('ssmPingStatuses: not offered by this fleet');
+    return real.ssmPingStatuses(ids);
+  };
   putJoinSecret = async (id: string, value: string) => (await this.get()).putJoinSecret(id, value);
   deleteJoinSecret = async (id: string) => (await this.get()).deleteJoinSecret(id);
   listOtpParameters = async () => (await this.get()).listOtpParameters();

@@ -26,6 +26,9 @@ export async function loadDefaultSettings(env: NodeJS.ProcessEnv = process.env, 
 
 export function buildDefaultDeps(env: NodeJS.ProcessEnv = process.env, settings: Settings = loadSettings(env.ADJOIN_SETTINGS)): Deps {
   const directory = new LdapDirectory(settings.directory);
+  // infra sets ADJOIN_CLAIMS_TABLE to the table's generated name (settings carry the default name).
+  const table = env.ADJOIN_CLAIMS_TABLE ?? settings.claimsTableName;
+  const claims = new DynamoClaims(table);
   return {
     settings,
     directory,
@@ -36,10 +39,10 @@ export function buildDefaultDeps(env: NodeJS.ProcessEnv = process.env, settings:
       ...(settings.otpKeyId ? { secretKeyId: settings.otpKeyId } : {}),
       ...(settings.memberRoleName ? { memberRoleName: settings.memberRoleName } : {}),
     }),
-    // infra sets ADJOIN_CLAIMS_TABLE to the table's generated name (settings carry the default name).
-    claims: new DynamoClaims(env.ADJOIN_CLAIMS_TABLE ?? settings.claimsTableName),
-    // The pacing lines live in the claims table too (keys pace/…); no pacing configured: none.
-    ...(settings.pacing ? { pacer: new DynamoPacer(env.ADJOIN_CLAIMS_TABLE ?? settings.claimsTableName) } : {}),
+    claims,
+    // The pacing lines and the SSM Online board live in the claims table too (keys pace/…, sweep/…;
+    // the ssm-wait index); no pacing configured: neither.
+    ...(settings.pacing ? { pacer: new DynamoPacer(table), board: claims } : {}),
     executions: new SfnExecutionHistory(),
     clock: { now: () => new Date(), sleep: (ms) => new Promise((r) => setTimeout(r, Math.max(0, ms))) },
     random: { bytes: (n) => randomBytes(n) },

@@ -11,18 +11,23 @@ import {
   DynamoDBClient,
   GetItemCommand,
   PutItemCommand,
+  QueryCommand,
   UpdateItemCommand,
   type AttributeValue,
 } from '@aws-sdk/client-dynamodb';
 import { CLAIM_SKEW_SECONDS, newClaim } from '../lib/claims';
-import type { Claim, ClaimChanges, Claims, TakeResult } from '../lib/ports';
+import type { Claim, ClaimChanges, Claims, SsmBoard, TakeResult } from '../lib/ports';
+import { SSM_WAIT_INDEX } from '../lib/ssm-board';
 import { awsClientConfig } from './aws-clients';
 import { mapAwsError } from './aws-errors';
 
 type Item = Record<string, AttributeValue>;
 
-const NUMBER_FIELDS = new Set(['claimedAt', 'leaseUntil', 'ttl', 'round', 'sentAt', 'heartbeatAt', 'ssmWaitSince', 'ssmRound']);
-const STRING_FIELDS = new Set(['execution', 'status', 'commandId', 'objectGuid', 'dn', 'computerName', 'phase', 'failedState', 'error', 'directory']);
+const NUMBER_FIELDS = new Set(['claimedAt', 'leaseUntil', 'ttl', 'round', 'sentAt', 'heartbeatAt', 'ssmWaitSince', 'ssmRound', 'ssmWaitAt', 'ssmWaitRound', 'ssmOnlineAt']);
+const STRING_FIELDS = new Set(['execution', 'status', 'commandId', 'objectGuid', 'dn', 'computerName', 'phase', 'failedState', 'error', 'directory', 'ssmWait']);
+
+/** Pages of the board's index read per shard at most (1 MB each: ~10,000 keys). */
+const MAX_BOARD_PAGES = 10;
 
 /** The condition of a take (tasks/lib/claims.ts `mayTake`, same order). */
 export const TAKE_CONDITION =
@@ -47,7 +52,7 @@ export function fromItem(item: Item): Claim {
   return out as unknown as Claim;
 }
 
-export class DynamoClaims implements Claims {
+export class DynamoClaims implements Claims, SsmBoard {
   private readonly client: DynamoDBClient;
 
   constructor(
@@ -131,6 +136,52 @@ export class DynamoClaims implements Claims {
     } catch (err) {
       if (err instanceof ConditionalCheckFailedException) return false;
       throw mapAwsError(err, 'DynamoDB UpdateItem (join claim)');
+    }
+  }
+
+  /** The SSM Online board (tasks/lib/ssm-board.ts): keys in `shard` registered since `sinceSeconds`, from the sparse index. */
+  async waiting(shard: string, sinceSeconds: number): Promise<string[]> {
+    const keys: string[] = [];
+    let start: Record<string, AttributeValue> | undefined;
+    for (let page = 0; page < MAX_BOARD_PAGES; page++) {
+      try {
+        const out = await this.client.send(
+          new QueryCommand({
+            TableName: this.tableName,
+            IndexName: SSM_WAIT_INDEX,
+            KeyConditionExpression: '#shard = :shard AND #at >= :since',
+            ExpressionAttributeNames: { '#shard': 'ssmWait', '#at': 'ssmWaitAt' },
+            ExpressionAttributeValues: { ':shard': { S: shard }, ':since': { N: String(Math.floor(sinceSeconds)) } },
+            ...(start ? { ExclusiveStartKey: start } : {}),
+          }),
+        );
+        for (const item of out.Items ?? []) if (item.pk?.S) keys.push(item.pk.S);
+        start = out.LastEvaluatedKey;
+        if (!start) break;
+      } catch (err) {
+        throw mapAwsError(err, 'DynamoDB Query (SSM Online board)');
+      }
+    }
+    return keys;
+  }
+
+  /** Sets ssmOnlineAt and takes the claim off the board, only while it is on it. */
+  async markOnline(key: string, atSeconds: number): Promise<boolean> {
+    try {
+      await this.client.send(
+        new UpdateItemCommand({
+          TableName: this.tableName,
+          Key: { pk: { S: key } },
+          UpdateExpression: 'SET #online = :at REMOVE #shard',
+          ConditionExpression: 'attribute_exists(#shard)',
+          ExpressionAttributeNames: { '#online': 'ssmOnlineAt', '#shard': 'ssmWait' },
+          ExpressionAttributeValues: { ':at': { N: String(Math.floor(atSeconds)) } },
+        }),
+      );
+      return true;
+    } catch (err) {
+      if (err instanceof ConditionalCheckFailedException) return false;
+      throw mapAwsError(err, 'DynamoDB UpdateItem (SSM Online board)');
     }
   }
 }

@@ -5,7 +5,7 @@
  */
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { MetricsPort } from './metrics';
-import type { Claims, Clock, Directory, ExecutionHistory, FleetFor, Pacer, Random } from './ports';
+import type { Claims, Clock, Directory, ExecutionHistory, FleetFor, Pacer, Random, SsmBoard } from './ports';
 import type { Settings } from './settings';
 
 export interface Deps {
@@ -24,6 +24,8 @@ export interface Deps {
   logger: Logger;
   /** Lines for the SSM calls of a burst (tasks/lib/pace.ts); absent: not paced. */
   pacer?: Pacer;
+  /** The SSM Online board (tasks/lib/ssm-board.ts): with a pacer, one sweep checks every waiting agent; absent: each waits on its own checks. */
+  board?: SsmBoard;
   /** Outcome and failure counts (tasks/lib/metrics.ts); absent: not counted. */
   metrics?: MetricsPort;
 }

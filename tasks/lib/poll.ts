@@ -69,7 +69,8 @@ export function pollBudgetMs(clock: Clock, invocation: Invocation, maxSeconds: n
   return Math.max(0, remaining === undefined ? bound : Math.min(bound, remaining - InLambdaWait.reserveSeconds * 1000));
 }
 
-const throttling = (err: unknown): err is AdjoinError =>
+/** Throttled or AwsUnavailable past the SDK's own retries: a pause and another poll, not the end. */
+export const throttling = (err: unknown): err is AdjoinError =>
   err instanceof AdjoinError && (err.name === Errors.Throttled || err.name === Errors.AwsUnavailable);
 
 export async function pollWithin<T>(clock: Clock, invocation: Invocation, plan: PollPlan, poll: Poll<T>): Promise<T> {

@@ -153,6 +153,11 @@ export interface Fleet {
   describeInstances(instanceIds: string[]): Promise<Map<string, InstanceInfo>>;
   tagInstance(instanceId: string, tags: Record<string, string>): Promise<void>;
   ssmPingStatus(instanceId: string): Promise<PingStatus>;
+  /**
+   * The ping status of up to 50 instances in one DescribeInstanceInformation call (filter
+   * InstanceIds; the SSM Online board's sweep). Instances SSM does not know are absent. Any error throws.
+   */
+  ssmPingStatuses?(instanceIds: string[]): Promise<Map<string, PingStatus>>;
   /** Store a one-time password as a SecureString parameter; returns the parameter name. */
   putJoinSecret(instanceId: string, value: string): Promise<string>;
   deleteJoinSecret(instanceId: string): Promise<void>;
@@ -209,6 +214,16 @@ export interface Claim {
   /** When "Wait for SSM Online" of round ssmRound first found the agent not Online (tasks/lib/ssm-agent.ts). */
   ssmWaitSince?: number;
   ssmRound?: number;
+  /**
+   * The SSM Online board (tasks/lib/ssm-board.ts): while this execution waits for the agent, its
+   * shard `<account>/<region>/<0-9>` (the key of the claims table's `ssm-wait` index), since when
+   * (epoch s: the index's sort key), and the round; the sweeper sets ssmOnlineAt (epoch s, 0: not
+   * yet) and removes ssmWait when it sees the agent Online.
+   */
+  ssmWait?: string;
+  ssmWaitAt?: number;
+  ssmWaitRound?: number;
+  ssmOnlineAt?: number;
 }
 
 /** The fields a holder may change on its claim. */
@@ -232,6 +247,18 @@ export interface Claims {
   take(key: string, execution: string, nowSeconds: number, leaseSeconds: number): Promise<TakeResult>;
   /** Changes the claim only while `execution` holds it (and, with `unlessJoined`, it is not joined): false when not. */
   update(key: string, execution: string, changes: ClaimChanges, options?: { unlessJoined?: boolean }): Promise<boolean>;
+}
+
+/**
+ * The SSM Online board (tasks/lib/ssm-board.ts) on the claims table: who is waiting for an SSM
+ * agent, and the sweeper's word that one is Online. DynamoDB: a sparse index `ssm-wait`
+ * (tasks/adapters/dynamodb-claims.ts); lab/sim/claims.ts in memory.
+ */
+export interface SsmBoard {
+  /** Claim keys registered in `shard` at or after `sinceSeconds` (all pages, eventually consistent). */
+  waiting(shard: string, sinceSeconds: number): Promise<string[]>;
+  /** The agent of `key` is Online: ssmOnlineAt = atSeconds, ssmWait removed; false when it was not waiting (any more). */
+  markOnline(key: string, atSeconds: number): Promise<boolean>;
 }
 
 /** The failure of a join execution, as its history tells it (GetExecutionHistory). */

@@ -5,6 +5,13 @@
  * (tasks/lib/gone.ts; asked on the last check of each invocation, ~once a minute) → InstanceGone
  * (compensation). No AWS or LDAP import: ports only.
  *
+ * With the SSM Online board (tasks/lib/ssm-board.ts: a pacer and pacing.describeInstanceInformation
+ * set, as deployed by default) the join puts its claim on the board and reads its claim on each
+ * poll; one waiting Lambda per account and Region sweeps every ~5 s, 50 agents per
+ * DescribeInstanceInformation call, and marks the Online ones. A sweep that fails for anything
+ * but throttling is logged as an error and the agent is checked on its own. Without the board
+ * each check is one DescribeInstanceInformation call for this instance, in the account's line.
+ *
  * Per-platform deadlines (issue 14): with Windows enabled, the state's retries cover the longer
  * of timings.ssmOnlineDeadlineSeconds and windows.ssmOnlineDeadlineSeconds (Windows agents come
  * Online later: first boot, sysprep), and this task ends each platform's wait at its own
@@ -20,8 +27,9 @@ import type { Deps } from './deps';
 import { SsmAgentNotOnline } from './errors';
 import { assertNotGone } from './gone';
 import { waitInLine } from './pace';
-import { InLambdaWait, pollWithin, type Invocation } from './poll';
-import type { PingStatus } from './ports';
+import { boardOn, registered, registration, seenOnline, sweepIfDue } from './ssm-board';
+import { InLambdaWait, pollWithin, throttling, type Invocation } from './poll';
+import type { Fleet, PingStatus } from './ports';
 import type { Settings } from './settings';
 
 /** The SSM Online deadline of an instance (seconds) and the configuration key that sets it. */
@@ -50,19 +58,45 @@ export async function checkSsmAgent(input: CheckSsmAgentInput, deps: Deps, invoc
   const start = await waitStart(input, deps, nowSeconds());
   const leftSeconds = (): number => (start === undefined ? Infinity : start.since + deadline.seconds - nowSeconds());
   let ping: PingStatus | undefined;
+  let boardWait = false;
   let state: string | undefined;
   const stillWaiting = (detail: string): SsmAgentNotOnline => {
     const past = leftSeconds() <= 0 && start !== undefined;
     const waited = past ? `not Online ${nowSeconds() - start.since} s after the first check, past its deadline of ${deadline.seconds} s (${deadline.key}); ` : '';
     return new SsmAgentNotOnline(
-      `SSM agent of ${instanceId} is not Online (ping status ${ping ?? 'unknown'}, instance ${state ?? 'unknown'}; ${waited}${detail}). Check: the SSM agent is installed and ` +
+      `SSM agent of ${instanceId} is not Online (ping status ${ping ?? (boardWait ? 'not Online in the board\'s sweeps' : 'unknown')}, instance ${state ?? 'unknown'}; ${waited}${detail}). Check: the SSM agent is installed and ` +
         'running; the instance profile grants AmazonSSMManagedInstanceCore; the instance can reach the SSM endpoints ' +
         '(ssm, ssmmessages, ec2messages) through a NAT/internet route or VPC interface endpoints, with HTTPS allowed by its security group.',
     );
   };
   // Past the deadline one check is left (budget 0); otherwise at most the time to the deadline.
   const maxSeconds = Math.max(0, Math.min(InLambdaWait.maxSeconds, leftSeconds()));
+  const board = await onBoard(input, deps, fleet, nowSeconds());
+  if (board === 'online') return { pingStatus: 'Online' };
+  boardWait = board === 'waiting';
   try {
+    if (board === 'waiting')
+      return await pollWithin(deps.clock, invocation, { intervalSeconds: InLambdaWait.ssmIntervalSeconds, stillWaiting, maxSeconds }, async ({ first, last, deadlineMs }) => {
+        // The board (tasks/lib/ssm-board.ts): the claim says Online once a sweep saw it; this
+        // Lambda sweeps when its turn comes. EC2's word on the instance on the last check, as below.
+        if (!first && seenOnline(await deps.claims.get(claimKey(input.instance)), input.redriveCount ?? 0)) return { pingStatus: 'Online' as const };
+        try {
+          const sweep = await sweepIfDue(input.instance, deps, fleet, deadlineMs);
+          if (sweep) deps.logger.debug('SSM Online board swept', { checked: sweep.checked, online: sweep.online.size, calls: sweep.calls });
+          if (sweep?.online.has(instanceId)) return { pingStatus: 'Online' as const };
+        } catch (err) {
+          if (throttling(err)) throw err;
+          // A board that cannot be swept (the index missing, access denied) must not stop joins:
+          // said loudly, and this agent checked on its own (one paced call), as without a board.
+          deps.logger.error('SSM Online board: the sweep failed; this agent is checked on its own', { error: err instanceof Error ? `${err.name}: ${err.message}` : String(err) });
+          if ((await waitInLine(deps, input.instance, 'describeInstanceInformation', deadlineMs)).slot) {
+            ping = await fleet.ssmPingStatus(instanceId);
+            if (ping === 'Online') return { pingStatus: 'Online' as const };
+          }
+        }
+        if (last) state = (await assertNotGone(fleet, instanceId)).state;
+        return undefined;
+      });
     return await pollWithin(deps.clock, invocation, { intervalSeconds: InLambdaWait.ssmIntervalSeconds, stillWaiting, maxSeconds }, async ({ last, deadlineMs }) => {
       // Online answers everything (one call); an agent not Online needs EC2's word on the instance,
       // asked on the invocation's last check only (DescribeInstances is shared by every join).
@@ -80,4 +114,20 @@ export async function checkSsmAgent(input: CheckSsmAgentInput, deps: Deps, invoc
       await deps.claims.update(claimKey(input.instance), input.executionName, { ssmWaitSince: start.since, ssmRound: input.redriveCount ?? 0 });
     throw err;
   }
+}
+
+/**
+ * The board's view at the start of an invocation: not used (no board, no claim of ours), 'online'
+ * (a sweep saw it this round), or 'waiting' (on the board: registered now if it was not).
+ */
+async function onBoard(input: CheckSsmAgentInput, deps: Deps, fleet: Fleet, nowSeconds: number): Promise<'off' | 'online' | 'waiting'> {
+  const { executionName } = input;
+  if (executionName === undefined || !boardOn(deps, fleet)) return 'off';
+  const round = input.redriveCount ?? 0;
+  const key = claimKey(input.instance);
+  const claim = await deps.claims.get(key);
+  if (!claim || claim.execution !== executionName) return 'off';
+  if (seenOnline(claim, round)) return 'online';
+  if (registered(claim, round)) return 'waiting';
+  return (await deps.claims.update(key, executionName, registration(input.instance, round, nowSeconds))) ? 'waiting' : 'off';
 }

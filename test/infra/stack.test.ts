@@ -356,7 +356,36 @@ describe('state machines', () => {
     expect(users.sort()).toEqual(['check-setup', 'check-ssm-agent', 'clean-up-failed-join', 'find-computer-objects', 'find-stale-objects', 'prepare-computer-object', 'read-instance', 'record-leave', 'record-result', 'run-join-document', 'run-windows-join-document']);
     // The doctor and the leave only read (a probe key; the objectGUID the claim recorded).
     const readers = ['check-setup', 'find-computer-objects', 'find-stale-objects'];
-    for (const id of users) expect(taskActions(id).filter((a) => a.startsWith('dynamodb:')).sort()).toEqual(readers.includes(id) ? ['dynamodb:GetItem'] : ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem']);
+    // "Wait for SSM Online" also queries the SSM Online board's index (tasks/lib/ssm-board.ts).
+    const expected = (id: string): string[] =>
+      readers.includes(id) ? ['dynamodb:GetItem'] : ['dynamodb:GetItem', 'dynamodb:PutItem', ...(id === 'check-ssm-agent' ? ['dynamodb:Query'] : []), 'dynamodb:UpdateItem'];
+    for (const id of users) expect(taskActions(id).filter((a) => a.startsWith('dynamodb:')).sort()).toEqual(expected(id));
+  });
+
+  it('the SSM Online board: a sparse keys-only index ssm-wait (ssmWait, ssmWaitAt) on the claims table; only "Wait for SSM Online" may query it, and only it', () => {
+    const [, table] = ofType('AWS::DynamoDB::GlobalTable')[0] as [string, Resource];
+    expect(table.Properties.GlobalSecondaryIndexes).toEqual([
+      {
+        IndexName: 'ssm-wait',
+        KeySchema: [{ AttributeName: 'ssmWait', KeyType: 'HASH' }, { AttributeName: 'ssmWaitAt', KeyType: 'RANGE' }],
+        Projection: { ProjectionType: 'KEYS_ONLY' },
+      },
+    ]);
+    expect(table.Properties.AttributeDefinitions).toEqual(expect.arrayContaining([{ AttributeName: 'ssmWait', AttributeType: 'S' }, { AttributeName: 'ssmWaitAt', AttributeType: 'N' }]));
+    const queries = TaskIds.flatMap((id) => taskStatements(id).filter((st) => actionsOf(st).includes('dynamodb:Query')).map((st) => ({ id, st })));
+    expect(queries.map((q) => q.id)).toEqual(['check-ssm-agent']);
+    const [{ st }] = queries as [{ st: Statement }];
+    expect(actionsOf(st)).toEqual(['dynamodb:Query']);
+    // The index only: never the table (a Query on the table would read every claim of a key).
+    expect(st.Resource).toEqual({ 'Fn::Join': ['', [{ 'Fn::GetAtt': [expect.stringMatching(/JoinClaims/), 'Arn'] }, '/index/ssm-wait']] });
+  });
+
+  it('SSM pacing off (pacing.describeInstanceInformation 0): no board, so no Query right', () => {
+    const off = build(sampleConfig((c) => { c.pacing = { describeInstanceInformation: 0 }; }));
+    const res = off.template.toJSON().Resources as Record<string, Resource>;
+    const statements = Object.values(res).filter((r) => r.Type === 'AWS::IAM::Policy').flatMap((p) => (p.Properties.PolicyDocument as { Statement: Statement[] }).Statement);
+    expect(statements.flatMap(actionsOf)).not.toContain('dynamodb:Query');
+    expect(statements.flatMap(actionsOf)).toContain('dynamodb:UpdateItem');
   });
 
   it('a join that ends FAILED, TIMED_OUT or ABORTED starts the join-cleanup machine (with retries and the dead-letter queue)', () => {
