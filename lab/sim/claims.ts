@@ -72,6 +72,18 @@ export class SimClaims implements Claims, SsmBoard {
     return true;
   }
 
+  private readonly health = new Map<string, { okAt?: number; failedAt?: number }>();
+
+  async recordSweep(board: string, outcome: 'ok' | 'failed', atSeconds: number): Promise<void> {
+    await this.enter('recordSweep', board);
+    this.health.set(board, { ...this.health.get(board), [outcome === 'ok' ? 'okAt' : 'failedAt']: Math.floor(atSeconds) });
+  }
+
+  async sweepHealth(board: string): Promise<{ okAt?: number; failedAt?: number }> {
+    await this.enter('sweepHealth', board);
+    return { ...this.health.get(board) };
+  }
+
   private async enter(op: ClaimsOp, key: string): Promise<void> {
     const call: SimClaims['calls'][number] = { op, key };
     this.calls.push(call);

@@ -217,5 +217,7 @@ export function withSdkRetryClaims(claims: Claims & SsmBoard, fallback: SdkClien
     update: (...a) => via(() => claims.update(...a)),
     waiting: (...a) => via(() => claims.waiting(...a)),
     markOnline: (...a) => via(() => claims.markOnline(...a)),
+    recordSweep: (...a) => via(() => claims.recordSweep(...a)),
+    sweepHealth: (...a) => via(() => claims.sweepHealth(...a)),
   };
 }

@@ -184,4 +184,34 @@ export class DynamoClaims implements Claims, SsmBoard {
       throw mapAwsError(err, 'DynamoDB UpdateItem (SSM Online board)');
     }
   }
+
+  /** The board's health item `board/<account>/<region>`: okAt or failedAt (epoch s), kept a day. */
+  async recordSweep(board: string, outcome: 'ok' | 'failed', atSeconds: number): Promise<void> {
+    const at = Math.floor(atSeconds);
+    try {
+      await this.client.send(
+        new UpdateItemCommand({
+          TableName: this.tableName,
+          Key: { pk: { S: board } },
+          UpdateExpression: 'SET #at = :at, #ttl = :ttl',
+          ExpressionAttributeNames: { '#at': outcome === 'ok' ? 'okAt' : 'failedAt', '#ttl': 'ttl' },
+          ExpressionAttributeValues: { ':at': { N: String(at) }, ':ttl': { N: String(at + 86400) } },
+        }),
+      );
+    } catch (err) {
+      throw mapAwsError(err, 'DynamoDB UpdateItem (SSM Online board health)');
+    }
+  }
+
+  async sweepHealth(board: string): Promise<{ okAt?: number; failedAt?: number }> {
+    try {
+      const out = await this.client.send(new GetItemCommand({ TableName: this.tableName, Key: { pk: { S: board } } }));
+      const num = (v: AttributeValue | undefined): number | undefined => (v?.N !== undefined && Number.isFinite(Number(v.N)) ? Number(v.N) : undefined);
+      const okAt = num(out.Item?.okAt);
+      const failedAt = num(out.Item?.failedAt);
+      return { ...(okAt !== undefined ? { okAt } : {}), ...(failedAt !== undefined ? { failedAt } : {}) };
+    } catch (err) {
+      throw mapAwsError(err, 'DynamoDB GetItem (SSM Online board health)');
+    }
+  }
 }

@@ -259,6 +259,9 @@ export interface SsmBoard {
   waiting(shard: string, sinceSeconds: number): Promise<string[]>;
   /** The agent of `key` is Online: ssmOnlineAt = atSeconds, ssmWait removed; false when it was not waiting (any more). */
   markOnline(key: string, atSeconds: number): Promise<boolean>;
+  /** How the last sweeps of `board` (`board/<account>/<region>`) went: the last success and the last failure (epoch s). */
+  recordSweep(board: string, outcome: 'ok' | 'failed', atSeconds: number): Promise<void>;
+  sweepHealth(board: string): Promise<{ okAt?: number; failedAt?: number }>;
 }
 
 /** The failure of a join execution, as its history tells it (GetExecutionHistory). */

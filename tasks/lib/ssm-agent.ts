@@ -27,7 +27,7 @@ import type { Deps } from './deps';
 import { SsmAgentNotOnline } from './errors';
 import { assertNotGone } from './gone';
 import { waitInLine } from './pace';
-import { boardOn, registered, registration, seenOnline, sweepIfDue } from './ssm-board';
+import { boardKey, boardOn, failing, registered, registration, seenOnline, sweepIfDue } from './ssm-board';
 import { InLambdaWait, pollWithin, throttling, type Invocation } from './poll';
 import type { Fleet, PingStatus } from './ports';
 import type { Settings } from './settings';
@@ -74,6 +74,12 @@ export async function checkSsmAgent(input: CheckSsmAgentInput, deps: Deps, invoc
   const board = await onBoard(input, deps, fleet, nowSeconds());
   if (board === 'online') return { pingStatus: 'Online' };
   boardWait = board === 'waiting';
+  /** One check of this agent alone, in the account's DescribeInstanceInformation line: Online? */
+  const checkOwn = async (deadlineMs: number): Promise<boolean> => {
+    if (!(await waitInLine(deps, input.instance, 'describeInstanceInformation', deadlineMs)).slot) return false;
+    ping = await fleet.ssmPingStatus(instanceId);
+    return ping === 'Online';
+  };
   try {
     if (board === 'waiting')
       return await pollWithin(deps.clock, invocation, { intervalSeconds: InLambdaWait.ssmIntervalSeconds, stillWaiting, maxSeconds }, async ({ first, last, deadlineMs }) => {
@@ -89,12 +95,14 @@ export async function checkSsmAgent(input: CheckSsmAgentInput, deps: Deps, invoc
           // A board that cannot be swept (the index missing, access denied) must not stop joins:
           // said loudly, and this agent checked on its own (one paced call), as without a board.
           deps.logger.error('SSM Online board: the sweep failed; this agent is checked on its own', { error: err instanceof Error ? `${err.name}: ${err.message}` : String(err) });
-          if ((await waitInLine(deps, input.instance, 'describeInstanceInformation', deadlineMs)).slot) {
-            ping = await fleet.ssmPingStatus(instanceId);
-            if (ping === 'Online') return { pingStatus: 'Online' as const };
-          }
+          await deps.board?.recordSweep(boardKey(input.instance), 'failed', nowSeconds()).catch(() => undefined);
+          if (await checkOwn(deadlineMs)) return { pingStatus: 'Online' as const };
         }
-        if (last) state = (await assertNotGone(fleet, instanceId)).state;
+        if (last) {
+          // A failing board (its last sweep failed): this agent is checked on its own once per invocation.
+          if (deps.board && failing(await deps.board.sweepHealth(boardKey(input.instance))) && (await checkOwn(deadlineMs))) return { pingStatus: 'Online' as const };
+          state = (await assertNotGone(fleet, instanceId)).state;
+        }
         return undefined;
       });
     return await pollWithin(deps.clock, invocation, { intervalSeconds: InLambdaWait.ssmIntervalSeconds, stillWaiting, maxSeconds }, async ({ last, deadlineMs }) => {

@@ -20,8 +20,10 @@
  *   3. Each waiting join reads its own claim (one GetItem) on each of its polls: Online once the
  *      sweeper marked it in this round (`ssmWaitRound`).
  *
- * A sweep's errors are the sweeping task's own (throttling: its poll's back-off; anything else
- * fails that task, which names the call). The board is used only with a pacer, a
+ * A sweep's throttling is the sweeping task's poll's back-off. Any other failure (the index
+ * missing, access denied) is logged as an error and recorded on `board/<account>/<region>`; while
+ * the last sweep failed, every waiting join also checks its own agent once per invocation, so a
+ * broken board slows joins down to the per-instance checks but never stops them. The board is used only with a pacer, a
  * describeInstanceInformation pace and a fleet that can ask for many (production, the simulator);
  * otherwise each join checks its own agent as before. No AWS or LDAP import.
  */
@@ -48,6 +50,12 @@ export function boardShard(ref: Pick<InstanceRef, 'account' | 'region' | 'instan
   for (const ch of ref.instanceId) h = (h * 31 + ch.charCodeAt(0)) % 1_000_003;
   return `${ref.account}/${ref.region}/${h % BOARD_SHARDS}`;
 }
+
+/** The item that says how the last sweeps of an account and Region went. */
+export const boardKey = (ref: Pick<InstanceRef, 'account' | 'region'>): string => `board/${ref.account}/${ref.region}`;
+
+/** Is the board failing: a sweep failed after the last one that worked? */
+export const failing = (h: { okAt?: number; failedAt?: number }): boolean => (h.failedAt ?? 0) > (h.okAt ?? 0);
 
 /** The line whose slot makes its taker the sweeper of an account and Region. */
 export const sweepKey = (ref: Pick<InstanceRef, 'account' | 'region'>): string => `sweep/${ref.account}/${ref.region}/ssm-online`;
@@ -114,5 +122,6 @@ export async function sweepIfDue(ref: InstanceRef, deps: Pick<Deps, 'board' | 'p
     await Promise.all(online.map((id) => board.markOnline(claimKey({ ...ref, instanceId: id }), at)));
     for (const id of online) sweep.online.add(id);
   }
+  await board.recordSweep(boardKey(ref), 'ok', Math.floor(deps.clock.now().getTime() / 1000));
   return sweep;
 }
