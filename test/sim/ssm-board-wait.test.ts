@@ -91,14 +91,16 @@ test('120 joins wait at once: every agent is seen Online through the board, with
   const lastCall = Math.max(...calls.map((c) => c.atMs)) - t0;
   expect(sweepStarts).toBeLessThanOrEqual(Math.ceil(lastCall / SWEEP_EVERY_MS) + 1);
   // Every claim left the board (marked Online), in round 0.
-  for (const id of ids) expect(sim.claims.item(claimKey(ref(id)))).toMatchObject({ ssmWaitRound: 0, ssmOnlineAt: expect.any(Number) });
-  for (const id of ids) expect(sim.claims.item(claimKey(ref(id)))?.ssmWait).toBeUndefined();
+  for (const id of ids) {
+    const c = sim.claims.item(claimKey(ref(id)));
+    expect([c?.ssmWaitRound, (c?.ssmOnlineAt ?? 0) > 0, c?.ssmWait]).toEqual([0, true, undefined]);
+  }
 }, 60_000);
 
 test('a sweep that cannot read the board (access denied) is logged and each agent is checked on its own: still Online, nobody fails', async () => {
   const { sim, ids } = await world(12, (i) => 5 + i);
   const errors: string[] = [];
-  sim.logger.error = ((msg: string) => void errors.push(msg)) as typeof sim.logger.error;
+  jest.spyOn(sim.logger, 'error').mockImplementation((...args: unknown[]) => void errors.push(String(args[0])));
   const waiting = sim.claims.waiting.bind(sim.claims);
   let refused = 0;
   sim.claims.waiting = () => {
@@ -134,7 +136,7 @@ test('a redrive round waits afresh: an Online mark of round 0 does not answer ro
   const { sim, ids } = await world(1, () => 5);
   const id = ids[0] as string;
   await inTime(() => checkSsmAgent({ instance: ref(id), redriveCount: 0, executionName: 'exec-0' }, sim));
-  expect(sim.claims.item(claimKey(ref(id)))).toMatchObject({ ssmWaitRound: 0, ssmOnlineAt: expect.any(Number) });
+  expect((sim.claims.item(claimKey(ref(id)))?.ssmOnlineAt ?? 0) > 0).toBe(true);
   // The agent is now gone quiet (stopped); round 1 must not trust round 0's mark.
   const inst = sim.fleet.instance(id);
   if (!inst) throw new Error('no instance');
