@@ -56,7 +56,7 @@ import { makeLabRuntime, type LabRuntime } from '../cli/lab-runtime';
 import { ec2StateEvent } from '../cli/ec2-event';
 import { ExecutionStore, type ExecutionRecord } from '../engine';
 import { AwsRefused } from '../tasks/lib/errors';
-import type { Claim, ClaimChanges, Claims, TakeResult } from '../tasks/lib/ports';
+import type { Claim, ClaimChanges, Claims, SsmBoard, TakeResult } from '../tasks/lib/ports';
 import { formatMarker, MARKER_ATTRIBUTE } from '../tasks/lib/marker';
 import { computerName } from '../tasks/lib/naming';
 import { DEFAULT_OU_TAG } from '../tasks/lib/routing';
@@ -160,9 +160,9 @@ const STATUS_TAG = statusTagKeys(STATUS_PREFIX).status;
  * `refusingTake`, the conditional claim write is refused as DynamoDB refuses a role without
  * dynamodb:PutItem (AccessDeniedException, not transient). Reads and updates pass.
  */
-export class LeverClaims implements Claims {
+export class LeverClaims implements Claims, SsmBoard {
   readonly refusingTake = new Set<string>();
-  constructor(private readonly inner: Claims = new FileClaims()) {}
+  constructor(private readonly inner: FileClaims = new FileClaims()) {}
   get(key: string): Promise<Claim | undefined> {
     return this.inner.get(key);
   }
@@ -174,6 +174,19 @@ export class LeverClaims implements Claims {
   }
   update(key: string, execution: string, changes: ClaimChanges, options?: { unlessJoined?: boolean }): Promise<boolean> {
     return this.inner.update(key, execution, changes, options);
+  }
+  // The SSM Online board passes through (the lab deploys it, as production does by default).
+  waiting(shard: string, sinceSeconds: number): Promise<string[]> {
+    return this.inner.waiting(shard, sinceSeconds);
+  }
+  markOnline(key: string, atSeconds: number): Promise<boolean> {
+    return this.inner.markOnline(key, atSeconds);
+  }
+  recordSweep(board: string, outcome: 'ok' | 'failed', atSeconds: number): Promise<void> {
+    return this.inner.recordSweep(board, outcome, atSeconds);
+  }
+  sweepHealth(board: string): Promise<{ okAt?: number; failedAt?: number }> {
+    return this.inner.sweepHealth(board);
   }
 }
 

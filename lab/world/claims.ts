@@ -10,14 +10,14 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { mayTake, newClaim } from '../../tasks/lib/claims';
-import type { Claim, ClaimChanges, Claims, TakeResult } from '../../tasks/lib/ports';
+import type { Claim, ClaimChanges, Claims, SsmBoard, TakeResult } from '../../tasks/lib/ports';
 import { updatedClaim } from '../sim/claims';
 import { labPaths } from './paths';
 import { withLockFile } from './state';
 
 type Items = Record<string, Claim>;
 
-export class FileClaims implements Claims {
+export class FileClaims implements Claims, SsmBoard {
   readonly file: string;
 
   constructor(file: string = path.join(labPaths().root, 'claims.json')) {
@@ -51,6 +51,46 @@ export class FileClaims implements Claims {
         return next !== undefined;
       }),
     );
+  }
+
+  /** The SSM Online board (tasks/lib/ssm-board.ts), as the DynamoDB index answers it. */
+  waiting(shard: string, sinceSeconds: number): Promise<string[]> {
+    return attempt(() =>
+      Object.values(this.read())
+        .filter((c) => c.ssmWait === shard && (c.ssmWaitAt ?? 0) >= sinceSeconds)
+        .map((c) => c.key),
+    );
+  }
+
+  markOnline(key: string, atSeconds: number): Promise<boolean> {
+    return attempt(() =>
+      this.change((items) => {
+        const c = items[key];
+        if (!c || c.ssmWait === undefined) return false;
+        const next: Claim = { ...c, ssmOnlineAt: Math.floor(atSeconds) };
+        delete next.ssmWait;
+        items[key] = next;
+        return true;
+      }),
+    );
+  }
+
+  /** The board's health, kept in the same file under its key (board/<account>/<region>), as in the DynamoDB table. */
+  recordSweep(board: string, outcome: 'ok' | 'failed', atSeconds: number): Promise<void> {
+    return attempt(() =>
+      this.change((items) => {
+        const h = (items[board] ?? { key: board }) as unknown as Record<string, unknown>;
+        h[outcome === 'ok' ? 'okAt' : 'failedAt'] = Math.floor(atSeconds);
+        items[board] = h as unknown as Claim;
+      }),
+    );
+  }
+
+  sweepHealth(board: string): Promise<{ okAt?: number; failedAt?: number }> {
+    return attempt(() => {
+      const h = this.read()[board] as unknown as { okAt?: number; failedAt?: number } | undefined;
+      return { ...(h?.okAt !== undefined ? { okAt: h.okAt } : {}), ...(h?.failedAt !== undefined ? { failedAt: h.failedAt } : {}) };
+    });
   }
 
   /** Every item (copies), for tests and the CLI. */

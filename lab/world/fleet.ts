@@ -12,6 +12,8 @@
  */
 import { joinScript } from '../../infra/documents';
 import { SimExecutionHistory } from '../sim/claims';
+import { SimPacer } from '../sim/pacer';
+import { DEFAULT_PACING } from '../../tasks/lib/pace';
 import { attempt, FileClaims } from './claims';
 import { randomBytes, randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -20,7 +22,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Client, type ClientOptions } from 'ldapts';
 import { AwsRefused, DirectoryUnavailable } from '../../tasks/lib/errors';
 import type { Deps, DepsProvider } from '../../tasks/lib/deps';
-import type { Claims, CommandResult, CommandStatus, Fleet, FleetFor, InstanceInfo, LifecycleActionRef, OtpParameter, PingStatus, SendCommandRequest } from '../../tasks/lib/ports';
+import type { Claims, CommandResult, CommandStatus, Fleet, FleetFor, InstanceInfo, LifecycleActionRef, OtpParameter, PingStatus, SendCommandRequest, SsmBoard } from '../../tasks/lib/ports';
 import { defaultTagSettings, documentNames, validateSettings, type Settings } from '../../tasks/lib/settings';
 import { LdapDirectory } from '../../tasks/adapters/ldap-directory';
 import { lazyDirectories } from '../../tasks/lib/routing';
@@ -220,6 +222,19 @@ export class LabFleet implements Fleet {
     return attempt(() => {
       const r = this.record(instanceId);
       return r ? pingOf(r) : 'NotRegistered';
+    });
+  }
+
+  /** The SSM Online board's batched check (DescribeInstanceInformation with up to 50 InstanceIds): unknown instances absent. */
+  ssmPingStatuses(instanceIds: string[]): Promise<Map<string, PingStatus>> {
+    return attempt(() => {
+      if (instanceIds.length > 50) throw new RangeError(`ssmPingStatuses: at most 50 instances per call, got ${instanceIds.length}`);
+      const out = new Map<string, PingStatus>();
+      for (const id of instanceIds) {
+        const r = this.record(id);
+        if (r) out.set(id, pingOf(r));
+      }
+      return out;
     });
   }
 
@@ -492,6 +507,8 @@ export function labSettings(opts: LabSettingsOptions = {}, paths: LabPaths = lab
     documents: { ...LAB_DOCUMENTS },
     claimsTableName: 'adjoin-lab-join-claims',
     timings: { settleSeconds: 1, ssmOnlineDeadlineSeconds: 120, commandDeadlineSeconds: 180, claimLeaseSeconds: 600 },
+    // As deployed by default: the SSM calls paced, the SSM Online board on (tasks/lib/pace.ts, ssm-board.ts).
+    pacing: { ...DEFAULT_PACING },
     reconcile: { graceSeconds: 60, maxDeletions: 20, dryRun: false },
   };
   opts.customize?.(settings);
@@ -564,13 +581,18 @@ export function labDeps(opts: LabDepsOptions = {}): Deps {
   const settings = labSettings(opts);
   const fleet = opts.fleet ?? new LabFleet({ documentNames: settings.documents });
   const directory = labDirectory(settings);
+  const claims = opts.claims ?? new FileClaims();
   return {
     settings,
     directory,
     // The lab has one domain: every other directory name is a ConfigurationError.
     directoryFor: lazyDirectories(settings, () => directory, directory),
     fleetFor: labFleetFor(fleet),
-    claims: opts.claims ?? new FileClaims(),
+    claims,
+    // The pacing lines in this process's memory (a burst runs in one process; a CLI redrive in
+    // another is paced on its own), the SSM Online board on the claims file (lab/world/claims.ts).
+    pacer: new SimPacer(),
+    ...(isBoard(claims) ? { board: claims } : {}),
     executions: opts.executions ?? new SimExecutionHistory(),
     clock: wallClock,
     random: { bytes: (n) => randomBytes(n) },
@@ -590,3 +612,9 @@ export function labDepsProvider(opts: LabDepsOptions = {}): DepsProvider {
 }
 
 export { LAB_ACCOUNT, LAB_REGION, LAB_REGION_2 };
+
+/** Does this claims table also serve the SSM Online board? (The lab's file table does; a fault wrapper may not.) */
+function isBoard(c: Claims): c is Claims & SsmBoard {
+  const b = c as Partial<SsmBoard>;
+  return typeof b.waiting === 'function' && typeof b.markOnline === 'function' && typeof b.recordSweep === 'function' && typeof b.sweepHealth === 'function';
+}
