@@ -16,6 +16,7 @@
  * SDK errors map through aws-errors.ts (throttling → Throttled).
  */
 import { ConditionalCheckFailedException, DynamoDBClient, UpdateItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
+import { AwsUnavailable } from '../lib/errors';
 import { PACE_RETENTION_SECONDS, nextSlot } from '../lib/pace';
 import type { Pacer, SlotResult } from '../lib/ports';
 import { awsClientConfig } from './aws-clients';
@@ -70,7 +71,8 @@ export class DynamoPacer implements Pacer {
         if (known !== -1 && !Number.isFinite(known)) known = -1;
       }
     }
-    throw mapAwsError(new Error(`lost ${MAX_RACES} races in a row for a slot of ${key}`), 'DynamoDB UpdateItem (pacing line)');
+    // Transient (the state's throttling retry takes it): mapAwsError would call a plain Error AwsRefused, which ends the join.
+    throw new AwsUnavailable(`DynamoDB UpdateItem (pacing line) failed: lost ${MAX_RACES} races in a row for a slot of ${key}`);
   }
 
   private async send(key: string, update: string, condition: string, values: Record<string, AttributeValue>): Promise<Record<string, AttributeValue> | undefined> {
