@@ -9,28 +9,11 @@ import { Throttled } from '../../../../tasks/lib/errors';
 import { DEFAULT_PACING, PACED_APIS, nextSlot, paceKey, paceOf, waitInLine } from '../../../../tasks/lib/pace';
 import type { Clock, Pacer, PacingSettings } from '../../../../tasks/lib/ports';
 import { ACCOUNT, NOW, REGION, testSettings } from '../../../fakes';
+import { lambdaClock, stillClock } from '../../../pace-fakes';
 
 const T0 = NOW.getTime();
 const REF = { account: ACCOUNT, region: REGION };
 const SEND = paceKey(REF, 'sendCommand');
-
-/** One Lambda's clock: starts at `start`, sleeps by moving on; `woke` is when its last sleep ended. */
-function lambdaClock(start = T0): Clock & { t: number; slept: number[] } {
-  const c = {
-    t: start,
-    slept: [] as number[],
-    now: () => new Date(c.t),
-    sleep: (ms: number) => {
-      c.slept.push(ms);
-      c.t += ms;
-      return Promise.resolve();
-    },
-  };
-  return c;
-}
-
-/** A clock that cannot sleep (a unit fake, or a Retry-only poll). */
-const stillClock = (t = T0): Clock => ({ now: () => new Date(t) });
 
 /** Join-task deps with a line (`pacer`) and rates (`pacing`, 'none': no settings.pacing at all). */
 const depsOf = (pacer: Pacer | undefined, clock: Clock, pacing: PacingSettings | 'none' = { sendCommand: 5, getCommandInvocation: 10 }) => {
