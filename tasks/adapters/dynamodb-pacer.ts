@@ -4,7 +4,7 @@
  * free slot. A take is one conditional UpdateItem (two when the line was idle), the rule of
  * `nextSlot` as condition expressions:
  *
- *   1. line busy and short enough:  SET lineEnd = lineEnd + spacing   IF lineEnd BETWEEN now AND latest
+ *   1. line busy and short enough:  SET lineEnd = lineEnd + spacing   IF now <= lineEnd <= latest
  *      → the slot is the old lineEnd (ReturnValues UPDATED_OLD)
  *   2. line idle (no item, or its end is past): SET lineEnd = now + spacing   IF no item OR lineEnd < now
  *      → the slot is now
@@ -55,7 +55,9 @@ export class DynamoPacer implements Pacer {
           });
           return { slotMs: now };
         }
-        const out = await this.send(key, 'SET #end = #end + :spacing, #ttl = :ttl', '#end BETWEEN :now AND :latest', {
+        // Not BETWEEN: DynamoDB refuses a BETWEEN whose bounds are reversed (ValidationException), and a
+        // latest before now must simply find the line full (nextSlot).
+        const out = await this.send(key, 'SET #end = #end + :spacing, #ttl = :ttl', '#end >= :now AND #end <= :latest', {
           ':spacing': { N: String(spacing) },
           ':now': { N: String(now) },
           ':latest': { N: String(latest) },

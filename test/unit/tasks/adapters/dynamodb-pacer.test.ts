@@ -16,7 +16,7 @@ const ddb = mockClient(DynamoDBClient);
 const KEY = paceKey({ account: '123456789012', region: 'eu-west-1' }, 'sendCommand');
 const NOW = 1_800_000_000_000;
 const LATEST = NOW + 60_000;
-const BUSY = '#end BETWEEN :now AND :latest';
+const BUSY = '#end >= :now AND #end <= :latest';
 const IDLE = 'attribute_not_exists(pk) OR #end < :now';
 
 beforeEach(() => ddb.reset());
@@ -76,6 +76,16 @@ describe('DynamoPacer', () => {
     ddb.on(UpdateItemCommand).rejects(conditionFailed(LATEST + 1));
     await expect(new DynamoPacer('claims-table').take(KEY, NOW, 200, LATEST)).resolves.toEqual({ full: true, lineEndsMs: LATEST + 1 });
     expect(ddb).toHaveReceivedCommandTimes(UpdateItemCommand, 1);
+  });
+
+  it('a latest before now (no BETWEEN with reversed bounds, which DynamoDB refuses): full, where the line ends, nothing written', async () => {
+    ddb.on(UpdateItemCommand).rejects(conditionFailed(NOW + 500));
+    await expect(new DynamoPacer('claims-table').take(KEY, NOW, 200, NOW - 1_000)).resolves.toEqual({ full: true, lineEndsMs: NOW + 500 });
+    ddb.reset();
+    ddb.on(UpdateItemCommand).rejects(conditionFailed());
+    await expect(new DynamoPacer('claims-table').take(KEY, NOW, 200, NOW - 1_000)).resolves.toEqual({ full: true, lineEndsMs: NOW });
+    expect(sent().map((i) => i.ConditionExpression)).toEqual([BUSY]);
+    expect(sent()[0]?.ExpressionAttributeValues).toMatchObject({ ':now': { N: String(NOW) }, ':latest': { N: String(NOW - 1_000) } });
   });
 
   it('a race lost on the idle update (another made the line first): the busy update, the slot after the winner\'s', async () => {
@@ -147,7 +157,7 @@ describe('DynamoPacer', () => {
       const who = next(5);
       const now = (clocks[who] ?? NOW) + next(400);
       clocks[who] = now;
-      const latest = now + [0, 100, 2_000, 60_000][next(4)]!;
+      const latest = now + [-1_000, 0, 100, 2_000, 60_000][next(5)]!;
       const spacing = [100, 200, 1000][next(3)]!;
       const fromDynamo = await dynamo.take(KEY, now, spacing, latest);
       expect(fromDynamo).toEqual(await sim.take(KEY, now, spacing, latest));
