@@ -81,6 +81,14 @@ describe('waitInLine', () => {
     expect(pacer.calls).toEqual(order.map(() => ({ key: SEND, full: false })));
   });
 
+  it('takes that overlap in time (a table answering in 0–3 ms): every slot distinct, exactly one spacing apart', async () => {
+    let x = 5;
+    const pacer = new SimPacer(() => ((x = (x * 7 + 3) % 11), x % 4));
+    const clocks = Array.from({ length: 40 }, () => lambdaClock());
+    await Promise.all(clocks.map((clock) => waitInLine(depsOf(pacer, clock), REF, 'sendCommand', T0 + 60_000)));
+    expect(clocks.map((c) => c.t - T0).sort((a, b) => a - b)).toEqual(clocks.map((_, k) => k * 200));
+  });
+
   it('one caller after another: each later slot is one spacing after the last; the spacing is 1000 ÷ rate (fractions too)', async () => {
     const pacer = new SimPacer();
     const woke: number[] = [];
