@@ -4,7 +4,7 @@
  * free slot. A take is one conditional UpdateItem (two when the line was idle), the rule of
  * `nextSlot` as condition expressions:
  *
- *   1. line busy and short enough:  SET lineEnd = lineEnd + spacing   IF lineEnd BETWEEN now AND latest
+ *   1. line busy and short enough:  SET lineEnd = lineEnd + spacing   IF now <= lineEnd <= latest
  *      → the slot is the old lineEnd (ReturnValues UPDATED_OLD)
  *   2. line idle (no item, or its end is past): SET lineEnd = now + spacing   IF no item OR lineEnd < now
  *      → the slot is now
@@ -16,6 +16,7 @@
  * SDK errors map through aws-errors.ts (throttling → Throttled).
  */
 import { ConditionalCheckFailedException, DynamoDBClient, UpdateItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
+import { AwsUnavailable } from '../lib/errors';
 import { PACE_RETENTION_SECONDS, nextSlot } from '../lib/pace';
 import type { Pacer, SlotResult } from '../lib/ports';
 import { awsClientConfig } from './aws-clients';
@@ -54,7 +55,9 @@ export class DynamoPacer implements Pacer {
           });
           return { slotMs: now };
         }
-        const out = await this.send(key, 'SET #end = #end + :spacing, #ttl = :ttl', '#end BETWEEN :now AND :latest', {
+        // Not BETWEEN: DynamoDB refuses a BETWEEN whose bounds are reversed (ValidationException), and a
+        // latest before now must simply find the line full (nextSlot).
+        const out = await this.send(key, 'SET #end = #end + :spacing, #ttl = :ttl', '#end >= :now AND #end <= :latest', {
           ':spacing': { N: String(spacing) },
           ':now': { N: String(now) },
           ':latest': { N: String(latest) },
@@ -70,7 +73,8 @@ export class DynamoPacer implements Pacer {
         if (known !== -1 && !Number.isFinite(known)) known = -1;
       }
     }
-    throw mapAwsError(new Error(`lost ${MAX_RACES} races in a row for a slot of ${key}`), 'DynamoDB UpdateItem (pacing line)');
+    // Transient (the state's throttling retry takes it): mapAwsError would call a plain Error AwsRefused, which ends the join.
+    throw new AwsUnavailable(`DynamoDB UpdateItem (pacing line) failed: lost ${MAX_RACES} races in a row for a slot of ${key}`);
   }
 
   private async send(key: string, update: string, condition: string, values: Record<string, AttributeValue>): Promise<Record<string, AttributeValue> | undefined> {

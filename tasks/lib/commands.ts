@@ -156,10 +156,11 @@ export async function runJoinDocument(
   // (the cleanup resets it and deletes the parameter; a failed command may have used it).
   let computer = input.computer;
   const live = claim.phase === 'prepared' && claim.commandId === undefined && claim.status === 'joining';
-  if (!live) computer = await prepareComputer({ instance, executionName }, deps);
   // In line for SendCommand (tasks/lib/pace.ts): FIFO across the account's joins, within this
   // invocation's budget. No slot in time: JoinStillRunning (not yet sent), and the state's retry
-  // brings this round back into the line; the one-time password stays as it is.
+  // brings this round back into the line; nothing was done (a fresh one-time password is made
+  // only once the slot is ours: the claim keeps the old round's command until the send, so a
+  // password made before the wait would be made again by every retry in line).
   const line = await waitInLine(deps, instance, 'sendCommand', deps.clock.now().getTime() + pollBudgetMs(deps.clock, invocation));
   if (!line.slot) {
     const ahead = line.lineEndsMs === undefined ? '' : `; the line reaches ${Math.round((line.lineEndsMs - deps.clock.now().getTime()) / 1000)} s ahead`;
@@ -170,6 +171,7 @@ export async function runJoinDocument(
     );
   }
   if (line.waitedMs >= 1000) deps.logger.info('Waited in line for SendCommand', { waitedMs: Math.round(line.waitedMs) });
+  if (!live) computer = await prepareComputer({ instance, executionName }, deps);
   let commandId: string;
   try {
     commandId = await fleet.sendCommand({

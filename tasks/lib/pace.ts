@@ -14,8 +14,9 @@
  *   line end before now            → the slot is now; the end moves to now + spacing
  *   line end within the caller's   → the slot is the end; the end moves one spacing on
  *     latest acceptable time
- *   line end past it               → full: nothing written; the caller waits (in its Lambda,
- *                                    within its budget) until the line is short enough, or gives up
+ *   line end past it               → full: nothing written; the caller waits (in its Lambda)
+ *                                    until its latest time, then gives up (the state's retry
+ *                                    lines up again: a line never gets shorter, so no retake)
  *
  * A line past its slots costs nothing: a caller that took a slot and did not use it leaves a gap
  * of one spacing. `settings.pacing` sets the rates (calls per second, per account and Region;
@@ -60,14 +61,13 @@ export interface InLine {
   lineEndsMs?: number;
 }
 
-/** At most this many tries to get into a full line per call (each sleeps; bounded). */
-const MAX_TRIES = 30;
-
 /**
  * Waits for a slot of `api`'s line of the instance's account and Region, at the latest at
- * `latestMs`: sleeps until the slot (→ slot true), or, while the line reaches past `latestMs`,
- * sleeps until it is short enough and tries again, until `latestMs` (→ slot false, no call may be
- * made). Not paced, or a clock that cannot sleep with the line in the future: at once.
+ * `latestMs`: sleeps until the slot (→ slot true); or, when the line reaches past `latestMs`,
+ * sleeps until `latestMs` (→ slot false, no call may be made; the caller's budget is spent
+ * waiting, as its retries count on). ONE take either way: a line never gets shorter (its end only
+ * moves on), so a second take before `latestMs` could only be refused, one more write on the
+ * line's item each. Not paced, or a clock that cannot sleep: at once.
  */
 export async function waitInLine(deps: Pick<Deps, 'settings' | 'pacer' | 'clock'>, ref: Pick<InstanceRef, 'account' | 'region'>, api: PacedApi, latestMs: number): Promise<InLine> {
   const rate = paceOf(deps, api);
@@ -76,22 +76,14 @@ export async function waitInLine(deps: Pick<Deps, 'settings' | 'pacer' | 'clock'
   const now = (): number => deps.clock.now().getTime();
   const clock = deps.clock;
   const sleep = clock.sleep ? (ms: number): Promise<void> => (clock.sleep as (ms: number) => Promise<void>).call(clock, ms) : undefined;
-  const spacingMs = 1000 / rate;
   const start = now();
-  let lineEndsMs: number | undefined;
-  for (let tries = 0; tries < MAX_TRIES; tries++) {
-    const got = await pacer.take(paceKey(ref, api), now(), spacingMs, Math.max(now(), latestMs));
-    if (!('full' in got)) {
-      const wait = got.slotMs - now();
-      if (wait > 0 && sleep) await sleep(wait);
-      return { slot: true, waitedMs: now() - start };
-    }
-    lineEndsMs = got.lineEndsMs;
-    // The line must shrink by (its end − latest) before a slot fits: wait that long (at least 1 s), within latest.
-    const left = latestMs - now();
-    if (!sleep || left <= 0) break;
-    await sleep(Math.min(left, Math.max(1000, got.lineEndsMs - latestMs)));
-    if (now() >= latestMs) break;
+  const got = await pacer.take(paceKey(ref, api), start, 1000 / rate, Math.max(start, latestMs));
+  if (!('full' in got)) {
+    const wait = got.slotMs - now();
+    if (wait > 0 && sleep) await sleep(wait);
+    return { slot: true, waitedMs: now() - start };
   }
-  return { slot: false, waitedMs: now() - start, ...(lineEndsMs !== undefined ? { lineEndsMs } : {}) };
+  const left = latestMs - now();
+  if (left > 0 && sleep) await sleep(left);
+  return { slot: false, waitedMs: now() - start, lineEndsMs: got.lineEndsMs };
 }
