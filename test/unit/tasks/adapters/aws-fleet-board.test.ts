@@ -1,0 +1,141 @@
+/**
+ * The SSM Online board's question to SSM (tasks/adapters/aws-fleet.ts `ssmPingStatuses`): ONE
+ * DescribeInstanceInformation call for up to 50 instances, and the role-assuming fleet of
+ * `fleetFor` handing it on.
+ */
+import { DescribeInstanceInformationCommand, SSMClient, SSMServiceException } from '@aws-sdk/client-ssm';
+import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
+import { mockClient } from 'aws-sdk-client-mock';
+import 'aws-sdk-client-mock-jest';
+import { AwsFleet, type AwsFleetOptions, fleetFor } from '../../../../tasks/adapters/aws-fleet';
+import { AdjoinError } from '../../../../tasks/lib/errors';
+import type { Fleet, PingStatus } from '../../../../tasks/lib/ports';
+import { aString } from '../../../fakes';
+import { MAPPED_ERRORS, serviceError } from './aws-error-cases';
+
+const ssmMock = mockClient(SSMClient);
+const stsMock = mockClient(STSClient);
+const documents = { join: 'adjoin-join', verify: 'adjoin-verify' };
+const ids = (n: number, from = 0): string[] => Array.from({ length: n }, (_, i) => `i-${(from + i).toString(16).padStart(17, '0')}`);
+
+const fleet = (): AwsFleet => new AwsFleet({ region: 'eu-west-1', account: '123456789012', documents, ssm: new SSMClient({ region: 'eu-west-1' }) });
+const sent = () => ssmMock.commandCalls(DescribeInstanceInformationCommand).map((c) => c.args[0].input);
+
+beforeEach(() => {
+  ssmMock.reset();
+  stsMock.reset();
+});
+
+describe('AwsFleet.ssmPingStatuses', () => {
+  it('ONE DescribeInstanceInformation for all the IDs asked: filter InstanceIds, MaxResults 50', async () => {
+    // Prepare
+    const asked = ids(50);
+    ssmMock.on(DescribeInstanceInformationCommand).resolves({ InstanceInformationList: [] });
+    // Act
+    await fleet().ssmPingStatuses(asked);
+    // Assess
+    expect(sent()).toEqual([{ Filters: [{ Key: 'InstanceIds', Values: asked }], MaxResults: 50 }]);
+  });
+
+  it('answers only the IDs asked, with a known ping status; agents not listed are absent', async () => {
+    // Prepare
+    const [a, b, c, d, e] = ids(5);
+    ssmMock.on(DescribeInstanceInformationCommand).resolves({
+      InstanceInformationList: [
+        { InstanceId: a, PingStatus: 'Online' },
+        { InstanceId: b, PingStatus: 'ConnectionLost' },
+        { InstanceId: c, PingStatus: 'Inactive' },
+        { InstanceId: d, PingStatus: 'Sleeping' as never }, // not a status we know: as if not listed
+        { InstanceId: 'i-0notasked0000000', PingStatus: 'Online' },
+        { PingStatus: 'Online' },
+        { InstanceId: e },
+      ],
+    });
+    // Act
+    const pings = await fleet().ssmPingStatuses([a, b, c, d, e].map(String));
+    // Assess
+    expect(pings).toEqual(new Map<string, PingStatus>([[String(a), 'Online'], [String(b), 'ConnectionLost'], [String(c), 'Inactive']]));
+  });
+
+  it('no IDs: an empty answer and no call', async () => {
+    // Act
+    const pings = await fleet().ssmPingStatuses([]);
+    // Assess
+    expect(pings.size).toBe(0);
+    expect(ssmMock).toHaveReceivedCommandTimes(DescribeInstanceInformationCommand, 0);
+  });
+
+  it('more than 50 IDs: RangeError, and no call', async () => {
+    // Prepare
+    ssmMock.on(DescribeInstanceInformationCommand).resolves({ InstanceInformationList: [] });
+    // Act / Assess
+    await expect(fleet().ssmPingStatuses(ids(51))).rejects.toThrow(RangeError);
+    expect(ssmMock).toHaveReceivedCommandTimes(DescribeInstanceInformationCommand, 0);
+  });
+
+  it.each(MAPPED_ERRORS)('%s → mapped, naming the call', async (_case, sdkName, status, name, transient) => {
+    // Prepare
+    ssmMock.on(DescribeInstanceInformationCommand).rejects(serviceError(SSMServiceException, sdkName, status));
+    // Act / Assess
+    await expect(fleet().ssmPingStatuses(ids(3))).rejects.toBeInstanceOf(AdjoinError);
+    await expect(fleet().ssmPingStatuses(ids(3))).rejects.toMatchObject({ name, transient, message: aString(/^SSM DescribeInstanceInformation failed/) });
+  });
+});
+
+describe('fleetFor: the lazily built (role-assuming) fleet hands ssmPingStatuses on', () => {
+  const made: AwsFleetOptions[] = [];
+  const makeFleet = (o: AwsFleetOptions): AwsFleet => {
+    made.push(o);
+    return new AwsFleet({ ...o, ssm: new SSMClient({ region: o.region }) });
+  };
+  beforeEach(() => {
+    made.length = 0;
+  });
+
+  it('in our own account: the real fleet answers, one call', async () => {
+    // Prepare
+    const [a, b] = ids(2);
+    ssmMock.on(DescribeInstanceInformationCommand).resolves({ InstanceInformationList: [{ InstanceId: a, PingStatus: 'Online' }] });
+    const f = fleetFor({ documents, makeFleet, homeAccount: '111111111111' })({ account: '111111111111', region: 'eu-west-1' });
+    // Act
+    const pings = await f.ssmPingStatuses?.([String(a), String(b)]);
+    // Assess
+    expect(pings).toEqual(new Map([[String(a), 'Online']]));
+    expect(sent()).toEqual([{ Filters: [{ Key: 'InstanceIds', Values: [a, b] }], MaxResults: 50 }]);
+    expect(made).toHaveLength(1);
+  });
+
+  it('in a member account: through the assumed role', async () => {
+    // Prepare
+    stsMock.on(GetCallerIdentityCommand).resolves({ Account: '111111111111' });
+    stsMock.on(AssumeRoleCommand).resolves({
+      Credentials: { AccessKeyId: 'AK', SecretAccessKey: 'SK', SessionToken: 'ST', Expiration: new Date(Date.now() + 3_600_000) },
+    });
+    const [a] = ids(1);
+    ssmMock.on(DescribeInstanceInformationCommand).resolves({ InstanceInformationList: [{ InstanceId: a, PingStatus: 'ConnectionLost' }] });
+    const f = fleetFor({ documents, memberRoleName: 'adjoin-member', makeFleet, sts: new STSClient({ region: 'eu-west-1' }) })({ account: '222222222222', region: 'eu-west-1' });
+    // Act
+    const pings = await f.ssmPingStatuses?.([String(a)]);
+    // Assess
+    expect(pings).toEqual(new Map([[String(a), 'ConnectionLost']]));
+    expect(made.map((o) => [o.account, typeof o.credentials])).toEqual([['222222222222', 'function']]);
+  });
+
+  it('the real fleet\'s errors pass through unchanged (RangeError above 50)', async () => {
+    // Prepare
+    const f = fleetFor({ documents, makeFleet, homeAccount: '111111111111' })({ account: '111111111111', region: 'eu-west-1' });
+    // Act / Assess
+    await expect(f.ssmPingStatuses?.(ids(51))).rejects.toThrow(RangeError);
+    expect(ssmMock).toHaveReceivedCommandTimes(DescribeInstanceInformationCommand, 0);
+  });
+
+  it('a real fleet without ssmPingStatuses: the wrapper says so (RangeError), nothing else is called', async () => {
+    // Prepare
+    const calls: string[] = [];
+    const bare = new Proxy({} as Fleet, { get: (_t, p) => (typeof p === 'string' && p !== 'then' && p !== 'ssmPingStatuses' ? () => calls.push(p) : undefined) });
+    const f = fleetFor({ documents, makeFleet: () => bare, homeAccount: '111111111111' })({ account: '111111111111', region: 'eu-west-1' });
+    // Act / Assess
+    await expect(f.ssmPingStatuses?.(ids(1))).rejects.toThrow(/not offered by this fleet/);
+    expect(calls).toEqual([]);
+  });
+});
