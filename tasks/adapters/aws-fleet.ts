@@ -207,6 +207,14 @@ export class AwsFleet implements Fleet {
       }
       return out;
     } catch (err) {
+      // One unknown instance (terminated, agent never registered) may refuse the whole batch:
+      // halve it until the unknown one stands alone, and leave it out (NotRegistered, as ssmPingStatus says).
+      if (awsErrorName(err) === 'InvalidInstanceId') {
+        if (instanceIds.length === 1) return out;
+        const half = Math.ceil(instanceIds.length / 2);
+        const [a, b] = await Promise.all([this.ssmPingStatuses(instanceIds.slice(0, half)), this.ssmPingStatuses(instanceIds.slice(half))]);
+        return new Map([...a, ...b]);
+      }
       throw mapAwsError(err, 'SSM DescribeInstanceInformation', [], this.options.region);
     }
   }

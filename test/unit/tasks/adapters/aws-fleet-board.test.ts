@@ -57,6 +57,23 @@ describe('AwsFleet.ssmPingStatuses', () => {
     expect(pings).toEqual(new Map<string, PingStatus>([[String(a), 'Online'], [String(b), 'ConnectionLost'], [String(c), 'Inactive']]));
   });
 
+  it('InvalidInstanceId for a batch (one unknown instance): halves it until the unknown one stands alone, and leaves it out', async () => {
+    // Prepare: SSM refuses any batch holding the unknown instance
+    const asked = ids(8);
+    const unknown = String(asked[5]);
+    ssmMock.on(DescribeInstanceInformationCommand).callsFake((input: { Filters: { Values: string[] }[] }) => {
+      const values = input.Filters[0]?.Values ?? [];
+      if (values.includes(unknown)) throw serviceError(SSMServiceException, 'InvalidInstanceId');
+      return { InstanceInformationList: values.map((id) => ({ InstanceId: id, PingStatus: 'Online' })) };
+    });
+    // Act
+    const pings = await fleet().ssmPingStatuses(asked);
+    // Assess: every known one answered, the unknown one absent; 8 → 4+4 → 2+2 → 1+1: 7 calls
+    expect([...pings.keys()].sort()).toEqual(asked.filter((id) => id !== unknown).sort());
+    expect(sent()).toHaveLength(7);
+    expect(sent().at(-1)?.Filters?.[0]?.Values?.length).toBe(1);
+  });
+
   it('no IDs: an empty answer and no call', async () => {
     // Act
     const pings = await fleet().ssmPingStatuses([]);
