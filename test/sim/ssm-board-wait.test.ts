@@ -38,16 +38,19 @@ async function world(n: number, onlineAt: (i: number) => number, extra: { accoun
   return { sim, ids };
 }
 
-/** Runs `work` in discrete virtual time; returns its result and the virtual ms it took. */
-async function inTime<T>(work: () => Promise<T>): Promise<{ out: T; ms: number }> {
-  const time = new DiscreteTime({ seed: 'board' }).install();
-  try {
-    const start = performance.now();
-    const out = await time.run(work());
-    return { out, ms: performance.now() - start };
-  } finally {
-    time.uninstall();
-  }
+/**
+ * Discrete virtual time for every test (installed BEFORE the world is built: the simulated clock
+ * reads performance.now() at its construction, so a world built before would jump in time).
+ */
+let time: DiscreteTime;
+beforeEach(() => {
+  time = new DiscreteTime({ seed: 'board' }).install();
+});
+afterEach(() => time.uninstall());
+
+/** Runs `work` in discrete virtual time; returns its result. */
+async function inTime<T>(work: () => Promise<T>): Promise<{ out: T }> {
+  return { out: await time.run(work()) };
 }
 
 /** As the state's Retry does: invoke again (after 1 s) while SsmAgentNotOnline, up to `invocations`. */
