@@ -6,7 +6,7 @@
  * Shared by test/lab/chaos.test.ts (asserts) and bench/chaos.ts (prints the figures).
  *
  *   fault                 where                     injected as                              removed by
- *   dc-down-for-tasks     Prepare computer object   blackhole routes to every DC in the root  deleting them after 6 s: the
+ *   dc-down-for-tasks     Prepare computer object   blackhole routes to every DC in the root  deleting them after 15 s: the
  *                                                   namespace (where the tasks' LDAP runs)    task's own retries must recover
  *   ssm-never-online      Wait for SSM Online       the instance's agent never comes Online  the agent comes Online
  *   ou-create-denied      Prepare computer object   the instance's OU tag names a sub-OU of   removing that ACE (the
@@ -506,9 +506,10 @@ async function runFault(ctx: Ctx, fault: Fault, instanceId: string): Promise<Fau
       ctx.violations.push(`duplicate-event ${instanceId}: the duplicate ended ${endOf(other)}, not SUCCEEDED (in-progress or already-joined)`);
     first = joined[0] ?? (both[0] as ExecutionRecord);
   } else if (fault === 'dc-down-for-tasks') {
-    // The routes go in before the event and stay 6 s: Read instance and the SSM check need no
-    // LDAP, Prepare fails on its first attempt(s) and its retries (5 s, x2, full jitter) recover.
-    const down = dcsDownForTasks(6_000);
+    // The routes go in before the event and stay 15 s: Read instance and the SSM check need no
+    // LDAP (the SSM Online board may take one sweep plus one poll, ≤ ~9 s, to say Online), Prepare
+    // fails on its first attempt(s) and its retries (5 s, x2, 60 s max, 6 attempts, full jitter) recover.
+    const down = dcsDownForTasks(15_000);
     await new Promise((r) => setTimeout(r, 200));
     first = await ctx.runtime.start('join', event(instanceId, 'running'), runName('join', instanceId, 'dcdown'));
     ctx.runs += 1;
@@ -622,7 +623,7 @@ export async function runChaos(options: ChaosOptions = {}): Promise<ChaosReport>
       else ctx.violations.push(`${list[i] ?? '?'}: the scenario broke: ${s.reason instanceof Error ? s.reason.message : String(s.reason)}`);
     }
   };
-  // The outage of every DC for the tasks (6 s) would reach the others' LDAP too: they start
+  // The outage of every DC for the tasks (15 s) would reach the others' LDAP too: they start
   // after it, except ssm-never-online, whose first LDAP call (its cleanup) comes 30 s or more later.
   const alone: Fault[] = faults.filter((f) => f === 'dc-down-for-tasks');
   const early: Fault[] = faults.filter((f) => f === 'ssm-never-online');
