@@ -27,7 +27,7 @@ import type { Deps } from './deps';
 import { SsmAgentNotOnline } from './errors';
 import { assertNotGone } from './gone';
 import { waitInLine } from './pace';
-import { boardKey, boardOn, failing, registered, registration, seenOnline, sweepIfDue } from './ssm-board';
+import { boardKey, boardOn, failing, registered, registration, registrationAging, seenOnline, sweepIfDue } from './ssm-board';
 import { InLambdaWait, pollWithin, throttling, type Invocation } from './poll';
 import type { Fleet, PingStatus } from './ports';
 import type { Settings } from './settings';
@@ -136,6 +136,10 @@ async function onBoard(input: CheckSsmAgentInput, deps: Deps, fleet: Fleet, nowS
   const claim = await deps.claims.get(key);
   if (!claim || claim.execution !== executionName) return 'off';
   if (seenOnline(claim, round)) return 'online';
-  if (registered(claim, round)) return 'waiting';
+  if (registered(claim, round)) {
+    // Waiting longer than the sweeps look back: refresh ssmWaitAt only (a mark in between keeps ssmWait removed).
+    if (!registrationAging(claim, deps, nowSeconds)) return 'waiting';
+    return (await deps.claims.update(key, executionName, { ssmWaitAt: nowSeconds })) ? 'waiting' : 'off';
+  }
   return (await deps.claims.update(key, executionName, registration(input.instance, round, nowSeconds))) ? 'waiting' : 'off';
 }

@@ -79,6 +79,14 @@ export const registration = (ref: InstanceRef, round: number, nowSeconds: number
   ssmOnlineAt: 0,
 });
 
+/**
+ * Is a registration about to fall behind the sweeps' look-back (`sweepCutoff`)? Older than the
+ * longest SSM deadline: the round still waits (the state's throttling retries are not counted
+ * by its SsmAgentNotOnline attempts), so its holder refreshes `ssmWaitAt` or no sweep would see it.
+ */
+export const registrationAging = (claim: Pick<Claim, 'ssmWaitAt'>, deps: Pick<Deps, 'settings'>, nowSeconds: number): boolean =>
+  (claim.ssmWaitAt ?? 0) < sweepCutoff(deps, nowSeconds) + BOARD_SLACK_SECONDS;
+
 /** The oldest registration a sweep still checks (epoch s). */
 export function sweepCutoff(deps: Pick<Deps, 'settings'>, nowSeconds: number): number {
   const longest = Math.max(deps.settings.timings.ssmOnlineDeadlineSeconds, deps.settings.windows?.ssmOnlineDeadlineSeconds ?? 0);

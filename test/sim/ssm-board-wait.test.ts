@@ -172,3 +172,18 @@ test('without pacing (or without a claim of its own) the board is not used: one 
   expect(pingCalls(sim).map((c) => c.arg)).toEqual([id]);
   expect(sim.claims.calls.filter((c) => c.op === 'update' || c.op === 'waiting')).toEqual([]);
 });
+
+test('a round that has waited longer than the sweep cutoff (throttled retries stretch the wait) is still swept: its registration is refreshed', async () => {
+  // Registered in round 0 longer ago than the sweeps look back (longest SSM deadline + 300 s):
+  // the state's throttling retries (BurstThrottleRetry) are not counted by SsmOnlinePolling's
+  // attempts, so a Linux-only round can still be waiting then.
+  const { sim, ids } = await world(1, () => 0);
+  const id = ids[0] as string;
+  const now = Math.floor(sim.clock.now().getTime() / 1000);
+  const longAgo = now - sim.settings.timings.ssmOnlineDeadlineSeconds - 300 - 60;
+  await sim.claims.update(claimKey(ref(id)), 'exec-0', { ssmWait: boardShard(ref(id)), ssmWaitAt: longAgo, ssmWaitRound: 0, ssmOnlineAt: 0 });
+  // The agent is Online and the board healthy: one invocation must see it.
+  const { out } = await inTime(() => checkSsmAgent({ instance: ref(id), redriveCount: 0, executionName: 'exec-0' }, sim).catch((e: unknown) => e));
+  expect(out).toEqual({ pingStatus: 'Online' });
+  expect(sim.claims.item(claimKey(ref(id)))?.ssmWaitAt).toBeGreaterThan(longAgo);
+}, 60_000);

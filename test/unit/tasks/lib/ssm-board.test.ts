@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { newClaim } from '../../../../tasks/lib/claims';
 import type { Claim, Fleet, Pacer, SsmBoard } from '../../../../tasks/lib/ports';
 import type { Settings } from '../../../../tasks/lib/settings';
-import { BOARD_SHARDS, BOARD_SLACK_SECONDS, boardOn, boardShard, registered, registration, seenOnline, sweepCutoff, sweepKey } from '../../../../tasks/lib/ssm-board';
+import { BOARD_SHARDS, BOARD_SLACK_SECONDS, boardOn, boardShard, registered, registration, registrationAging, seenOnline, sweepCutoff, sweepKey } from '../../../../tasks/lib/ssm-board';
 import { WINDOWS_DEFAULTS } from '../../../../tasks/lib/windows-settings';
 import { ACCOUNT, INSTANCE, REGION, testSettings } from '../../../fakes';
 
@@ -88,6 +88,22 @@ describe('sweepCutoff (the oldest registration a sweep still reads)', () => {
     // Assess
     expect(cutoff).toBe(NOW - longest - 300);
     expect(BOARD_SLACK_SECONDS).toBe(300);
+  });
+});
+
+describe('registrationAging (a registration its holder refreshes so the sweeps still read it)', () => {
+  it.each<[string, number | undefined, boolean]>([
+    ['just registered', NOW, false],
+    ['exactly the longest deadline ago', NOW - 900, false],
+    ['older than the longest deadline', NOW - 901, true],
+    ['past the sweep cutoff', NOW - 900 - 300 - 1, true],
+    ['no ssmWaitAt', undefined, true],
+  ])('%s', (_case, ssmWaitAt, aging) => {
+    // Prepare
+    const s = testSettings();
+    const settings = { ...s, timings: { ...s.timings, ssmOnlineDeadlineSeconds: 900 } };
+    // Act / Assess
+    expect(registrationAging(ssmWaitAt === undefined ? {} : { ssmWaitAt }, { settings }, NOW)).toBe(aging);
   });
 });
 
