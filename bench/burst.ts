@@ -383,8 +383,11 @@ export async function runBurst(defs: Definitions, o: BurstOptions): Promise<Burs
     }
 
     const gbSeconds = (lambda.billedMs / 1000) * (LAMBDA_MEMORY_MB / 1024);
-    const dynamoReads = sim.claims.calls.filter((c) => c.op === 'get' || c.op === 'waiting').length;
-    const dynamoWrites = sim.claims.calls.length - dynamoReads + sim.pacer.calls.length;
+    const reads = new Set(['get', 'waiting', 'sweepHealth']);
+    const claimReads = sim.claims.calls.filter((c) => reads.has(c.op)).length;
+    const pacerReads = sim.pacer.calls.filter((c) => c.read).length;
+    const dynamoReads = claimReads + pacerReads;
+    const dynamoWrites = sim.claims.calls.length - claimReads + sim.pacer.calls.length - pacerReads;
     const per1000 = joinedIds.length === 0 ? 0 : 1000 / joinedIds.length;
     const cost = {
       transitions: totalTransitions * PRICE.perTransition * per1000,

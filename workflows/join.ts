@@ -14,6 +14,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { Errors, LambdaTimeout } from '../tasks/lib/errors';
 import { InLambdaWait } from '../tasks/lib/poll';
+import { SEND_LINE_ALLOWANCE_SECONDS } from '../tasks/lib/pace';
 import { WINDOWS_DEFAULTS } from '../tasks/lib/windows-settings';
 import {
   at,
@@ -68,7 +69,7 @@ export const BurstThrottleRetry: RetryPolicy = {
  * 4,500 joins ahead at 5 per second. A longer line ends the join with JoinStillRunning ("not sent
  * yet"), redrivable; raise pacing.sendCommand (and the account's quota) for larger bursts.
  */
-export const SendLineAllowanceSeconds = 900;
+export const SendLineAllowanceSeconds = SEND_LINE_ALLOWANCE_SECONDS;
 
 /**
  * Retries of a state that polls in its Lambda until `deadlineSeconds` have passed: an invocation

@@ -9,12 +9,21 @@ import type { Pacer, SlotResult } from '../../tasks/lib/ports';
 export class SimPacer implements Pacer {
   private readonly ends = new Map<string, number>();
   /** Every take, in order. */
-  readonly calls: { key: string; full: boolean }[] = [];
+  readonly calls: { key: string; full: boolean; read?: true }[] = [];
 
   constructor(private readonly latencyMs?: () => number) {}
 
   /** The line's end (epoch ms), for assertions. */
   lineEnd(key: string): number | undefined {
+    return this.ends.get(key);
+  }
+
+  /** The Pacer port's read (counted in the call log as a read). */
+  async peek(key: string): Promise<number | undefined> {
+    const latency = this.latencyMs?.() ?? 0;
+    if (latency > 0) await new Promise((r) => setTimeout(r, latency));
+    else await Promise.resolve();
+    this.calls.push({ key, full: false, read: true });
     return this.ends.get(key);
   }
 

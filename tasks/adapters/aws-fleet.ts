@@ -98,6 +98,9 @@ export function toCommandStatus(status: string | undefined, details: string | un
   }
 }
 
+/** Pages of one batched DescribeInstanceInformation (ssmPingStatuses) at most. */
+const PING_PAGES = 5;
+
 export class AwsFleet implements Fleet {
   readonly ec2: EC2Client;
   readonly ssm: SSMClient;
@@ -197,13 +200,19 @@ export class AwsFleet implements Fleet {
     if (instanceIds.length === 0) return out;
     if (instanceIds.length > 50) throw new RangeError(`ssmPingStatuses: at most 50 instances per call, got ${instanceIds.length}`);
     try {
-      // One page: at most 50 instances asked, MaxResults 50.
-      const res = await this.ssm.send(
-        new DescribeInstanceInformationCommand({ Filters: [{ Key: 'InstanceIds', Values: instanceIds }], MaxResults: 50 }),
-      );
-      for (const i of res.InstanceInformationList ?? []) {
-        const ping = i.PingStatus as PingStatus | undefined;
-        if (i.InstanceId && instanceIds.includes(i.InstanceId) && ping && PINGS.includes(ping)) out.set(i.InstanceId, ping);
+      // At most 50 instances asked, MaxResults 50: one page, unless SSM pages a filtered answer
+      // short (it may): then the next pages, a few at most.
+      let token: string | undefined;
+      for (let page = 0; page < PING_PAGES; page++) {
+        const res = await this.ssm.send(
+          new DescribeInstanceInformationCommand({ Filters: [{ Key: 'InstanceIds', Values: instanceIds }], MaxResults: 50, ...(token ? { NextToken: token } : {}) }),
+        );
+        for (const i of res.InstanceInformationList ?? []) {
+          const ping = i.PingStatus as PingStatus | undefined;
+          if (i.InstanceId && instanceIds.includes(i.InstanceId) && ping && PINGS.includes(ping)) out.set(i.InstanceId, ping);
+        }
+        token = res.NextToken;
+        if (!token || out.size >= instanceIds.length) break;
       }
       return out;
     } catch (err) {

@@ -15,7 +15,7 @@
  * already hold the 'claims' rights (GetItem/PutItem/UpdateItem on this table: infra/permissions.ts).
  * SDK errors map through aws-errors.ts (throttling → Throttled).
  */
-import { ConditionalCheckFailedException, DynamoDBClient, UpdateItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
+import { ConditionalCheckFailedException, DynamoDBClient, GetItemCommand, UpdateItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import { AwsUnavailable } from '../lib/errors';
 import { PACE_RETENTION_SECONDS, nextSlot } from '../lib/pace';
 import type { Pacer, SlotResult } from '../lib/ports';
@@ -75,6 +75,16 @@ export class DynamoPacer implements Pacer {
     }
     // Transient (the state's throttling retry takes it): mapAwsError would call a plain Error AwsRefused, which ends the join.
     throw new AwsUnavailable(`DynamoDB UpdateItem (pacing line) failed: lost ${MAX_RACES} races in a row for a slot of ${key}`);
+  }
+
+  async peek(key: string): Promise<number | undefined> {
+    try {
+      const out = await this.client.send(new GetItemCommand({ TableName: this.tableName, Key: { pk: { S: key } }, ProjectionExpression: '#end', ExpressionAttributeNames: { '#end': 'lineEnd' } }));
+      const end = Number(out.Item?.lineEnd?.N);
+      return out.Item?.lineEnd?.N !== undefined && Number.isFinite(end) ? end : undefined;
+    } catch (err) {
+      throw mapAwsError(err, 'DynamoDB GetItem (pacing line)');
+    }
   }
 
   private async send(key: string, update: string, condition: string, values: Record<string, AttributeValue>): Promise<Record<string, AttributeValue> | undefined> {

@@ -16,7 +16,9 @@
  * (timings.commandDeadlineSeconds, windows.commandDeadlineSeconds), then Record result or the
  * join-cleanup deletes it. A join that still runs therefore never holds a parameter older than
  * settleSeconds + that deadline + OTP_SWEEP_MARGIN_SECONDS (the margin: state retries and Lambda
- * retries around the write and the delete). The live-claim rule covers anything longer.
+ * retries around the write and the delete), + SEND_LINE_ALLOWANCE_SECONDS when SendCommand is
+ * paced (a join may wait that long in the line between the write and the send: tasks/lib/pace.ts).
+ * The live-claim rule covers anything longer.
  *
  * An account/Region whose parameters cannot be listed (AwsRefused, AwsUnavailable,
  * AwsUnreachable) is skipped and reported; any other error (throttling) throws: the state
@@ -29,6 +31,7 @@ import type { OtpSweepOutput } from './contracts';
 import type { Deps } from './deps';
 import { AdjoinError, Errors } from './errors';
 import { INSTANCE_ID, joinSecretPath } from './naming';
+import { SEND_LINE_ALLOWANCE_SECONDS } from './pace';
 import { scopedDeps } from './routing';
 import type { Settings } from './settings';
 import { statusTagKeys } from './tags';
@@ -42,9 +45,10 @@ export function isAccountUnreachable(err: unknown): err is AdjoinError {
 export const OTP_SWEEP_MARGIN_SECONDS = 15 * 60;
 
 /** A parameter older than this is never held by a join that still runs (see the module comment). */
-export function otpMaxAgeSeconds(settings: Pick<Settings, 'timings' | 'windows'>): number {
+export function otpMaxAgeSeconds(settings: Pick<Settings, 'timings' | 'windows' | 'pacing'>): number {
   const longest = Math.max(settings.timings.commandDeadlineSeconds, settings.windows?.commandDeadlineSeconds ?? 0);
-  return settings.timings.settleSeconds + longest + OTP_SWEEP_MARGIN_SECONDS;
+  const line = (settings.pacing?.sendCommand ?? 0) > 0 ? SEND_LINE_ALLOWANCE_SECONDS : 0;
+  return settings.timings.settleSeconds + longest + line + OTP_SWEEP_MARGIN_SECONDS;
 }
 
 export async function sweepOtpParameters(targets: { account: string; region: string }[], dryRun: boolean, deps: Deps): Promise<OtpSweepOutput> {

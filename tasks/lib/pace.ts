@@ -37,6 +37,13 @@ export const PACED_APIS: readonly PacedApi[] = ['sendCommand', 'getCommandInvoca
  */
 export const DEFAULT_PACING: Required<PacingSettings> = { sendCommand: 5, getCommandInvocation: 10, describeInstanceInformation: 10 };
 
+/**
+ * How long "Run join document" may wait in the SendCommand line, on top of its command deadline
+ * (s): its JoinStillRunning retries cover it (workflows/join.ts), and the one-time-password sweep
+ * counts it in a parameter's age (tasks/lib/otp-sweep.ts). 4,500 joins ahead at 5 per second.
+ */
+export const SEND_LINE_ALLOWANCE_SECONDS = 900;
+
 /** How long a line item outlives its last slot before DynamoDB's TTL removes it (s). */
 export const PACE_RETENTION_SECONDS = 86400;
 

@@ -328,4 +328,6 @@ export interface Pacer {
    * (epoch ms); `nowMs` is the caller's clock. Full: nothing is written. Atomic.
    */
   take(key: string, nowMs: number, spacingMs: number, latestMs: number): Promise<SlotResult>;
+  /** The line's end as last written (epoch ms; undefined: no line), read without a write (eventually consistent). */
+  peek(key: string): Promise<number | undefined>;
 }

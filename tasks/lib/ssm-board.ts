@@ -31,6 +31,7 @@ import { claimKey } from './claims';
 import type { InstanceRef } from './contracts';
 import type { Deps } from './deps';
 import { paceOf, waitInLine } from './pace';
+import { throttling } from './poll';
 import type { Claim, Fleet } from './ports';
 
 /** The claims table's sparse index of waiting joins (infra/adjoin.ts). */
@@ -100,6 +101,8 @@ export interface Sweep {
   online: Set<string>;
   /** DescribeInstanceInformation calls made. */
   calls: number;
+  /** Agents seen Online whose mark was throttled (left for the next sweep). */
+  unmarked: number;
 }
 
 /**
@@ -110,15 +113,21 @@ export async function sweepIfDue(ref: InstanceRef, deps: Pick<Deps, 'board' | 'p
   const { board, pacer } = deps;
   if (!board || !pacer || !fleet.ssmPingStatuses) return undefined;
   const now = deps.clock.now().getTime();
+  // A read first: the election's write (a conditional write costs capacity even when refused)
+  // only when the last sweep is due, so thousands of waiting joins do not heat one item.
+  const end = await pacer.peek(sweepKey(ref));
+  if (end !== undefined && end > now) return undefined;
   const elected = await pacer.take(sweepKey(ref), now, SWEEP_EVERY_MS, now);
   if ('full' in elected) return undefined;
   const nowSeconds = Math.floor(now / 1000);
   const cutoff = sweepCutoff(deps, nowSeconds);
-  const shards = Array.from({ length: BOARD_SHARDS }, (_, i) => `${ref.account}/${ref.region}/${i}`);
+  // From a random shard on: a sweep cut short by its budget leaves a different rest each time.
+  const first = Math.floor(Math.random() * BOARD_SHARDS);
+  const shards = Array.from({ length: BOARD_SHARDS }, (_, i) => `${ref.account}/${ref.region}/${(first + i) % BOARD_SHARDS}`);
   const prefix = `${ref.account}/${ref.region}/`;
   const keys = (await Promise.all(shards.map((s) => board.waiting(s, cutoff)))).flat();
   const ids = [...new Set(keys.filter((k) => k.startsWith(prefix)).map((k) => k.slice(prefix.length)))];
-  const sweep: Sweep = { checked: 0, online: new Set(), calls: 0 };
+  const sweep: Sweep = { checked: 0, online: new Set(), calls: 0, unmarked: 0 };
   for (let i = 0; i < ids.length; i += BOARD_BATCH) {
     const batch = ids.slice(i, i + BOARD_BATCH);
     if (!(await waitInLine(deps, ref, 'describeInstanceInformation', deadlineMs)).slot) break;
@@ -127,8 +136,14 @@ export async function sweepIfDue(ref: InstanceRef, deps: Pick<Deps, 'board' | 'p
     sweep.checked += batch.length;
     const at = Math.floor(deps.clock.now().getTime() / 1000);
     const online = batch.filter((id) => pings.get(id) === 'Online');
-    await Promise.all(online.map((id) => board.markOnline(claimKey({ ...ref, instanceId: id }), at)));
-    for (const id of online) sweep.online.add(id);
+    // Each mark on its own: a throttled one leaves that claim on the board for the next sweep
+    // (the others are not lost with it); anything else fails the sweep.
+    const marks = await Promise.allSettled(online.map((id) => board.markOnline(claimKey({ ...ref, instanceId: id }), at)));
+    for (const [i, m] of marks.entries()) {
+      if (m.status === 'fulfilled') sweep.online.add(online[i] as string);
+      else if (throttling(m.reason)) sweep.unmarked += 1;
+      else throw m.reason;
+    }
   }
   await board.recordSweep(boardKey(ref), 'ok', Math.floor(deps.clock.now().getTime() / 1000));
   return sweep;

@@ -151,7 +151,7 @@ describe('Run join document in the SendCommand line', () => {
   it('the line\'s table throttled: Throttled (the state retries it), nothing sent', async () => {
     const w = pacedWorld();
     await claimed(w);
-    w.deps.pacer = { take: () => Promise.reject(new Throttled('DynamoDB UpdateItem (pacing line) failed: ProvisionedThroughputExceededException')) };
+    w.deps.pacer = { take: () => Promise.reject(new Throttled('DynamoDB UpdateItem (pacing line) failed: ProvisionedThroughputExceededException')), peek: () => Promise.resolve(undefined) };
     await expect(runJoinDocument(runInput, w.deps)).rejects.toThrow(Throttled);
     expect(ops(w, 'sendCommand')).toBe(0);
   });

@@ -74,6 +74,23 @@ describe('AwsFleet.ssmPingStatuses', () => {
     expect(sent().at(-1)?.Filters?.[0]?.Values?.length).toBe(1);
   });
 
+  it('a short page with a NextToken (SSM may page a filtered answer): the next pages are read, at most 5', async () => {
+    // Prepare: two agents per page, always another page
+    const asked = ids(20);
+    let page = 0;
+    ssmMock.on(DescribeInstanceInformationCommand).callsFake(() => {
+      const list = asked.slice(page * 2, page * 2 + 2).map((id) => ({ InstanceId: id, PingStatus: 'Online' }));
+      page += 1;
+      return { InstanceInformationList: list, NextToken: `t${page}` };
+    });
+    // Act
+    const pings = await fleet().ssmPingStatuses(asked);
+    // Assess: 5 pages, 10 agents; the token handed on
+    expect(sent()).toHaveLength(5);
+    expect(sent().map((i) => i.NextToken)).toEqual([undefined, 't1', 't2', 't3', 't4']);
+    expect(pings.size).toBe(10);
+  });
+
   it('no IDs: an empty answer and no call', async () => {
     // Act
     const pings = await fleet().ssmPingStatuses([]);

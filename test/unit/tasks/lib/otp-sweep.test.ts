@@ -5,6 +5,7 @@
 import { claimKey } from '../../../../tasks/lib/claims';
 import { AwsUnavailable, Throttled } from '../../../../tasks/lib/errors';
 import { OTP_SWEEP_MARGIN_SECONDS, otpMaxAgeSeconds, sweepOtpParameters } from '../../../../tasks/lib/otp-sweep';
+import { SEND_LINE_ALLOWANCE_SECONDS } from '../../../../tasks/lib/pace';
 import { ACCOUNT, NOW, REGION, computer, iid, instanceNo, pagedWorld, refOf } from '../../../fakes';
 
 const HERE = { account: ACCOUNT, region: REGION };
@@ -21,6 +22,10 @@ describe('one-time-password sweep', () => {
     expect(otpMaxAgeSeconds(s)).toBe(s.timings.settleSeconds + s.timings.commandDeadlineSeconds + OTP_SWEEP_MARGIN_SECONDS);
     const withWindows = { ...s, windows: { commandDeadlineSeconds: s.timings.commandDeadlineSeconds + 1000 } } as unknown as typeof s;
     expect(otpMaxAgeSeconds(withWindows)).toBe(s.timings.settleSeconds + s.timings.commandDeadlineSeconds + 1000 + OTP_SWEEP_MARGIN_SECONDS);
+    // SendCommand paced: a join may hold its parameter while it waits in the line, so that wait counts too.
+    const paced = { ...s, pacing: { sendCommand: 5 } };
+    expect(otpMaxAgeSeconds(paced)).toBe(s.timings.settleSeconds + s.timings.commandDeadlineSeconds + SEND_LINE_ALLOWANCE_SECONDS + OTP_SWEEP_MARGIN_SECONDS);
+    expect(otpMaxAgeSeconds({ ...s, pacing: { sendCommand: 0 } })).toBe(otpMaxAgeSeconds({ ...s, pacing: {} }));
   });
 
   it('old and not joined: our object reset, then the parameter deleted; a joined claim or a joined tag: deleted without a reset', async () => {

@@ -147,7 +147,7 @@ describe('waitInLine', () => {
     ['another API paced only', new SimPacer(), { getCommandInvocation: 10 }],
   ])('not paced (%s): slot true at once, the pacer never asked', async (_, pacer, pacing) => {
     const asked: string[] = [];
-    const spy: Pacer | undefined = pacer && { take: (...a) => (asked.push(a[0]), pacer.take(...a)) };
+    const spy: Pacer | undefined = pacer && { take: (...a) => (asked.push(a[0]), pacer.take(...a)), peek: (k) => (asked.push(k), pacer.peek(k)) };
     const clock = lambdaClock();
     await expect(waitInLine(depsOf(spy, clock, pacing), REF, 'sendCommand', T0)).resolves.toEqual({ slot: true, waitedMs: 0 });
     expect(asked).toEqual([]);
@@ -164,7 +164,7 @@ describe('waitInLine', () => {
   });
 
   it('a pacer error (the claims table throttled) reaches the caller as it is', async () => {
-    const pacer: Pacer = { take: () => Promise.reject(new Throttled('DynamoDB UpdateItem (pacing line) failed: ProvisionedThroughputExceededException')) };
+    const pacer: Pacer = { take: () => Promise.reject(new Throttled('DynamoDB UpdateItem (pacing line) failed: ProvisionedThroughputExceededException')), peek: () => Promise.resolve(undefined) };
     await expect(waitInLine(depsOf(pacer, lambdaClock()), REF, 'sendCommand', T0 + 60_000)).rejects.toThrow(Throttled);
   });
 
