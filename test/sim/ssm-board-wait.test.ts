@@ -9,7 +9,7 @@ import { simDeps, type SimDeps } from '../../lab/sim';
 import { DiscreteTime } from '../../lab/sim/timers';
 import { claimKey } from '../../tasks/lib/claims';
 import type { ReadInstanceOutput } from '../../tasks/lib/contracts';
-import { AwsRefused, SsmAgentNotOnline } from '../../tasks/lib/errors';
+import { AwsRefused, SsmAgentNotOnline, Throttled } from '../../tasks/lib/errors';
 import { BOARD_BATCH, boardShard, SWEEP_EVERY_MS } from '../../tasks/lib/ssm-board';
 import { checkSsmAgent } from '../../tasks/lib/ssm-agent';
 
@@ -93,6 +93,12 @@ test('120 joins wait at once: every agent is seen Online through the board, with
   expect(sweepStarts).toBeGreaterThan(1);
   const lastCall = Math.max(...calls.map((c) => c.atMs)) - t0;
   expect(sweepStarts).toBeLessThanOrEqual(Math.ceil(lastCall / SWEEP_EVERY_MS) + 1);
+  // The election reads before it writes: most polls only read (refused writes come from polls at
+  // the same moment, as the 120 first polls at once), not one refused write per poll.
+  const refusedElections = sim.pacer.calls.filter((c) => c.key.startsWith('sweep/') && c.full).length;
+  const electionReads = sim.pacer.calls.filter((c) => c.key.startsWith('sweep/') && c.read).length;
+  expect(electionReads).toBeGreaterThan(2 * ids.length);
+  expect(refusedElections).toBeLessThan(electionReads / 4);
   // Every claim left the board (marked Online), in round 0.
   for (const id of ids) {
     const c = sim.claims.item(claimKey(ref(id)));
@@ -121,6 +127,23 @@ test('a sweep that cannot read the board (access denied) is logged and each agen
   // The fallback asked for single agents.
   expect(pingCalls(sim).some((c) => !c.arg.includes(','))).toBe(true);
   sim.claims.waiting = waiting;
+}, 60_000);
+
+test('Online marks throttled by the claims table: those claims stay on the board and a later sweep marks them; nobody fails', async () => {
+  const { sim, ids } = await world(30, (i) => 5 + (i % 10));
+  const markOnline = sim.claims.markOnline.bind(sim.claims);
+  let refused = 0;
+  sim.claims.markOnline = (key, at) => {
+    if (refused < 25) {
+      refused += 1;
+      return Promise.reject(new Throttled('DynamoDB UpdateItem (SSM Online board): ProvisionedThroughputExceededException (injected)'));
+    }
+    return markOnline(key, at);
+  };
+  const { out } = await inTime(() => Promise.all(ids.map((id, i) => untilOnline(() => checkSsmAgent({ instance: ref(id), redriveCount: 0, executionName: `exec-${i}` }, sim)))));
+  expect(out.every((r) => r.pingStatus === 'Online')).toBe(true);
+  expect(refused).toBe(25);
+  for (const id of ids) expect((sim.claims.item(claimKey(ref(id)))?.ssmOnlineAt ?? 0) > 0).toBe(true);
 }, 60_000);
 
 test('an agent that never comes Online: SsmAgentNotOnline says the board never saw it, after the invocation\'s budget', async () => {
