@@ -64,7 +64,8 @@ export const TaskNeeds: Record<TaskId, readonly Need[]> = {
   'find-stale-objects': ['directory', 'describe', 'otp-list', 'otp-delete', 'claims-read'],
   'check-deletion-cap': [],
   'report-reconcile': [],
-  'check-setup': ['directory', 'describe', 'ssm-ping', 'doctor-read', 'claims-read'],
+  // ssm-board: the doctor's probe Query of the SSM Online board's index.
+  'check-setup': ['directory', 'describe', 'ssm-ping', 'doctor-read', 'claims-read', 'ssm-board'],
 };
 
 /** Needs served by the fleet (EC2/SSM): in member accounts they go through the member role. */

@@ -5,13 +5,14 @@
  * member role assumed in each account and Region, and what EC2 and SSM know of one instance.
  * Clients try at most twice; the doctor bounds each call in time (tasks/lib/doctor.ts).
  */
-import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, GetItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
 import { DescribeInstancesCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { DescribeSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { DescribeDocumentCommand, DescribeInstanceInformationCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import type { AwsProbe, InstanceFacts, Target } from '../lib/doctor';
 import type { PingStatus } from '../lib/ports';
+import { SSM_WAIT_INDEX } from '../lib/ssm-board';
 import { mapAwsError } from './aws-errors';
 import { type Credentials, partitionOf, toInstanceInfo } from './aws-fleet';
 
@@ -81,6 +82,22 @@ export class AwsDoctor implements AwsProbe {
   async readClaims(tableName: string): Promise<void> {
     // A key no instance has (claim keys are <account>/<region>/<instance-id>): read only, nothing found.
     await this.call(`DynamoDB GetItem ${tableName}`, () => this.ddb.send(new GetItemCommand({ TableName: tableName, Key: { pk: { S: DOCTOR_PROBE_KEY } }, ProjectionExpression: 'pk' })));
+  }
+
+  async queryBoard(tableName: string): Promise<void> {
+    // A shard no join uses (shards are <account>/<region>/<0-9>): the index answers, empty.
+    await this.call(`DynamoDB Query ${tableName} index ${SSM_WAIT_INDEX}`, () =>
+      this.ddb.send(
+        new QueryCommand({
+          TableName: tableName,
+          IndexName: SSM_WAIT_INDEX,
+          KeyConditionExpression: '#shard = :shard',
+          ExpressionAttributeNames: { '#shard': 'ssmWait' },
+          ExpressionAttributeValues: { ':shard': { S: DOCTOR_PROBE_KEY } },
+          Limit: 1,
+        }),
+      ),
+    );
   }
 
   private roleArn(t: Target): string {

@@ -8,6 +8,7 @@
 import { AdjoinError, DirectoryAuthFailed, DirectoryRefused, DirectoryUnavailable, InvalidInput } from './errors';
 import type { Clock, InstanceInfo, PingStatus, Random } from './ports';
 import type { Settings } from './settings';
+import { SSM_WAIT_INDEX } from './ssm-board';
 
 /** One check's outcome: the CLI prints `✓ name  detail` or `✗ name  detail` + `fix: …`. */
 export interface CheckResult {
@@ -107,6 +108,8 @@ export interface AwsProbe {
   describeSecret(id: string): Promise<void>;
   /** DynamoDB GetItem of a probe key in the join-claims table (exists, answers, the role may read it). */
   readClaims(tableName: string): Promise<void>;
+  /** DynamoDB Query of a probe shard on the claims table's ssm-wait index (the SSM Online board: it exists, the role may query it). */
+  queryBoard?(tableName: string): Promise<void>;
   /** STS AssumeRole of the member role in the account, then one EC2 call in the Region. */
   memberRole(target: Target): Promise<string>;
   /** The instance as EC2 and SSM see it; undefined when EC2 does not know it. */
@@ -482,6 +485,17 @@ const endpointFix = (service: string, endpoint: string) => (err: unknown): strin
     ? `Let the Lambda subnets reach ${service}: a VPC interface endpoint (${endpoint}) with private DNS, or a NAT route, and HTTPS (443) allowed out of the task security group.`
     : `Grant the check-setup role the ${service} read it needs (redeploy the stack), or check the resource named above.`;
 
+/** The fix for a failed query of the board's index: the index missing (an older stack), the grant missing, or the rest as for the table. */
+const boardFix = (table: string) => (err: unknown): string => {
+  const text = messageOf(err);
+  if (/ValidationException|index/i.test(`${codeOf(err)} ${text}`) && !/AccessDenied|not authorized/i.test(text))
+    return `The claims table ${table} has no index ${SSM_WAIT_INDEX}: deploy this version of the stack (it adds the index). Until then every sweep fails, ` +
+      'and each join waiting for its SSM agent checks the agent on its own: slower in a burst, logged as "SSM Online board: the sweep failed".';
+  if (/AccessDenied|not authorized/i.test(text))
+    return `Let "Wait for SSM Online" (and check-setup) query ${table}/index/${SSM_WAIT_INDEX} (dynamodb:Query): redeploy the stack; check that no permissions boundary or SCP denies it.`;
+  return claimsFix(table)(err);
+};
+
 /** The fix for a failed claims-table read: missing table, missing grant, or no network path. */
 const claimsFix = (table: string) => (err: unknown): string => {
   const text = messageOf(err);
@@ -519,6 +533,16 @@ function awsChecks(c: Ctx): Promise<CheckResult>[] {
         await aws.readClaims(table);
         return `${table} answered GetItem (a probe key): it exists and the task role may read it`;
       }, claimsFix(table)),
+    );
+  }
+  // The SSM Online board (tasks/lib/ssm-board.ts), in use whenever SSM checks are paced.
+  if (table && (s.pacing?.describeInstanceInformation ?? 0) > 0) {
+    checks.push(
+      awsCheck(c, 'SSM Online board', async (aws) => {
+        if (!aws.queryBoard) return 'not probed (this probe cannot query)';
+        await aws.queryBoard(table);
+        return `${table} index ${SSM_WAIT_INDEX} answered Query (a probe shard): waiting joins can be swept`;
+      }, boardFix(table)),
     );
   }
   if (s.directory.bindSecretId) {

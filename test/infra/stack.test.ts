@@ -356,13 +356,15 @@ describe('state machines', () => {
     expect(users.sort()).toEqual(['check-setup', 'check-ssm-agent', 'clean-up-failed-join', 'find-computer-objects', 'find-stale-objects', 'prepare-computer-object', 'read-instance', 'record-leave', 'record-result', 'run-join-document', 'run-windows-join-document']);
     // The doctor and the leave only read (a probe key; the objectGUID the claim recorded).
     const readers = ['check-setup', 'find-computer-objects', 'find-stale-objects'];
-    // "Wait for SSM Online" also queries the SSM Online board's index (tasks/lib/ssm-board.ts).
+    // "Wait for SSM Online" also queries the SSM Online board's index (tasks/lib/ssm-board.ts), the doctor probes it.
     const expected = (id: string): string[] =>
-      readers.includes(id) ? ['dynamodb:GetItem'] : ['dynamodb:GetItem', 'dynamodb:PutItem', ...(id === 'check-ssm-agent' ? ['dynamodb:Query'] : []), 'dynamodb:UpdateItem'];
+      id === 'check-setup'
+        ? ['dynamodb:GetItem', 'dynamodb:Query']
+        : readers.includes(id) ? ['dynamodb:GetItem'] : ['dynamodb:GetItem', 'dynamodb:PutItem', ...(id === 'check-ssm-agent' ? ['dynamodb:Query'] : []), 'dynamodb:UpdateItem'];
     for (const id of users) expect(taskActions(id).filter((a) => a.startsWith('dynamodb:')).sort()).toEqual(expected(id));
   });
 
-  it('the SSM Online board: a sparse keys-only index ssm-wait (ssmWait, ssmWaitAt) on the claims table; only "Wait for SSM Online" may query it, and only it', () => {
+  it('the SSM Online board: a sparse keys-only index ssm-wait (ssmWait, ssmWaitAt) on the claims table; only "Wait for SSM Online" and the doctor may query it, and only it', () => {
     const [, table] = ofType('AWS::DynamoDB::GlobalTable')[0] as [string, Resource];
     expect(table.Properties.GlobalSecondaryIndexes).toEqual([
       {
@@ -373,11 +375,13 @@ describe('state machines', () => {
     ]);
     expect(table.Properties.AttributeDefinitions).toEqual(expect.arrayContaining([{ AttributeName: 'ssmWait', AttributeType: 'S' }, { AttributeName: 'ssmWaitAt', AttributeType: 'N' }]));
     const queries = TaskIds.flatMap((id) => taskStatements(id).filter((st) => actionsOf(st).includes('dynamodb:Query')).map((st) => ({ id, st })));
-    expect(queries.map((q) => q.id)).toEqual(['check-ssm-agent']);
-    const st = queries[0]?.st as Statement;
-    expect(actionsOf(st)).toEqual(['dynamodb:Query']);
-    // The index only: never the table (a Query on the table would read every claim of a key).
-    expect(st.Resource).toEqual({ 'Fn::Join': ['', [{ 'Fn::GetAtt': [expect.stringMatching(/JoinClaims/), 'Arn'] }, '/index/ssm-wait']] });
+    // "Wait for SSM Online" sweeps; check-setup (the doctor) probes the index.
+    expect(queries.map((q) => q.id).sort()).toEqual(['check-setup', 'check-ssm-agent']);
+    for (const { st } of queries) {
+      expect(actionsOf(st)).toEqual(['dynamodb:Query']);
+      // The index only: never the table (a Query on the table would read every claim of a key).
+      expect(st.Resource).toEqual({ 'Fn::Join': ['', [{ 'Fn::GetAtt': [expect.stringMatching(/JoinClaims/), 'Arn'] }, '/index/ssm-wait']] });
+    }
   });
 
   it('SSM pacing off (pacing.describeInstanceInformation 0): no board, so no Query right', () => {

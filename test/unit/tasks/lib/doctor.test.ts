@@ -1,4 +1,4 @@
-import { DynamoDBClient, GetItemCommand, ResourceNotFoundException } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, GetItemCommand, QueryCommand, ResourceNotFoundException } from '@aws-sdk/client-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
 import { AwsDoctor, DOCTOR_PROBE_KEY } from '../../../../tasks/adapters/aws-doctor';
@@ -219,6 +219,8 @@ class FakeAws implements AwsProbe {
   instance = () => this.run('instance', this.facts);
   /** The claims read goes through the real adapter, its DynamoDB client mocked (aws-sdk-client-mock). */
   readClaims = (table: string) => new AwsDoctor({ region: 'eu-west-1', dynamodb: new DynamoDBClient({ region: 'eu-west-1', credentials: { accessKeyId: 'AKIDTEST', secretAccessKey: 'secret' }, maxAttempts: 1 }) }).readClaims(table);
+  /** The board's probe, through the real adapter as well. */
+  queryBoard = (table: string) => new AwsDoctor({ region: 'eu-west-1', dynamodb: new DynamoDBClient({ region: 'eu-west-1', credentials: { accessKeyId: 'AKIDTEST', secretAccessKey: 'secret' }, maxAttempts: 1 }) }).queryBoard(table);
 }
 
 const ddb = mockClient(DynamoDBClient);
@@ -450,6 +452,34 @@ describe('runDoctor', () => {
     const unreachable = await claims();
     expect(unreachable.ok).toBe(false);
     expect(unreachable.fix).toMatch(/^Let the Lambda subnets reach DynamoDB: a gateway endpoint com\.amazonaws\.<region>\.dynamodb on their route tables/);
+  });
+
+  it('SSM Online board (SSM checks paced): a Query of a probe shard on the index passes; the index missing, no grant each fail with their fix; not paced: no check', async () => {
+    const TABLE = 'adjoin-JoinClaims1A2B3C-XYZ';
+    const board = async (pacing: Settings['pacing']) => {
+      const { ports } = setup({ settings: { ...testSettings(), pacing } });
+      ports.claimsTableName = TABLE;
+      return (await runDoctor({}, ports)).checks.find((c) => c.name === 'SSM Online board');
+    };
+    ddb.on(GetItemCommand).resolves({});
+    ddb.on(QueryCommand).resolves({ Items: [] });
+    expect(await board({ describeInstanceInformation: 10 })).toEqual({ name: 'SSM Online board', ok: true, detail: `${TABLE} index ssm-wait answered Query (a probe shard): waiting joins can be swept`, fix: '' });
+    expect(ddb).toHaveReceivedCommandWith(QueryCommand, { TableName: TABLE, IndexName: 'ssm-wait', ExpressionAttributeValues: { ':shard': { S: DOCTOR_PROBE_KEY } }, Limit: 1 });
+
+    ddb.on(QueryCommand).rejects(Object.assign(new Error('The table does not have the specified index: ssm-wait'), { name: 'ValidationException', $metadata: { httpStatusCode: 400 } }));
+    const missing = await board({ describeInstanceInformation: 10 });
+    expect(missing?.ok).toBe(false);
+    expect(missing?.fix).toMatch(/^The claims table adjoin-JoinClaims1A2B3C-XYZ has no index ssm-wait: deploy this version of the stack .*checks the agent on its own/);
+
+    ddb.on(QueryCommand).rejects(Object.assign(new Error('User: arn:aws:sts::1:assumed-role/adjoin-check-setup-role/x is not authorized to perform: dynamodb:Query on resource: .../index/ssm-wait'), { name: 'AccessDeniedException', $metadata: { httpStatusCode: 400 } }));
+    const denied = await board({ describeInstanceInformation: 10 });
+    expect(denied?.ok).toBe(false);
+    expect(denied?.fix).toMatch(/^Let "Wait for SSM Online" \(and check-setup\) query adjoin-JoinClaims1A2B3C-XYZ\/index\/ssm-wait \(dynamodb:Query\): redeploy the stack/);
+
+    ddb.reset();
+    expect(await board({ describeInstanceInformation: 0 })).toBeUndefined();
+    expect(await board(undefined)).toBeUndefined();
+    expect(ddb).toHaveReceivedCommandTimes(QueryCommand, 0);
   });
 
   it('no claims table name (the lab), no claims check', async () => {
