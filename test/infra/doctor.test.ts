@@ -43,6 +43,7 @@ describe('check-setup (adjoin doctor)', () => {
     const actions = [...new Set(checkSetup().statements.flatMap(actionsOf))].sort();
     expect(actions).toEqual([
       'dynamodb:GetItem', // the claims-table probe read
+      'dynamodb:Query', // the probe of the SSM Online board's index (on the index only: the stack test)
       'ec2:AssignPrivateIpAddresses', // the VPC network interfaces every task has
       'ec2:CreateNetworkInterface',
       'ec2:DeleteNetworkInterface',
