@@ -59,17 +59,14 @@ export class SimClaims implements Claims, SsmBoard {
   /** The board's index (tasks/lib/ssm-board.ts), as the sparse GSI answers it. */
   async waiting(shard: string, sinceSeconds: number): Promise<string[]> {
     await this.enter('waiting', shard);
-    return [...this.items.values()].filter((c) => c.ssmWait === shard && (c.ssmWaitAt ?? 0) >= sinceSeconds).map((c) => c.key);
+    return waitingKeys(this.items.values(), shard, sinceSeconds);
   }
 
   async markOnline(key: string, atSeconds: number): Promise<boolean> {
     await this.enter('markOnline', key);
-    const c = this.items.get(key);
-    if (!c || c.ssmWait === undefined) return false;
-    const next: Claim = { ...c, ssmOnlineAt: Math.floor(atSeconds) };
-    delete next.ssmWait;
-    this.items.set(key, next);
-    return true;
+    const next = markedOnline(this.items.get(key), atSeconds);
+    if (next) this.items.set(key, next);
+    return next !== undefined;
   }
 
   private readonly health = new Map<string, { okAt?: number; failedAt?: number }>();
@@ -112,6 +109,19 @@ export function updatedClaim(old: Claim | undefined, execution: string, changes:
   if (!old || old.execution !== execution || (options.unlessJoined && old.status === 'joined')) return undefined;
   const next: Claim = { ...old };
   for (const [k, v] of Object.entries(changes)) if (v !== undefined) (next as unknown as Record<string, unknown>)[k] = v;
+  return next;
+}
+
+/** The board's index, as both lab tables answer it (the DynamoDB Query on ssm-wait): keys in `shard` registered since `sinceSeconds`. */
+export function waitingKeys(items: Iterable<Claim>, shard: string, sinceSeconds: number): string[] {
+  return [...items].filter((c) => c.ssmWait === shard && (c.ssmWaitAt ?? 0) >= sinceSeconds).map((c) => c.key);
+}
+
+/** The board's Online mark in both lab tables (as the adapter's conditional update): the new item, or undefined when the claim is not on the board. */
+export function markedOnline(old: Claim | undefined, atSeconds: number): Claim | undefined {
+  if (!old || old.ssmWait === undefined) return undefined;
+  const next: Claim = { ...old, ssmOnlineAt: Math.floor(atSeconds) };
+  delete next.ssmWait;
   return next;
 }
 

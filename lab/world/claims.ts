@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { mayTake, newClaim } from '../../tasks/lib/claims';
 import type { Claim, ClaimChanges, Claims, SsmBoard, TakeResult } from '../../tasks/lib/ports';
-import { updatedClaim } from '../sim/claims';
+import { markedOnline, updatedClaim, waitingKeys } from '../sim/claims';
 import { labPaths } from './paths';
 import { withLockFile } from './state';
 
@@ -55,22 +55,15 @@ export class FileClaims implements Claims, SsmBoard {
 
   /** The SSM Online board (tasks/lib/ssm-board.ts), as the DynamoDB index answers it. */
   waiting(shard: string, sinceSeconds: number): Promise<string[]> {
-    return attempt(() =>
-      Object.values(this.read())
-        .filter((c) => c.ssmWait === shard && (c.ssmWaitAt ?? 0) >= sinceSeconds)
-        .map((c) => c.key),
-    );
+    return attempt(() => waitingKeys(Object.values(this.read()), shard, sinceSeconds));
   }
 
   markOnline(key: string, atSeconds: number): Promise<boolean> {
     return attempt(() =>
       this.change((items) => {
-        const c = items[key];
-        if (!c || c.ssmWait === undefined) return false;
-        const next: Claim = { ...c, ssmOnlineAt: Math.floor(atSeconds) };
-        delete next.ssmWait;
-        items[key] = next;
-        return true;
+        const next = markedOnline(items[key], atSeconds);
+        if (next) items[key] = next;
+        return next !== undefined;
       }),
     );
   }

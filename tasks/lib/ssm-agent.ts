@@ -29,7 +29,7 @@ import { assertNotGone } from './gone';
 import { waitInLine } from './pace';
 import { boardKey, boardOn, failing, registered, registration, registrationAging, seenOnline, sweepIfDue } from './ssm-board';
 import { InLambdaWait, pollWithin, throttling, type Invocation } from './poll';
-import type { Fleet, PingStatus } from './ports';
+import type { Claim, Fleet, PingStatus } from './ports';
 import type { Settings } from './settings';
 
 /** The SSM Online deadline of an instance (seconds) and the configuration key that sets it. */
@@ -40,14 +40,18 @@ export function ssmOnlineDeadline(instance: Pick<ReadInstanceOutput, 'platform'>
 }
 
 /** Where this round's wait began (epoch s), kept in the claim; undefined: not tracked (no claim of ours, Windows disabled). */
-async function waitStart(input: CheckSsmAgentInput, deps: Deps, nowSeconds: number): Promise<{ since: number; kept: boolean } | undefined> {
-  const { executionName } = input;
-  if (!deps.settings.windows || executionName === undefined) return undefined;
+function waitStart(input: CheckSsmAgentInput, claim: Claim | undefined, deps: Deps, nowSeconds: number): { since: number; kept: boolean } | undefined {
+  if (!deps.settings.windows || !claim) return undefined;
   const round = input.redriveCount ?? 0;
-  const claim = await deps.claims.get(claimKey(input.instance));
-  if (!claim || claim.execution !== executionName) return undefined;
   if (claim.ssmRound === round && claim.ssmWaitSince !== undefined) return { since: claim.ssmWaitSince, kept: true };
   return { since: nowSeconds, kept: false };
+}
+
+/** This execution's claim, read once per invocation when the Windows deadline or the board needs it; undefined otherwise (or not ours). */
+async function ourClaim(input: CheckSsmAgentInput, deps: Deps, fleet: Fleet): Promise<Claim | undefined> {
+  if (input.executionName === undefined || (!deps.settings.windows && !boardOn(deps, fleet))) return undefined;
+  const claim = await deps.claims.get(claimKey(input.instance));
+  return claim?.execution === input.executionName ? claim : undefined;
 }
 
 export async function checkSsmAgent(input: CheckSsmAgentInput, deps: Deps, invocation: Invocation = {}): Promise<CheckSsmAgentOutput> {
@@ -55,10 +59,13 @@ export async function checkSsmAgent(input: CheckSsmAgentInput, deps: Deps, invoc
   const fleet = deps.fleetFor(input.instance);
   const nowSeconds = (): number => Math.floor(deps.clock.now().getTime() / 1000);
   const deadline = ssmOnlineDeadline(input.instance, deps.settings);
-  const start = await waitStart(input, deps, nowSeconds());
+  const claim = await ourClaim(input, deps, fleet);
+  const start = waitStart(input, claim, deps, nowSeconds());
   const leftSeconds = (): number => (start === undefined ? Infinity : start.since + deadline.seconds - nowSeconds());
+  const board = await onBoard(input, claim, deps, fleet, nowSeconds());
+  if (board === 'online') return { pingStatus: 'Online' };
+  const boardWait = board === 'waiting';
   let ping: PingStatus | undefined;
-  let boardWait = false;
   let state: string | undefined;
   const stillWaiting = (detail: string): SsmAgentNotOnline => {
     const past = leftSeconds() <= 0 && start !== undefined;
@@ -71,9 +78,6 @@ export async function checkSsmAgent(input: CheckSsmAgentInput, deps: Deps, invoc
   };
   // Past the deadline one check is left (budget 0); otherwise at most the time to the deadline.
   const maxSeconds = Math.max(0, Math.min(InLambdaWait.maxSeconds, leftSeconds()));
-  const board = await onBoard(input, deps, fleet, nowSeconds());
-  if (board === 'online') return { pingStatus: 'Online' };
-  boardWait = board === 'waiting';
   /** One check of this agent alone, in the account's DescribeInstanceInformation line: Online? */
   const checkOwn = async (deadlineMs: number): Promise<boolean> => {
     if (!(await waitInLine(deps, input.instance, 'describeInstanceInformation', deadlineMs)).slot) return false;
@@ -81,7 +85,7 @@ export async function checkSsmAgent(input: CheckSsmAgentInput, deps: Deps, invoc
     return ping === 'Online';
   };
   try {
-    if (board === 'waiting')
+    if (boardWait)
       return await pollWithin(deps.clock, invocation, { intervalSeconds: InLambdaWait.ssmIntervalSeconds, stillWaiting, maxSeconds }, async ({ first, last, deadlineMs }) => {
         // The board (tasks/lib/ssm-board.ts): the claim says Online once a sweep saw it; this
         // Lambda sweeps when its turn comes. EC2's word on the instance on the last check, as below.
@@ -110,9 +114,7 @@ export async function checkSsmAgent(input: CheckSsmAgentInput, deps: Deps, invoc
       // asked on the invocation's last check only (DescribeInstances is shared by every join).
       // Each check waits for its slot in the account's DescribeInstanceInformation line (tasks/lib/pace.ts);
       // none before the budget ends: no check this time.
-      if (!(await waitInLine(deps, input.instance, 'describeInstanceInformation', deadlineMs)).slot) return undefined;
-      ping = await fleet.ssmPingStatus(instanceId);
-      if (ping === 'Online') return { pingStatus: 'Online' };
+      if (await checkOwn(deadlineMs)) return { pingStatus: 'Online' as const };
       if (last) state = (await assertNotGone(fleet, instanceId)).state;
       return undefined;
     });
@@ -128,13 +130,11 @@ export async function checkSsmAgent(input: CheckSsmAgentInput, deps: Deps, invoc
  * The board's view at the start of an invocation: not used (no board, no claim of ours), 'online'
  * (a sweep saw it this round), or 'waiting' (on the board: registered now if it was not).
  */
-async function onBoard(input: CheckSsmAgentInput, deps: Deps, fleet: Fleet, nowSeconds: number): Promise<'off' | 'online' | 'waiting'> {
+async function onBoard(input: CheckSsmAgentInput, claim: Claim | undefined, deps: Deps, fleet: Fleet, nowSeconds: number): Promise<'off' | 'online' | 'waiting'> {
   const { executionName } = input;
-  if (executionName === undefined || !boardOn(deps, fleet)) return 'off';
+  if (executionName === undefined || !claim || !boardOn(deps, fleet)) return 'off';
   const round = input.redriveCount ?? 0;
   const key = claimKey(input.instance);
-  const claim = await deps.claims.get(key);
-  if (!claim || claim.execution !== executionName) return 'off';
   if (seenOnline(claim, round)) return 'online';
   if (registered(claim, round)) {
     // Waiting longer than the sweeps look back: refresh ssmWaitAt only (a mark in between keeps ssmWait removed).

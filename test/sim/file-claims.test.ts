@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { SimClaims } from '../../lab/sim/claims';
 import { FileClaims } from '../../lab/world/claims';
-import type { Claims } from '../../tasks/lib/ports';
+import type { Claims, SsmBoard } from '../../tasks/lib/ports';
 
 const NOW = 1_800_000_000;
 const LEASE = 600;
@@ -54,6 +54,34 @@ describe('the lab claims table on disk', () => {
     expect(onDisk).toContain('take b: held by a (joining)');
     expect(onDisk).toContain('take b: taken');
     expect(onDisk).toContain('take c: held by b (joined)');
+  });
+
+  it('the SSM Online board answers alike on disk and in memory: waiting by shard and age, the Online mark, the sweeps\' health', async () => {
+    const board = async (c: Claims & SsmBoard): Promise<string[]> => {
+      const shard = '111122223333/eu-west-1/3';
+      await c.take(KEY, 'join-1', NOW, LEASE);
+      await c.update(KEY, 'join-1', { ssmWait: shard, ssmWaitAt: NOW, ssmWaitRound: 0, ssmOnlineAt: 0 });
+      const out = [
+        `waiting ${JSON.stringify(await c.waiting(shard, NOW - 10))}`,
+        `too old ${JSON.stringify(await c.waiting(shard, NOW + 1))}`,
+        `other shard ${JSON.stringify(await c.waiting('111122223333/eu-west-1/4', 0))}`,
+        `mark ${String(await c.markOnline(KEY, NOW + 7))}`,
+        `mark again ${String(await c.markOnline(KEY, NOW + 8))}`,
+        `after ${JSON.stringify(await c.waiting(shard, 0))}`,
+      ];
+      const item = await c.get(KEY);
+      out.push(`item ${String(item?.ssmWait)} ${String(item?.ssmOnlineAt)}`);
+      await c.recordSweep('board/111122223333/eu-west-1', 'ok', NOW);
+      await c.recordSweep('board/111122223333/eu-west-1', 'failed', NOW + 5);
+      out.push(`health ${JSON.stringify(await c.sweepHealth('board/111122223333/eu-west-1'))} ${JSON.stringify(await c.sweepHealth('board/x/y'))}`);
+      return out;
+    };
+    const onDisk = await board(new FileClaims(path.join(dir, 'claims.json')));
+    expect(onDisk).toEqual(await board(new SimClaims({ now: () => new Date(NOW * 1000) })));
+    expect(onDisk).toEqual([
+      `waiting ["${KEY}"]`, 'too old []', 'other shard []', 'mark true', 'mark again false', 'after []',
+      `item undefined ${NOW + 7}`, `health {"okAt":${NOW},"failedAt":${NOW + 5}} {}`,
+    ]);
   });
 
   it('a claim outlives its table object: a new one on the same file (a new process) sees it, and the holder keeps it', async () => {
